@@ -1,0 +1,15 @@
+// File helpers shared by every output writer.
+#pragma once
+
+#include <string>
+
+namespace npuvp {
+
+// Writes `content` to `path` through a temporary file in the same folder and a
+// rename, so a reader never sees a half-written file. Throws npuvp::error.
+void write_file_atomically(const std::string& path, const std::string& content);
+
+// Reads a whole file; throws npuvp::error naming the path when it cannot.
+std::string read_file(const std::string& path);
+
+}  // namespace npuvp

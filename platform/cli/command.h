@@ -1,0 +1,40 @@
+// The `npuvp` subcommands. Each command parses its own flags with
+// Boost.Program_options; `npuvp <command> --help` documents them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "platform/base/error.h"
+
+namespace npuvp::cli {
+
+namespace po = boost::program_options;
+
+// Bad command-line use (exit code 2).
+class usage_error : public error {
+ public:
+  using error::error;
+};
+
+struct command {
+  const char* name;     // one or two words: "bench hbm"
+  const char* summary;  // one line for `npuvp --help`
+  int (*run)(const std::vector<std::string>& args);
+};
+
+// All commands, in the order `npuvp --help` lists them.
+const std::vector<command>& commands();
+
+// Parses `args` against `desc` (plus --help). Returns false when help was
+// printed and the command should return 0. Throws usage_error on bad flags.
+bool parse(const std::string& usage, po::options_description& desc, const std::vector<std::string>& args,
+           po::variables_map& vm, const po::positional_options_description* positional = nullptr);
+
+// The commands themselves (one file per family).
+int config_check(const std::vector<std::string>& args);
+int config_describe(const std::vector<std::string>& args);
+
+}  // namespace npuvp::cli

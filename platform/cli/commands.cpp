@@ -1,0 +1,13 @@
+#include "platform/cli/command.h"
+
+namespace npuvp::cli {
+
+const std::vector<command>& commands() {
+  static const std::vector<command> all = {
+      {"config check", "validate a hardware YAML file", config_check},
+      {"config describe", "list every hardware config key with type, unit, default and meaning", config_describe},
+  };
+  return all;
+}
+
+}  // namespace npuvp::cli

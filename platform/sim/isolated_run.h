@@ -1,0 +1,20 @@
+// A SystemC kernel elaborates once per process. Sweeps and calibration that need
+// many independent simulations run each one in a forked child with a fresh
+// kernel; the child returns its result as JSON through a pipe.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace npuvp {
+
+using isolated_job = std::function<nlohmann::json()>;
+
+// Runs every job in its own child process, at most `parallel` at a time, and
+// returns their results in job order. A job that throws npuvp::error, or a child
+// that dies, makes this throw npuvp::error with the job index and the reason.
+std::vector<nlohmann::json> run_isolated(const std::vector<isolated_job>& jobs, int parallel);
+
+}  // namespace npuvp
