@@ -1,0 +1,53 @@
+// Compute timing of one NPU core, shared by the SystemC core model
+// (models/npu_core) and the analytical perfmodel so both engines use the same
+// first-principles formulas. SystemC-free, header only.
+#pragma once
+
+#include <cstdint>
+
+#include "platform/config/hw_config.h"
+
+namespace npuvp::core_timing {
+
+// One matmul command C[m x n] (+)= A[m x k] B[k x n] whose weight tile fits the
+// array (k <= rows, n <= cols) on a weight-stationary R x C systolic array:
+//   k cycles       shift the k x n weight tile into the PEs, one row per cycle;
+//   m + k + n - 2  stream m input rows through the array: the first result
+//                  leaves after the skewed fill (k + n - 1), then one row per
+//                  cycle for the remaining m - 1 rows (drain included).
+// Total 2k + n + m - 2: the weight-stationary cycle count of SCALE-Sim
+// (Samajdar et al., arXiv 1811.02883, "2Sr + Sc + T - 2" with Sr = k, Sc = n,
+// T = m) for one fold. Weights are not double-buffered across commands.
+inline uint64_t matmul_cycles(uint64_t m, uint64_t k, uint64_t n, const matrix_config& /*array*/) {
+  if (m == 0 || k == 0 || n == 0) return 0;
+  return 2 * k + n + m - 2;
+}
+
+// Passes a vector op makes over its data per element (element-wise ops read
+// and write once; row-wise ops need extra passes for the reduction):
+//   add/mul/scale/copy 1; silu/gelu 2 (exp/tanh on the special-function path,
+//   then the multiply); rmsnorm 2 (sum of squares, scale); softmax 3 (max,
+//   exp + sum, divide; as in FlashAttention's three passes, Dao et al. 2022);
+//   rope 2 (cos/sin products, pairwise add); topk 3 (two selection passes and
+//   the normalisation).
+enum class vector_kind { elementwise, activation, norm, softmax, rope, topk };
+inline uint64_t vector_passes(vector_kind kind) {
+  switch (kind) {
+    case vector_kind::elementwise: return 1;
+    case vector_kind::activation: return 2;
+    case vector_kind::norm: return 2;
+    case vector_kind::softmax: return 3;
+    case vector_kind::rope: return 2;
+    case vector_kind::topk: return 3;
+  }
+  return 1;
+}
+
+// One vector command over `elements` fp32 values: a fixed start-up cost plus
+// the passes streamed through `lanes` lanes.
+inline uint64_t vector_cycles(uint64_t elements, vector_kind kind, const vector_config& v) {
+  const uint64_t work = elements * vector_passes(kind);
+  return static_cast<uint64_t>(v.op_overhead_cycles) + (work + v.lanes - 1) / v.lanes;
+}
+
+}  // namespace npuvp::core_timing
