@@ -174,3 +174,28 @@ TEST_CASE("dma through the fabric copies between two SRAMs", "[fabric][dma][sram
   CHECK(s0.reads() == 2 + 4);
   CHECK(s1.writes() == 2 + 4);
 }
+
+TEST_CASE("dma through the fabric: an unmapped destination completes with an error", "[fabric][dma]") {
+  dma_config c;
+  c.burst_bytes = 256;
+  c.max_outstanding = 2;
+  c.setup_cycles = 4;
+  address_router fabric("fabric", two_windows, sc_time(1, SC_NS));
+  dma_engine dma("dma", c, 1.0, false);
+  stub_memory t0("t0", 10, 0x1000), t1("t1", 10, 0x1000);
+  dma.mem_out.bind(fabric.port_in);
+  fabric.mem_out.bind(t0.port_in);
+  fabric.mem_out.bind(t1.port_in);
+  dma_completion good, bad;
+  dma.submit(dma_descriptor::linear(0x10000, 0x20000, 1024), [&](const dma_completion& d) { good = d; });
+  // the fabric answers the writes itself (TLM_COMPLETED with an error)
+  dma.submit(dma_descriptor::linear(0x10000, 0x70000, 512), [&](const dma_completion& d) { bad = d; });
+  sc_core::sc_start();
+  CHECK(good.ok);
+  CHECK(!bad.ok);
+  CHECK(bad.id == 2);
+  CHECK(dma.idle());
+  CHECK(t1.requests == 4);  // the good descriptor's writes only
+  CHECK(t0.requests == 4 + 2);
+  CHECK(t0.responses == t0.requests);
+}
