@@ -64,6 +64,7 @@ TEST_CASE("memory map: SRAM windows by core index", "[memory_map]") {
   const memory_map m(hw);
   CHECK(m.cores() == 16);
   CHECK(m.core_index(1, 2) == 9);
+  CHECK(m.core_router(9) == std::array<int, 2>{1, 2});
   CHECK(m.sram_bytes() == 32768ull * 1024);
   const uint64_t b = uint64_t(1) << 40, s = uint64_t(1) << 30;
   const mem_location l = m.decode(b + 9 * s + 100, 64);
