@@ -1,0 +1,271 @@
+#include "models/noc/noc_router.h"
+
+#include <algorithm>
+
+#include "models/noc/noc_mesh.h"
+
+namespace npuvp {
+
+noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, const routing_policy& routing,
+                       const noc_router_params& p)
+    : sc_module(name), m_mesh(mesh), m_routing(routing), m_p(p) {
+  const int ports = mesh_directions + p.local_ports;
+  const size_t depth = static_cast<size_t>(p.buffer_flits);
+  // Everything a link or credit pipeline can hold is bounded by the credits of
+  // its VCs (or, on an ejection link, by what it can carry in link_cycles + 1).
+  const size_t pipe = std::max<size_t>(depth * p.vcs, static_cast<size_t>(p.link_flits) * (p.link_cycles + 2));
+  m_out.resize(ports);
+  for (int o = 0; o < ports; ++o) {
+    output& out = m_out[o];
+    out.local = o >= mesh_directions;
+    out.credits.assign(p.vcs, p.buffer_flits);
+    out.owner.assign(p.vcs, -1);
+    out.link = noc_ring<link_item>(pipe);
+    out.credit_in = noc_ring<credit_item>(pipe);
+  }
+  m_in.resize(static_cast<size_t>(ports) * p.vcs);
+  for (auto& in : m_in) in.buf = noc_ring<noc_flit>(depth);
+  m_upstream.assign(ports, nullptr);
+  m_source.resize(p.local_ports);
+  m_injecting.resize(p.local_ports);
+  m_requests.resize(ports);
+  m_in_next.assign(ports, 0);
+}
+
+std::string noc_router::port_name(int port) {
+  static const char* dirs[] = {"north", "east", "south", "west"};
+  return port < mesh_directions ? dirs[port] : "local" + std::to_string(port - mesh_directions);
+}
+
+void noc_router::connect(int dir, noc_router& next) {
+  m_out[dir].next = &next;
+  m_out[dir].next_in = dir ^ 2;  // north<->south, east<->west
+  next.m_upstream[dir ^ 2] = &m_out[dir];
+}
+
+int noc_router::advance_links(uint64_t c) {
+  int moved = 0;
+  for (auto& out : m_out) {
+    while (!out.credit_in.empty() && out.credit_in.front().arrive <= c) {
+      ++out.credits[out.credit_in.front().vc];
+      out.credit_in.pop();
+    }
+    while (!out.link.empty() && out.link.front().arrive <= c) {
+      const link_item& it = out.link.front();
+      if (out.local) {
+        m_mesh.flit_delivered(it.flit, c);
+      } else {
+        noc_router& n = *out.next;
+        noc_flit f = it.flit;
+        // Router pipeline (route computation, VC and switch allocation):
+        // router_cycles from buffer write to the link, per hop.
+        f.ready = c + m_p.router_cycles - 1;
+        n.m_in[static_cast<size_t>(out.next_in) * m_p.vcs + it.vc].buf.push(f);
+        ++n.m_buffered;
+      }
+      out.link.pop();
+      ++moved;
+    }
+  }
+  return moved;
+}
+
+int noc_router::inject(uint64_t c) {
+  int moved = 0;
+  for (int l = 0; l < m_p.local_ports; ++l) {
+    auto& q = m_source[l];
+    source_state& s = m_injecting[l];
+    const int port = mesh_directions + l;
+    for (int k = 0; k < m_p.link_flits && !q.empty(); ++k) {
+      const noc_packet& pkt = m_mesh.packet(q.front());
+      if (s.vc < 0) {
+        // The packet takes the least occupied local input VC of its class.
+        size_t best = m_p.buffer_flits + 1u;
+        for (int v = pkt.vc_lo; v < pkt.vc_hi; ++v) {
+          const auto& b = m_in[static_cast<size_t>(port) * m_p.vcs + v].buf;
+          if (!b.full() && b.size() < best) best = b.size(), s.vc = v;
+        }
+        if (s.vc < 0) break;
+      }
+      auto& buf = m_in[static_cast<size_t>(port) * m_p.vcs + s.vc].buf;
+      if (buf.full()) break;
+      buf.push({q.front(), static_cast<uint16_t>(s.seq), s.seq == 0, s.seq + 1 == pkt.flits,
+                c + m_p.router_cycles - 1});
+      ++m_buffered;
+      ++m_injected;
+      ++moved;
+      if (++s.seq == pkt.flits) {
+        q.pop_front();
+        s = source_state{};
+      }
+    }
+  }
+  return moved;
+}
+
+void noc_router::traverse(int in, int o, uint64_t c) {
+  input_vc& ivc = m_in[in];
+  output& out = m_out[o];
+  const noc_flit f = ivc.buf.front();
+  ivc.buf.pop();
+  --m_buffered;
+  const int in_port = in / m_p.vcs;
+  // The freed slot's credit travels back over the link (Dally & Towles 13.3).
+  if (output* up = m_upstream[in_port]) up->credit_in.push({c + 1 + m_p.link_cycles, in % m_p.vcs});
+  if (!out.local) --out.credits[ivc.out_vc];
+  out.link.push({c + 1 + m_p.link_cycles, f, ivc.out_vc});
+  ++out.flits;
+  ++m_forwarded;
+  if (f.tail) {
+    out.owner[ivc.out_vc] = -1;
+    ivc.out_port = ivc.out_vc = -1;
+  }
+}
+
+int noc_router::allocate(uint64_t c) {
+  if (m_buffered == 0) return 0;
+  const int n_in = static_cast<int>(m_in.size());
+  const int ports = static_cast<int>(m_out.size());
+  // VC allocation: ready head flits get their route, then each output hands its
+  // free VCs (of the packet's class) to requesting input VCs round-robin.
+  for (auto& r : m_requests) r.clear();
+  bool waiting = false;
+  for (int i = 0; i < n_in; ++i) {
+    input_vc& ivc = m_in[i];
+    if (ivc.out_vc >= 0 || ivc.buf.empty() || ivc.buf.front().ready > c) continue;
+    if (ivc.out_port < 0) {
+      const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
+      const int dst_x = pkt.dst.node % m_mesh.width(), dst_y = pkt.dst.node / m_mesh.width();
+      const int dir = m_routing.route(m_p.x, m_p.y, dst_x, dst_y);
+      ivc.out_port = dir < 0 ? mesh_directions + pkt.dst.port : dir;
+    }
+    m_requests[ivc.out_port].push_back(i);
+    waiting = true;
+  }
+  if (waiting)
+    for (int o = 0; o < ports; ++o) {
+      const auto& req = m_requests[o];
+      if (req.empty()) continue;
+      output& out = m_out[o];
+      const size_t n = req.size();
+      size_t first = 0;
+      while (first < n && req[first] < out.va_next) ++first;
+      for (size_t k = 0; k < n; ++k) {
+        const int i = req[(first + k) % n];
+        const noc_packet& pkt = m_mesh.packet(m_in[i].buf.front().packet);
+        for (int v = pkt.vc_lo; v < pkt.vc_hi; ++v)
+          if (out.owner[v] < 0) {
+            out.owner[v] = i;
+            m_in[i].out_vc = v;
+            out.va_next = i + 1;
+            break;
+          }
+      }
+    }
+
+  // Switch allocation, separable input-first (Dally & Towles 2004, sec. 19.3):
+  // each input port picks one ready VC round-robin, then each output grants one
+  // requesting input port round-robin, so flows share an output per input port
+  // whatever the number of VCs they hold. Each input port and each output send
+  // at most link_flits flits per cycle.
+  int moved = 0;
+  bool stalled = false;
+  for (int round = 0; round < m_p.link_flits; ++round) {
+    for (auto& r : m_requests) r.clear();
+    bool any = false;
+    for (int port = 0; port < ports; ++port) {
+      int pick = -1;
+      for (int k = 0; k < m_p.vcs; ++k) {
+        int v = m_in_next[port] + k;
+        if (v >= m_p.vcs) v -= m_p.vcs;
+        const int i = port * m_p.vcs + v;
+        const input_vc& ivc = m_in[i];
+        if (ivc.out_vc < 0 || ivc.buf.empty() || ivc.buf.front().ready > c) continue;
+        const output& out = m_out[ivc.out_port];
+        if (out.local ? out.blocked : out.credits[ivc.out_vc] == 0) {
+          stalled = true;  // no credit downstream (or ejection refused)
+          continue;
+        }
+        if (pick >= 0) {
+          stalled = true;  // lost input arbitration
+          continue;
+        }
+        pick = i;
+      }
+      if (pick < 0) continue;
+      m_requests[m_in[pick].out_port].push_back(pick);
+      any = true;
+    }
+    if (!any) break;
+    for (int k = 0; k < ports; ++k) {
+      int o = m_sa_start + k;
+      if (o >= ports) o -= ports;
+      const auto& req = m_requests[o];
+      if (req.empty()) continue;
+      output& out = m_out[o];
+      // First requesting input port at or after the round-robin pointer.
+      int pick = req.front();
+      for (int i : req)
+        if (i / m_p.vcs >= out.sa_next) {
+          pick = i;
+          break;
+        }
+      stalled |= req.size() > 1;
+      const int port = pick / m_p.vcs;
+      traverse(pick, o, c);
+      out.sa_next = port + 1 == ports ? 0 : port + 1;
+      m_in_next[port] = pick % m_p.vcs + 1 == m_p.vcs ? 0 : pick % m_p.vcs + 1;
+      ++moved;
+    }
+  }
+  if (++m_sa_start == ports) m_sa_start = 0;
+  // Flits still waiting for a VC also stall.
+  if (!stalled)
+    for (const auto& ivc : m_in)
+      if (ivc.out_vc < 0 && !ivc.buf.empty() && ivc.buf.front().ready <= c) stalled = true;
+  m_stall_cycles += stalled;
+  return moved;
+}
+
+void noc_router::describe_blocked(std::string& out) const {
+  const std::string me = name();
+  for (size_t i = 0; i < m_in.size(); ++i) {
+    const input_vc& ivc = m_in[i];
+    if (ivc.buf.empty()) continue;
+    const int port = static_cast<int>(i) / m_p.vcs, vc = static_cast<int>(i) % m_p.vcs;
+    out += "  " + me + " input " + port_name(port) + " vc" + std::to_string(vc) + ": " +
+           std::to_string(ivc.buf.size()) + "/" + std::to_string(ivc.buf.capacity()) + " flits";
+    if (ivc.out_port < 0) {
+      out += ", head waiting for a route\n";
+      continue;
+    }
+    const output& o = m_out[ivc.out_port];
+    out += ", front packet " + std::to_string(ivc.buf.front().packet) + " -> output " + port_name(ivc.out_port);
+    if (ivc.out_vc < 0)
+      out += " waiting for a free VC\n";
+    else if (o.local)
+      out += " vc" + std::to_string(ivc.out_vc) + (o.blocked ? ", ejection port not accepting\n" : "\n");
+    else
+      out += " vc" + std::to_string(ivc.out_vc) + ", " + std::to_string(o.credits[ivc.out_vc]) + " credits\n";
+  }
+  for (int l = 0; l < m_p.local_ports; ++l)
+    if (!m_source[l].empty())
+      out += "  " + me + " source queue " + port_name(mesh_directions + l) + ": " +
+             std::to_string(m_source[l].size()) + " packets waiting\n";
+}
+
+void noc_router::report_stats(stats_writer& out) const {
+  const std::string g = name();
+  const double cycles = static_cast<double>(std::max<uint64_t>(1, m_mesh.cycles()));
+  out.scalar(g, "flits_forwarded", static_cast<double>(m_forwarded), "flits", "flits through the crossbar");
+  out.scalar(g, "flits_injected", static_cast<double>(m_injected), "flits", "flits entering from local ports");
+  out.scalar(g, "stall_cycles", static_cast<double>(m_stall_cycles), "cycles",
+             "cycles in which a ready flit could not advance (no VC, no credit or lost arbitration)");
+  for (int o = 0; o < ports(); ++o) {
+    if (!connected(o)) continue;
+    out.scalar(g, "link_" + port_name(o) + "_util", static_cast<double>(m_out[o].flits) / (cycles * m_p.link_flits),
+               "fraction", "output link utilisation: flits sent / (cycles x link_flits_per_cycle)");
+  }
+}
+
+}  // namespace npuvp

@@ -1,0 +1,118 @@
+// One mesh router: input-buffered, virtual channels, wormhole switching with
+// credit-based flow control and round-robin allocation (Dally & Towles 2004,
+// ch. 13, 16, 18, 19). Ports: north, east, south, west, then local ports (the
+// core, then extra attachments such as HBM channels or the host).
+//
+// The router is a SystemC module without processes: it owns its state and its
+// statistics, and the noc_mesh kernel advances all routers cycle by cycle in
+// plain C++ (see docs/noc.md for why one kernel instead of 64 clocked methods).
+#pragma once
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "models/noc/noc_packet.h"
+#include "models/noc/routing/routing_policy.h"
+#include "platform/base/stats.h"
+
+namespace npuvp {
+
+class noc_mesh;
+
+struct noc_router_params {
+  int x = 0, y = 0;
+  int local_ports = 1;
+  int vcs = 2;
+  int buffer_flits = 8;
+  int router_cycles = 2;    // buffer write to link, no contention
+  int link_cycles = 1;      // wire
+  int link_flits = 1;       // flits per link per cycle
+};
+
+class noc_router : public sc_core::sc_module, public stats_source {
+ public:
+  noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, const routing_policy& routing,
+             const noc_router_params& p);
+
+  int ports() const { return static_cast<int>(m_out.size()); }
+  int x() const { return m_p.x; }
+  int y() const { return m_p.y; }
+  static std::string port_name(int port);
+
+  // Wiring, at elaboration: output `dir` feeds input `dir ^ 2` of `next`.
+  void connect(int dir, noc_router& next);
+  // Test hook: a blocked local output never accepts a flit (wedges the mesh).
+  void block_ejection(int local_port, bool blocked) { m_out[mesh_directions + local_port].blocked = blocked; }
+
+  // The kernel's phases for cycle c; each returns the number of flits moved.
+  int advance_links(uint64_t c);     // link and credit pipelines: arrivals of cycle c
+  int inject(uint64_t c);            // source queues -> local input buffers
+  int allocate(uint64_t c);          // VC and switch allocation, switch traversal
+
+  // Source queue of a local port (unbounded: offered load stays honest).
+  void enqueue(int local_port, uint32_t packet) { m_source[local_port].push_back(packet); }
+  // Buffered flits and queued packets, one line each (the watchdog's report).
+  void describe_blocked(std::string& out) const;
+
+  // Counters and state, for statistics and tests.
+  uint64_t link_flits(int port) const { return m_out[port].flits; }
+  uint64_t forwarded() const { return m_forwarded; }
+  uint64_t stall_cycles() const { return m_stall_cycles; }
+  size_t occupancy(int port, int vc) const { return m_in[static_cast<size_t>(port) * m_p.vcs + vc].buf.size(); }
+
+  void report_stats(stats_writer& out) const override;
+
+ private:
+  struct link_item {
+    uint64_t arrive;
+    noc_flit flit;
+    int vc;
+  };
+  struct credit_item {
+    uint64_t arrive;
+    int vc;
+  };
+  struct output {
+    noc_router* next = nullptr;  // null for a local (ejection) port or a mesh edge
+    int next_in = -1;
+    bool local = false;
+    bool blocked = false;
+    std::vector<int> credits;    // free slots in each downstream VC
+    std::vector<int> owner;      // input VC holding each output VC, -1 when free
+    noc_ring<link_item> link;
+    noc_ring<credit_item> credit_in;
+    int sa_next = 0;             // round-robin pointers: input port (switch),
+    int va_next = 0;             // input VC (VC allocation)
+    uint64_t flits = 0;
+  };
+  struct input_vc {
+    noc_ring<noc_flit> buf;
+    int out_port = -1, out_vc = -1;  // route of the packet at the front
+  };
+  struct source_state {
+    int vc = -1;        // input VC of the packet being injected
+    uint32_t seq = 0;   // next flit to inject
+  };
+
+  bool connected(int port) const { return port >= mesh_directions || m_out[port].next != nullptr; }
+  void traverse(int in, int o, uint64_t c);
+
+  noc_mesh& m_mesh;
+  const routing_policy& m_routing;
+  noc_router_params m_p;
+  std::vector<output> m_out;
+  std::vector<input_vc> m_in;            // port * vcs + vc
+  std::vector<output*> m_upstream;       // per input port: where credits go (null for local)
+  std::vector<std::deque<uint32_t>> m_source;
+  std::vector<source_state> m_injecting;
+  std::vector<std::vector<int>> m_requests;  // per output, scratch for switch allocation
+  std::vector<int> m_in_next;                // per input port: round-robin VC pointer
+  int m_sa_start = 0;
+  uint64_t m_buffered = 0;
+  uint64_t m_forwarded = 0, m_stall_cycles = 0, m_injected = 0;
+};
+
+}  // namespace npuvp
