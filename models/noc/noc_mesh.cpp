@@ -120,6 +120,8 @@ uint32_t noc_mesh::send(noc_endpoint src, noc_endpoint dst, uint32_t flits, noc_
   p = noc_packet{};
   p.src = src;
   p.dst = dst;
+  p.dst_x = static_cast<int16_t>(dst.node % m_width);
+  p.dst_y = static_cast<int16_t>(dst.node / m_width);
   p.flits = flits;
   p.vc_lo = static_cast<uint8_t>(cls == noc_class::response ? vcs / 2 : 0);
   p.vc_hi = static_cast<uint8_t>(cls == noc_class::request ? vcs / 2 : vcs);
@@ -184,12 +186,12 @@ void noc_mesh::tick() {
     else if (!m_deliveries.empty()) wake_at(m_deliveries.top().first);
     return;
   }
-  // Link arrivals first, then injection, then allocation: a flit moves at most
-  // one pipeline stage per cycle whatever the order of the routers.
+  // Link arrivals of all routers first, then injection and allocation router
+  // by router (these touch other routers only through pipelines that deliver
+  // at c + 1 or later): the result does not depend on the routers' order.
   int moved = 0;
   for (auto& r : m_routers) moved += r->advance_links(c);
-  for (auto& r : m_routers) moved += r->inject(c);
-  for (auto& r : m_routers) moved += r->allocate(c);
+  for (auto& r : m_routers) moved += r->inject(c) + r->allocate(c);
   if (moved) {
     m_last_move = c;
   } else if (m_in_flight && c - m_last_move >= m_watchdog_cycles) {

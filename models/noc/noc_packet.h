@@ -19,6 +19,7 @@ struct noc_endpoint {
 // One packet in flight. Data moves by pointer (`user`); flits model timing only.
 struct noc_packet {
   noc_endpoint src, dst;
+  int16_t dst_x = 0, dst_y = 0;  // the destination router (from dst.node)
   uint32_t flits = 1;       // header included
   uint32_t delivered = 0;   // flits that reached the destination port
   uint8_t vc_lo = 0;        // virtual channels the packet may use: [vc_lo, vc_hi)
@@ -55,31 +56,30 @@ class noc_traffic {
 };
 
 // Fixed-capacity FIFO (input VC buffers, link and credit pipelines): no
-// allocation after construction.
+// allocation after construction; storage rounded up to a power of two so
+// indexing is a mask.
 template <class T>
 class noc_ring {
  public:
-  explicit noc_ring(size_t capacity = 0) : m_items(capacity) {}
-  bool empty() const { return m_count == 0; }
-  bool full() const { return m_count == m_items.size(); }
-  size_t size() const { return m_count; }
-  size_t capacity() const { return m_items.size(); }
-  T& front() { return m_items[m_head]; }
-  const T& front() const { return m_items[m_head]; }
-  void push(const T& v) {
-    size_t i = m_head + m_count;
-    if (i >= m_items.size()) i -= m_items.size();
-    m_items[i] = v;
-    ++m_count;
+  explicit noc_ring(size_t capacity = 0) : m_capacity(static_cast<uint32_t>(capacity)) {
+    size_t n = 1;
+    while (n < capacity) n <<= 1;
+    m_items.resize(n);
+    m_mask = static_cast<uint32_t>(n - 1);
   }
-  void pop() {
-    if (++m_head == m_items.size()) m_head = 0;
-    --m_count;
-  }
+  bool empty() const { return m_head == m_tail; }
+  bool full() const { return m_tail - m_head == m_capacity; }
+  size_t size() const { return m_tail - m_head; }
+  size_t capacity() const { return m_capacity; }
+  T& front() { return m_items[m_head & m_mask]; }
+  const T& front() const { return m_items[m_head & m_mask]; }
+  void push(const T& v) { m_items[m_tail++ & m_mask] = v; }  // caller checks full()
+  void pop() { ++m_head; }
 
  private:
   std::vector<T> m_items;
-  size_t m_head = 0, m_count = 0;
+  uint32_t m_capacity, m_mask = 0;
+  uint32_t m_head = 0, m_tail = 0;  // free-running
 };
 
 }  // namespace npuvp

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "platform/base/error.h"
+
 #include "models/noc/noc_mesh.h"
 
 namespace npuvp {
@@ -11,9 +13,9 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
     : sc_module(name), m_mesh(mesh), m_routing(routing), m_p(p) {
   const int ports = mesh_directions + p.local_ports;
   const size_t depth = static_cast<size_t>(p.buffer_flits);
-  // Everything a link or credit pipeline can hold is bounded by the credits of
-  // its VCs (or, on an ejection link, by what it can carry in link_cycles + 1).
-  const size_t pipe = std::max<size_t>(depth * p.vcs, static_cast<size_t>(p.link_flits) * (p.link_cycles + 2));
+  // A link (and its credit return path) carries at most link_flits items per
+  // cycle and each stays link_cycles + 1 cycles.
+  const size_t pipe = static_cast<size_t>(p.link_flits) * (p.link_cycles + 1);
   m_out.resize(ports);
   for (int o = 0; o < ports; ++o) {
     output& out = m_out[o];
@@ -25,7 +27,16 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
   }
   m_in.resize(static_cast<size_t>(ports) * p.vcs);
   for (auto& in : m_in) in.buf = noc_ring<noc_flit>(depth);
+  for (size_t i = 0; i < m_in.size(); ++i) {
+    m_port_of.push_back(static_cast<uint8_t>(i / static_cast<size_t>(p.vcs)));
+    m_vc_of.push_back(static_cast<uint8_t>(i % static_cast<size_t>(p.vcs)));
+  }
   m_upstream.assign(ports, nullptr);
+  m_upstream_router.assign(ports, nullptr);
+  m_upstream_port.assign(ports, -1);
+  if (m_in.size() > bit_set::capacity)
+    throw error(std::string(this->name()) + ": " + std::to_string(ports) + " ports x " + std::to_string(p.vcs) +
+                " VCs exceed the router's " + std::to_string(bit_set::capacity) + " input VCs");
   m_source.resize(p.local_ports);
   m_injecting.resize(p.local_ports);
   m_requests.resize(ports);
@@ -41,11 +52,14 @@ void noc_router::connect(int dir, noc_router& next) {
   m_out[dir].next = &next;
   m_out[dir].next_in = dir ^ 2;  // north<->south, east<->west
   next.m_upstream[dir ^ 2] = &m_out[dir];
+  next.m_upstream_router[dir ^ 2] = this;
+  next.m_upstream_port[dir ^ 2] = dir;
 }
 
-int noc_router::advance_links(uint64_t c) {
+int noc_router::advance_links_(uint64_t c) {
   int moved = 0;
-  for (auto& out : m_out) {
+  m_pipes.for_each([&](int o) {
+    output& out = m_out[o];
     while (!out.credit_in.empty() && out.credit_in.front().arrive <= c) {
       ++out.credits[out.credit_in.front().vc];
       out.credit_in.pop();
@@ -55,22 +69,21 @@ int noc_router::advance_links(uint64_t c) {
       if (out.local) {
         m_mesh.flit_delivered(it.flit, c);
       } else {
-        noc_router& n = *out.next;
         noc_flit f = it.flit;
         // Router pipeline (route computation, VC and switch allocation):
         // router_cycles from buffer write to the link, per hop.
         f.ready = c + m_p.router_cycles - 1;
-        n.m_in[static_cast<size_t>(out.next_in) * m_p.vcs + it.vc].buf.push(f);
-        ++n.m_buffered;
+        out.next->push_input(out.next_in * m_p.vcs + it.vc, f);
       }
       out.link.pop();
       ++moved;
     }
-  }
+    if (out.link.empty() && out.credit_in.empty()) m_pipes.reset(static_cast<size_t>(o));
+  });
   return moved;
 }
 
-int noc_router::inject(uint64_t c) {
+int noc_router::inject_(uint64_t c) {
   int moved = 0;
   for (int l = 0; l < m_p.local_ports; ++l) {
     auto& q = m_source[l];
@@ -89,13 +102,13 @@ int noc_router::inject(uint64_t c) {
       }
       auto& buf = m_in[static_cast<size_t>(port) * m_p.vcs + s.vc].buf;
       if (buf.full()) break;
-      buf.push({q.front(), static_cast<uint16_t>(s.seq), s.seq == 0, s.seq + 1 == pkt.flits,
-                c + m_p.router_cycles - 1});
-      ++m_buffered;
+      push_input(port * m_p.vcs + s.vc, {q.front(), static_cast<uint16_t>(s.seq), s.seq == 0,
+                                         s.seq + 1 == pkt.flits, c + m_p.router_cycles - 1});
       ++m_injected;
       ++moved;
       if (++s.seq == pkt.flits) {
         q.pop_front();
+        --m_queued;
         s = source_state{};
       }
     }
@@ -109,11 +122,17 @@ void noc_router::traverse(int in, int o, uint64_t c) {
   const noc_flit f = ivc.buf.front();
   ivc.buf.pop();
   --m_buffered;
-  const int in_port = in / m_p.vcs;
+  if (f.tail || ivc.buf.empty()) m_has_vc.reset(static_cast<size_t>(in));
+  if (f.tail && !ivc.buf.empty()) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
+  const int in_port = m_port_of[in];
   // The freed slot's credit travels back over the link (Dally & Towles 13.3).
-  if (output* up = m_upstream[in_port]) up->credit_in.push({c + 1 + m_p.link_cycles, in % m_p.vcs});
+  if (output* up = m_upstream[in_port]) {
+    up->credit_in.push({c + 1 + m_p.link_cycles, m_vc_of[in]});
+    m_upstream_router[in_port]->m_pipes.set(static_cast<size_t>(m_upstream_port[in_port]));
+  }
   if (!out.local) --out.credits[ivc.out_vc];
   out.link.push({c + 1 + m_p.link_cycles, f, ivc.out_vc});
+  m_pipes.set(static_cast<size_t>(o));
   ++out.flits;
   ++m_forwarded;
   if (f.tail) {
@@ -122,107 +141,101 @@ void noc_router::traverse(int in, int o, uint64_t c) {
   }
 }
 
-int noc_router::allocate(uint64_t c) {
-  if (m_buffered == 0) return 0;
-  const int n_in = static_cast<int>(m_in.size());
-  const int ports = static_cast<int>(m_out.size());
+int noc_router::allocate_(uint64_t c) {
+  bool stalled = false;
   // VC allocation: ready head flits get their route, then each output hands its
   // free VCs (of the packet's class) to requesting input VCs round-robin.
-  for (auto& r : m_requests) r.clear();
-  bool waiting = false;
-  for (int i = 0; i < n_in; ++i) {
+  m_touched.clear();
+  if (m_need_vc.any()) m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
-    if (ivc.out_vc >= 0 || ivc.buf.empty() || ivc.buf.front().ready > c) continue;
+    if (ivc.buf.front().ready > c) return;
     if (ivc.out_port < 0) {
       const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
-      const int dst_x = pkt.dst.node % m_mesh.width(), dst_y = pkt.dst.node / m_mesh.width();
-      const int dir = m_routing.route(m_p.x, m_p.y, dst_x, dst_y);
+      const int dir = m_routing.route(m_p.x, m_p.y, pkt.dst_x, pkt.dst_y);
       ivc.out_port = dir < 0 ? mesh_directions + pkt.dst.port : dir;
     }
+    if (m_requests[ivc.out_port].empty()) m_touched.push_back(ivc.out_port);
     m_requests[ivc.out_port].push_back(i);
-    waiting = true;
-  }
-  if (waiting)
-    for (int o = 0; o < ports; ++o) {
-      const auto& req = m_requests[o];
-      if (req.empty()) continue;
-      output& out = m_out[o];
-      const size_t n = req.size();
-      size_t first = 0;
-      while (first < n && req[first] < out.va_next) ++first;
-      for (size_t k = 0; k < n; ++k) {
-        const int i = req[(first + k) % n];
-        const noc_packet& pkt = m_mesh.packet(m_in[i].buf.front().packet);
-        for (int v = pkt.vc_lo; v < pkt.vc_hi; ++v)
-          if (out.owner[v] < 0) {
-            out.owner[v] = i;
-            m_in[i].out_vc = v;
-            out.va_next = i + 1;
-            break;
-          }
+  });
+  for (int o : m_touched) {
+    auto& req = m_requests[o];
+    output& out = m_out[o];
+    const size_t n = req.size();
+    size_t first = 0;
+    while (first < n && req[first] < out.va_next) ++first;
+    for (size_t k = 0; k < n; ++k) {
+      const int i = req[(first + k) % n];
+      const noc_packet& pkt = m_mesh.packet(m_in[i].buf.front().packet);
+      int v = pkt.vc_lo;
+      while (v < pkt.vc_hi && out.owner[v] >= 0) ++v;
+      if (v == pkt.vc_hi) {
+        stalled = true;  // no free VC at this output
+        continue;
       }
+      out.owner[v] = i;
+      m_in[i].out_vc = v;
+      out.va_next = i + 1;
+      m_need_vc.reset(static_cast<size_t>(i));
+      m_has_vc.set(static_cast<size_t>(i));
     }
+    req.clear();
+  }
 
   // Switch allocation, separable input-first (Dally & Towles 2004, sec. 19.3):
   // each input port picks one ready VC round-robin, then each output grants one
   // requesting input port round-robin, so flows share an output per input port
-  // whatever the number of VCs they hold. Each input port and each output send
+  // whatever the number of VCs they hold. Each input port requests one output,
+  // so the outputs decide independently. Each input port and each output send
   // at most link_flits flits per cycle.
   int moved = 0;
-  bool stalled = false;
   for (int round = 0; round < m_p.link_flits; ++round) {
-    for (auto& r : m_requests) r.clear();
-    bool any = false;
-    for (int port = 0; port < ports; ++port) {
-      int pick = -1;
-      for (int k = 0; k < m_p.vcs; ++k) {
-        int v = m_in_next[port] + k;
-        if (v >= m_p.vcs) v -= m_p.vcs;
-        const int i = port * m_p.vcs + v;
-        const input_vc& ivc = m_in[i];
-        if (ivc.out_vc < 0 || ivc.buf.empty() || ivc.buf.front().ready > c) continue;
-        const output& out = m_out[ivc.out_port];
-        if (out.local ? out.blocked : out.credits[ivc.out_vc] == 0) {
-          stalled = true;  // no credit downstream (or ejection refused)
-          continue;
-        }
-        if (pick >= 0) {
-          stalled = true;  // lost input arbitration
-          continue;
-        }
-        pick = i;
+    m_touched.clear();
+    int port = -1, first = -1, after = -1;
+    auto request = [&] {
+      const int pick = after >= 0 ? after : first;
+      if (pick < 0) return;
+      const int o = m_in[pick].out_port;
+      if (m_requests[o].empty()) m_touched.push_back(o);
+      m_requests[o].push_back(pick);
+    };
+    m_has_vc.for_each([&](int i) {
+      const input_vc& ivc = m_in[i];
+      if (ivc.buf.front().ready > c) return;
+      const output& out = m_out[ivc.out_port];
+      if (out.local ? out.blocked : out.credits[ivc.out_vc] == 0) {
+        stalled = true;  // no credit downstream (or ejection refused)
+        return;
       }
-      if (pick < 0) continue;
-      m_requests[m_in[pick].out_port].push_back(pick);
-      any = true;
-    }
-    if (!any) break;
-    for (int k = 0; k < ports; ++k) {
-      int o = m_sa_start + k;
-      if (o >= ports) o -= ports;
-      const auto& req = m_requests[o];
-      if (req.empty()) continue;
+      if (m_port_of[i] != port) {
+        request();
+        port = m_port_of[i];
+        first = after = -1;
+      }
+      if (first >= 0) stalled = true;  // two ready VCs at one input port
+      if (first < 0) first = i;
+      if (after < 0 && m_vc_of[i] >= m_in_next[port]) after = i;
+    });
+    request();
+    if (m_touched.empty()) break;
+    for (int o : m_touched) {
+      auto& req = m_requests[o];
       output& out = m_out[o];
       // First requesting input port at or after the round-robin pointer.
       int pick = req.front();
       for (int i : req)
-        if (i / m_p.vcs >= out.sa_next) {
+        if (m_port_of[i] >= out.sa_next) {
           pick = i;
           break;
         }
       stalled |= req.size() > 1;
-      const int port = pick / m_p.vcs;
+      req.clear();
+      const int in_port = m_port_of[pick], ports = static_cast<int>(m_out.size());
       traverse(pick, o, c);
-      out.sa_next = port + 1 == ports ? 0 : port + 1;
-      m_in_next[port] = pick % m_p.vcs + 1 == m_p.vcs ? 0 : pick % m_p.vcs + 1;
+      out.sa_next = in_port + 1 == ports ? 0 : in_port + 1;
+      m_in_next[in_port] = m_vc_of[pick] + 1 == m_p.vcs ? 0 : m_vc_of[pick] + 1;
       ++moved;
     }
   }
-  if (++m_sa_start == ports) m_sa_start = 0;
-  // Flits still waiting for a VC also stall.
-  if (!stalled)
-    for (const auto& ivc : m_in)
-      if (ivc.out_vc < 0 && !ivc.buf.empty() && ivc.buf.front().ready <= c) stalled = true;
   m_stall_cycles += stalled;
   return moved;
 }

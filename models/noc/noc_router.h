@@ -48,12 +48,16 @@ class noc_router : public sc_core::sc_module, public stats_source {
   void block_ejection(int local_port, bool blocked) { m_out[mesh_directions + local_port].blocked = blocked; }
 
   // The kernel's phases for cycle c; each returns the number of flits moved.
-  int advance_links(uint64_t c);     // link and credit pipelines: arrivals of cycle c
-  int inject(uint64_t c);            // source queues -> local input buffers
-  int allocate(uint64_t c);          // VC and switch allocation, switch traversal
+  // The inline guards keep idle routers cheap.
+  int advance_links(uint64_t c) { return m_pipes.any() ? advance_links_(c) : 0; }  // arrivals of cycle c
+  int inject(uint64_t c) { return m_queued ? inject_(c) : 0; }            // source queues -> input buffers
+  int allocate(uint64_t c) { return m_buffered ? allocate_(c) : 0; }      // VC/switch allocation, traversal
 
   // Source queue of a local port (unbounded: offered load stays honest).
-  void enqueue(int local_port, uint32_t packet) { m_source[local_port].push_back(packet); }
+  void enqueue(int local_port, uint32_t packet) {
+    m_source[local_port].push_back(packet);
+    ++m_queued;
+  }
   // Buffered flits and queued packets, one line each (the watchdog's report).
   void describe_blocked(std::string& out) const;
 
@@ -97,7 +101,34 @@ class noc_router : public sc_core::sc_module, public stats_source {
     uint32_t seq = 0;   // next flit to inject
   };
 
+  // A set of small integers (input VCs, outputs) walked in ascending order.
+  class bit_set {
+   public:
+    static constexpr size_t capacity = 128;
+    void set(size_t i) { m_words[i >> 6] |= uint64_t(1) << (i & 63); }
+    void reset(size_t i) { m_words[i >> 6] &= ~(uint64_t(1) << (i & 63)); }
+    bool any() const { return (m_words[0] | m_words[1]) != 0; }
+    template <class F>
+    void for_each(F f) const {
+      for (size_t w = 0; w < 2; ++w)
+        for (uint64_t bits = m_words[w]; bits; bits &= bits - 1)
+          f(static_cast<int>(w * 64 + static_cast<size_t>(__builtin_ctzll(bits))));
+    }
+
+   private:
+    uint64_t m_words[2] = {0, 0};
+  };
+
   bool connected(int port) const { return port >= mesh_directions || m_out[port].next != nullptr; }
+  void push_input(int in, const noc_flit& f) {
+    input_vc& ivc = m_in[in];
+    if (ivc.buf.empty()) (ivc.out_vc < 0 ? m_need_vc : m_has_vc).set(static_cast<size_t>(in));
+    ivc.buf.push(f);
+    ++m_buffered;
+  }
+  int advance_links_(uint64_t c);
+  int inject_(uint64_t c);
+  int allocate_(uint64_t c);
   void traverse(int in, int o, uint64_t c);
 
   noc_mesh& m_mesh;
@@ -105,13 +136,21 @@ class noc_router : public sc_core::sc_module, public stats_source {
   noc_router_params m_p;
   std::vector<output> m_out;
   std::vector<input_vc> m_in;            // port * vcs + vc
+  std::vector<uint8_t> m_port_of, m_vc_of;  // input VC index -> port, VC (no division on the hot path)
   std::vector<output*> m_upstream;       // per input port: where credits go (null for local)
+  std::vector<noc_router*> m_upstream_router;
+  std::vector<int> m_upstream_port;
   std::vector<std::deque<uint32_t>> m_source;
   std::vector<source_state> m_injecting;
-  std::vector<std::vector<int>> m_requests;  // per output, scratch for switch allocation
+  std::vector<std::vector<int>> m_requests;  // per output: requesting input VCs (scratch)
+  std::vector<int> m_touched;                // outputs with requests (scratch)
   std::vector<int> m_in_next;                // per input port: round-robin VC pointer
-  int m_sa_start = 0;
-  uint64_t m_buffered = 0;
+  // Non-empty input VCs whose front packet waits for an output VC, and those
+  // that hold one: the allocators walk only these.
+  bit_set m_need_vc, m_has_vc;
+  bit_set m_pipes;                           // outputs with flits or credits in their pipelines
+  uint64_t m_buffered = 0;  // flits in input buffers
+  uint64_t m_queued = 0;    // packets in source queues
   uint64_t m_forwarded = 0, m_stall_cycles = 0, m_injected = 0;
 };
 
