@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 
 #include "platform/base/error.h"
 
@@ -202,10 +203,12 @@ void noc_mesh::tick() {
 }
 
 void noc_mesh::fail(uint64_t cycle) {
-  m_failure = std::string(name()) + ": NoC watchdog: no flit moved for " + std::to_string(cycle - m_last_move) +
-              " cycles (" + std::to_string((cycle - m_last_move) / m_cfg.clock_ghz) + " ns, noc.watchdog_ns = " +
-              std::to_string(m_cfg.watchdog_ns) + ") at cycle " + std::to_string(cycle) + " while " +
-              std::to_string(m_in_flight) + " packets are in flight; blocked routers, ports, VCs and occupancy:\n";
+  std::ostringstream msg;
+  msg << name() << ": NoC watchdog: no flit moved for " << cycle - m_last_move << " cycles ("
+      << static_cast<double>(cycle - m_last_move) / m_cfg.clock_ghz << " ns; noc.watchdog_ns = " << m_cfg.watchdog_ns
+      << ") at cycle " << cycle << " while " << m_in_flight
+      << " packets are in flight; blocked routers, ports, VCs and occupancy:\n";
+  m_failure = msg.str();
   for (const auto& r : m_routers) r->describe_blocked(m_failure);
   sc_core::sc_stop();
 }
