@@ -16,7 +16,8 @@ noc_mesh::noc_mesh(const sc_core::sc_module_name& name, const noc_config& cfg, i
       m_height(height),
       m_period(1.0 / cfg.clock_ghz, sc_core::SC_NS),
       m_watchdog_cycles(static_cast<uint64_t>(std::ceil(cfg.watchdog_ns * cfg.clock_ghz))),
-      m_routing(make_routing(cfg.routing)) {
+      m_routing(make_routing(cfg.routing)),
+      m_wheel(static_cast<size_t>(cfg.link_cycles) + 2) {
   if (width < 1 || height < 1) throw error("noc mesh " + std::string(this->name()) + ": empty mesh");
   std::vector<int> locals(static_cast<size_t>(width * height), 1);
   for (const auto& a : extra) {
@@ -187,11 +188,21 @@ void noc_mesh::tick() {
     else if (!m_deliveries.empty()) wake_at(m_deliveries.top().first);
     return;
   }
-  // Link arrivals of all routers first, then injection and allocation router
-  // by router (these touch other routers only through pipelines that deliver
-  // at c + 1 or later): the result does not depend on the routers' order.
+  // Link arrivals first, then injection and allocation router by router
+  // (these reach other routers only through the wheel, at c + 1 or later): the
+  // result does not depend on the routers' order.
   int moved = 0;
-  for (auto& r : m_routers) moved += r->advance_links(c);
+  auto& arrivals = m_wheel[c % m_wheel.size()];
+  m_post_slot = (c + 1 + static_cast<uint64_t>(m_cfg.link_cycles)) % m_wheel.size();
+  for (const link_event& e : arrivals) {
+    switch (e.kind) {
+      case event_flit: e.router->receive_flit(e.index, e.flit, c); ++moved; break;
+      case event_credit: e.router->receive_credit(e.index); break;
+      case event_ejection: flit_delivered(e.flit, c); ++moved; break;
+    }
+  }
+  m_link_events -= arrivals.size();
+  arrivals.clear();
   for (auto& r : m_routers) moved += r->inject(c) + r->allocate(c);
   if (moved) {
     m_last_move = c;
@@ -199,7 +210,8 @@ void noc_mesh::tick() {
     fail(c);
     return;
   }
-  if (m_in_flight || (m_traffic && m_traffic_on)) wake_at(c + 1);
+  // Credits still on their way keep the kernel awake, so that they arrive on time.
+  if (m_in_flight || m_link_events || (m_traffic && m_traffic_on)) wake_at(c + 1);
 }
 
 void noc_mesh::fail(uint64_t cycle) {

@@ -2,9 +2,8 @@
 
 #include <algorithm>
 
-#include "platform/base/error.h"
-
 #include "models/noc/noc_mesh.h"
+#include "platform/base/error.h"
 
 namespace npuvp {
 
@@ -12,35 +11,27 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
                        const noc_router_params& p)
     : sc_module(name), m_mesh(mesh), m_routing(routing), m_p(p) {
   const int ports = mesh_directions + p.local_ports;
-  const size_t depth = static_cast<size_t>(p.buffer_flits);
-  // A link (and its credit return path) carries at most link_flits items per
-  // cycle and each stays link_cycles + 1 cycles.
-  const size_t pipe = static_cast<size_t>(p.link_flits) * (p.link_cycles + 1);
+  if (ports > 32 || static_cast<size_t>(ports) * p.vcs > bit_set::capacity)
+    throw error(std::string(this->name()) + ": " + std::to_string(ports) + " ports x " + std::to_string(p.vcs) +
+                " VCs exceed the router's limits (32 ports, " + std::to_string(bit_set::capacity) + " input VCs)");
   m_out.resize(ports);
-  for (int o = 0; o < ports; ++o) {
-    output& out = m_out[o];
-    out.local = o >= mesh_directions;
-    out.credits.assign(p.vcs, p.buffer_flits);
-    out.owner.assign(p.vcs, -1);
-    out.link = noc_ring<link_item>(pipe);
-    out.credit_in = noc_ring<credit_item>(pipe);
-  }
+  for (int o = mesh_directions; o < ports; ++o) m_out[o].local = true;
+  m_credits.assign(static_cast<size_t>(ports) * p.vcs, p.buffer_flits);
+  m_owner.assign(static_cast<size_t>(ports) * p.vcs, -1);
   m_in.resize(static_cast<size_t>(ports) * p.vcs);
-  for (auto& in : m_in) in.buf = noc_ring<noc_flit>(depth);
+  for (auto& in : m_in) in.buf = noc_ring<noc_flit>(static_cast<size_t>(p.buffer_flits));
   for (size_t i = 0; i < m_in.size(); ++i) {
     m_port_of.push_back(static_cast<uint8_t>(i / static_cast<size_t>(p.vcs)));
     m_vc_of.push_back(static_cast<uint8_t>(i % static_cast<size_t>(p.vcs)));
   }
   m_upstream.assign(ports, nullptr);
-  m_upstream_router.assign(ports, nullptr);
-  m_upstream_port.assign(ports, -1);
-  if (m_in.size() > bit_set::capacity)
-    throw error(std::string(this->name()) + ": " + std::to_string(ports) + " ports x " + std::to_string(p.vcs) +
-                " VCs exceed the router's " + std::to_string(bit_set::capacity) + " input VCs");
+  m_upstream_out.assign(ports, -1);
   m_source.resize(p.local_ports);
   m_injecting.resize(p.local_ports);
   m_requests.resize(ports);
   m_in_next.assign(ports, 0);
+  m_pick.assign(ports, -1);
+  m_port_requests.assign(ports, 0);
 }
 
 std::string noc_router::port_name(int port) {
@@ -51,36 +42,8 @@ std::string noc_router::port_name(int port) {
 void noc_router::connect(int dir, noc_router& next) {
   m_out[dir].next = &next;
   m_out[dir].next_in = dir ^ 2;  // north<->south, east<->west
-  next.m_upstream[dir ^ 2] = &m_out[dir];
-  next.m_upstream_router[dir ^ 2] = this;
-  next.m_upstream_port[dir ^ 2] = dir;
-}
-
-int noc_router::advance_links_(uint64_t c) {
-  int moved = 0;
-  m_pipes.for_each([&](int o) {
-    output& out = m_out[o];
-    while (!out.credit_in.empty() && out.credit_in.front().arrive <= c) {
-      ++out.credits[out.credit_in.front().vc];
-      out.credit_in.pop();
-    }
-    while (!out.link.empty() && out.link.front().arrive <= c) {
-      const link_item& it = out.link.front();
-      if (out.local) {
-        m_mesh.flit_delivered(it.flit, c);
-      } else {
-        noc_flit f = it.flit;
-        // Router pipeline (route computation, VC and switch allocation):
-        // router_cycles from buffer write to the link, per hop.
-        f.ready = c + m_p.router_cycles - 1;
-        out.next->push_input(out.next_in * m_p.vcs + it.vc, f);
-      }
-      out.link.pop();
-      ++moved;
-    }
-    if (out.link.empty() && out.credit_in.empty()) m_pipes.reset(static_cast<size_t>(o));
-  });
-  return moved;
+  next.m_upstream[dir ^ 2] = this;
+  next.m_upstream_out[dir ^ 2] = dir;
 }
 
 int noc_router::inject_(uint64_t c) {
@@ -100,10 +63,10 @@ int noc_router::inject_(uint64_t c) {
         }
         if (s.vc < 0) break;
       }
-      auto& buf = m_in[static_cast<size_t>(port) * m_p.vcs + s.vc].buf;
-      if (buf.full()) break;
-      push_input(port * m_p.vcs + s.vc, {q.front(), static_cast<uint16_t>(s.seq), s.seq == 0,
-                                         s.seq + 1 == pkt.flits, c + m_p.router_cycles - 1});
+      const int in = port * m_p.vcs + s.vc;
+      if (m_in[in].buf.full()) break;
+      push_input(in, {q.front(), static_cast<uint16_t>(s.seq), s.seq == 0, s.seq + 1 == pkt.flits,
+                      c + m_p.router_cycles - 1});
       ++m_injected;
       ++moved;
       if (++s.seq == pkt.flits) {
@@ -116,7 +79,7 @@ int noc_router::inject_(uint64_t c) {
   return moved;
 }
 
-void noc_router::traverse(int in, int o, uint64_t c) {
+void noc_router::traverse(int in, int o) {
   input_vc& ivc = m_in[in];
   output& out = m_out[o];
   const noc_flit f = ivc.buf.front();
@@ -125,28 +88,29 @@ void noc_router::traverse(int in, int o, uint64_t c) {
   if (f.tail || ivc.buf.empty()) m_has_vc.reset(static_cast<size_t>(in));
   if (f.tail && !ivc.buf.empty()) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
   const int in_port = m_port_of[in];
-  // The freed slot's credit travels back over the link (Dally & Towles 13.3).
-  if (output* up = m_upstream[in_port]) {
-    up->credit_in.push({c + 1 + m_p.link_cycles, m_vc_of[in]});
-    m_upstream_router[in_port]->m_pipes.set(static_cast<size_t>(m_upstream_port[in_port]));
+  const int out_vc = o * m_p.vcs + ivc.out_vc;
+  // The flit and the freed slot's credit cross their links (Dally & Towles
+  // 13.3) and arrive link_cycles + 1 cycles later.
+  if (noc_router* up = m_upstream[in_port]) m_mesh.post_credit(*up, m_upstream_out[in_port] * m_p.vcs + m_vc_of[in]);
+  if (out.local) {
+    m_mesh.post_ejection(f);
+  } else {
+    --m_credits[out_vc];
+    m_mesh.post_flit(*out.next, out.next_in * m_p.vcs + ivc.out_vc, f);
   }
-  if (!out.local) --out.credits[ivc.out_vc];
-  out.link.push({c + 1 + m_p.link_cycles, f, ivc.out_vc});
-  m_pipes.set(static_cast<size_t>(o));
   ++out.flits;
   ++m_forwarded;
   if (f.tail) {
-    out.owner[ivc.out_vc] = -1;
+    m_owner[out_vc] = -1;
     ivc.out_port = ivc.out_vc = -1;
   }
 }
 
-int noc_router::allocate_(uint64_t c) {
-  bool stalled = false;
-  // VC allocation: ready head flits get their route, then each output hands its
-  // free VCs (of the packet's class) to requesting input VCs round-robin.
+void noc_router::allocate_vcs(uint64_t c, bool& stalled) {
+  // Ready head flits get their route, then each output hands its free VCs (of
+  // the packet's class) to the requesting input VCs round-robin.
   m_touched.clear();
-  if (m_need_vc.any()) m_need_vc.for_each([&](int i) {
+  m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
     if (ivc.buf.front().ready > c) return;
     if (ivc.out_port < 0) {
@@ -160,6 +124,7 @@ int noc_router::allocate_(uint64_t c) {
   for (int o : m_touched) {
     auto& req = m_requests[o];
     output& out = m_out[o];
+    int* owner = &m_owner[static_cast<size_t>(o) * m_p.vcs];
     const size_t n = req.size();
     size_t first = 0;
     while (first < n && req[first] < out.va_next) ++first;
@@ -167,12 +132,12 @@ int noc_router::allocate_(uint64_t c) {
       const int i = req[(first + k) % n];
       const noc_packet& pkt = m_mesh.packet(m_in[i].buf.front().packet);
       int v = pkt.vc_lo;
-      while (v < pkt.vc_hi && out.owner[v] >= 0) ++v;
+      while (v < pkt.vc_hi && owner[v] >= 0) ++v;
       if (v == pkt.vc_hi) {
         stalled = true;  // no free VC at this output
         continue;
       }
-      out.owner[v] = i;
+      owner[v] = i;
       m_in[i].out_vc = v;
       out.va_next = i + 1;
       m_need_vc.reset(static_cast<size_t>(i));
@@ -180,7 +145,11 @@ int noc_router::allocate_(uint64_t c) {
     }
     req.clear();
   }
+}
 
+int noc_router::allocate_(uint64_t c) {
+  bool stalled = false;
+  if (m_need_vc.any()) allocate_vcs(c, stalled);
   // Switch allocation, separable input-first (Dally & Towles 2004, sec. 19.3):
   // each input port picks one ready VC round-robin, then each output grants one
   // requesting input port round-robin, so flows share an output per input port
@@ -189,20 +158,21 @@ int noc_router::allocate_(uint64_t c) {
   // at most link_flits flits per cycle.
   int moved = 0;
   for (int round = 0; round < m_p.link_flits; ++round) {
-    m_touched.clear();
+    uint32_t outputs = 0;
     int port = -1, first = -1, after = -1;
     auto request = [&] {
       const int pick = after >= 0 ? after : first;
       if (pick < 0) return;
       const int o = m_in[pick].out_port;
-      if (m_requests[o].empty()) m_touched.push_back(o);
-      m_requests[o].push_back(pick);
+      m_pick[port] = pick;
+      m_port_requests[o] |= uint32_t(1) << port;
+      outputs |= uint32_t(1) << o;
     };
     m_has_vc.for_each([&](int i) {
       const input_vc& ivc = m_in[i];
       if (ivc.buf.front().ready > c) return;
       const output& out = m_out[ivc.out_port];
-      if (out.local ? out.blocked : out.credits[ivc.out_vc] == 0) {
+      if (out.local ? out.blocked : m_credits[ivc.out_port * m_p.vcs + ivc.out_vc] == 0) {
         stalled = true;  // no credit downstream (or ejection refused)
         return;
       }
@@ -216,21 +186,19 @@ int noc_router::allocate_(uint64_t c) {
       if (after < 0 && m_vc_of[i] >= m_in_next[port]) after = i;
     });
     request();
-    if (m_touched.empty()) break;
-    for (int o : m_touched) {
-      auto& req = m_requests[o];
+    if (!outputs) break;
+    const int ports = static_cast<int>(m_out.size());
+    for (; outputs; outputs &= outputs - 1) {
+      const int o = __builtin_ctz(outputs);
       output& out = m_out[o];
+      const uint32_t req = m_port_requests[o];
+      m_port_requests[o] = 0;
       // First requesting input port at or after the round-robin pointer.
-      int pick = req.front();
-      for (int i : req)
-        if (m_port_of[i] >= out.sa_next) {
-          pick = i;
-          break;
-        }
-      stalled |= req.size() > 1;
-      req.clear();
-      const int in_port = m_port_of[pick], ports = static_cast<int>(m_out.size());
-      traverse(pick, o, c);
+      const uint32_t later = req & ~((uint32_t(1) << out.sa_next) - 1);
+      const int in_port = __builtin_ctz(later ? later : req);
+      stalled |= (req & (req - 1)) != 0;
+      const int pick = m_pick[in_port];
+      traverse(pick, o);
       out.sa_next = in_port + 1 == ports ? 0 : in_port + 1;
       m_in_next[in_port] = m_vc_of[pick] + 1 == m_p.vcs ? 0 : m_vc_of[pick] + 1;
       ++moved;
@@ -259,7 +227,8 @@ void noc_router::describe_blocked(std::string& out) const {
     else if (o.local)
       out += " vc" + std::to_string(ivc.out_vc) + (o.blocked ? ", ejection port not accepting\n" : "\n");
     else
-      out += " vc" + std::to_string(ivc.out_vc) + ", " + std::to_string(o.credits[ivc.out_vc]) + " credits\n";
+      out += " vc" + std::to_string(ivc.out_vc) + ", " +
+             std::to_string(m_credits[static_cast<size_t>(ivc.out_port) * m_p.vcs + ivc.out_vc]) + " credits\n";
   }
   for (int l = 0; l < m_p.local_ports; ++l)
     if (!m_source[l].empty())

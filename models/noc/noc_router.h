@@ -48,10 +48,17 @@ class noc_router : public sc_core::sc_module, public stats_source {
   void block_ejection(int local_port, bool blocked) { m_out[mesh_directions + local_port].blocked = blocked; }
 
   // The kernel's phases for cycle c; each returns the number of flits moved.
-  // The inline guards keep idle routers cheap.
-  int advance_links(uint64_t c) { return m_pipes.any() ? advance_links_(c) : 0; }  // arrivals of cycle c
-  int inject(uint64_t c) { return m_queued ? inject_(c) : 0; }            // source queues -> input buffers
-  int allocate(uint64_t c) { return m_buffered ? allocate_(c) : 0; }      // VC/switch allocation, traversal
+  // The inline guards keep idle routers cheap. Link arrivals come from the
+  // mesh's time wheel through receive_flit / receive_credit.
+  int inject(uint64_t c) { return m_queued ? inject_(c) : 0; }        // source queues -> input buffers
+  int allocate(uint64_t c) { return m_buffered ? allocate_(c) : 0; }  // VC/switch allocation, traversal
+  void receive_flit(int in, noc_flit f, uint64_t c) {
+    // Router pipeline (route computation, VC and switch allocation, crossbar):
+    // router_cycles from buffer write to the link, per hop.
+    f.ready = c + m_p.router_cycles - 1;
+    push_input(in, f);
+  }
+  void receive_credit(int out_vc) { ++m_credits[out_vc]; }
 
   // Source queue of a local port (unbounded: offered load stays honest).
   void enqueue(int local_port, uint32_t packet) {
@@ -70,24 +77,11 @@ class noc_router : public sc_core::sc_module, public stats_source {
   void report_stats(stats_writer& out) const override;
 
  private:
-  struct link_item {
-    uint64_t arrive;
-    noc_flit flit;
-    int vc;
-  };
-  struct credit_item {
-    uint64_t arrive;
-    int vc;
-  };
   struct output {
     noc_router* next = nullptr;  // null for a local (ejection) port or a mesh edge
-    int next_in = -1;
+    int next_in = -1;            // input port at `next`
     bool local = false;
     bool blocked = false;
-    std::vector<int> credits;    // free slots in each downstream VC
-    std::vector<int> owner;      // input VC holding each output VC, -1 when free
-    noc_ring<link_item> link;
-    noc_ring<credit_item> credit_in;
     int sa_next = 0;             // round-robin pointers: input port (switch),
     int va_next = 0;             // input VC (VC allocation)
     uint64_t flits = 0;
@@ -126,10 +120,10 @@ class noc_router : public sc_core::sc_module, public stats_source {
     ivc.buf.push(f);
     ++m_buffered;
   }
-  int advance_links_(uint64_t c);
   int inject_(uint64_t c);
   int allocate_(uint64_t c);
-  void traverse(int in, int o, uint64_t c);
+  void allocate_vcs(uint64_t c, bool& stalled);
+  void traverse(int in, int o);
 
   noc_mesh& m_mesh;
   const routing_policy& m_routing;
@@ -137,18 +131,20 @@ class noc_router : public sc_core::sc_module, public stats_source {
   std::vector<output> m_out;
   std::vector<input_vc> m_in;            // port * vcs + vc
   std::vector<uint8_t> m_port_of, m_vc_of;  // input VC index -> port, VC (no division on the hot path)
-  std::vector<output*> m_upstream;       // per input port: where credits go (null for local)
-  std::vector<noc_router*> m_upstream_router;
-  std::vector<int> m_upstream_port;
+  std::vector<int> m_credits;            // out port * vcs + vc: free slots downstream
+  std::vector<int> m_owner;              // out port * vcs + vc: input VC holding it, -1 when free
+  std::vector<noc_router*> m_upstream;   // per input port: who gets the credits (null for local)
+  std::vector<int> m_upstream_out;       // per input port: the upstream's output port
   std::vector<std::deque<uint32_t>> m_source;
   std::vector<source_state> m_injecting;
-  std::vector<std::vector<int>> m_requests;  // per output: requesting input VCs (scratch)
-  std::vector<int> m_touched;                // outputs with requests (scratch)
+  std::vector<std::vector<int>> m_requests;  // per output: input VCs asking for a VC (scratch)
+  std::vector<int> m_touched;                // outputs with VC requests (scratch)
   std::vector<int> m_in_next;                // per input port: round-robin VC pointer
+  std::vector<int> m_pick;                   // per input port: VC chosen this cycle (scratch)
+  std::vector<uint32_t> m_port_requests;     // per output: input ports asking for it (scratch)
   // Non-empty input VCs whose front packet waits for an output VC, and those
   // that hold one: the allocators walk only these.
   bit_set m_need_vc, m_has_vc;
-  bit_set m_pipes;                           // outputs with flits or credits in their pipelines
   uint64_t m_buffered = 0;  // flits in input buffers
   uint64_t m_queued = 0;    // packets in source queues
   uint64_t m_forwarded = 0, m_stall_cycles = 0, m_injected = 0;
