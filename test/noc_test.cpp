@@ -168,6 +168,13 @@ TEST_CASE("zero-load latency equals hops x (router + link) + serialisation exact
   size_t delivered = 0;
   for (auto& [m, r] : rec) delivered += r->got.size();
   CHECK(delivered == probes.size());
+  // Fast mode says so in its statistics.
+  stats_writer w;
+  mf.report_stats(w);
+  ma.report_stats(w);
+  CHECK_THAT(w.json()["groups"]["mf"]["mode"]["value"].get<std::string>(), Catch::Contains("ignores contention"));
+  CHECK_THAT(w.json()["groups"]["ma"]["mode"]["value"].get<std::string>(), Catch::StartsWith("at: flit-level"));
+  CHECK(w.value("ma.router_0_0", "flits_forwarded") == 4 + 8);  // the two probes that start there
 }
 
 TEST_CASE("two flows sharing one link each get half of it", "[noc]") {

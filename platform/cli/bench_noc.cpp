@@ -105,7 +105,7 @@ int bench_noc(const std::vector<std::string>& args) {
   po::options_description desc("bench noc options");
   std::string mesh_text, pattern = "uniform", hw_file, routing, csv, stats_file;
   double rate = 0;
-  int packet_flits = 0, vcs = 0, buffer_flits = 0, router_cycles = -1, link_cycles = -1;
+  int packet_flits = 0, vcs = 0, buffer_flits = 0, router_cycles = 0, link_cycles = 0;
   uint64_t warmup = 1000, measure = 3000, seed = 0;
   desc.add_options()("mesh", po::value(&mesh_text), "mesh size WxH (default: from the hardware file)")(
       "pattern", po::value(&pattern)->default_value(pattern),
@@ -145,12 +145,12 @@ int bench_noc(const std::vector<std::string>& args) {
     s.hw.mesh.width = w;
     s.hw.mesh.height = h;
   }
-  if (vcs) s.hw.noc.vcs = vcs;
-  if (buffer_flits) s.hw.noc.buffer_flits = buffer_flits;
-  if (router_cycles >= 0) s.hw.noc.router_cycles = router_cycles;
-  if (link_cycles >= 0) s.hw.noc.link_cycles = link_cycles;
-  if (!routing.empty()) s.hw.noc.routing = routing;
-  if (packet_flits) s.hw.noc.packet_flits = packet_flits;
+  if (vm.count("vcs")) s.hw.noc.vcs = vcs;
+  if (vm.count("buffer-flits")) s.hw.noc.buffer_flits = buffer_flits;
+  if (vm.count("router-cycles")) s.hw.noc.router_cycles = router_cycles;
+  if (vm.count("link-cycles")) s.hw.noc.link_cycles = link_cycles;
+  if (vm.count("routing")) s.hw.noc.routing = routing;
+  if (vm.count("packet-flits")) s.hw.noc.packet_flits = packet_flits;
   // Re-validate the overridden sections through the same tables as the YAML.
   s.hw.noc = config::read<noc_config>(config::parse_yaml(config::to_json(s.hw.noc).dump(), "command line"),
                                       "command line", "noc");
