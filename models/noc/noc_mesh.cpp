@@ -17,7 +17,8 @@ noc_mesh::noc_mesh(const sc_core::sc_module_name& name, const noc_config& cfg, i
       m_period(1.0 / cfg.clock_ghz, sc_core::SC_NS),
       m_watchdog_cycles(static_cast<uint64_t>(std::ceil(cfg.watchdog_ns * cfg.clock_ghz))),
       m_routing(make_routing(cfg.routing)),
-      m_wheel(static_cast<size_t>(cfg.link_cycles) + 2) {
+      m_flit_wheel(static_cast<size_t>(cfg.link_cycles) + 2),
+      m_credit_wheel(static_cast<size_t>(cfg.link_cycles) + 2) {
   if (width < 1 || height < 1) throw error("noc mesh " + std::string(this->name()) + ": empty mesh");
   std::vector<int> locals(static_cast<size_t>(width * height), 1);
   for (const auto& a : extra) {
@@ -192,16 +193,16 @@ void noc_mesh::tick() {
   // (these reach other routers only through the wheel, at c + 1 or later): the
   // result does not depend on the routers' order.
   int moved = 0;
-  auto& arrivals = m_wheel[c % m_wheel.size()];
-  m_post_slot = (c + 1 + static_cast<uint64_t>(m_cfg.link_cycles)) % m_wheel.size();
-  for (const link_event& e : arrivals) {
-    switch (e.kind) {
-      case event_flit: e.router->receive_flit(e.index, e.flit, c); ++moved; break;
-      case event_credit: e.router->receive_credit(e.index); break;
-      case event_ejection: flit_delivered(e.flit, c); ++moved; break;
-    }
+  const size_t slot = c % m_flit_wheel.size();
+  m_post_slot = (c + 1 + static_cast<uint64_t>(m_cfg.link_cycles)) % m_flit_wheel.size();
+  for (const credit_event& e : m_credit_wheel[slot]) e.router->receive_credit(e.output_vc);
+  m_credit_wheel[slot].clear();
+  auto& arrivals = m_flit_wheel[slot];
+  for (const flit_event& e : arrivals) {
+    if (e.router) e.router->receive_flit(e.input_vc, e.flit, c);
+    else flit_delivered(e.flit, c);
   }
-  m_link_events -= arrivals.size();
+  moved += static_cast<int>(arrivals.size());
   arrivals.clear();
   for (auto& r : m_routers) moved += r->inject(c) + r->allocate(c);
   if (moved) {
@@ -211,7 +212,13 @@ void noc_mesh::tick() {
     return;
   }
   // Credits still on their way keep the kernel awake, so that they arrive on time.
-  if (m_in_flight || m_link_events || (m_traffic && m_traffic_on)) wake_at(c + 1);
+  if (m_in_flight || (m_traffic && m_traffic_on) || credits_in_flight()) wake_at(c + 1);
+}
+
+bool noc_mesh::credits_in_flight() const {
+  for (const auto& slot : m_credit_wheel)
+    if (!slot.empty()) return true;
+  return false;
 }
 
 void noc_mesh::fail(uint64_t cycle) {

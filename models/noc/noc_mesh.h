@@ -104,22 +104,23 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   // cycle c arrive at c + 1 + link_cycles (a time wheel, so a cycle touches
   // only what arrives in it).
   const noc_packet& packet(uint32_t id) const { return m_packets[id]; }
-  void post_flit(noc_router& to, int input_vc, const noc_flit& f) { post({&to, input_vc, event_flit, f}); }
-  void post_credit(noc_router& to, int output_vc) { post({&to, output_vc, event_credit, {}}); }
-  void post_ejection(const noc_flit& f) { post({nullptr, 0, event_ejection, f}); }
+  void post_flit(noc_router& to, int input_vc, const noc_flit& f) {
+    m_flit_wheel[m_post_slot].push_back({&to, input_vc, f});
+  }
+  void post_ejection(const noc_flit& f) { m_flit_wheel[m_post_slot].push_back({nullptr, 0, f}); }
+  void post_credit(noc_router& to, int output_vc) { m_credit_wheel[m_post_slot].push_back({&to, output_vc}); }
 
  private:
-  enum event_kind : uint8_t { event_flit, event_credit, event_ejection };
-  struct link_event {
-    noc_router* router;
-    int32_t index;  // input VC (flit) or output VC (credit) at `router`
-    event_kind kind;
+  struct flit_event {
+    noc_router* router;  // null: ejection into the local port's sink
+    int32_t input_vc;
     noc_flit flit;
   };
-  void post(const link_event& e) {
-    m_wheel[m_post_slot].push_back(e);
-    ++m_link_events;
-  }
+  struct credit_event {
+    noc_router* router;
+    int32_t output_vc;
+  };
+  bool credits_in_flight() const;
   void flit_delivered(const noc_flit& f, uint64_t cycle);
   void start_of_simulation() override;
   void tick();
@@ -143,9 +144,10 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   bool m_traffic_on = true;
   sc_core::sc_event m_wake;
 
-  std::vector<std::vector<link_event>> m_wheel;  // by cycle modulo link_cycles + 2
+  // Events by arrival cycle modulo link_cycles + 2.
+  std::vector<std::vector<flit_event>> m_flit_wheel;
+  std::vector<std::vector<credit_event>> m_credit_wheel;
   size_t m_post_slot = 0;
-  uint64_t m_link_events = 0;  // on the wheel
 
   std::vector<noc_packet> m_packets;
   std::vector<uint32_t> m_free_packets;

@@ -17,6 +17,8 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
   m_out.resize(ports);
   for (int o = mesh_directions; o < ports; ++o) m_out[o].local = true;
   m_credits.assign(static_cast<size_t>(ports) * p.vcs, p.buffer_flits);
+  // Ejection ports always accept: credits that never run out (unless blocked).
+  std::fill(m_credits.begin() + mesh_directions * p.vcs, m_credits.end(), ejection_credits);
   m_owner.assign(static_cast<size_t>(ports) * p.vcs, -1);
   m_in.resize(static_cast<size_t>(ports) * p.vcs);
   for (auto& in : m_in) in.buf = noc_ring<noc_flit>(static_cast<size_t>(p.buffer_flits));
@@ -32,6 +34,12 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
   m_in_next.assign(ports, 0);
   m_pick.assign(ports, -1);
   m_port_requests.assign(ports, 0);
+}
+
+void noc_router::block_ejection(int local_port, bool blocked) {
+  const int o = mesh_directions + local_port;
+  m_out[o].blocked = blocked;
+  std::fill_n(m_credits.begin() + o * m_p.vcs, m_p.vcs, blocked ? 0 : ejection_credits);
 }
 
 std::string noc_router::port_name(int port) {
@@ -88,7 +96,7 @@ void noc_router::traverse(int in, int o) {
   if (f.tail || ivc.buf.empty()) m_has_vc.reset(static_cast<size_t>(in));
   if (f.tail && !ivc.buf.empty()) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
   const int in_port = m_port_of[in];
-  const int out_vc = o * m_p.vcs + ivc.out_vc;
+  const int out_vc = ivc.credit;
   // The flit and the freed slot's credit cross their links (Dally & Towles
   // 13.3) and arrive link_cycles + 1 cycles later.
   if (noc_router* up = m_upstream[in_port]) m_mesh.post_credit(*up, m_upstream_out[in_port] * m_p.vcs + m_vc_of[in]);
@@ -102,7 +110,7 @@ void noc_router::traverse(int in, int o) {
   ++m_forwarded;
   if (f.tail) {
     m_owner[out_vc] = -1;
-    ivc.out_port = ivc.out_vc = -1;
+    ivc.out_port = ivc.out_vc = ivc.credit = -1;
   }
 }
 
@@ -139,6 +147,7 @@ void noc_router::allocate_vcs(uint64_t c, bool& stalled) {
       }
       owner[v] = i;
       m_in[i].out_vc = v;
+      m_in[i].credit = o * m_p.vcs + v;
       out.va_next = i + 1;
       m_need_vc.reset(static_cast<size_t>(i));
       m_has_vc.set(static_cast<size_t>(i));
@@ -171,8 +180,7 @@ int noc_router::allocate_(uint64_t c) {
     m_has_vc.for_each([&](int i) {
       const input_vc& ivc = m_in[i];
       if (ivc.buf.front().ready > c) return;
-      const output& out = m_out[ivc.out_port];
-      if (out.local ? out.blocked : m_credits[ivc.out_port * m_p.vcs + ivc.out_vc] == 0) {
+      if (m_credits[ivc.credit] == 0) {
         stalled = true;  // no credit downstream (or ejection refused)
         return;
       }

@@ -45,7 +45,7 @@ class noc_router : public sc_core::sc_module, public stats_source {
   // Wiring, at elaboration: output `dir` feeds input `dir ^ 2` of `next`.
   void connect(int dir, noc_router& next);
   // Test hook: a blocked local output never accepts a flit (wedges the mesh).
-  void block_ejection(int local_port, bool blocked) { m_out[mesh_directions + local_port].blocked = blocked; }
+  void block_ejection(int local_port, bool blocked);
 
   // The kernel's phases for cycle c; each returns the number of flits moved.
   // The inline guards keep idle routers cheap. Link arrivals come from the
@@ -77,6 +77,7 @@ class noc_router : public sc_core::sc_module, public stats_source {
   void report_stats(stats_writer& out) const override;
 
  private:
+  static constexpr int ejection_credits = 1 << 30;
   struct output {
     noc_router* next = nullptr;  // null for a local (ejection) port or a mesh edge
     int next_in = -1;            // input port at `next`
@@ -89,6 +90,7 @@ class noc_router : public sc_core::sc_module, public stats_source {
   struct input_vc {
     noc_ring<noc_flit> buf;
     int out_port = -1, out_vc = -1;  // route of the packet at the front
+    int credit = -1;                 // out_port * vcs + out_vc (index of its credit count)
   };
   struct source_state {
     int vc = -1;        // input VC of the packet being injected
