@@ -85,6 +85,15 @@ TEST_CASE("XY and YX routing correct one dimension, then the other", "[noc]") {
   CHECK_THROWS_AS(make_routing("west_first"), npuvp::error);
 }
 
+TEST_CASE("the mesh refuses endpoints it does not have", "[noc]") {
+  noc_mesh m("m", test_noc(), 2, 2, {{"hbm_0", 1, 0}});
+  CHECK(m.extra_port(0) == noc_endpoint{1, 1});
+  CHECK_THROWS_WITH(m.send(m.core_port(0, 0), {0, 1}, 1, noc_class::any), Catch::Contains("no endpoint (node 0, port 1)"));
+  CHECK_THROWS_AS(m.send(m.core_port(0, 0), {4, 0}, 1, noc_class::any), npuvp::error);
+  CHECK_NOTHROW(m.send(m.core_port(0, 0), m.extra_port(0), 1, noc_class::any));
+  CHECK_THROWS_AS(noc_mesh("m2", test_noc(), 2, 2, {{"far", 2, 0}}), npuvp::error);
+}
+
 TEST_CASE("a packet follows its routing policy hop by hop through the mesh", "[noc]") {
   noc_config xy = test_noc(), yx = test_noc();
   yx.routing = "yx";

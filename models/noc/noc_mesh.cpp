@@ -107,6 +107,11 @@ void noc_mesh::wake_at(uint64_t cycle) {
 
 uint32_t noc_mesh::send(noc_endpoint src, noc_endpoint dst, uint32_t flits, noc_class cls, uint64_t tag, void* user,
                         const sc_core::sc_time& delay) {
+  for (const noc_endpoint& e : {src, dst})
+    if (e.node < 0 || e.node >= m_width * m_height || e.port < 0 ||
+        e.port >= m_routers[static_cast<size_t>(e.node)]->ports() - mesh_directions)
+      throw error(std::string(name()) + ": no endpoint (node " + std::to_string(e.node) + ", port " +
+                  std::to_string(e.port) + ") in this mesh");
   if (flits < 1 || flits > 65535)
     throw error(std::string(name()) + ": a packet has 1 to 65535 flits, not " + std::to_string(flits));
   uint32_t id;
