@@ -6,6 +6,7 @@ const std::vector<command>& commands() {
   static const std::vector<command> all = {
       {"config check", "validate a hardware YAML file", config_check},
       {"config describe", "list every hardware config key with type, unit, default and meaning", config_describe},
+      {"bench noc", "synthetic traffic on the mesh: latency, throughput, saturation sweep, simulator speed", bench_noc},
   };
   return all;
 }
