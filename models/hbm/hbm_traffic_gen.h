@@ -77,7 +77,9 @@ class hbm_traffic_gen : public sc_core::sc_module {
   std::priority_queue<lt_done, std::vector<lt_done>, std::greater<lt_done>> m_lt_done;
   tlm::tlm_generic_payload* m_req_busy = nullptr;  // BEGIN_REQ sent, END_REQ not yet seen
   uint64_t m_generated = 0, m_issued = 0, m_completed = 0, m_bytes = 0, m_index = 0;
-  double m_next_gen_ns = 0, m_first_issue_ns = -1, m_last_done_ns = 0;
+  const double m_ns_per_unit;
+  uint64_t m_next_gen = 0;  // time value of the next arrival (open loop)
+  double m_first_issue_ns = -1, m_last_done_ns = 0;
   sample_stats m_read_latency;
 };
 
