@@ -223,7 +223,10 @@ int hbm_channel::accept(tlm::tlm_generic_payload& trans, sc_core::sc_event* bloc
   const uint64_t first = trans.get_address() / bb, last = (trans.get_address() + len - 1) / bb;
   for (uint64_t k = first; k <= last; ++k) {
     const hbm_address a = m_mapper.decode(k * bb);
-    m_pcs[static_cast<size_t>(a.pc)].queue.push_back({r, a.bg * m_cfg.org.banks_per_group + a.ba, a.bg, a.row});
+    pc_state& p = m_pcs[static_cast<size_t>(a.pc)];
+    const int bank = a.bg * m_cfg.org.banks_per_group + a.ba;
+    p.queue.push_back({r, bank, a.bg, a.row, false});
+    if (p.banks[static_cast<size_t>(bank)].open_row == a.row) set_hits(p, bank, p.banks[static_cast<size_t>(bank)].hits + 1);
   }
   q.bursts_unscheduled = static_cast<int>(last - first + 1);
   ++m_queued;
@@ -235,34 +238,83 @@ void hbm_channel::schedule() {
   const int64_t now = now_cycle();
   int64_t wake = std::numeric_limits<int64_t>::max();
   for (auto& p : m_pcs) {
+    // Row commands first: PRE for queued bursts whose bank holds another row,
+    // as soon as the bank allows (tRAS, tRTP, tWR) -- unless FR-FCFS still has
+    // hits queued for the open row. FCFS only prepares the oldest burst.
+    // Again after every ACT, which may turn queued bursts into conflicts.
+    int64_t acts_seen = never;
     while (!p.queue.empty()) {
       while (!p.pending_cas.empty() && p.pending_cas.front() <= now) p.pending_cas.pop_front();
-      if (static_cast<int>(p.pending_cas.size()) >= m_cfg.lookahead) {
-        // Refill when half of the look-ahead window has issued (fewer wake-ups;
-        // the other half keeps the data bus busy meanwhile).
-        wake = std::min(wake, p.pending_cas[static_cast<size_t>((m_cfg.lookahead - 1) / 2)]);
+      const size_t scan =
+          acts_seen == p.last_act ? 0 : m_fr_fcfs ? p.queue.size() : std::min<size_t>(1, p.queue.size());
+      acts_seen = p.last_act;
+      for (size_t i = 0; i < scan; ++i) {
+        burst& b = p.queue[i];
+        const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
+        if (k.open_row < 0 || k.open_row == b.row) continue;
+        if (k.earliest_pre > now) wake = std::min(wake, k.earliest_pre);
+        else if (!m_fr_fcfs || k.hits == 0) precharge(p, b, now);
+      }
+      // At most `lookahead` row hits wait for their column command; a burst
+      // that needs an ACT is committed when the ACT can issue.
+      const bool full = static_cast<int>(p.pending_cas.size()) >= m_cfg.lookahead;
+      if (full) wake = std::min(wake, p.pending_cas[static_cast<size_t>((m_cfg.lookahead - 1) / 2)]);
+      // FR-FCFS (Rixner et al. 2000): among the ready bursts (row hits, and
+      // bursts to a closed bank whose ACT can issue now) the one whose column
+      // command can issue soonest, ties to the oldest; the scan stops at one
+      // meeting the column-bus lower bound. FCFS: the oldest, once ready.
+      const int64_t bound = std::max(now, p.last_cas + m_t.tCCD_S);
+      const size_t n = m_fr_fcfs ? p.queue.size() : 1;
+      size_t pick = n;
+      int64_t best = std::numeric_limits<int64_t>::max();
+      // Cheap filter before the full plan: ACT limits of the pseudo-channel
+      // (tRRD_S, tFAW) and of the bank (tRP, refresh).
+      const int64_t pc_act = std::max(p.last_act + m_t.tRRD_S, p.faw[p.faw_next] + m_t.tFAW);
+      if ((full || p.hits == 0) && pc_act > now) {  // no hit may go and no ACT can issue
+        wake = std::min(wake, pc_act);
         break;
       }
-      size_t pick = 0;
-      if (m_fr_fcfs) {
-        // First ready (Rixner et al. 2000): the burst whose column command can
-        // issue soonest -- row hits need no PRE/ACT and win -- ties to the
-        // oldest. The scan stops at a burst that meets the bus lower bound.
-        const int64_t bound = std::max(now, p.last_cas + m_t.tCCD_S);
-        int64_t best = std::numeric_limits<int64_t>::max();
-        for (size_t i = 0; i < p.queue.size() && best > bound; ++i) {
-          const burst& b = p.queue[i];
-          const int64_t cas = plan_burst(p, b, m_reqs[static_cast<size_t>(b.req)].read, now).cas;
-          if (cas < best) {
-            best = cas;
-            pick = i;
-          }
+      for (size_t i = 0; i < n && best > bound; ++i) {
+        const burst& b = p.queue[i];
+        const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
+        const bool hit = k.open_row == b.row;
+        if (hit ? full : k.open_row >= 0) continue;  // a conflict waits for its PRE (above)
+        if (!hit && std::max(pc_act, k.earliest_act) > now) {
+          wake = std::min(wake, std::max(pc_act, k.earliest_act));
+          continue;
+        }
+        const plan pl = plan_burst(p, b, m_reqs[static_cast<size_t>(b.req)].read, now);
+        if (!hit && pl.first > now) {  // tRRD_L
+          wake = std::min(wake, pl.first);
+          continue;
+        }
+        if (pl.cas < best) {
+          best = pl.cas;
+          pick = i;
         }
       }
+      if (pick == n) break;
       commit(p, pick, now);
     }
   }
   if (wake != std::numeric_limits<int64_t>::max()) m_wake.notify(at_cycle(wake) - sc_core::sc_time_stamp());
+}
+
+// Queued row hits per bank and per pseudo-channel (FR-FCFS keeps a row open
+// while hits for it are queued; no hits and no ready ACT: nothing to scan).
+void hbm_channel::set_hits(pc_state& p, int bank, int hits) {
+  bank_state& k = p.banks[static_cast<size_t>(bank)];
+  p.hits += hits - k.hits;
+  k.hits = hits;
+}
+
+// PRE for a burst whose bank holds another row; its ACT follows tRP later.
+void hbm_channel::precharge(pc_state& p, burst& b, int64_t t) {
+  bank_state& k = p.banks[static_cast<size_t>(b.bank)];
+  k.open_row = -1;
+  set_hits(p, b.bank, 0);
+  k.earliest_act = std::max(k.earliest_act, t + m_t.tRP);
+  b.conflict = true;
 }
 
 // Earliest legal command times for burst b decided at cycle t, given the
@@ -336,8 +388,15 @@ void hbm_channel::commit(pc_state& p, size_t index, int64_t t) {
   }
   p.data_free = data_end;
   p.pending_cas.push_back(pl.cas);
-  (pl.kind == row_result::hit ? m_hits : pl.kind == row_result::miss ? m_misses : m_conflicts)++;
+  (pl.kind == row_result::hit ? m_hits : pl.kind == row_result::miss && !b.conflict ? m_misses : m_conflicts)++;
   p.queue.erase(p.queue.begin() + static_cast<std::ptrdiff_t>(index));
+  if (pl.act >= 0) {  // a new open row: count the queued bursts it serves
+    int hits = 0;
+    for (const burst& o : p.queue) hits += o.bank == b.bank && o.row == b.row;
+    set_hits(p, b.bank, hits);
+  } else {
+    set_hits(p, b.bank, k.hits - 1);
+  }
   request& q = m_reqs[static_cast<size_t>(b.req)];
   q.done = std::max(q.done, data_end);
   if (--q.bursts_unscheduled == 0) finish_request(b.req, true);
@@ -358,8 +417,10 @@ void hbm_channel::refresh(int64_t due) {
   for (auto& p : m_pcs)
     for (auto& k : p.banks) {
       k.open_row = -1;
+      k.hits = 0;
       k.earliest_act = std::max(k.earliest_act, end);
     }
+  for (auto& p : m_pcs) p.hits = 0;
   m_next_refresh = due + m_t.tREFI;
   ++m_refreshes;
   if (m_trace) m_trace->complete(m_track, m_ev_refresh, cycles_ns(start), cycles_ns(end - start));
