@@ -1,15 +1,14 @@
 // hbm_channel alone between a stub initiator and nothing else. Timing values
 // are tiny and made up so every expected time can be computed by hand (all in
 // ns with tCK = 1 ns).
-#include <catch2/catch.hpp>
-
-#include <random>
-#include <unordered_map>
-
-#include <systemc>
-#include <tlm>
 #include <tlm_utils/peq_with_get.h>
 #include <tlm_utils/simple_initiator_socket.h>
+
+#include <catch2/catch.hpp>
+#include <random>
+#include <systemc>
+#include <tlm>
+#include <unordered_map>
 
 #include "models/common/payload_pool.h"
 #include "models/hbm/hbm_channel.h"
@@ -17,8 +16,8 @@
 #include "platform/config/hw_config.h"
 
 using namespace npuvp;
-using sc_core::sc_time;
 using sc_core::SC_NS;
+using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
 
 namespace {
@@ -103,8 +102,10 @@ class stub_initiator : public sc_core::sc_module {
       tlm::tlm_phase ph = tlm::BEGIN_REQ;
       sc_time d = SC_ZERO_TIME;
       const auto s = mem_out->nb_transport_fw(*t, ph, d);
-      if (s == tlm::TLM_UPDATED && ph == tlm::END_REQ) end_req_ns[i] = now_ns();
-      else m_busy = t;
+      if (s == tlm::TLM_UPDATED && ph == tlm::END_REQ)
+        end_req_ns[i] = now_ns();
+      else
+        m_busy = t;
     }
   }
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& t, tlm::tlm_phase& ph, sc_time&) {
@@ -169,7 +170,7 @@ TEST_CASE("presets give the JEDEC peak bandwidth per channel", "[hbm]") {
     CHECK(c.org.burst_bytes() == 32);
   }
   CHECK(hbm_preset("hbm3").channels_per_stack == 16);
-  CHECK(hbm_preset("hbm2").timing.tRCD == 12);  // DRAMSys HBM2 memspec, tCK 1 ns
+  CHECK(hbm_preset("hbm2").timing.tRCD == 12);   // DRAMSys HBM2 memspec, tCK 1 ns
   CHECK(hbm_preset("hbm2e").timing.tRCD == 20);  // 12 ns at tCK 0.625 ns
 }
 
@@ -218,9 +219,9 @@ TEST_CASE("refresh blocks the channel for tRFC every tREFI", "[hbm]") {
 
 TEST_CASE("write-to-read and read-to-write turnaround", "[hbm]") {
   // All three to bank (0, 0, 0) row 0, accepted at 0, FCFS, one burst ahead.
-  bench b(tiny_config(), {{0, addr(0, 0, 0, 0, 0), 32, false},
-                          {0, addr(0, 0, 0, 0, 1), 32, true},
-                          {0, addr(0, 0, 0, 0, 2), 32, false}});
+  bench b(
+      tiny_config(),
+      {{0, addr(0, 0, 0, 0, 0), 32, false}, {0, addr(0, 0, 0, 0, 1), 32, true}, {0, addr(0, 0, 0, 0, 2), 32, false}});
   sc_core::sc_start();
   // Write: ACT 0, WRITE 3, data 5..7 (tWL, tBURST).
   CHECK(b.stub.resp_ns[0] == Approx(3 + 2 + 2));
@@ -234,9 +235,8 @@ namespace {
 
 // A opens row 0 of bank (0, 0, 0); B (row 1, a conflict) is older than C
 // (row 0, a hit). All three are queued at 0; one burst is scheduled ahead.
-const std::vector<stub_request> reorder_requests = {{0, addr(0, 0, 0, 0, 0), 32, true},
-                                                    {0, addr(0, 0, 0, 1, 0), 32, true},
-                                                    {0, addr(0, 0, 0, 0, 1), 32, true}};
+const std::vector<stub_request> reorder_requests = {
+    {0, addr(0, 0, 0, 0, 0), 32, true}, {0, addr(0, 0, 0, 1, 0), 32, true}, {0, addr(0, 0, 0, 0, 1), 32, true}};
 
 }  // namespace
 
@@ -307,9 +307,7 @@ TEST_CASE("every request gets exactly one response", "[hbm]") {
 TEST_CASE("functional mode reads back written bytes, out of range is an address error", "[hbm]") {
   hbm_config c = tiny_config();
   const uint64_t cap = c.org.capacity_bytes();
-  bench b(c,
-          {{0, 1000, 200, false}, {0, 1000, 200, true}, {0, cap - 16, 32, true}},
-          true);
+  bench b(c, {{0, 1000, 200, false}, {0, 1000, 200, true}, {0, cap - 16, 32, true}}, true);
   sc_core::sc_start();
   CHECK(b.stub.status[0] == tlm::TLM_OK_RESPONSE);
   CHECK(b.stub.status[1] == tlm::TLM_OK_RESPONSE);

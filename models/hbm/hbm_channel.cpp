@@ -20,8 +20,7 @@ double to_ns(const sc_time& t) {
 
 }  // namespace
 
-hbm_channel::hbm_channel(sc_core::sc_module_name name, const hbm_config& cfg, bool functional,
-                         trace_writer* trace)
+hbm_channel::hbm_channel(sc_core::sc_module_name name, const hbm_config& cfg, bool functional, trace_writer* trace)
     : sc_module(name),
       port_in("port_in"),
       m_cfg(cfg),
@@ -102,7 +101,8 @@ void hbm_channel::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
 tlm::tlm_sync_enum hbm_channel::nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
                                                 sc_time& delay) {
   if (m_lt) {
-    if (phase != tlm::BEGIN_REQ) throw simulation_error(std::string(name()) + ": LT mode got a phase other than BEGIN_REQ");
+    if (phase != tlm::BEGIN_REQ)
+      throw simulation_error(std::string(name()) + ": LT mode got a phase other than BEGIN_REQ");
     lt_access(trans, delay);
     phase = tlm::BEGIN_RESP;
     return tlm::TLM_COMPLETED;
@@ -157,8 +157,10 @@ bool hbm_channel::access_data(tlm::tlm_generic_payload& trans) {
     return false;
   }
   if (m_functional) {
-    if (trans.is_read()) m_store.read(a, trans.get_data_ptr(), len);
-    else if (trans.is_write()) m_store.write(a, trans.get_data_ptr(), len);
+    if (trans.is_read())
+      m_store.read(a, trans.get_data_ptr(), len);
+    else if (trans.is_write())
+      m_store.write(a, trans.get_data_ptr(), len);
   }
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
   return true;
@@ -187,7 +189,8 @@ void hbm_channel::lt_access(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const double done_ns = to_ns(done);
   if (trans.is_read()) m_read_latency.add(done_ns - to_ns(arrive));
   m_last_done_ns = std::max(m_last_done_ns, done_ns);
-  if (m_trace) m_trace->complete(m_track, trans.is_read() ? m_ev_read : m_ev_write, to_ns(arrive), done_ns - to_ns(arrive));
+  if (m_trace)
+    m_trace->complete(m_track, trans.is_read() ? m_ev_read : m_ev_write, to_ns(arrive), done_ns - to_ns(arrive));
 }
 
 // ------------------------------------------------------------------ AT mode
@@ -226,7 +229,8 @@ int hbm_channel::accept(tlm::tlm_generic_payload& trans, sc_core::sc_event* bloc
     pc_state& p = m_pcs[static_cast<size_t>(a.pc)];
     const int bank = a.bg * m_cfg.org.banks_per_group + a.ba;
     p.queue.push_back({r, bank, a.bg, a.row, false});
-    if (p.banks[static_cast<size_t>(bank)].open_row == a.row) set_hits(p, bank, p.banks[static_cast<size_t>(bank)].hits + 1);
+    if (p.banks[static_cast<size_t>(bank)].open_row == a.row)
+      set_hits(p, bank, p.banks[static_cast<size_t>(bank)].hits + 1);
   }
   q.bursts_unscheduled = static_cast<int>(last - first + 1);
   ++m_queued;
@@ -245,15 +249,18 @@ void hbm_channel::schedule() {
     int64_t acts_seen = never;
     while (!p.queue.empty()) {
       while (!p.pending_cas.empty() && p.pending_cas.front() <= now) p.pending_cas.pop_front();
-      const size_t scan =
-          acts_seen == p.last_act ? 0 : m_fr_fcfs ? p.queue.size() : std::min<size_t>(1, p.queue.size());
+      const size_t scan = acts_seen == p.last_act ? 0
+                          : m_fr_fcfs             ? p.queue.size()
+                                                  : std::min<size_t>(1, p.queue.size());
       acts_seen = p.last_act;
       for (size_t i = 0; i < scan; ++i) {
         burst& b = p.queue[i];
         const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
         if (k.open_row < 0 || k.open_row == b.row) continue;
-        if (k.earliest_pre > now) wake = std::min(wake, k.earliest_pre);
-        else if (!m_fr_fcfs || k.hits == 0) precharge(p, b, now);
+        if (k.earliest_pre > now)
+          wake = std::min(wake, k.earliest_pre);
+        else if (!m_fr_fcfs || k.hits == 0)
+          precharge(p, b, now);
       }
       // At most `lookahead` row hits wait for their column command; a burst
       // that needs an ACT is committed when the ACT can issue.
@@ -428,7 +435,8 @@ void hbm_channel::refresh(int64_t due) {
 
 void hbm_channel::finish_request(int r, bool queued) {
   const int64_t done = m_reqs[static_cast<size_t>(r)].done;
-  if (m_responses.empty() || done < m_responses.top().done) m_resp_event.notify(at_cycle(done) - sc_core::sc_time_stamp());
+  if (m_responses.empty() || done < m_responses.top().done)
+    m_resp_event.notify(at_cycle(done) - sc_core::sc_time_stamp());
   m_responses.push({done, m_seq++, r});
   if (!queued) return;
   --m_queued;
@@ -514,7 +522,8 @@ void hbm_channel::report_stats(stats_writer& out) const {
                "row_hits / all column accesses");
     uint64_t refreshes = m_refreshes;
     const int64_t now = now_cycle();
-    if (m_cfg.refresh && m_next_refresh <= now) refreshes += static_cast<uint64_t>((now - m_next_refresh) / m_t.tREFI + 1);
+    if (m_cfg.refresh && m_next_refresh <= now)
+      refreshes += static_cast<uint64_t>((now - m_next_refresh) / m_t.tREFI + 1);
     out.scalar(g, "refreshes", static_cast<double>(refreshes), "", "all-bank refreshes (tRFC each) up to now");
   }
   out.distribution(g, "read_latency", m_read_latency, "ns", "read request arrival to response");

@@ -33,7 +33,8 @@ hbm_traffic_gen::hbm_traffic_gen(sc_core::sc_module_name name, const hbm_traffic
       m_is_read(cfg.read_ratio),
       m_buffer(cfg.request_bytes),
       m_ns_per_unit(ns_per_unit()) {
-  if (m_cfg.capacity < m_cfg.request_bytes) throw error(std::string(this->name()) + ": request larger than the channel");
+  if (m_cfg.capacity < m_cfg.request_bytes)
+    throw error(std::string(this->name()) + ": request larger than the channel");
   if (m_cfg.load <= 0 && m_cfg.outstanding < 1) throw error(std::string(this->name()) + ": outstanding must be >= 1");
   mem_out.register_nb_transport_bw(this, &hbm_traffic_gen::nb_transport_bw);
   SC_HAS_PROCESS(hbm_traffic_gen);
