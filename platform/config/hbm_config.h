@@ -82,8 +82,10 @@ struct hbm_lt_config {
   double efficiency = 0.9;  // fraction of peak sustained
   template <class V>
   void visit(V& v) {
-    v.field("latency_ns", latency_ns, "ns", "unloaded read latency; 0 derives tRCD+tCL+burst from the timing", 0, 1e6);
-    v.field("efficiency", efficiency, "", "sustained fraction of peak bandwidth (calibrated from AT runs)", 0.01, 1.0);
+    v.field("latency_ns", latency_ns, "ns", "unloaded read latency; 0 derives tRCD+tCL+burst from the timing", 0,
+            1e6);
+    v.field("efficiency", efficiency, "", "sustained fraction of peak bandwidth (calibrated from AT runs)", 0.01,
+            1.0);
   }
 };
 
@@ -118,12 +120,13 @@ struct hbm_config {
     v.choice("placement", placement, {"west_east", "west", "east", "north_south", "all_edges"},
              "edge routers the channels attach to, spread evenly (ignored when routers is given)");
     v.coords("routers", routers, "explicit [x, y] router of each channel (overrides placement)");
-    v.field("interleave_bytes", interleave_bytes, "B", "consecutive global bytes mapped to one channel", 32, 1 << 30);
+    v.field("interleave_bytes", interleave_bytes, "B", "consecutive global bytes mapped to one channel", 32,
+            1 << 30);
     v.choice("scheduler", scheduler, {"fr_fcfs", "fcfs"},
              "fr_fcfs: row hits first, then oldest (Rixner 2000); fcfs: oldest first");
     v.field("queue_depth", queue_depth, "requests",
-            "controller request queue entries per channel (a request leaves it when its last burst is scheduled)", 1,
-            4096);
+            "controller request queue entries per channel (a request leaves it when its last burst is scheduled)",
+            1, 4096);
     v.field("lookahead", lookahead, "bursts",
             "row hits per pseudo-channel the controller schedules ahead of their column command (keeps the data "
             "bus busy while it prepares other banks)",
@@ -136,15 +139,16 @@ struct hbm_config {
     v.section("timing", timing, "timing of one channel (defaults from the preset)");
     v.section("lt", lt, "loosely-timed mode parameters");
     v.check(routers.empty() || static_cast<int>(routers.size()) == channels, "routers",
-            "routers lists " + std::to_string(routers.size()) + " entries but channels is " + std::to_string(channels));
+            "routers lists " + std::to_string(routers.size()) + " entries but channels is " +
+                std::to_string(channels));
     v.check((interleave_bytes & (interleave_bytes - 1)) == 0, "interleave_bytes", "must be a power of two");
     v.check(interleave_bytes >= org.burst_bytes(), "interleave_bytes", "must be at least one burst");
     const auto pow2 = [](int64_t x) { return x > 0 && (x & (x - 1)) == 0; };
-    v.check(pow2(org.pseudo_channels) && pow2(org.bank_groups) && pow2(org.banks_per_group) && pow2(org.rows), "org",
-            "pseudo_channels, bank_groups, banks_per_group and rows must be powers of two");
-    v.check(
-        pow2(org.burst_bytes()) && org.row_bytes % org.burst_bytes() == 0 && pow2(org.row_bytes / org.burst_bytes()),
-        "org", "burst (pc_bus_bits * burst_length / 8) and row_bytes must be powers of two, row >= burst");
+    v.check(pow2(org.pseudo_channels) && pow2(org.bank_groups) && pow2(org.banks_per_group) && pow2(org.rows),
+            "org", "pseudo_channels, bank_groups, banks_per_group and rows must be powers of two");
+    v.check(pow2(org.burst_bytes()) && org.row_bytes % org.burst_bytes() == 0 &&
+                pow2(org.row_bytes / org.burst_bytes()),
+            "org", "burst (pc_bus_bits * burst_length / 8) and row_bytes must be powers of two, row >= burst");
   }
 
   double peak_gbps() const {  // GB/s of one channel
