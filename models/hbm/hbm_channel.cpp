@@ -291,8 +291,8 @@ void hbm_channel::schedule() {
           continue;
         }
         const plan pl = plan_burst(p, b, m_reqs[static_cast<size_t>(b.req)].read, now);
-        if (!hit && pl.first > now) {  // tRRD_L
-          wake = std::min(wake, pl.first);
+        if (!hit && pl.act > now) {  // tRRD_L
+          wake = std::min(wake, pl.act);
           continue;
         }
         if (pl.cas < best) {
@@ -326,26 +326,22 @@ void hbm_channel::precharge(pc_state& p, burst& b, int64_t t) {
 
 // Earliest legal command times for burst b decided at cycle t, given the
 // bank and pseudo-channel state (all in tCK; JESD235/JESD238 constraints).
+// The bank holds b's row (hit) or is closed (miss: ACT first); a bank holding
+// another row is precharged by schedule() before b is planned.
 hbm_channel::plan hbm_channel::plan_burst(const pc_state& p, const burst& b, bool read, int64_t t) const {
   const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
   const size_t bg = static_cast<size_t>(b.bg);
-  plan r{row_result::hit, 0, -1, -1, 0};
+  plan r{true, -1, 0};
   int64_t cas_min;
   if (k.open_row == b.row) {
     cas_min = std::max(t, k.earliest_cas);  // tRCD of the ACT that opened the row
   } else {
-    int64_t act = std::max(t, k.earliest_act);
-    if (k.open_row >= 0) {
-      r.kind = row_result::conflict;
-      r.pre = std::max(t, k.earliest_pre);  // tRAS, tRTP, tWR
-      act = std::max(act, r.pre + m_t.tRP);
-    } else {
-      r.kind = row_result::miss;
-    }
-    // ACTs in order; tRRD_S any bank, tRRD_L same bank group, at most four per tFAW.
-    act = std::max({act, p.last_act + m_t.tRRD_S, p.last_act_bg[bg] + m_t.tRRD_L, p.faw[p.faw_next] + m_t.tFAW});
-    r.act = act;
-    cas_min = act + m_t.tRCD;
+    // tRP after PRE or refresh; ACTs in order: tRRD_S any bank, tRRD_L same
+    // bank group, at most four per tFAW.
+    r.hit = false;
+    r.act = std::max(
+        {t, k.earliest_act, p.last_act + m_t.tRRD_S, p.last_act_bg[bg] + m_t.tRRD_L, p.faw[p.faw_next] + m_t.tFAW});
+    cas_min = r.act + m_t.tRCD;
   }
   // Column commands in order: tCCD_S any bank group, tCCD_L same group.
   int64_t cas = std::max({cas_min, p.last_cas + m_t.tCCD_S, p.last_cas_bg[bg] + m_t.tCCD_L});
@@ -357,7 +353,6 @@ hbm_channel::plan hbm_channel::plan_burst(const pc_state& p, const burst& b, boo
     cas = std::max({cas, p.last_rd + m_t.tRTW, p.data_free - m_t.tWL});
   }
   r.cas = cas;
-  r.first = r.kind == row_result::hit ? cas : r.kind == row_result::miss ? r.act : r.pre;
   return r;
 }
 
@@ -365,7 +360,8 @@ void hbm_channel::commit(pc_state& p, size_t index, int64_t t) {
   const burst b = p.queue[index];
   const bool read = m_reqs[static_cast<size_t>(b.req)].read;
   plan pl = plan_burst(p, b, read, t);
-  while (pl.first >= m_next_refresh) {
+  // A refresh falls due before the burst's first command: refresh first.
+  while ((pl.hit ? pl.cas : pl.act) >= m_next_refresh) {
     refresh(m_next_refresh);
     pl = plan_burst(p, b, read, t);
   }
@@ -395,7 +391,7 @@ void hbm_channel::commit(pc_state& p, size_t index, int64_t t) {
   }
   p.data_free = data_end;
   p.pending_cas.push_back(pl.cas);
-  (pl.kind == row_result::hit ? m_hits : pl.kind == row_result::miss && !b.conflict ? m_misses : m_conflicts)++;
+  (pl.hit ? m_hits : b.conflict ? m_conflicts : m_misses)++;
   p.queue.erase(p.queue.begin() + static_cast<std::ptrdiff_t>(index));
   if (pl.act >= 0) {  // a new open row: count the queued bursts it serves
     int hits = 0;

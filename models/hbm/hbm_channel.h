@@ -83,10 +83,9 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
     int faw_next = 0;
     int hits = 0;  // queued row hits over all banks
   };
-  enum class row_result { hit, miss, conflict };
   struct plan {
-    row_result kind;
-    int64_t first, pre, act, cas;
+    bool hit;          // row hit: no ACT
+    int64_t act, cas;  // act < 0 for a hit
   };
   struct response {
     int64_t done;
