@@ -7,6 +7,7 @@ const std::vector<command>& commands() {
       {"config check", "validate a hardware YAML file", config_check},
       {"config describe", "list every hardware config key with type, unit, default and meaning", config_describe},
       {"bench noc", "synthetic traffic on the mesh: latency, throughput, saturation sweep, simulator speed", bench_noc},
+      {"bench hbm", "drive one HBM channel with synthetic traffic: bandwidth, latency, simulator speed", bench_hbm},
   };
   return all;
 }
