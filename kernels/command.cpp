@@ -35,6 +35,15 @@ const char* vector_op_name(vector_op op) {
     case vector_op::rmsnorm: return "rmsnorm";
     case vector_op::rope: return "rope";
     case vector_op::topk: return "topk";
+    case vector_op::sub: return "sub";
+    case vector_op::exp: return "exp";
+    case vector_op::max: return "max";
+    case vector_op::row_max: return "row_max";
+    case vector_op::row_sum: return "row_sum";
+    case vector_op::sub_row: return "sub_row";
+    case vector_op::mul_row: return "mul_row";
+    case vector_op::div_row: return "div_row";
+    case vector_op::causal_mask: return "causal_mask";
   }
   return "?";
 }
@@ -82,7 +91,7 @@ void check_command(const command& c, const std::string& where) {
             "an HBM destination names no core");
   } else if (auto* m = std::get_if<matmul_cmd>(&c)) {
     check_engine(m->unit, engine::matrix, "matmul", where);
-    require(m->lda >= m->k && m->ldb >= m->n && m->ldc >= m->n, where,
+    require(m->lda >= m->k && m->ldb >= (m->transpose_b ? m->k : m->n) && m->ldc >= m->n, where,
             "matmul leading dimensions smaller than the rows they hold");
   } else if (auto* v = std::get_if<vector_cmd>(&c)) {
     check_engine(v->unit, engine::vector, "vector op", where);
@@ -128,9 +137,9 @@ std::string to_text(const command& c) {
                place(d->src_space, d->src_core, d->src).c_str(), place(d->dst_space, d->dst_core, d->dst).c_str(),
                d->row_bytes, d->rows, d->src_stride, d->dst_stride);
   if (auto* m = std::get_if<matmul_cmd>(&c))
-    return fmt("matmul   %-6s %s m=%u k=%u n=%u a=0x%x b=0x%x c=0x%x lda=%u ldb=%u ldc=%u%s", unit.c_str(),
+    return fmt("matmul   %-6s %s m=%u k=%u n=%u a=0x%x b=0x%x c=0x%x lda=%u ldb=%u ldc=%u%s%s", unit.c_str(),
                dtype_name(m->type), m->m, m->k, m->n, m->a, m->b, m->c, m->lda, m->ldb, m->ldc,
-               m->accumulate ? " acc" : "");
+               m->accumulate ? " acc" : "", m->transpose_b ? " bt" : "");
   if (auto* v = std::get_if<vector_cmd>(&c))
     return fmt("vector   %-6s %s rows=%u cols=%u src0=0x%x src1=0x%x dst=0x%x scalar=%g p0=%u p1=%u%s", unit.c_str(),
                vector_op_name(v->op), v->rows, v->cols, v->src0, v->src1, v->dst, static_cast<double>(v->scalar),
@@ -161,8 +170,8 @@ bool operator==(const dma_cmd& a, const dma_cmd& b) {
                                                           b.dst_stride);
 }
 bool operator==(const matmul_cmd& a, const matmul_cmd& b) {
-  return std::tie(a.unit, a.type, a.accumulate, a.m, a.k, a.n, a.a, a.b, a.c, a.lda, a.ldb, a.ldc) ==
-         std::tie(b.unit, b.type, b.accumulate, b.m, b.k, b.n, b.a, b.b, b.c, b.lda, b.ldb, b.ldc);
+  return std::tie(a.unit, a.type, a.accumulate, a.transpose_b, a.m, a.k, a.n, a.a, a.b, a.c, a.lda, a.ldb, a.ldc) ==
+         std::tie(b.unit, b.type, b.accumulate, b.transpose_b, b.m, b.k, b.n, b.a, b.b, b.c, b.lda, b.ldb, b.ldc);
 }
 bool operator==(const vector_cmd& a, const vector_cmd& b) {
   return std::tie(a.unit, a.op, a.normalize, a.rows, a.cols, a.src0, a.src1, a.dst, a.scalar, a.param0, a.param1) ==

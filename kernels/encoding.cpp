@@ -43,6 +43,7 @@ struct record_reader {
 };
 
 constexpr uint8_t flag_bit0 = 1;
+constexpr uint8_t flag_bit1 = 2;
 
 }  // namespace
 
@@ -69,7 +70,7 @@ void encode(const command& c, std::vector<uint8_t>& out) {
     w.u64(32, d->src_stride);
     w.u64(40, d->dst_stride);
   } else if (auto* m = std::get_if<matmul_cmd>(&c)) {
-    w.u8(2, m->accumulate ? flag_bit0 : 0);
+    w.u8(2, uint8_t((m->accumulate ? flag_bit0 : 0) | (m->transpose_b ? flag_bit1 : 0)));
     w.u8(3, uint8_t(m->type));
     w.u32(4, m->m);
     w.u32(8, m->k);
@@ -162,6 +163,7 @@ command decode_record(const uint8_t* data, size_t size, size_t offset, const std
       if (sub > uint8_t(dtype::int8)) throw bad_enum("dtype", sub);
       m.type = dtype(sub);
       m.accumulate = flag;
+      m.transpose_b = r.u8(2) & flag_bit1;
       m.m = r.u32(4);
       m.k = r.u32(8);
       m.n = r.u32(12);
@@ -177,7 +179,7 @@ command decode_record(const uint8_t* data, size_t size, size_t offset, const std
     case opcode::vector: {
       vector_cmd v;
       v.unit = unit;
-      if (sub > uint8_t(vector_op::topk)) throw bad_enum("vector op", sub);
+      if (sub > uint8_t(vector_op::causal_mask)) throw bad_enum("vector op", sub);
       v.op = vector_op(sub);
       v.normalize = flag;
       v.rows = r.u32(4);

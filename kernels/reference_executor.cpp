@@ -119,27 +119,69 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
         throw error(where(core, i) + ": the reference executor computes fp32 only, not " + dtype_name(m->type));
       if (m->m == 0 || m->n == 0) return true;
       const float* a = f32(core, m->a, uint64_t(m->m - 1) * m->lda + m->k, i);
-      const float* b = f32(core, m->b, m->k == 0 ? 0 : uint64_t(m->k - 1) * m->ldb + m->n, i);
+      // B element (k, col): row-major [k x n], or [n x k] when transposed.
+      const uint64_t b_rows = m->transpose_b ? m->n : m->k, b_cols = m->transpose_b ? m->k : m->n;
+      const float* b = f32(core, m->b, b_rows == 0 ? 0 : (b_rows - 1) * m->ldb + b_cols, i);
+      const uint64_t k_step = m->transpose_b ? 1 : m->ldb, n_step = m->transpose_b ? m->ldb : 1;
       float* c = f32(core, m->c, uint64_t(m->m - 1) * m->ldc + m->n, i);
       for (uint32_t r = 0; r < m->m; ++r)
         for (uint32_t col = 0; col < m->n; ++col) {
           float acc = m->accumulate ? c[uint64_t(r) * m->ldc + col] : 0.0f;
-          for (uint32_t k = 0; k < m->k; ++k) acc += a[uint64_t(r) * m->lda + k] * b[uint64_t(k) * m->ldb + col];
+          for (uint32_t k = 0; k < m->k; ++k) acc += a[uint64_t(r) * m->lda + k] * b[k * k_step + col * n_step];
           c[uint64_t(r) * m->ldc + col] = acc;
         }
       stats.matmul_macs += uint64_t(m->m) * m->k * m->n;
     } else if (auto* v = std::get_if<vector_cmd>(&cmd)) {
       const uint64_t count = uint64_t(v->rows) * v->cols;
+      const bool reduces = v->op == vector_op::row_max || v->op == vector_op::row_sum;
       const float* x = f32(core, v->src0, count, i);
-      float* y = f32(core, v->dst, count, i);
+      float* y = f32(core, v->dst, reduces ? v->rows : count, i);
       const uint32_t cols = v->cols;
       switch (v->op) {
         case vector_op::add:
-        case vector_op::mul: {
+        case vector_op::mul:
+        case vector_op::sub:
+        case vector_op::max: {
           const float* z = f32(core, v->src1, count, i);
-          for (uint64_t e = 0; e < count; ++e) y[e] = v->op == vector_op::add ? x[e] + z[e] : x[e] * z[e];
+          for (uint64_t e = 0; e < count; ++e)
+            y[e] = v->op == vector_op::add   ? x[e] + z[e]
+                   : v->op == vector_op::mul ? x[e] * z[e]
+                   : v->op == vector_op::sub ? x[e] - z[e]
+                                             : std::max(x[e], z[e]);
           break;
         }
+        case vector_op::exp: for (uint64_t e = 0; e < count; ++e) y[e] = std::exp(x[e]); break;
+        case vector_op::row_max:
+        case vector_op::row_sum:
+          for (uint32_t r = 0; r < v->rows; ++r) {
+            float acc = v->op == vector_op::row_max ? -INFINITY : 0.0f;
+            for (uint32_t e = 0; e < cols; ++e) {
+              const float xe = x[uint64_t(r) * cols + e];
+              acc = v->op == vector_op::row_max ? std::max(acc, xe) : acc + xe;
+            }
+            y[r] = acc;
+          }
+          break;
+        case vector_op::sub_row:
+        case vector_op::mul_row:
+        case vector_op::div_row: {
+          const float* z = f32(core, v->src1, v->rows, i);
+          for (uint32_t r = 0; r < v->rows; ++r)
+            for (uint32_t e = 0; e < cols; ++e) {
+              const uint64_t at = uint64_t(r) * cols + e;
+              y[at] = v->op == vector_op::sub_row   ? x[at] - z[r]
+                      : v->op == vector_op::mul_row ? x[at] * z[r]
+                                                    : x[at] / z[r];
+            }
+          break;
+        }
+        case vector_op::causal_mask:
+          for (uint32_t r = 0; r < v->rows; ++r)
+            for (uint32_t e = 0; e < cols; ++e) {
+              const uint64_t at = uint64_t(r) * cols + e;
+              y[at] = uint64_t(e) + v->param0 > uint64_t(r) + v->param1 ? -INFINITY : x[at];
+            }
+          break;
         case vector_op::scale: for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * v->scalar; break;
         case vector_op::copy: std::memmove(y, x, count * 4); break;
         case vector_op::silu: for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * sigmoid(x[e]); break;
@@ -213,7 +255,7 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
           break;
         }
       }
-      stats.vector_elems += count;
+      stats.vector_elems += reduces ? v->rows : count;
     } else if (auto* sd = std::get_if<send_cmd>(&cmd)) {
       const int peer = core_id(core, sd->peer, i);
       const uint8_t* from = span(mem_space::sram, core, sd->src, sd->bytes, where(core, i));
