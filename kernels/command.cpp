@@ -15,55 +15,86 @@ engine engine_of(const command& c) {
 
 const char* engine_name(engine e) {
   switch (e) {
-    case engine::dma: return "dma";
-    case engine::matrix: return "matrix";
-    case engine::vector: return "vector";
-    case engine::sync: return "sync";
+    case engine::dma:
+      return "dma";
+    case engine::matrix:
+      return "matrix";
+    case engine::vector:
+      return "vector";
+    case engine::sync:
+      return "sync";
   }
   return "?";
 }
 
 const char* vector_op_name(vector_op op) {
   switch (op) {
-    case vector_op::add: return "add";
-    case vector_op::mul: return "mul";
-    case vector_op::scale: return "scale";
-    case vector_op::copy: return "copy";
-    case vector_op::silu: return "silu";
-    case vector_op::gelu: return "gelu";
-    case vector_op::softmax: return "softmax";
-    case vector_op::rmsnorm: return "rmsnorm";
-    case vector_op::rope: return "rope";
-    case vector_op::topk: return "topk";
-    case vector_op::sub: return "sub";
-    case vector_op::exp: return "exp";
-    case vector_op::max: return "max";
-    case vector_op::row_max: return "row_max";
-    case vector_op::row_sum: return "row_sum";
-    case vector_op::sub_row: return "sub_row";
-    case vector_op::mul_row: return "mul_row";
-    case vector_op::div_row: return "div_row";
-    case vector_op::causal_mask: return "causal_mask";
+    case vector_op::add:
+      return "add";
+    case vector_op::mul:
+      return "mul";
+    case vector_op::scale:
+      return "scale";
+    case vector_op::copy:
+      return "copy";
+    case vector_op::silu:
+      return "silu";
+    case vector_op::gelu:
+      return "gelu";
+    case vector_op::softmax:
+      return "softmax";
+    case vector_op::rmsnorm:
+      return "rmsnorm";
+    case vector_op::rope:
+      return "rope";
+    case vector_op::topk:
+      return "topk";
+    case vector_op::sub:
+      return "sub";
+    case vector_op::exp:
+      return "exp";
+    case vector_op::max:
+      return "max";
+    case vector_op::row_max:
+      return "row_max";
+    case vector_op::row_sum:
+      return "row_sum";
+    case vector_op::sub_row:
+      return "sub_row";
+    case vector_op::mul_row:
+      return "mul_row";
+    case vector_op::div_row:
+      return "div_row";
+    case vector_op::causal_mask:
+      return "causal_mask";
   }
   return "?";
 }
 
 const char* dtype_name(dtype t) {
   switch (t) {
-    case dtype::fp32: return "fp32";
-    case dtype::bf16: return "bf16";
-    case dtype::fp8: return "fp8";
-    case dtype::int8: return "int8";
+    case dtype::fp32:
+      return "fp32";
+    case dtype::bf16:
+      return "bf16";
+    case dtype::fp8:
+      return "fp8";
+    case dtype::int8:
+      return "int8";
   }
   return "?";
 }
 
 int dtype_bytes(dtype t) {
   switch (t) {
-    case dtype::fp32: return 4;
-    case dtype::bf16: return 2;
-    case dtype::fp8: return 1;
-    case dtype::int8: return 1;
+    case dtype::fp32:
+      return 4;
+    case dtype::bf16:
+      return 2;
+    case dtype::fp8:
+      return 1;
+    case dtype::int8:
+      return 1;
   }
   return 0;
 }
@@ -87,15 +118,15 @@ void check_command(const command& c, const std::string& where) {
     check_engine(d->unit, engine::dma, "dma", where);
     require(d->rows >= 1, where, "dma with 0 rows");
     require(d->src_space == mem_space::sram || d->src_core == self_core, where, "an HBM source names no core");
-    require(d->dst_space == mem_space::sram || d->dst_core == self_core, where,
-            "an HBM destination names no core");
+    require(d->dst_space == mem_space::sram || d->dst_core == self_core, where, "an HBM destination names no core");
   } else if (auto* m = std::get_if<matmul_cmd>(&c)) {
     check_engine(m->unit, engine::matrix, "matmul", where);
     require(m->lda >= m->k && m->ldb >= (m->transpose_b ? m->k : m->n) && m->ldc >= m->n, where,
             "matmul leading dimensions smaller than the rows they hold");
   } else if (auto* v = std::get_if<vector_cmd>(&c)) {
     check_engine(v->unit, engine::vector, "vector op", where);
-    if (v->op == vector_op::rope) require(v->cols % 2 == 0 && v->param1 >= 1, where, "rope needs even cols and param1 >= 1");
+    if (v->op == vector_op::rope)
+      require(v->cols % 2 == 0 && v->param1 >= 1, where, "rope needs even cols and param1 >= 1");
     if (v->op == vector_op::topk) require(v->param0 >= 1 && v->param0 <= v->cols, where, "topk needs 1 <= k <= cols");
   } else if (auto* s = std::get_if<send_cmd>(&c)) {
     check_engine(s->unit, engine::dma, "send", where);
@@ -178,7 +209,8 @@ bool operator==(const vector_cmd& a, const vector_cmd& b) {
          std::tie(b.unit, b.op, b.normalize, b.rows, b.cols, b.src0, b.src1, b.dst, b.scalar, b.param0, b.param1);
 }
 bool operator==(const send_cmd& a, const send_cmd& b) {
-  return std::tie(a.unit, a.peer, a.src, a.dst, a.bytes, a.tag) == std::tie(b.unit, b.peer, b.src, b.dst, b.bytes, b.tag);
+  return std::tie(a.unit, a.peer, a.src, a.dst, a.bytes, a.tag) ==
+         std::tie(b.unit, b.peer, b.src, b.dst, b.bytes, b.tag);
 }
 bool operator==(const recv_cmd& a, const recv_cmd& b) {
   return std::tie(a.unit, a.peer, a.dst, a.bytes, a.tag) == std::tie(b.unit, b.peer, b.dst, b.bytes, b.tag);

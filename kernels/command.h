@@ -57,18 +57,18 @@ struct matmul_cmd {
 };
 
 enum class vector_op : uint8_t {
-  add = 0,      // dst = src0 + src1                      (rows*cols elements)
-  mul = 1,      // dst = src0 * src1
-  scale = 2,    // dst = src0 * scalar
-  copy = 3,     // dst = src0
-  silu = 4,     // dst = x * sigmoid(x)
-  gelu = 5,     // dst = GELU(x), tanh approximation
-  softmax = 6,  // per row: dst = softmax(scalar * x)
-  rmsnorm = 7,  // per row: dst = x / sqrt(mean(x^2) + scalar) * src1[col]
-  rope = 8,     // per row (one head vector of `cols`): rotate pairs (i, i+cols/2)
-                // by angle pos * theta^(-2i/cols); pos = param0 + row / param1, theta = scalar
-  topk = 9,     // per row: keep the param0 largest, softmax over them (flag normalize:
-                // renormalise to sum 1), zeros elsewhere
+  add = 0,           // dst = src0 + src1                      (rows*cols elements)
+  mul = 1,           // dst = src0 * src1
+  scale = 2,         // dst = src0 * scalar
+  copy = 3,          // dst = src0
+  silu = 4,          // dst = x * sigmoid(x)
+  gelu = 5,          // dst = GELU(x), tanh approximation
+  softmax = 6,       // per row: dst = softmax(scalar * x)
+  rmsnorm = 7,       // per row: dst = x / sqrt(mean(x^2) + scalar) * src1[col]
+  rope = 8,          // per row (one head vector of `cols`): rotate pairs (i, i+cols/2)
+                     // by angle pos * theta^(-2i/cols); pos = param0 + row / param1, theta = scalar
+  topk = 9,          // per row: keep the param0 largest, softmax over them (flag normalize:
+                     // renormalise to sum 1), zeros elsewhere
   sub = 10,          // dst = src0 - src1
   exp = 11,          // dst = exp(x)
   max = 12,          // dst = max(src0, src1)
@@ -142,8 +142,8 @@ struct end_cmd {
   engine unit = engine::sync;
 };
 
-using command = std::variant<dma_cmd, matmul_cmd, vector_cmd, send_cmd, recv_cmd, wait_cmd, signal_cmd,
-                             barrier_cmd, end_cmd>;
+using command =
+    std::variant<dma_cmd, matmul_cmd, vector_cmd, send_cmd, recv_cmd, wait_cmd, signal_cmd, barrier_cmd, end_cmd>;
 using program = std::vector<command>;
 
 engine engine_of(const command& c);

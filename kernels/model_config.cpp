@@ -1,7 +1,6 @@
 #include "kernels/model_config.h"
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "platform/base/error.h"
@@ -93,7 +92,8 @@ model_config parse_model_config(const std::string& json_text, const std::string&
   m.attention_bias = r.boolean_or("attention_bias", false);
   m.torch_dtype = r.text_or("torch_dtype", "bfloat16");
   if (m.num_attention_heads % m.num_key_value_heads != 0)
-    throw r.fail("num_key_value_heads", std::to_string(m.num_key_value_heads) + " does not divide num_attention_heads (" +
+    throw r.fail("num_key_value_heads", std::to_string(m.num_key_value_heads) +
+                                            " does not divide num_attention_heads (" +
                                             std::to_string(m.num_attention_heads) + ")");
   if (r.has("num_experts") && r.integer("num_experts", 0) > 0) {
     m.num_experts = r.integer("num_experts", 1);
@@ -121,8 +121,7 @@ model_config load_model_config(const std::string& name_or_path, const std::strin
   std::string path = name_or_path;
   if (!std::ifstream(path)) {
     const std::string in_zoo = zoo_dir + "/" + name_or_path + ".json";
-    if (!std::ifstream(in_zoo))
-      throw error("model '" + name_or_path + "': no such file, and no " + in_zoo);
+    if (!std::ifstream(in_zoo)) throw error("model '" + name_or_path + "': no such file, and no " + in_zoo);
     path = in_zoo;
   }
   return parse_model_config(read_file(path), path);

@@ -16,7 +16,8 @@ namespace npuvp::kernels {
 
 reference_executor::reference_executor(int cores, uint64_t sram_bytes_per_core, uint64_t hbm_bytes)
     : m_hbm(hbm_bytes, 0), m_sram(static_cast<size_t>(cores), std::vector<uint8_t>(sram_bytes_per_core, 0)) {
-  if (cores < 1 || cores >= self_core) throw error("reference executor: core count " + std::to_string(cores) + " out of range");
+  if (cores < 1 || cores >= self_core)
+    throw error("reference executor: core count " + std::to_string(cores) + " out of range");
 }
 
 std::vector<uint8_t>& reference_executor::sram(int core) {
@@ -57,8 +58,8 @@ struct arrival {
 };
 
 struct core_state {
-  size_t pc = 0;                              // next command to dispatch
-  std::deque<size_t> queue[engine_count];     // dispatched, not yet completed
+  size_t pc = 0;                           // next command to dispatch
+  std::deque<size_t> queue[engine_count];  // dispatched, not yet completed
   std::map<uint16_t, int64_t> sem;
   std::map<uint16_t, uint64_t> barrier_generation;
   bool at_barrier = false;  // this core is counted in the current barrier's arrivals
@@ -82,7 +83,7 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
   const int n = static_cast<int>(programs.size());
   std::vector<core_state> st(n);
   std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> channels;  // (from, to, tag)
-  std::map<std::pair<uint16_t, uint64_t>, uint32_t> barrier_arrivals;     // (group, generation)
+  std::map<std::pair<uint16_t, uint64_t>, uint32_t> barrier_arrivals;      // (group, generation)
   execution_stats stats;
 
   for (int c = 0; c < n; ++c)
@@ -150,7 +151,9 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
                                              : std::max(x[e], z[e]);
           break;
         }
-        case vector_op::exp: for (uint64_t e = 0; e < count; ++e) y[e] = std::exp(x[e]); break;
+        case vector_op::exp:
+          for (uint64_t e = 0; e < count; ++e) y[e] = std::exp(x[e]);
+          break;
         case vector_op::row_max:
         case vector_op::row_sum:
           for (uint32_t r = 0; r < v->rows; ++r) {
@@ -182,9 +185,15 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
               y[at] = uint64_t(e) + v->param0 > uint64_t(r) + v->param1 ? -INFINITY : x[at];
             }
           break;
-        case vector_op::scale: for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * v->scalar; break;
-        case vector_op::copy: std::memmove(y, x, count * 4); break;
-        case vector_op::silu: for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * sigmoid(x[e]); break;
+        case vector_op::scale:
+          for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * v->scalar;
+          break;
+        case vector_op::copy:
+          std::memmove(y, x, count * 4);
+          break;
+        case vector_op::silu:
+          for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * sigmoid(x[e]);
+          break;
         case vector_op::gelu:
           // Hendrycks & Gimpel 2016, tanh approximation.
           for (uint64_t e = 0; e < count; ++e)
@@ -236,9 +245,8 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
             float* yr = y + uint64_t(r) * cols;
             std::iota(idx.begin(), idx.end(), 0u);
             // Ties go to the lower index, so the choice is deterministic.
-            std::partial_sort(idx.begin(), idx.begin() + v->param0, idx.end(), [&](uint32_t p, uint32_t q) {
-              return xr[p] > xr[q] || (xr[p] == xr[q] && p < q);
-            });
+            std::partial_sort(idx.begin(), idx.begin() + v->param0, idx.end(),
+                              [&](uint32_t p, uint32_t q) { return xr[p] > xr[q] || (xr[p] == xr[q] && p < q); });
             const float mx = xr[idx[0]];
             std::vector<float> keep(v->param0);
             float sum = 0;
@@ -268,7 +276,11 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       if (ch.empty()) return false;
       if (ch.front().dst != rv->dst || ch.front().bytes != rv->bytes)
         throw error(where(core, i) + ": the matching send wrote " + std::to_string(ch.front().bytes) + " bytes at 0x" +
-                    [&] { char b[32]; std::snprintf(b, sizeof b, "%x", ch.front().dst); return std::string(b); }());
+                    [&] {
+                      char b[32];
+                      std::snprintf(b, sizeof b, "%x", ch.front().dst);
+                      return std::string(b);
+                    }());
       ch.pop_front();
     } else if (auto* w = std::get_if<wait_cmd>(&cmd)) {
       int64_t& value = s.sem[w->sem];

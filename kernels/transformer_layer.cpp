@@ -53,7 +53,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     throw error(what + ": the group size must divide num_key_value_heads (" +
                 std::to_string(model.num_key_value_heads) + ")");
   const auto h = static_cast<uint32_t>(model.hidden_size), hd = static_cast<uint32_t>(model.head_dim);
-  const auto H = static_cast<uint32_t>(model.num_attention_heads), KV = static_cast<uint32_t>(model.num_key_value_heads);
+  const auto H = static_cast<uint32_t>(model.num_attention_heads),
+             KV = static_cast<uint32_t>(model.num_key_value_heads);
   const auto I = static_cast<uint32_t>(model.intermediate_size);
   const uint32_t hr = H / n, kvr = KV / n, per_kv = H / KV;  // heads per rank; q heads per kv head
   const uint32_t bc = job.kv_tile;
@@ -124,9 +125,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     }
     uint32_t t0 = 0;
     for (const auto& seq : job.batch) {
-      emit(vec(vector_op::rope, seq.new_tokens * hr, hd, q + t0 * hr * hd * 4, 0, q + t0 * hr * hd * 4, theta, seq.past, hr));
-      emit(vec(vector_op::rope, seq.new_tokens * kvr, hd, k + t0 * kvr * hd * 4, 0, k + t0 * kvr * hd * 4, theta, seq.past,
-               kvr));
+      emit(vec(vector_op::rope, seq.new_tokens * hr, hd, q + t0 * hr * hd * 4, 0, q + t0 * hr * hd * 4, theta, seq.past,
+               hr));
+      emit(vec(vector_op::rope, seq.new_tokens * kvr, hd, k + t0 * kvr * hd * 4, 0, k + t0 * kvr * hd * 4, theta,
+               seq.past, kvr));
       t0 += seq.new_tokens;
     }
     // Append the new K and V to the cache, then attend over the whole cache.

@@ -1,10 +1,10 @@
 // `npuvp disasm`: the CLI prints a stream file as text and names the offset
 // of a broken record.
-#include <catch2/catch.hpp>
+#include <sys/wait.h>
 
 #include <array>
+#include <catch2/catch.hpp>
 #include <cstdio>
-#include <sys/wait.h>
 
 #include "kernels/encoding.h"
 #include "platform/base/file_io.h"

@@ -1,7 +1,6 @@
 // One decoder layer lowered over a TP group and run on the reference executor,
 // against a plain host implementation of the same layer.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <random>
 
@@ -89,7 +88,8 @@ matrix reference_layer(const model_config& m, layer_data& L, const std::vector<s
         double mx = -1e300, sum = 0;
         for (size_t key = 0; key <= pos; ++key) {
           double dot = 0;
-          for (size_t e = 0; e < hd; ++e) dot += double(q[(t * H + hq) * hd + e]) * L.kcache[((s * KV + g) * max_pos + key) * hd + e];
+          for (size_t e = 0; e < hd; ++e)
+            dot += double(q[(t * H + hq) * hd + e]) * L.kcache[((s * KV + g) * max_pos + key) * hd + e];
           p[key] = dot / std::sqrt(double(hd));
           mx = std::max(mx, p[key]);
         }
@@ -115,7 +115,8 @@ matrix reference_layer(const model_config& m, layer_data& L, const std::vector<s
 }
 
 void check_layer(const std::string& type, const std::vector<int>& group, executor_options::order order) {
-  INFO(type << " on " << group.size() << " cores" << (order == executor_options::order::random ? ", random order" : ""));
+  INFO(type << " on " << group.size() << " cores"
+            << (order == executor_options::order::random ? ", random order" : ""));
   const model_config m = tiny_model(type);
   const size_t h = 64, hd = 16, H = 4, KV = 2, I = 96;
   const uint32_t max_pos = 32;
@@ -128,9 +129,20 @@ void check_layer(const std::string& type, const std::vector<int>& group, executo
     for (auto& e : v) e = dist(rng) + offset;
     return v;
   };
-  layer_data L{random(T * h), random(h, 1), random(h * H * hd), random(h * KV * hd), random(h * KV * hd),
-               random(hd, 1), random(hd, 1), random(H * hd * h), random(h, 1), random(h * I), random(h * I),
-               random(I * h), random(batch.size() * KV * max_pos * hd), random(batch.size() * KV * max_pos * hd)};
+  layer_data L{random(T * h),
+               random(h, 1),
+               random(h * H * hd),
+               random(h * KV * hd),
+               random(h * KV * hd),
+               random(hd, 1),
+               random(hd, 1),
+               random(H * hd * h),
+               random(h, 1),
+               random(h * I),
+               random(h * I),
+               random(I * h),
+               random(batch.size() * KV * max_pos * hd),
+               random(batch.size() * KV * max_pos * hd)};
   hw_config hw;
   hw.core.sram.capacity_kib = 1024;
   layer_job job;
@@ -143,8 +155,8 @@ void check_layer(const std::string& type, const std::vector<int>& group, executo
     return at;
   };
   job.x_in = place(L.x);
-  job.weights = {place(L.in_norm), place(L.wq), place(L.wk), place(L.wv), place(L.q_norm), place(L.k_norm),
-                 place(L.wo), place(L.post_norm), place(L.wg), place(L.wu), place(L.wd)};
+  job.weights = {place(L.in_norm), place(L.wq),        place(L.wk), place(L.wv), place(L.q_norm), place(L.k_norm),
+                 place(L.wo),      place(L.post_norm), place(L.wg), place(L.wu), place(L.wd)};
   job.cache = {place(L.kcache), place(L.vcache), max_pos};
   job.x_out = place(matrix(T * h, NAN));
   job.batch = batch;
@@ -187,9 +199,9 @@ TEST_CASE("layer lowering rejects what it cannot do, saying why", "[kernels][lay
   job.cache.max_positions = 4096;
   lowering_context ctx(hw);
   // Qwen3-8B's fp32 layer slice on 4 cores needs far more than 32 MiB.
-  CHECK_THROWS_WITH(lower_transformer_layer(ctx, load_model_config("qwen3-8b", zoo), job, {0, 1, 2, 3}),
-                    Catch::Contains("SRAM does not fit") && Catch::Contains("over by") &&
-                        Catch::Contains("Wq slice 16384.0 KiB"));
+  CHECK_THROWS_WITH(
+      lower_transformer_layer(ctx, load_model_config("qwen3-8b", zoo), job, {0, 1, 2, 3}),
+      Catch::Contains("SRAM does not fit") && Catch::Contains("over by") && Catch::Contains("Wq slice 16384.0 KiB"));
   CHECK_THROWS_WITH(lower_transformer_layer(ctx, load_model_config("qwen3-30b-a3b", zoo), job, {0}),
                     Catch::Contains("MoE layers are not lowered yet"));
   CHECK_THROWS_WITH(lower_transformer_layer(ctx, tiny_model("llama"), job, {0, 1, 2}),

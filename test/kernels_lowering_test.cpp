@@ -1,7 +1,6 @@
 // Placement policies and GEMM partition strategies, checked by running the
 // lowered programs on the reference executor against a plain fp32 matmul.
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -165,7 +164,8 @@ TEST_CASE("partitioned GEMMs are correct in any interleaving (random schedules)"
   for (const auto& strategy : partition_names()) {
     check_gemm(strategy, "ring_block", 4, 4, 192, 260, 320, executor_options::order::random);
     check_gemm(strategy, "mesh_block", 1, 16, 67, 131, 45, executor_options::order::random);
-    check_gemm(strategy, "linear_interleaved", 3, 5, 7, 3, 2, executor_options::order::random);  // fewer rows than cores
+    check_gemm(strategy, "linear_interleaved", 3, 5, 7, 3, 2,
+               executor_options::order::random);  // fewer rows than cores
   }
 }
 

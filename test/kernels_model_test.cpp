@@ -13,8 +13,8 @@ static const std::string zoo = std::string(NPUVP_SOURCE_DIR) + "/scenarios/model
 TEST_CASE("every zoo model loads with parameter counts near the published ones", "[kernels][models]") {
   // Billions of parameters from the Hugging Face model cards.
   const std::vector<std::pair<std::string, double>> published = {
-      {"qwen3-0.6b", 0.6},   {"qwen3-1.7b", 1.7},    {"qwen3-4b", 4.0},     {"qwen3-8b", 8.2},
-      {"qwen3-14b", 14.8},   {"qwen3-32b", 32.8},    {"qwen3-30b-a3b", 30.5}, {"llama-3.2-1b", 1.24},
+      {"qwen3-0.6b", 0.6},    {"qwen3-1.7b", 1.7},    {"qwen3-4b", 4.0},       {"qwen3-8b", 8.2},
+      {"qwen3-14b", 14.8},    {"qwen3-32b", 32.8},    {"qwen3-30b-a3b", 30.5}, {"llama-3.2-1b", 1.24},
       {"llama-3.2-3b", 3.21}, {"llama-3.1-8b", 8.03}, {"llama-3.1-70b", 70.6}};
   for (const auto& [name, billions] : published) {
     INFO(name);
@@ -73,10 +73,11 @@ TEST_CASE("bad config.json files are rejected naming the file and key", "[kernel
   CHECK(error_of(with("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3")) ==
         "m.json: key 'num_key_value_heads': 3 does not divide num_attention_heads (4)");
   CHECK(error_of(with("\"rope_theta\": 10000", "\"rope_theta\": 0")) == "m.json: key 'rope_theta': must be > 0, got 0");
-  CHECK(error_of(with("\"vocab_size\": 100", "\"vocab_size\": 100, \"num_experts\": 4, \"num_experts_per_tok\": 8, "
-                                             "\"moe_intermediate_size\": 32")) ==
+  CHECK(error_of(with("\"vocab_size\": 100",
+                      "\"vocab_size\": 100, \"num_experts\": 4, \"num_experts_per_tok\": 8, "
+                      "\"moe_intermediate_size\": 32")) ==
         "m.json: key 'num_experts_per_tok': 8 exceeds num_experts (4)");
-  CHECK(error_of("{\"hidden_size\": ") .find("m.json: malformed JSON") == 0);
-  CHECK_THROWS_WITH(load_model_config("qwen9-1t", zoo), Catch::Contains("no such file, and no") &&
-                                                            Catch::Contains("qwen9-1t.json"));
+  CHECK(error_of("{\"hidden_size\": ").find("m.json: malformed JSON") == 0);
+  CHECK_THROWS_WITH(load_model_config("qwen9-1t", zoo),
+                    Catch::Contains("no such file, and no") && Catch::Contains("qwen9-1t.json"));
 }

@@ -1,6 +1,5 @@
 // Command stream, encoding and the reference executor (SystemC-free).
 #include <catch2/catch.hpp>
-
 #include <cstring>
 
 #include "kernels/collectives.h"
@@ -68,16 +67,16 @@ TEST_CASE("every command survives encode and decode unchanged", "[kernels][encod
   REQUIRE(bytes.size() == p.size() * 64);
   CHECK(decode(bytes) == p);
   // Field positions documented in docs/command_stream.md.
-  CHECK(bytes[0] == 1);                 // dma opcode
-  CHECK(bytes[3] == 0x10);              // src hbm, dst sram
-  CHECK(bytes[6] == 7);                 // dst_core low byte
-  CHECK(bytes[8] == 0x9a);              // src, little-endian
-  CHECK(bytes[64 + 0] == 2);            // matmul
-  CHECK(bytes[64 + 2] == 3);            // accumulate and transpose_b flags
-  CHECK(bytes[64 + 3] == 1);            // bf16
-  CHECK(bytes[128 + 1] == 2);           // vector engine
-  CHECK(bytes[7 * 64 + 0] == 8);        // barrier
-  CHECK(bytes[8 * 64 + 0] == 9);        // end
+  CHECK(bytes[0] == 1);           // dma opcode
+  CHECK(bytes[3] == 0x10);        // src hbm, dst sram
+  CHECK(bytes[6] == 7);           // dst_core low byte
+  CHECK(bytes[8] == 0x9a);        // src, little-endian
+  CHECK(bytes[64 + 0] == 2);      // matmul
+  CHECK(bytes[64 + 2] == 3);      // accumulate and transpose_b flags
+  CHECK(bytes[64 + 3] == 1);      // bf16
+  CHECK(bytes[128 + 1] == 2);     // vector engine
+  CHECK(bytes[7 * 64 + 0] == 8);  // barrier
+  CHECK(bytes[8 * 64 + 0] == 9);  // end
   const stream_file s{5, p};
   const auto file = encode_stream(s);
   CHECK(file.size() == 16 + p.size() * 64);
@@ -89,7 +88,8 @@ TEST_CASE("every command survives encode and decode unchanged", "[kernels][encod
 
 TEST_CASE("the text dump is stable", "[kernels][encoding]") {
   const std::string expected =
-      "     0  dma      dma    hbm:0x123456789a -> sram[7]:0x4000 row_bytes=1024 rows=64 src_stride=4096 dst_stride=1024\n"
+      "     0  dma      dma    hbm:0x123456789a -> sram[7]:0x4000 row_bytes=1024 rows=64 src_stride=4096 "
+      "dst_stride=1024\n"
       "     1  matmul   matrix bf16 m=128 k=96 n=64 a=0x100 b=0x200 c=0x300 lda=96 ldb=100 ldc=80 acc bt\n"
       "     2  vector   vector rope rows=8 cols=128 src0=0x10 src1=0x20 dst=0x30 scalar=1e+06 p0=17 p1=4 norm\n"
       "     3  send     dma    peer=3 src=0x40 dst=0x80 bytes=512 tag=9\n"
@@ -188,8 +188,9 @@ TEST_CASE("executor: vector ops compute what docs/command_stream.md says", "[ker
     return v;
   };
   ex.run({{vop(vector_op::softmax, 1, 4, 64, 1.0f), vop(vector_op::rmsnorm, 1, 4, 128, 0.0f),
-           vop(vector_op::silu, 1, 4, 192), vop(vector_op::topk, 1, 4, 256, 0, 2), vop(vector_op::rope, 1, 4, 320, 10000.f, 1),
-           vop(vector_op::add, 1, 4, 384), vop(vector_op::scale, 1, 4, 448, 0.5f)}});
+           vop(vector_op::silu, 1, 4, 192), vop(vector_op::topk, 1, 4, 256, 0, 2),
+           vop(vector_op::rope, 1, 4, 320, 10000.f, 1), vop(vector_op::add, 1, 4, 384),
+           vop(vector_op::scale, 1, 4, 448, 0.5f)}});
   const auto sm = ex.read_floats(mem_space::sram, 0, 64, 4);
   const double z = std::exp(1) + std::exp(2) + std::exp(3) + std::exp(4);
   CHECK(sm[0] == Approx(std::exp(1) / z));
@@ -312,8 +313,7 @@ TEST_CASE("ring all-reduce sums every rank's buffer on every rank", "[kernels][c
         ex.run(programs, {order, uint64_t(n * 31 + elems)});
         for (int r = 0; r < n; ++r) {
           const auto got = ex.read_floats(mem_space::sram, ring[r], data, elems);
-          for (uint64_t e = 0; e < elems; ++e)
-            REQUIRE(got[e] == float(n * (n + 1) / 2 * 1000 + n * e));
+          for (uint64_t e = 0; e < elems; ++e) REQUIRE(got[e] == float(n * (n + 1) / 2 * 1000 + n * e));
         }
       }
     }

@@ -24,8 +24,8 @@ void k_split::lower(lowering_context& ctx, const gemm_job& job, const std::vecto
   for (int r = 0; r < n; ++r) {
     ctx.order(group[r], done, engine::dma);
     const auto& ch = chunks[r];
-    store_2d(ctx, group[r], c_part + static_cast<uint32_t>(ch.offset * 4), ch.elems, job.c + ch.offset * 4, ch.elems,
-             1, static_cast<uint32_t>(ch.elems));
+    store_2d(ctx, group[r], c_part + static_cast<uint32_t>(ch.offset * 4), ch.elems, job.c + ch.offset * 4, ch.elems, 1,
+             static_cast<uint32_t>(ch.elems));
   }
 }
 

@@ -33,8 +33,8 @@ void mnk_2d::lower(lowering_context& ctx, const gemm_job& job, const std::vector
       load_2d(ctx, me, job.a + k0 * 4, K, a_cols, kj, M, kj);
       load_2d(ctx, me, job.b + (k0 * N + n0) * 4, N, b_tile, width(i), kj, width(i));
       ctx.order(me, engine::dma, engine::matrix);
-      local_gemm(ctx, me, a_cols, kj, b_tile, width(i), c_full + static_cast<uint32_t>(blocks[i].offset * 4),
-                 width(i), M, kj, width(i), false);
+      local_gemm(ctx, me, a_cols, kj, b_tile, width(i), c_full + static_cast<uint32_t>(blocks[i].offset * 4), width(i),
+                 M, kj, width(i), false);
     }
   engine row_done = engine::matrix;
   for (int i = 0; i < p; ++i) {
