@@ -109,7 +109,9 @@ void check_gemm(const std::string& strategy, const std::string& placement, int g
     hbm = j.c + uint64_t(M) * N * 4;
     jobs.push_back(j);
   }
-  const auto programs = lower_gemm(hw, *make_partition(strategy), map, jobs);
+  lowering_context ctx(hw);
+  lower_gemm(ctx, *make_partition(strategy), map, jobs);
+  const auto programs = ctx.finish();
   for (const auto& p : programs)
     for (const auto& c : p)
       if (auto* m = std::get_if<matmul_cmd>(&c)) {
@@ -174,7 +176,8 @@ TEST_CASE("a GEMM that does not fit SRAM is rejected saying by how much", "[kern
   hw.core.sram.capacity_kib = 256;
   const auto map = make_placement("mesh_block")->place(1, 4, 4, 4);
   // megatron replicates A: 512 x 512 fp32 = 1024 KiB per core.
-  CHECK_THROWS_WITH(lower_gemm(hw, *make_partition("megatron"), map, {gemm_job{512, 512, 512, 0, 1 << 20, 2 << 20}}),
+  lowering_context ctx(hw);
+  CHECK_THROWS_WITH(lower_gemm(ctx, *make_partition("megatron"), map, {gemm_job{512, 512, 512, 0, 1 << 20, 2 << 20}}),
                     Catch::Contains("core 0 (x=0, y=0): SRAM does not fit: needs 1024.0 KiB") &&
                         Catch::Contains("over by 768.0 KiB") && Catch::Contains("A (replicated) 1024.0 KiB"));
 }

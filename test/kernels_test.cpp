@@ -5,6 +5,7 @@
 #include "kernels/collectives.h"
 #include "kernels/encoding.h"
 #include "kernels/reference_executor.h"
+#include "kernels/stream_summary.h"
 #include "platform/base/error.h"
 
 using namespace npuvp;
@@ -318,4 +319,32 @@ TEST_CASE("ring all-reduce sums every rank's buffer on every rank", "[kernels][c
       }
     }
   }
+}
+
+TEST_CASE("stream summary counts work, HBM bytes and NoC hop-bytes", "[kernels][summary]") {
+  dma_cmd load;  // 2 rows x 100 B from HBM
+  load.row_bytes = 100;
+  load.rows = 2;
+  dma_cmd remote;  // 64 B from this core's SRAM to core 15's
+  remote.src_space = remote.dst_space = mem_space::sram;
+  remote.dst_core = 15;
+  remote.row_bytes = 64;
+  const std::vector<program> programs = {
+      {load, matmul_cmd{engine::matrix, dtype::fp32, false, false, 4, 8, 16, 0, 0, 0, 8, 16, 16},
+       send_cmd{engine::dma, 5, 0, 0, 1000, 0}, signal_cmd{}, end_cmd{}},
+      {remote, wait_cmd{}, end_cmd{}}};
+  const stream_summary s = summarize(programs, 4);
+  CHECK(s.commands == 8);
+  CHECK(s.per_engine[int(engine::dma)] == 3);
+  CHECK(s.per_engine[int(engine::sync)] == 4);
+  CHECK(s.matmul_macs == 4 * 8 * 16);
+  CHECK(s.busiest_core == 0);
+  CHECK(s.hbm_read_bytes == 200);
+  CHECK(s.noc_bytes == 1064);
+  // core 0 -> 5 = (1, 1): 2 hops; core 1 (1, 0) -> 15 (3, 3): 5 hops.
+  CHECK(s.noc_hop_bytes == 1000 * 2 + 64 * 5);
+  CHECK(s.sync_commands == 2);
+  stats_writer out;
+  s.report_stats(out);
+  CHECK(out.value("lowering", "noc_hop_bytes") == 2320);
 }
