@@ -152,6 +152,9 @@ const char* vector_op_name(vector_op op);
 const char* dtype_name(dtype t);
 // Bytes per element of A/B operands.
 int dtype_bytes(dtype t);
+// bfloat16 <-> fp32 (round to nearest even; bf16 is the top half of an fp32).
+uint16_t to_bf16(float f);
+float from_bf16(uint16_t b);
 
 // Checks that the command names an engine that can run it (dma/send/recv: dma;
 // matmul: matrix; vector ops: vector; barrier/end: sync; wait/signal: any) and

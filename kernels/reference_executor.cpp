@@ -41,8 +41,19 @@ uint8_t* reference_executor::span(mem_space space, int core, uint64_t addr, uint
   return const_cast<uint8_t*>(static_cast<const reference_executor*>(this)->span(space, core, addr, bytes, where));
 }
 
-void reference_executor::write_floats(mem_space space, int core, uint64_t addr, const std::vector<float>& values) {
-  std::memcpy(span(space, core, addr, values.size() * 4, "write_floats"), values.data(), values.size() * 4);
+void reference_executor::write_floats(mem_space space, int core, uint64_t addr, const std::vector<float>& values,
+                                      dtype type) {
+  if (type == dtype::fp32) {
+    std::memcpy(span(space, core, addr, values.size() * 4, "write_floats"), values.data(), values.size() * 4);
+    return;
+  }
+  if (type != dtype::bf16) throw error(std::string("write_floats: cannot store ") + dtype_name(type));
+  uint8_t* out = span(space, core, addr, values.size() * 2, "write_floats");
+  for (size_t e = 0; e < values.size(); ++e) {
+    const uint16_t b = to_bf16(values[e]);
+    out[2 * e] = uint8_t(b);
+    out[2 * e + 1] = uint8_t(b >> 8);
+  }
 }
 
 std::vector<float> reference_executor::read_floats(mem_space space, int core, uint64_t addr, size_t count) const {
@@ -116,19 +127,32 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       }
       stats.dma_bytes += uint64_t(d->rows) * d->row_bytes;
     } else if (auto* m = std::get_if<matmul_cmd>(&cmd)) {
-      if (m->type != dtype::fp32)
-        throw error(where(core, i) + ": the reference executor computes fp32 only, not " + dtype_name(m->type));
+      if (m->type != dtype::fp32 && m->type != dtype::bf16)
+        throw error(where(core, i) + ": the reference executor multiplies fp32 and bf16 only, not " +
+                    dtype_name(m->type));
       if (m->m == 0 || m->n == 0) return true;
-      const float* a = f32(core, m->a, uint64_t(m->m - 1) * m->lda + m->k, i);
+      const uint64_t eb = dtype_bytes(m->type);
+      // Operand element e of a span starting at p, widened to fp32.
+      auto element = [&](const uint8_t* p, uint64_t e) {
+        if (m->type == dtype::fp32) {
+          float f;
+          std::memcpy(&f, p + e * 4, 4);
+          return f;
+        }
+        return from_bf16(uint16_t(p[e * 2] | (p[e * 2 + 1] << 8)));
+      };
+      const uint8_t* a = span(mem_space::sram, core, m->a, (uint64_t(m->m - 1) * m->lda + m->k) * eb, where(core, i));
       // B element (k, col): row-major [k x n], or [n x k] when transposed.
       const uint64_t b_rows = m->transpose_b ? m->n : m->k, b_cols = m->transpose_b ? m->k : m->n;
-      const float* b = f32(core, m->b, b_rows == 0 ? 0 : (b_rows - 1) * m->ldb + b_cols, i);
+      const uint8_t* b =
+          span(mem_space::sram, core, m->b, (b_rows == 0 ? 0 : (b_rows - 1) * m->ldb + b_cols) * eb, where(core, i));
       const uint64_t k_step = m->transpose_b ? 1 : m->ldb, n_step = m->transpose_b ? m->ldb : 1;
       float* c = f32(core, m->c, uint64_t(m->m - 1) * m->ldc + m->n, i);
       for (uint32_t r = 0; r < m->m; ++r)
         for (uint32_t col = 0; col < m->n; ++col) {
           float acc = m->accumulate ? c[uint64_t(r) * m->ldc + col] : 0.0f;
-          for (uint32_t k = 0; k < m->k; ++k) acc += a[uint64_t(r) * m->lda + k] * b[k * k_step + col * n_step];
+          for (uint32_t k = 0; k < m->k; ++k)
+            acc += element(a, uint64_t(r) * m->lda + k) * element(b, k * k_step + col * n_step);
           c[uint64_t(r) * m->ldc + col] = acc;
         }
       stats.matmul_macs += uint64_t(m->m) * m->k * m->n;

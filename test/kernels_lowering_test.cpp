@@ -97,15 +97,16 @@ namespace {
 // Lowers one GEMM per group with `strategy` on `placement`, runs it, and
 // compares every group's C with a plain fp32 matmul.
 void check_gemm(const std::string& strategy, const std::string& placement, int groups, int n, uint32_t M, uint32_t K,
-                uint32_t N, executor_options::order order) {
-  INFO(strategy << " on " << placement << ", " << groups << " groups of " << n << ", M=" << M << " K=" << K
-                << " N=" << N << (order == executor_options::order::random ? ", random order" : ""));
+                uint32_t N, executor_options::order order, dtype type = dtype::fp32) {
+  INFO(strategy << " on " << placement << ", " << groups << " groups of " << n << ", M=" << M << " K=" << K << " N="
+                << N << (order == executor_options::order::random ? ", random order" : "") << ", " << dtype_name(type));
   const hw_config hw = test_hw();
   const group_map map = make_placement(placement)->place(groups, n, hw.mesh.width, hw.mesh.height);
   std::vector<gemm_job> jobs;
   uint64_t hbm = 0;
   for (int g = 0; g < groups; ++g) {
-    gemm_job j{M, K, N, hbm, hbm + uint64_t(M) * K * 4, hbm + uint64_t(M) * K * 4 + uint64_t(K) * N * 4};
+    const uint64_t eb = dtype_bytes(type);
+    gemm_job j{M, K, N, hbm, hbm + uint64_t(M) * K * eb, hbm + uint64_t(M) * K * eb + uint64_t(K) * N * eb, type};
     hbm = j.c + uint64_t(M) * N * 4;
     jobs.push_back(j);
   }
@@ -125,10 +126,10 @@ void check_gemm(const std::string& strategy, const std::string& placement, int g
   for (int g = 0; g < groups; ++g) {
     a[g].resize(uint64_t(M) * K);
     b[g].resize(uint64_t(K) * N);
-    for (auto& x : a[g]) x = dist(rng);
-    for (auto& x : b[g]) x = dist(rng);
-    ex.write_floats(mem_space::hbm, 0, jobs[g].a, a[g]);
-    ex.write_floats(mem_space::hbm, 0, jobs[g].b, b[g]);
+    for (auto* m : {&a[g], &b[g]})
+      for (auto& x : *m) x = type == dtype::bf16 ? from_bf16(to_bf16(dist(rng))) : dist(rng);
+    ex.write_floats(mem_space::hbm, 0, jobs[g].a, a[g], type);
+    ex.write_floats(mem_space::hbm, 0, jobs[g].b, b[g], type);
     ex.write_floats(mem_space::hbm, 0, jobs[g].c, std::vector<float>(uint64_t(M) * N, NAN));
   }
   const auto stats = ex.run(programs, {order, 99});
@@ -169,6 +170,16 @@ TEST_CASE("partitioned GEMMs are correct in any interleaving (random schedules)"
     check_gemm(strategy, "linear_interleaved", 3, 5, 7, 3, 2,
                executor_options::order::random);  // fewer rows than cores
   }
+}
+
+TEST_CASE("bf16 operands: half the bytes, same result as fp32 on bf16-rounded inputs", "[kernels][partition]") {
+  for (const auto& strategy : partition_names()) {
+    check_gemm(strategy, "ring_block", 4, 4, 96, 200, 160, executor_options::order::random, dtype::bf16);
+    check_gemm(strategy, "mesh_block", 2, 8, 33, 70, 50, executor_options::order::round_robin, dtype::bf16);
+  }
+  CHECK(from_bf16(to_bf16(1.0f)) == 1.0f);
+  CHECK(to_bf16(1.0f + 1.0f / 256) == 0x3F80);  // halfway: ties to even
+  CHECK(to_bf16(1.0f + 3.0f / 256) == 0x3F82);
 }
 
 TEST_CASE("a GEMM that does not fit SRAM is rejected saying by how much", "[kernels][partition]") {

@@ -15,7 +15,8 @@ namespace npuvp::kernels {
 
 struct gemm_job {
   uint32_t m = 0, k = 0, n = 0;
-  uint64_t a = 0, b = 0, c = 0;  // HBM addresses of the row-major fp32 matrices
+  uint64_t a = 0, b = 0, c = 0;  // HBM addresses of the row-major matrices
+  dtype type = dtype::fp32;      // of A and B; C is fp32 (the accumulators)
 };
 
 class partition_strategy {

@@ -20,6 +20,8 @@ namespace {
 // |C - A*B| over all groups (host reference in double).
 double check_on_reference(const std::vector<kernels::program>& programs, const std::vector<kernels::gemm_job>& jobs,
                           uint64_t sram_bytes, uint64_t hbm_bytes, int cores, int64_t seed) {
+  // Inputs are drawn in fp32 and rounded to the operand type, so the host
+  // reference multiplies exactly what the device sees.
   kernels::reference_executor ex(cores, sram_bytes, hbm_bytes);
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -27,10 +29,11 @@ double check_on_reference(const std::vector<kernels::program>& programs, const s
   for (const auto& j : jobs) {
     a.emplace_back(uint64_t(j.m) * j.k);
     b.emplace_back(uint64_t(j.k) * j.n);
-    for (auto& x : a.back()) x = dist(rng);
-    for (auto& x : b.back()) x = dist(rng);
-    ex.write_floats(kernels::mem_space::hbm, 0, j.a, a.back());
-    ex.write_floats(kernels::mem_space::hbm, 0, j.b, b.back());
+    for (auto* m : {&a.back(), &b.back()})
+      for (auto& x : *m)
+        x = j.type == kernels::dtype::bf16 ? kernels::from_bf16(kernels::to_bf16(dist(rng))) : dist(rng);
+    ex.write_floats(kernels::mem_space::hbm, 0, j.a, a.back(), j.type);
+    ex.write_floats(kernels::mem_space::hbm, 0, j.b, b.back(), j.type);
   }
   ex.run(programs);
   double worst = 0;
@@ -52,7 +55,7 @@ double check_on_reference(const std::vector<kernels::program>& programs, const s
 
 int lower_gemm(const std::vector<std::string>& args) {
   po::options_description desc("lower gemm options");
-  std::string hw_file, strategy_name, placement_name, map_file, out_dir, stats_file;
+  std::string hw_file, strategy_name, placement_name, map_file, out_dir, stats_file, type_name;
   int groups = 1, group_size = 0;
   uint32_t m = 0, k = 0, n = 0;
   desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
@@ -63,12 +66,16 @@ int lower_gemm(const std::vector<std::string>& args) {
       "groups", po::value(&groups)->default_value(1), "G: parallel groups, each computing its own GEMM")(
       "group-size", po::value(&group_size), "n: cores per group (default: all cores / G)")(
       "m", po::value(&m)->required(), "rows of A and C")("k", po::value(&k)->required(), "columns of A, rows of B")(
-      "n", po::value(&n)->required(), "columns of B and C")("out", po::value(&out_dir),
-                                                            "write one stream file per busy core: DIR/core_<id>.bin")(
+      "n", po::value(&n)->required(), "columns of B and C")("dtype", po::value(&type_name)->default_value("fp32"),
+                                                            "element type of A and B: fp32 or bf16 (C is fp32)")(
+      "out", po::value(&out_dir), "write one stream file per busy core: DIR/core_<id>.bin")(
       "stats", po::value(&stats_file), "write the figures as a statistics JSON file")(
       "check", "run the streams on the reference executor with seeded random A, B and report max |error|");
   po::variables_map vm;
   if (!parse("npuvp lower gemm --hw FILE --m M --k K --n N [options]", desc, args, vm)) return 0;
+  if (type_name != "fp32" && type_name != "bf16") throw usage_error("--dtype must be fp32 or bf16");
+  const auto type = type_name == "bf16" ? kernels::dtype::bf16 : kernels::dtype::fp32;
+  const uint64_t eb = kernels::dtype_bytes(type);
   const hw_config hw = load_hw_config(hw_file);
   const int cores = hw.mesh.width * hw.mesh.height;
   if (groups < 1) throw usage_error("--groups must be >= 1");
@@ -80,7 +87,8 @@ int lower_gemm(const std::vector<std::string>& args) {
   std::vector<kernels::gemm_job> jobs;
   uint64_t hbm = 0;
   for (int g = 0; g < groups; ++g) {
-    kernels::gemm_job j{m, k, n, hbm, hbm + uint64_t(m) * k * 4, hbm + uint64_t(m) * k * 4 + uint64_t(k) * n * 4};
+    kernels::gemm_job j{m,   k, n, hbm, hbm + uint64_t(m) * k * eb, hbm + uint64_t(m) * k * eb + uint64_t(k) * n * eb,
+                        type};
     hbm = j.c + uint64_t(m) * n * 4;
     jobs.push_back(j);
   }
@@ -92,7 +100,7 @@ int lower_gemm(const std::vector<std::string>& args) {
   const kernels::stream_summary s = kernels::summarize(programs, hw.mesh.width);
 
   std::cout << strategy_name << " on " << placement_name << ": " << groups << " x " << group_size << " cores, C[" << m
-            << " x " << n << "] = A[" << m << " x " << k << "] B, fp32\n"
+            << " x " << n << "] = A[" << m << " x " << k << "] B, A and B " << type_name << "\n"
             << "  commands " << s.commands << " (dma " << s.per_engine[0] << ", matrix " << s.per_engine[1]
             << ", vector " << s.per_engine[2] << ", sync " << s.per_engine[3] << "), sync commands " << s.sync_commands
             << "\n"
