@@ -175,7 +175,7 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
         ++stats.commands;
         return true;
       }
-      // Operand element e of a span starting at p, widened to fp32.
+      // Operands widened to fp32 once: A as [m x k], B as [k x n].
       auto element = [&](const uint8_t* p, uint64_t e) {
         if (m->type == dtype::fp32) {
           float f;
@@ -185,18 +185,27 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
         return from_bf16(uint16_t(p[e * 2] | (p[e * 2 + 1] << 8)));
       };
       const uint8_t* a = span(mem_space::sram, core, m->a, (uint64_t(m->m - 1) * m->lda + m->k) * eb, where(core, i));
-      // B element (k, col): row-major [k x n], or [n x k] when transposed.
       const uint8_t* b =
           span(mem_space::sram, core, m->b, (b_rows == 0 ? 0 : (b_rows - 1) * m->ldb + b_cols) * eb, where(core, i));
-      const uint64_t k_step = m->transpose_b ? 1 : m->ldb, n_step = m->transpose_b ? m->ldb : 1;
       float* c = f32(core, m->c, uint64_t(m->m - 1) * m->ldc + m->n, i);
+      std::vector<float> aw(uint64_t(m->m) * m->k), bw(uint64_t(m->k) * m->n), row(m->n);
       for (uint32_t r = 0; r < m->m; ++r)
-        for (uint32_t col = 0; col < m->n; ++col) {
-          float acc = m->accumulate ? c[uint64_t(r) * m->ldc + col] : 0.0f;
-          for (uint32_t k = 0; k < m->k; ++k)
-            acc += element(a, uint64_t(r) * m->lda + k) * element(b, k * k_step + col * n_step);
-          c[uint64_t(r) * m->ldc + col] = acc;
+        for (uint32_t k = 0; k < m->k; ++k) aw[uint64_t(r) * m->k + k] = element(a, uint64_t(r) * m->lda + k);
+      for (uint32_t k = 0; k < m->k; ++k)
+        for (uint32_t col = 0; col < m->n; ++col)
+          bw[uint64_t(k) * m->n + col] =
+              element(b, m->transpose_b ? uint64_t(col) * m->ldb + k : uint64_t(k) * m->ldb + col);
+      // Each C element sums its k products in order, starting from C or 0.
+      for (uint32_t r = 0; r < m->m; ++r) {
+        float* cr = c + uint64_t(r) * m->ldc;
+        for (uint32_t col = 0; col < m->n; ++col) row[col] = m->accumulate ? cr[col] : 0.0f;
+        for (uint32_t k = 0; k < m->k; ++k) {
+          const float ak = aw[uint64_t(r) * m->k + k];
+          const float* bk = bw.data() + uint64_t(k) * m->n;
+          for (uint32_t col = 0; col < m->n; ++col) row[col] += ak * bk[col];
         }
+        std::copy(row.begin(), row.end(), cr);
+      }
       stats.matmul_macs += uint64_t(m->m) * m->k * m->n;
     } else if (auto* v = std::get_if<vector_cmd>(&cmd)) {
       const uint64_t count = uint64_t(v->rows) * v->cols;
