@@ -81,8 +81,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t x = buffer(uint64_t(T) * h, "x"), xn = buffer(uint64_t(T) * h, "normed x");
   const uint32_t norm1 = buffer(h, "input_norm"), norm2 = buffer(h, "post_attention_norm");
   const uint32_t qn = buffer(hd, "q_norm"), kn = buffer(hd, "k_norm");
-  const uint32_t wq = buffer(uint64_t(h) * hr * hd, "Wq slice"), wk = buffer(uint64_t(h) * kvr * hd, "Wk slice"),
-                 wv = buffer(uint64_t(h) * kvr * hd, "Wv slice"), wo = buffer(uint64_t(hr) * hd * h, "Wo slice");
+  // Weights stream from HBM in column tiles through one double buffer, sized for the deepest GEMM.
+  if (job.weight_tile == 0) throw error(what + ": weight_tile must be > 0");
+  const uint32_t wt = job.weight_tile;
+  const uint32_t weights = buffer(2ull * std::max({h, hr * hd, max_ir}) * wt, "weight tiles (2 buffers)");
   const uint32_t q = buffer(uint64_t(T) * hr * hd, "Q"), k = buffer(uint64_t(T) * kvr * hd, "K"),
                  v = buffer(uint64_t(T) * kvr * hd, "V"), att = buffer(uint64_t(T) * hr * hd, "attention out");
   const uint32_t kt = buffer(uint64_t(bc) * hd, "K tile"), vt = buffer(uint64_t(bc) * hd, "V tile");
@@ -91,8 +93,6 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
                  tmax = buffer(m_max, "tile row max"), alpha = buffer(m_max, "rescale"),
                  lrow = buffer(m_max, "row sum"), rsum = buffer(m_max, "tile row sum");
   const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial"), x2 = buffer(uint64_t(T) * h, "residual");
-  const uint32_t wg = buffer(uint64_t(h) * max_ir, "Wgate slice"), wu = buffer(uint64_t(h) * max_ir, "Wup slice"),
-                 wd = buffer(uint64_t(max_ir) * h, "Wdown slice");
   const uint32_t g = buffer(uint64_t(T) * max_ir, "gate"), u = buffer(uint64_t(T) * max_ir, "up");
   const uint32_t d = buffer(uint64_t(T) * h, "down partial"), out = buffer(uint64_t(T) * h, "layer out");
   const auto& w = job.weights;
@@ -105,19 +105,18 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     load_2d(ctx, me, w.input_norm, h, norm1, h, 1, h);
     ctx.order(me, engine::dma, engine::vector);
     emit(vec(vector_op::rmsnorm, T, h, x, norm1, xn, eps));
-    load_2d(ctx, me, w.q + uint64_t(r) * hr * hd * 4, uint64_t(H) * hd, wq, hr * hd, h, hr * hd);
-    load_2d(ctx, me, w.k + uint64_t(r) * kvr * hd * 4, uint64_t(KV) * hd, wk, kvr * hd, h, kvr * hd);
-    load_2d(ctx, me, w.v + uint64_t(r) * kvr * hd * 4, uint64_t(KV) * hd, wv, kvr * hd, h, kvr * hd);
-    load_2d(ctx, me, w.o + uint64_t(r) * hr * hd * h * 4, h, wo, h, hr * hd, h);
     if (model.has_qk_norm()) {
       load_2d(ctx, me, w.q_norm, hd, qn, hd, 1, hd);
       load_2d(ctx, me, w.k_norm, hd, kn, hd, 1, hd);
     }
-    ctx.order(me, engine::dma, engine::matrix);
     ctx.order(me, engine::vector, engine::matrix);
-    local_gemm(ctx, me, xn, h, wq, hr * hd, q, hr * hd, T, h, hr * hd, false);
-    local_gemm(ctx, me, xn, h, wk, kvr * hd, k, kvr * hd, T, h, kvr * hd, false);
-    local_gemm(ctx, me, xn, h, wv, kvr * hd, v, kvr * hd, T, h, kvr * hd, false);
+    streamed_gemm(ctx, me, xn, h, w.q + uint64_t(r) * hr * hd * 4, uint64_t(H) * hd, weights, wt, q, hr * hd, T, h,
+                  hr * hd);
+    streamed_gemm(ctx, me, xn, h, w.k + uint64_t(r) * kvr * hd * 4, uint64_t(KV) * hd, weights, wt, k, kvr * hd, T, h,
+                  kvr * hd);
+    streamed_gemm(ctx, me, xn, h, w.v + uint64_t(r) * kvr * hd * 4, uint64_t(KV) * hd, weights, wt, v, kvr * hd, T, h,
+                  kvr * hd);
+    ctx.order(me, engine::dma, engine::vector);  // q/k norm weights
     ctx.order(me, engine::matrix, engine::vector);
     if (model.has_qk_norm()) {
       emit(vec(vector_op::rmsnorm, T * hr, hd, q, qn, q, eps));
@@ -201,8 +200,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       }
       t0 += seq.new_tokens;
     }
-    ctx.order(me, engine::dma, engine::matrix);
-    local_gemm(ctx, me, att, hr * hd, wo, h, y, h, T, hr * hd, h, false);
+    ctx.order(me, engine::dma, engine::matrix);  // attention output placed
+    streamed_gemm(ctx, me, att, hr * hd, w.o + uint64_t(r) * hr * hd * h * 4, h, weights, wt, y, h, T, hr * hd, h);
   }
   const engine attention_done = ring_all_reduce(ctx, group, y, uint64_t(T) * h, engine::matrix);
 
@@ -212,21 +211,18 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     const auto [i0, i1] = split_range(I, n, r);
     const auto ir = static_cast<uint32_t>(i1 - i0);
     load_2d(ctx, me, w.post_norm, h, norm2, h, 1, h);
-    load_2d(ctx, me, w.gate + i0 * 4, I, wg, ir, h, ir);
-    load_2d(ctx, me, w.up + i0 * 4, I, wu, ir, h, ir);
-    load_2d(ctx, me, w.down + i0 * h * 4, h, wd, h, ir, h);
     ctx.order(me, attention_done, engine::vector);
     ctx.order(me, engine::dma, engine::vector);
     ctx.emit(me, vec(vector_op::add, T, h, x, y, x2));
     ctx.emit(me, vec(vector_op::rmsnorm, T, h, x2, norm2, xn, eps));
     ctx.order(me, engine::vector, engine::matrix);
-    local_gemm(ctx, me, xn, h, wg, ir, g, ir, T, h, ir, false);
-    local_gemm(ctx, me, xn, h, wu, ir, u, ir, T, h, ir, false);
+    streamed_gemm(ctx, me, xn, h, w.gate + i0 * 4, I, weights, wt, g, ir, T, h, ir);
+    streamed_gemm(ctx, me, xn, h, w.up + i0 * 4, I, weights, wt, u, ir, T, h, ir);
     ctx.order(me, engine::matrix, engine::vector);
     ctx.emit(me, vec(vector_op::silu, T, ir, g, 0, g));
     ctx.emit(me, vec(vector_op::mul, T, ir, g, u, g));
     ctx.order(me, engine::vector, engine::matrix);
-    local_gemm(ctx, me, g, ir, wd, h, d, h, T, ir, h, false);
+    streamed_gemm(ctx, me, g, ir, w.down + i0 * h * 4, h, weights, wt, d, h, T, ir, h);
   }
   const engine mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
   for (int r = 0; r < n; ++r) {

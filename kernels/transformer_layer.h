@@ -44,6 +44,7 @@ struct layer_job {
   std::vector<sequence> batch;
   uint64_t x_in = 0, x_out = 0;  // [T x h] fp32, T = sum of new_tokens, rows in batch order
   uint32_t kv_tile = 128;        // keys per attention tile (<= core.matrix.rows and cols)
+  uint32_t weight_tile = 128;    // weight columns per streamed tile (two tiles in SRAM at a time)
 };
 
 // Appends the layer to the programs of `group` (rank order). Needs the group
