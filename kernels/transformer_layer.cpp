@@ -70,7 +70,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       throw error(what + ": sequence " + std::to_string(s) + " needs " + std::to_string(seq.past + seq.new_tokens) +
                   " cache positions, the cache has " + std::to_string(job.cache.max_positions));
     T += seq.new_tokens;
-    m_max = std::max(m_max, seq.new_tokens);
+    // Decode attends with all query heads of a KV head at once (rows = heads).
+    m_max = std::max(m_max, seq.new_tokens == 1 ? H / KV : seq.new_tokens);
   }
   const auto max_ir = static_cast<uint32_t>(split_range(I, n, 0).second);
   const float eps = static_cast<float>(model.rms_norm_eps), theta = static_cast<float>(model.rope_theta);
@@ -146,10 +147,16 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
-      const uint32_t m = seq.new_tokens, len = seq.past + seq.new_tokens;
-      for (uint32_t hq = 0; hq < hr; ++hq) {
-        const uint64_t head = (uint64_t(s) * KV + r * kvr + hq / per_kv) * cache_row;
-        const uint32_t qa = q + (t0 * hr + hq) * hd * 4;
+      // One attention unit reads one KV head once. Decode (one token): the unit is a KV head and its
+      // rows are the KV head's per_kv query heads, contiguous in Q, and no key lies after the query.
+      // Prefill: the unit is a query head and its rows are the tokens (row stride hr*hd), causally masked.
+      const bool decode = seq.new_tokens == 1;
+      const uint32_t m = decode ? per_kv : seq.new_tokens, len = seq.past + seq.new_tokens;
+      const uint32_t lda = decode ? hd : hr * hd;
+      for (uint32_t unit = 0; unit < (decode ? kvr : hr); ++unit) {
+        const uint32_t kv_local = decode ? unit : unit / per_kv, first_head = decode ? unit * per_kv : unit;
+        const uint64_t head = (uint64_t(s) * KV + r * kvr + kv_local) * cache_row;
+        const uint32_t qa = q + (t0 * hr + first_head) * hd * 4;
         for (uint32_t c0 = 0; c0 < len; c0 += bc) {
           const uint32_t n_keys = std::min(bc, len - c0);
           const bool first = c0 == 0;
@@ -158,10 +165,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
           load_2d(ctx, me, job.cache.k + (head + uint64_t(c0) * hd) * 4, hd, kt, hd, n_keys, hd);
           load_2d(ctx, me, job.cache.v + (head + uint64_t(c0) * hd) * 4, hd, vt, hd, n_keys, hd);
           ctx.order(me, engine::dma, engine::matrix);
-          emit(attention_matmul(m, hd, n_keys, qa, hr * hd, kt, hd, sc, n_keys, false, true));  // S = Q K^T
+          emit(attention_matmul(m, hd, n_keys, qa, lda, kt, hd, sc, n_keys, false, true));  // S = Q K^T
           ctx.order(me, engine::matrix, engine::vector);
           emit(vec(vector_op::scale, m, n_keys, sc, 0, sc, 1.0f / std::sqrt(float(hd))));
-          emit(vec(vector_op::causal_mask, m, n_keys, sc, 0, sc, 0, c0, seq.past));
+          if (!decode) emit(vec(vector_op::causal_mask, m, n_keys, sc, 0, sc, 0, c0, seq.past));
           emit(vec(vector_op::row_max, m, n_keys, sc, 0, tmax));
           if (first) {
             emit(vec(vector_op::copy, 1, m, tmax, 0, mrow));
@@ -195,7 +202,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
         place.row_bytes = hd * 4;
         place.rows = m;
         place.src_stride = hd * 4;
-        place.dst_stride = uint64_t(hr) * hd * 4;
+        place.dst_stride = uint64_t(lda) * 4;
         emit(place);
       }
       t0 += seq.new_tokens;

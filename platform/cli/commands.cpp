@@ -6,8 +6,8 @@ const std::vector<command>& commands() {
   static const std::vector<command> all = {
       {"config check", "validate a hardware YAML file", config_check},
       {"config describe", "list every hardware config key with type, unit, default and meaning", config_describe},
-      {"lower gemm", "lower one GEMM per group to per-core command streams; figures, stream files, check",
-       lower_gemm},
+      {"lower gemm", "lower one GEMM per group to per-core command streams; figures, stream files, check", lower_gemm},
+      {"lower layer", "lower one dense decoder layer of a zoo model for a batch; figures, stream files", lower_layer},
       {"disasm", "print a binary command stream as text, one command per line", disasm},
   };
   return all;
