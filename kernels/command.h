@@ -78,6 +78,7 @@ enum class vector_op : uint8_t {
   mul_row = 16,      // dst[row][col] = src0[row][col] * src1[row]
   div_row = 17,      // dst[row][col] = src0[row][col] / src1[row]
   causal_mask = 18,  // dst = src0, or -inf where col + param0 > row + param1 (key after query)
+  to_bf16 = 19,      // dst (bf16, 2 bytes per element) = src0 rounded to nearest even: a matmul operand
 };
 
 // Element-wise or row-wise fp32 operation on SRAM data, rows x cols elements,

@@ -210,6 +210,8 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
     } else if (auto* v = std::get_if<vector_cmd>(&cmd)) {
       const uint64_t count = uint64_t(v->rows) * v->cols;
       const bool reduces = v->op == vector_op::row_max || v->op == vector_op::row_sum;
+      // to_bf16 writes 2-byte elements: its destination is handled apart, not as floats.
+      const bool narrows = v->op == vector_op::to_bf16;
       const bool elementwise_pair =
           v->op == vector_op::add || v->op == vector_op::mul || v->op == vector_op::sub || v->op == vector_op::max;
       const bool per_row = v->op == vector_op::sub_row || v->op == vector_op::mul_row || v->op == vector_op::div_row;
@@ -219,9 +221,9 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
                                                                 : 0;
       touch(mem_space::sram, core, v->src0, 1, count * 4, 0, false);
       touch(mem_space::sram, core, v->src1, 1, src1_elems * 4, 0, false);
-      touch(mem_space::sram, core, v->dst, 1, (reduces ? v->rows : count) * 4, 0, true);
+      touch(mem_space::sram, core, v->dst, 1, reduces ? v->rows * 4 : count * (narrows ? 2 : 4), 0, true);
       const float* x = f32(core, v->src0, count, i);
-      float* y = f32(core, v->dst, reduces ? v->rows : count, i);
+      float* y = narrows ? nullptr : f32(core, v->dst, reduces ? v->rows : count, i);
       const uint32_t cols = v->cols;
       switch (v->op) {
         case vector_op::add:
@@ -261,6 +263,15 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
                       : v->op == vector_op::mul_row ? x[at] * z[r]
                                                     : x[at] / z[r];
             }
+          break;
+        }
+        case vector_op::to_bf16: {
+          uint8_t* out = span(mem_space::sram, core, v->dst, count * 2, where(core, i));
+          for (uint64_t e = 0; e < count; ++e) {
+            const uint16_t b = to_bf16(x[e]);
+            out[2 * e] = uint8_t(b);
+            out[2 * e + 1] = uint8_t(b >> 8);
+          }
           break;
         }
         case vector_op::causal_mask:

@@ -84,8 +84,24 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t qn = buffer(hd, "q_norm"), kn = buffer(hd, "k_norm");
   // Weights stream from HBM in column tiles through one double buffer, sized for the deepest GEMM.
   if (job.weight_tile == 0) throw error(what + ": weight_tile must be > 0");
+  if (job.weight_type != dtype::fp32 && job.weight_type != dtype::bf16)
+    throw error(what + ": weights must be fp32 or bf16, not " + dtype_name(job.weight_type));
+  const dtype wtype = job.weight_type;
+  const bool narrow = wtype == dtype::bf16;
+  const uint64_t eb = dtype_bytes(wtype);
   const uint32_t wt = job.weight_tile;
-  const uint32_t weights = buffer(2ull * std::max({h, hr * hd, max_ir}) * wt, "weight tiles (2 buffers)");
+  const uint32_t weights =
+      ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, max_ir}) * wt * eb, "weight tiles (2 buffers)");
+  // bf16 copies of the activation operands (bf16 weights only).
+  const uint32_t x16 =
+      narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, hr * hd, max_ir}) * 2, "bf16 activation operand")
+             : 0;
+  // The matmul operand for fp32 activations at `src`: itself, or its bf16 copy.
+  auto operand = [&](int me, uint32_t src, uint32_t elems) {
+    if (!narrow) return src;
+    ctx.emit(me, vec(vector_op::to_bf16, 1, elems, src, 0, x16));
+    return x16;
+  };
   const uint32_t q = buffer(uint64_t(T) * hr * hd, "Q"), k = buffer(uint64_t(T) * kvr * hd, "K"),
                  v = buffer(uint64_t(T) * kvr * hd, "V"), att = buffer(uint64_t(T) * hr * hd, "attention out");
   const uint32_t kt = buffer(uint64_t(bc) * hd, "K tile"), vt = buffer(uint64_t(bc) * hd, "V tile");
@@ -110,13 +126,14 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       load_2d(ctx, me, w.q_norm, hd, qn, hd, 1, hd);
       load_2d(ctx, me, w.k_norm, hd, kn, hd, 1, hd);
     }
+    const uint32_t xq = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
-    streamed_gemm(ctx, me, xn, h, w.q + uint64_t(r) * hr * hd * 4, uint64_t(H) * hd, weights, wt, q, hr * hd, T, h,
-                  hr * hd);
-    streamed_gemm(ctx, me, xn, h, w.k + uint64_t(r) * kvr * hd * 4, uint64_t(KV) * hd, weights, wt, k, kvr * hd, T, h,
-                  kvr * hd);
-    streamed_gemm(ctx, me, xn, h, w.v + uint64_t(r) * kvr * hd * 4, uint64_t(KV) * hd, weights, wt, v, kvr * hd, T, h,
-                  kvr * hd);
+    streamed_gemm(ctx, me, xq, h, w.q + uint64_t(r) * hr * hd * eb, uint64_t(H) * hd, weights, wt, q, hr * hd, T, h,
+                  hr * hd, wtype);
+    streamed_gemm(ctx, me, xq, h, w.k + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, weights, wt, k, kvr * hd, T, h,
+                  kvr * hd, wtype);
+    streamed_gemm(ctx, me, xq, h, w.v + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, weights, wt, v, kvr * hd, T, h,
+                  kvr * hd, wtype);
     ctx.order(me, engine::dma, engine::vector);  // q/k norm weights
     ctx.order(me, engine::matrix, engine::vector);
     if (model.has_qk_norm()) {
@@ -207,8 +224,11 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       }
       t0 += seq.new_tokens;
     }
-    ctx.order(me, engine::dma, engine::matrix);  // attention output placed
-    streamed_gemm(ctx, me, att, hr * hd, w.o + uint64_t(r) * hr * hd * h * 4, h, weights, wt, y, h, T, hr * hd, h);
+    ctx.order(me, engine::dma, narrow ? engine::vector : engine::matrix);  // attention output placed
+    const uint32_t ao = operand(me, att, T * hr * hd);
+    ctx.order(me, engine::vector, engine::matrix);
+    streamed_gemm(ctx, me, ao, hr * hd, w.o + uint64_t(r) * hr * hd * h * eb, h, weights, wt, y, h, T, hr * hd, h,
+                  wtype);
   }
   const engine attention_done = ring_all_reduce(ctx, group, y, uint64_t(T) * h, engine::matrix);
 
@@ -222,14 +242,18 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     ctx.order(me, engine::dma, engine::vector);
     ctx.emit(me, vec(vector_op::add, T, h, x, y, x2));
     ctx.emit(me, vec(vector_op::rmsnorm, T, h, x2, norm2, xn, eps));
+    const uint32_t xm = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
-    streamed_gemm(ctx, me, xn, h, w.gate + i0 * 4, I, weights, wt, g, ir, T, h, ir);
-    streamed_gemm(ctx, me, xn, h, w.up + i0 * 4, I, weights, wt, u, ir, T, h, ir);
+    streamed_gemm(ctx, me, xm, h, w.gate + i0 * eb, I, weights, wt, g, ir, T, h, ir, wtype);
+    streamed_gemm(ctx, me, xm, h, w.up + i0 * eb, I, weights, wt, u, ir, T, h, ir, wtype);
     ctx.order(me, engine::matrix, engine::vector);
     ctx.emit(me, vec(vector_op::silu, T, ir, g, 0, g));
     ctx.emit(me, vec(vector_op::mul, T, ir, g, u, g));
+    // The bf16 copy of xn is still being read by gate/up: convert after the matrix unit is done.
+    if (narrow) ctx.order(me, engine::matrix, engine::vector);
+    const uint32_t gd = operand(me, g, T * ir);
     ctx.order(me, engine::vector, engine::matrix);
-    streamed_gemm(ctx, me, g, ir, w.down + i0 * h * 4, h, weights, wt, d, h, T, ir, h);
+    streamed_gemm(ctx, me, gd, ir, w.down + i0 * h * eb, h, weights, wt, d, h, T, ir, h, wtype);
   }
   const engine mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
   for (int r = 0; r < n; ++r) {

@@ -149,7 +149,7 @@ int lower_gemm(const std::vector<std::string>& args) {
 
 int lower_layer(const std::vector<std::string>& args) {
   po::options_description desc("lower layer options");
-  std::string hw_file, model_name, zoo, placement_name, map_file, out_dir, stats_file;
+  std::string hw_file, model_name, zoo, placement_name, map_file, out_dir, stats_file, weights_name;
   int cores = 0;
   uint32_t sequences = 1, past = 0, fresh = 1, kv_tile = 128, weight_tile = 128;
   desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
@@ -163,10 +163,14 @@ int lower_layer(const std::vector<std::string>& args) {
       "new", po::value(&fresh)->default_value(1), "tokens per sequence this step (1: decode)")(
       "kv-tile", po::value(&kv_tile)->default_value(128), "keys per attention tile")(
       "weight-tile", po::value(&weight_tile)->default_value(128), "weight columns per streamed tile")(
+      "weights", po::value(&weights_name)->default_value("bf16"),
+      "projection/MLP weight type: bf16 (activations rounded to bf16 before each matmul) or fp32")(
       "out", po::value(&out_dir), "write one stream file per busy core: DIR/core_<id>.bin")(
       "stats", po::value(&stats_file), "write the figures as a statistics JSON file");
   po::variables_map vm;
   if (!parse("npuvp lower layer --hw FILE --model NAME [options]", desc, args, vm)) return 0;
+  if (weights_name != "fp32" && weights_name != "bf16") throw usage_error("--weights must be fp32 or bf16");
+  const auto wtype = weights_name == "bf16" ? kernels::dtype::bf16 : kernels::dtype::fp32;
   const hw_config hw = load_hw_config(hw_file);
   const kernels::model_config model = kernels::load_model_config(model_name, zoo);
   if (!vm.count("cores")) cores = hw.mesh.width * hw.mesh.height;
@@ -176,30 +180,32 @@ int lower_layer(const std::vector<std::string>& args) {
   const uint64_t h = model.hidden_size, hd = model.head_dim, H = model.num_attention_heads,
                  KV = model.num_key_value_heads, I = model.intermediate_size;
   uint64_t top = 0;
-  auto place = [&](uint64_t elems) {
+  auto place = [&](uint64_t elems, uint64_t elem_bytes) {
     const uint64_t at = top;
-    top += (elems * 4 + 63) / 64 * 64;
+    top += (elems * elem_bytes + 63) / 64 * 64;
     return at;
   };
+  const uint64_t eb = kernels::dtype_bytes(wtype);
   kernels::layer_job job;
+  job.weight_type = wtype;
   auto& w = job.weights;
-  w.input_norm = place(h);
-  w.q = place(h * H * hd);
-  w.k = place(h * KV * hd);
-  w.v = place(h * KV * hd);
-  w.q_norm = place(hd);
-  w.k_norm = place(hd);
-  w.o = place(H * hd * h);
-  w.post_norm = place(h);
-  w.gate = place(h * I);
-  w.up = place(h * I);
-  w.down = place(I * h);
+  w.input_norm = place(h, 4);
+  w.q = place(h * H * hd, eb);
+  w.k = place(h * KV * hd, eb);
+  w.v = place(h * KV * hd, eb);
+  w.q_norm = place(hd, 4);
+  w.k_norm = place(hd, 4);
+  w.o = place(H * hd * h, eb);
+  w.post_norm = place(h, 4);
+  w.gate = place(h * I, eb);
+  w.up = place(h * I, eb);
+  w.down = place(I * h, eb);
   job.batch.assign(sequences, kernels::sequence{past, fresh});
   job.cache.max_positions = past + fresh;
-  job.cache.k = place(uint64_t(sequences) * KV * job.cache.max_positions * hd);
-  job.cache.v = place(uint64_t(sequences) * KV * job.cache.max_positions * hd);
-  job.x_in = place(uint64_t(sequences) * fresh * h);
-  job.x_out = place(uint64_t(sequences) * fresh * h);
+  job.cache.k = place(uint64_t(sequences) * KV * job.cache.max_positions * hd, 4);
+  job.cache.v = place(uint64_t(sequences) * KV * job.cache.max_positions * hd, 4);
+  job.x_in = place(uint64_t(sequences) * fresh * h, 4);
+  job.x_out = place(uint64_t(sequences) * fresh * h, 4);
   job.kv_tile = kv_tile;
   job.weight_tile = weight_tile;
   kernels::lowering_context ctx(hw);
@@ -207,7 +213,8 @@ int lower_layer(const std::vector<std::string>& args) {
   const uint64_t peak = sram_peak(ctx);
   const auto programs = ctx.finish();
   std::cout << model.name << " layer on " << cores << " cores (" << placement_name << "): " << sequences
-            << " sequences x " << fresh << " new tokens after " << past << ", fp32, HBM footprint " << top << " B\n";
+            << " sequences x " << fresh << " new tokens after " << past << ", " << weights_name
+            << " weights, fp32 activations and KV cache, HBM footprint " << top << " B\n";
   stats_writer stats;
   stats.meta("model", model.name);
   stats.meta("placement", placement_name);
