@@ -67,8 +67,8 @@ enum class vector_op : uint8_t {
   rmsnorm = 7,       // per row: dst = x / sqrt(mean(x^2) + scalar) * src1[col]
   rope = 8,          // per row (one head vector of `cols`): rotate pairs (i, i+cols/2)
                      // by angle pos * theta^(-2i/cols); pos = param0 + row / param1, theta = scalar
-  topk = 9,          // per row: keep the param0 largest, softmax over them (flag normalize:
-                     // renormalise to sum 1), zeros elsewhere
+  topk = 9,          // per row: keep the param0 largest (ties: lower index) at their softmax
+                     // probability over the whole row (flag normalize: renormalised to sum 1), zeros elsewhere
   sub = 10,          // dst = src0 - src1
   exp = 11,          // dst = exp(x)
   max = 12,          // dst = max(src0, src1)
