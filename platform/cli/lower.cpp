@@ -121,8 +121,14 @@ int lower_gemm(const std::vector<std::string>& args) {
   std::vector<kernels::gemm_job> jobs;
   uint64_t hbm = 0;
   for (int g = 0; g < groups; ++g) {
-    kernels::gemm_job j{m,   k, n, hbm, hbm + uint64_t(m) * k * eb, hbm + uint64_t(m) * k * eb + uint64_t(k) * n * eb,
-                        type};
+    kernels::gemm_job j;
+    j.m = m;
+    j.k = k;
+    j.n = n;
+    j.type = type;
+    j.a = hbm;
+    j.b = j.a + uint64_t(m) * k * eb;
+    j.c = j.b + uint64_t(k) * n * eb;
     hbm = j.c + uint64_t(m) * n * 4;
     jobs.push_back(j);
   }
