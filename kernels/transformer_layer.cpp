@@ -1,0 +1,270 @@
+#include "kernels/transformer_layer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/collectives.h"
+#include "platform/base/error.h"
+
+namespace npuvp::kernels {
+
+namespace {
+
+vector_cmd vec(vector_op op, uint32_t rows, uint32_t cols, uint32_t src0, uint32_t src1, uint32_t dst,
+               float scalar = 0.0f, uint32_t param0 = 0, uint32_t param1 = 0) {
+  vector_cmd v;
+  v.op = op;
+  v.rows = rows;
+  v.cols = cols;
+  v.src0 = src0;
+  v.src1 = src1;
+  v.dst = dst;
+  v.scalar = scalar;
+  v.param0 = param0;
+  v.param1 = param1;
+  return v;
+}
+
+matmul_cmd attention_matmul(uint32_t m, uint32_t k, uint32_t n, uint32_t a, uint32_t lda, uint32_t b, uint32_t ldb,
+                            uint32_t c, uint32_t ldc, bool accumulate, bool transpose_b) {
+  matmul_cmd mm;
+  mm.m = m;
+  mm.k = k;
+  mm.n = n;
+  mm.a = a;
+  mm.lda = lda;
+  mm.b = b;
+  mm.ldb = ldb;
+  mm.c = c;
+  mm.ldc = ldc;
+  mm.accumulate = accumulate;
+  mm.transpose_b = transpose_b;
+  return mm;
+}
+
+}  // namespace
+
+void lower_transformer_layer(lowering_context& ctx, const model_config& model, const layer_job& job,
+                             const std::vector<int>& group) {
+  const int n = static_cast<int>(group.size());
+  const std::string what = model.name + " layer on " + std::to_string(n) + " cores";
+  if (model.is_moe()) throw error(what + ": MoE layers are not lowered yet");
+  if (model.num_key_value_heads % n != 0)
+    throw error(what + ": the group size must divide num_key_value_heads (" +
+                std::to_string(model.num_key_value_heads) + ")");
+  const auto h = static_cast<uint32_t>(model.hidden_size), hd = static_cast<uint32_t>(model.head_dim);
+  const auto H = static_cast<uint32_t>(model.num_attention_heads),
+             KV = static_cast<uint32_t>(model.num_key_value_heads);
+  const auto I = static_cast<uint32_t>(model.intermediate_size);
+  const uint32_t hr = H / n, kvr = KV / n, per_kv = H / KV;  // heads per rank; q heads per kv head
+  const uint32_t bc = job.kv_tile;
+  if (bc == 0 || bc > uint32_t(ctx.hw().core.matrix.rows) || bc > uint32_t(ctx.hw().core.matrix.cols) ||
+      hd > uint32_t(ctx.hw().core.matrix.rows) || hd > uint32_t(ctx.hw().core.matrix.cols))
+    throw error(what + ": kv_tile (" + std::to_string(bc) + ") and head_dim (" + std::to_string(hd) +
+                ") must fit the " + std::to_string(ctx.hw().core.matrix.rows) + "x" +
+                std::to_string(ctx.hw().core.matrix.cols) + " matrix unit");
+  uint32_t T = 0, m_max = 0;
+  for (size_t s = 0; s < job.batch.size(); ++s) {
+    const auto& seq = job.batch[s];
+    if (seq.past + seq.new_tokens > job.cache.max_positions)
+      throw error(what + ": sequence " + std::to_string(s) + " needs " + std::to_string(seq.past + seq.new_tokens) +
+                  " cache positions, the cache has " + std::to_string(job.cache.max_positions));
+    T += seq.new_tokens;
+    // Decode attends with all query heads of a KV head at once (rows = heads).
+    m_max = std::max(m_max, seq.new_tokens == 1 ? H / KV : seq.new_tokens);
+  }
+  const auto max_ir = static_cast<uint32_t>(split_range(I, n, 0).second);
+  const float eps = static_cast<float>(model.rms_norm_eps), theta = static_cast<float>(model.rope_theta);
+  const uint64_t cache_row = uint64_t(job.cache.max_positions) * hd;  // elements per (sequence, kv head)
+
+  // Every rank allocates the same buffers at the same offsets.
+  auto buffer = [&](uint64_t elems, const char* name) { return ctx.alloc_symmetric(group, elems * 4, name); };
+  const uint32_t x = buffer(uint64_t(T) * h, "x"), xn = buffer(uint64_t(T) * h, "normed x");
+  const uint32_t norm1 = buffer(h, "input_norm"), norm2 = buffer(h, "post_attention_norm");
+  const uint32_t qn = buffer(hd, "q_norm"), kn = buffer(hd, "k_norm");
+  // Weights stream from HBM in column tiles through one double buffer, sized for the deepest GEMM.
+  if (job.weight_tile == 0) throw error(what + ": weight_tile must be > 0");
+  if (job.weight_type != dtype::fp32 && job.weight_type != dtype::bf16)
+    throw error(what + ": weights must be fp32 or bf16, not " + dtype_name(job.weight_type));
+  const dtype wtype = job.weight_type;
+  const bool narrow = wtype == dtype::bf16;
+  const uint64_t eb = dtype_bytes(wtype);
+  const uint32_t wt = job.weight_tile;
+  const uint32_t weights =
+      ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, max_ir}) * wt * eb, "weight tiles (2 buffers)");
+  // bf16 copies of the activation operands (bf16 weights only).
+  const uint32_t x16 =
+      narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, hr * hd, max_ir}) * 2, "bf16 activation operand")
+             : 0;
+  // The matmul operand for fp32 activations at `src`: itself, or its bf16 copy.
+  auto operand = [&](int me, uint32_t src, uint32_t elems) {
+    if (!narrow) return src;
+    ctx.emit(me, vec(vector_op::to_bf16, 1, elems, src, 0, x16));
+    return x16;
+  };
+  const uint32_t q = buffer(uint64_t(T) * hr * hd, "Q"), k = buffer(uint64_t(T) * kvr * hd, "K"),
+                 v = buffer(uint64_t(T) * kvr * hd, "V"), att = buffer(uint64_t(T) * hr * hd, "attention out");
+  const uint32_t kt = buffer(uint64_t(bc) * hd, "K tile"), vt = buffer(uint64_t(bc) * hd, "V tile");
+  const uint32_t sc = buffer(uint64_t(m_max) * bc, "scores"), o = buffer(uint64_t(m_max) * hd, "O accumulator");
+  const uint32_t mrow = buffer(m_max, "row max"), mnew = buffer(m_max, "new row max"),
+                 tmax = buffer(m_max, "tile row max"), alpha = buffer(m_max, "rescale"),
+                 lrow = buffer(m_max, "row sum"), rsum = buffer(m_max, "tile row sum");
+  const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial"), x2 = buffer(uint64_t(T) * h, "residual");
+  const uint32_t g = buffer(uint64_t(T) * max_ir, "gate"), u = buffer(uint64_t(T) * max_ir, "up");
+  const uint32_t d = buffer(uint64_t(T) * h, "down partial"), out = buffer(uint64_t(T) * h, "layer out");
+  const auto& w = job.weights;
+
+  // Attention: everything up to the o_proj partial sum.
+  for (int r = 0; r < n; ++r) {
+    const int me = group[r];
+    auto emit = [&](const command& c) { ctx.emit(me, c); };
+    load_2d(ctx, me, job.x_in, h, x, h, T, h);
+    load_2d(ctx, me, w.input_norm, h, norm1, h, 1, h);
+    ctx.order(me, engine::dma, engine::vector);
+    emit(vec(vector_op::rmsnorm, T, h, x, norm1, xn, eps));
+    if (model.has_qk_norm()) {
+      load_2d(ctx, me, w.q_norm, hd, qn, hd, 1, hd);
+      load_2d(ctx, me, w.k_norm, hd, kn, hd, 1, hd);
+    }
+    const uint32_t xq = operand(me, xn, T * h);
+    ctx.order(me, engine::vector, engine::matrix);
+    streamed_gemm(ctx, me, xq, h, w.q + uint64_t(r) * hr * hd * eb, uint64_t(H) * hd, weights, wt, q, hr * hd, T, h,
+                  hr * hd, wtype);
+    streamed_gemm(ctx, me, xq, h, w.k + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, weights, wt, k, kvr * hd, T, h,
+                  kvr * hd, wtype);
+    streamed_gemm(ctx, me, xq, h, w.v + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, weights, wt, v, kvr * hd, T, h,
+                  kvr * hd, wtype);
+    ctx.order(me, engine::dma, engine::vector);  // q/k norm weights
+    ctx.order(me, engine::matrix, engine::vector);
+    if (model.has_qk_norm()) {
+      emit(vec(vector_op::rmsnorm, T * hr, hd, q, qn, q, eps));
+      emit(vec(vector_op::rmsnorm, T * kvr, hd, k, kn, k, eps));
+    }
+    uint32_t t0 = 0;
+    for (const auto& seq : job.batch) {
+      emit(vec(vector_op::rope, seq.new_tokens * hr, hd, q + t0 * hr * hd * 4, 0, q + t0 * hr * hd * 4, theta, seq.past,
+               hr));
+      emit(vec(vector_op::rope, seq.new_tokens * kvr, hd, k + t0 * kvr * hd * 4, 0, k + t0 * kvr * hd * 4, theta,
+               seq.past, kvr));
+      t0 += seq.new_tokens;
+    }
+    // Append the new K and V to the cache, then attend over the whole cache.
+    ctx.order(me, engine::vector, engine::dma);
+    ctx.order(me, engine::matrix, engine::dma);
+    t0 = 0;
+    for (size_t s = 0; s < job.batch.size(); ++s) {
+      const auto& seq = job.batch[s];
+      for (uint32_t j = 0; j < kvr; ++j) {
+        const uint64_t row = (uint64_t(s) * KV + r * kvr + j) * cache_row + uint64_t(seq.past) * hd;
+        store_2d(ctx, me, k + (t0 * kvr + j) * hd * 4, kvr * hd, job.cache.k + row * 4, hd, seq.new_tokens, hd);
+        store_2d(ctx, me, v + (t0 * kvr + j) * hd * 4, kvr * hd, job.cache.v + row * 4, hd, seq.new_tokens, hd);
+      }
+      t0 += seq.new_tokens;
+    }
+    t0 = 0;
+    for (size_t s = 0; s < job.batch.size(); ++s) {
+      const auto& seq = job.batch[s];
+      // One attention unit reads one KV head once. Decode (one token): the unit is a KV head and its
+      // rows are the KV head's per_kv query heads, contiguous in Q, and no key lies after the query.
+      // Prefill: the unit is a query head and its rows are the tokens (row stride hr*hd), causally masked.
+      const bool decode = seq.new_tokens == 1;
+      const uint32_t m = decode ? per_kv : seq.new_tokens, len = seq.past + seq.new_tokens;
+      const uint32_t lda = decode ? hd : hr * hd;
+      for (uint32_t unit = 0; unit < (decode ? kvr : hr); ++unit) {
+        const uint32_t kv_local = decode ? unit : unit / per_kv, first_head = decode ? unit * per_kv : unit;
+        const uint64_t head = (uint64_t(s) * KV + r * kvr + kv_local) * cache_row;
+        const uint32_t qa = q + (t0 * hr + first_head) * hd * 4;
+        for (uint32_t c0 = 0; c0 < len; c0 += bc) {
+          const uint32_t n_keys = std::min(bc, len - c0);
+          const bool first = c0 == 0;
+          // The tiles are single-buffered: load once the matrix unit is done with the last ones.
+          ctx.order(me, engine::matrix, engine::dma);
+          load_2d(ctx, me, job.cache.k + (head + uint64_t(c0) * hd) * 4, hd, kt, hd, n_keys, hd);
+          load_2d(ctx, me, job.cache.v + (head + uint64_t(c0) * hd) * 4, hd, vt, hd, n_keys, hd);
+          ctx.order(me, engine::dma, engine::matrix);
+          emit(attention_matmul(m, hd, n_keys, qa, lda, kt, hd, sc, n_keys, false, true));  // S = Q K^T
+          ctx.order(me, engine::matrix, engine::vector);
+          emit(vec(vector_op::scale, m, n_keys, sc, 0, sc, 1.0f / std::sqrt(float(hd))));
+          if (!decode) emit(vec(vector_op::causal_mask, m, n_keys, sc, 0, sc, 0, c0, seq.past));
+          emit(vec(vector_op::row_max, m, n_keys, sc, 0, tmax));
+          if (first) {
+            emit(vec(vector_op::copy, 1, m, tmax, 0, mrow));
+            emit(vec(vector_op::sub_row, m, n_keys, sc, mrow, sc));
+            emit(vec(vector_op::exp, m, n_keys, sc, 0, sc));
+            emit(vec(vector_op::row_sum, m, n_keys, sc, 0, lrow));
+          } else {
+            // Online softmax (Milakov & Gimelshein 2018; Dao et al. 2022): rescale what was summed
+            // so far by exp(old max - new max).
+            emit(vec(vector_op::max, 1, m, mrow, tmax, mnew));
+            emit(vec(vector_op::sub, 1, m, mrow, mnew, alpha));
+            emit(vec(vector_op::exp, 1, m, alpha, 0, alpha));
+            emit(vec(vector_op::sub_row, m, n_keys, sc, mnew, sc));
+            emit(vec(vector_op::exp, m, n_keys, sc, 0, sc));
+            emit(vec(vector_op::row_sum, m, n_keys, sc, 0, rsum));
+            emit(vec(vector_op::mul, 1, m, lrow, alpha, lrow));
+            emit(vec(vector_op::add, 1, m, lrow, rsum, lrow));
+            emit(vec(vector_op::mul_row, m, hd, o, alpha, o));
+            emit(vec(vector_op::copy, 1, m, mnew, 0, mrow));
+          }
+          ctx.order(me, engine::vector, engine::matrix);
+          emit(attention_matmul(m, n_keys, hd, sc, n_keys, vt, hd, o, hd, !first, false));  // O (+)= P V
+        }
+        ctx.order(me, engine::matrix, engine::vector);
+        emit(vec(vector_op::div_row, m, hd, o, lrow, o));
+        ctx.order(me, engine::vector, engine::dma);
+        dma_cmd place;  // O -> this head's columns of the attention output
+        place.src_space = place.dst_space = mem_space::sram;
+        place.src = o;
+        place.dst = qa - q + att;
+        place.row_bytes = hd * 4;
+        place.rows = m;
+        place.src_stride = hd * 4;
+        place.dst_stride = uint64_t(lda) * 4;
+        emit(place);
+      }
+      t0 += seq.new_tokens;
+    }
+    ctx.order(me, engine::dma, narrow ? engine::vector : engine::matrix);  // attention output placed
+    const uint32_t ao = operand(me, att, T * hr * hd);
+    ctx.order(me, engine::vector, engine::matrix);
+    streamed_gemm(ctx, me, ao, hr * hd, w.o + uint64_t(r) * hr * hd * h * eb, h, weights, wt, y, h, T, hr * hd, h,
+                  wtype);
+  }
+  const engine attention_done = ring_all_reduce(ctx, group, y, uint64_t(T) * h, engine::matrix);
+
+  // MLP: residual, norm, SwiGLU with gate/up column-parallel and down row-parallel.
+  for (int r = 0; r < n; ++r) {
+    const int me = group[r];
+    const auto [i0, i1] = split_range(I, n, r);
+    const auto ir = static_cast<uint32_t>(i1 - i0);
+    load_2d(ctx, me, w.post_norm, h, norm2, h, 1, h);
+    ctx.order(me, attention_done, engine::vector);
+    ctx.order(me, engine::dma, engine::vector);
+    ctx.emit(me, vec(vector_op::add, T, h, x, y, x2));
+    ctx.emit(me, vec(vector_op::rmsnorm, T, h, x2, norm2, xn, eps));
+    const uint32_t xm = operand(me, xn, T * h);
+    ctx.order(me, engine::vector, engine::matrix);
+    streamed_gemm(ctx, me, xm, h, w.gate + i0 * eb, I, weights, wt, g, ir, T, h, ir, wtype);
+    streamed_gemm(ctx, me, xm, h, w.up + i0 * eb, I, weights, wt, u, ir, T, h, ir, wtype);
+    ctx.order(me, engine::matrix, engine::vector);
+    ctx.emit(me, vec(vector_op::silu, T, ir, g, 0, g));
+    ctx.emit(me, vec(vector_op::mul, T, ir, g, u, g));
+    // The bf16 copy of xn is still being read by gate/up: convert after the matrix unit is done.
+    if (narrow) ctx.order(me, engine::matrix, engine::vector);
+    const uint32_t gd = operand(me, g, T * ir);
+    ctx.order(me, engine::vector, engine::matrix);
+    streamed_gemm(ctx, me, gd, ir, w.down + i0 * h * eb, h, weights, wt, d, h, T, ir, h, wtype);
+  }
+  const engine mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
+  for (int r = 0; r < n; ++r) {
+    const int me = group[r];
+    ctx.order(me, mlp_done, engine::vector);
+    ctx.emit(me, vec(vector_op::add, T, h, x2, d, out));
+    ctx.order(me, engine::vector, engine::dma);
+    const auto [t0, t1] = split_range(T, n, r);
+    store_2d(ctx, me, out + static_cast<uint32_t>(t0 * h * 4), h, job.x_out + t0 * h * 4, h,
+             static_cast<uint32_t>(t1 - t0), h);
+  }
+}
+
+}  // namespace npuvp::kernels
