@@ -6,6 +6,7 @@ const std::vector<command>& commands() {
   static const std::vector<command> all = {
       {"config check", "validate a hardware YAML file", config_check},
       {"config describe", "list every hardware config key with type, unit, default and meaning", config_describe},
+      {"bench hbm", "drive one HBM channel with synthetic traffic: bandwidth, latency, simulator speed", bench_hbm},
   };
   return all;
 }
