@@ -56,6 +56,8 @@ void chip::load_programs(const std::vector<kernels::program>& programs) {
 }
 
 sc_time chip::run() {
+  // The cores call sc_stop() when the last one is done; that is no news.
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   sc_core::sc_start();
   if (!m_sync.failure().empty()) throw simulation_error(m_sync.failure());
   std::string blocked;
