@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/collectives.h"
 #include "kernels/partition/partition.h"
 #include "platform/base/error.h"
 #include "platform/base/trace.h"
@@ -167,4 +168,60 @@ TEST_CASE("chip: stats and trace cover every engine of every core", "[chip]") {
   CHECK(st.value("npu4x4.hbm_0", "reads") > 0);
   // One trace event per command except `end` (16 of them), plus HBM accesses.
   CHECK(trace.event_count() >= commands - 16);
+}
+
+namespace {
+
+// Ring all-reduce of `elems` fp32 per rank over the `n` cores of a
+// ring_block placement (SRAM in lt mode: no bank conflicts, so every rank
+// and step is alike). Returns the time and whether every rank holds the sum.
+nlohmann::json run_all_reduce(int n, uint64_t elems) {
+  hw_config hw = test_hw(true);
+  hw.core.sram.mode = "lt";
+  chip npu(hw);
+  const std::vector<int> ring = core_ids(make_placement("ring_block")->place(1, n, 4, 4)[0], 4);
+  lowering_context ctx(hw);
+  const uint32_t data = ctx.alloc_symmetric(ring, elems * 4, "all-reduce data");
+  ring_all_reduce(ctx, ring, data, elems, engine::dma);
+  npu.load_programs(ctx.finish());
+  for (int r = 0; r < n; ++r) {
+    std::vector<float> v(elems);
+    for (uint64_t e = 0; e < elems; ++e) v[e] = float(r + 1) + float(e % 3);
+    npu.core(ring[r]).write_sram(data, v.data(), elems * 4);
+  }
+  const double t = npu.run().to_seconds() * 1e9;
+  bool sums = true;
+  for (int r = 0; r < n; ++r) {
+    std::vector<float> v(elems);
+    npu.core(ring[r]).read_sram(data, v.data(), elems * 4);
+    for (uint64_t e = 0; e < elems; ++e) sums &= v[e] == float(n * (n + 1) / 2) + float(n) * float(e % 3);
+  }
+  return {{"elapsed_ns", t}, {"sums", sums}, {"message_ns", npu.message_latency(0, 1).to_seconds() * 1e9}};
+}
+
+// One send of `bytes` between two neighbours on an idle chip: when the recv completes.
+nlohmann::json run_send(uint32_t bytes) {
+  hw_config hw = test_hw(false);
+  hw.core.sram.mode = "lt";
+  chip npu(hw);
+  npu.load_programs({{send_cmd{engine::dma, 1, 0, 0, bytes, 0}, end_cmd{}},
+                     {recv_cmd{engine::dma, 0, 0, bytes, 0}, end_cmd{}}});
+  return {{"elapsed_ns", npu.run().to_seconds() * 1e9}};
+}
+
+}  // namespace
+
+TEST_CASE("chip: ring all-reduce takes the 2(n-1) steps the ring algorithm implies", "[chip]") {
+  const int n = 8;
+  const uint64_t elems = 8 * 1024;  // 4 KiB chunks
+  const auto r = run_isolated({[] { return run_all_reduce(n, elems); }, [] { return run_send(4096); }}, 2);
+  INFO(r[0].dump() << "\n" << r[1].dump());
+  CHECK(r[0]["sums"].get<bool>());
+  // Reduce-scatter step: send, arrival notice, add of 1024 elements
+  // (8 + 1024/64 = 24 cycles at 1 GHz); all-gather step: send, notice; and
+  // one notice between the phases ("go" to the previous rank):
+  //   T = 2(n-1) (t_send + L) + (n-1) t_add + L.
+  const double send_and_notice = r[1]["elapsed_ns"].get<double>(), L = r[0]["message_ns"].get<double>();
+  const double expected = 2 * (n - 1) * send_and_notice + (n - 1) * 24.0 + L;
+  CHECK(r[0]["elapsed_ns"].get<double>() == Approx(expected).epsilon(1e-9));
 }
