@@ -37,5 +37,6 @@ bool parse(const std::string& usage, po::options_description& desc, const std::v
 int config_check(const std::vector<std::string>& args);
 int config_describe(const std::vector<std::string>& args);
 int bench_hbm(const std::vector<std::string>& args);
+int run_gemm(const std::vector<std::string>& args);
 
 }  // namespace npuvp::cli

@@ -7,6 +7,7 @@ const std::vector<command>& commands() {
       {"config check", "validate a hardware YAML file", config_check},
       {"config describe", "list every hardware config key with type, unit, default and meaning", config_describe},
       {"bench hbm", "drive one HBM channel with synthetic traffic: bandwidth, latency, simulator speed", bench_hbm},
+      {"run gemm", "lower GEMMs with a partition strategy and placement and run them on the chip", run_gemm},
   };
   return all;
 }
