@@ -6,27 +6,56 @@
 #include <numeric>
 #include <vector>
 
+#include "platform/base/error.h"
+
 namespace npuvp::kernels {
 
 matmul_extent extent_of(const matmul_cmd& m) {
   if (m.m == 0 || m.n == 0) return {};
-  return {m.k == 0 ? 0 : uint64_t(m.m - 1) * m.lda + m.k, m.k == 0 ? 0 : uint64_t(m.k - 1) * m.ldb + m.n,
+  const uint64_t eb = static_cast<uint64_t>(dtype_bytes(m.type));
+  // B element (k, col): row-major [k x n], or [n x k] when transposed.
+  const uint64_t b_rows = m.transpose_b ? m.n : m.k, b_cols = m.transpose_b ? m.k : m.n;
+  return {(uint64_t(m.m - 1) * m.lda + m.k) * eb, (b_rows == 0 ? 0 : (b_rows - 1) * m.ldb + b_cols) * eb,
           uint64_t(m.m - 1) * m.ldc + m.n};
 }
 
 vector_extent extent_of(const vector_cmd& v) {
   const uint64_t count = uint64_t(v.rows) * v.cols;
-  uint64_t src1 = 0;
-  if (v.op == vector_op::add || v.op == vector_op::mul) src1 = count;
-  if (v.op == vector_op::rmsnorm) src1 = v.cols;
-  return {count, src1, count};
+  vector_extent x{count, 0, count};
+  switch (v.op) {
+    case vector_op::add:
+    case vector_op::mul:
+    case vector_op::sub:
+    case vector_op::max: x.src1 = count; break;
+    case vector_op::rmsnorm: x.src1 = v.cols; break;
+    case vector_op::sub_row:
+    case vector_op::mul_row:
+    case vector_op::div_row: x.src1 = v.rows; break;
+    case vector_op::row_max:
+    case vector_op::row_sum: x.dst = v.rows; break;
+    default: break;
+  }
+  return x;
 }
 
-void compute_matmul(const matmul_cmd& m, const float* a, const float* b, float* c) {
+void compute_matmul(const matmul_cmd& m, const uint8_t* a, const uint8_t* b, float* c) {
+  if (m.type != dtype::fp32 && m.type != dtype::bf16)
+    throw error(std::string("matmul: only fp32 and bf16 operands are computed, not ") + dtype_name(m.type));
+  // Operand element e of a span starting at p, widened to fp32.
+  auto element = [&](const uint8_t* p, uint64_t e) {
+    if (m.type == dtype::fp32) {
+      float f;
+      std::memcpy(&f, p + e * 4, 4);
+      return f;
+    }
+    return from_bf16(uint16_t(p[e * 2] | (p[e * 2 + 1] << 8)));
+  };
+  const uint64_t k_step = m.transpose_b ? 1 : m.ldb, n_step = m.transpose_b ? m.ldb : 1;
   for (uint32_t r = 0; r < m.m; ++r)
     for (uint32_t col = 0; col < m.n; ++col) {
       float acc = m.accumulate ? c[uint64_t(r) * m.ldc + col] : 0.0f;
-      for (uint32_t k = 0; k < m.k; ++k) acc += a[uint64_t(r) * m.lda + k] * b[uint64_t(k) * m.ldb + col];
+      for (uint32_t k = 0; k < m.k; ++k)
+        acc += element(a, uint64_t(r) * m.lda + k) * element(b, k * k_step + col * n_step);
       c[uint64_t(r) * m.ldc + col] = acc;
     }
 }
@@ -41,11 +70,55 @@ void compute_vector(const vector_cmd& v, const float* x, const float* z, float* 
   switch (v.op) {
     case vector_op::add:
     case vector_op::mul:
-      for (uint64_t e = 0; e < count; ++e) y[e] = v.op == vector_op::add ? x[e] + z[e] : x[e] * z[e];
+    case vector_op::sub:
+    case vector_op::max:
+      for (uint64_t e = 0; e < count; ++e)
+        y[e] = v.op == vector_op::add   ? x[e] + z[e]
+               : v.op == vector_op::mul ? x[e] * z[e]
+               : v.op == vector_op::sub ? x[e] - z[e]
+                                        : std::max(x[e], z[e]);
       break;
-    case vector_op::scale: for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * v.scalar; break;
-    case vector_op::copy: std::memmove(y, x, count * 4); break;
-    case vector_op::silu: for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * sigmoid(x[e]); break;
+    case vector_op::exp:
+      for (uint64_t e = 0; e < count; ++e) y[e] = std::exp(x[e]);
+      break;
+    case vector_op::row_max:
+    case vector_op::row_sum:
+      for (uint32_t r = 0; r < v.rows; ++r) {
+        float acc = v.op == vector_op::row_max ? -INFINITY : 0.0f;
+        for (uint32_t e = 0; e < cols; ++e) {
+          const float xe = x[uint64_t(r) * cols + e];
+          acc = v.op == vector_op::row_max ? std::max(acc, xe) : acc + xe;
+        }
+        y[r] = acc;
+      }
+      break;
+    case vector_op::sub_row:
+    case vector_op::mul_row:
+    case vector_op::div_row:
+      for (uint32_t r = 0; r < v.rows; ++r)
+        for (uint32_t e = 0; e < cols; ++e) {
+          const uint64_t at = uint64_t(r) * cols + e;
+          y[at] = v.op == vector_op::sub_row   ? x[at] - z[r]
+                  : v.op == vector_op::mul_row ? x[at] * z[r]
+                                               : x[at] / z[r];
+        }
+      break;
+    case vector_op::causal_mask:
+      for (uint32_t r = 0; r < v.rows; ++r)
+        for (uint32_t e = 0; e < cols; ++e) {
+          const uint64_t at = uint64_t(r) * cols + e;
+          y[at] = uint64_t(e) + v.param0 > uint64_t(r) + v.param1 ? -INFINITY : x[at];
+        }
+      break;
+    case vector_op::scale:
+      for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * v.scalar;
+      break;
+    case vector_op::copy:
+      std::memmove(y, x, count * 4);
+      break;
+    case vector_op::silu:
+      for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * sigmoid(x[e]);
+      break;
     case vector_op::gelu:
       // Hendrycks & Gimpel 2016, tanh approximation.
       for (uint64_t e = 0; e < count; ++e)
@@ -95,9 +168,8 @@ void compute_vector(const vector_cmd& v, const float* x, const float* z, float* 
         float* yr = y + uint64_t(r) * cols;
         std::iota(idx.begin(), idx.end(), 0u);
         // Ties go to the lower index, so the choice is deterministic.
-        std::partial_sort(idx.begin(), idx.begin() + v.param0, idx.end(), [&](uint32_t p, uint32_t q) {
-          return xr[p] > xr[q] || (xr[p] == xr[q] && p < q);
-        });
+        std::partial_sort(idx.begin(), idx.begin() + v.param0, idx.end(),
+                          [&](uint32_t p, uint32_t q) { return xr[p] > xr[q] || (xr[p] == xr[q] && p < q); });
         const float mx = xr[idx[0]];
         std::vector<float> keep(v.param0);
         float sum = 0;

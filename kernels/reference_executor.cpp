@@ -15,7 +15,8 @@ namespace npuvp::kernels {
 
 reference_executor::reference_executor(int cores, uint64_t sram_bytes_per_core, uint64_t hbm_bytes)
     : m_hbm(hbm_bytes, 0), m_sram(static_cast<size_t>(cores), std::vector<uint8_t>(sram_bytes_per_core, 0)) {
-  if (cores < 1 || cores >= self_core) throw error("reference executor: core count " + std::to_string(cores) + " out of range");
+  if (cores < 1 || cores >= self_core)
+    throw error("reference executor: core count " + std::to_string(cores) + " out of range");
 }
 
 std::vector<uint8_t>& reference_executor::sram(int core) {
@@ -39,8 +40,19 @@ uint8_t* reference_executor::span(mem_space space, int core, uint64_t addr, uint
   return const_cast<uint8_t*>(static_cast<const reference_executor*>(this)->span(space, core, addr, bytes, where));
 }
 
-void reference_executor::write_floats(mem_space space, int core, uint64_t addr, const std::vector<float>& values) {
-  std::memcpy(span(space, core, addr, values.size() * 4, "write_floats"), values.data(), values.size() * 4);
+void reference_executor::write_floats(mem_space space, int core, uint64_t addr, const std::vector<float>& values,
+                                      dtype type) {
+  if (type == dtype::fp32) {
+    std::memcpy(span(space, core, addr, values.size() * 4, "write_floats"), values.data(), values.size() * 4);
+    return;
+  }
+  if (type != dtype::bf16) throw error(std::string("write_floats: cannot store ") + dtype_name(type));
+  uint8_t* out = span(space, core, addr, values.size() * 2, "write_floats");
+  for (size_t e = 0; e < values.size(); ++e) {
+    const uint16_t b = to_bf16(values[e]);
+    out[2 * e] = uint8_t(b);
+    out[2 * e + 1] = uint8_t(b >> 8);
+  }
 }
 
 std::vector<float> reference_executor::read_floats(mem_space space, int core, uint64_t addr, size_t count) const {
@@ -56,8 +68,8 @@ struct arrival {
 };
 
 struct core_state {
-  size_t pc = 0;                              // next command to dispatch
-  std::deque<size_t> queue[engine_count];     // dispatched, not yet completed
+  size_t pc = 0;                           // next command to dispatch
+  std::deque<size_t> queue[engine_count];  // dispatched, not yet completed
   std::map<uint16_t, int64_t> sem;
   std::map<uint16_t, uint64_t> barrier_generation;
   bool at_barrier = false;  // this core is counted in the current barrier's arrivals
@@ -78,7 +90,7 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
   const int n = static_cast<int>(programs.size());
   std::vector<core_state> st(n);
   std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> channels;  // (from, to, tag)
-  std::map<std::pair<uint16_t, uint64_t>, uint32_t> barrier_arrivals;     // (group, generation)
+  std::map<std::pair<uint16_t, uint64_t>, uint32_t> barrier_arrivals;      // (group, generation)
   execution_stats stats;
 
   for (int c = 0; c < n; ++c)
@@ -111,11 +123,13 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       }
       stats.dma_bytes += uint64_t(d->rows) * d->row_bytes;
     } else if (auto* m = std::get_if<matmul_cmd>(&cmd)) {
-      if (m->type != dtype::fp32)
-        throw error(where(core, i) + ": the reference executor computes fp32 only, not " + dtype_name(m->type));
+      if (m->type != dtype::fp32 && m->type != dtype::bf16)
+        throw error(where(core, i) + ": the reference executor multiplies fp32 and bf16 only, not " +
+                    dtype_name(m->type));
       const matmul_extent x = extent_of(*m);
       if (x.c == 0) return true;
-      compute_matmul(*m, f32(core, m->a, x.a, i), f32(core, m->b, x.b, i), f32(core, m->c, x.c, i));
+      compute_matmul(*m, span(mem_space::sram, core, m->a, x.a_bytes, where(core, i)),
+                     span(mem_space::sram, core, m->b, x.b_bytes, where(core, i)), f32(core, m->c, x.c, i));
       stats.matmul_macs += uint64_t(m->m) * m->k * m->n;
     } else if (auto* v = std::get_if<vector_cmd>(&cmd)) {
       const vector_extent x = extent_of(*v);
@@ -134,7 +148,11 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       if (ch.empty()) return false;
       if (ch.front().dst != rv->dst || ch.front().bytes != rv->bytes)
         throw error(where(core, i) + ": the matching send wrote " + std::to_string(ch.front().bytes) + " bytes at 0x" +
-                    [&] { char b[32]; std::snprintf(b, sizeof b, "%x", ch.front().dst); return std::string(b); }());
+                    [&] {
+                      char b[32];
+                      std::snprintf(b, sizeof b, "%x", ch.front().dst);
+                      return std::string(b);
+                    }());
       ch.pop_front();
     } else if (auto* w = std::get_if<wait_cmd>(&cmd)) {
       int64_t& value = s.sem[w->sem];

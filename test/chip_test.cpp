@@ -35,6 +35,13 @@ hbm: {mode: at, preset: hbm2e, channels: 8, interleave_bytes: 256}
   return hw;
 }
 
+std::vector<program> lowered(const hw_config& hw, const std::string& strategy, const group_map& map,
+                             const std::vector<gemm_job>& jobs) {
+  lowering_context ctx(hw);
+  lower_gemm(ctx, *make_partition(strategy), map, jobs);
+  return ctx.finish();
+}
+
 // Lowers `groups` GEMMs of M x K x N onto groups of `n` cores with
 // `strategy` on `placement`, runs them on the chip and returns the
 // simulated time, the MACs done and (functional) the worst error against a
@@ -51,7 +58,7 @@ nlohmann::json run_gemm(const std::string& strategy, const std::string& placemen
     top = (j.c + uint64_t(M) * N * 4 + 4095) / 4096 * 4096;
     jobs.push_back(j);
   }
-  npu.load_programs(lower_gemm(hw, *make_partition(strategy), map, jobs));
+  npu.load_programs(lowered(hw, strategy, map, jobs));
   std::vector<std::vector<float>> a(groups), b(groups);
   if (functional) {
     std::mt19937 rng(1234);
@@ -129,7 +136,7 @@ TEST_CASE("chip: a deadlocked program is reported with every blocked command", "
   // Core 0 waits for core 1 and core 1 for core 0 before either signals.
   npu.load_programs({{wait_cmd{engine::sync, 16, 1}, signal_cmd{engine::sync, 17, 1, 1}, end_cmd{}},
                      {wait_cmd{engine::sync, 17, 1}, signal_cmd{engine::sync, 16, 0, 1}, end_cmd{}},
-                     {matmul_cmd{engine::matrix, dtype::fp32, false, 4, 4, 4, 0, 64, 128, 4, 4, 4}, end_cmd{}}});
+                     {matmul_cmd{engine::matrix, dtype::fp32, false, false, 4, 4, 4, 0, 64, 128, 4, 4, 4}, end_cmd{}}});
   try {
     npu.run();
     FAIL("no deadlock reported");
@@ -148,7 +155,7 @@ TEST_CASE("chip: stats and trace cover every engine of every core", "[chip]") {
   hw_config hw = test_hw(false);
   chip npu(hw, &trace);
   const group_map map = make_placement("mesh_block")->place(1, 16, 4, 4);
-  npu.load_programs(lower_gemm(hw, *make_partition("megatron"), map, {gemm_job{128, 256, 512, 0, 1 << 20, 2 << 20}}));
+  npu.load_programs(lowered(hw, "megatron", map, {gemm_job{128, 256, 512, 0, 1 << 20, 2 << 20}}));
   const double elapsed = npu.run().to_seconds() * 1e9;
   stats_writer st;
   npu.report_stats(st);

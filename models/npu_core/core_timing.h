@@ -49,8 +49,17 @@ inline vector_kind vector_kind_of(kernels::vector_op op) {
   switch (op) {
     case kernels::vector_op::add:
     case kernels::vector_op::mul:
+    case kernels::vector_op::sub:
+    case kernels::vector_op::max:
     case kernels::vector_op::scale:
-    case kernels::vector_op::copy: return vector_kind::elementwise;
+    case kernels::vector_op::copy:
+    case kernels::vector_op::row_max:  // one reading pass, one result per row
+    case kernels::vector_op::row_sum:
+    case kernels::vector_op::sub_row:
+    case kernels::vector_op::mul_row:
+    case kernels::vector_op::div_row:
+    case kernels::vector_op::causal_mask: return vector_kind::elementwise;
+    case kernels::vector_op::exp:  // special-function path, like the activations
     case kernels::vector_op::silu:
     case kernels::vector_op::gelu: return vector_kind::activation;
     case kernels::vector_op::rmsnorm: return vector_kind::norm;

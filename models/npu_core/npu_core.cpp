@@ -56,7 +56,7 @@ npu_core::npu_core(sc_core::sc_module_name name, const core_config& cfg, int x, 
     m_ev_wait = m_trace->name("wait");
     m_ev_signal = m_trace->name("signal");
     m_ev_barrier = m_trace->name("barrier");
-    for (int op = 0; op <= static_cast<int>(kernels::vector_op::topk); ++op)
+    for (int op = 0; op <= static_cast<int>(kernels::vector_op::causal_mask); ++op)  // the last op
       m_ev_vector.push_back(m_trace->name(kernels::vector_op_name(kernels::vector_op(op))));
   }
 }
@@ -228,16 +228,24 @@ void npu_core::run_send(const kernels::send_cmd& s, size_t i) {
   m_sync.notify_arrival(m_id, peer, s.tag, s.dst, s.bytes);
 }
 
-void npu_core::check_range(uint32_t addr, uint64_t count, size_t i) {
-  if (uint64_t(addr) + count * 4 > m_map.sram_bytes())
-    fail(where(i) + ": SRAM range [" + std::to_string(addr) + ", " + std::to_string(addr + count * 4) +
+void npu_core::check_range(uint32_t addr, uint64_t bytes, size_t i) {
+  if (uint64_t(addr) + bytes > m_map.sram_bytes())
+    fail(where(i) + ": SRAM range [" + std::to_string(addr) + ", " + std::to_string(addr + bytes) +
          ") exceeds its " + std::to_string(m_map.sram_bytes()) + " bytes");
+}
+
+std::vector<uint8_t> npu_core::read_bytes(uint32_t addr, uint64_t bytes, size_t i) {
+  std::vector<uint8_t> out(bytes);
+  if (bytes == 0) return out;
+  check_range(addr, bytes, i);
+  read_sram(addr, out.data(), bytes);
+  return out;
 }
 
 std::vector<float> npu_core::read_floats(uint32_t addr, uint64_t count, size_t i) {
   std::vector<float> out(count);
   if (count == 0) return out;
-  check_range(addr, count, i);
+  check_range(addr, count * 4, i);
   read_sram(addr, out.data(), count * 4);
   return out;
 }
@@ -252,11 +260,12 @@ void npu_core::run_matmul(const kernels::matmul_cmd& m, size_t i) {
       cycles += core_timing::matmul_cycles(m.m, std::min(rows, m.k - k0), std::min(cols, m.n - n0), m_cfg.matrix);
   if (cycles) wait(m_period * static_cast<double>(cycles));
   if (m_functional) {
-    if (m.type != kernels::dtype::fp32)
-      fail(where(i) + std::string(": functional mode computes fp32 only, not ") + kernels::dtype_name(m.type));
+    if (m.type != kernels::dtype::fp32 && m.type != kernels::dtype::bf16)
+      fail(where(i) + std::string(": functional mode multiplies fp32 and bf16 only, not ") +
+           kernels::dtype_name(m.type));
     const kernels::matmul_extent x = kernels::extent_of(m);
     if (x.c) {
-      const std::vector<float> a = read_floats(m.a, x.a, i), b = read_floats(m.b, x.b, i);
+      const std::vector<uint8_t> a = read_bytes(m.a, x.a_bytes, i), b = read_bytes(m.b, x.b_bytes, i);
       std::vector<float> c = read_floats(m.c, x.c, i);
       kernels::compute_matmul(m, a.data(), b.data(), c.data());
       write_sram(m.c, c.data(), x.c * 4);
@@ -273,7 +282,7 @@ void npu_core::run_vector(const kernels::vector_cmd& v, size_t i) {
     const kernels::vector_extent x = kernels::extent_of(v);
     const std::vector<float> src0 = read_floats(v.src0, x.src0, i), src1 = read_floats(v.src1, x.src1, i);
     std::vector<float> dst(x.dst);
-    check_range(v.dst, x.dst, i);
+    check_range(v.dst, x.dst * 4, i);
     kernels::compute_vector(v, src0.data(), x.src1 ? src1.data() : nullptr, dst.data());
     write_sram(v.dst, dst.data(), x.dst * 4);
   }

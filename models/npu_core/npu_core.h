@@ -119,7 +119,8 @@ class npu_core : public sc_core::sc_module, public stats_source {
   int core_of(uint16_t field, size_t i);
   std::string where(size_t i) const;
   void fail(const std::string& what);
-  void check_range(uint32_t addr, uint64_t count, size_t i);
+  void check_range(uint32_t addr, uint64_t bytes, size_t i);
+  std::vector<uint8_t> read_bytes(uint32_t addr, uint64_t bytes, size_t i);
   std::vector<float> read_floats(uint32_t addr, uint64_t count, size_t i);
   void trace(kernels::engine e, uint32_t name, const sc_core::sc_time& start);
 

@@ -55,7 +55,9 @@ int run_gemm(const std::vector<std::string>& args) {
     top = (j.c + uint64_t(m) * n * 4 + 4095) / 4096 * 4096;
     jobs.push_back(j);
   }
-  const auto programs = kernels::lower_gemm(hw, *kernels::make_partition(strategy), map, jobs);
+  kernels::lowering_context ctx(hw);
+  kernels::lower_gemm(ctx, *kernels::make_partition(strategy), map, jobs);
+  const auto programs = ctx.finish();
 
   std::vector<std::vector<float>> a(groups), b(groups);
   chip_run_options options;
