@@ -20,8 +20,7 @@ double to_ns(const sc_time& t) {
 
 }  // namespace
 
-hbm_channel::hbm_channel(sc_core::sc_module_name name, const hbm_config& cfg, bool functional,
-                         trace_writer* trace)
+hbm_channel::hbm_channel(sc_core::sc_module_name name, const hbm_config& cfg, bool functional, trace_writer* trace)
     : sc_module(name),
       port_in("port_in"),
       m_cfg(cfg),
@@ -103,7 +102,8 @@ void hbm_channel::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
 tlm::tlm_sync_enum hbm_channel::nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
                                                 sc_time& delay) {
   if (m_lt) {
-    if (phase != tlm::BEGIN_REQ) throw simulation_error(std::string(name()) + ": LT mode got a phase other than BEGIN_REQ");
+    if (phase != tlm::BEGIN_REQ)
+      throw simulation_error(std::string(name()) + ": LT mode got a phase other than BEGIN_REQ");
     lt_access(trans, delay);
     phase = tlm::BEGIN_RESP;
     return tlm::TLM_COMPLETED;
@@ -158,8 +158,10 @@ bool hbm_channel::access_data(tlm::tlm_generic_payload& trans) {
     return false;
   }
   if (m_functional) {
-    if (trans.is_read()) m_store.read(a, trans.get_data_ptr(), len);
-    else if (trans.is_write()) m_store.write(a, trans.get_data_ptr(), len);
+    if (trans.is_read())
+      m_store.read(a, trans.get_data_ptr(), len);
+    else if (trans.is_write())
+      m_store.write(a, trans.get_data_ptr(), len);
   }
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
   return true;
@@ -197,7 +199,8 @@ void hbm_channel::lt_access(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const double done_ns = to_ns(done);
   if (trans.is_read()) m_read_latency.add(done_ns - to_ns(arrive));
   m_last_done_ns = std::max(m_last_done_ns, done_ns);
-  if (m_trace) m_trace->complete(m_track, trans.is_read() ? m_ev_read : m_ev_write, to_ns(arrive), done_ns - to_ns(arrive));
+  if (m_trace)
+    m_trace->complete(m_track, trans.is_read() ? m_ev_read : m_ev_write, to_ns(arrive), done_ns - to_ns(arrive));
 }
 
 // ------------------------------------------------------------------ AT mode
@@ -233,7 +236,11 @@ int hbm_channel::accept(tlm::tlm_generic_payload& trans, sc_core::sc_event* bloc
   const uint64_t first = trans.get_address() / bb, last = (trans.get_address() + len - 1) / bb;
   for (uint64_t k = first; k <= last; ++k) {
     const hbm_address a = m_mapper.decode(k * bb);
-    m_pcs[static_cast<size_t>(a.pc)].queue.push_back({r, a.bg * m_cfg.org.banks_per_group + a.ba, a.bg, a.row});
+    pc_state& p = m_pcs[static_cast<size_t>(a.pc)];
+    const int bank = a.bg * m_cfg.org.banks_per_group + a.ba;
+    p.queue.push_back({r, bank, a.bg, a.row, false});
+    if (p.banks[static_cast<size_t>(bank)].open_row == a.row)
+      set_hits(p, bank, p.banks[static_cast<size_t>(bank)].hits + 1);
   }
   q.bursts_unscheduled = static_cast<int>(last - first + 1);
   ++m_queued;
@@ -245,58 +252,106 @@ void hbm_channel::schedule() {
   const int64_t now = now_cycle();
   int64_t wake = std::numeric_limits<int64_t>::max();
   for (auto& p : m_pcs) {
+    // Row commands first: PRE for queued bursts whose bank holds another row,
+    // as soon as the bank allows (tRAS, tRTP, tWR) -- unless FR-FCFS still has
+    // hits queued for the open row. FCFS only prepares the oldest burst.
+    // Again after every ACT, which may turn queued bursts into conflicts.
+    int64_t acts_seen = never;
     while (!p.queue.empty()) {
       while (!p.pending_cas.empty() && p.pending_cas.front() <= now) p.pending_cas.pop_front();
-      if (static_cast<int>(p.pending_cas.size()) >= m_cfg.lookahead) {
-        // Refill when half of the look-ahead window has issued (fewer wake-ups;
-        // the other half keeps the data bus busy meanwhile).
-        wake = std::min(wake, p.pending_cas[static_cast<size_t>((m_cfg.lookahead - 1) / 2)]);
+      const size_t scan = acts_seen == p.last_act ? 0
+                          : m_fr_fcfs             ? p.queue.size()
+                                                  : std::min<size_t>(1, p.queue.size());
+      acts_seen = p.last_act;
+      for (size_t i = 0; i < scan; ++i) {
+        burst& b = p.queue[i];
+        const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
+        if (k.open_row < 0 || k.open_row == b.row) continue;
+        if (k.earliest_pre > now)
+          wake = std::min(wake, k.earliest_pre);
+        else if (!m_fr_fcfs || k.hits == 0)
+          precharge(p, b, now);
+      }
+      // At most `lookahead` row hits wait for their column command; a burst
+      // that needs an ACT is committed when the ACT can issue.
+      const bool full = static_cast<int>(p.pending_cas.size()) >= m_cfg.lookahead;
+      if (full) wake = std::min(wake, p.pending_cas[static_cast<size_t>((m_cfg.lookahead - 1) / 2)]);
+      // FR-FCFS (Rixner et al. 2000): among the ready bursts (row hits, and
+      // bursts to a closed bank whose ACT can issue now) the one whose column
+      // command can issue soonest, ties to the oldest; the scan stops at one
+      // meeting the column-bus lower bound. FCFS: the oldest, once ready.
+      const int64_t bound = std::max(now, p.last_cas + m_t.tCCD_S);
+      const size_t n = m_fr_fcfs ? p.queue.size() : 1;
+      size_t pick = n;
+      int64_t best = std::numeric_limits<int64_t>::max();
+      // Cheap filter before the full plan: ACT limits of the pseudo-channel
+      // (tRRD_S, tFAW) and of the bank (tRP, refresh).
+      const int64_t pc_act = std::max(p.last_act + m_t.tRRD_S, p.faw[p.faw_next] + m_t.tFAW);
+      if ((full || p.hits == 0) && pc_act > now) {  // no hit may go and no ACT can issue
+        wake = std::min(wake, pc_act);
         break;
       }
-      size_t pick = 0;
-      if (m_fr_fcfs) {
-        // First ready (Rixner et al. 2000): the burst whose column command can
-        // issue soonest -- row hits need no PRE/ACT and win -- ties to the
-        // oldest. The scan stops at a burst that meets the bus lower bound.
-        const int64_t bound = std::max(now, p.last_cas + m_t.tCCD_S);
-        int64_t best = std::numeric_limits<int64_t>::max();
-        for (size_t i = 0; i < p.queue.size() && best > bound; ++i) {
-          const burst& b = p.queue[i];
-          const int64_t cas = plan_burst(p, b, m_reqs[static_cast<size_t>(b.req)].read, now).cas;
-          if (cas < best) {
-            best = cas;
-            pick = i;
-          }
+      for (size_t i = 0; i < n && best > bound; ++i) {
+        const burst& b = p.queue[i];
+        const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
+        const bool hit = k.open_row == b.row;
+        if (hit ? full : k.open_row >= 0) continue;  // a conflict waits for its PRE (above)
+        if (!hit && std::max(pc_act, k.earliest_act) > now) {
+          wake = std::min(wake, std::max(pc_act, k.earliest_act));
+          continue;
+        }
+        const plan pl = plan_burst(p, b, m_reqs[static_cast<size_t>(b.req)].read, now);
+        if (!hit && pl.act > now) {  // tRRD_L
+          wake = std::min(wake, pl.act);
+          continue;
+        }
+        if (pl.cas < best) {
+          best = pl.cas;
+          pick = i;
         }
       }
+      if (pick == n) break;
       commit(p, pick, now);
     }
   }
   if (wake != std::numeric_limits<int64_t>::max()) m_wake.notify(at_cycle(wake) - sc_core::sc_time_stamp());
 }
 
+// Queued row hits per bank and per pseudo-channel (FR-FCFS keeps a row open
+// while hits for it are queued; no hits and no ready ACT: nothing to scan).
+void hbm_channel::set_hits(pc_state& p, int bank, int hits) {
+  bank_state& k = p.banks[static_cast<size_t>(bank)];
+  p.hits += hits - k.hits;
+  k.hits = hits;
+}
+
+// PRE for a burst whose bank holds another row; its ACT follows tRP later.
+void hbm_channel::precharge(pc_state& p, burst& b, int64_t t) {
+  bank_state& k = p.banks[static_cast<size_t>(b.bank)];
+  k.open_row = -1;
+  set_hits(p, b.bank, 0);
+  k.earliest_act = std::max(k.earliest_act, t + m_t.tRP);
+  b.conflict = true;
+}
+
 // Earliest legal command times for burst b decided at cycle t, given the
 // bank and pseudo-channel state (all in tCK; JESD235/JESD238 constraints).
+// The bank holds b's row (hit) or is closed (miss: ACT first); a bank holding
+// another row is precharged by schedule() before b is planned.
 hbm_channel::plan hbm_channel::plan_burst(const pc_state& p, const burst& b, bool read, int64_t t) const {
   const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
   const size_t bg = static_cast<size_t>(b.bg);
-  plan r{row_result::hit, 0, -1, -1, 0};
+  plan r{true, -1, 0};
   int64_t cas_min;
   if (k.open_row == b.row) {
     cas_min = std::max(t, k.earliest_cas);  // tRCD of the ACT that opened the row
   } else {
-    int64_t act = std::max(t, k.earliest_act);
-    if (k.open_row >= 0) {
-      r.kind = row_result::conflict;
-      r.pre = std::max(t, k.earliest_pre);  // tRAS, tRTP, tWR
-      act = std::max(act, r.pre + m_t.tRP);
-    } else {
-      r.kind = row_result::miss;
-    }
-    // ACTs in order; tRRD_S any bank, tRRD_L same bank group, at most four per tFAW.
-    act = std::max({act, p.last_act + m_t.tRRD_S, p.last_act_bg[bg] + m_t.tRRD_L, p.faw[p.faw_next] + m_t.tFAW});
-    r.act = act;
-    cas_min = act + m_t.tRCD;
+    // tRP after PRE or refresh; ACTs in order: tRRD_S any bank, tRRD_L same
+    // bank group, at most four per tFAW.
+    r.hit = false;
+    r.act = std::max(
+        {t, k.earliest_act, p.last_act + m_t.tRRD_S, p.last_act_bg[bg] + m_t.tRRD_L, p.faw[p.faw_next] + m_t.tFAW});
+    cas_min = r.act + m_t.tRCD;
   }
   // Column commands in order: tCCD_S any bank group, tCCD_L same group.
   int64_t cas = std::max({cas_min, p.last_cas + m_t.tCCD_S, p.last_cas_bg[bg] + m_t.tCCD_L});
@@ -308,7 +363,6 @@ hbm_channel::plan hbm_channel::plan_burst(const pc_state& p, const burst& b, boo
     cas = std::max({cas, p.last_rd + m_t.tRTW, p.data_free - m_t.tWL});
   }
   r.cas = cas;
-  r.first = r.kind == row_result::hit ? cas : r.kind == row_result::miss ? r.act : r.pre;
   return r;
 }
 
@@ -316,7 +370,8 @@ void hbm_channel::commit(pc_state& p, size_t index, int64_t t) {
   const burst b = p.queue[index];
   const bool read = m_reqs[static_cast<size_t>(b.req)].read;
   plan pl = plan_burst(p, b, read, t);
-  while (pl.first >= m_next_refresh) {
+  // A refresh falls due before the burst's first command: refresh first.
+  while ((pl.hit ? pl.cas : pl.act) >= m_next_refresh) {
     refresh(m_next_refresh);
     pl = plan_burst(p, b, read, t);
   }
@@ -346,8 +401,15 @@ void hbm_channel::commit(pc_state& p, size_t index, int64_t t) {
   }
   p.data_free = data_end;
   p.pending_cas.push_back(pl.cas);
-  (pl.kind == row_result::hit ? m_hits : pl.kind == row_result::miss ? m_misses : m_conflicts)++;
+  (pl.hit ? m_hits : b.conflict ? m_conflicts : m_misses)++;
   p.queue.erase(p.queue.begin() + static_cast<std::ptrdiff_t>(index));
+  if (pl.act >= 0) {  // a new open row: count the queued bursts it serves
+    int hits = 0;
+    for (const burst& o : p.queue) hits += o.bank == b.bank && o.row == b.row;
+    set_hits(p, b.bank, hits);
+  } else {
+    set_hits(p, b.bank, k.hits - 1);
+  }
   request& q = m_reqs[static_cast<size_t>(b.req)];
   q.done = std::max(q.done, data_end);
   if (--q.bursts_unscheduled == 0) finish_request(b.req, true);
@@ -368,8 +430,10 @@ void hbm_channel::refresh(int64_t due) {
   for (auto& p : m_pcs)
     for (auto& k : p.banks) {
       k.open_row = -1;
+      k.hits = 0;
       k.earliest_act = std::max(k.earliest_act, end);
     }
+  for (auto& p : m_pcs) p.hits = 0;
   m_next_refresh = due + m_t.tREFI;
   ++m_refreshes;
   if (m_trace) m_trace->complete(m_track, m_ev_refresh, cycles_ns(start), cycles_ns(end - start));
@@ -377,7 +441,8 @@ void hbm_channel::refresh(int64_t due) {
 
 void hbm_channel::finish_request(int r, bool queued) {
   const int64_t done = m_reqs[static_cast<size_t>(r)].done;
-  if (m_responses.empty() || done < m_responses.top().done) m_resp_event.notify(at_cycle(done) - sc_core::sc_time_stamp());
+  if (m_responses.empty() || done < m_responses.top().done)
+    m_resp_event.notify(at_cycle(done) - sc_core::sc_time_stamp());
   m_responses.push({done, m_seq++, r});
   if (!queued) return;
   --m_queued;
@@ -463,7 +528,8 @@ void hbm_channel::report_stats(stats_writer& out) const {
                "row_hits / all column accesses");
     uint64_t refreshes = m_refreshes;
     const int64_t now = now_cycle();
-    if (m_cfg.refresh && m_next_refresh <= now) refreshes += static_cast<uint64_t>((now - m_next_refresh) / m_t.tREFI + 1);
+    if (m_cfg.refresh && m_next_refresh <= now)
+      refreshes += static_cast<uint64_t>((now - m_next_refresh) / m_t.tREFI + 1);
     out.scalar(g, "refreshes", static_cast<double>(refreshes), "", "all-bank refreshes (tRFC each) up to now");
   }
   out.distribution(g, "read_latency", m_read_latency, "ns", "read request arrival to response");

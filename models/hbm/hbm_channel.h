@@ -1,16 +1,19 @@
 // One HBM channel (JEDEC sense) behind a TLM-2.0 target socket.
 //
-// AT mode (hbm.mode: at): 4-phase base protocol. An open-page controller per
-// pseudo-channel keeps the open row of every bank and schedules each burst's
-// PRE/ACT/RD/WR at the earliest cycle the JEDEC constraints allow (tRCD, tRP,
-// tRAS, tCL, tWL, tBURST, tCCD_S/L, tRRD_S/L, tFAW, tWR, tWTR_S/L, tRTP, tRTW,
-// all-bank refresh tRFC every tREFI). Commands of one pseudo-channel issue in
-// scheduling order; the scheduler (FR-FCFS, Rixner et al. ISCA 2000, or FCFS)
-// picks the next burst when fewer than `lookahead` scheduled bursts still wait
-// for their column command. Nothing ticks per cycle: an SC_METHOD wakes only at
-// decision points. A request is split into bursts; it gets one response when
-// its last burst's data has moved. The request queue holds queue_depth
-// requests; when full, END_REQ is delayed (back-pressure).
+// AT mode (hbm.mode: at): 4-phase base protocol. A request is split into
+// bursts (one column access of one pseudo-channel each); the request queue
+// holds queue_depth requests, and when it is full END_REQ is delayed
+// (back-pressure). An open-page controller per pseudo-channel keeps the open
+// row of every bank. It issues PRE for a queued burst as soon as the bank
+// allows, ACT when it can issue, and column commands in scheduling order at
+// the earliest cycle the JEDEC constraints allow (tRCD, tRP, tRAS, tCL, tWL,
+// tBURST, tCCD_S/L, tRRD_S/L, tFAW, tWR, tWTR_S/L, tRTP, tRTW); all-bank
+// refresh blocks the channel for tRFC every tREFI. Scheduling: FR-FCFS
+// (Rixner et al. ISCA 2000: ready bursts first, row hits win, then oldest) or
+// FCFS; up to `lookahead` row hits per pseudo-channel are scheduled ahead of
+// their column command. Nothing ticks per cycle: an SC_METHOD wakes only at
+// decision points (a bank or the bus becomes free). One response per request,
+// when its last burst's data has moved.
 //
 // LT mode (hbm.mode: lt): b_transport adds a calibrated latency plus the wait
 // for a bandwidth occupancy window (peak * efficiency); it ignores bank
@@ -20,15 +23,15 @@
 // Addresses are channel-local: 0 .. capacity_bytes().
 #pragma once
 
+#include <tlm_utils/peq_with_cb_and_phase.h>
+#include <tlm_utils/simple_target_socket.h>
+
 #include <cstdint>
 #include <deque>
 #include <queue>
-#include <vector>
-
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/peq_with_cb_and_phase.h>
-#include <tlm_utils/simple_target_socket.h>
+#include <vector>
 
 #include "models/common/backing_store.h"
 #include "models/hbm/hbm_address_mapper.h"
@@ -63,24 +66,26 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
     int bank;  // bg * banks_per_group + ba
     int bg;
     int64_t row;
+    bool conflict;  // its bank was precharged for it (counted as a row conflict)
   };
   struct bank_state {
     int64_t open_row = -1;
     int64_t earliest_act = 0, earliest_pre = 0, earliest_cas = 0;
+    int hits = 0;  // queued bursts for the open row
   };
   struct pc_state {
     std::vector<bank_state> banks;
-    std::vector<burst> queue;          // arrival order
-    std::deque<int64_t> pending_cas;   // column commands scheduled but not yet issued
+    std::vector<burst> queue;         // arrival order
+    std::deque<int64_t> pending_cas;  // column commands scheduled but not yet issued
     int64_t last_act = never, last_cas = never, last_rd = never, last_wr_end = never, data_free = 0;
     std::vector<int64_t> last_act_bg, last_cas_bg, last_wr_end_bg;
     int64_t faw[4] = {never, never, never, never};
     int faw_next = 0;
+    int hits = 0;  // queued row hits over all banks
   };
-  enum class row_result { hit, miss, conflict };
   struct plan {
-    row_result kind;
-    int64_t first, pre, act, cas;
+    bool hit;          // row hit: no ACT
+    int64_t act, cas;  // act < 0 for a hit
   };
   struct response {
     int64_t done;
@@ -91,8 +96,7 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
 
   // TLM interface.
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
-  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
-                                     sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase, sc_core::sc_time& delay);
   void on_fw_phase(tlm::tlm_generic_payload& trans, const tlm::tlm_phase& phase);
   // Debug access (no time, no statistics): moves bytes in functional mode only.
   unsigned int transport_dbg(tlm::tlm_generic_payload& trans);
@@ -106,6 +110,8 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   bool queue_full() const { return m_queued >= m_cfg.queue_depth; }
   int accept(tlm::tlm_generic_payload& trans, sc_core::sc_event* blocking_done);
   void schedule();  // SC_METHOD at decision points
+  void set_hits(pc_state& p, int bank, int hits);
+  void precharge(pc_state& p, burst& b, int64_t t);
   plan plan_burst(const pc_state& p, const burst& b, bool read, int64_t t) const;
   void commit(pc_state& p, size_t index, int64_t t);
   void refresh(int64_t due);
@@ -133,7 +139,7 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   std::vector<pc_state> m_pcs;
   std::vector<request> m_reqs;
   std::vector<int> m_free_reqs;
-  int m_queued = 0;  // requests with bursts still unscheduled
+  int m_queued = 0;                               // requests with bursts still unscheduled
   tlm::tlm_generic_payload* m_blocked = nullptr;  // BEGIN_REQ waiting for a queue slot
   sc_core::sc_event m_wake, m_slot_freed, m_resp_event;
   std::priority_queue<response, std::vector<response>, std::greater<response>> m_responses;

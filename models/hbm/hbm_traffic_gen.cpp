@@ -1,6 +1,7 @@
 #include "models/hbm/hbm_traffic_gen.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "platform/base/error.h"
 
@@ -11,10 +12,12 @@ using sc_core::SC_ZERO_TIME;
 
 namespace {
 
-double now_ns() {
-  static const double ns_per_unit = sc_core::sc_get_time_resolution().to_seconds() * 1e9;
-  return static_cast<double>(sc_core::sc_time_stamp().value()) * ns_per_unit;
+double ns_per_unit() {
+  static const double v = sc_core::sc_get_time_resolution().to_seconds() * 1e9;
+  return v;
 }
+
+double now_ns() { return static_cast<double>(sc_core::sc_time_stamp().value()) * ns_per_unit(); }
 
 }  // namespace
 
@@ -28,8 +31,10 @@ hbm_traffic_gen::hbm_traffic_gen(sc_core::sc_module_name name, const hbm_traffic
       // Mean gap so that request_bytes / gap = load * peak (GB/s = B/ns).
       m_gap_ns(cfg.load > 0 ? cfg.load * cfg.peak_gbps / static_cast<double>(cfg.request_bytes) : 1.0),
       m_is_read(cfg.read_ratio),
-      m_buffer(cfg.request_bytes) {
-  if (m_cfg.capacity < m_cfg.request_bytes) throw error(std::string(this->name()) + ": request larger than the channel");
+      m_buffer(cfg.request_bytes),
+      m_ns_per_unit(ns_per_unit()) {
+  if (m_cfg.capacity < m_cfg.request_bytes)
+    throw error(std::string(this->name()) + ": request larger than the channel");
   if (m_cfg.load <= 0 && m_cfg.outstanding < 1) throw error(std::string(this->name()) + ": outstanding must be >= 1");
   mem_out.register_nb_transport_bw(this, &hbm_traffic_gen::nb_transport_bw);
   SC_HAS_PROCESS(hbm_traffic_gen);
@@ -55,10 +60,12 @@ void hbm_traffic_gen::issue() {
   }
   const bool open = m_cfg.load > 0;
   if (open) {
-    while (m_generated < m_cfg.requests && m_next_gen_ns <= now) {
-      m_backlog.push_back(m_next_gen_ns);
+    // Arrival times in whole time-resolution units, so a wake-up always finds
+    // the arrival it was scheduled for.
+    while (m_generated < m_cfg.requests && m_next_gen <= now_value) {
+      m_backlog.push_back(static_cast<double>(m_next_gen) * m_ns_per_unit);
       ++m_generated;
-      m_next_gen_ns += m_gap_ns(m_rng);
+      m_next_gen += static_cast<uint64_t>(std::llround(m_gap_ns(m_rng) / m_ns_per_unit));
     }
   }
   while (!m_req_busy) {
@@ -85,14 +92,15 @@ void hbm_traffic_gen::issue() {
     sc_time d = SC_ZERO_TIME;
     const tlm::tlm_sync_enum s = mem_out->nb_transport_fw(*t, ph, d);
     if (s == tlm::TLM_COMPLETED) {  // e.g. an LT target: done after the annotated delay
-      const uint64_t at = (sc_core::sc_time_stamp() + d).value();
-      if (m_lt_done.empty() || at < m_lt_done.top().at) m_issue_event.notify(d);
-      m_lt_done.push({at, t});
+      m_lt_done.push({(sc_core::sc_time_stamp() + d).value(), t});
     } else if (s == tlm::TLM_ACCEPTED || ph == tlm::BEGIN_REQ) {
       m_req_busy = t;
     }
   }
-  if (open && m_generated < m_cfg.requests) m_issue_event.notify(sc_time(m_next_gen_ns - now, sc_core::SC_NS));
+  // Every run ends by asking for the next arrival and the next LT completion
+  // (an event keeps the earliest of its pending notifications).
+  if (open && m_generated < m_cfg.requests) m_issue_event.notify(sc_time::from_value(m_next_gen - now_value));
+  if (!m_lt_done.empty()) m_issue_event.notify(sc_time::from_value(m_lt_done.top().at - now_value));
 }
 
 void hbm_traffic_gen::complete(tlm::tlm_generic_payload& trans, double now) {

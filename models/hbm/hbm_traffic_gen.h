@@ -5,17 +5,17 @@
 // so source queueing beyond saturation shows up in it.
 #pragma once
 
+#include <tlm_utils/simple_initiator_socket.h>
+
 #include <cstdint>
 #include <deque>
 #include <queue>
 #include <random>
 #include <string>
-#include <unordered_map>
-#include <vector>
-
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
+#include <unordered_map>
+#include <vector>
 
 #include "models/common/payload_pool.h"
 #include "platform/base/stats.h"
@@ -26,13 +26,13 @@ struct hbm_traffic_config {
   std::string pattern = "seq";  // seq | random | stride
   double read_ratio = 1.0;      // fraction of reads
   uint64_t request_bytes = 64;
-  double load = 0;              // > 0: open loop at this fraction of peak_gbps
-  int outstanding = 32;         // closed loop (load == 0)
+  double load = 0;       // > 0: open loop at this fraction of peak_gbps
+  int outstanding = 32;  // closed loop (load == 0)
   uint64_t requests = 200000;
   uint64_t seed = 1;
-  uint64_t stride = 4096;       // B between requests for pattern stride
-  uint64_t capacity = 0;        // channel-local address range
-  double peak_gbps = 0;         // channel peak, for the offered load
+  uint64_t stride = 4096;  // B between requests for pattern stride
+  uint64_t capacity = 0;   // channel-local address range
+  double peak_gbps = 0;    // channel peak, for the offered load
 };
 
 class hbm_traffic_gen : public sc_core::sc_module {
@@ -53,7 +53,7 @@ class hbm_traffic_gen : public sc_core::sc_module {
     bool read;
   };
   struct lt_done {  // completion annotated by a target that returned TLM_COMPLETED
-    uint64_t at;      // time value
+    uint64_t at;    // time value
     tlm::tlm_generic_payload* trans;
     bool operator>(const lt_done& o) const { return at > o.at; }
   };
@@ -61,8 +61,7 @@ class hbm_traffic_gen : public sc_core::sc_module {
   void issue();  // SC_METHOD
   uint64_t next_address();
   void complete(tlm::tlm_generic_payload& trans, double now_ns);
-  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
-                                     sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase, sc_core::sc_time& delay);
 
   const hbm_traffic_config m_cfg;
   const bool m_random, m_stride;
@@ -77,7 +76,9 @@ class hbm_traffic_gen : public sc_core::sc_module {
   std::priority_queue<lt_done, std::vector<lt_done>, std::greater<lt_done>> m_lt_done;
   tlm::tlm_generic_payload* m_req_busy = nullptr;  // BEGIN_REQ sent, END_REQ not yet seen
   uint64_t m_generated = 0, m_issued = 0, m_completed = 0, m_bytes = 0, m_index = 0;
-  double m_next_gen_ns = 0, m_first_issue_ns = -1, m_last_done_ns = 0;
+  const double m_ns_per_unit;
+  uint64_t m_next_gen = 0;  // time value of the next arrival (open loop)
+  double m_first_issue_ns = -1, m_last_done_ns = 0;
   sample_stats m_read_latency;
 };
 

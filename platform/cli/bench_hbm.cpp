@@ -6,7 +6,6 @@
 #include <iomanip>
 #include <iostream>
 #include <sstream>
-
 #include <systemc>
 
 #include "models/hbm/hbm_channel.h"
@@ -98,9 +97,9 @@ std::string fixed(double v, int digits) {
 }
 
 void print_run(const nlohmann::json& r) {
-  std::cout << "npuvp bench hbm: preset " << r["preset"].get<std::string>() << ", mode "
-            << r["mode"].get<std::string>() << ", pattern " << r["pattern"].get<std::string>() << ", read ratio "
-            << fixed(r["read_ratio"], 2) << ", " << r["request_bytes"] << " B requests, ";
+  std::cout << "npuvp bench hbm: preset " << r["preset"].get<std::string>() << ", mode " << r["mode"].get<std::string>()
+            << ", pattern " << r["pattern"].get<std::string>() << ", read ratio " << fixed(r["read_ratio"], 2) << ", "
+            << r["request_bytes"] << " B requests, ";
   if (r.contains("offered_load"))
     std::cout << "open loop at " << fixed(r["offered_load"], 2) << " of peak (" << fixed(r["offered_gbps"], 2)
               << " GB/s)";
@@ -167,13 +166,15 @@ int bench_hbm(const std::vector<std::string>& args) {
 
   if (!vm.count("sweep")) {
     const auto r = run_one(o);
-    if (json) std::cout << r.dump(2) << "\n";
-    else print_run(r);
+    if (json)
+      std::cout << r.dump(2) << "\n";
+    else
+      print_run(r);
     return 0;
   }
   if (vm.count("load")) throw usage_error("--sweep chooses the offered loads itself; drop --load");
-  const std::vector<double> loads = {0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7,
-                                     0.8,  0.85, 0.9, 0.95, 1.0, 1.1, 1.2};
+  const std::vector<double> loads = {0.01, 0.05, 0.1,  0.2, 0.3,  0.4, 0.5, 0.6,
+                                     0.7,  0.8,  0.85, 0.9, 0.95, 1.0, 1.1, 1.2};
   std::vector<isolated_job> jobs;
   for (double l : loads) {
     bench_options p = o;
@@ -199,8 +200,8 @@ int bench_hbm(const std::vector<std::string>& args) {
   for (const auto& r : results) {
     std::cout << "  " << std::setw(4) << fixed(r["offered_load"], 2) << "  " << std::setw(12)
               << fixed(r["offered_gbps"], 2) << "  " << std::setw(13) << fixed(r["achieved_gbps"], 2) << "  "
-              << std::setw(9) << fixed(r["mean_latency_ns"], 1) << "  " << std::setw(9)
-              << fixed(r["p50_latency_ns"], 1) << "  " << std::setw(9) << fixed(r["p99_latency_ns"], 1) << "\n";
+              << std::setw(9) << fixed(r["mean_latency_ns"], 1) << "  " << std::setw(9) << fixed(r["p50_latency_ns"], 1)
+              << "  " << std::setw(9) << fixed(r["p99_latency_ns"], 1) << "\n";
   }
   std::cout << "  wrote " << csv << "\n";
   return 0;

@@ -128,8 +128,8 @@ struct hbm_config {
             "controller request queue entries per channel (a request leaves it when its last burst is scheduled)",
             1, 4096);
     v.field("lookahead", lookahead, "bursts",
-            "bursts per pseudo-channel the controller schedules ahead of their column command (lets ACT/PRE of "
-            "later bursts overlap earlier data transfers)",
+            "row hits per pseudo-channel the controller schedules ahead of their column command (keeps the data "
+            "bus busy while it prepares other banks)",
             1, 1024);
     v.choice("address_mapping", address_mapping, {"ro_ba_co_bg_pc", "ro_co_ba_bg_pc", "ro_ba_bg_pc_co"},
              "channel-local address bits, most significant first (ro row, ba bank, bg bank group, "

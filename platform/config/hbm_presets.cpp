@@ -28,8 +28,8 @@ namespace {
 
 // Array timings of [DS] in nanoseconds.
 struct array_ns {
-  double tRCD = 12, tRP = 14, tRAS = 28, tCL = 17, tWL = 7, tCCD_L = 3, tRRD_S = 4, tRRD_L = 6, tFAW = 16,
-         tWR = 14, tWTR_S = 4, tWTR_L = 9, tRTP = 5, tRTW = 18, tREFI = 3900, tRFC = 220;
+  double tRCD = 12, tRP = 14, tRAS = 28, tCL = 17, tWL = 7, tCCD_L = 3, tRRD_S = 4, tRRD_L = 6, tFAW = 16, tWR = 14,
+         tWTR_S = 4, tWTR_L = 9, tRTP = 5, tRTW = 18, tREFI = 3900, tRFC = 220;
 };
 
 int cycles(double ns, double tck_ns) { return static_cast<int>(std::ceil(ns / tck_ns - 1e-9)); }
