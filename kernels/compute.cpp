@@ -26,14 +26,23 @@ vector_extent extent_of(const vector_cmd& v) {
     case vector_op::add:
     case vector_op::mul:
     case vector_op::sub:
-    case vector_op::max: x.src1 = count; break;
-    case vector_op::rmsnorm: x.src1 = v.cols; break;
+    case vector_op::max:
+      x.src1 = count;
+      break;
+    case vector_op::rmsnorm:
+      x.src1 = v.cols;
+      break;
     case vector_op::sub_row:
     case vector_op::mul_row:
-    case vector_op::div_row: x.src1 = v.rows; break;
+    case vector_op::div_row:
+      x.src1 = v.rows;
+      break;
     case vector_op::row_max:
-    case vector_op::row_sum: x.dst = v.rows; break;
-    default: break;
+    case vector_op::row_sum:
+      x.dst = v.rows;
+      break;
+    default:
+      break;
   }
   return x;
 }
@@ -98,9 +107,7 @@ void compute_vector(const vector_cmd& v, const float* x, const float* z, float* 
       for (uint32_t r = 0; r < v.rows; ++r)
         for (uint32_t e = 0; e < cols; ++e) {
           const uint64_t at = uint64_t(r) * cols + e;
-          y[at] = v.op == vector_op::sub_row   ? x[at] - z[r]
-                  : v.op == vector_op::mul_row ? x[at] * z[r]
-                                               : x[at] / z[r];
+          y[at] = v.op == vector_op::sub_row ? x[at] - z[r] : v.op == vector_op::mul_row ? x[at] * z[r] : x[at] / z[r];
         }
       break;
     case vector_op::causal_mask:

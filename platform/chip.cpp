@@ -23,9 +23,8 @@ chip::chip(sc_core::sc_module_name name, const hw_config& hw, trace_writer* trac
     m_hbm.push_back(std::make_unique<hbm_channel>(("hbm_" + std::to_string(k)).c_str(), hw.hbm, hw.functional, trace));
   for (int y = 0; y < hw.mesh.height; ++y)
     for (int x = 0; x < hw.mesh.width; ++x)
-      m_cores.push_back(std::make_unique<npu_core>(
-          ("core_" + std::to_string(x) + "_" + std::to_string(y)).c_str(), hw.core, x, y, m_map, m_sync,
-          hw.functional, trace));
+      m_cores.push_back(std::make_unique<npu_core>(("core_" + std::to_string(x) + "_" + std::to_string(y)).c_str(),
+                                                   hw.core, x, y, m_map, m_sync, hw.functional, trace));
   // Cores were created row by row, so vector index = y * width + x = core id.
   build_fabric();
 }

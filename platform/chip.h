@@ -15,9 +15,8 @@
 
 #include <cstdint>
 #include <memory>
-#include <vector>
-
 #include <systemc>
+#include <vector>
 
 #include "kernels/command.h"
 #include "models/common/address_router.h"

@@ -1,8 +1,9 @@
 // The assembled chip: command streams lowered by kernels/ run on 16 cores,
 // real HBM channels and the fabric. Each simulation runs in its own process
 // (run_isolated), so one test case can compare several runs.
-#include <catch2/catch.hpp>
+#include "platform/chip.h"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
 #include <string>
@@ -12,7 +13,6 @@
 #include "kernels/partition/partition.h"
 #include "platform/base/error.h"
 #include "platform/base/trace.h"
-#include "platform/chip.h"
 #include "platform/sim/isolated_run.h"
 
 using namespace npuvp;
@@ -46,8 +46,8 @@ std::vector<program> lowered(const hw_config& hw, const std::string& strategy, c
 // `strategy` on `placement`, runs them on the chip and returns the
 // simulated time, the MACs done and (functional) the worst error against a
 // plain fp32 matmul.
-nlohmann::json run_gemm(const std::string& strategy, const std::string& placement, bool functional, int groups,
-                        int n, uint32_t M, uint32_t K, uint32_t N) {
+nlohmann::json run_gemm(const std::string& strategy, const std::string& placement, bool functional, int groups, int n,
+                        uint32_t M, uint32_t K, uint32_t N) {
   const hw_config hw = test_hw(functional);
   chip npu(hw);
   const group_map map = make_placement(placement)->place(groups, n, hw.mesh.width, hw.mesh.height);
@@ -211,8 +211,8 @@ nlohmann::json run_send(uint32_t bytes) {
   hw_config hw = test_hw(false);
   hw.core.sram.mode = "lt";
   chip npu(hw);
-  npu.load_programs({{send_cmd{engine::dma, 1, 0, 0, bytes, 0}, end_cmd{}},
-                     {recv_cmd{engine::dma, 0, 0, bytes, 0}, end_cmd{}}});
+  npu.load_programs(
+      {{send_cmd{engine::dma, 1, 0, 0, bytes, 0}, end_cmd{}}, {recv_cmd{engine::dma, 0, 0, bytes, 0}, end_cmd{}}});
   return {{"elapsed_ns", npu.run().to_seconds() * 1e9}};
 }
 

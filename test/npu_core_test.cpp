@@ -1,17 +1,17 @@
 // npu_core alone: cores on an address_router with a stub HBM (20 ns) and
 // core_sync messages of 5 ns; every expected time is computed by hand from
 // core_timing's formulas at a 2 GHz core clock (0.5 ns per cycle).
-#include <catch2/catch.hpp>
+#include "models/npu_core/npu_core.h"
 
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include <catch2/catch.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <tlm_utils/simple_initiator_socket.h>
-
 #include "kernels/encoding.h"
 #include "models/common/address_router.h"
-#include "models/npu_core/npu_core.h"
 #include "platform/base/error.h"
 #include "platform/base/trace.h"
 #include "platform/memory_map.h"
@@ -19,8 +19,8 @@
 
 using namespace npuvp;
 using namespace npuvp::kernels;
-using sc_core::sc_time;
 using sc_core::SC_NS;
+using sc_core::sc_time;
 
 namespace {
 
@@ -58,8 +58,8 @@ struct bench {
             },
             sc_time(1, SC_NS)) {
     for (int x = 0; x < width; ++x)
-      cores.push_back(std::make_unique<npu_core>(("core_" + std::to_string(x) + "_0").c_str(), hw.core, x, 0, map,
-                                                 sync, functional, trace));
+      cores.push_back(std::make_unique<npu_core>(("core_" + std::to_string(x) + "_0").c_str(), hw.core, x, 0, map, sync,
+                                                 functional, trace));
     fabric.mem_out.bind(hbm.port_in);
     for (auto& c : cores) {
       c->dma().mem_out.bind(fabric.port_in);

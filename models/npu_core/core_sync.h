@@ -16,10 +16,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <systemc>
 #include <utility>
 #include <vector>
-
-#include <systemc>
 
 namespace npuvp {
 

@@ -210,9 +210,9 @@ void npu_core::run_dma(const kernels::dma_cmd& d, size_t i) {
   auto global = [&](kernels::mem_space space, uint16_t core, uint64_t addr) {
     return space == kernels::mem_space::hbm ? m_map.hbm_base() + addr : m_map.sram_global(core_of(core, i), addr);
   };
-  const dma_descriptor desc = dma_descriptor::strided(global(d.src_space, d.src_core, d.src),
-                                                      global(d.dst_space, d.dst_core, d.dst), d.row_bytes, d.rows,
-                                                      d.src_stride, d.dst_stride);
+  const dma_descriptor desc =
+      dma_descriptor::strided(global(d.src_space, d.src_core, d.src), global(d.dst_space, d.dst_core, d.dst),
+                              d.row_bytes, d.rows, d.src_stride, d.dst_stride);
   if (!m_dma.run(desc).ok) fail(where(i) + ": a DMA request got an error response (address outside its memory?)");
   m_dma_bytes += bytes;
 }
@@ -230,8 +230,8 @@ void npu_core::run_send(const kernels::send_cmd& s, size_t i) {
 
 void npu_core::check_range(uint32_t addr, uint64_t bytes, size_t i) {
   if (uint64_t(addr) + bytes > m_map.sram_bytes())
-    fail(where(i) + ": SRAM range [" + std::to_string(addr) + ", " + std::to_string(addr + bytes) +
-         ") exceeds its " + std::to_string(m_map.sram_bytes()) + " bytes");
+    fail(where(i) + ": SRAM range [" + std::to_string(addr) + ", " + std::to_string(addr + bytes) + ") exceeds its " +
+         std::to_string(m_map.sram_bytes()) + " bytes");
 }
 
 std::vector<uint8_t> npu_core::read_bytes(uint32_t addr, uint64_t bytes, size_t i) {
@@ -356,8 +356,10 @@ bool npu_core::cmdq_access(tlm::tlm_generic_payload& trans) {
   const uint64_t a = trans.get_address(), len = trans.get_data_length();
   unsigned char* p = trans.get_data_ptr();
   if (a < m_ring.size() && len <= m_ring.size() - a) {
-    if (trans.is_write()) std::memcpy(m_ring.data() + a, p, len);
-    else if (trans.is_read()) std::memcpy(p, m_ring.data() + a, len);
+    if (trans.is_write())
+      std::memcpy(m_ring.data() + a, p, len);
+    else if (trans.is_read())
+      std::memcpy(p, m_ring.data() + a, len);
     return true;
   }
   return false;
@@ -376,8 +378,8 @@ void npu_core::cmdq_b_transport(tlm::tlm_generic_payload& trans, sc_time& delay)
   try {
     const uint64_t depth = static_cast<uint64_t>(m_cfg.cmdq_depth);
     for (uint32_t k = 0; k < n; ++k, ++m_ring_head) {
-      const kernels::command c = kernels::decode_record(m_ring.data(), m_ring.size(),
-                                                        (m_ring_head % depth) * kernels::record_bytes, name());
+      const kernels::command c =
+          kernels::decode_record(m_ring.data(), m_ring.size(), (m_ring_head % depth) * kernels::record_bytes, name());
       kernels::check_command(c, where(m_program.size()));
       m_program.push_back(c);
     }
@@ -416,9 +418,10 @@ void npu_core::report_stats(stats_writer& out) const {
   const std::string g = name();
   uint64_t commands = 0;
   for (const auto& s : m_stats) commands += s.commands;
-  out.text(g, "data", m_functional ? "functional: matmul/vector results computed on the SRAM bytes"
-                                   : "timing only: no data computed",
-           "whether the engines compute");
+  out.text(
+      g, "data",
+      m_functional ? "functional: matmul/vector results computed on the SRAM bytes" : "timing only: no data computed",
+      "whether the engines compute");
   out.text(g, "operand_traffic", "matrix/vector SRAM operand reads and writes not modelled (dedicated ports)",
            "approximation");
   out.scalar(g, "commands", static_cast<double>(commands), "commands", "commands completed, all engines");

@@ -32,16 +32,16 @@
 // over directly (it ends when the program ends, like the reference executor).
 #pragma once
 
+#include <tlm_utils/simple_target_socket.h>
+
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <string>
-#include <utility>
-#include <vector>
-
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_target_socket.h>
+#include <utility>
+#include <vector>
 
 #include "kernels/command.h"
 #include "models/dma/dma_engine.h"
@@ -62,8 +62,8 @@ class npu_core : public sc_core::sc_module, public stats_source {
   // Core id = y * mesh.width + x (from `map`); registers with `sync`, whose id
   // order must match. Children: `<name>.sram` and `<name>.dma`, whose sockets
   // the chip binds to its fabric (local_sram().port_in, dma().mem_out).
-  npu_core(sc_core::sc_module_name name, const core_config& cfg, int x, int y, const memory_map& map,
-           core_sync& sync, bool functional, trace_writer* trace = nullptr);
+  npu_core(sc_core::sc_module_name name, const core_config& cfg, int x, int y, const memory_map& map, core_sync& sync,
+           bool functional, trace_writer* trace = nullptr);
 
   sram& local_sram() { return m_sram; }
   dma_engine& dma() { return m_dma; }

@@ -26,9 +26,9 @@ int run_gemm(const std::vector<std::string>& args) {
       "map", po::value(&map_file), "YAML core map for --placement explicit")(
       "groups", po::value(&groups)->default_value(groups), "independent GEMMs, one per group of cores")(
       "group-size", po::value(&group_size)->default_value(group_size), "cores per group (0: all cores / groups)")(
-      "m", po::value(&m)->default_value(m), "rows of A and C")("k", po::value(&k)->default_value(k),
-                                                                "columns of A, rows of B")(
-      "n", po::value(&n)->default_value(n), "columns of B and C")(
+      "m", po::value(&m)->default_value(m), "rows of A and C")(
+      "k", po::value(&k)->default_value(k), "columns of A, rows of B")("n", po::value(&n)->default_value(n),
+                                                                       "columns of B and C")(
       "functional", "carry real data and check C against an fp32 reference (overrides the YAML)")(
       "stats", po::value(&stats_path), "write statistics JSON here")(
       "trace", po::value(&trace_path), "write a Perfetto trace here (one event per command)");
@@ -46,8 +46,8 @@ int run_gemm(const std::vector<std::string>& args) {
     throw usage_error(std::to_string(groups) + " groups of " + std::to_string(group_size) + " cores do not fit " +
                       std::to_string(cores) + " cores");
 
-  const auto map = kernels::make_placement(placement, map_file)->place(groups, group_size, hw.mesh.width,
-                                                                      hw.mesh.height);
+  const auto map =
+      kernels::make_placement(placement, map_file)->place(groups, group_size, hw.mesh.width, hw.mesh.height);
   std::vector<kernels::gemm_job> jobs;
   uint64_t top = 0;
   for (int g = 0; g < groups; ++g) {
@@ -96,8 +96,8 @@ int run_gemm(const std::vector<std::string>& args) {
   const double ns = st.value(hw.name, "elapsed_ns");
   double macs = 0, matrix_active = 0, dma_active = 0;
   for (int c = 0; c < cores; ++c) {
-    const std::string core = hw.name + ".core_" + std::to_string(c % hw.mesh.width) + "_" +
-                             std::to_string(c / hw.mesh.width);
+    const std::string core =
+        hw.name + ".core_" + std::to_string(c % hw.mesh.width) + "_" + std::to_string(c / hw.mesh.width);
     macs += st.value(core + ".matrix", "macs");
     matrix_active += st.value(core + ".matrix", "active_ns");
     dma_active += st.value(core + ".dma", "active_ns");
