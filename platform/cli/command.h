@@ -40,5 +40,6 @@ int bench_hbm(const std::vector<std::string>& args);
 int run_gemm(const std::vector<std::string>& args);
 int disasm(const std::vector<std::string>& args);
 int lower_gemm(const std::vector<std::string>& args);
+int bench_noc(const std::vector<std::string>& args);
 
 }  // namespace npuvp::cli

@@ -11,6 +11,7 @@ const std::vector<command>& commands() {
       {"lower gemm", "lower one GEMM per group to per-core command streams; figures, stream files, check",
        lower_gemm},
       {"disasm", "print a binary command stream as text, one command per line", disasm},
+      {"bench noc", "synthetic traffic on the mesh: latency, throughput, saturation sweep, simulator speed", bench_noc},
   };
   return all;
 }

@@ -120,11 +120,16 @@ struct noc_config {
     v.field("flit_bytes", flit_bytes, "B", "flit size = link width per link cycle", 1, 4096);
     v.field("link_flits_per_cycle", link_flits_per_cycle, "flits/cycle", "flits one link moves per NoC cycle", 1,
             16);
-    v.field("router_cycles", router_cycles, "cycles", "router pipeline latency per hop", 1, 100);
+    v.field("router_cycles", router_cycles, "cycles",
+            "router pipeline latency per hop: input buffer write to output link, no contention", 1, 100);
     v.field("link_cycles", link_cycles, "cycles", "link traversal latency per hop", 0, 100);
-    v.field("buffer_flits", buffer_flits, "flits", "input buffer depth per virtual channel", 1, 1024);
+    v.field("buffer_flits", buffer_flits, "flits", "input buffer depth per virtual channel (credits per VC)", 1,
+            1024);
     v.field("vcs", vcs, "VCs", "virtual channels per input port", 1, 16);
-    v.field("packet_flits", packet_flits, "flits", "largest packet, header included; transfers are split", 1, 1024);
+    v.field("packet_flits", packet_flits, "flits",
+            "packet size of synthetic traffic (npuvp bench noc), header included; a network interface sends one "
+            "packet per transaction: a header flit plus ceil(bytes / flit_bytes) data flits",
+            1, 1024);
     v.choice("routing", routing, {"xy", "yx"}, "dimension-order routing policy");
     v.field("watchdog_ns", watchdog_ns, "ns",
             "stop with a report when no flit moves this long while packets are in flight", 1.0, 1e12);
