@@ -11,41 +11,72 @@ using sc_core::sc_time;
 chip::chip(const hw_config& hw, trace_writer* trace) : chip(sc_core::sc_module_name(hw.name.c_str()), hw, trace) {}
 
 chip::chip(sc_core::sc_module_name name, const hw_config& hw, trace_writer* trace)
-    : sc_module(name),
-      m_hw(hw),
-      m_map(hw),
-      // One router pipeline plus one link (noc.router_cycles + noc.link_cycles
-      // NoC cycles): the zero-load latency of one hop (Dally & Towles 2004, ch. 3).
-      m_fabric_latency(static_cast<double>(hw.noc.router_cycles + hw.noc.link_cycles) / hw.noc.clock_ghz,
-                       sc_core::SC_NS),
-      m_sync([this](int from, int to) { return message_latency(from, to); }, 2 * m_fabric_latency) {
+    : sc_module(name), m_hw(hw), m_map(hw) {
+  std::vector<noc_attach_point> hbm_points;
+  const auto routers = hbm_channel_routers(hw);
+  for (int k = 0; k < m_map.hbm_channels(); ++k)
+    hbm_points.push_back(
+        {"hbm_" + std::to_string(k), routers.at(static_cast<size_t>(k))[0], routers.at(static_cast<size_t>(k))[1]});
+  m_noc = std::make_unique<noc_mesh>("noc", hw, hbm_points);
+  // Barrier: gather to one point and broadcast back, each at most a
+  // corner-to-corner one-flit message.
+  const noc_endpoint corner = m_noc->core_port(hw.mesh.width - 1, hw.mesh.height - 1);
+  const sc_time barrier =
+      m_noc->period() * (2.0 * static_cast<double>(m_noc->zero_load_cycles(m_noc->core_port(0, 0), corner, 1)));
+  m_sync = std::make_unique<core_sync>([this](int from, int to) { return message_latency(from, to); }, barrier);
   for (int k = 0; k < m_map.hbm_channels(); ++k)
     m_hbm.push_back(std::make_unique<hbm_channel>(("hbm_" + std::to_string(k)).c_str(), hw.hbm, hw.functional, trace));
   for (int y = 0; y < hw.mesh.height; ++y)
     for (int x = 0; x < hw.mesh.width; ++x)
       m_cores.push_back(std::make_unique<npu_core>(("core_" + std::to_string(x) + "_" + std::to_string(y)).c_str(),
-                                                   hw.core, x, y, m_map, m_sync, hw.functional, trace));
+                                                   hw.core, x, y, m_map, *m_sync, hw.functional, trace));
   // Cores were created row by row, so vector index = y * width + x = core id.
   build_fabric();
 }
 
-// The only place that knows the interconnect: initiators are the cores' DMA
-// engines, targets the HBM channels then the SRAMs (memory_map::target_index).
+// The only place that knows the interconnect: an initiator network interface
+// per DMA engine, a target network interface per SRAM and per HBM channel.
 void chip::build_fabric() {
-  const memory_map& map = m_map;
-  m_fabric = std::make_unique<address_router>(
-      "fabric",
-      [&map](uint64_t addr, uint64_t len) {
-        const mem_location l = map.decode(addr, len);
-        return address_router::route{map.target_index(l), l.local};
-      },
-      m_fabric_latency);
-  for (auto& c : m_cores) c->dma().mem_out.bind(m_fabric->port_in);
-  for (auto& h : m_hbm) m_fabric->mem_out.bind(h->port_in);
-  for (auto& c : m_cores) m_fabric->mem_out.bind(c->local_sram().port_in);
+  for (auto& c : m_cores) {
+    const auto [x, y] = m_map.core_router(c->id());
+    const std::string base = "core_" + std::to_string(x) + "_" + std::to_string(y);
+    const int id = c->id();
+    m_initiator_nis.push_back(std::make_unique<noc_initiator_ni>(
+        (base + "_ni").c_str(), *m_noc, m_noc->core_port(x, y), [this, id](uint64_t addr) { return route(addr, id); }));
+    c->dma().mem_out.bind(m_initiator_nis.back()->port_in);
+    m_target_nis.push_back(
+        std::make_unique<noc_target_ni>((base + "_sram_ni").c_str(), *m_noc, m_noc->core_port(x, y)));
+    m_target_nis.back()->mem_out.bind(c->local_sram().port_in);
+  }
+  for (int k = 0; k < m_map.hbm_channels(); ++k) {
+    m_target_nis.push_back(std::make_unique<noc_target_ni>(("hbm_" + std::to_string(k) + "_ni").c_str(), *m_noc,
+                                                           m_noc->extra_port(static_cast<size_t>(k))));
+    m_target_nis.back()->mem_out.bind(m_hbm[static_cast<size_t>(k)]->port_in);
+  }
 }
 
-sc_time chip::message_latency(int /*from*/, int /*to*/) const { return m_fabric_latency; }
+// An address outside the memory map stops the run with the decoder's message
+// (the request goes on to the core's own SRAM out of range, so the DMA also
+// sees an error response).
+noc_destination chip::route(uint64_t addr, int from_core) {
+  try {
+    const mem_location l = m_map.decode(addr, 1);
+    if (l.kind == mem_target::hbm) return {m_noc->extra_port(static_cast<size_t>(l.index)), l.local};
+    const auto [x, y] = m_map.core_router(l.index);
+    return {m_noc->core_port(x, y), l.local};
+  } catch (const error& e) {
+    m_sync->fail(std::string(name()) + ": core " + std::to_string(from_core) + " DMA: " + e.what());
+    const auto [x, y] = m_map.core_router(from_core);
+    return {m_noc->core_port(x, y), m_map.sram_bytes()};
+  }
+}
+
+sc_time chip::message_latency(int from, int to) const {
+  const auto [fx, fy] = m_map.core_router(from);
+  const auto [tx, ty] = m_map.core_router(to);
+  return m_noc->period() *
+         static_cast<double>(m_noc->zero_load_cycles(m_noc->core_port(fx, fy), m_noc->core_port(tx, ty), 1));
+}
 
 void chip::load_programs(const std::vector<kernels::program>& programs) {
   if (programs.size() > m_cores.size())
@@ -58,7 +89,8 @@ sc_time chip::run() {
   // The cores call sc_stop() when the last one is done; that is no news.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   sc_core::sc_start();
-  if (!m_sync.failure().empty()) throw simulation_error(m_sync.failure());
+  m_noc->check();
+  if (!m_sync->failure().empty()) throw simulation_error(m_sync->failure());
   std::string blocked;
   for (const auto& c : m_cores) {
     if (c->has_program() && !c->done()) blocked += "\n  " + c->blocked_report();
@@ -111,15 +143,16 @@ void chip::report_stats(stats_writer& out) const {
   const std::string g = name();
   out.meta("seed", m_hw.seed);
   out.scalar(g, "elapsed_ns", m_elapsed.to_seconds() * 1e9, "ns", "when the last core finished its program");
-  out.text(g, "fabric",
-           "address_router crossbar: fixed latency per direction, no hops, no link bandwidth limit (NoC not yet "
-           "in the chip)",
-           "interconnect model and what it ignores");
-  out.scalar(g, "fabric_latency_ns", m_fabric_latency.to_seconds() * 1e9, "ns",
-             "one-way fabric latency; also core-to-core message latency (barrier: twice)");
+  out.text(g, "core_messages",
+           "remote signals and send notices: zero-load one-flit NoC latency, not simulated as packets (no contention)",
+           "how core-to-core synchronisation is timed");
+  out.scalar(g, "barrier_latency_ns", m_sync->barrier_latency().to_seconds() * 1e9, "ns",
+             "release delay of a barrier after its last arrival");
   for (const auto& c : m_cores) c->report_stats(out);
   for (const auto& h : m_hbm) h->report_stats(out);
-  m_fabric->report_stats(out);
+  m_noc->report_stats(out);
+  for (const auto& ni : m_initiator_nis) ni->report_stats(out);
+  for (const auto& ni : m_target_nis) ni->report_stats(out);
 }
 
 }  // namespace npuvp

@@ -4,13 +4,17 @@
 // between the DMA engines and the memories, decoded with the global memory
 // map (platform/memory_map.h). docs/npu_core.md describes the timing.
 //
-// Fabric: for now the address_router crossbar (`<name>.fabric`): a fixed
-// latency per direction of (noc.router_cycles + noc.link_cycles) NoC cycles
-// (one router and one link traversal), no hop count and no link bandwidth
-// limit (contention only at the memories). Core-to-core messages (remote
-// semaphore signals, send arrival notices) take that same one-way latency;
-// a barrier releases its cores two of them after the last arrival. The NoC
-// mesh will replace the router in build_fabric() / message_latency() only.
+// Fabric: the NoC mesh (`<name>.noc`, models/noc, docs/noc.md). Each core's
+// DMA engine enters it through a network interface at the core's router
+// (`<name>.core_X_Y_ni`); each SRAM and each HBM channel is served by a target
+// network interface (`<name>.core_X_Y_sram_ni`, `<name>.hbm_K_ni`) at its
+// router (hbm.placement / hbm.routers). Addresses are decoded with the memory
+// map. Core-to-core messages (remote semaphore signals, send arrival
+// notices) take the zero-load latency of a one-flit packet between the two
+// cores' routers (they are not simulated as packets: no contention); a
+// barrier releases its cores twice the corner-to-corner one-flit latency
+// after the last arrival (gather and broadcast). build_fabric() and
+// message_latency() are the only places that know the interconnect.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +23,9 @@
 #include <vector>
 
 #include "kernels/command.h"
-#include "models/common/address_router.h"
 #include "models/hbm/hbm_channel.h"
+#include "models/noc/noc_interface.h"
+#include "models/noc/noc_mesh.h"
 #include "models/npu_core/core_sync.h"
 #include "models/npu_core/npu_core.h"
 #include "platform/base/stats.h"
@@ -57,9 +62,9 @@ class chip : public sc_core::sc_module, public stats_source {
   void write_hbm_floats(uint64_t offset, const std::vector<float>& values);
   std::vector<float> read_hbm_floats(uint64_t offset, size_t count);
 
-  // One-way latency of a core-to-core message, and of a fabric traversal.
+  // One-way latency of a core-to-core message.
   sc_core::sc_time message_latency(int from, int to) const;
-  sc_core::sc_time fabric_latency() const { return m_fabric_latency; }
+  noc_mesh& noc() { return *m_noc; }
 
   void report_stats(stats_writer& out) const override;
 
@@ -68,13 +73,16 @@ class chip : public sc_core::sc_module, public stats_source {
   void build_fabric();
   void hbm_debug(tlm::tlm_command cmd, uint64_t offset, unsigned char* data, uint64_t bytes);
 
+  noc_destination route(uint64_t addr, int from_core);
+
   const hw_config m_hw;
   const memory_map m_map;
-  const sc_core::sc_time m_fabric_latency;
-  core_sync m_sync;
+  std::unique_ptr<noc_mesh> m_noc;
+  std::unique_ptr<core_sync> m_sync;
   std::vector<std::unique_ptr<hbm_channel>> m_hbm;
   std::vector<std::unique_ptr<npu_core>> m_cores;
-  std::unique_ptr<address_router> m_fabric;
+  std::vector<std::unique_ptr<noc_initiator_ni>> m_initiator_nis;
+  std::vector<std::unique_ptr<noc_target_ni>> m_target_nis;
   sc_core::sc_time m_elapsed;
 };
 

@@ -98,21 +98,28 @@ const std::vector<std::string> placements = {"linear_sequential", "linear_interl
 
 }  // namespace
 
-TEST_CASE("chip: every partition strategy on every placement computes the GEMM (functional)", "[chip]") {
+namespace {
+// One strategy on every placement, 2 groups of 8 cores, 192 x 260 x 320.
+void check_strategy(const std::string& strategy) {
   std::vector<isolated_job> jobs;
-  std::vector<std::string> names;
-  for (const auto& s : partition_names())
-    for (const auto& p : placements) {
-      names.push_back(s + " on " + p);
-      jobs.push_back([s, p] { return run_gemm(s, p, true, 2, 8, 192, 260, 320); });
-    }
+  for (const auto& p : placements)
+    jobs.push_back([strategy, p] { return run_gemm(strategy, p, true, 2, 8, 192, 260, 320); });
   const auto results = run_isolated(jobs, 2);
   for (size_t i = 0; i < results.size(); ++i) {
-    INFO(names[i] << ": " << results[i].dump());
+    INFO(strategy << " on " << placements[i] << ": " << results[i].dump());
     CHECK(results[i]["worst"].get<double>() < 1e-3);
     CHECK(results[i]["macs"].get<double>() >= 2.0 * 192 * 260 * 320);
     CHECK(results[i]["elapsed_ns"].get<double>() > 0);
   }
+}
+}  // namespace
+
+TEST_CASE("chip: mn_split on every placement computes the GEMM (functional)", "[chip]") { check_strategy("mn_split"); }
+TEST_CASE("chip: k_split on every placement computes the GEMM (functional)", "[chip]") { check_strategy("k_split"); }
+TEST_CASE("chip: mnk_2d on every placement computes the GEMM (functional)", "[chip]") { check_strategy("mnk_2d"); }
+TEST_CASE("chip: megatron on every placement computes the GEMM (functional)", "[chip]") { check_strategy("megatron"); }
+TEST_CASE("chip: the partition strategies are the four the chip tests cover", "[chip]") {
+  CHECK(partition_names() == std::vector<std::string>{"mn_split", "k_split", "mnk_2d", "megatron"});
 }
 
 TEST_CASE("chip: timing-only and functional runs of the same program take the same time", "[chip]") {
@@ -182,9 +189,10 @@ namespace {
 // Ring all-reduce of `elems` fp32 per rank over the `n` cores of a
 // ring_block placement (SRAM in lt mode: no bank conflicts, so every rank
 // and step is alike). Returns the time and whether every rank holds the sum.
-nlohmann::json run_all_reduce(int n, uint64_t elems) {
+nlohmann::json run_all_reduce(int n, uint64_t elems, const std::string& noc_mode) {
   hw_config hw = test_hw(true);
   hw.core.sram.mode = "lt";
+  hw.noc.mode = noc_mode;
   chip npu(hw);
   const std::vector<int> ring = core_ids(make_placement("ring_block")->place(1, n, 4, 4)[0], 4);
   lowering_context ctx(hw);
@@ -207,9 +215,10 @@ nlohmann::json run_all_reduce(int n, uint64_t elems) {
 }
 
 // One send of `bytes` between two neighbours on an idle chip: when the recv completes.
-nlohmann::json run_send(uint32_t bytes) {
+nlohmann::json run_send(uint32_t bytes, const std::string& noc_mode) {
   hw_config hw = test_hw(false);
   hw.core.sram.mode = "lt";
+  hw.noc.mode = noc_mode;
   chip npu(hw);
   npu.load_programs(
       {{send_cmd{engine::dma, 1, 0, 0, bytes, 0}, end_cmd{}}, {recv_cmd{engine::dma, 0, 0, bytes, 0}, end_cmd{}}});
@@ -221,14 +230,24 @@ nlohmann::json run_send(uint32_t bytes) {
 TEST_CASE("chip: ring all-reduce takes the 2(n-1) steps the ring algorithm implies", "[chip]") {
   const int n = 8;
   const uint64_t elems = 8 * 1024;  // 4 KiB chunks
-  const auto r = run_isolated({[] { return run_all_reduce(n, elems); }, [] { return run_send(4096); }}, 2);
-  INFO(r[0].dump() << "\n" << r[1].dump());
+  const auto r = run_isolated({[] { return run_all_reduce(n, elems, "lt"); }, [] { return run_send(4096, "lt"); },
+                               [] { return run_all_reduce(n, elems, "at"); }, [] { return run_send(4096, "at"); }},
+                              2);
+  INFO(r[0].dump() << "\n" << r[1].dump() << "\n" << r[2].dump() << "\n" << r[3].dump());
   CHECK(r[0]["sums"].get<bool>());
+  CHECK(r[2]["sums"].get<bool>());
   // Reduce-scatter step: send, arrival notice, add of 1024 elements
   // (8 + 1024/64 = 24 cycles at 1 GHz); all-gather step: send, notice; and
   // one notice between the phases ("go" to the previous rank):
-  //   T = 2(n-1) (t_send + L) + (n-1) t_add + L.
-  const double send_and_notice = r[1]["elapsed_ns"].get<double>(), L = r[0]["message_ns"].get<double>();
-  const double expected = 2 * (n - 1) * send_and_notice + (n - 1) * 24.0 + L;
-  CHECK(r[0]["elapsed_ns"].get<double>() == Approx(expected).epsilon(1e-9));
+  //   T = 2(n-1) (t_send + L) + (n-1) t_add + L,
+  // with t_send + L measured by one send between neighbours on an idle chip.
+  auto expected = [&](const nlohmann::json& send, const nlohmann::json& ar) {
+    return 2 * (n - 1) * send["elapsed_ns"].get<double>() + (n - 1) * 24.0 + ar["message_ns"].get<double>();
+  };
+  // NoC lt ignores contention: every step is exactly the idle send.
+  CHECK(r[0]["elapsed_ns"].get<double>() == Approx(expected(r[1], r[0])).epsilon(1e-9));
+  // NoC at: each core's router port carries its own send's read responses and
+  // the previous rank's writes at once, so steps take a little longer.
+  CHECK(r[2]["elapsed_ns"].get<double>() >= expected(r[3], r[2]));
+  CHECK(r[2]["elapsed_ns"].get<double>() <= 1.1 * expected(r[3], r[2]));
 }
