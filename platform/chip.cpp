@@ -34,19 +34,35 @@ chip::chip(sc_core::sc_module_name name, const hw_config& hw, trace_writer* trac
   build_fabric();
 }
 
-// The only place that knows the interconnect: an initiator network interface
-// per DMA engine, a target network interface per SRAM and per HBM channel.
+// The only place that knows the interconnect. Per core, one port router
+// with two initiators (the DMA engine, the SRAM's target NI) and two targets
+// (the SRAM, the initiator NI): the DMA reaches its own SRAM directly and
+// everything else through the NoC; requests for this SRAM arriving over the
+// NoC keep their global address until the port router. Per HBM channel: a
+// target NI with channel-local addresses.
 void chip::build_fabric() {
+  const memory_map& map = m_map;
   for (auto& c : m_cores) {
     const auto [x, y] = m_map.core_router(c->id());
     const std::string base = "core_" + std::to_string(x) + "_" + std::to_string(y);
     const int id = c->id();
-    m_initiator_nis.push_back(std::make_unique<noc_initiator_ni>(
-        (base + "_ni").c_str(), *m_noc, m_noc->core_port(x, y), [this, id](uint64_t addr) { return route(addr, id); }));
-    c->dma().mem_out.bind(m_initiator_nis.back()->port_in);
+    m_initiator_nis.push_back(std::make_unique<noc_initiator_ni>((base + "_ni").c_str(), *m_noc, m_noc->core_port(x, y),
+                                                                 [this](uint64_t addr) { return route(addr); }));
     m_target_nis.push_back(
         std::make_unique<noc_target_ni>((base + "_sram_ni").c_str(), *m_noc, m_noc->core_port(x, y)));
-    m_target_nis.back()->mem_out.bind(c->local_sram().port_in);
+    auto port = std::make_unique<address_router>((base + "_port").c_str(),
+                                                 [&map, id](uint64_t addr, uint64_t len) {
+                                                   const mem_location l = map.decode(addr, len);
+                                                   if (l.kind == mem_target::sram && l.index == id)
+                                                     return address_router::route{0, l.local};
+                                                   return address_router::route{1, addr};
+                                                 },
+                                                 sc_core::SC_ZERO_TIME);
+    c->dma().mem_out.bind(port->port_in);
+    m_target_nis.back()->mem_out.bind(port->port_in);
+    port->mem_out.bind(c->local_sram().port_in);
+    port->mem_out.bind(m_initiator_nis.back()->port_in);
+    m_core_ports.push_back(std::move(port));
   }
   for (int k = 0; k < m_map.hbm_channels(); ++k) {
     m_target_nis.push_back(std::make_unique<noc_target_ni>(("hbm_" + std::to_string(k) + "_ni").c_str(), *m_noc,
@@ -55,20 +71,12 @@ void chip::build_fabric() {
   }
 }
 
-// An address outside the memory map stops the run with the decoder's message
-// (the request goes on to the core's own SRAM out of range, so the DMA also
-// sees an error response).
-noc_destination chip::route(uint64_t addr, int from_core) {
-  try {
-    const mem_location l = m_map.decode(addr, 1);
-    if (l.kind == mem_target::hbm) return {m_noc->extra_port(static_cast<size_t>(l.index)), l.local};
-    const auto [x, y] = m_map.core_router(l.index);
-    return {m_noc->core_port(x, y), l.local};
-  } catch (const error& e) {
-    m_sync->fail(std::string(name()) + ": core " + std::to_string(from_core) + " DMA: " + e.what());
-    const auto [x, y] = m_map.core_router(from_core);
-    return {m_noc->core_port(x, y), m_map.sram_bytes()};
-  }
+// Only addresses the core's port router has decoded get here.
+noc_destination chip::route(uint64_t addr) const {
+  const mem_location l = m_map.decode(addr, 1);
+  if (l.kind == mem_target::hbm) return {m_noc->extra_port(static_cast<size_t>(l.index)), l.local};
+  const auto [x, y] = m_map.core_router(l.index);
+  return {m_noc->core_port(x, y), addr};  // decoded again by that core's port router
 }
 
 sc_time chip::message_latency(int from, int to) const {
@@ -153,6 +161,7 @@ void chip::report_stats(stats_writer& out) const {
   m_noc->report_stats(out);
   for (const auto& ni : m_initiator_nis) ni->report_stats(out);
   for (const auto& ni : m_target_nis) ni->report_stats(out);
+  for (const auto& p : m_core_ports) p->report_stats(out);
 }
 
 }  // namespace npuvp

@@ -5,16 +5,17 @@
 // map (platform/memory_map.h). docs/npu_core.md describes the timing.
 //
 // Fabric: the NoC mesh (`<name>.noc`, models/noc, docs/noc.md). Each core's
-// DMA engine enters it through a network interface at the core's router
-// (`<name>.core_X_Y_ni`); each SRAM and each HBM channel is served by a target
-// network interface (`<name>.core_X_Y_sram_ni`, `<name>.hbm_K_ni`) at its
-// router (hbm.placement / hbm.routers). Addresses are decoded with the memory
-// map. Core-to-core messages (remote semaphore signals, send arrival
-// notices) take the zero-load latency of a one-flit packet between the two
-// cores' routers (they are not simulated as packets: no contention); a
-// barrier releases its cores twice the corner-to-corner one-flit latency
-// after the last arrival (gather and broadcast). build_fabric() and
-// message_latency() are the only places that know the interconnect.
+// DMA engine reaches its own SRAM directly through a core-local port router
+// (`<name>.core_X_Y_port`, no delay) and everything else through a network
+// interface at the core's router (`<name>.core_X_Y_ni`); each SRAM (behind
+// the same port router, which merges local and NoC accesses) and each
+// HBM channel is served by a target network interface
+// (`<name>.core_X_Y_sram_ni`, `<name>.hbm_K_ni`) at its router
+// (hbm.placement / hbm.routers). Addresses are decoded with the memory map. Core-to-core messages (remote semaphore
+// signals, send arrival notices) take the zero-load latency of a one-flit packet between the two cores' routers (they
+// are not simulated as packets: no contention); a barrier releases its cores twice the corner-to-corner one-flit
+// latency after the last arrival (gather and broadcast). build_fabric() and message_latency() are the only places that
+// know the interconnect.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "kernels/command.h"
+#include "models/common/address_router.h"
 #include "models/hbm/hbm_channel.h"
 #include "models/noc/noc_interface.h"
 #include "models/noc/noc_mesh.h"
@@ -73,7 +75,7 @@ class chip : public sc_core::sc_module, public stats_source {
   void build_fabric();
   void hbm_debug(tlm::tlm_command cmd, uint64_t offset, unsigned char* data, uint64_t bytes);
 
-  noc_destination route(uint64_t addr, int from_core);
+  noc_destination route(uint64_t addr) const;
 
   const hw_config m_hw;
   const memory_map m_map;
@@ -83,6 +85,7 @@ class chip : public sc_core::sc_module, public stats_source {
   std::vector<std::unique_ptr<npu_core>> m_cores;
   std::vector<std::unique_ptr<noc_initiator_ni>> m_initiator_nis;
   std::vector<std::unique_ptr<noc_target_ni>> m_target_nis;
+  std::vector<std::unique_ptr<address_router>> m_core_ports;
   sc_core::sc_time m_elapsed;
 };
 

@@ -251,3 +251,15 @@ TEST_CASE("chip: ring all-reduce takes the 2(n-1) steps the ring algorithm impli
   CHECK(r[2]["elapsed_ns"].get<double>() >= expected(r[3], r[2]));
   CHECK(r[2]["elapsed_ns"].get<double>() <= 1.1 * expected(r[3], r[2]));
 }
+
+TEST_CASE("chip: a DMA outside the memory map stops the run naming the command", "[chip]") {
+  const hw_config hw = test_hw(false);
+  chip npu(hw);
+  dma_cmd d;
+  d.src_space = mem_space::hbm;
+  d.src = npu.map().hbm_bytes();  // one past the last HBM byte
+  d.row_bytes = 256;
+  npu.load_programs({{d, end_cmd{}}});
+  CHECK_THROWS_WITH(npu.run(), Catch::Contains("npu4x4.core_0_0 (core 0) command 0 (dma") &&
+                                   Catch::Contains("error response"));
+}
