@@ -68,6 +68,8 @@ const char* vector_op_name(vector_op op) {
       return "div_row";
     case vector_op::causal_mask:
       return "causal_mask";
+    case vector_op::to_bf16:
+      return "to_bf16";
   }
   return "?";
 }

@@ -67,8 +67,8 @@ enum class vector_op : uint8_t {
   rmsnorm = 7,       // per row: dst = x / sqrt(mean(x^2) + scalar) * src1[col]
   rope = 8,          // per row (one head vector of `cols`): rotate pairs (i, i+cols/2)
                      // by angle pos * theta^(-2i/cols); pos = param0 + row / param1, theta = scalar
-  topk = 9,          // per row: keep the param0 largest, softmax over them (flag normalize:
-                     // renormalise to sum 1), zeros elsewhere
+  topk = 9,          // per row: keep the param0 largest (ties: lower index) at their softmax
+                     // probability over the whole row (flag normalize: renormalised to sum 1), zeros elsewhere
   sub = 10,          // dst = src0 - src1
   exp = 11,          // dst = exp(x)
   max = 12,          // dst = max(src0, src1)
@@ -78,6 +78,7 @@ enum class vector_op : uint8_t {
   mul_row = 16,      // dst[row][col] = src0[row][col] * src1[row]
   div_row = 17,      // dst[row][col] = src0[row][col] / src1[row]
   causal_mask = 18,  // dst = src0, or -inf where col + param0 > row + param1 (key after query)
+  to_bf16 = 19,      // dst (bf16, 2 bytes per element) = src0 rounded to nearest even: a matmul operand
 };
 
 // Element-wise or row-wise fp32 operation on SRAM data, rows x cols elements,

@@ -21,7 +21,7 @@ matmul_extent extent_of(const matmul_cmd& m) {
 
 vector_extent extent_of(const vector_cmd& v) {
   const uint64_t count = uint64_t(v.rows) * v.cols;
-  vector_extent x{count, 0, count};
+  vector_extent x{count, 0, count, count * 4};
   switch (v.op) {
     case vector_op::add:
     case vector_op::mul:
@@ -39,7 +39,11 @@ vector_extent extent_of(const vector_cmd& v) {
       break;
     case vector_op::row_max:
     case vector_op::row_sum:
-      x.dst = v.rows;
+      x.dst_elements = v.rows;
+      x.dst_bytes = uint64_t(v.rows) * 4;
+      break;
+    case vector_op::to_bf16:
+      x.dst_bytes = count * 2;
       break;
     default:
       break;
@@ -59,22 +63,33 @@ void compute_matmul(const matmul_cmd& m, const uint8_t* a, const uint8_t* b, flo
     }
     return from_bf16(uint16_t(p[e * 2] | (p[e * 2 + 1] << 8)));
   };
-  const uint64_t k_step = m.transpose_b ? 1 : m.ldb, n_step = m.transpose_b ? m.ldb : 1;
+  // Operands widened to fp32 once: A as [m x k], B as [k x n].
+  std::vector<float> aw(uint64_t(m.m) * m.k), bw(uint64_t(m.k) * m.n), row(m.n);
   for (uint32_t r = 0; r < m.m; ++r)
-    for (uint32_t col = 0; col < m.n; ++col) {
-      float acc = m.accumulate ? c[uint64_t(r) * m.ldc + col] : 0.0f;
-      for (uint32_t k = 0; k < m.k; ++k)
-        acc += element(a, uint64_t(r) * m.lda + k) * element(b, k * k_step + col * n_step);
-      c[uint64_t(r) * m.ldc + col] = acc;
+    for (uint32_t k = 0; k < m.k; ++k) aw[uint64_t(r) * m.k + k] = element(a, uint64_t(r) * m.lda + k);
+  for (uint32_t k = 0; k < m.k; ++k)
+    for (uint32_t col = 0; col < m.n; ++col)
+      bw[uint64_t(k) * m.n + col] = element(b, m.transpose_b ? uint64_t(col) * m.ldb + k : uint64_t(k) * m.ldb + col);
+  // Each C element sums its k products in order, starting from C or 0.
+  for (uint32_t r = 0; r < m.m; ++r) {
+    float* cr = c + uint64_t(r) * m.ldc;
+    for (uint32_t col = 0; col < m.n; ++col) row[col] = m.accumulate ? cr[col] : 0.0f;
+    for (uint32_t k = 0; k < m.k; ++k) {
+      const float ak = aw[uint64_t(r) * m.k + k];
+      const float* bk = bw.data() + uint64_t(k) * m.n;
+      for (uint32_t col = 0; col < m.n; ++col) row[col] += ak * bk[col];
     }
+    std::copy(row.begin(), row.end(), cr);
+  }
 }
 
 namespace {
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 }  // namespace
 
-void compute_vector(const vector_cmd& v, const float* x, const float* z, float* y) {
+void compute_vector(const vector_cmd& v, const float* x, const float* z, uint8_t* dst) {
   const uint64_t count = uint64_t(v.rows) * v.cols;
+  float* y = reinterpret_cast<float*>(dst);  // every op but to_bf16 writes fp32
   const uint32_t cols = v.cols;
   switch (v.op) {
     case vector_op::add:
@@ -109,6 +124,13 @@ void compute_vector(const vector_cmd& v, const float* x, const float* z, float* 
           const uint64_t at = uint64_t(r) * cols + e;
           y[at] = v.op == vector_op::sub_row ? x[at] - z[r] : v.op == vector_op::mul_row ? x[at] * z[r] : x[at] / z[r];
         }
+      break;
+    case vector_op::to_bf16:
+      for (uint64_t e = 0; e < count; ++e) {
+        const uint16_t b = to_bf16(x[e]);
+        dst[2 * e] = uint8_t(b);
+        dst[2 * e + 1] = uint8_t(b >> 8);
+      }
       break;
     case vector_op::causal_mask:
       for (uint32_t r = 0; r < v.rows; ++r)

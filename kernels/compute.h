@@ -17,11 +17,12 @@ struct matmul_extent {
 };
 matmul_extent extent_of(const matmul_cmd& m);
 
-// fp32 elements each vector operand spans: src0 rows*cols; dst rows*cols (or
-// rows for row_max/row_sum); src1 rows*cols (two-operand ops), cols
-// (rmsnorm), rows (*_row ops) or 0.
+// What a vector command touches: fp32 elements of src0 (rows*cols) and src1
+// (rows*cols for two-operand ops, cols for rmsnorm, rows for the *_row ops,
+// else 0); elements and bytes of dst (rows for row_max/row_sum, else
+// rows*cols; 2 bytes each for to_bf16, else 4).
 struct vector_extent {
-  uint64_t src0 = 0, src1 = 0, dst = 0;
+  uint64_t src0 = 0, src1 = 0, dst_elements = 0, dst_bytes = 0;
 };
 vector_extent extent_of(const vector_cmd& v);
 
@@ -29,7 +30,8 @@ vector_extent extent_of(const vector_cmd& v);
 // B transposed when m.transpose_b. Throws npuvp::error for other types.
 // c must not overlap a or b.
 void compute_matmul(const matmul_cmd& m, const uint8_t* a, const uint8_t* b, float* c);
-// dst = op(src0, src1) in fp32; dst may be src0 (in place); src1 may be null when unused.
-void compute_vector(const vector_cmd& v, const float* src0, const float* src1, float* dst);
+// dst = op(src0, src1) in fp32 (bf16 for to_bf16, little-endian); dst may be
+// src0 (in place); src1 may be null when unused.
+void compute_vector(const vector_cmd& v, const float* src0, const float* src1, uint8_t* dst);
 
 }  // namespace npuvp::kernels

@@ -185,7 +185,7 @@ command decode_record(const uint8_t* data, size_t size, size_t offset, const std
     case opcode::vector: {
       vector_cmd v;
       v.unit = unit;
-      if (sub > uint8_t(vector_op::causal_mask)) throw bad_enum("vector op", sub);
+      if (sub > uint8_t(vector_op::to_bf16)) throw bad_enum("vector op", sub);
       v.op = vector_op(sub);
       v.normalize = flag;
       v.rows = r.u32(4);

@@ -132,4 +132,26 @@ void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint3
   }
 }
 
+void streamed_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint64_t hbm_b, uint64_t hbm_ld,
+                   uint32_t bufs, uint32_t tile_n, uint32_t c, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n,
+                   dtype type) {
+  if (n == 0) return;
+  const auto eb = static_cast<uint32_t>(dtype_bytes(type));
+  const uint32_t tiles = (n + tile_n - 1) / tile_n;
+  auto buf = [&](uint32_t t) { return bufs + (t % 2) * k * tile_n * eb; };
+  const uint16_t loaded = lowering_context::pair_semaphore(engine::dma, engine::matrix);
+  const uint16_t consumed = lowering_context::pair_semaphore(engine::matrix, engine::dma);
+  ctx.order(core, engine::matrix, engine::dma);
+  for (uint32_t t = 0; t < tiles; ++t) {
+    const uint32_t n0 = t * tile_n, nt = std::min(tile_n, n - n0);
+    // Tile t reuses the buffer of tile t-2: wait until the matrix unit is done with it.
+    if (t >= 2) ctx.emit(core, wait_cmd{engine::dma, consumed, 1});
+    load_2d(ctx, core, hbm_b + uint64_t(n0) * eb, hbm_ld, buf(t), nt, k, nt, eb);
+    ctx.emit(core, signal_cmd{engine::dma, loaded, self_core, 1});
+    ctx.emit(core, wait_cmd{engine::matrix, loaded, 1});
+    local_gemm(ctx, core, a, lda, buf(t), nt, c + n0 * 4, ldc, m, k, nt, false, type);
+    if (t + 2 < tiles) ctx.emit(core, signal_cmd{engine::matrix, consumed, self_core, 1});
+  }
+}
+
 }  // namespace npuvp::kernels

@@ -4,11 +4,13 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <tuple>
 
 #include "kernels/compute.h"
+#include "kernels/race_detector.h"
 #include "platform/base/error.h"
 
 namespace npuvp::kernels {
@@ -65,11 +67,15 @@ namespace {
 
 struct arrival {
   uint32_t dst, bytes;
+  std::vector<uint32_t> clock;  // the sender's vector clock (race detection)
 };
 
 struct core_state {
-  size_t pc = 0;                           // next command to dispatch
-  std::deque<size_t> queue[engine_count];  // dispatched, not yet completed
+  size_t pc = 0;                                   // next command to dispatch
+  std::deque<size_t> queue[engine_count];          // dispatched, not yet completed
+  std::deque<size_t> dispatched_at[engine_count];  // dispatcher snapshot of each queued command
+  size_t snapshot = 0;                             // the dispatcher's latest snapshot
+  uint64_t remaining[engine_count] = {};           // commands not yet completed, per engine
   std::map<uint16_t, int64_t> sem;
   std::map<uint16_t, uint64_t> barrier_generation;
   bool at_barrier = false;  // this core is counted in the current barrier's arrivals
@@ -94,11 +100,33 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
   execution_stats stats;
 
   for (int c = 0; c < n; ++c)
-    for (size_t i = 0; i < programs[c].size(); ++i)
+    for (size_t i = 0; i < programs[c].size(); ++i) {
       check_command(programs[c][i], "core " + std::to_string(c) + " command " + std::to_string(i));
+      ++st[c].remaining[static_cast<int>(engine_of(programs[c][i]))];
+    }
 
   auto where = [&](int core, size_t i) {
     return "core " + std::to_string(core) + " command " + std::to_string(i) + " (" + to_text(programs[core][i]) + ")";
+  };
+
+  // Happens-before tracking: engine clocks, dispatcher snapshots, semaphore
+  // and barrier clocks. The dispatcher (sync engine) touches no memory.
+  std::unique_ptr<race_detector> races;
+  std::vector<race_detector::clock_vector> snapshots;
+  std::map<std::pair<int, uint16_t>, race_detector::clock_vector> sem_clocks;           // (core, sem)
+  std::map<std::pair<uint16_t, uint64_t>, race_detector::clock_vector> barrier_clocks;  // (group, generation)
+  const race_detector::clock_vector zero_clock(size_t(n) * engine_count, 0);
+  if (options.detect_races) {
+    races = std::make_unique<race_detector>(n, where);
+    snapshots.push_back(zero_clock);
+    for (int c = 0; c < n; ++c)
+      for (int e = 0; e < engine_count; ++e)
+        if (e == static_cast<int>(engine::sync) || st[c].remaining[e] == 0)
+          races->retire(race_detector::agent(c, engine(e)));
+  }
+  auto joined = [&](race_detector::clock_vector& into, const race_detector::clock_vector& from) {
+    if (into.empty()) into = zero_clock;
+    for (size_t a = 0; a < into.size(); ++a) into[a] = std::max(into[a], from[a]);
   };
   auto core_id = [&](int core, uint16_t field, size_t i) {
     const int id = field == self_core ? core : field;
@@ -113,9 +141,17 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
   auto execute = [&](int core, size_t i) -> bool {
     core_state& s = st[core];
     const command& cmd = programs[core][i];
+    const int agent = race_detector::agent(core, engine_of(cmd));
+    if (races) races->tick(agent);
+    auto touch = [&](mem_space space, int mem_core, uint64_t addr, uint32_t rows, uint64_t row_bytes, uint64_t stride,
+                     bool write) {
+      if (races) races->access_2d(agent, core, i, space, mem_core, addr, rows, row_bytes, stride, write);
+    };
     if (auto* d = std::get_if<dma_cmd>(&cmd)) {
       const int sc = d->src_space == mem_space::sram ? core_id(core, d->src_core, i) : 0;
       const int dc = d->dst_space == mem_space::sram ? core_id(core, d->dst_core, i) : 0;
+      touch(d->src_space, sc, d->src, d->rows, d->row_bytes, d->src_stride, false);
+      touch(d->dst_space, dc, d->dst, d->rows, d->row_bytes, d->dst_stride, true);
       for (uint32_t r = 0; r < d->rows; ++r) {
         const uint8_t* from = span(d->src_space, sc, d->src + r * d->src_stride, d->row_bytes, where(core, i));
         uint8_t* to = span(d->dst_space, dc, d->dst + r * d->dst_stride, d->row_bytes, where(core, i));
@@ -126,22 +162,36 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       if (m->type != dtype::fp32 && m->type != dtype::bf16)
         throw error(where(core, i) + ": the reference executor multiplies fp32 and bf16 only, not " +
                     dtype_name(m->type));
+      const uint64_t eb = dtype_bytes(m->type);
+      const uint64_t b_rows = m->transpose_b ? m->n : m->k, b_cols = m->transpose_b ? m->k : m->n;
+      touch(mem_space::sram, core, m->a, m->m, m->k * eb, m->lda * eb, false);
+      touch(mem_space::sram, core, m->b, uint32_t(b_rows), b_cols * eb, m->ldb * eb, false);
+      touch(mem_space::sram, core, m->c, m->m, m->n * 4ull, m->ldc * 4ull, true);
+      if (m->m == 0 || m->n == 0) {
+        ++stats.commands;
+        return true;
+      }
       const matmul_extent x = extent_of(*m);
-      if (x.c == 0) return true;
       compute_matmul(*m, span(mem_space::sram, core, m->a, x.a_bytes, where(core, i)),
                      span(mem_space::sram, core, m->b, x.b_bytes, where(core, i)), f32(core, m->c, x.c, i));
       stats.matmul_macs += uint64_t(m->m) * m->k * m->n;
     } else if (auto* v = std::get_if<vector_cmd>(&cmd)) {
       const vector_extent x = extent_of(*v);
+      touch(mem_space::sram, core, v->src0, 1, x.src0 * 4, 0, false);
+      touch(mem_space::sram, core, v->src1, 1, x.src1 * 4, 0, false);
+      touch(mem_space::sram, core, v->dst, 1, x.dst_bytes, 0, true);
       compute_vector(*v, f32(core, v->src0, x.src0, i), x.src1 ? f32(core, v->src1, x.src1, i) : nullptr,
-                     f32(core, v->dst, x.dst, i));
-      stats.vector_elems += x.dst;
+                     span(mem_space::sram, core, v->dst, x.dst_bytes, where(core, i)));
+      stats.vector_elems += x.dst_elements;
     } else if (auto* sd = std::get_if<send_cmd>(&cmd)) {
       const int peer = core_id(core, sd->peer, i);
+      touch(mem_space::sram, core, sd->src, 1, sd->bytes, 0, false);
+      touch(mem_space::sram, peer, sd->dst, 1, sd->bytes, 0, true);
       const uint8_t* from = span(mem_space::sram, core, sd->src, sd->bytes, where(core, i));
       uint8_t* to = span(mem_space::sram, peer, sd->dst, sd->bytes, where(core, i));
       std::memmove(to, from, sd->bytes);
-      channels[{core, peer, sd->tag}].push_back({sd->dst, sd->bytes});
+      channels[{core, peer, sd->tag}].push_back(
+          {sd->dst, sd->bytes, races ? races->clock(agent) : race_detector::clock_vector()});
       stats.sent_bytes += sd->bytes;
     } else if (auto* rv = std::get_if<recv_cmd>(&cmd)) {
       auto& ch = channels[{core_id(core, rv->peer, i), core, rv->tag}];
@@ -153,15 +203,19 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
                       std::snprintf(b, sizeof b, "%x", ch.front().dst);
                       return std::string(b);
                     }());
+      if (races) races->join(agent, ch.front().clock);
       ch.pop_front();
     } else if (auto* w = std::get_if<wait_cmd>(&cmd)) {
       int64_t& value = s.sem[w->sem];
       if (value < int64_t(w->count)) return false;
       value -= w->count;
+      // Conservative: the wait is ordered after every signal of the semaphore so far.
+      if (races) races->join(agent, sem_clocks[{core, w->sem}]);
     } else if (auto* sg = std::get_if<signal_cmd>(&cmd)) {
       const int target = core_id(core, sg->core, i);
       if (target >= n) throw error(where(core, i) + ": core " + std::to_string(target) + " runs no program");
       st[target].sem[sg->sem] += sg->count;
+      if (races) joined(sem_clocks[{target, sg->sem}], races->clock(agent));
     } else if (auto* b = std::get_if<barrier_cmd>(&cmd)) {
       for (const auto& q : s.queue)
         if (!q.empty()) return false;
@@ -169,6 +223,11 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       if (!s.at_barrier) {
         s.at_barrier = true;
         ++barrier_arrivals[key];
+        if (races) {
+          for (int e = 0; e < engine_count; ++e)
+            races->join(agent, races->clock(race_detector::agent(core, engine(e))));
+          joined(barrier_clocks[key], races->clock(agent));
+        }
       }
       if (barrier_arrivals[key] < b->participants) return false;
       if (barrier_arrivals[key] > b->participants)
@@ -176,11 +235,13 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
                     std::to_string(b->participants));
       s.at_barrier = false;
       ++s.barrier_generation[b->group];
-      // The last core through frees the generation's counter (it is still needed by the others).
+      if (races) races->join(agent, barrier_clocks[key]);
     } else if (std::holds_alternative<end_cmd>(cmd)) {
       s.ended = true;
     }
     ++stats.commands;
+    if (races && engine_of(cmd) != engine::sync && --s.remaining[static_cast<int>(engine_of(cmd))] == 0)
+      races->retire(agent);
     return true;
   };
 
@@ -192,11 +253,16 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       const engine e = engine_of(programs[core][s.pc]);
       if (e != engine::sync) {
         s.queue[static_cast<int>(e)].push_back(s.pc++);
+        s.dispatched_at[static_cast<int>(e)].push_back(s.snapshot);
         progress = true;
         continue;
       }
       if (!execute(core, s.pc)) break;
       ++s.pc;
+      if (races) {  // later commands are dispatched after this one
+        snapshots.push_back(races->clock(race_detector::agent(core, engine::sync)));
+        s.snapshot = snapshots.size() - 1;
+      }
       progress = true;
     }
     if (!s.ended && s.pc == programs[core].size()) s.ended = true;
@@ -204,10 +270,13 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
   };
   auto step_engine = [&](int core, int e, int budget) -> bool {
     auto& q = st[core].queue[e];
+    auto& at = st[core].dispatched_at[e];
     bool progress = false;
     for (int k = 0; k < budget && !q.empty(); ++k) {
+      if (races) races->join(race_detector::agent(core, engine(e)), snapshots[at.front()]);
       if (!execute(core, q.front())) break;
       q.pop_front();
+      at.pop_front();
       progress = true;
     }
     return progress;

@@ -8,8 +8,9 @@
 // the sync engine blocks dispatch until it completes. Engines of a core and all
 // cores run concurrently: any interleaving allowed by semaphores, send/recv
 // matching and barriers is valid. The executor picks one (round-robin, or a
-// seeded random order to expose missing synchronisation) and throws
-// npuvp::simulation_error naming every blocked command when none can proceed.
+// seeded random order) and throws npuvp::simulation_error naming every blocked
+// command when none can proceed. With race detection (default) a missing
+// ordering is reported even when the chosen interleaving happens to be benign.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,9 @@ struct executor_options {
   enum class order { round_robin, random };
   order schedule = order::round_robin;
   uint64_t seed = 1;  // for order::random
+  // Report two unordered accesses to the same bytes (one a write) by different
+  // engines as npuvp::simulation_error, whatever the interleaving (race_detector.h).
+  bool detect_races = true;
 };
 
 struct execution_stats {

@@ -70,7 +70,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       throw error(what + ": sequence " + std::to_string(s) + " needs " + std::to_string(seq.past + seq.new_tokens) +
                   " cache positions, the cache has " + std::to_string(job.cache.max_positions));
     T += seq.new_tokens;
-    m_max = std::max(m_max, seq.new_tokens);
+    // Decode attends with all query heads of a KV head at once (rows = heads).
+    m_max = std::max(m_max, seq.new_tokens == 1 ? H / KV : seq.new_tokens);
   }
   const auto max_ir = static_cast<uint32_t>(split_range(I, n, 0).second);
   const float eps = static_cast<float>(model.rms_norm_eps), theta = static_cast<float>(model.rope_theta);
@@ -81,8 +82,26 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t x = buffer(uint64_t(T) * h, "x"), xn = buffer(uint64_t(T) * h, "normed x");
   const uint32_t norm1 = buffer(h, "input_norm"), norm2 = buffer(h, "post_attention_norm");
   const uint32_t qn = buffer(hd, "q_norm"), kn = buffer(hd, "k_norm");
-  const uint32_t wq = buffer(uint64_t(h) * hr * hd, "Wq slice"), wk = buffer(uint64_t(h) * kvr * hd, "Wk slice"),
-                 wv = buffer(uint64_t(h) * kvr * hd, "Wv slice"), wo = buffer(uint64_t(hr) * hd * h, "Wo slice");
+  // Weights stream from HBM in column tiles through one double buffer, sized for the deepest GEMM.
+  if (job.weight_tile == 0) throw error(what + ": weight_tile must be > 0");
+  if (job.weight_type != dtype::fp32 && job.weight_type != dtype::bf16)
+    throw error(what + ": weights must be fp32 or bf16, not " + dtype_name(job.weight_type));
+  const dtype wtype = job.weight_type;
+  const bool narrow = wtype == dtype::bf16;
+  const uint64_t eb = dtype_bytes(wtype);
+  const uint32_t wt = job.weight_tile;
+  const uint32_t weights =
+      ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, max_ir}) * wt * eb, "weight tiles (2 buffers)");
+  // bf16 copies of the activation operands (bf16 weights only).
+  const uint32_t x16 =
+      narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, hr * hd, max_ir}) * 2, "bf16 activation operand")
+             : 0;
+  // The matmul operand for fp32 activations at `src`: itself, or its bf16 copy.
+  auto operand = [&](int me, uint32_t src, uint32_t elems) {
+    if (!narrow) return src;
+    ctx.emit(me, vec(vector_op::to_bf16, 1, elems, src, 0, x16));
+    return x16;
+  };
   const uint32_t q = buffer(uint64_t(T) * hr * hd, "Q"), k = buffer(uint64_t(T) * kvr * hd, "K"),
                  v = buffer(uint64_t(T) * kvr * hd, "V"), att = buffer(uint64_t(T) * hr * hd, "attention out");
   const uint32_t kt = buffer(uint64_t(bc) * hd, "K tile"), vt = buffer(uint64_t(bc) * hd, "V tile");
@@ -91,8 +110,6 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
                  tmax = buffer(m_max, "tile row max"), alpha = buffer(m_max, "rescale"),
                  lrow = buffer(m_max, "row sum"), rsum = buffer(m_max, "tile row sum");
   const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial"), x2 = buffer(uint64_t(T) * h, "residual");
-  const uint32_t wg = buffer(uint64_t(h) * max_ir, "Wgate slice"), wu = buffer(uint64_t(h) * max_ir, "Wup slice"),
-                 wd = buffer(uint64_t(max_ir) * h, "Wdown slice");
   const uint32_t g = buffer(uint64_t(T) * max_ir, "gate"), u = buffer(uint64_t(T) * max_ir, "up");
   const uint32_t d = buffer(uint64_t(T) * h, "down partial"), out = buffer(uint64_t(T) * h, "layer out");
   const auto& w = job.weights;
@@ -105,19 +122,19 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     load_2d(ctx, me, w.input_norm, h, norm1, h, 1, h);
     ctx.order(me, engine::dma, engine::vector);
     emit(vec(vector_op::rmsnorm, T, h, x, norm1, xn, eps));
-    load_2d(ctx, me, w.q + uint64_t(r) * hr * hd * 4, uint64_t(H) * hd, wq, hr * hd, h, hr * hd);
-    load_2d(ctx, me, w.k + uint64_t(r) * kvr * hd * 4, uint64_t(KV) * hd, wk, kvr * hd, h, kvr * hd);
-    load_2d(ctx, me, w.v + uint64_t(r) * kvr * hd * 4, uint64_t(KV) * hd, wv, kvr * hd, h, kvr * hd);
-    load_2d(ctx, me, w.o + uint64_t(r) * hr * hd * h * 4, h, wo, h, hr * hd, h);
     if (model.has_qk_norm()) {
       load_2d(ctx, me, w.q_norm, hd, qn, hd, 1, hd);
       load_2d(ctx, me, w.k_norm, hd, kn, hd, 1, hd);
     }
-    ctx.order(me, engine::dma, engine::matrix);
+    const uint32_t xq = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
-    local_gemm(ctx, me, xn, h, wq, hr * hd, q, hr * hd, T, h, hr * hd, false);
-    local_gemm(ctx, me, xn, h, wk, kvr * hd, k, kvr * hd, T, h, kvr * hd, false);
-    local_gemm(ctx, me, xn, h, wv, kvr * hd, v, kvr * hd, T, h, kvr * hd, false);
+    streamed_gemm(ctx, me, xq, h, w.q + uint64_t(r) * hr * hd * eb, uint64_t(H) * hd, weights, wt, q, hr * hd, T, h,
+                  hr * hd, wtype);
+    streamed_gemm(ctx, me, xq, h, w.k + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, weights, wt, k, kvr * hd, T, h,
+                  kvr * hd, wtype);
+    streamed_gemm(ctx, me, xq, h, w.v + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, weights, wt, v, kvr * hd, T, h,
+                  kvr * hd, wtype);
+    ctx.order(me, engine::dma, engine::vector);  // q/k norm weights
     ctx.order(me, engine::matrix, engine::vector);
     if (model.has_qk_norm()) {
       emit(vec(vector_op::rmsnorm, T * hr, hd, q, qn, q, eps));
@@ -147,10 +164,16 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
-      const uint32_t m = seq.new_tokens, len = seq.past + seq.new_tokens;
-      for (uint32_t hq = 0; hq < hr; ++hq) {
-        const uint64_t head = (uint64_t(s) * KV + r * kvr + hq / per_kv) * cache_row;
-        const uint32_t qa = q + (t0 * hr + hq) * hd * 4;
+      // One attention unit reads one KV head once. Decode (one token): the unit is a KV head and its
+      // rows are the KV head's per_kv query heads, contiguous in Q, and no key lies after the query.
+      // Prefill: the unit is a query head and its rows are the tokens (row stride hr*hd), causally masked.
+      const bool decode = seq.new_tokens == 1;
+      const uint32_t m = decode ? per_kv : seq.new_tokens, len = seq.past + seq.new_tokens;
+      const uint32_t lda = decode ? hd : hr * hd;
+      for (uint32_t unit = 0; unit < (decode ? kvr : hr); ++unit) {
+        const uint32_t kv_local = decode ? unit : unit / per_kv, first_head = decode ? unit * per_kv : unit;
+        const uint64_t head = (uint64_t(s) * KV + r * kvr + kv_local) * cache_row;
+        const uint32_t qa = q + (t0 * hr + first_head) * hd * 4;
         for (uint32_t c0 = 0; c0 < len; c0 += bc) {
           const uint32_t n_keys = std::min(bc, len - c0);
           const bool first = c0 == 0;
@@ -159,10 +182,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
           load_2d(ctx, me, job.cache.k + (head + uint64_t(c0) * hd) * 4, hd, kt, hd, n_keys, hd);
           load_2d(ctx, me, job.cache.v + (head + uint64_t(c0) * hd) * 4, hd, vt, hd, n_keys, hd);
           ctx.order(me, engine::dma, engine::matrix);
-          emit(attention_matmul(m, hd, n_keys, qa, hr * hd, kt, hd, sc, n_keys, false, true));  // S = Q K^T
+          emit(attention_matmul(m, hd, n_keys, qa, lda, kt, hd, sc, n_keys, false, true));  // S = Q K^T
           ctx.order(me, engine::matrix, engine::vector);
           emit(vec(vector_op::scale, m, n_keys, sc, 0, sc, 1.0f / std::sqrt(float(hd))));
-          emit(vec(vector_op::causal_mask, m, n_keys, sc, 0, sc, 0, c0, seq.past));
+          if (!decode) emit(vec(vector_op::causal_mask, m, n_keys, sc, 0, sc, 0, c0, seq.past));
           emit(vec(vector_op::row_max, m, n_keys, sc, 0, tmax));
           if (first) {
             emit(vec(vector_op::copy, 1, m, tmax, 0, mrow));
@@ -196,13 +219,16 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
         place.row_bytes = hd * 4;
         place.rows = m;
         place.src_stride = hd * 4;
-        place.dst_stride = uint64_t(hr) * hd * 4;
+        place.dst_stride = uint64_t(lda) * 4;
         emit(place);
       }
       t0 += seq.new_tokens;
     }
-    ctx.order(me, engine::dma, engine::matrix);
-    local_gemm(ctx, me, att, hr * hd, wo, h, y, h, T, hr * hd, h, false);
+    ctx.order(me, engine::dma, narrow ? engine::vector : engine::matrix);  // attention output placed
+    const uint32_t ao = operand(me, att, T * hr * hd);
+    ctx.order(me, engine::vector, engine::matrix);
+    streamed_gemm(ctx, me, ao, hr * hd, w.o + uint64_t(r) * hr * hd * h * eb, h, weights, wt, y, h, T, hr * hd, h,
+                  wtype);
   }
   const engine attention_done = ring_all_reduce(ctx, group, y, uint64_t(T) * h, engine::matrix);
 
@@ -212,21 +238,22 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     const auto [i0, i1] = split_range(I, n, r);
     const auto ir = static_cast<uint32_t>(i1 - i0);
     load_2d(ctx, me, w.post_norm, h, norm2, h, 1, h);
-    load_2d(ctx, me, w.gate + i0 * 4, I, wg, ir, h, ir);
-    load_2d(ctx, me, w.up + i0 * 4, I, wu, ir, h, ir);
-    load_2d(ctx, me, w.down + i0 * h * 4, h, wd, h, ir, h);
     ctx.order(me, attention_done, engine::vector);
     ctx.order(me, engine::dma, engine::vector);
     ctx.emit(me, vec(vector_op::add, T, h, x, y, x2));
     ctx.emit(me, vec(vector_op::rmsnorm, T, h, x2, norm2, xn, eps));
+    const uint32_t xm = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
-    local_gemm(ctx, me, xn, h, wg, ir, g, ir, T, h, ir, false);
-    local_gemm(ctx, me, xn, h, wu, ir, u, ir, T, h, ir, false);
+    streamed_gemm(ctx, me, xm, h, w.gate + i0 * eb, I, weights, wt, g, ir, T, h, ir, wtype);
+    streamed_gemm(ctx, me, xm, h, w.up + i0 * eb, I, weights, wt, u, ir, T, h, ir, wtype);
     ctx.order(me, engine::matrix, engine::vector);
     ctx.emit(me, vec(vector_op::silu, T, ir, g, 0, g));
     ctx.emit(me, vec(vector_op::mul, T, ir, g, u, g));
+    // The bf16 copy of xn is still being read by gate/up: convert after the matrix unit is done.
+    if (narrow) ctx.order(me, engine::matrix, engine::vector);
+    const uint32_t gd = operand(me, g, T * ir);
     ctx.order(me, engine::vector, engine::matrix);
-    local_gemm(ctx, me, g, ir, wd, h, d, h, T, ir, h, false);
+    streamed_gemm(ctx, me, gd, ir, w.down + i0 * h * eb, h, weights, wt, d, h, T, ir, h, wtype);
   }
   const engine mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
   for (int r = 0; r < n; ++r) {

@@ -14,8 +14,9 @@
 
 namespace npuvp::kernels {
 
-// HBM addresses of one layer's fp32 weights. Matrices are [in x out] row-major
-// (the transpose of torch's nn.Linear.weight); norms are vectors.
+// HBM addresses of one layer's weights. Matrices are [in x out] row-major
+// (the transpose of torch's nn.Linear.weight) of layer_job::weight_type; norms
+// are fp32 vectors.
 struct layer_weights {
   uint64_t input_norm = 0;          // [h]
   uint64_t q = 0, k = 0, v = 0;     // [h x H*hd], [h x KV*hd], [h x KV*hd]
@@ -44,6 +45,10 @@ struct layer_job {
   std::vector<sequence> batch;
   uint64_t x_in = 0, x_out = 0;  // [T x h] fp32, T = sum of new_tokens, rows in batch order
   uint32_t kv_tile = 128;        // keys per attention tile (<= core.matrix.rows and cols)
+  uint32_t weight_tile = 128;    // weight columns per streamed tile (two tiles in SRAM at a time)
+  // Projection and MLP weights in HBM: fp32, or bf16 (then each matmul's activation operand is rounded
+  // to bf16 by the vector unit first; accumulation stays fp32). Norm weights are always fp32.
+  dtype weight_type = dtype::fp32;
 };
 
 // Appends the layer to the programs of `group` (rank order). Needs the group

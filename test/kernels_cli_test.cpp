@@ -67,3 +67,19 @@ TEST_CASE("npuvp lower gemm writes streams that disassemble and pass the referen
   CHECK(out.find("cannot tile 3 blocks of 6 cores on a 4x4 mesh") != std::string::npos);
   run("rm -rf " + dir);
 }
+
+TEST_CASE("npuvp lower layer lowers a zoo model's layer and reports its work", "[kernels][cli]") {
+  const std::string hw = std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_4x4.yaml";
+  const std::string zoo = std::string(NPUVP_SOURCE_DIR) + "/scenarios/models";
+  auto [code, out] =
+      run(std::string(NPUVP_BINARY) + " lower layer --hw " + hw + " --zoo " + zoo + " --model qwen3-0.6b --cores 4");
+  INFO(out);
+  CHECK(code == 0);
+  // One token: q 1024x2048 + k, v 2 x 1024x1024 + o 2048x1024 + MLP 3 x 1024x3072 = 15728640 MACs,
+  // plus attention over one key: 16 heads x (128 + 128).
+  CHECK(out.find("MACs 15732736,") != std::string::npos);
+  std::tie(code, out) =
+      run(std::string(NPUVP_BINARY) + " lower layer --hw " + hw + " --zoo " + zoo + " --model qwen3-30b-a3b --cores 4");
+  CHECK(code == 1);
+  CHECK(out.find("MoE layers are not lowered yet") != std::string::npos);
+}

@@ -65,6 +65,7 @@ inline vector_kind vector_kind_of(kernels::vector_op op) {
     case kernels::vector_op::mul_row:
     case kernels::vector_op::div_row:
     case kernels::vector_op::causal_mask:
+    case kernels::vector_op::to_bf16:
       return vector_kind::elementwise;
     case kernels::vector_op::exp:  // special-function path, like the activations
     case kernels::vector_op::silu:

@@ -56,7 +56,7 @@ npu_core::npu_core(sc_core::sc_module_name name, const core_config& cfg, int x, 
     m_ev_wait = m_trace->name("wait");
     m_ev_signal = m_trace->name("signal");
     m_ev_barrier = m_trace->name("barrier");
-    for (int op = 0; op <= static_cast<int>(kernels::vector_op::causal_mask); ++op)  // the last op
+    for (int op = 0; std::string(kernels::vector_op_name(kernels::vector_op(op))) != "?"; ++op)
       m_ev_vector.push_back(m_trace->name(kernels::vector_op_name(kernels::vector_op(op))));
   }
 }
@@ -281,10 +281,10 @@ void npu_core::run_vector(const kernels::vector_cmd& v, size_t i) {
   if (m_functional) {
     const kernels::vector_extent x = kernels::extent_of(v);
     const std::vector<float> src0 = read_floats(v.src0, x.src0, i), src1 = read_floats(v.src1, x.src1, i);
-    std::vector<float> dst(x.dst);
-    check_range(v.dst, x.dst * 4, i);
+    std::vector<uint8_t> dst(x.dst_bytes);
+    check_range(v.dst, x.dst_bytes, i);
     kernels::compute_vector(v, src0.data(), x.src1 ? src1.data() : nullptr, dst.data());
-    write_sram(v.dst, dst.data(), x.dst * 4);
+    write_sram(v.dst, dst.data(), x.dst_bytes);
   }
   m_vector_elements += elements;
 }
@@ -446,7 +446,8 @@ void npu_core::report_stats(stats_writer& out) const {
   out.scalar(mat_g, "utilization", busy_cycles > 0 ? static_cast<double>(m_macs) / (busy_cycles * peak) : 0.0, "",
              "MACs / (active cycles x rows x cols x macs_per_pe_per_cycle)");
   engine_stats_out(engine::vector, vec_g);
-  out.scalar(vec_g, "elements", static_cast<double>(m_vector_elements), "elements", "fp32 elements produced");
+  out.scalar(vec_g, "elements", static_cast<double>(m_vector_elements), "elements",
+             "fp32 input elements processed (rows x cols)");
   engine_stats_out(engine::sync, sync_g);
   out.scalar(sync_g, "barriers", static_cast<double>(m_barriers), "barriers", "barriers passed");
   m_sram.report_stats(out);

@@ -8,6 +8,7 @@
 #include "kernels/partition/partition.h"
 #include "kernels/reference_executor.h"
 #include "kernels/stream_summary.h"
+#include "kernels/transformer_layer.h"
 #include "platform/base/file_io.h"
 #include "platform/cli/command.h"
 #include "platform/config/hw_config.h"
@@ -51,6 +52,39 @@ double check_on_reference(const std::vector<kernels::program>& programs, const s
   return worst;
 }
 
+// Prints the static figures of a lowering and writes the optional outputs.
+void report(const std::vector<kernels::program>& programs, const hw_config& hw, uint64_t sram_peak,
+            const std::string& out_dir, stats_writer& stats) {
+  const kernels::stream_summary s = kernels::summarize(programs, hw.mesh.width);
+  std::cout << "  commands " << s.commands << " (dma " << s.per_engine[0] << ", matrix " << s.per_engine[1]
+            << ", vector " << s.per_engine[2] << ", sync " << s.per_engine[3] << "), sync commands " << s.sync_commands
+            << "\n"
+            << "  MACs " << s.matmul_macs << ", busiest core " << s.busiest_core << " with " << s.busiest_core_macs
+            << "\n"
+            << "  HBM read " << s.hbm_read_bytes << " B, written " << s.hbm_write_bytes << " B\n"
+            << "  NoC payload " << s.noc_bytes << " B, " << s.noc_hop_bytes << " B*hops (mean " << std::fixed
+            << std::setprecision(2) << (s.noc_bytes ? double(s.noc_hop_bytes) / double(s.noc_bytes) : 0.0) << " hops)\n"
+            << "  peak SRAM per core " << sram_peak / 1024 << " KiB of " << hw.core.sram.capacity_kib << " KiB\n";
+  if (!out_dir.empty()) {
+    int written = 0;
+    for (size_t c = 0; c < programs.size(); ++c) {
+      if (programs[c].size() <= 1) continue;  // just `end`
+      const auto bytes = kernels::encode_stream({static_cast<uint16_t>(c), programs[c]});
+      write_file_atomically(out_dir + "/core_" + std::to_string(c) + ".bin", std::string(bytes.begin(), bytes.end()));
+      ++written;
+    }
+    std::cout << "  wrote " << written << " stream files to " << out_dir << "\n";
+  }
+  stats.meta("seed", hw.seed);
+  s.report_stats(stats);
+}
+
+uint64_t sram_peak(const kernels::lowering_context& ctx) {
+  uint64_t peak = 0;
+  for (int c = 0; c < ctx.cores(); ++c) peak = std::max(peak, ctx.sram_used(c));
+  return peak;
+}
+
 }  // namespace
 
 int lower_gemm(const std::vector<std::string>& args) {
@@ -87,51 +121,110 @@ int lower_gemm(const std::vector<std::string>& args) {
   std::vector<kernels::gemm_job> jobs;
   uint64_t hbm = 0;
   for (int g = 0; g < groups; ++g) {
-    kernels::gemm_job j{m,   k, n, hbm, hbm + uint64_t(m) * k * eb, hbm + uint64_t(m) * k * eb + uint64_t(k) * n * eb,
-                        type};
+    kernels::gemm_job j;
+    j.m = m;
+    j.k = k;
+    j.n = n;
+    j.type = type;
+    j.a = hbm;
+    j.b = j.a + uint64_t(m) * k * eb;
+    j.c = j.b + uint64_t(k) * n * eb;
     hbm = j.c + uint64_t(m) * n * 4;
     jobs.push_back(j);
   }
   kernels::lowering_context ctx(hw);
   kernels::lower_gemm(ctx, *strategy, map, jobs);
-  uint64_t sram_peak = 0;
-  for (int c = 0; c < cores; ++c) sram_peak = std::max(sram_peak, ctx.sram_used(c));
+  const uint64_t peak = sram_peak(ctx);
   const auto programs = ctx.finish();
-  const kernels::stream_summary s = kernels::summarize(programs, hw.mesh.width);
-
   std::cout << strategy_name << " on " << placement_name << ": " << groups << " x " << group_size << " cores, C[" << m
-            << " x " << n << "] = A[" << m << " x " << k << "] B, A and B " << type_name << "\n"
-            << "  commands " << s.commands << " (dma " << s.per_engine[0] << ", matrix " << s.per_engine[1]
-            << ", vector " << s.per_engine[2] << ", sync " << s.per_engine[3] << "), sync commands " << s.sync_commands
-            << "\n"
-            << "  MACs " << s.matmul_macs << ", busiest core " << s.busiest_core << " with " << s.busiest_core_macs
-            << "\n"
-            << "  HBM read " << s.hbm_read_bytes << " B, written " << s.hbm_write_bytes << " B\n"
-            << "  NoC payload " << s.noc_bytes << " B, " << s.noc_hop_bytes << " B*hops (mean " << std::fixed
-            << std::setprecision(2) << (s.noc_bytes ? double(s.noc_hop_bytes) / double(s.noc_bytes) : 0.0) << " hops)\n"
-            << "  peak SRAM per core " << sram_peak / 1024 << " KiB of " << hw.core.sram.capacity_kib << " KiB\n";
-  if (!out_dir.empty()) {
-    int written = 0;
-    for (int c = 0; c < cores; ++c) {
-      if (programs[c].size() <= 1) continue;  // just `end`
-      const auto bytes = kernels::encode_stream({static_cast<uint16_t>(c), programs[c]});
-      write_file_atomically(out_dir + "/core_" + std::to_string(c) + ".bin", std::string(bytes.begin(), bytes.end()));
-      ++written;
-    }
-    std::cout << "  wrote " << written << " stream files to " << out_dir << "\n";
-  }
+            << " x " << n << "] = A[" << m << " x " << k << "] B, A and B " << type_name << "\n";
   stats_writer stats;
-  stats.meta("seed", hw.seed);
   stats.meta("strategy", strategy_name);
   stats.meta("placement", placement_name);
-  s.report_stats(stats);
+  report(programs, hw, peak, out_dir, stats);
   if (vm.count("check")) {
-    const double err = check_on_reference(programs, jobs, sram_peak, hbm, cores, hw.seed);
+    const double err = check_on_reference(programs, jobs, peak, hbm, cores, hw.seed);
     std::cout << "  reference executor: max |C - A*B| = " << std::scientific << std::setprecision(2) << err << " (seed "
               << hw.seed << ")\n";
     stats.scalar("lowering", "check_max_abs_error", err, "", "largest |C - A*B| on the reference executor");
     if (!(err < 1e-2)) throw error("lowered GEMM is wrong: max |C - A*B| = " + std::to_string(err));
   }
+  if (!stats_file.empty()) stats.write(stats_file);
+  return 0;
+}
+
+int lower_layer(const std::vector<std::string>& args) {
+  po::options_description desc("lower layer options");
+  std::string hw_file, model_name, zoo, placement_name, map_file, out_dir, stats_file, weights_name;
+  int cores = 0;
+  uint32_t sequences = 1, past = 0, fresh = 1, kv_tile = 128, weight_tile = 128;
+  desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
+      "model", po::value(&model_name)->required(), "zoo model name (e.g. qwen3-8b) or a config.json path")(
+      "zoo", po::value(&zoo)->default_value("scenarios/models"), "folder of the model zoo")(
+      "cores", po::value(&cores), "tensor-parallel group size (default: all cores; must divide the KV heads)")(
+      "placement", po::value(&placement_name)->default_value("ring_block"), "placement policy of the group")(
+      "map", po::value(&map_file), "YAML group map for --placement explicit")(
+      "sequences", po::value(&sequences)->default_value(1), "sequences in the batch")(
+      "past", po::value(&past)->default_value(0), "tokens already in each sequence's KV cache")(
+      "new", po::value(&fresh)->default_value(1), "tokens per sequence this step (1: decode)")(
+      "kv-tile", po::value(&kv_tile)->default_value(128), "keys per attention tile")(
+      "weight-tile", po::value(&weight_tile)->default_value(128), "weight columns per streamed tile")(
+      "weights", po::value(&weights_name)->default_value("bf16"),
+      "projection/MLP weight type: bf16 (activations rounded to bf16 before each matmul) or fp32")(
+      "out", po::value(&out_dir), "write one stream file per busy core: DIR/core_<id>.bin")(
+      "stats", po::value(&stats_file), "write the figures as a statistics JSON file");
+  po::variables_map vm;
+  if (!parse("npuvp lower layer --hw FILE --model NAME [options]", desc, args, vm)) return 0;
+  if (weights_name != "fp32" && weights_name != "bf16") throw usage_error("--weights must be fp32 or bf16");
+  const auto wtype = weights_name == "bf16" ? kernels::dtype::bf16 : kernels::dtype::fp32;
+  const hw_config hw = load_hw_config(hw_file);
+  const kernels::model_config model = kernels::load_model_config(model_name, zoo);
+  if (!vm.count("cores")) cores = hw.mesh.width * hw.mesh.height;
+  if (cores < 1) throw usage_error("--cores must be >= 1");
+  const auto map = kernels::make_placement(placement_name, map_file)->place(1, cores, hw.mesh.width, hw.mesh.height);
+  // HBM: the layer's fp32 weights, then the KV cache, then the activations.
+  const uint64_t h = model.hidden_size, hd = model.head_dim, H = model.num_attention_heads,
+                 KV = model.num_key_value_heads, I = model.intermediate_size;
+  uint64_t top = 0;
+  auto place = [&](uint64_t elems, uint64_t elem_bytes) {
+    const uint64_t at = top;
+    top += (elems * elem_bytes + 63) / 64 * 64;
+    return at;
+  };
+  const uint64_t eb = kernels::dtype_bytes(wtype);
+  kernels::layer_job job;
+  job.weight_type = wtype;
+  auto& w = job.weights;
+  w.input_norm = place(h, 4);
+  w.q = place(h * H * hd, eb);
+  w.k = place(h * KV * hd, eb);
+  w.v = place(h * KV * hd, eb);
+  w.q_norm = place(hd, 4);
+  w.k_norm = place(hd, 4);
+  w.o = place(H * hd * h, eb);
+  w.post_norm = place(h, 4);
+  w.gate = place(h * I, eb);
+  w.up = place(h * I, eb);
+  w.down = place(I * h, eb);
+  job.batch.assign(sequences, kernels::sequence{past, fresh});
+  job.cache.max_positions = past + fresh;
+  job.cache.k = place(uint64_t(sequences) * KV * job.cache.max_positions * hd, 4);
+  job.cache.v = place(uint64_t(sequences) * KV * job.cache.max_positions * hd, 4);
+  job.x_in = place(uint64_t(sequences) * fresh * h, 4);
+  job.x_out = place(uint64_t(sequences) * fresh * h, 4);
+  job.kv_tile = kv_tile;
+  job.weight_tile = weight_tile;
+  kernels::lowering_context ctx(hw);
+  kernels::lower_transformer_layer(ctx, model, job, kernels::core_ids(map[0], hw.mesh.width));
+  const uint64_t peak = sram_peak(ctx);
+  const auto programs = ctx.finish();
+  std::cout << model.name << " layer on " << cores << " cores (" << placement_name << "): " << sequences
+            << " sequences x " << fresh << " new tokens after " << past << ", " << weights_name
+            << " weights, fp32 activations and KV cache, HBM footprint " << top << " B\n";
+  stats_writer stats;
+  stats.meta("model", model.name);
+  stats.meta("placement", placement_name);
+  report(programs, hw, peak, out_dir, stats);
   if (!stats_file.empty()) stats.write(stats_file);
   return 0;
 }
