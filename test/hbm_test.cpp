@@ -12,6 +12,7 @@
 
 #include "models/common/payload_pool.h"
 #include "models/hbm/hbm_channel.h"
+#include "models/hbm/hbm_traffic_gen.h"
 #include "platform/base/stats.h"
 #include "platform/config/hw_config.h"
 
@@ -393,4 +394,36 @@ TEST_CASE("trace has one event per request and per refresh on the channel's trac
   sc_core::sc_start();
   // Two requests; the refresh due at 100 is applied when the second arrives.
   CHECK(trace.event_count() == 3);
+}
+
+namespace {
+
+double efficiency(const char* preset, const char* pattern) {
+  const hbm_config c = parse_hw_config(std::string("hbm:\n  preset: ") + preset + "\n", "x.yaml").hbm;
+  hbm_channel ch("hbm_0", c, false, nullptr);
+  hbm_traffic_config tc;
+  tc.pattern = pattern;
+  tc.outstanding = 64;
+  tc.requests = 20000;
+  tc.capacity = ch.capacity_bytes();
+  tc.peak_gbps = c.peak_gbps();
+  hbm_traffic_gen gen("traffic", tc);
+  gen.mem_out.bind(ch.port_in);
+  sc_core::sc_start();
+  REQUIRE(gen.completed() == tc.requests);
+  return static_cast<double>(gen.bytes()) / (gen.last_done_ns() - gen.first_issue_ns()) / c.peak_gbps();
+}
+
+}  // namespace
+
+// 20000 requests span several refresh intervals (tREFI 3.9 us).
+TEST_CASE("default mapping streams sequential reads at >= 85% of peak", "[hbm]") {
+  CHECK(efficiency("hbm2e", "seq") >= 0.85);
+}
+
+TEST_CASE("random reads are bound by tFAW, far below sequential", "[hbm]") {
+  // HBM2E: four ACTs per 26 tCK per pseudo-channel: 2 x 4 x 32 B / 16.25 ns = 15.8 GB/s = 31% of peak.
+  const double e = efficiency("hbm2e", "random");
+  CHECK(e < 0.31);
+  CHECK(e > 0.15);
 }

@@ -238,7 +238,8 @@ int hbm_channel::accept(tlm::tlm_generic_payload& trans, sc_core::sc_event* bloc
     const hbm_address a = m_mapper.decode(k * bb);
     pc_state& p = m_pcs[static_cast<size_t>(a.pc)];
     const int bank = a.bg * m_cfg.org.banks_per_group + a.ba;
-    p.queue.push_back({r, bank, a.bg, a.row, false});
+    p.queue.push_back({r, bank, a.bg, a.row});
+    ++p.banks[static_cast<size_t>(bank)].queued;
     if (p.banks[static_cast<size_t>(bank)].open_row == a.row)
       set_hits(p, bank, p.banks[static_cast<size_t>(bank)].hits + 1);
   }
@@ -252,25 +253,26 @@ void hbm_channel::schedule() {
   const int64_t now = now_cycle();
   int64_t wake = std::numeric_limits<int64_t>::max();
   for (auto& p : m_pcs) {
-    // Row commands first: PRE for queued bursts whose bank holds another row,
-    // as soon as the bank allows (tRAS, tRTP, tWR) -- unless FR-FCFS still has
-    // hits queued for the open row. FCFS only prepares the oldest burst.
-    // Again after every ACT, which may turn queued bursts into conflicts.
+    // Row commands first: PRE for a bank that holds another row than queued
+    // bursts want, as soon as the bank allows (tRAS, tRTP, tWR) -- unless
+    // FR-FCFS still has hits queued for the open row. FCFS only prepares the
+    // oldest burst. Again after every ACT, which may create such banks.
     int64_t acts_seen = never;
     while (!p.queue.empty()) {
       while (!p.pending_cas.empty() && p.pending_cas.front() <= now) p.pending_cas.pop_front();
-      const size_t scan = acts_seen == p.last_act ? 0
-                          : m_fr_fcfs             ? p.queue.size()
-                                                  : std::min<size_t>(1, p.queue.size());
-      acts_seen = p.last_act;
-      for (size_t i = 0; i < scan; ++i) {
-        burst& b = p.queue[i];
-        const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
-        if (k.open_row < 0 || k.open_row == b.row) continue;
-        if (k.earliest_pre > now)
-          wake = std::min(wake, k.earliest_pre);
-        else if (!m_fr_fcfs || k.hits == 0)
-          precharge(p, b, now);
+      if (acts_seen != p.last_act) {
+        acts_seen = p.last_act;
+        const size_t nb = m_fr_fcfs ? p.banks.size() : 1;
+        for (size_t j = 0; j < nb; ++j) {
+          const int bank = m_fr_fcfs ? static_cast<int>(j) : p.queue.front().bank;
+          const bank_state& k = p.banks[static_cast<size_t>(bank)];
+          const bool wanted = m_fr_fcfs ? k.queued > k.hits : k.open_row != p.queue.front().row;
+          if (k.open_row < 0 || !wanted) continue;
+          if (k.earliest_pre > now)
+            wake = std::min(wake, k.earliest_pre);
+          else if (!m_fr_fcfs || k.hits == 0)
+            precharge(p, bank, now);
+        }
       }
       // At most `lookahead` row hits wait for their column command; a burst
       // that needs an ACT is committed when the ACT can issue.
@@ -325,13 +327,14 @@ void hbm_channel::set_hits(pc_state& p, int bank, int hits) {
   k.hits = hits;
 }
 
-// PRE for a burst whose bank holds another row; its ACT follows tRP later.
-void hbm_channel::precharge(pc_state& p, burst& b, int64_t t) {
-  bank_state& k = p.banks[static_cast<size_t>(b.bank)];
+// PRE of a bank holding another row than queued bursts want; their ACT
+// follows tRP later and counts as a row conflict.
+void hbm_channel::precharge(pc_state& p, int bank, int64_t t) {
+  bank_state& k = p.banks[static_cast<size_t>(bank)];
   k.open_row = -1;
-  set_hits(p, b.bank, 0);
+  set_hits(p, bank, 0);
   k.earliest_act = std::max(k.earliest_act, t + m_t.tRP);
-  b.conflict = true;
+  k.conflict = true;
 }
 
 // Earliest legal command times for burst b decided at cycle t, given the
@@ -401,7 +404,9 @@ void hbm_channel::commit(pc_state& p, size_t index, int64_t t) {
   }
   p.data_free = data_end;
   p.pending_cas.push_back(pl.cas);
-  (pl.hit ? m_hits : b.conflict ? m_conflicts : m_misses)++;
+  (pl.hit ? m_hits : k.conflict ? m_conflicts : m_misses)++;
+  k.conflict = false;
+  --k.queued;
   p.queue.erase(p.queue.begin() + static_cast<std::ptrdiff_t>(index));
   if (pl.act >= 0) {  // a new open row: count the queued bursts it serves
     int hits = 0;

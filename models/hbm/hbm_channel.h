@@ -66,12 +66,13 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
     int bank;  // bg * banks_per_group + ba
     int bg;
     int64_t row;
-    bool conflict;  // its bank was precharged for it (counted as a row conflict)
   };
   struct bank_state {
     int64_t open_row = -1;
     int64_t earliest_act = 0, earliest_pre = 0, earliest_cas = 0;
-    int hits = 0;  // queued bursts for the open row
+    int queued = 0;         // queued bursts for this bank
+    int hits = 0;           // queued bursts for the open row
+    bool conflict = false;  // precharged for another row: the next ACT is a conflict
   };
   struct pc_state {
     std::vector<bank_state> banks;
@@ -111,7 +112,7 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   int accept(tlm::tlm_generic_payload& trans, sc_core::sc_event* blocking_done);
   void schedule();  // SC_METHOD at decision points
   void set_hits(pc_state& p, int bank, int hits);
-  void precharge(pc_state& p, burst& b, int64_t t);
+  void precharge(pc_state& p, int bank, int64_t t);
   plan plan_burst(const pc_state& p, const burst& b, bool read, int64_t t) const;
   void commit(pc_state& p, size_t index, int64_t t);
   void refresh(int64_t due);

@@ -112,10 +112,11 @@ void print_run(const nlohmann::json& r) {
             << "  read latency        mean " << fixed(r["mean_latency_ns"], 1) << " ns, p50 "
             << fixed(r["p50_latency_ns"], 1) << " ns, p99 " << fixed(r["p99_latency_ns"], 1) << " ns\n";
   if (r.contains("row_hits")) {
-    std::cout << "  row buffer          " << r["row_hits"].get<double>() << " hits, " << r["row_misses"].get<double>()
-              << " misses, " << r["row_conflicts"].get<double>() << " conflicts (bursts; hit rate "
+    const auto count = [&](const char* k) { return static_cast<uint64_t>(r[k].get<double>()); };
+    std::cout << "  row buffer          " << count("row_hits") << " hits, " << count("row_misses") << " misses, "
+              << count("row_conflicts") << " conflicts (bursts; hit rate "
               << fixed(100 * r["row_hit_rate"].get<double>(), 1) << "%)\n"
-              << "  refreshes           " << r["refreshes"].get<double>() << "\n";
+              << "  refreshes           " << count("refreshes") << "\n";
   } else {
     std::cout << "  note                " << r["approximation"].get<std::string>() << "\n";
   }
