@@ -1,16 +1,15 @@
 #include "kernels/reference_executor.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
-#include <numeric>
 #include <random>
 #include <set>
 #include <tuple>
 
+#include "kernels/compute.h"
 #include "kernels/race_detector.h"
 #include "platform/base/error.h"
 
@@ -87,9 +86,6 @@ struct core_state {
     return ended;
   }
 };
-
-// fp32 kernels of the vector unit.
-float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 }  // namespace
 
@@ -175,191 +171,18 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
         ++stats.commands;
         return true;
       }
-      // Operands widened to fp32 once: A as [m x k], B as [k x n].
-      auto element = [&](const uint8_t* p, uint64_t e) {
-        if (m->type == dtype::fp32) {
-          float f;
-          std::memcpy(&f, p + e * 4, 4);
-          return f;
-        }
-        return from_bf16(uint16_t(p[e * 2] | (p[e * 2 + 1] << 8)));
-      };
-      const uint8_t* a = span(mem_space::sram, core, m->a, (uint64_t(m->m - 1) * m->lda + m->k) * eb, where(core, i));
-      const uint8_t* b =
-          span(mem_space::sram, core, m->b, (b_rows == 0 ? 0 : (b_rows - 1) * m->ldb + b_cols) * eb, where(core, i));
-      float* c = f32(core, m->c, uint64_t(m->m - 1) * m->ldc + m->n, i);
-      std::vector<float> aw(uint64_t(m->m) * m->k), bw(uint64_t(m->k) * m->n), row(m->n);
-      for (uint32_t r = 0; r < m->m; ++r)
-        for (uint32_t k = 0; k < m->k; ++k) aw[uint64_t(r) * m->k + k] = element(a, uint64_t(r) * m->lda + k);
-      for (uint32_t k = 0; k < m->k; ++k)
-        for (uint32_t col = 0; col < m->n; ++col)
-          bw[uint64_t(k) * m->n + col] =
-              element(b, m->transpose_b ? uint64_t(col) * m->ldb + k : uint64_t(k) * m->ldb + col);
-      // Each C element sums its k products in order, starting from C or 0.
-      for (uint32_t r = 0; r < m->m; ++r) {
-        float* cr = c + uint64_t(r) * m->ldc;
-        for (uint32_t col = 0; col < m->n; ++col) row[col] = m->accumulate ? cr[col] : 0.0f;
-        for (uint32_t k = 0; k < m->k; ++k) {
-          const float ak = aw[uint64_t(r) * m->k + k];
-          const float* bk = bw.data() + uint64_t(k) * m->n;
-          for (uint32_t col = 0; col < m->n; ++col) row[col] += ak * bk[col];
-        }
-        std::copy(row.begin(), row.end(), cr);
-      }
+      const matmul_extent x = extent_of(*m);
+      compute_matmul(*m, span(mem_space::sram, core, m->a, x.a_bytes, where(core, i)),
+                     span(mem_space::sram, core, m->b, x.b_bytes, where(core, i)), f32(core, m->c, x.c, i));
       stats.matmul_macs += uint64_t(m->m) * m->k * m->n;
     } else if (auto* v = std::get_if<vector_cmd>(&cmd)) {
-      const uint64_t count = uint64_t(v->rows) * v->cols;
-      const bool reduces = v->op == vector_op::row_max || v->op == vector_op::row_sum;
-      // to_bf16 writes 2-byte elements: its destination is handled apart, not as floats.
-      const bool narrows = v->op == vector_op::to_bf16;
-      const bool elementwise_pair =
-          v->op == vector_op::add || v->op == vector_op::mul || v->op == vector_op::sub || v->op == vector_op::max;
-      const bool per_row = v->op == vector_op::sub_row || v->op == vector_op::mul_row || v->op == vector_op::div_row;
-      const uint64_t src1_elems = elementwise_pair              ? count
-                                  : per_row                     ? v->rows
-                                  : v->op == vector_op::rmsnorm ? v->cols
-                                                                : 0;
-      touch(mem_space::sram, core, v->src0, 1, count * 4, 0, false);
-      touch(mem_space::sram, core, v->src1, 1, src1_elems * 4, 0, false);
-      touch(mem_space::sram, core, v->dst, 1, reduces ? v->rows * 4 : count * (narrows ? 2 : 4), 0, true);
-      const float* x = f32(core, v->src0, count, i);
-      float* y = narrows ? nullptr : f32(core, v->dst, reduces ? v->rows : count, i);
-      const uint32_t cols = v->cols;
-      switch (v->op) {
-        case vector_op::add:
-        case vector_op::mul:
-        case vector_op::sub:
-        case vector_op::max: {
-          const float* z = f32(core, v->src1, count, i);
-          for (uint64_t e = 0; e < count; ++e)
-            y[e] = v->op == vector_op::add   ? x[e] + z[e]
-                   : v->op == vector_op::mul ? x[e] * z[e]
-                   : v->op == vector_op::sub ? x[e] - z[e]
-                                             : std::max(x[e], z[e]);
-          break;
-        }
-        case vector_op::exp:
-          for (uint64_t e = 0; e < count; ++e) y[e] = std::exp(x[e]);
-          break;
-        case vector_op::row_max:
-        case vector_op::row_sum:
-          for (uint32_t r = 0; r < v->rows; ++r) {
-            float acc = v->op == vector_op::row_max ? -INFINITY : 0.0f;
-            for (uint32_t e = 0; e < cols; ++e) {
-              const float xe = x[uint64_t(r) * cols + e];
-              acc = v->op == vector_op::row_max ? std::max(acc, xe) : acc + xe;
-            }
-            y[r] = acc;
-          }
-          break;
-        case vector_op::sub_row:
-        case vector_op::mul_row:
-        case vector_op::div_row: {
-          const float* z = f32(core, v->src1, v->rows, i);
-          for (uint32_t r = 0; r < v->rows; ++r)
-            for (uint32_t e = 0; e < cols; ++e) {
-              const uint64_t at = uint64_t(r) * cols + e;
-              y[at] = v->op == vector_op::sub_row   ? x[at] - z[r]
-                      : v->op == vector_op::mul_row ? x[at] * z[r]
-                                                    : x[at] / z[r];
-            }
-          break;
-        }
-        case vector_op::to_bf16: {
-          uint8_t* out = span(mem_space::sram, core, v->dst, count * 2, where(core, i));
-          for (uint64_t e = 0; e < count; ++e) {
-            const uint16_t b = to_bf16(x[e]);
-            out[2 * e] = uint8_t(b);
-            out[2 * e + 1] = uint8_t(b >> 8);
-          }
-          break;
-        }
-        case vector_op::causal_mask:
-          for (uint32_t r = 0; r < v->rows; ++r)
-            for (uint32_t e = 0; e < cols; ++e) {
-              const uint64_t at = uint64_t(r) * cols + e;
-              y[at] = uint64_t(e) + v->param0 > uint64_t(r) + v->param1 ? -INFINITY : x[at];
-            }
-          break;
-        case vector_op::scale:
-          for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * v->scalar;
-          break;
-        case vector_op::copy:
-          std::memmove(y, x, count * 4);
-          break;
-        case vector_op::silu:
-          for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * sigmoid(x[e]);
-          break;
-        case vector_op::gelu:
-          // Hendrycks & Gimpel 2016, tanh approximation.
-          for (uint64_t e = 0; e < count; ++e)
-            y[e] = 0.5f * x[e] * (1.0f + std::tanh(0.7978845608f * (x[e] + 0.044715f * x[e] * x[e] * x[e])));
-          break;
-        case vector_op::softmax:
-          for (uint32_t r = 0; r < v->rows; ++r) {
-            const float* xr = x + uint64_t(r) * cols;
-            float* yr = y + uint64_t(r) * cols;
-            float mx = -INFINITY;
-            for (uint32_t e = 0; e < cols; ++e) mx = std::max(mx, v->scalar * xr[e]);
-            float sum = 0;
-            for (uint32_t e = 0; e < cols; ++e) sum += (yr[e] = std::exp(v->scalar * xr[e] - mx));
-            for (uint32_t e = 0; e < cols; ++e) yr[e] /= sum;
-          }
-          break;
-        case vector_op::rmsnorm: {
-          const float* w = f32(core, v->src1, cols, i);
-          for (uint32_t r = 0; r < v->rows; ++r) {
-            const float* xr = x + uint64_t(r) * cols;
-            float* yr = y + uint64_t(r) * cols;
-            float ss = 0;
-            for (uint32_t e = 0; e < cols; ++e) ss += xr[e] * xr[e];
-            const float inv = 1.0f / std::sqrt(ss / float(cols) + v->scalar);
-            for (uint32_t e = 0; e < cols; ++e) yr[e] = xr[e] * inv * w[e];
-          }
-          break;
-        }
-        case vector_op::rope: {
-          const uint32_t half = cols / 2;
-          for (uint32_t r = 0; r < v->rows; ++r) {
-            const double pos = double(v->param0) + double(r / v->param1);
-            const float* xr = x + uint64_t(r) * cols;
-            float* yr = y + uint64_t(r) * cols;
-            for (uint32_t e = 0; e < half; ++e) {
-              const double angle = pos * std::pow(double(v->scalar), -2.0 * e / cols);
-              const float c = float(std::cos(angle)), sn = float(std::sin(angle));
-              const float x0 = xr[e], x1 = xr[e + half];
-              yr[e] = x0 * c - x1 * sn;
-              yr[e + half] = x1 * c + x0 * sn;
-            }
-          }
-          break;
-        }
-        case vector_op::topk: {
-          std::vector<uint32_t> idx(cols);
-          for (uint32_t r = 0; r < v->rows; ++r) {
-            const float* xr = x + uint64_t(r) * cols;
-            float* yr = y + uint64_t(r) * cols;
-            std::iota(idx.begin(), idx.end(), 0u);
-            // Ties go to the lower index, so the choice is deterministic.
-            std::partial_sort(idx.begin(), idx.begin() + v->param0, idx.end(),
-                              [&](uint32_t p, uint32_t q) { return xr[p] > xr[q] || (xr[p] == xr[q] && p < q); });
-            const float mx = xr[idx[0]];
-            std::vector<float> keep(v->param0);
-            float sum = 0;
-            for (uint32_t e = 0; e < v->param0; ++e) sum += (keep[e] = std::exp(xr[idx[e]] - mx));
-            // Softmax over all experts restricted to the chosen ones, or renormalised among them.
-            if (!v->normalize) {
-              float all = 0;
-              for (uint32_t e = 0; e < cols; ++e) all += std::exp(xr[e] - mx);
-              sum = all;
-            }
-            std::fill(yr, yr + cols, 0.0f);
-            for (uint32_t e = 0; e < v->param0; ++e) yr[idx[e]] = keep[e] / sum;
-          }
-          break;
-        }
-      }
-      stats.vector_elems += reduces ? v->rows : count;
+      const vector_extent x = extent_of(*v);
+      touch(mem_space::sram, core, v->src0, 1, x.src0 * 4, 0, false);
+      touch(mem_space::sram, core, v->src1, 1, x.src1 * 4, 0, false);
+      touch(mem_space::sram, core, v->dst, 1, x.dst_bytes, 0, true);
+      compute_vector(*v, f32(core, v->src0, x.src0, i), x.src1 ? f32(core, v->src1, x.src1, i) : nullptr,
+                     span(mem_space::sram, core, v->dst, x.dst_bytes, where(core, i)));
+      stats.vector_elems += x.dst_elements;
     } else if (auto* sd = std::get_if<send_cmd>(&cmd)) {
       const int peer = core_id(core, sd->peer, i);
       touch(mem_space::sram, core, sd->src, 1, sd->bytes, 0, false);

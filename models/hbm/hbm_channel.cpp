@@ -35,6 +35,7 @@ hbm_channel::hbm_channel(sc_core::sc_module_name name, const hbm_config& cfg, bo
       m_fw_peq(this, &hbm_channel::on_fw_phase) {
   port_in.register_b_transport(this, &hbm_channel::b_transport);
   port_in.register_nb_transport_fw(this, &hbm_channel::nb_transport_fw);
+  port_in.register_transport_dbg(this, &hbm_channel::transport_dbg);
 
   // Command times are whole tCK cycles; tCK must be a whole number of
   // SystemC time-resolution units (1 ps by default).
@@ -164,6 +165,15 @@ bool hbm_channel::access_data(tlm::tlm_generic_payload& trans) {
   }
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
   return true;
+}
+
+unsigned int hbm_channel::transport_dbg(tlm::tlm_generic_payload& trans) {
+  const uint64_t a = trans.get_address();
+  if (!m_functional || a >= m_capacity) return 0;
+  const uint64_t len = std::min<uint64_t>(trans.get_data_length(), m_capacity - a);
+  if (trans.is_read()) m_store.read(a, trans.get_data_ptr(), len);
+  else if (trans.is_write()) m_store.write(a, trans.get_data_ptr(), len);
+  return static_cast<unsigned int>(len);
 }
 
 // ------------------------------------------------------------------ LT mode

@@ -99,6 +99,8 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase, sc_core::sc_time& delay);
   void on_fw_phase(tlm::tlm_generic_payload& trans, const tlm::tlm_phase& phase);
+  // Debug access (no time, no statistics): moves bytes in functional mode only.
+  unsigned int transport_dbg(tlm::tlm_generic_payload& trans);
 
   // LT mode: the delay to add for this transaction.
   void lt_access(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
