@@ -1,0 +1,43 @@
+// Ring collectives built from send/recv, semaphores and vector adds
+// (Thakur, Rabenseifner & Gropp 2005; Patarasuk & Yuan 2009). docs/lowering.md
+// gives the step counts and the synchronisation of every step.
+//
+// `ring` lists physical core ids in ring order (rank i sends to rank i+1).
+// Data lives at the same SRAM offset on every ring member (alloc_symmetric).
+// `ready` is the engine that last wrote the data on each core; the collective
+// orders its own engines after it. Each function returns the engine on which
+// the result is complete; order() later work after it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/lowering_context.h"
+
+namespace npuvp::kernels {
+
+// A contiguous piece of the buffer, in fp32 elements from its start.
+struct chunk {
+  uint64_t offset = 0;
+  uint64_t elems = 0;
+};
+
+// `elems` split into `parts` nearly equal chunks.
+std::vector<chunk> even_chunks(uint64_t elems, int parts);
+
+// n-1 steps; afterwards rank r holds the sum over all ranks of chunk (r+1) mod n.
+// Each step sends one chunk to the next rank into a double-buffered scratch
+// area, and the receiver adds it (vector add).
+engine ring_reduce_scatter(lowering_context& ctx, const std::vector<int>& ring, uint32_t data,
+                           const std::vector<chunk>& chunks, engine ready);
+
+// n-1 steps; rank r starts owning chunk (r+shift) mod n and ends with all chunks.
+engine ring_all_gather(lowering_context& ctx, const std::vector<int>& ring, uint32_t data,
+                       const std::vector<chunk>& chunks, int shift, engine ready);
+
+// Reduce-scatter then all-gather: 2(n-1) steps, each moving 1/n of the data
+// per rank; every rank ends with the element-wise sum of all ranks' buffers.
+engine ring_all_reduce(lowering_context& ctx, const std::vector<int>& ring, uint32_t data, uint64_t elems,
+                       engine ready);
+
+}  // namespace npuvp::kernels

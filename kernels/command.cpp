@@ -1,0 +1,188 @@
+#include "kernels/command.h"
+
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+#include <tuple>
+
+#include "platform/base/error.h"
+
+namespace npuvp::kernels {
+
+engine engine_of(const command& c) {
+  return std::visit([](const auto& x) { return x.unit; }, c);
+}
+
+const char* engine_name(engine e) {
+  switch (e) {
+    case engine::dma: return "dma";
+    case engine::matrix: return "matrix";
+    case engine::vector: return "vector";
+    case engine::sync: return "sync";
+  }
+  return "?";
+}
+
+const char* vector_op_name(vector_op op) {
+  switch (op) {
+    case vector_op::add: return "add";
+    case vector_op::mul: return "mul";
+    case vector_op::scale: return "scale";
+    case vector_op::copy: return "copy";
+    case vector_op::silu: return "silu";
+    case vector_op::gelu: return "gelu";
+    case vector_op::softmax: return "softmax";
+    case vector_op::rmsnorm: return "rmsnorm";
+    case vector_op::rope: return "rope";
+    case vector_op::topk: return "topk";
+  }
+  return "?";
+}
+
+const char* dtype_name(dtype t) {
+  switch (t) {
+    case dtype::fp32: return "fp32";
+    case dtype::bf16: return "bf16";
+    case dtype::fp8: return "fp8";
+    case dtype::int8: return "int8";
+  }
+  return "?";
+}
+
+int dtype_bytes(dtype t) {
+  switch (t) {
+    case dtype::fp32: return 4;
+    case dtype::bf16: return 2;
+    case dtype::fp8: return 1;
+    case dtype::int8: return 1;
+  }
+  return 0;
+}
+
+namespace {
+
+void require(bool ok, const std::string& where, const std::string& what) {
+  if (!ok) throw error(where + ": " + what);
+}
+
+void check_engine(engine actual, engine expected, const char* op, const std::string& where) {
+  require(actual == expected, where,
+          std::string(op) + " runs on the " + engine_name(expected) + " engine, not " + engine_name(actual));
+}
+
+}  // namespace
+
+void check_command(const command& c, const std::string& where) {
+  require(static_cast<int>(engine_of(c)) < engine_count, where, "engine field out of range");
+  if (auto* d = std::get_if<dma_cmd>(&c)) {
+    check_engine(d->unit, engine::dma, "dma", where);
+    require(d->rows >= 1, where, "dma with 0 rows");
+    require(d->src_space == mem_space::sram || d->src_core == self_core, where, "an HBM source names no core");
+    require(d->dst_space == mem_space::sram || d->dst_core == self_core, where,
+            "an HBM destination names no core");
+  } else if (auto* m = std::get_if<matmul_cmd>(&c)) {
+    check_engine(m->unit, engine::matrix, "matmul", where);
+    require(m->lda >= m->k && m->ldb >= m->n && m->ldc >= m->n, where,
+            "matmul leading dimensions smaller than the rows they hold");
+  } else if (auto* v = std::get_if<vector_cmd>(&c)) {
+    check_engine(v->unit, engine::vector, "vector op", where);
+    if (v->op == vector_op::rope) require(v->cols % 2 == 0 && v->param1 >= 1, where, "rope needs even cols and param1 >= 1");
+    if (v->op == vector_op::topk) require(v->param0 >= 1 && v->param0 <= v->cols, where, "topk needs 1 <= k <= cols");
+  } else if (auto* s = std::get_if<send_cmd>(&c)) {
+    check_engine(s->unit, engine::dma, "send", where);
+  } else if (auto* r = std::get_if<recv_cmd>(&c)) {
+    check_engine(r->unit, engine::dma, "recv", where);
+  } else if (auto* b = std::get_if<barrier_cmd>(&c)) {
+    check_engine(b->unit, engine::sync, "barrier", where);
+    require(b->participants >= 1, where, "barrier with 0 participants");
+  } else if (auto* e = std::get_if<end_cmd>(&c)) {
+    check_engine(e->unit, engine::sync, "end", where);
+  }
+}
+
+namespace {
+
+std::string core_text(uint16_t core) { return core == self_core ? std::string("self") : std::to_string(core); }
+
+std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
+std::string fmt(const char* f, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, f);
+  std::vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  return buf;
+}
+
+std::string place(mem_space s, uint16_t core, uint64_t addr) {
+  if (s == mem_space::hbm) return fmt("hbm:0x%" PRIx64, addr);
+  return fmt("sram[%s]:0x%" PRIx64, core_text(core).c_str(), addr);
+}
+
+}  // namespace
+
+std::string to_text(const command& c) {
+  const std::string unit = engine_name(engine_of(c));
+  if (auto* d = std::get_if<dma_cmd>(&c))
+    return fmt("dma      %-6s %s -> %s row_bytes=%u rows=%u src_stride=%" PRIu64 " dst_stride=%" PRIu64, unit.c_str(),
+               place(d->src_space, d->src_core, d->src).c_str(), place(d->dst_space, d->dst_core, d->dst).c_str(),
+               d->row_bytes, d->rows, d->src_stride, d->dst_stride);
+  if (auto* m = std::get_if<matmul_cmd>(&c))
+    return fmt("matmul   %-6s %s m=%u k=%u n=%u a=0x%x b=0x%x c=0x%x lda=%u ldb=%u ldc=%u%s", unit.c_str(),
+               dtype_name(m->type), m->m, m->k, m->n, m->a, m->b, m->c, m->lda, m->ldb, m->ldc,
+               m->accumulate ? " acc" : "");
+  if (auto* v = std::get_if<vector_cmd>(&c))
+    return fmt("vector   %-6s %s rows=%u cols=%u src0=0x%x src1=0x%x dst=0x%x scalar=%g p0=%u p1=%u%s", unit.c_str(),
+               vector_op_name(v->op), v->rows, v->cols, v->src0, v->src1, v->dst, static_cast<double>(v->scalar),
+               v->param0, v->param1, v->normalize ? " norm" : "");
+  if (auto* s = std::get_if<send_cmd>(&c))
+    return fmt("send     %-6s peer=%u src=0x%x dst=0x%x bytes=%u tag=%u", unit.c_str(), s->peer, s->src, s->dst,
+               s->bytes, s->tag);
+  if (auto* r = std::get_if<recv_cmd>(&c))
+    return fmt("recv     %-6s peer=%u dst=0x%x bytes=%u tag=%u", unit.c_str(), r->peer, r->dst, r->bytes, r->tag);
+  if (auto* w = std::get_if<wait_cmd>(&c)) return fmt("wait     %-6s sem=%u count=%u", unit.c_str(), w->sem, w->count);
+  if (auto* s = std::get_if<signal_cmd>(&c))
+    return fmt("signal   %-6s sem=%u core=%s count=%u", unit.c_str(), s->sem, core_text(s->core).c_str(), s->count);
+  if (auto* b = std::get_if<barrier_cmd>(&c))
+    return fmt("barrier  %-6s group=%u participants=%u", unit.c_str(), b->group, b->participants);
+  return fmt("end      %-6s", unit.c_str());
+}
+
+std::string to_text(const program& p) {
+  std::string out;
+  for (size_t i = 0; i < p.size(); ++i) out += fmt("%6zu  ", i) + to_text(p[i]) + "\n";
+  return out;
+}
+
+bool operator==(const dma_cmd& a, const dma_cmd& b) {
+  return std::tie(a.unit, a.src_space, a.dst_space, a.src_core, a.dst_core, a.src, a.dst, a.row_bytes, a.rows,
+                  a.src_stride, a.dst_stride) == std::tie(b.unit, b.src_space, b.dst_space, b.src_core, b.dst_core,
+                                                          b.src, b.dst, b.row_bytes, b.rows, b.src_stride,
+                                                          b.dst_stride);
+}
+bool operator==(const matmul_cmd& a, const matmul_cmd& b) {
+  return std::tie(a.unit, a.type, a.accumulate, a.m, a.k, a.n, a.a, a.b, a.c, a.lda, a.ldb, a.ldc) ==
+         std::tie(b.unit, b.type, b.accumulate, b.m, b.k, b.n, b.a, b.b, b.c, b.lda, b.ldb, b.ldc);
+}
+bool operator==(const vector_cmd& a, const vector_cmd& b) {
+  return std::tie(a.unit, a.op, a.normalize, a.rows, a.cols, a.src0, a.src1, a.dst, a.scalar, a.param0, a.param1) ==
+         std::tie(b.unit, b.op, b.normalize, b.rows, b.cols, b.src0, b.src1, b.dst, b.scalar, b.param0, b.param1);
+}
+bool operator==(const send_cmd& a, const send_cmd& b) {
+  return std::tie(a.unit, a.peer, a.src, a.dst, a.bytes, a.tag) == std::tie(b.unit, b.peer, b.src, b.dst, b.bytes, b.tag);
+}
+bool operator==(const recv_cmd& a, const recv_cmd& b) {
+  return std::tie(a.unit, a.peer, a.dst, a.bytes, a.tag) == std::tie(b.unit, b.peer, b.dst, b.bytes, b.tag);
+}
+bool operator==(const wait_cmd& a, const wait_cmd& b) {
+  return std::tie(a.unit, a.sem, a.count) == std::tie(b.unit, b.sem, b.count);
+}
+bool operator==(const signal_cmd& a, const signal_cmd& b) {
+  return std::tie(a.unit, a.sem, a.core, a.count) == std::tie(b.unit, b.sem, b.core, b.count);
+}
+bool operator==(const barrier_cmd& a, const barrier_cmd& b) {
+  return std::tie(a.unit, a.group, a.participants) == std::tie(b.unit, b.group, b.participants);
+}
+bool operator==(const end_cmd& a, const end_cmd& b) { return a.unit == b.unit; }
+
+}  // namespace npuvp::kernels

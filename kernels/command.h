@@ -1,0 +1,163 @@
+// The per-core command stream: the contract between software (kernels/) and
+// hardware (the SystemC NPU core, the analytical perfmodel). Each command names
+// the engine that runs it; engines run their commands in program order and run
+// concurrently with each other, ordered only by semaphores (docs/command_stream.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace npuvp::kernels {
+
+// The unit of a core that executes a command. `sync` is the dispatcher itself:
+// a command on it blocks the dispatch of every later command of the core.
+enum class engine : uint8_t { dma = 0, matrix = 1, vector = 2, sync = 3 };
+constexpr int engine_count = 4;
+
+// Marks "this core" in a core-id field.
+constexpr uint16_t self_core = 0xFFFF;
+
+enum class mem_space : uint8_t { hbm = 0, sram = 1 };
+
+enum class dtype : uint8_t { fp32 = 0, bf16 = 1, fp8 = 2, int8 = 3 };
+
+// 2-D strided copy: `rows` rows of `row_bytes`, row i read at src + i*src_stride
+// and written at dst + i*dst_stride. A 1-D copy is rows = 1. HBM addresses are
+// offsets in the chip's global HBM space (memory_map.hbm_base + address); SRAM
+// addresses are byte offsets in the scratchpad of `src_core`/`dst_core`
+// (self_core = this core; another id = remote SRAM, reached over the NoC).
+struct dma_cmd {
+  engine unit = engine::dma;
+  mem_space src_space = mem_space::hbm;
+  mem_space dst_space = mem_space::sram;
+  uint16_t src_core = self_core;
+  uint16_t dst_core = self_core;
+  uint64_t src = 0;
+  uint64_t dst = 0;
+  uint32_t row_bytes = 0;
+  uint32_t rows = 1;
+  uint64_t src_stride = 0;
+  uint64_t dst_stride = 0;
+};
+
+// C[m x n] (+)= A[m x k] * B[k x n] on SRAM operands, row-major with leading
+// dimensions lda/ldb/ldc in elements. A and B hold `type`; C is always fp32
+// (the accumulators). accumulate = false overwrites C.
+struct matmul_cmd {
+  engine unit = engine::matrix;
+  dtype type = dtype::fp32;
+  bool accumulate = false;
+  uint32_t m = 0, k = 0, n = 0;
+  uint32_t a = 0, b = 0, c = 0;
+  uint32_t lda = 0, ldb = 0, ldc = 0;
+};
+
+enum class vector_op : uint8_t {
+  add = 0,      // dst = src0 + src1                      (rows*cols elements)
+  mul = 1,      // dst = src0 * src1
+  scale = 2,    // dst = src0 * scalar
+  copy = 3,     // dst = src0
+  silu = 4,     // dst = x * sigmoid(x)
+  gelu = 5,     // dst = GELU(x), tanh approximation
+  softmax = 6,  // per row: dst = softmax(scalar * x)
+  rmsnorm = 7,  // per row: dst = x / sqrt(mean(x^2) + scalar) * src1[col]
+  rope = 8,     // per row (one head vector of `cols`): rotate pairs (i, i+cols/2)
+                // by angle pos * theta^(-2i/cols); pos = param0 + row / param1, theta = scalar
+  topk = 9,     // per row: keep the param0 largest, softmax over them (flag normalize:
+                // renormalise to sum 1), zeros elsewhere
+};
+
+// Element-wise or row-wise fp32 operation on SRAM data, rows x cols elements,
+// contiguous rows (stride = cols). src1 is used by add, mul and rmsnorm.
+struct vector_cmd {
+  engine unit = engine::vector;
+  vector_op op = vector_op::copy;
+  bool normalize = false;
+  uint32_t rows = 1, cols = 0;
+  uint32_t src0 = 0, src1 = 0, dst = 0;
+  float scalar = 0.0f;
+  uint32_t param0 = 0, param1 = 0;
+};
+
+// Writes `bytes` from this core's SRAM at `src` into core `peer`'s SRAM at
+// `dst`, then marks the transfer arrived on channel (this core -> peer, tag).
+struct send_cmd {
+  engine unit = engine::dma;
+  uint16_t peer = 0;
+  uint32_t src = 0, dst = 0, bytes = 0;
+  uint32_t tag = 0;
+};
+
+// Blocks its engine until the next transfer on channel (peer -> this core, tag)
+// has arrived; its dst and bytes must match those of the send.
+struct recv_cmd {
+  engine unit = engine::dma;
+  uint16_t peer = 0;
+  uint32_t dst = 0, bytes = 0;
+  uint32_t tag = 0;
+};
+
+// Blocks its engine until counting semaphore `sem` of this core is >= count,
+// then subtracts count.
+struct wait_cmd {
+  engine unit = engine::sync;
+  uint16_t sem = 0;
+  uint32_t count = 1;
+};
+
+// Adds count to semaphore `sem` of `core` (self_core = this core) once every
+// earlier command of its engine has completed.
+struct signal_cmd {
+  engine unit = engine::sync;
+  uint16_t sem = 0;
+  uint16_t core = self_core;
+  uint32_t count = 1;
+};
+
+// Waits until every engine of this core is idle, then until `participants`
+// cores have reached a barrier with the same group id (each use of a group id is
+// a new generation).
+struct barrier_cmd {
+  engine unit = engine::sync;
+  uint16_t group = 0;
+  uint32_t participants = 0;
+};
+
+// End of the program: the core is done when its engines drain.
+struct end_cmd {
+  engine unit = engine::sync;
+};
+
+using command = std::variant<dma_cmd, matmul_cmd, vector_cmd, send_cmd, recv_cmd, wait_cmd, signal_cmd,
+                             barrier_cmd, end_cmd>;
+using program = std::vector<command>;
+
+engine engine_of(const command& c);
+const char* engine_name(engine e);
+const char* vector_op_name(vector_op op);
+const char* dtype_name(dtype t);
+// Bytes per element of A/B operands.
+int dtype_bytes(dtype t);
+
+// Checks that the command names an engine that can run it (dma/send/recv: dma;
+// matmul: matrix; vector ops: vector; barrier/end: sync; wait/signal: any) and
+// that its shape fields are consistent. Throws npuvp::error naming `where`.
+void check_command(const command& c, const std::string& where);
+
+// One line of text per command, stable (tests compare it verbatim).
+std::string to_text(const command& c);
+std::string to_text(const program& p);
+
+bool operator==(const dma_cmd& a, const dma_cmd& b);
+bool operator==(const matmul_cmd& a, const matmul_cmd& b);
+bool operator==(const vector_cmd& a, const vector_cmd& b);
+bool operator==(const send_cmd& a, const send_cmd& b);
+bool operator==(const recv_cmd& a, const recv_cmd& b);
+bool operator==(const wait_cmd& a, const wait_cmd& b);
+bool operator==(const signal_cmd& a, const signal_cmd& b);
+bool operator==(const barrier_cmd& a, const barrier_cmd& b);
+bool operator==(const end_cmd& a, const end_cmd& b);
+
+}  // namespace npuvp::kernels

@@ -1,0 +1,133 @@
+#include "kernels/lowering_context.h"
+
+#include <algorithm>
+
+#include "platform/base/error.h"
+
+namespace npuvp::kernels {
+
+std::pair<uint64_t, uint64_t> split_range(uint64_t total, uint64_t parts, uint64_t i) {
+  const uint64_t base = total / parts, extra = total % parts;
+  const uint64_t begin = i * base + std::min(i, extra);
+  return {begin, begin + base + (i < extra ? 1 : 0)};
+}
+
+lowering_context::lowering_context(const hw_config& hw)
+    : m_hw(hw),
+      m_programs(static_cast<size_t>(hw.mesh.width * hw.mesh.height)),
+      m_sram_top(m_programs.size(), 0),
+      m_regions(m_programs.size()) {}
+
+program& lowering_context::at(int core) {
+  if (core < 0 || core >= cores()) throw error("lowering: no core " + std::to_string(core));
+  return m_programs[core];
+}
+
+static std::string kib(uint64_t bytes) {
+  return std::to_string(bytes / 1024) + "." + std::to_string(bytes % 1024 * 10 / 1024) + " KiB";
+}
+
+uint32_t lowering_context::alloc(int core, uint64_t bytes, const std::string& what) {
+  at(core);
+  const uint64_t start = (m_sram_top[core] + 63) / 64 * 64;
+  const uint64_t capacity = m_hw.core.sram.capacity_bytes();
+  m_regions[core].emplace_back(what, bytes);
+  if (start + bytes > capacity) {
+    std::string msg = "core " + std::to_string(core) + " (x=" + std::to_string(core % m_hw.mesh.width) +
+                      ", y=" + std::to_string(core / m_hw.mesh.width) + "): SRAM does not fit: needs " +
+                      kib(start + bytes) + " but core.sram.capacity_kib is " + kib(capacity) + ", over by " +
+                      kib(start + bytes - capacity) + "; regions:";
+    for (const auto& [name, size] : m_regions[core]) msg += " " + name + " " + kib(size) + ";";
+    throw error(msg);
+  }
+  m_sram_top[core] = start + bytes;
+  return static_cast<uint32_t>(start);
+}
+
+uint32_t lowering_context::alloc_symmetric(const std::vector<int>& cores, uint64_t bytes, const std::string& what) {
+  uint64_t top = 0;
+  for (int c : cores) top = std::max(top, (m_sram_top.at(c) + 63) / 64 * 64);
+  uint32_t offset = 0;
+  for (int c : cores) {
+    m_sram_top[c] = top;
+    offset = alloc(c, bytes, what);
+  }
+  return offset;
+}
+
+uint16_t lowering_context::new_semaphore() {
+  if (m_next_sem == self_core) throw error("lowering: out of semaphore ids");
+  return m_next_sem++;
+}
+
+void lowering_context::order(int core, engine from, engine to) {
+  if (from == to) return;
+  const uint16_t sem = pair_semaphore(from, to);
+  emit(core, signal_cmd{from, sem, self_core, 1});
+  emit(core, wait_cmd{to, sem, 1});
+}
+
+std::vector<program> lowering_context::finish() {
+  for (auto& p : m_programs) p.push_back(end_cmd{});
+  return std::move(m_programs);
+}
+
+void load_2d(lowering_context& ctx, int core, uint64_t hbm, uint64_t hbm_ld, uint32_t sram, uint64_t sram_ld,
+             uint32_t rows, uint32_t row_elems) {
+  if (rows == 0 || row_elems == 0) return;
+  dma_cmd d;
+  d.src_space = mem_space::hbm;
+  d.dst_space = mem_space::sram;
+  d.src = hbm;
+  d.dst = sram;
+  d.row_bytes = row_elems * 4;
+  d.rows = rows;
+  d.src_stride = hbm_ld * 4;
+  d.dst_stride = sram_ld * 4;
+  ctx.emit(core, d);
+}
+
+void store_2d(lowering_context& ctx, int core, uint32_t sram, uint64_t sram_ld, uint64_t hbm, uint64_t hbm_ld,
+              uint32_t rows, uint32_t row_elems) {
+  if (rows == 0 || row_elems == 0) return;
+  dma_cmd d;
+  d.src_space = mem_space::sram;
+  d.dst_space = mem_space::hbm;
+  d.src = sram;
+  d.dst = hbm;
+  d.row_bytes = row_elems * 4;
+  d.rows = rows;
+  d.src_stride = sram_ld * 4;
+  d.dst_stride = hbm_ld * 4;
+  ctx.emit(core, d);
+}
+
+void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint32_t b, uint32_t ldb, uint32_t c,
+                uint32_t ldc, uint32_t m, uint32_t k, uint32_t n, bool accumulate) {
+  const uint32_t tile_k = static_cast<uint32_t>(ctx.hw().core.matrix.rows);
+  const uint32_t tile_n = static_cast<uint32_t>(ctx.hw().core.matrix.cols);
+  if (m == 0 || n == 0) return;
+  for (uint32_t n0 = 0; n0 < n; n0 += tile_n) {
+    const uint32_t nt = std::min(tile_n, n - n0);
+    // k = 0 still clears C (unless accumulating): one empty-k matmul.
+    uint32_t k0 = 0;
+    do {
+      const uint32_t kt = std::min(tile_k, k - k0);
+      matmul_cmd mm;
+      mm.m = m;
+      mm.k = kt;
+      mm.n = nt;
+      mm.a = a + k0 * 4;
+      mm.b = b + (k0 * ldb + n0) * 4;
+      mm.c = c + n0 * 4;
+      mm.lda = lda;
+      mm.ldb = ldb;
+      mm.ldc = ldc;
+      mm.accumulate = accumulate || k0 > 0;
+      ctx.emit(core, mm);
+      k0 += kt;
+    } while (k0 < k);
+  }
+}
+
+}  // namespace npuvp::kernels

@@ -1,0 +1,73 @@
+// Shared state while lowering work onto cores: one program per core of the
+// mesh, a bump allocator per core's SRAM (with a report of what does not fit),
+// and fresh semaphore ids and send/recv tags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/command.h"
+#include "platform/config/hw_config.h"
+
+namespace npuvp::kernels {
+
+// [begin, end) of part `i` when `total` items are split into `parts` nearly
+// equal contiguous parts (the first total % parts parts get one more).
+std::pair<uint64_t, uint64_t> split_range(uint64_t total, uint64_t parts, uint64_t i);
+
+class lowering_context {
+ public:
+  explicit lowering_context(const hw_config& hw);
+
+  const hw_config& hw() const { return m_hw; }
+  int cores() const { return static_cast<int>(m_programs.size()); }
+  program& at(int core);
+  void emit(int core, const command& c) { at(core).push_back(c); }
+
+  // Reserves `bytes` (64-byte aligned) in the SRAM of `core`. Throws npuvp::error
+  // listing the core's regions when the total exceeds the capacity, saying by how much.
+  uint32_t alloc(int core, uint64_t bytes, const std::string& what);
+  // Reserves the same offset on every core in `cores` (for collectives and
+  // rotations, whose peers write at the sender's offsets).
+  uint32_t alloc_symmetric(const std::vector<int>& cores, uint64_t bytes, const std::string& what);
+  uint64_t sram_used(int core) const { return m_sram_top.at(core); }
+
+  // Semaphore ids 0..15 order a core's own engines (see order()); ids from 16 up
+  // are handed out here, one per use between cores, the same on every core.
+  uint16_t new_semaphore();
+  uint32_t new_tag() { return m_next_tag++; }
+
+  // Everything issued on `from` so far completes before anything issued on `to`
+  // from now on: signal on `from`, wait on `to`, on the engine-pair semaphore.
+  void order(int core, engine from, engine to);
+  static uint16_t pair_semaphore(engine from, engine to) {
+    return static_cast<uint16_t>(static_cast<int>(from) * engine_count + static_cast<int>(to));
+  }
+
+  // Appends `end` to every program and hands them over (index = core id).
+  std::vector<program> finish();
+
+ private:
+  const hw_config& m_hw;
+  std::vector<program> m_programs;
+  std::vector<uint64_t> m_sram_top;
+  std::vector<std::vector<std::pair<std::string, uint64_t>>> m_regions;
+  uint16_t m_next_sem = engine_count * engine_count;
+  uint32_t m_next_tag = 0;
+};
+
+// Emitters shared by the partition strategies and collectives (fp32 data).
+// 2-D copy HBM -> SRAM of `core`: rows x row_elems, HBM row stride hbm_ld and
+// SRAM row stride sram_ld (elements).
+void load_2d(lowering_context& ctx, int core, uint64_t hbm, uint64_t hbm_ld, uint32_t sram, uint64_t sram_ld,
+             uint32_t rows, uint32_t row_elems);
+void store_2d(lowering_context& ctx, int core, uint32_t sram, uint64_t sram_ld, uint64_t hbm, uint64_t hbm_ld,
+              uint32_t rows, uint32_t row_elems);
+// C[m x n] (+)= A[m x k] B[k x n] on SRAM operands, cut into matmul commands
+// whose weight tile fits the systolic array (k <= matrix.rows, n <= matrix.cols).
+void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint32_t b, uint32_t ldb, uint32_t c,
+                uint32_t ldc, uint32_t m, uint32_t k, uint32_t n, bool accumulate);
+
+}  // namespace npuvp::kernels

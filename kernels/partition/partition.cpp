@@ -1,0 +1,39 @@
+#include "kernels/partition/partition.h"
+
+#include "kernels/partition/strategies.h"
+#include "platform/base/error.h"
+
+namespace npuvp::kernels {
+
+const std::vector<std::string>& partition_names() {
+  static const std::vector<std::string> names = {"mn_split", "k_split", "mnk_2d", "megatron"};
+  return names;
+}
+
+std::unique_ptr<partition_strategy> make_partition(const std::string& name) {
+  if (name == "mn_split") return std::make_unique<mn_split>();
+  if (name == "k_split") return std::make_unique<k_split>();
+  if (name == "mnk_2d") return std::make_unique<mnk_2d>();
+  if (name == "megatron") return std::make_unique<megatron>();
+  std::string known;
+  for (const auto& n : partition_names()) known += " " + n;
+  throw error("unknown partition strategy '" + name + "' (known:" + known + ")");
+}
+
+std::vector<program> lower_gemm(const hw_config& hw, const partition_strategy& strategy, const group_map& map,
+                                const std::vector<gemm_job>& jobs) {
+  if (map.size() != jobs.size())
+    throw error("lower_gemm: " + std::to_string(jobs.size()) + " jobs for " + std::to_string(map.size()) + " groups");
+  lowering_context ctx(hw);
+  for (size_t g = 0; g < map.size(); ++g) strategy.lower(ctx, jobs[g], core_ids(map[g], hw.mesh.width));
+  return ctx.finish();
+}
+
+std::pair<int, int> grid_shape(int n) {
+  int p = 1;
+  for (int d = 1; d * d <= n; ++d)
+    if (n % d == 0) p = d;
+  return {p, n / p};
+}
+
+}  // namespace npuvp::kernels

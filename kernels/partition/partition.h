@@ -1,0 +1,42 @@
+// Partition strategies for one GEMM C[M x N] = A[M x K] B[K x N] (fp32,
+// row-major, in HBM) over a tensor-parallel group of cores. docs/lowering.md
+// describes each strategy's data layout and communication.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/lowering_context.h"
+#include "kernels/placement/placement.h"
+
+namespace npuvp::kernels {
+
+struct gemm_job {
+  uint32_t m = 0, k = 0, n = 0;
+  uint64_t a = 0, b = 0, c = 0;  // HBM addresses of the row-major fp32 matrices
+};
+
+class partition_strategy {
+ public:
+  virtual ~partition_strategy() = default;
+  virtual const char* name() const = 0;
+  // Appends the GEMM's commands to the programs of `group` (physical core ids in
+  // rank order). Throws npuvp::error when the operands do not fit SRAM.
+  virtual void lower(lowering_context& ctx, const gemm_job& job, const std::vector<int>& group) const = 0;
+};
+
+// mn_split, k_split, mnk_2d, megatron.
+std::unique_ptr<partition_strategy> make_partition(const std::string& name);
+const std::vector<std::string>& partition_names();
+
+// Lowers jobs[g] onto the cores of map[g] for every group; returns one program
+// per core of the mesh (index = core id; idle cores get just `end`).
+std::vector<program> lower_gemm(const hw_config& hw, const partition_strategy& strategy, const group_map& map,
+                                const std::vector<gemm_job>& jobs);
+
+// The p x q core grid of mnk_2d for n cores: p * q = n, p <= q, as square as possible.
+std::pair<int, int> grid_shape(int n);
+
+}  // namespace npuvp::kernels
