@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <queue>
@@ -18,7 +19,12 @@ namespace npuvp::perf {
 using namespace kernels;
 
 bound breakdown_row::bounded_by() const {
-  return static_cast<bound>(std::max_element(bound_ns.begin(), bound_ns.end()) - bound_ns.begin());
+  auto largest = [](const bound_times& t) {
+    return std::max_element(t.begin(), t.end()) - t.begin();
+  };
+  if (*std::max_element(critical_ns.begin(), critical_ns.end()) > 0) return static_cast<bound>(largest(critical_ns));
+  if (*std::max_element(bound_ns.begin(), bound_ns.end()) > 0) return static_cast<bound>(largest(bound_ns));
+  return bound::sync;
 }
 
 namespace {
@@ -132,16 +138,42 @@ class model {
     uint64_t seq;
     ev kind;
     int core, engine;
-    int64_t a, b;
+    int64_t a, b, c;
     bool operator>(const event& o) const { return t != o.t ? t > o.t : seq > o.seq; }
   };
   struct queued {
     size_t index;
     double since;
+    int dispatch_rec;  // the sync command that let it be dispatched (-1: none)
+  };
+  // What let a command start: the latest of its dependencies, as the time it
+  // was satisfied and the executed command that satisfied it (critical path).
+  struct dep {
+    double t = -1;
+    int rec = -1;
+  };
+  static dep latest(std::initializer_list<dep> deps) {
+    dep best;
+    for (const dep& d : deps)
+      if (d.rec >= 0 && d.t > best.t) best = d;
+    return best;
+  }
+  dep done_dep(int rec) const { return rec < 0 ? dep{} : dep{m_recs[rec].end, rec}; }
+  struct exec_rec {
+    int core;
+    size_t index;
+    double start, end;
+    bound_times busy;
+    int pred;
+  };
+  struct arrival {
+    uint32_t bytes;
+    dep from;
   };
   struct running_cmd {
     size_t index = 0;
     double ready = 0, start = 0;
+    int pred = -1;
     transfer_plan plan;
     int flow = -1;
     bound_times flow_times{};
@@ -156,6 +188,10 @@ class model {
     std::map<uint16_t, int64_t> sem;
     std::map<uint16_t, uint64_t> barrier_gen;
     bool at_barrier = false, ended = false;
+    int last_rec[engines] = {-1, -1, -1};  // last command executed by each engine
+    int last_sync = -1;                    // last sync command executed by the dispatcher
+    size_t end_index = SIZE_MAX;           // the end command, once dispatched
+    bool finished = false;
     double sync_since = -1;  // the sync command at pc became the head of dispatch
     double end_ns = 0;
     bool done() const {
@@ -312,8 +348,8 @@ class model {
     return plan;
   }
 
-  void push(double t, ev kind, int core, int engine, int64_t a = 0, int64_t b = 0) {
-    m_events.push(event{t, m_seq++, kind, core, engine, a, b});
+  void push(double t, ev kind, int core, int engine, int64_t a = 0, int64_t b = 0, int64_t c = -1) {
+    m_events.push(event{t, m_seq++, kind, core, engine, a, b, c});
   }
   void schedule_network() {
     const double t = m_net.next_finish();
@@ -333,19 +369,22 @@ class model {
   }
   int hop_routers(int a, int b) const { return std::abs(a % m_w - b % m_w) + std::abs(a / m_w - b / m_w) + 1; }
 
-  void signal(int core, const signal_cmd& s, size_t i) {
+  // `rec`: the executed signal command.
+  void signal(int core, const signal_cmd& s, size_t i, int rec) {
     const int target = target_core(core, s.core, i);
     if (target == core) {
       m_st[core].sem[s.sem] += s.count;
+      m_sem_src[{core, s.sem}] = {m_now, rec};
       return;
     }
     push(m_now + hop_routers(core, target) * m_p.noc_hop_ns + m_p.signal_overhead_ns, ev::sem_add, target, -1, s.sem,
-         s.count);
+         s.count, rec);
   }
 
-  // Accounts a finished (or instantly executed) command.
-  void account(int core, size_t i, double ready, double start, double end, const bound_times& busy_bounds,
-               double bytes) {
+  // Accounts a finished (or instantly executed) command; returns its record.
+  int account(int core, size_t i, double ready, double start, double end, const bound_times& busy_bounds,
+              double bytes, int pred) {
+    m_recs.push_back({core, i, start, end, busy_bounds, pred});
     const command& c = m_programs[core][i];
     breakdown_row* rows[2] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]]};
     double flops = 0, elems = 0;
@@ -360,12 +399,12 @@ class model {
       r->bytes += bytes;
       r->flops += flops;
       r->vector_elements += elems;
-      r->bound_ns[static_cast<int>(bound::sync)] += start - ready;
       for (int b = 0; b < bound_count; ++b) r->bound_ns[b] += busy_bounds[b];
     }
     m_result.flops += flops;
     m_result.vector_elements += elems;
     ++m_result.commands;
+    return static_cast<int>(m_recs.size()) - 1;
   }
 
   // Runs the dispatcher and starts idle engines until nothing more can happen at m_now.
@@ -378,13 +417,21 @@ class model {
         const command& c = prog[s.pc];
         const engine e = engine_of(c);
         if (e != engine::sync) {
-          s.q[static_cast<int>(e)].push_back({s.pc++, m_now});
+          s.q[static_cast<int>(e)].push_back({s.pc++, m_now, s.last_sync});
           progress = true;
           continue;
         }
         if (s.sync_since < 0) s.sync_since = m_now;
-        if (!run_sync(core, s.pc)) break;
-        account(core, s.pc, s.sync_since, m_now, m_now, {}, 0);
+        dep why;
+        if (!run_sync(core, s.pc, why)) break;
+        if (s.ended) {  // end: accounted when the engines have drained
+          s.end_index = s.pc++;
+          break;
+        }
+        const int rec =
+            account(core, s.pc, s.sync_since, m_now, m_now, {}, 0, latest({why, done_dep(s.last_sync)}).rec);
+        s.last_sync = rec;
+        if (auto* sg = std::get_if<signal_cmd>(&prog[s.pc])) signal(core, *sg, s.pc, rec);
         s.sync_since = -1;
         ++s.pc;
         progress = true;
@@ -396,24 +443,36 @@ class model {
           progress = true;
         }
     }
-    if (s.done() && s.end_ns < m_now) s.end_ns = m_now;
+    if (s.done() && !s.finished) {
+      s.finished = true;
+      s.end_ns = m_now;
+      if (s.end_index < prog.size())
+        account(core, s.end_index, m_now, m_now, m_now, {}, 0,
+                latest({done_dep(s.last_rec[0]), done_dep(s.last_rec[1]), done_dep(s.last_rec[2]),
+                        done_dep(s.last_sync)})
+                    .rec);
+    }
   }
 
-  bool run_sync(int core, size_t i) {
+  // Executes the sync command at the head of dispatch if it can proceed (a
+  // signal is sent by the caller); `why` is what it waited for.
+  bool run_sync(int core, size_t i, dep& why) {
     core_state& s = m_st[core];
     const command& c = m_programs[core][i];
     if (auto* w = std::get_if<wait_cmd>(&c)) {
       int64_t& v = s.sem[w->sem];
       if (v < int64_t(w->count)) return false;
       v -= w->count;
-    } else if (auto* sg = std::get_if<signal_cmd>(&c)) {
-      signal(core, *sg, i);
+      why = m_sem_src[{core, w->sem}];
     } else if (auto* b = std::get_if<barrier_cmd>(&c)) {
       for (int e = 0; e < engines; ++e)
         if (s.busy[e] || !s.q[e].empty()) return false;
       const auto key = std::make_pair(b->group, s.barrier_gen[b->group]);
       if (!s.at_barrier) {
         s.at_barrier = true;
+        dep& last = m_barrier_dep[key];
+        last = latest({last, done_dep(s.last_rec[0]), done_dep(s.last_rec[1]), done_dep(s.last_rec[2]),
+                       done_dep(s.last_sync)});
         const uint32_t arrived = ++m_barrier_arrivals[key];
         m_barrier_waiters[key].push_back(core);
         if (arrived > b->participants)
@@ -424,6 +483,7 @@ class model {
             if (other != core) m_wake.push_back(other);
       }
       if (m_barrier_arrivals[key] < b->participants) return false;
+      why = m_barrier_dep[key];
       s.at_barrier = false;
       ++s.barrier_gen[b->group];
     } else if (std::holds_alternative<end_cmd>(c)) {
@@ -439,30 +499,32 @@ class model {
     const size_t i = head.index;
     const command& c = m_programs[core][i];
     const double ready = std::max(head.since, s.idle_since[e]);
-    auto instant = [&] {
+    const dep order = latest({done_dep(s.last_rec[e]), done_dep(head.dispatch_rec)});
+    auto instant = [&](dep why) {
       s.q[e].pop_front();
-      account(core, i, ready, m_now, m_now, {}, 0);
       s.idle_since[e] = m_now;
+      return s.last_rec[e] = account(core, i, ready, m_now, m_now, {}, 0, latest({why, order}).rec);
     };
     if (auto* w = std::get_if<wait_cmd>(&c)) {
       int64_t& v = s.sem[w->sem];
       if (v < int64_t(w->count)) return false;
       v -= w->count;
-      instant();
+      instant(m_sem_src[{core, w->sem}]);
       return true;
     }
     if (auto* sg = std::get_if<signal_cmd>(&c)) {
-      signal(core, *sg, i);
-      instant();
+      signal(core, *sg, i, instant({}));
       return true;
     }
     if (auto* rv = std::get_if<recv_cmd>(&c)) {
       auto it = m_arrivals.find({target_core(core, rv->peer, i), core, rv->tag});
       if (it == m_arrivals.end() || it->second.empty()) return false;
-      if (it->second.front() != rv->bytes)
-        throw error(where(core, i) + ": the matching send wrote " + std::to_string(it->second.front()) + " bytes");
+      if (it->second.front().bytes != rv->bytes)
+        throw error(where(core, i) + ": the matching send wrote " + std::to_string(it->second.front().bytes) +
+                    " bytes");
+      const dep from = it->second.front().from;
       it->second.pop_front();
-      instant();
+      instant(from);
       return true;
     }
     s.q[e].pop_front();
@@ -472,6 +534,7 @@ class model {
     r.index = i;
     r.ready = ready;
     r.start = m_now;
+    r.pred = order.rec;
     const double t0 = m_now + m_p.command_overhead_ns;
     const double clock = m_hw.core.clock_ghz;
     if (auto* m = std::get_if<matmul_cmd>(&c)) {
@@ -501,13 +564,13 @@ class model {
     s.busy[e] = false;
     s.idle_since[e] = m_now;
     s.busy_ns[e] += m_now - r.start;
-    account(core, r.index, r.ready, r.start, m_now, bounds, r.plan.bytes);
-    if (auto* sd = std::get_if<send_cmd>(&m_programs[core][r.index]))
-      deliver(core, target_core(core, sd->peer, r.index), sd->tag, sd->bytes);
-  }
-  void deliver(int from, int to, uint32_t tag, uint32_t bytes) {
-    m_arrivals[{from, to, tag}].push_back(bytes);
-    m_wake.push_back(to);
+    const int rec = account(core, r.index, r.ready, r.start, m_now, bounds, r.plan.bytes, r.pred);
+    s.last_rec[e] = rec;
+    if (auto* sd = std::get_if<send_cmd>(&m_programs[core][r.index])) {
+      const int to = target_core(core, sd->peer, r.index);
+      m_arrivals[{core, to, sd->tag}].push_back({sd->bytes, {m_now, rec}});
+      m_wake.push_back(to);
+    }
   }
 
   void handle(const event& ev) {
@@ -553,6 +616,7 @@ class model {
       }
       case ev::sem_add:
         m_st[ev.core].sem[static_cast<uint16_t>(ev.a)] += ev.b;
+        m_sem_src[{ev.core, static_cast<uint16_t>(ev.a)}] = {m_now, static_cast<int>(ev.c)};
         m_wake.push_back(ev.core);
         break;
     }
@@ -592,7 +656,10 @@ class model {
   double m_now = 0;
   std::vector<int> m_wake;
   std::map<int, std::pair<int, int>> m_flow_owner;
-  std::map<std::tuple<int, int, uint32_t>, std::deque<uint32_t>> m_arrivals;
+  std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> m_arrivals;
+  std::vector<exec_rec> m_recs;
+  std::map<std::pair<int, uint16_t>, dep> m_sem_src;  // latest increment of (core, semaphore)
+  std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
   std::map<std::pair<uint16_t, uint64_t>, uint32_t> m_barrier_arrivals;
   std::map<std::pair<uint16_t, uint64_t>, std::vector<int>> m_barrier_waiters;
   perf_result m_result;
@@ -643,13 +710,27 @@ void model::finish_result() {
     r.time_ns = std::max(r.time_ns, s.end_ns);
   }
   const double T = r.time_ns;
+  // Critical path: from the command that ends last, follow what let each command start.
+  int cur = -1;
+  for (size_t i = 0; i < m_recs.size(); ++i)
+    if (cur < 0 || m_recs[i].end > m_recs[cur].end) cur = static_cast<int>(i);
+  while (cur >= 0) {
+    const exec_rec& x = m_recs[cur];
+    bound_times t = x.busy;
+    t[static_cast<int>(bound::sync)] += x.start - (x.pred >= 0 ? m_recs[x.pred].end : 0.0);
+    for (breakdown_row* row : {&m_kind_rows[m_kind[x.core][x.index]], &m_group_rows[m_group[x.core][x.index]]})
+      for (int b = 0; b < bound_count; ++b) row->critical_ns[b] += t[b];
+    for (int b = 0; b < bound_count; ++b) r.critical_path_ns[b] += t[b];
+    cur = x.pred;
+  }
   for (auto& row : m_kind_rows)
     if (row.commands) r.by_kind.push_back(row);
   for (auto& row : m_group_rows)
     if (row.commands) r.by_group.push_back(row);
   for (const auto& row : r.by_kind)
     for (int b = 0; b < bound_count; ++b) r.bound_ns[b] += row.bound_ns[b];
-  r.bounded_by = static_cast<bound>(std::max_element(r.bound_ns.begin(), r.bound_ns.end()) - r.bound_ns.begin());
+  r.bounded_by = static_cast<bound>(std::max_element(r.critical_path_ns.begin(), r.critical_path_ns.end()) -
+                                    r.critical_path_ns.begin());
   if (T <= 0) return;
   const double peak_flops = 2.0 * m_hw.core.matrix.rows * m_hw.core.matrix.cols *
                             m_hw.core.matrix.macs_per_pe_per_cycle * m_hw.core.clock_ghz * m_cores;
@@ -690,7 +771,11 @@ void model::finish_result() {
 
 nlohmann::json row_json(const breakdown_row& row) {
   nlohmann::json b;
-  for (int i = 0; i < bound_count; ++i) b[bound_name(static_cast<bound>(i))] = row.bound_ns[i];
+  nlohmann::json crit;
+  for (int i = 0; i < bound_count; ++i) {
+    b[bound_name(static_cast<bound>(i))] = row.bound_ns[i];
+    crit[bound_name(static_cast<bound>(i))] = row.critical_ns[i];
+  }
   return {{"name", row.name},
           {"commands", row.commands},
           {"busy_ns", row.busy_ns},
@@ -701,6 +786,7 @@ nlohmann::json row_json(const breakdown_row& row) {
           {"flops", row.flops},
           {"vector_elements", row.vector_elements},
           {"bound_ns", b},
+          {"critical_path_ns", crit},
           {"bounded_by", bound_name(row.bounded_by())}};
 }
 
@@ -723,7 +809,10 @@ nlohmann::json to_json(const perf_result& r) {
   j["hbm_write_bytes"] = r.hbm_write_bytes;
   j["noc_link_bytes"] = r.noc_link_bytes;
   j["bounded_by"] = bound_name(r.bounded_by);
-  for (int i = 0; i < bound_count; ++i) j["bound_ns"][bound_name(static_cast<bound>(i))] = r.bound_ns[i];
+  for (int i = 0; i < bound_count; ++i) {
+    j["bound_ns"][bound_name(static_cast<bound>(i))] = r.bound_ns[i];
+    j["critical_path_ns"][bound_name(static_cast<bound>(i))] = r.critical_path_ns[i];
+  }
   j["utilisation"] = {{"compute", r.compute_utilisation},
                       {"matrix_busy", r.matrix_busy},
                       {"vector_busy", r.vector_busy},

@@ -34,8 +34,10 @@ struct breakdown_row {
   double bytes = 0;         // bytes moved by dma/send commands
   double flops = 0;         // 2 m k n per matmul
   double vector_elements = 0;
-  bound_times bound_ns{};   // busy + blocked time by what limited it
-  bound bounded_by() const;  // the largest entry of bound_ns
+  bound_times bound_ns{};      // busy time by what limited it (sync: none, see blocked_ns)
+  bound_times critical_ns{};   // time on the run's critical path, by what limited it
+  // The largest entry of critical_ns, else of bound_ns, else sync.
+  bound bounded_by() const;
 };
 
 struct link_load {
@@ -69,8 +71,13 @@ struct perf_result {
   std::vector<double> hbm_channel_utilisation;
   double noc_link_utilisation_mean = 0, noc_link_utilisation_max = 0;
   std::vector<link_load> busiest_links;  // up to 8, busiest first
-  bound bounded_by = bound::compute;     // largest total over all commands of bound_ns
-  bound_times bound_ns{};
+  // The critical path: from the command that ends last, back through what let
+  // each command start (the previous command of its engine, the sync command
+  // that let it dispatch, the signal, send or barrier it waited for), the time
+  // of each command by its limit and the gaps between them as sync. Sums to time_ns.
+  bound_times critical_path_ns{};
+  bound bounded_by = bound::compute;  // largest entry of critical_path_ns
+  bound_times bound_ns{};             // busy time of all commands by limit
   uint64_t events = 0;                   // simulation events processed
 };
 

@@ -234,6 +234,10 @@ TEST_CASE("perfmodel: semaphores order engines and cores", "[perfmodel]") {
     const perf_result r = evaluate(hw, programs, p);
     CHECK(r.core_end_ns[0] == Approx(mm));
     CHECK(r.core_end_ns[1] == Approx(mm + 2 * p.noc_hop_ns + p.signal_overhead_ns + mm));
+    // Critical path: core 0's matmul, the signal's flight (sync), core 1's matmul.
+    CHECK(r.critical_path_ns[static_cast<int>(bound::compute)] == Approx(2 * mm));
+    CHECK(r.critical_path_ns[static_cast<int>(bound::sync)] == Approx(2 * p.noc_hop_ns + p.signal_overhead_ns));
+    CHECK(kind_row(r, "matmul").critical_ns[static_cast<int>(bound::compute)] == Approx(2 * mm));
   }
   SECTION("a wait that is never signalled is a deadlock naming the command") {
     programs[2] = {wait_cmd{engine::sync, 9}, end_cmd{}};
@@ -335,6 +339,9 @@ TEST_CASE("perfmodel: lowered GEMMs finish for every strategy and placement, abo
       CHECK(r.hbm_utilisation <= 1.0);
       CHECK(r.noc_link_utilisation_max <= 1.0 + 1e-9);
       CHECK(!r.by_group.empty());
+      double critical = 0;
+      for (double t : r.critical_path_ns) critical += t;
+      CHECK(critical == Approx(r.time_ns));
     }
 }
 
@@ -358,6 +365,9 @@ TEST_CASE("perfmodel: breakdown by group follows the compute runs of the program
   CHECK(r.by_group[0].name == "group 0: matmul");
   CHECK(r.by_group[0].flops == Approx(2.0 * 128 * 512 * 256));
   CHECK(r.by_group[1].name == "group 1: vector add");
+  // The adds start after the matmuls (end commands count when their core drains).
+  CHECK(r.by_group[1].first_start_ns >= r.by_group[0].first_start_ns);
+  CHECK(r.by_group[1].first_start_ns > 0);
   double kinds = 0, groups = 0;
   for (const auto& row : r.by_kind) kinds += row.commands;
   for (const auto& row : r.by_group) groups += row.commands;
