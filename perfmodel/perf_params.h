@@ -32,6 +32,9 @@ struct perf_params {
   // DMA engine: per-descriptor decode cost; SRAM access latency.
   double dma_setup_ns = 0.0;
   double sram_access_ns = 0.0;
+  // Transfers the DMA engine works on at once: with more than one, the next
+  // descriptor's setup and bursts overlap the previous one's tail.
+  int dma_descriptors_in_flight = 1;
   // Dispatcher: cost of issuing any command (fetch + decode), on the engine
   // that runs it, before it starts.
   double command_overhead_ns = 0.0;
@@ -57,6 +60,9 @@ struct perf_params {
             "fixed cost of a semaphore signal to another core, on top of its hops", 0.0, 1e5);
     v.field("dma_setup_ns", dma_setup_ns, "ns", "DMA descriptor decode before its first burst", 0.0, 1e5);
     v.field("sram_access_ns", sram_access_ns, "ns", "SRAM access pipeline latency", 0.0, 1e4);
+    v.field("dma_descriptors_in_flight", dma_descriptors_in_flight, "descriptors",
+            "transfers the DMA engine overlaps (the next one's setup and bursts during the previous one's tail)", 1,
+            1024);
     v.field("command_overhead_ns", command_overhead_ns, "ns", "issue cost of every command on its engine", 0.0,
             1e5);
   }

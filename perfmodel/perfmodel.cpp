@@ -171,9 +171,11 @@ class model {
     dep from;
   };
   struct running_cmd {
+    bool used = false;
+    int engine = 0;
     size_t index = 0;
     double ready = 0, start = 0;
-    int pred = -1;
+    int rec = -1;
     transfer_plan plan;
     int flow = -1;
     bound_times flow_times{};
@@ -181,9 +183,12 @@ class model {
   struct core_state {
     size_t pc = 0;
     std::deque<queued> q[engines];
-    bool busy[engines] = {};
+    int in_flight[engines] = {};  // commands started, not completed
+    bool issuing = false;         // a transfer of the DMA engine is in setup or flowing
+    dep issue_free;               // when and by which transfer the DMA issue stage was freed
+    std::vector<running_cmd> slots;
     double idle_since[engines] = {};
-    running_cmd run[engines];
+    double busy_since[engines] = {};
     double busy_ns[engines] = {};
     std::map<uint16_t, int64_t> sem;
     std::map<uint16_t, uint64_t> barrier_gen;
@@ -196,7 +201,7 @@ class model {
     double end_ns = 0;
     bool done() const {
       for (int e = 0; e < engines; ++e)
-        if (busy[e] || !q[e].empty()) return false;
+        if (in_flight[e] || !q[e].empty()) return false;
       return ended;
     }
   };
@@ -384,7 +389,21 @@ class model {
   // Accounts a finished (or instantly executed) command; returns its record.
   int account(int core, size_t i, double ready, double start, double end, const bound_times& busy_bounds,
               double bytes, int pred) {
-    m_recs.push_back({core, i, start, end, busy_bounds, pred});
+    const int rec = begin_rec(core, i, start, pred);
+    finish_rec(rec, ready, end, busy_bounds, bytes);
+    return rec;
+  }
+  int begin_rec(int core, size_t i, double start, int pred) {
+    m_recs.push_back({core, i, start, start, {}, pred});
+    return static_cast<int>(m_recs.size()) - 1;
+  }
+  void finish_rec(int rec, double ready, double end, const bound_times& busy_bounds, double bytes) {
+    exec_rec& x = m_recs[rec];
+    x.end = end;
+    x.busy = busy_bounds;
+    const int core = x.core;
+    const size_t i = x.index;
+    const double start = x.start;
     const command& c = m_programs[core][i];
     breakdown_row* rows[2] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]]};
     double flops = 0, elems = 0;
@@ -404,7 +423,6 @@ class model {
     m_result.flops += flops;
     m_result.vector_elements += elems;
     ++m_result.commands;
-    return static_cast<int>(m_recs.size()) - 1;
   }
 
   // Runs the dispatcher and starts idle engines until nothing more can happen at m_now.
@@ -438,7 +456,7 @@ class model {
       }
       if (!s.ended && s.pc == prog.size()) s.ended = true;
       for (int e = 0; e < engines; ++e)
-        while (!s.busy[e] && !s.q[e].empty()) {
+        while (!s.q[e].empty()) {
           if (!start_command(core, e)) break;
           progress = true;
         }
@@ -466,7 +484,7 @@ class model {
       why = m_sem_src[{core, w->sem}];
     } else if (auto* b = std::get_if<barrier_cmd>(&c)) {
       for (int e = 0; e < engines; ++e)
-        if (s.busy[e] || !s.q[e].empty()) return false;
+        if (s.in_flight[e] || !s.q[e].empty()) return false;
       const auto key = std::make_pair(b->group, s.barrier_gen[b->group]);
       if (!s.at_barrier) {
         s.at_barrier = true;
@@ -492,14 +510,39 @@ class model {
     return true;
   }
 
-  // Starts the head command of engine e; returns false if it is blocked.
+  // Commands an engine may have in flight: the DMA engine overlaps the tails of
+  // dma_descriptors_in_flight transfers (one in setup or flowing at a time);
+  // matrix and vector run one command at a time.
+  int depth(int e) const { return e == 0 ? m_p.dma_descriptors_in_flight : 1; }
+
+  int new_slot(core_state& s, int e) {
+    s.in_flight[e]++;
+    if (s.in_flight[e] == 1) s.busy_since[e] = m_now;
+    for (size_t k = 0; k < s.slots.size(); ++k)
+      if (!s.slots[k].used) {
+        s.slots[k] = running_cmd{};
+        s.slots[k].used = true;
+        s.slots[k].engine = e;
+        return static_cast<int>(k);
+      }
+    s.slots.push_back(running_cmd{});
+    s.slots.back().used = true;
+    s.slots.back().engine = e;
+    return static_cast<int>(s.slots.size()) - 1;
+  }
+
+  // Starts the head command of engine e; returns false if it cannot start now.
   bool start_command(int core, int e) {
     core_state& s = m_st[core];
     const queued head = s.q[e].front();
     const size_t i = head.index;
     const command& c = m_programs[core][i];
+    const bool transfer = std::holds_alternative<dma_cmd>(c) || std::holds_alternative<send_cmd>(c);
+    if (s.issuing || s.in_flight[e] >= depth(e)) return false;
+    // A signal counts every earlier command of its engine as done.
+    if (std::holds_alternative<signal_cmd>(c) && s.in_flight[e] > 0) return false;
     const double ready = std::max(head.since, s.idle_since[e]);
-    const dep order = latest({done_dep(s.last_rec[e]), done_dep(head.dispatch_rec)});
+    const dep order = latest({done_dep(s.last_rec[e]), done_dep(head.dispatch_rec), transfer ? s.issue_free : dep{}});
     auto instant = [&](dep why) {
       s.q[e].pop_front();
       s.idle_since[e] = m_now;
@@ -528,65 +571,67 @@ class model {
       return true;
     }
     s.q[e].pop_front();
-    s.busy[e] = true;
-    running_cmd& r = s.run[e];
-    r = running_cmd{};
+    const int slot = new_slot(s, e);
+    running_cmd& r = s.slots[slot];
     r.index = i;
     r.ready = ready;
     r.start = m_now;
-    r.pred = order.rec;
+    r.rec = begin_rec(core, i, m_now, order.rec);
     const double t0 = m_now + m_p.command_overhead_ns;
     const double clock = m_hw.core.clock_ghz;
     if (auto* m = std::get_if<matmul_cmd>(&c)) {
-      push(t0 + core_timing::matmul_cycles(m->m, m->k, m->n, m_hw.core.matrix) / clock, ev::compute_done, core, e);
+      push(t0 + core_timing::matmul_cycles(m->m, m->k, m->n, m_hw.core.matrix) / clock, ev::compute_done, core, e,
+           slot);
     } else if (auto* v = std::get_if<vector_cmd>(&c)) {
       const uint64_t elems = uint64_t(v->rows) * v->cols;
       push(t0 + core_timing::vector_cycles(elems, kind_of(v->op), m_hw.core.vector) / clock, ev::compute_done, core,
-           e);
+           e, slot);
     } else if (auto* d = std::get_if<dma_cmd>(&c)) {
       const int sc = d->src_space == mem_space::sram ? target_core(core, d->src_core, i) : 0;
       const int dc = d->dst_space == mem_space::sram ? target_core(core, d->dst_core, i) : 0;
       r.plan = plan_copy(core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows,
                          d->src_stride, d->dst_stride);
-      push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e);
+      s.issuing = true;
+      push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
     } else if (auto* sd = std::get_if<send_cmd>(&c)) {
       const int peer = target_core(core, sd->peer, i);
       r.plan = plan_copy(core, mem_space::sram, core, sd->src, mem_space::sram, peer, sd->dst, sd->bytes, 1, sd->bytes,
                          sd->bytes);
-      push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e);
+      s.issuing = true;
+      push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
     }
     return true;
   }
 
-  void finish_command(int core, int e, const bound_times& bounds) {
+  void finish_command(int core, int slot, const bound_times& bounds) {
     core_state& s = m_st[core];
-    running_cmd& r = s.run[e];
-    s.busy[e] = false;
+    running_cmd& r = s.slots[slot];
+    const int e = r.engine;
+    r.used = false;
+    if (--s.in_flight[e] == 0) s.busy_ns[e] += m_now - s.busy_since[e];
     s.idle_since[e] = m_now;
-    s.busy_ns[e] += m_now - r.start;
-    const int rec = account(core, r.index, r.ready, r.start, m_now, bounds, r.plan.bytes, r.pred);
-    s.last_rec[e] = rec;
+    finish_rec(r.rec, r.ready, m_now, bounds, r.plan.bytes);
+    s.last_rec[e] = r.rec;
     if (auto* sd = std::get_if<send_cmd>(&m_programs[core][r.index])) {
       const int to = target_core(core, sd->peer, r.index);
-      m_arrivals[{core, to, sd->tag}].push_back({sd->bytes, {m_now, rec}});
+      m_arrivals[{core, to, sd->tag}].push_back({sd->bytes, {m_now, r.rec}});
       m_wake.push_back(to);
     }
+    m_wake.push_back(core);
   }
 
   void handle(const event& ev) {
     switch (ev.kind) {
       case ev::compute_done: {
         bound_times b{};
-        const running_cmd& r = m_st[ev.core].run[ev.engine];
-        b[static_cast<int>(bound::compute)] = m_now - r.start;
-        finish_command(ev.core, ev.engine, b);
-        m_wake.push_back(ev.core);
+        b[static_cast<int>(bound::compute)] = m_now - m_st[ev.core].slots[ev.a].start;
+        finish_command(ev.core, static_cast<int>(ev.a), b);
         break;
       }
       case ev::setup_done: {
-        running_cmd& r = m_st[ev.core].run[ev.engine];
+        running_cmd& r = m_st[ev.core].slots[ev.a];
         r.flow = m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now);
-        m_flow_owner[r.flow] = {ev.core, ev.engine};
+        m_flow_owner[r.flow] = {ev.core, static_cast<int>(ev.a)};
         m_result.hbm_read_bytes += r.plan.hbm_read;
         m_result.hbm_write_bytes += r.plan.hbm_write;
         schedule_network();
@@ -595,23 +640,27 @@ class model {
       case ev::network: {
         if (static_cast<uint64_t>(ev.a) != m_net_version) break;  // superseded
         for (int id : m_net.finish_drained(m_now)) {
-          const auto [core, engine] = m_flow_owner.at(id);
+          const auto [core, slot] = m_flow_owner.at(id);
           m_flow_owner.erase(id);
-          running_cmd& r = m_st[core].run[engine];
+          core_state& s = m_st[core];
+          running_cmd& r = s.slots[slot];
           r.flow_times = m_net.flow_bound_times(id);
-          push(m_now + r.plan.tail_ns, ev::transfer_done, core, engine);
+          // The last burst is issued: the next transfer may start while this one's tail completes.
+          s.issuing = false;
+          s.issue_free = {m_now, r.rec};
+          m_wake.push_back(core);
+          push(m_now + r.plan.tail_ns, ev::transfer_done, core, r.engine, slot);
         }
         schedule_network();
         break;
       }
       case ev::transfer_done: {
-        running_cmd& r = m_st[ev.core].run[ev.engine];
+        const running_cmd& r = m_st[ev.core].slots[ev.a];
         bound_times b = r.flow_times;
         double flow_ns = 0;
         for (double t : b) flow_ns += t;
         b[static_cast<int>(bound::latency)] += (m_now - r.start) - flow_ns;
-        finish_command(ev.core, ev.engine, b);
-        m_wake.push_back(ev.core);
+        finish_command(ev.core, static_cast<int>(ev.a), b);
         break;
       }
       case ev::sem_add:
@@ -710,17 +759,26 @@ void model::finish_result() {
     r.time_ns = std::max(r.time_ns, s.end_ns);
   }
   const double T = r.time_ns;
-  // Critical path: from the command that ends last, follow what let each command start.
+  // Critical path: from the command that ends last, follow what let each
+  // command start. A command overlapping its successor (DMA tails) counts up
+  // to the successor's start; gaps between commands count as sync.
   int cur = -1;
   for (size_t i = 0; i < m_recs.size(); ++i)
     if (cur < 0 || m_recs[i].end > m_recs[cur].end) cur = static_cast<int>(i);
+  double cursor = cur >= 0 ? m_recs[cur].end : 0.0;
   while (cur >= 0) {
     const exec_rec& x = m_recs[cur];
-    bound_times t = x.busy;
-    t[static_cast<int>(bound::sync)] += x.start - (x.pred >= 0 ? m_recs[x.pred].end : 0.0);
+    bound_times t{};
+    const double len = x.end - x.start;
+    const double counted = std::max(0.0, std::min(cursor, x.end) - x.start);
+    if (len > 0)
+      for (int b = 0; b < bound_count; ++b) t[b] = x.busy[b] * counted / len;
+    t[static_cast<int>(bound::sync)] += std::max(0.0, cursor - std::max(x.end, x.start));
+    if (x.pred < 0) t[static_cast<int>(bound::sync)] += x.start;
     for (breakdown_row* row : {&m_kind_rows[m_kind[x.core][x.index]], &m_group_rows[m_group[x.core][x.index]]})
       for (int b = 0; b < bound_count; ++b) row->critical_ns[b] += t[b];
     for (int b = 0; b < bound_count; ++b) r.critical_path_ns[b] += t[b];
+    cursor = std::min(cursor, x.start);
     cur = x.pred;
   }
   for (auto& row : m_kind_rows)

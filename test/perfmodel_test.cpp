@@ -146,6 +146,33 @@ TEST_CASE("perfmodel: an HBM load on an idle chip = setup + round trip + bytes /
   }
 }
 
+TEST_CASE("perfmodel: DMA descriptors in flight overlap the previous tail", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  perf_params p = first_principles_params(hw);
+  dma_cmd d;
+  d.row_bytes = 256;
+  d.rows = 64;
+  d.src_stride = 8 * 256;
+  d.dst_stride = 256;
+  const double bytes = 64 * 256;
+  dma_cmd d2 = d;
+  d2.dst = 1 << 20;
+  auto programs = idle(hw);
+  programs[0] = {d, d2, signal_cmd{engine::dma, 2}, wait_cmd{engine::sync, 2}, end_cmd{}};
+  const double tail = 2 * p.noc_hop_ns + p.hbm_read_latency_ns + p.sram_access_ns;  // channel 0 at core 0's router
+  const double flow = bytes / link_bw(hw, p);
+  const perf_result serial = evaluate(hw, programs, p);
+  CHECK(serial.time_ns == Approx(2 * (p.dma_setup_ns + flow + tail)));
+  p.dma_descriptors_in_flight = 2;
+  const perf_result overlapped = evaluate(hw, programs, p);
+  // The second starts its setup when the first's last burst is issued; the signal waits for both.
+  CHECK(overlapped.time_ns == Approx(2 * (p.dma_setup_ns + flow) + tail));
+  double critical = 0;
+  for (double t : overlapped.critical_path_ns) critical += t;
+  CHECK(critical == Approx(overlapped.time_ns));
+  CHECK(overlapped.dma_busy * 16 == Approx(overlapped.time_ns / overlapped.time_ns));
+}
+
 TEST_CASE("perfmodel: a contiguous load spreads over the interleaved channels", "[perfmodel]") {
   const hw_config hw = hw4x4();
   const perf_params p = first_principles_params(hw);
