@@ -72,7 +72,10 @@ std::vector<int> flow_network::finish_drained(double now) {
     if (f.remaining <= 1e-6 + 1e-12 * f.total || f.remaining <= f.rate * 1e-6) done.push_back(id);
   }
   if (done.empty()) return done;
-  for (int id : done) m_flows[id].active = false;
+  for (int id : done) {
+    m_flows[id].active = false;
+    std::vector<usage>().swap(m_flows[id].path);  // only the bound times are kept
+  }
   m_active.erase(std::remove_if(m_active.begin(), m_active.end(), [&](int id) { return !m_flows[id].active; }),
                  m_active.end());
   recompute();

@@ -35,6 +35,9 @@ struct perf_params {
   // Transfers the DMA engine works on at once: with more than one, the next
   // descriptor's setup and bursts overlap the previous one's tail.
   int dma_descriptors_in_flight = 1;
+  // Whether a DMA reaches its own core's SRAM through the router's local port
+  // (the chip assembly decides; false: a direct path, no NoC resources).
+  bool local_sram_via_noc = false;
   // Dispatcher: cost of issuing any command (fetch + decode), on the engine
   // that runs it, before it starts.
   double command_overhead_ns = 0.0;
@@ -63,6 +66,8 @@ struct perf_params {
     v.field("dma_descriptors_in_flight", dma_descriptors_in_flight, "descriptors",
             "transfers the DMA engine overlaps (the next one's setup and bursts during the previous one's tail)", 1,
             1024);
+    v.field("local_sram_via_noc", local_sram_via_noc, "",
+            "a DMA reaches its own core's SRAM through the router's local port (else directly)");
     v.field("command_overhead_ns", command_overhead_ns, "ns", "issue cost of every command on its engine", 0.0,
             1e5);
   }

@@ -273,7 +273,7 @@ class model {
                   bool reading, std::map<int, usage>& path, transfer_plan& plan) {
     if (space == mem_space::sram) {
       add_usage(path, sram(core), 1.0, 1.0);
-      if (core == rc) return m_p.sram_access_ns;
+      if (core == rc && !m_p.local_sram_via_noc) return m_p.sram_access_ns;
       add_usage(path, reading ? core_inject(core) : core_inject(rc), 1.0, 1.0);
       add_usage(path, reading ? core_eject(rc) : core_eject(core), 1.0, 1.0);
       const int routers = reading ? route_into(core, rc, 1.0, path) : route_into(rc, core, 1.0, path);

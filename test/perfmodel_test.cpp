@@ -135,6 +135,15 @@ TEST_CASE("perfmodel: an HBM load on an idle chip = setup + round trip + bytes /
     CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / bw));
     CHECK(kind_row(r, "dma load").bounded_by() == bound::hbm);
   }
+  SECTION("through the local port when the local SRAM is reached over the NoC") {
+    p.local_sram_via_noc = true;
+    // The write crosses core 5's router too: its ejection port carries the
+    // read data and the write data, so it runs at half the rate.
+    const double tail2 = tail + 2 * 1 * p.noc_hop_ns;
+    const perf_result r = evaluate(hw, programs, p);
+    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail2 + bytes / (link_bw(hw, p) / 2)));
+    CHECK(r.noc_link_bytes == Approx(2 * bytes));
+  }
   SECTION("DMA issue bound with few outstanding bursts") {
     hw_config slow = hw;
     slow.core.dma.max_outstanding = 2;
