@@ -62,7 +62,23 @@ struct calibration_sample {
   std::string name;
   std::vector<kernels::program> programs;
   double measured_ns = 0;
+  std::vector<std::string> informs;  // the parameters it mainly constrains
 };
+
+// The standard micro-benchmarks for `hw` (measured_ns = 0, to be measured on
+// the TLM platform), together making every double parameter observable:
+//   read_latency_d<d> / write_latency_d<d>  one interleave block from/to HBM
+//       channel 0 by a core d hops from it (HBM latencies, noc_hop_ns);
+//   read_stream_d<d>   64 blocks of channel 0 (its port / channel bandwidth);
+//   hbm_{sequential,strided,random}_all     every core loads its own region
+//       (HBM efficiencies: the channels are the bottleneck);
+//   streams_<n>        n cores load from channel 0 at once (hbm_stream_penalty);
+//   send_d<d>          core-to-core transfer (noc_payload_efficiency, noc_hop_ns);
+//   signal_pingpong    8 semaphore round trips between distant cores;
+//   command_chain      64 tiny matmuls (command_overhead_ns);
+//   dma_chain          8 back-to-back one-block loads (dma_setup_ns, overlap);
+//   local_copy         an SRAM-to-SRAM copy on one core (sram_access_ns).
+std::vector<calibration_sample> calibration_suite(const hw_config& hw);
 
 struct fit_report {
   perf_params params;
@@ -71,11 +87,14 @@ struct fit_report {
   int evaluations = 0;           // perfmodel runs over the whole sample set
 };
 
-// Fits the parameters named in `free_params` (every perf_params key when
-// empty) by minimising the sum over samples of ((model - measured) / measured)^2:
-// coordinate descent, a golden-section search per parameter within its range,
-// until a sweep improves the objective by less than 1e-10 (at most 30 sweeps).
-// The other parameters keep their values from `start`.
+// Fits the (double) parameters named in `free_params` (all when empty) by
+// least squares of the relative errors, sum over samples of
+// ((model - measured) / measured)^2, within each parameter's range (open
+// ranges narrowed to [0, max(8 x start, 100)]): twice, a sweep over
+// the parameters (16-point grid, then golden section near the best point;
+// robust to the kinks of the model's min()) followed by Levenberg-Marquardt
+// with a forward-difference Jacobian. The other parameters keep their values
+// from `start`.
 fit_report fit(const hw_config& hw, const std::vector<calibration_sample>& samples, const perf_params& start,
                const std::vector<std::string>& free_params = {});
 

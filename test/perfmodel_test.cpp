@@ -473,7 +473,7 @@ TEST_CASE("perfmodel: fit recovers parameters from synthetic measurements", "[pe
     d.dst_stride = 256;
     auto programs = idle(hw);
     programs[0] = {d, end_cmd{}};
-    calibration_sample s{"load " + std::to_string(rows), programs, 0};
+    calibration_sample s{"load " + std::to_string(rows), programs, 0, {}};
     s.measured_ns = evaluate(hw, s.programs, truth).time_ns;
     samples.push_back(s);
   }
@@ -507,4 +507,42 @@ TEST_CASE("perfmodel: speed on a large lowered GEMM (figures printed)", "[perfmo
             << " events): simulated " << r.time_ns / 1e3 << " us in " << wall * 1e3 << " ms wall\n"
             << summary(r);
   CHECK(r.time_ns > 0);
+}
+
+TEST_CASE("perfmodel: the calibration suite runs and identifies the parameters", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  std::vector<calibration_sample> suite = calibration_suite(hw);
+  CHECK(suite.size() >= 16);
+  const perf_params start = first_principles_params(hw);
+  perf_params truth = start;
+  // Below the NoC port bandwidth (28.4 of the channel's 51.2 GB/s), else not observable.
+  truth.hbm_efficiency_sequential = 0.5;
+  truth.hbm_efficiency_random = 0.3;
+  truth.hbm_read_latency_ns = 40;
+  truth.noc_hop_ns = 4;
+  truth.signal_overhead_ns = 10;
+  truth.command_overhead_ns = 5;
+  for (auto& s : suite) {
+    INFO(s.name);
+    CHECK(!s.informs.empty());
+    s.measured_ns = evaluate(hw, s.programs, truth).time_ns;
+    CHECK(s.measured_ns > 0);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const fit_report rep = fit(hw, suite, start,
+                             {"hbm_efficiency_sequential", "hbm_efficiency_random", "hbm_read_latency_ns",
+                              "noc_hop_ns", "signal_overhead_ns", "command_overhead_ns"});
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "calibration fit: " << suite.size() << " samples, " << rep.evaluations << " suite evaluations, "
+            << wall << " s, MAPE " << rep.quality.mape_percent << "%, max " << rep.quality.max_error_percent << "%\n";
+  CHECK(rep.params.hbm_efficiency_sequential == Approx(0.5).epsilon(0.02));
+  CHECK(rep.params.hbm_efficiency_random == Approx(0.3).epsilon(0.02));
+  CHECK(rep.params.hbm_read_latency_ns == Approx(40).epsilon(0.02));
+  CHECK(rep.params.noc_hop_ns == Approx(4).epsilon(0.02));
+  CHECK(rep.params.signal_overhead_ns == Approx(10).epsilon(0.02));
+  CHECK(rep.params.command_overhead_ns == Approx(5).epsilon(0.02));
+  CHECK(rep.quality.max_error_percent < 1.0);
+  // The 8x8 preset's suite runs too.
+  const hw_config big = load_hw_config(std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_8x8.yaml");
+  for (const auto& s : calibration_suite(big)) CHECK(evaluate(big, s.programs, first_principles_params(big)).time_ns > 0);
 }
