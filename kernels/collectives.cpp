@@ -43,7 +43,8 @@ engine ring_reduce_scatter(lowering_context& ctx, const std::vector<int>& ring, 
       if (s >= 2) ctx.emit(me, wait_cmd{engine::dma, credit, 1});
       ctx.emit(me, send_cmd{engine::dma, static_cast<uint16_t>(next), at(send_chunk), slot(s), send_bytes, tag});
       ctx.emit(me, recv_cmd{engine::dma, static_cast<uint16_t>(prev), slot(s), recv_bytes, tag});
-      ctx.emit(me, signal_cmd{engine::dma, lowering_context::pair_semaphore(engine::dma, engine::vector), self_core, 1});
+      ctx.emit(me,
+               signal_cmd{engine::dma, lowering_context::pair_semaphore(engine::dma, engine::vector), self_core, 1});
       // Vector: add the received chunk into place, then release the slot.
       ctx.emit(me, wait_cmd{engine::vector, lowering_context::pair_semaphore(engine::dma, engine::vector), 1});
       vector_cmd add;
@@ -55,7 +56,8 @@ engine ring_reduce_scatter(lowering_context& ctx, const std::vector<int>& ring, 
       add.dst = at(recv_chunk);
       ctx.emit(me, add);
       if (s <= n - 3)
-        ctx.emit(me, signal_cmd{engine::vector, lowering_context::pair_semaphore(engine::vector, engine::dma), self_core, 1});
+        ctx.emit(me, signal_cmd{engine::vector, lowering_context::pair_semaphore(engine::vector, engine::dma),
+                                self_core, 1});
       if (s <= n - 4) ctx.emit(me, signal_cmd{engine::vector, credit, static_cast<uint16_t>(prev), 1});
     }
   }

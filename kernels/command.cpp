@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <tuple>
 
 #include "platform/base/error.h"
@@ -15,48 +16,102 @@ engine engine_of(const command& c) {
 
 const char* engine_name(engine e) {
   switch (e) {
-    case engine::dma: return "dma";
-    case engine::matrix: return "matrix";
-    case engine::vector: return "vector";
-    case engine::sync: return "sync";
+    case engine::dma:
+      return "dma";
+    case engine::matrix:
+      return "matrix";
+    case engine::vector:
+      return "vector";
+    case engine::sync:
+      return "sync";
   }
   return "?";
 }
 
 const char* vector_op_name(vector_op op) {
   switch (op) {
-    case vector_op::add: return "add";
-    case vector_op::mul: return "mul";
-    case vector_op::scale: return "scale";
-    case vector_op::copy: return "copy";
-    case vector_op::silu: return "silu";
-    case vector_op::gelu: return "gelu";
-    case vector_op::softmax: return "softmax";
-    case vector_op::rmsnorm: return "rmsnorm";
-    case vector_op::rope: return "rope";
-    case vector_op::topk: return "topk";
+    case vector_op::add:
+      return "add";
+    case vector_op::mul:
+      return "mul";
+    case vector_op::scale:
+      return "scale";
+    case vector_op::copy:
+      return "copy";
+    case vector_op::silu:
+      return "silu";
+    case vector_op::gelu:
+      return "gelu";
+    case vector_op::softmax:
+      return "softmax";
+    case vector_op::rmsnorm:
+      return "rmsnorm";
+    case vector_op::rope:
+      return "rope";
+    case vector_op::topk:
+      return "topk";
+    case vector_op::sub:
+      return "sub";
+    case vector_op::exp:
+      return "exp";
+    case vector_op::max:
+      return "max";
+    case vector_op::row_max:
+      return "row_max";
+    case vector_op::row_sum:
+      return "row_sum";
+    case vector_op::sub_row:
+      return "sub_row";
+    case vector_op::mul_row:
+      return "mul_row";
+    case vector_op::div_row:
+      return "div_row";
+    case vector_op::causal_mask:
+      return "causal_mask";
   }
   return "?";
 }
 
 const char* dtype_name(dtype t) {
   switch (t) {
-    case dtype::fp32: return "fp32";
-    case dtype::bf16: return "bf16";
-    case dtype::fp8: return "fp8";
-    case dtype::int8: return "int8";
+    case dtype::fp32:
+      return "fp32";
+    case dtype::bf16:
+      return "bf16";
+    case dtype::fp8:
+      return "fp8";
+    case dtype::int8:
+      return "int8";
   }
   return "?";
 }
 
 int dtype_bytes(dtype t) {
   switch (t) {
-    case dtype::fp32: return 4;
-    case dtype::bf16: return 2;
-    case dtype::fp8: return 1;
-    case dtype::int8: return 1;
+    case dtype::fp32:
+      return 4;
+    case dtype::bf16:
+      return 2;
+    case dtype::fp8:
+      return 1;
+    case dtype::int8:
+      return 1;
   }
   return 0;
+}
+
+uint16_t to_bf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x007FFFFFu)) return uint16_t((bits >> 16) | 0x40);  // NaN
+  return uint16_t((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+
+float from_bf16(uint16_t b) {
+  const uint32_t bits = uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
 }
 
 namespace {
@@ -78,15 +133,15 @@ void check_command(const command& c, const std::string& where) {
     check_engine(d->unit, engine::dma, "dma", where);
     require(d->rows >= 1, where, "dma with 0 rows");
     require(d->src_space == mem_space::sram || d->src_core == self_core, where, "an HBM source names no core");
-    require(d->dst_space == mem_space::sram || d->dst_core == self_core, where,
-            "an HBM destination names no core");
+    require(d->dst_space == mem_space::sram || d->dst_core == self_core, where, "an HBM destination names no core");
   } else if (auto* m = std::get_if<matmul_cmd>(&c)) {
     check_engine(m->unit, engine::matrix, "matmul", where);
-    require(m->lda >= m->k && m->ldb >= m->n && m->ldc >= m->n, where,
+    require(m->lda >= m->k && m->ldb >= (m->transpose_b ? m->k : m->n) && m->ldc >= m->n, where,
             "matmul leading dimensions smaller than the rows they hold");
   } else if (auto* v = std::get_if<vector_cmd>(&c)) {
     check_engine(v->unit, engine::vector, "vector op", where);
-    if (v->op == vector_op::rope) require(v->cols % 2 == 0 && v->param1 >= 1, where, "rope needs even cols and param1 >= 1");
+    if (v->op == vector_op::rope)
+      require(v->cols % 2 == 0 && v->param1 >= 1, where, "rope needs even cols and param1 >= 1");
     if (v->op == vector_op::topk) require(v->param0 >= 1 && v->param0 <= v->cols, where, "topk needs 1 <= k <= cols");
   } else if (auto* s = std::get_if<send_cmd>(&c)) {
     check_engine(s->unit, engine::dma, "send", where);
@@ -128,9 +183,9 @@ std::string to_text(const command& c) {
                place(d->src_space, d->src_core, d->src).c_str(), place(d->dst_space, d->dst_core, d->dst).c_str(),
                d->row_bytes, d->rows, d->src_stride, d->dst_stride);
   if (auto* m = std::get_if<matmul_cmd>(&c))
-    return fmt("matmul   %-6s %s m=%u k=%u n=%u a=0x%x b=0x%x c=0x%x lda=%u ldb=%u ldc=%u%s", unit.c_str(),
+    return fmt("matmul   %-6s %s m=%u k=%u n=%u a=0x%x b=0x%x c=0x%x lda=%u ldb=%u ldc=%u%s%s", unit.c_str(),
                dtype_name(m->type), m->m, m->k, m->n, m->a, m->b, m->c, m->lda, m->ldb, m->ldc,
-               m->accumulate ? " acc" : "");
+               m->accumulate ? " acc" : "", m->transpose_b ? " bt" : "");
   if (auto* v = std::get_if<vector_cmd>(&c))
     return fmt("vector   %-6s %s rows=%u cols=%u src0=0x%x src1=0x%x dst=0x%x scalar=%g p0=%u p1=%u%s", unit.c_str(),
                vector_op_name(v->op), v->rows, v->cols, v->src0, v->src1, v->dst, static_cast<double>(v->scalar),
@@ -161,15 +216,16 @@ bool operator==(const dma_cmd& a, const dma_cmd& b) {
                                                           b.dst_stride);
 }
 bool operator==(const matmul_cmd& a, const matmul_cmd& b) {
-  return std::tie(a.unit, a.type, a.accumulate, a.m, a.k, a.n, a.a, a.b, a.c, a.lda, a.ldb, a.ldc) ==
-         std::tie(b.unit, b.type, b.accumulate, b.m, b.k, b.n, b.a, b.b, b.c, b.lda, b.ldb, b.ldc);
+  return std::tie(a.unit, a.type, a.accumulate, a.transpose_b, a.m, a.k, a.n, a.a, a.b, a.c, a.lda, a.ldb, a.ldc) ==
+         std::tie(b.unit, b.type, b.accumulate, b.transpose_b, b.m, b.k, b.n, b.a, b.b, b.c, b.lda, b.ldb, b.ldc);
 }
 bool operator==(const vector_cmd& a, const vector_cmd& b) {
   return std::tie(a.unit, a.op, a.normalize, a.rows, a.cols, a.src0, a.src1, a.dst, a.scalar, a.param0, a.param1) ==
          std::tie(b.unit, b.op, b.normalize, b.rows, b.cols, b.src0, b.src1, b.dst, b.scalar, b.param0, b.param1);
 }
 bool operator==(const send_cmd& a, const send_cmd& b) {
-  return std::tie(a.unit, a.peer, a.src, a.dst, a.bytes, a.tag) == std::tie(b.unit, b.peer, b.src, b.dst, b.bytes, b.tag);
+  return std::tie(a.unit, a.peer, a.src, a.dst, a.bytes, a.tag) ==
+         std::tie(b.unit, b.peer, b.src, b.dst, b.bytes, b.tag);
 }
 bool operator==(const recv_cmd& a, const recv_cmd& b) {
   return std::tie(a.unit, a.peer, a.dst, a.bytes, a.tag) == std::tie(b.unit, b.peer, b.dst, b.bytes, b.tag);

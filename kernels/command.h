@@ -44,33 +44,45 @@ struct dma_cmd {
 
 // C[m x n] (+)= A[m x k] * B[k x n] on SRAM operands, row-major with leading
 // dimensions lda/ldb/ldc in elements. A and B hold `type`; C is always fp32
-// (the accumulators). accumulate = false overwrites C.
+// (the accumulators). accumulate = false overwrites C. transpose_b: B is held
+// as its transpose, [n x k] row-major with leading dimension ldb (>= k).
 struct matmul_cmd {
   engine unit = engine::matrix;
   dtype type = dtype::fp32;
   bool accumulate = false;
+  bool transpose_b = false;
   uint32_t m = 0, k = 0, n = 0;
   uint32_t a = 0, b = 0, c = 0;
   uint32_t lda = 0, ldb = 0, ldc = 0;
 };
 
 enum class vector_op : uint8_t {
-  add = 0,      // dst = src0 + src1                      (rows*cols elements)
-  mul = 1,      // dst = src0 * src1
-  scale = 2,    // dst = src0 * scalar
-  copy = 3,     // dst = src0
-  silu = 4,     // dst = x * sigmoid(x)
-  gelu = 5,     // dst = GELU(x), tanh approximation
-  softmax = 6,  // per row: dst = softmax(scalar * x)
-  rmsnorm = 7,  // per row: dst = x / sqrt(mean(x^2) + scalar) * src1[col]
-  rope = 8,     // per row (one head vector of `cols`): rotate pairs (i, i+cols/2)
-                // by angle pos * theta^(-2i/cols); pos = param0 + row / param1, theta = scalar
-  topk = 9,     // per row: keep the param0 largest, softmax over them (flag normalize:
-                // renormalise to sum 1), zeros elsewhere
+  add = 0,           // dst = src0 + src1                      (rows*cols elements)
+  mul = 1,           // dst = src0 * src1
+  scale = 2,         // dst = src0 * scalar
+  copy = 3,          // dst = src0
+  silu = 4,          // dst = x * sigmoid(x)
+  gelu = 5,          // dst = GELU(x), tanh approximation
+  softmax = 6,       // per row: dst = softmax(scalar * x)
+  rmsnorm = 7,       // per row: dst = x / sqrt(mean(x^2) + scalar) * src1[col]
+  rope = 8,          // per row (one head vector of `cols`): rotate pairs (i, i+cols/2)
+                     // by angle pos * theta^(-2i/cols); pos = param0 + row / param1, theta = scalar
+  topk = 9,          // per row: keep the param0 largest, softmax over them (flag normalize:
+                     // renormalise to sum 1), zeros elsewhere
+  sub = 10,          // dst = src0 - src1
+  exp = 11,          // dst = exp(x)
+  max = 12,          // dst = max(src0, src1)
+  row_max = 13,      // dst[row] = max over the row          (dst has `rows` elements)
+  row_sum = 14,      // dst[row] = sum over the row
+  sub_row = 15,      // dst[row][col] = src0[row][col] - src1[row]
+  mul_row = 16,      // dst[row][col] = src0[row][col] * src1[row]
+  div_row = 17,      // dst[row][col] = src0[row][col] / src1[row]
+  causal_mask = 18,  // dst = src0, or -inf where col + param0 > row + param1 (key after query)
 };
 
 // Element-wise or row-wise fp32 operation on SRAM data, rows x cols elements,
-// contiguous rows (stride = cols). src1 is used by add, mul and rmsnorm.
+// contiguous rows (stride = cols). src1 is used by the two-operand ops, rmsnorm
+// (weights, cols elements) and the *_row ops (one value per row).
 struct vector_cmd {
   engine unit = engine::vector;
   vector_op op = vector_op::copy;
@@ -130,8 +142,8 @@ struct end_cmd {
   engine unit = engine::sync;
 };
 
-using command = std::variant<dma_cmd, matmul_cmd, vector_cmd, send_cmd, recv_cmd, wait_cmd, signal_cmd,
-                             barrier_cmd, end_cmd>;
+using command =
+    std::variant<dma_cmd, matmul_cmd, vector_cmd, send_cmd, recv_cmd, wait_cmd, signal_cmd, barrier_cmd, end_cmd>;
 using program = std::vector<command>;
 
 engine engine_of(const command& c);
@@ -140,6 +152,9 @@ const char* vector_op_name(vector_op op);
 const char* dtype_name(dtype t);
 // Bytes per element of A/B operands.
 int dtype_bytes(dtype t);
+// bfloat16 <-> fp32 (round to nearest even; bf16 is the top half of an fp32).
+uint16_t to_bf16(float f);
+float from_bf16(uint16_t b);
 
 // Checks that the command names an engine that can run it (dma/send/recv: dma;
 // matmul: matrix; vector ops: vector; barrier/end: sync; wait/signal: any) and

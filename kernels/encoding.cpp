@@ -14,9 +14,15 @@ namespace {
 struct record_writer {
   uint8_t* r;
   void u8(size_t at, uint8_t v) { r[at] = v; }
-  void u16(size_t at, uint16_t v) { for (int i = 0; i < 2; ++i) r[at + i] = uint8_t(v >> (8 * i)); }
-  void u32(size_t at, uint32_t v) { for (int i = 0; i < 4; ++i) r[at + i] = uint8_t(v >> (8 * i)); }
-  void u64(size_t at, uint64_t v) { for (int i = 0; i < 8; ++i) r[at + i] = uint8_t(v >> (8 * i)); }
+  void u16(size_t at, uint16_t v) {
+    for (int i = 0; i < 2; ++i) r[at + i] = uint8_t(v >> (8 * i));
+  }
+  void u32(size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) r[at + i] = uint8_t(v >> (8 * i));
+  }
+  void u64(size_t at, uint64_t v) {
+    for (int i = 0; i < 8; ++i) r[at + i] = uint8_t(v >> (8 * i));
+  }
   void f32(size_t at, float v) {
     uint32_t bits;
     std::memcpy(&bits, &v, 4);
@@ -43,12 +49,13 @@ struct record_reader {
 };
 
 constexpr uint8_t flag_bit0 = 1;
+constexpr uint8_t flag_bit1 = 2;
 
 }  // namespace
 
 opcode opcode_of(const command& c) {
-  static const opcode by_index[] = {opcode::dma,    opcode::matmul, opcode::vector,  opcode::send, opcode::recv,
-                                    opcode::wait,   opcode::signal, opcode::barrier, opcode::end};
+  static const opcode by_index[] = {opcode::dma,  opcode::matmul, opcode::vector,  opcode::send, opcode::recv,
+                                    opcode::wait, opcode::signal, opcode::barrier, opcode::end};
   return by_index[c.index()];
 }
 
@@ -69,7 +76,7 @@ void encode(const command& c, std::vector<uint8_t>& out) {
     w.u64(32, d->src_stride);
     w.u64(40, d->dst_stride);
   } else if (auto* m = std::get_if<matmul_cmd>(&c)) {
-    w.u8(2, m->accumulate ? flag_bit0 : 0);
+    w.u8(2, uint8_t((m->accumulate ? flag_bit0 : 0) | (m->transpose_b ? flag_bit1 : 0)));
     w.u8(3, uint8_t(m->type));
     w.u32(4, m->m);
     w.u32(8, m->k);
@@ -162,6 +169,7 @@ command decode_record(const uint8_t* data, size_t size, size_t offset, const std
       if (sub > uint8_t(dtype::int8)) throw bad_enum("dtype", sub);
       m.type = dtype(sub);
       m.accumulate = flag;
+      m.transpose_b = r.u8(2) & flag_bit1;
       m.m = r.u32(4);
       m.k = r.u32(8);
       m.n = r.u32(12);
@@ -177,7 +185,7 @@ command decode_record(const uint8_t* data, size_t size, size_t offset, const std
     case opcode::vector: {
       vector_cmd v;
       v.unit = unit;
-      if (sub > uint8_t(vector_op::topk)) throw bad_enum("vector op", sub);
+      if (sub > uint8_t(vector_op::causal_mask)) throw bad_enum("vector op", sub);
       v.op = vector_op(sub);
       v.normalize = flag;
       v.rows = r.u32(4);
@@ -212,11 +220,20 @@ command decode_record(const uint8_t* data, size_t size, size_t offset, const std
       c = v;
       break;
     }
-    case opcode::wait: c = wait_cmd{unit, r.u16(4), r.u32(8)}; break;
-    case opcode::signal: c = signal_cmd{unit, r.u16(4), r.u16(6), r.u32(8)}; break;
-    case opcode::barrier: c = barrier_cmd{unit, r.u16(4), r.u32(8)}; break;
-    case opcode::end: c = end_cmd{unit}; break;
-    default: throw error(where + ": bad opcode " + std::to_string(op));
+    case opcode::wait:
+      c = wait_cmd{unit, r.u16(4), r.u32(8)};
+      break;
+    case opcode::signal:
+      c = signal_cmd{unit, r.u16(4), r.u16(6), r.u32(8)};
+      break;
+    case opcode::barrier:
+      c = barrier_cmd{unit, r.u16(4), r.u32(8)};
+      break;
+    case opcode::end:
+      c = end_cmd{unit};
+      break;
+    default:
+      throw error(where + ": bad opcode " + std::to_string(op));
   }
   // Every byte the opcode does not use must be zero: re-encode and compare.
   std::vector<uint8_t> canonical;
@@ -232,7 +249,8 @@ command decode_record(const uint8_t* data, size_t size, size_t offset, const std
 program decode(const std::vector<uint8_t>& bytes, const std::string& origin) {
   program p;
   p.reserve(bytes.size() / record_bytes);
-  for (size_t off = 0; off < bytes.size(); off += record_bytes) p.push_back(decode_record(bytes.data(), bytes.size(), off, origin));
+  for (size_t off = 0; off < bytes.size(); off += record_bytes)
+    p.push_back(decode_record(bytes.data(), bytes.size(), off, origin));
   return p;
 }
 

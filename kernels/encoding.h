@@ -17,7 +17,15 @@ constexpr uint16_t stream_version = 1;
 extern const char stream_magic[8];  // "NPUVPCMD"
 
 enum class opcode : uint8_t {
-  dma = 1, matmul = 2, vector = 3, send = 4, recv = 5, wait = 6, signal = 7, barrier = 8, end = 9
+  dma = 1,
+  matmul = 2,
+  vector = 3,
+  send = 4,
+  recv = 5,
+  wait = 6,
+  signal = 7,
+  barrier = 8,
+  end = 9
 };
 
 opcode opcode_of(const command& c);

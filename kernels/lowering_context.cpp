@@ -73,37 +73,38 @@ std::vector<program> lowering_context::finish() {
 }
 
 void load_2d(lowering_context& ctx, int core, uint64_t hbm, uint64_t hbm_ld, uint32_t sram, uint64_t sram_ld,
-             uint32_t rows, uint32_t row_elems) {
+             uint32_t rows, uint32_t row_elems, uint32_t elem_bytes) {
   if (rows == 0 || row_elems == 0) return;
   dma_cmd d;
   d.src_space = mem_space::hbm;
   d.dst_space = mem_space::sram;
   d.src = hbm;
   d.dst = sram;
-  d.row_bytes = row_elems * 4;
+  d.row_bytes = row_elems * elem_bytes;
   d.rows = rows;
-  d.src_stride = hbm_ld * 4;
-  d.dst_stride = sram_ld * 4;
+  d.src_stride = hbm_ld * elem_bytes;
+  d.dst_stride = sram_ld * elem_bytes;
   ctx.emit(core, d);
 }
 
 void store_2d(lowering_context& ctx, int core, uint32_t sram, uint64_t sram_ld, uint64_t hbm, uint64_t hbm_ld,
-              uint32_t rows, uint32_t row_elems) {
+              uint32_t rows, uint32_t row_elems, uint32_t elem_bytes) {
   if (rows == 0 || row_elems == 0) return;
   dma_cmd d;
   d.src_space = mem_space::sram;
   d.dst_space = mem_space::hbm;
   d.src = sram;
   d.dst = hbm;
-  d.row_bytes = row_elems * 4;
+  d.row_bytes = row_elems * elem_bytes;
   d.rows = rows;
-  d.src_stride = sram_ld * 4;
-  d.dst_stride = hbm_ld * 4;
+  d.src_stride = sram_ld * elem_bytes;
+  d.dst_stride = hbm_ld * elem_bytes;
   ctx.emit(core, d);
 }
 
 void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint32_t b, uint32_t ldb, uint32_t c,
-                uint32_t ldc, uint32_t m, uint32_t k, uint32_t n, bool accumulate) {
+                uint32_t ldc, uint32_t m, uint32_t k, uint32_t n, bool accumulate, dtype type) {
+  const auto eb = static_cast<uint32_t>(dtype_bytes(type));
   const uint32_t tile_k = static_cast<uint32_t>(ctx.hw().core.matrix.rows);
   const uint32_t tile_n = static_cast<uint32_t>(ctx.hw().core.matrix.cols);
   if (m == 0 || n == 0) return;
@@ -117,8 +118,9 @@ void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint3
       mm.m = m;
       mm.k = kt;
       mm.n = nt;
-      mm.a = a + k0 * 4;
-      mm.b = b + (k0 * ldb + n0) * 4;
+      mm.type = type;
+      mm.a = a + k0 * eb;
+      mm.b = b + (k0 * ldb + n0) * eb;
       mm.c = c + n0 * 4;
       mm.lda = lda;
       mm.ldb = ldb;

@@ -58,16 +58,17 @@ class lowering_context {
   uint32_t m_next_tag = 0;
 };
 
-// Emitters shared by the partition strategies and collectives (fp32 data).
+// Emitters shared by the partition strategies and collectives.
 // 2-D copy HBM -> SRAM of `core`: rows x row_elems, HBM row stride hbm_ld and
-// SRAM row stride sram_ld (elements).
+// SRAM row stride sram_ld (elements of elem_bytes).
 void load_2d(lowering_context& ctx, int core, uint64_t hbm, uint64_t hbm_ld, uint32_t sram, uint64_t sram_ld,
-             uint32_t rows, uint32_t row_elems);
+             uint32_t rows, uint32_t row_elems, uint32_t elem_bytes = 4);
 void store_2d(lowering_context& ctx, int core, uint32_t sram, uint64_t sram_ld, uint64_t hbm, uint64_t hbm_ld,
-              uint32_t rows, uint32_t row_elems);
-// C[m x n] (+)= A[m x k] B[k x n] on SRAM operands, cut into matmul commands
-// whose weight tile fits the systolic array (k <= matrix.rows, n <= matrix.cols).
+              uint32_t rows, uint32_t row_elems, uint32_t elem_bytes = 4);
+// C[m x n] (+)= A[m x k] B[k x n] on SRAM operands (A, B of `type`, C fp32), cut
+// into matmul commands whose weight tile fits the systolic array
+// (k <= matrix.rows, n <= matrix.cols).
 void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint32_t b, uint32_t ldb, uint32_t c,
-                uint32_t ldc, uint32_t m, uint32_t k, uint32_t n, bool accumulate);
+                uint32_t ldc, uint32_t m, uint32_t k, uint32_t n, bool accumulate, dtype type = dtype::fp32);
 
 }  // namespace npuvp::kernels

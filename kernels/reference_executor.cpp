@@ -16,7 +16,8 @@ namespace npuvp::kernels {
 
 reference_executor::reference_executor(int cores, uint64_t sram_bytes_per_core, uint64_t hbm_bytes)
     : m_hbm(hbm_bytes, 0), m_sram(static_cast<size_t>(cores), std::vector<uint8_t>(sram_bytes_per_core, 0)) {
-  if (cores < 1 || cores >= self_core) throw error("reference executor: core count " + std::to_string(cores) + " out of range");
+  if (cores < 1 || cores >= self_core)
+    throw error("reference executor: core count " + std::to_string(cores) + " out of range");
 }
 
 std::vector<uint8_t>& reference_executor::sram(int core) {
@@ -40,8 +41,19 @@ uint8_t* reference_executor::span(mem_space space, int core, uint64_t addr, uint
   return const_cast<uint8_t*>(static_cast<const reference_executor*>(this)->span(space, core, addr, bytes, where));
 }
 
-void reference_executor::write_floats(mem_space space, int core, uint64_t addr, const std::vector<float>& values) {
-  std::memcpy(span(space, core, addr, values.size() * 4, "write_floats"), values.data(), values.size() * 4);
+void reference_executor::write_floats(mem_space space, int core, uint64_t addr, const std::vector<float>& values,
+                                      dtype type) {
+  if (type == dtype::fp32) {
+    std::memcpy(span(space, core, addr, values.size() * 4, "write_floats"), values.data(), values.size() * 4);
+    return;
+  }
+  if (type != dtype::bf16) throw error(std::string("write_floats: cannot store ") + dtype_name(type));
+  uint8_t* out = span(space, core, addr, values.size() * 2, "write_floats");
+  for (size_t e = 0; e < values.size(); ++e) {
+    const uint16_t b = to_bf16(values[e]);
+    out[2 * e] = uint8_t(b);
+    out[2 * e + 1] = uint8_t(b >> 8);
+  }
 }
 
 std::vector<float> reference_executor::read_floats(mem_space space, int core, uint64_t addr, size_t count) const {
@@ -57,8 +69,8 @@ struct arrival {
 };
 
 struct core_state {
-  size_t pc = 0;                              // next command to dispatch
-  std::deque<size_t> queue[engine_count];     // dispatched, not yet completed
+  size_t pc = 0;                           // next command to dispatch
+  std::deque<size_t> queue[engine_count];  // dispatched, not yet completed
   std::map<uint16_t, int64_t> sem;
   std::map<uint16_t, uint64_t> barrier_generation;
   bool at_barrier = false;  // this core is counted in the current barrier's arrivals
@@ -82,7 +94,7 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
   const int n = static_cast<int>(programs.size());
   std::vector<core_state> st(n);
   std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> channels;  // (from, to, tag)
-  std::map<std::pair<uint16_t, uint64_t>, uint32_t> barrier_arrivals;     // (group, generation)
+  std::map<std::pair<uint16_t, uint64_t>, uint32_t> barrier_arrivals;      // (group, generation)
   execution_stats stats;
 
   for (int c = 0; c < n; ++c)
@@ -115,34 +127,97 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       }
       stats.dma_bytes += uint64_t(d->rows) * d->row_bytes;
     } else if (auto* m = std::get_if<matmul_cmd>(&cmd)) {
-      if (m->type != dtype::fp32)
-        throw error(where(core, i) + ": the reference executor computes fp32 only, not " + dtype_name(m->type));
+      if (m->type != dtype::fp32 && m->type != dtype::bf16)
+        throw error(where(core, i) + ": the reference executor multiplies fp32 and bf16 only, not " +
+                    dtype_name(m->type));
       if (m->m == 0 || m->n == 0) return true;
-      const float* a = f32(core, m->a, uint64_t(m->m - 1) * m->lda + m->k, i);
-      const float* b = f32(core, m->b, m->k == 0 ? 0 : uint64_t(m->k - 1) * m->ldb + m->n, i);
+      const uint64_t eb = dtype_bytes(m->type);
+      // Operand element e of a span starting at p, widened to fp32.
+      auto element = [&](const uint8_t* p, uint64_t e) {
+        if (m->type == dtype::fp32) {
+          float f;
+          std::memcpy(&f, p + e * 4, 4);
+          return f;
+        }
+        return from_bf16(uint16_t(p[e * 2] | (p[e * 2 + 1] << 8)));
+      };
+      const uint8_t* a = span(mem_space::sram, core, m->a, (uint64_t(m->m - 1) * m->lda + m->k) * eb, where(core, i));
+      // B element (k, col): row-major [k x n], or [n x k] when transposed.
+      const uint64_t b_rows = m->transpose_b ? m->n : m->k, b_cols = m->transpose_b ? m->k : m->n;
+      const uint8_t* b =
+          span(mem_space::sram, core, m->b, (b_rows == 0 ? 0 : (b_rows - 1) * m->ldb + b_cols) * eb, where(core, i));
+      const uint64_t k_step = m->transpose_b ? 1 : m->ldb, n_step = m->transpose_b ? m->ldb : 1;
       float* c = f32(core, m->c, uint64_t(m->m - 1) * m->ldc + m->n, i);
       for (uint32_t r = 0; r < m->m; ++r)
         for (uint32_t col = 0; col < m->n; ++col) {
           float acc = m->accumulate ? c[uint64_t(r) * m->ldc + col] : 0.0f;
-          for (uint32_t k = 0; k < m->k; ++k) acc += a[uint64_t(r) * m->lda + k] * b[uint64_t(k) * m->ldb + col];
+          for (uint32_t k = 0; k < m->k; ++k)
+            acc += element(a, uint64_t(r) * m->lda + k) * element(b, k * k_step + col * n_step);
           c[uint64_t(r) * m->ldc + col] = acc;
         }
       stats.matmul_macs += uint64_t(m->m) * m->k * m->n;
     } else if (auto* v = std::get_if<vector_cmd>(&cmd)) {
       const uint64_t count = uint64_t(v->rows) * v->cols;
+      const bool reduces = v->op == vector_op::row_max || v->op == vector_op::row_sum;
       const float* x = f32(core, v->src0, count, i);
-      float* y = f32(core, v->dst, count, i);
+      float* y = f32(core, v->dst, reduces ? v->rows : count, i);
       const uint32_t cols = v->cols;
       switch (v->op) {
         case vector_op::add:
-        case vector_op::mul: {
+        case vector_op::mul:
+        case vector_op::sub:
+        case vector_op::max: {
           const float* z = f32(core, v->src1, count, i);
-          for (uint64_t e = 0; e < count; ++e) y[e] = v->op == vector_op::add ? x[e] + z[e] : x[e] * z[e];
+          for (uint64_t e = 0; e < count; ++e)
+            y[e] = v->op == vector_op::add   ? x[e] + z[e]
+                   : v->op == vector_op::mul ? x[e] * z[e]
+                   : v->op == vector_op::sub ? x[e] - z[e]
+                                             : std::max(x[e], z[e]);
           break;
         }
-        case vector_op::scale: for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * v->scalar; break;
-        case vector_op::copy: std::memmove(y, x, count * 4); break;
-        case vector_op::silu: for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * sigmoid(x[e]); break;
+        case vector_op::exp:
+          for (uint64_t e = 0; e < count; ++e) y[e] = std::exp(x[e]);
+          break;
+        case vector_op::row_max:
+        case vector_op::row_sum:
+          for (uint32_t r = 0; r < v->rows; ++r) {
+            float acc = v->op == vector_op::row_max ? -INFINITY : 0.0f;
+            for (uint32_t e = 0; e < cols; ++e) {
+              const float xe = x[uint64_t(r) * cols + e];
+              acc = v->op == vector_op::row_max ? std::max(acc, xe) : acc + xe;
+            }
+            y[r] = acc;
+          }
+          break;
+        case vector_op::sub_row:
+        case vector_op::mul_row:
+        case vector_op::div_row: {
+          const float* z = f32(core, v->src1, v->rows, i);
+          for (uint32_t r = 0; r < v->rows; ++r)
+            for (uint32_t e = 0; e < cols; ++e) {
+              const uint64_t at = uint64_t(r) * cols + e;
+              y[at] = v->op == vector_op::sub_row   ? x[at] - z[r]
+                      : v->op == vector_op::mul_row ? x[at] * z[r]
+                                                    : x[at] / z[r];
+            }
+          break;
+        }
+        case vector_op::causal_mask:
+          for (uint32_t r = 0; r < v->rows; ++r)
+            for (uint32_t e = 0; e < cols; ++e) {
+              const uint64_t at = uint64_t(r) * cols + e;
+              y[at] = uint64_t(e) + v->param0 > uint64_t(r) + v->param1 ? -INFINITY : x[at];
+            }
+          break;
+        case vector_op::scale:
+          for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * v->scalar;
+          break;
+        case vector_op::copy:
+          std::memmove(y, x, count * 4);
+          break;
+        case vector_op::silu:
+          for (uint64_t e = 0; e < count; ++e) y[e] = x[e] * sigmoid(x[e]);
+          break;
         case vector_op::gelu:
           // Hendrycks & Gimpel 2016, tanh approximation.
           for (uint64_t e = 0; e < count; ++e)
@@ -194,9 +269,8 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
             float* yr = y + uint64_t(r) * cols;
             std::iota(idx.begin(), idx.end(), 0u);
             // Ties go to the lower index, so the choice is deterministic.
-            std::partial_sort(idx.begin(), idx.begin() + v->param0, idx.end(), [&](uint32_t p, uint32_t q) {
-              return xr[p] > xr[q] || (xr[p] == xr[q] && p < q);
-            });
+            std::partial_sort(idx.begin(), idx.begin() + v->param0, idx.end(),
+                              [&](uint32_t p, uint32_t q) { return xr[p] > xr[q] || (xr[p] == xr[q] && p < q); });
             const float mx = xr[idx[0]];
             std::vector<float> keep(v->param0);
             float sum = 0;
@@ -213,7 +287,7 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
           break;
         }
       }
-      stats.vector_elems += count;
+      stats.vector_elems += reduces ? v->rows : count;
     } else if (auto* sd = std::get_if<send_cmd>(&cmd)) {
       const int peer = core_id(core, sd->peer, i);
       const uint8_t* from = span(mem_space::sram, core, sd->src, sd->bytes, where(core, i));
@@ -226,7 +300,11 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       if (ch.empty()) return false;
       if (ch.front().dst != rv->dst || ch.front().bytes != rv->bytes)
         throw error(where(core, i) + ": the matching send wrote " + std::to_string(ch.front().bytes) + " bytes at 0x" +
-                    [&] { char b[32]; std::snprintf(b, sizeof b, "%x", ch.front().dst); return std::string(b); }());
+                    [&] {
+                      char b[32];
+                      std::snprintf(b, sizeof b, "%x", ch.front().dst);
+                      return std::string(b);
+                    }());
       ch.pop_front();
     } else if (auto* w = std::get_if<wait_cmd>(&cmd)) {
       int64_t& value = s.sem[w->sem];

@@ -43,8 +43,10 @@ class reference_executor {
   std::vector<uint8_t>& hbm() { return m_hbm; }
   std::vector<uint8_t>& sram(int core);
 
-  // fp32 helpers for tests and tools; bounds-checked (throw npuvp::error).
-  void write_floats(mem_space space, int core, uint64_t addr, const std::vector<float>& values);
+  // Helpers for tests and tools; bounds-checked (throw npuvp::error). write_floats
+  // stores the values as `type` (fp32 or bf16, rounded to nearest even).
+  void write_floats(mem_space space, int core, uint64_t addr, const std::vector<float>& values,
+                    dtype type = dtype::fp32);
   std::vector<float> read_floats(mem_space space, int core, uint64_t addr, size_t count) const;
 
   // Runs programs[core] on every core (an empty program = idle core) until all

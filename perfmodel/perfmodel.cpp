@@ -32,12 +32,24 @@ namespace {
 constexpr double inf = std::numeric_limits<double>::infinity();
 constexpr int engines = 3;  // dma, matrix, vector: the queued engines (sync runs in the dispatcher)
 
+// The cost class of each vector op (core_timing.h classes; row reductions and
+// per-row broadcasts stream their input once, exp goes through the
+// special-function path like the activations).
 core_timing::vector_kind kind_of(vector_op op) {
   switch (op) {
     case vector_op::add:
     case vector_op::mul:
     case vector_op::scale:
-    case vector_op::copy: return core_timing::vector_kind::elementwise;
+    case vector_op::copy:
+    case vector_op::sub:
+    case vector_op::max:
+    case vector_op::row_max:
+    case vector_op::row_sum:
+    case vector_op::sub_row:
+    case vector_op::mul_row:
+    case vector_op::div_row:
+    case vector_op::causal_mask: return core_timing::vector_kind::elementwise;
+    case vector_op::exp:
     case vector_op::silu:
     case vector_op::gelu: return core_timing::vector_kind::activation;
     case vector_op::rmsnorm: return core_timing::vector_kind::norm;
@@ -51,7 +63,7 @@ core_timing::vector_kind kind_of(vector_op op) {
 // Command kinds of the breakdown: fixed ids so the per-command work is a table lookup.
 enum kind_id : int { k_dma_load, k_dma_store, k_dma_copy, k_dma_hbm_copy, k_matmul, k_send, k_recv, k_wait,
                      k_signal, k_barrier, k_end, k_vector0 };
-constexpr int kind_count = k_vector0 + 10;
+constexpr int kind_count = k_vector0 + static_cast<int>(vector_op::causal_mask) + 1;
 std::string kind_name(int k) {
   static const char* names[] = {"dma load", "dma store", "dma copy", "dma hbm copy", "matmul", "send",
                                 "recv",     "wait",      "signal",   "barrier",      "end"};
@@ -186,6 +198,7 @@ class model {
     int in_flight[engines] = {};  // commands started, not completed
     bool issuing = false;         // a transfer of the DMA engine is in setup or flowing
     dep issue_free;               // when and by which transfer the DMA issue stage was freed
+    double dma_done_at = 0;       // completion of the latest transfer
     std::vector<running_cmd> slots;
     double idle_since[engines] = {};
     double busy_since[engines] = {};
@@ -649,7 +662,9 @@ class model {
           s.issuing = false;
           s.issue_free = {m_now, r.rec};
           m_wake.push_back(core);
-          push(m_now + r.plan.tail_ns, ev::transfer_done, core, r.engine, slot);
+          // Transfers complete in order (the engine's queue is in order).
+          s.dma_done_at = std::max(m_now + r.plan.tail_ns, s.dma_done_at);
+          push(s.dma_done_at, ev::transfer_done, core, r.engine, slot);
         }
         schedule_network();
         break;
@@ -898,9 +913,32 @@ std::string summary(const perf_result& r) {
   s << "utilisation: compute " << 100 * r.compute_utilisation << "%, matrix busy " << 100 * r.matrix_busy
     << "%, HBM " << 100 * r.hbm_utilisation << "%, NoC links mean " << 100 * r.noc_link_utilisation_mean << "% max "
     << 100 * r.noc_link_utilisation_max << "%\n";
-  for (const auto& g : r.by_group)
-    s << "  " << g.name << ": [" << g.first_start_ns / 1e3 << ", " << g.last_end_ns / 1e3 << "] us, " << g.commands
-      << " commands, bounded by " << bound_name(g.bounded_by()) << "\n";
+  s << "critical path:";
+  for (int b = 0; b < bound_count; ++b)
+    if (r.critical_path_ns[b] > 0)
+      s << " " << bound_name(static_cast<bound>(b)) << " " << 100 * r.critical_path_ns[b] / r.time_ns << "%";
+  s << "\n";
+  auto critical = [](const breakdown_row& row) {
+    double t = 0;
+    for (double x : row.critical_ns) t += x;
+    return t;
+  };
+  auto print = [&](const breakdown_row& row) {
+    s << "  " << row.name << ": " << row.commands << " commands, busy " << row.busy_ns / 1e3 << " us, on critical path "
+      << critical(row) / 1e3 << " us, " << row.bytes / 1e6 << " MB, " << row.flops / 1e9 << " GFLOP, bounded by "
+      << bound_name(row.bounded_by()) << "\n";
+  };
+  s << "by command kind:\n";
+  for (const auto& row : r.by_kind) print(row);
+  // Groups: the ten with the most critical-path time, in program order.
+  std::vector<size_t> order(r.by_group.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return critical(r.by_group[a]) > critical(r.by_group[b]); });
+  if (order.size() > 10) order.resize(10);
+  std::sort(order.begin(), order.end());
+  s << "groups with the most critical-path time (" << order.size() << " of " << r.by_group.size() << "):\n";
+  for (size_t i : order) print(r.by_group[i]);
   return s.str();
 }
 

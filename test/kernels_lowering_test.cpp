@@ -1,7 +1,6 @@
 // Placement policies and GEMM partition strategies, checked by running the
 // lowered programs on the reference executor against a plain fp32 matmul.
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -98,19 +97,22 @@ namespace {
 // Lowers one GEMM per group with `strategy` on `placement`, runs it, and
 // compares every group's C with a plain fp32 matmul.
 void check_gemm(const std::string& strategy, const std::string& placement, int groups, int n, uint32_t M, uint32_t K,
-                uint32_t N, executor_options::order order) {
-  INFO(strategy << " on " << placement << ", " << groups << " groups of " << n << ", M=" << M << " K=" << K
-                << " N=" << N << (order == executor_options::order::random ? ", random order" : ""));
+                uint32_t N, executor_options::order order, dtype type = dtype::fp32) {
+  INFO(strategy << " on " << placement << ", " << groups << " groups of " << n << ", M=" << M << " K=" << K << " N="
+                << N << (order == executor_options::order::random ? ", random order" : "") << ", " << dtype_name(type));
   const hw_config hw = test_hw();
   const group_map map = make_placement(placement)->place(groups, n, hw.mesh.width, hw.mesh.height);
   std::vector<gemm_job> jobs;
   uint64_t hbm = 0;
   for (int g = 0; g < groups; ++g) {
-    gemm_job j{M, K, N, hbm, hbm + uint64_t(M) * K * 4, hbm + uint64_t(M) * K * 4 + uint64_t(K) * N * 4};
+    const uint64_t eb = dtype_bytes(type);
+    gemm_job j{M, K, N, hbm, hbm + uint64_t(M) * K * eb, hbm + uint64_t(M) * K * eb + uint64_t(K) * N * eb, type};
     hbm = j.c + uint64_t(M) * N * 4;
     jobs.push_back(j);
   }
-  const auto programs = lower_gemm(hw, *make_partition(strategy), map, jobs);
+  lowering_context ctx(hw);
+  lower_gemm(ctx, *make_partition(strategy), map, jobs);
+  const auto programs = ctx.finish();
   for (const auto& p : programs)
     for (const auto& c : p)
       if (auto* m = std::get_if<matmul_cmd>(&c)) {
@@ -124,10 +126,10 @@ void check_gemm(const std::string& strategy, const std::string& placement, int g
   for (int g = 0; g < groups; ++g) {
     a[g].resize(uint64_t(M) * K);
     b[g].resize(uint64_t(K) * N);
-    for (auto& x : a[g]) x = dist(rng);
-    for (auto& x : b[g]) x = dist(rng);
-    ex.write_floats(mem_space::hbm, 0, jobs[g].a, a[g]);
-    ex.write_floats(mem_space::hbm, 0, jobs[g].b, b[g]);
+    for (auto* m : {&a[g], &b[g]})
+      for (auto& x : *m) x = type == dtype::bf16 ? from_bf16(to_bf16(dist(rng))) : dist(rng);
+    ex.write_floats(mem_space::hbm, 0, jobs[g].a, a[g], type);
+    ex.write_floats(mem_space::hbm, 0, jobs[g].b, b[g], type);
     ex.write_floats(mem_space::hbm, 0, jobs[g].c, std::vector<float>(uint64_t(M) * N, NAN));
   }
   const auto stats = ex.run(programs, {order, 99});
@@ -165,8 +167,19 @@ TEST_CASE("partitioned GEMMs are correct in any interleaving (random schedules)"
   for (const auto& strategy : partition_names()) {
     check_gemm(strategy, "ring_block", 4, 4, 192, 260, 320, executor_options::order::random);
     check_gemm(strategy, "mesh_block", 1, 16, 67, 131, 45, executor_options::order::random);
-    check_gemm(strategy, "linear_interleaved", 3, 5, 7, 3, 2, executor_options::order::random);  // fewer rows than cores
+    check_gemm(strategy, "linear_interleaved", 3, 5, 7, 3, 2,
+               executor_options::order::random);  // fewer rows than cores
   }
+}
+
+TEST_CASE("bf16 operands: half the bytes, same result as fp32 on bf16-rounded inputs", "[kernels][partition]") {
+  for (const auto& strategy : partition_names()) {
+    check_gemm(strategy, "ring_block", 4, 4, 96, 200, 160, executor_options::order::random, dtype::bf16);
+    check_gemm(strategy, "mesh_block", 2, 8, 33, 70, 50, executor_options::order::round_robin, dtype::bf16);
+  }
+  CHECK(from_bf16(to_bf16(1.0f)) == 1.0f);
+  CHECK(to_bf16(1.0f + 1.0f / 256) == 0x3F80);  // halfway: ties to even
+  CHECK(to_bf16(1.0f + 3.0f / 256) == 0x3F82);
 }
 
 TEST_CASE("a GEMM that does not fit SRAM is rejected saying by how much", "[kernels][partition]") {
@@ -174,7 +187,8 @@ TEST_CASE("a GEMM that does not fit SRAM is rejected saying by how much", "[kern
   hw.core.sram.capacity_kib = 256;
   const auto map = make_placement("mesh_block")->place(1, 4, 4, 4);
   // megatron replicates A: 512 x 512 fp32 = 1024 KiB per core.
-  CHECK_THROWS_WITH(lower_gemm(hw, *make_partition("megatron"), map, {gemm_job{512, 512, 512, 0, 1 << 20, 2 << 20}}),
+  lowering_context ctx(hw);
+  CHECK_THROWS_WITH(lower_gemm(ctx, *make_partition("megatron"), map, {gemm_job{512, 512, 512, 0, 1 << 20, 2 << 20}}),
                     Catch::Contains("core 0 (x=0, y=0): SRAM does not fit: needs 1024.0 KiB") &&
                         Catch::Contains("over by 768.0 KiB") && Catch::Contains("A (replicated) 1024.0 KiB"));
 }

@@ -1,11 +1,11 @@
 // Command stream, encoding and the reference executor (SystemC-free).
 #include <catch2/catch.hpp>
-
 #include <cstring>
 
 #include "kernels/collectives.h"
 #include "kernels/encoding.h"
 #include "kernels/reference_executor.h"
+#include "kernels/stream_summary.h"
 #include "platform/base/error.h"
 
 using namespace npuvp;
@@ -25,7 +25,7 @@ program every_kind() {
   d.rows = 64;
   d.src_stride = 4096;
   d.dst_stride = 1024;
-  matmul_cmd m{engine::matrix, dtype::bf16, true, 128, 96, 64, 0x100, 0x200, 0x300, 96, 64, 80};
+  matmul_cmd m{engine::matrix, dtype::bf16, true, true, 128, 96, 64, 0x100, 0x200, 0x300, 96, 100, 80};
   vector_cmd v;
   v.op = vector_op::rope;
   v.normalize = true;
@@ -68,16 +68,16 @@ TEST_CASE("every command survives encode and decode unchanged", "[kernels][encod
   REQUIRE(bytes.size() == p.size() * 64);
   CHECK(decode(bytes) == p);
   // Field positions documented in docs/command_stream.md.
-  CHECK(bytes[0] == 1);                 // dma opcode
-  CHECK(bytes[3] == 0x10);              // src hbm, dst sram
-  CHECK(bytes[6] == 7);                 // dst_core low byte
-  CHECK(bytes[8] == 0x9a);              // src, little-endian
-  CHECK(bytes[64 + 0] == 2);            // matmul
-  CHECK(bytes[64 + 2] == 1);            // accumulate flag
-  CHECK(bytes[64 + 3] == 1);            // bf16
-  CHECK(bytes[128 + 1] == 2);           // vector engine
-  CHECK(bytes[7 * 64 + 0] == 8);        // barrier
-  CHECK(bytes[8 * 64 + 0] == 9);        // end
+  CHECK(bytes[0] == 1);           // dma opcode
+  CHECK(bytes[3] == 0x10);        // src hbm, dst sram
+  CHECK(bytes[6] == 7);           // dst_core low byte
+  CHECK(bytes[8] == 0x9a);        // src, little-endian
+  CHECK(bytes[64 + 0] == 2);      // matmul
+  CHECK(bytes[64 + 2] == 3);      // accumulate and transpose_b flags
+  CHECK(bytes[64 + 3] == 1);      // bf16
+  CHECK(bytes[128 + 1] == 2);     // vector engine
+  CHECK(bytes[7 * 64 + 0] == 8);  // barrier
+  CHECK(bytes[8 * 64 + 0] == 9);  // end
   const stream_file s{5, p};
   const auto file = encode_stream(s);
   CHECK(file.size() == 16 + p.size() * 64);
@@ -89,8 +89,9 @@ TEST_CASE("every command survives encode and decode unchanged", "[kernels][encod
 
 TEST_CASE("the text dump is stable", "[kernels][encoding]") {
   const std::string expected =
-      "     0  dma      dma    hbm:0x123456789a -> sram[7]:0x4000 row_bytes=1024 rows=64 src_stride=4096 dst_stride=1024\n"
-      "     1  matmul   matrix bf16 m=128 k=96 n=64 a=0x100 b=0x200 c=0x300 lda=96 ldb=64 ldc=80 acc\n"
+      "     0  dma      dma    hbm:0x123456789a -> sram[7]:0x4000 row_bytes=1024 rows=64 src_stride=4096 "
+      "dst_stride=1024\n"
+      "     1  matmul   matrix bf16 m=128 k=96 n=64 a=0x100 b=0x200 c=0x300 lda=96 ldb=100 ldc=80 acc bt\n"
       "     2  vector   vector rope rows=8 cols=128 src0=0x10 src1=0x20 dst=0x30 scalar=1e+06 p0=17 p1=4 norm\n"
       "     3  send     dma    peer=3 src=0x40 dst=0x80 bytes=512 tag=9\n"
       "     4  recv     dma    peer=2 dst=0x80 bytes=512 tag=9\n"
@@ -145,9 +146,9 @@ TEST_CASE("executor: load, matmul, store with engine ordering", "[kernels][execu
   p.push_back(load);
   p.push_back(signal_cmd{engine::dma, 1, self_core, 1});
   p.push_back(wait_cmd{engine::matrix, 1, 1});
-  p.push_back(matmul_cmd{engine::matrix, dtype::fp32, false, 2, 2, 2, 0, 16, 64, 2, 2, 2});
+  p.push_back(matmul_cmd{engine::matrix, dtype::fp32, false, false, 2, 2, 2, 0, 16, 64, 2, 2, 2});
   // Accumulate the same product again: C = 2 A B.
-  p.push_back(matmul_cmd{engine::matrix, dtype::fp32, true, 2, 2, 2, 0, 16, 64, 2, 2, 2});
+  p.push_back(matmul_cmd{engine::matrix, dtype::fp32, true, false, 2, 2, 2, 0, 16, 64, 2, 2, 2});
   p.push_back(signal_cmd{engine::matrix, 2, self_core, 1});
   p.push_back(wait_cmd{engine::dma, 2, 1});
   dma_cmd store;
@@ -188,8 +189,9 @@ TEST_CASE("executor: vector ops compute what docs/command_stream.md says", "[ker
     return v;
   };
   ex.run({{vop(vector_op::softmax, 1, 4, 64, 1.0f), vop(vector_op::rmsnorm, 1, 4, 128, 0.0f),
-           vop(vector_op::silu, 1, 4, 192), vop(vector_op::topk, 1, 4, 256, 0, 2), vop(vector_op::rope, 1, 4, 320, 10000.f, 1),
-           vop(vector_op::add, 1, 4, 384), vop(vector_op::scale, 1, 4, 448, 0.5f)}});
+           vop(vector_op::silu, 1, 4, 192), vop(vector_op::topk, 1, 4, 256, 0, 2),
+           vop(vector_op::rope, 1, 4, 320, 10000.f, 1), vop(vector_op::add, 1, 4, 384),
+           vop(vector_op::scale, 1, 4, 448, 0.5f)}});
   const auto sm = ex.read_floats(mem_space::sram, 0, 64, 4);
   const double z = std::exp(1) + std::exp(2) + std::exp(3) + std::exp(4);
   CHECK(sm[0] == Approx(std::exp(1) / z));
@@ -210,6 +212,45 @@ TEST_CASE("executor: vector ops compute what docs/command_stream.md says", "[ker
   CHECK(rp[1] == Approx(2 * std::cos(0.01) - 4 * std::sin(0.01)));
   CHECK(ex.read_floats(mem_space::sram, 0, 384, 4) == std::vector<float>{2, 3, 4, 5});
   CHECK(ex.read_floats(mem_space::sram, 0, 448, 4) == std::vector<float>{0.5f, 1, 1.5f, 2});
+}
+
+TEST_CASE("executor: online-softmax building blocks and transposed matmul", "[kernels][executor]") {
+  reference_executor ex(1, 4096, 64);
+  // x = [[1, 5, 2], [4, 0, -1]] at 0, y = [[1, 1, 1], [2, 2, 2]] at 64, per-row r = [10, 20] at 128.
+  ex.write_floats(mem_space::sram, 0, 0, {1, 5, 2, 4, 0, -1});
+  ex.write_floats(mem_space::sram, 0, 64, {1, 1, 1, 2, 2, 2});
+  ex.write_floats(mem_space::sram, 0, 128, {10, 20});
+  auto vop = [](vector_op op, uint32_t src1, uint32_t dst, uint32_t p0 = 0, uint32_t p1 = 0) {
+    vector_cmd v;
+    v.op = op;
+    v.rows = 2;
+    v.cols = 3;
+    v.src0 = 0;
+    v.src1 = src1;
+    v.dst = dst;
+    v.param0 = p0;
+    v.param1 = p1;
+    return v;
+  };
+  // B^T = [[1, 0, 1], [0, 1, 0]] ([n=2 x k=3]): C = x * B = [[3, 5], [3, 0]].
+  ex.write_floats(mem_space::sram, 0, 1024, {1, 0, 1, 0, 1, 0});
+  ex.run({{vop(vector_op::sub, 64, 192), vop(vector_op::max, 64, 256), vop(vector_op::row_max, 0, 320),
+           vop(vector_op::row_sum, 0, 336), vop(vector_op::sub_row, 128, 384), vop(vector_op::mul_row, 128, 448),
+           vop(vector_op::div_row, 128, 512), vop(vector_op::causal_mask, 0, 576, 1, 0), vop(vector_op::exp, 0, 640),
+           matmul_cmd{engine::matrix, dtype::fp32, false, true, 2, 3, 2, 0, 1024, 2048, 3, 3, 2}}});
+  CHECK(ex.read_floats(mem_space::sram, 0, 192, 6) == std::vector<float>{0, 4, 1, 2, -2, -3});
+  CHECK(ex.read_floats(mem_space::sram, 0, 256, 6) == std::vector<float>{1, 5, 2, 4, 2, 2});
+  CHECK(ex.read_floats(mem_space::sram, 0, 320, 2) == std::vector<float>{5, 4});
+  CHECK(ex.read_floats(mem_space::sram, 0, 336, 2) == std::vector<float>{8, 3});
+  CHECK(ex.read_floats(mem_space::sram, 0, 384, 6) == std::vector<float>{-9, -5, -8, -16, -20, -21});
+  CHECK(ex.read_floats(mem_space::sram, 0, 448, 6) == std::vector<float>{10, 50, 20, 80, 0, -20});
+  CHECK(ex.read_floats(mem_space::sram, 0, 512, 6) == std::vector<float>{0.1f, 0.5f, 0.2f, 0.2f, 0, -0.05f});
+  // Keys start at position 1 (param0), queries at 0 (param1): key col+1 > query row is masked, so
+  // row 0 loses everything and row 1 keeps only col 0 (key 1).
+  const float inf = INFINITY;
+  CHECK(ex.read_floats(mem_space::sram, 0, 576, 6) == std::vector<float>{-inf, -inf, -inf, 4, -inf, -inf});
+  CHECK(ex.read_floats(mem_space::sram, 0, 640, 1)[0] == Approx(std::exp(1.0)));
+  CHECK(ex.read_floats(mem_space::sram, 0, 2048, 4) == std::vector<float>{3, 5, 3, 0});
 }
 
 TEST_CASE("executor: send/recv, remote signal and barrier across cores", "[kernels][executor]") {
@@ -273,10 +314,37 @@ TEST_CASE("ring all-reduce sums every rank's buffer on every rank", "[kernels][c
         ex.run(programs, {order, uint64_t(n * 31 + elems)});
         for (int r = 0; r < n; ++r) {
           const auto got = ex.read_floats(mem_space::sram, ring[r], data, elems);
-          for (uint64_t e = 0; e < elems; ++e)
-            REQUIRE(got[e] == float(n * (n + 1) / 2 * 1000 + n * e));
+          for (uint64_t e = 0; e < elems; ++e) REQUIRE(got[e] == float(n * (n + 1) / 2 * 1000 + n * e));
         }
       }
     }
   }
+}
+
+TEST_CASE("stream summary counts work, HBM bytes and NoC hop-bytes", "[kernels][summary]") {
+  dma_cmd load;  // 2 rows x 100 B from HBM
+  load.row_bytes = 100;
+  load.rows = 2;
+  dma_cmd remote;  // 64 B from this core's SRAM to core 15's
+  remote.src_space = remote.dst_space = mem_space::sram;
+  remote.dst_core = 15;
+  remote.row_bytes = 64;
+  const std::vector<program> programs = {
+      {load, matmul_cmd{engine::matrix, dtype::fp32, false, false, 4, 8, 16, 0, 0, 0, 8, 16, 16},
+       send_cmd{engine::dma, 5, 0, 0, 1000, 0}, signal_cmd{}, end_cmd{}},
+      {remote, wait_cmd{}, end_cmd{}}};
+  const stream_summary s = summarize(programs, 4);
+  CHECK(s.commands == 8);
+  CHECK(s.per_engine[int(engine::dma)] == 3);
+  CHECK(s.per_engine[int(engine::sync)] == 4);
+  CHECK(s.matmul_macs == 4 * 8 * 16);
+  CHECK(s.busiest_core == 0);
+  CHECK(s.hbm_read_bytes == 200);
+  CHECK(s.noc_bytes == 1064);
+  // core 0 -> 5 = (1, 1): 2 hops; core 1 (1, 0) -> 15 (3, 3): 5 hops.
+  CHECK(s.noc_hop_bytes == 1000 * 2 + 64 * 5);
+  CHECK(s.sync_commands == 2);
+  stats_writer out;
+  s.report_stats(out);
+  CHECK(out.value("lowering", "noc_hop_bytes") == 2320);
 }

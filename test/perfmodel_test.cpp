@@ -10,6 +10,7 @@
 
 #include "kernels/collectives.h"
 #include "kernels/partition/partition.h"
+#include "kernels/transformer_layer.h"
 #include "models/npu_core/core_timing.h"
 #include "perfmodel/calibration.h"
 #include "perfmodel/perfmodel.h"
@@ -30,6 +31,13 @@ std::vector<program> idle(const hw_config& hw) {
 // Payload bandwidth of one NoC link or port, bytes/ns.
 double link_bw(const hw_config& hw, const perf_params& p) {
   return hw.noc.flit_bytes * hw.noc.link_flits_per_cycle * hw.noc.clock_ghz * p.noc_payload_efficiency;
+}
+
+std::vector<program> lowered(const hw_config& hw, const std::string& strategy, const group_map& map,
+                             const std::vector<gemm_job>& jobs) {
+  lowering_context ctx(hw);
+  lower_gemm(ctx, *make_partition(strategy), map, jobs);
+  return ctx.finish();
 }
 
 const breakdown_row& kind_row(const perf_result& r, const std::string& name) {
@@ -362,7 +370,7 @@ TEST_CASE("perfmodel: lowered GEMMs finish for every strategy and placement, abo
         hbm = j.c + uint64_t(M) * N * 4;
         jobs.push_back(j);
       }
-      const auto programs = lower_gemm(hw, *make_partition(strategy), map, jobs);
+      const auto programs = lowered(hw, strategy, map, jobs);
       const perf_result r = evaluate(hw, programs, p);
       const double flops = 2.0 * M * K * N * groups;
       CHECK(r.flops == Approx(flops));
@@ -385,7 +393,7 @@ TEST_CASE("perfmodel: evaluation is deterministic", "[perfmodel]") {
   const hw_config hw = hw4x4();
   const group_map map = make_placement("mesh_block")->place(2, 8, 4, 4);
   const std::vector<gemm_job> jobs = {{256, 512, 256, 0, 1 << 20, 2 << 20}, {256, 512, 256, 3 << 20, 4 << 20, 5 << 20}};
-  const auto programs = lower_gemm(hw, *make_partition("mnk_2d"), map, jobs);
+  const auto programs = lowered(hw, "mnk_2d", map, jobs);
   const auto a = to_json(evaluate(hw, programs, first_principles_params(hw))).dump();
   const auto b = to_json(evaluate(hw, programs, first_principles_params(hw))).dump();
   CHECK(a == b);
@@ -394,7 +402,7 @@ TEST_CASE("perfmodel: evaluation is deterministic", "[perfmodel]") {
 TEST_CASE("perfmodel: breakdown by group follows the compute runs of the programs", "[perfmodel]") {
   const hw_config hw = hw4x4();
   const group_map map = make_placement("mesh_block")->place(1, 4, 4, 4);
-  const auto programs = lower_gemm(hw, *make_partition("k_split"), map, {{128, 512, 256, 0, 1 << 20, 2 << 20}});
+  const auto programs = lowered(hw, "k_split", map, {{128, 512, 256, 0, 1 << 20, 2 << 20}});
   const perf_result r = evaluate(hw, programs, first_principles_params(hw));
   // k_split: loads + matmuls, then the all-reduce's adds, then stores.
   REQUIRE(r.by_group.size() >= 2);
@@ -497,7 +505,7 @@ TEST_CASE("perfmodel: speed on a large lowered GEMM (figures printed)", "[perfmo
     hbm = j.c + uint64_t(M) * N * 4;
     jobs.push_back(j);
   }
-  const auto programs = lower_gemm(hw, *make_partition("mnk_2d"), map, jobs);
+  const auto programs = lowered(hw, "mnk_2d", map, jobs);
   size_t commands = 0;
   for (const auto& p : programs) commands += p.size();
   const auto t0 = std::chrono::steady_clock::now();
@@ -545,4 +553,50 @@ TEST_CASE("perfmodel: the calibration suite runs and identifies the parameters",
   // The 8x8 preset's suite runs too.
   const hw_config big = load_hw_config(std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_8x8.yaml");
   for (const auto& s : calibration_suite(big)) CHECK(evaluate(big, s.programs, first_principles_params(big)).time_ns > 0);
+}
+
+TEST_CASE("perfmodel: a lowered Qwen3-0.6B decoder layer evaluates, with a breakdown per operator",
+          "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const model_config m = load_model_config("qwen3-0.6b", std::string(NPUVP_SOURCE_DIR) + "/scenarios/models");
+  const uint64_t h = m.hidden_size, I = m.intermediate_size, hd = m.head_dim;
+  const uint64_t H = m.num_attention_heads, KV = m.num_key_value_heads;
+  layer_job job;
+  job.batch = {{200, 1}, {500, 1}, {0, 64}, {1000, 1}};  // three decodes and a prefill chunk
+  const uint64_t T = 67;
+  job.cache.max_positions = 1024;
+  uint64_t top = 0;
+  auto place = [&](uint64_t floats) {
+    const uint64_t at = top;
+    top += (floats * 4 + 4095) / 4096 * 4096;
+    return at;
+  };
+  job.x_in = place(T * h);
+  job.weights = {place(h),          place(h * H * hd), place(h * KV * hd), place(h * KV * hd),
+                 place(hd),         place(hd),         place(H * hd * h),  place(h),
+                 place(h * I),      place(h * I),      place(I * h)};
+  job.cache.k = place(job.batch.size() * KV * job.cache.max_positions * hd);
+  job.cache.v = place(job.batch.size() * KV * job.cache.max_positions * hd);
+  job.x_out = place(T * h);
+  lowering_context ctx(hw);
+  const auto group = core_ids(make_placement("mesh_block")->place(1, 8, 4, 4)[0], 4);
+  lower_transformer_layer(ctx, m, job, group);
+  const auto programs = ctx.finish();
+  const auto t0 = std::chrono::steady_clock::now();
+  const perf_result r = evaluate(hw, programs, first_principles_params(hw));
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double peak = 2.0 * hw.core.matrix.rows * hw.core.matrix.cols * hw.core.clock_ghz * 16;
+  CHECK(r.time_ns >= r.flops / peak);
+  CHECK(r.time_ns >= (r.hbm_read_bytes + r.hbm_write_bytes) / (hw.hbm.peak_gbps() * hw.hbm.channels));
+  // Every weight is read at least once.
+  CHECK(r.hbm_read_bytes >= 4.0 * (h * (H + 2 * KV) * hd + H * hd * h + 3 * h * I));
+  CHECK(r.by_group.size() >= 8);
+  double critical = 0;
+  for (double t : r.critical_path_ns) critical += t;
+  CHECK(critical == Approx(r.time_ns));
+  size_t commands = 0;
+  for (const auto& p : programs) commands += p.size();
+  std::cout << "perfmodel: Qwen3-0.6B layer (4 sequences, 67 tokens) on 8 cores of the 4x4: " << commands
+            << " commands, " << r.events << " events, evaluated in " << wall * 1e3 << " ms\n"
+            << summary(r);
 }

@@ -4,14 +4,14 @@ namespace npuvp::kernels {
 
 void mn_split::lower(lowering_context& ctx, const gemm_job& job, const std::vector<int>& group) const {
   const int n = static_cast<int>(group.size());
-  const uint32_t K = job.k, N = job.n;
+  const uint32_t K = job.k, N = job.n, eb = static_cast<uint32_t>(dtype_bytes(job.type));
   auto size = [](uint64_t total, int parts, int i) {
     const auto [b, e] = split_range(total, parts, i);
     return static_cast<uint32_t>(e - b);
   };
   const uint32_t max_mr = size(job.m, n, 0), max_nb = size(N, n, 0);
-  const uint32_t a_strip = ctx.alloc_symmetric(group, uint64_t(max_mr) * K * 4, "A row strip");
-  const uint64_t block_bytes = uint64_t(K) * max_nb * 4;
+  const uint32_t a_strip = ctx.alloc_symmetric(group, uint64_t(max_mr) * K * eb, "A row strip");
+  const uint64_t block_bytes = uint64_t(K) * max_nb * eb;
   const uint32_t b_blocks = ctx.alloc_symmetric(group, 2 * block_bytes, "B column blocks (2 buffers)");
   const uint32_t c_strip = ctx.alloc_symmetric(group, uint64_t(max_mr) * N * 4, "C row strip");
   const uint16_t credit = ctx.new_semaphore();
@@ -27,8 +27,8 @@ void mn_split::lower(lowering_context& ctx, const gemm_job& job, const std::vect
     const auto [m0, m1] = split_range(job.m, n, r);
     const auto mr = static_cast<uint32_t>(m1 - m0);
     const uint64_t n0_own = split_range(N, n, r).first;
-    load_2d(ctx, me, job.a + m0 * K * 4, K, a_strip, K, mr, K);
-    load_2d(ctx, me, job.b + n0_own * 4, N, buf(0), size(N, n, r), K, size(N, n, r));
+    load_2d(ctx, me, job.a + m0 * K * eb, K, a_strip, K, mr, K, eb);
+    load_2d(ctx, me, job.b + n0_own * eb, N, buf(0), size(N, n, r), K, size(N, n, r), eb);
     ctx.order(me, engine::dma, engine::matrix);
     for (int s = 0; s < n; ++s) {
       // Step s: this rank holds block (r - s) of B's columns in buf(s).
@@ -36,14 +36,14 @@ void mn_split::lower(lowering_context& ctx, const gemm_job& job, const std::vect
       const uint32_t nj = size(N, n, j);
       const auto nj0 = static_cast<uint32_t>(split_range(N, n, j).first);
       if (s >= 1) ctx.emit(me, wait_cmd{engine::matrix, dma_to_matrix, 1});
-      local_gemm(ctx, me, a_strip, K, buf(s), nj, c_strip + nj0 * 4, N, mr, K, nj, false);
+      local_gemm(ctx, me, a_strip, K, buf(s), nj, c_strip + nj0 * 4, N, mr, K, nj, false, job.type);
       if (s <= n - 3) ctx.emit(me, signal_cmd{engine::matrix, matrix_to_dma, self_core, 1});
       if (s > n - 2) continue;
       // Pass the block on and receive the next one into the other buffer; the
       // next rank's other buffer is free once it finished step s-1 (credit).
       if (s >= 1) ctx.emit(me, wait_cmd{engine::dma, credit, 1});
-      ctx.emit(me, send_cmd{engine::dma, next, buf(s), buf(s + 1), K * nj * 4, tag});
-      ctx.emit(me, recv_cmd{engine::dma, prev, buf(s + 1), K * size(N, n, wrap(r - s - 1)) * 4, tag});
+      ctx.emit(me, send_cmd{engine::dma, next, buf(s), buf(s + 1), K * nj * eb, tag});
+      ctx.emit(me, recv_cmd{engine::dma, prev, buf(s + 1), K * size(N, n, wrap(r - s - 1)) * eb, tag});
       ctx.emit(me, signal_cmd{engine::dma, dma_to_matrix, self_core, 1});
       if (s <= n - 3) {
         ctx.emit(me, wait_cmd{engine::dma, matrix_to_dma, 1});

@@ -6,7 +6,7 @@ namespace npuvp::kernels {
 void mnk_2d::lower(lowering_context& ctx, const gemm_job& job, const std::vector<int>& group) const {
   const int n = static_cast<int>(group.size());
   const auto [p, q] = grid_shape(n);  // rank = i * q + j: grid row i, grid column j
-  const uint32_t M = job.m, K = job.k, N = job.n;
+  const uint32_t M = job.m, K = job.k, N = job.n, eb = static_cast<uint32_t>(dtype_bytes(job.type));
   // Grid row i owns column block N_i of C; grid column j owns K_j.
   std::vector<chunk> blocks;  // C is kept block-major in SRAM: [block i][M x N_i]
   uint64_t offset = 0;
@@ -17,8 +17,8 @@ void mnk_2d::lower(lowering_context& ctx, const gemm_job& job, const std::vector
   }
   const auto max_kj = static_cast<uint32_t>(split_range(K, q, 0).second);
   const auto max_nb = static_cast<uint32_t>(split_range(N, p, 0).second);
-  const uint32_t a_cols = ctx.alloc_symmetric(group, uint64_t(M) * max_kj * 4, "A column block");
-  const uint32_t b_tile = ctx.alloc_symmetric(group, uint64_t(max_kj) * max_nb * 4, "B tile");
+  const uint32_t a_cols = ctx.alloc_symmetric(group, uint64_t(M) * max_kj * eb, "A column block");
+  const uint32_t b_tile = ctx.alloc_symmetric(group, uint64_t(max_kj) * max_nb * eb, "B tile");
   const uint32_t c_full = ctx.alloc_symmetric(group, uint64_t(M) * N * 4, "C, block-major");
   auto width = [&](int i) {
     const auto [b, e] = split_range(N, p, i);
@@ -30,11 +30,11 @@ void mnk_2d::lower(lowering_context& ctx, const gemm_job& job, const std::vector
       const auto [k0, k1] = split_range(K, q, j);
       const auto kj = static_cast<uint32_t>(k1 - k0);
       const uint64_t n0 = split_range(N, p, i).first;
-      load_2d(ctx, me, job.a + k0 * 4, K, a_cols, kj, M, kj);
-      load_2d(ctx, me, job.b + (k0 * N + n0) * 4, N, b_tile, width(i), kj, width(i));
+      load_2d(ctx, me, job.a + k0 * eb, K, a_cols, kj, M, kj, eb);
+      load_2d(ctx, me, job.b + (k0 * N + n0) * eb, N, b_tile, width(i), kj, width(i), eb);
       ctx.order(me, engine::dma, engine::matrix);
-      local_gemm(ctx, me, a_cols, kj, b_tile, width(i), c_full + static_cast<uint32_t>(blocks[i].offset * 4),
-                 width(i), M, kj, width(i), false);
+      local_gemm(ctx, me, a_cols, kj, b_tile, width(i), c_full + static_cast<uint32_t>(blocks[i].offset * 4), width(i),
+                 M, kj, width(i), false, job.type);
     }
   engine row_done = engine::matrix;
   for (int i = 0; i < p; ++i) {

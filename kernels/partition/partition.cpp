@@ -20,13 +20,11 @@ std::unique_ptr<partition_strategy> make_partition(const std::string& name) {
   throw error("unknown partition strategy '" + name + "' (known:" + known + ")");
 }
 
-std::vector<program> lower_gemm(const hw_config& hw, const partition_strategy& strategy, const group_map& map,
-                                const std::vector<gemm_job>& jobs) {
+void lower_gemm(lowering_context& ctx, const partition_strategy& strategy, const group_map& map,
+                const std::vector<gemm_job>& jobs) {
   if (map.size() != jobs.size())
     throw error("lower_gemm: " + std::to_string(jobs.size()) + " jobs for " + std::to_string(map.size()) + " groups");
-  lowering_context ctx(hw);
-  for (size_t g = 0; g < map.size(); ++g) strategy.lower(ctx, jobs[g], core_ids(map[g], hw.mesh.width));
-  return ctx.finish();
+  for (size_t g = 0; g < map.size(); ++g) strategy.lower(ctx, jobs[g], core_ids(map[g], ctx.hw().mesh.width));
 }
 
 std::pair<int, int> grid_shape(int n) {

@@ -15,7 +15,8 @@ namespace npuvp::kernels {
 
 struct gemm_job {
   uint32_t m = 0, k = 0, n = 0;
-  uint64_t a = 0, b = 0, c = 0;  // HBM addresses of the row-major fp32 matrices
+  uint64_t a = 0, b = 0, c = 0;  // HBM addresses of the row-major matrices
+  dtype type = dtype::fp32;      // of A and B; C is fp32 (the accumulators)
 };
 
 class partition_strategy {
@@ -31,10 +32,10 @@ class partition_strategy {
 std::unique_ptr<partition_strategy> make_partition(const std::string& name);
 const std::vector<std::string>& partition_names();
 
-// Lowers jobs[g] onto the cores of map[g] for every group; returns one program
-// per core of the mesh (index = core id; idle cores get just `end`).
-std::vector<program> lower_gemm(const hw_config& hw, const partition_strategy& strategy, const group_map& map,
-                                const std::vector<gemm_job>& jobs);
+// Lowers jobs[g] onto the cores of map[g] for every group (ctx.finish() then
+// gives one program per core of the mesh; idle cores get just `end`).
+void lower_gemm(lowering_context& ctx, const partition_strategy& strategy, const group_map& map,
+                const std::vector<gemm_job>& jobs);
 
 // The p x q core grid of mnk_2d for n cores: p * q = n, p <= q, as square as possible.
 std::pair<int, int> grid_shape(int n);

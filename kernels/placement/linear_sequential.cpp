@@ -1,5 +1,4 @@
 #include "kernels/placement/policies.h"
-
 #include "platform/base/error.h"
 
 namespace npuvp::kernels {

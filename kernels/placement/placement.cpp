@@ -9,8 +9,8 @@
 namespace npuvp::kernels {
 
 const std::vector<std::string>& placement_names() {
-  static const std::vector<std::string> names = {"linear_sequential", "linear_interleaved", "mesh_block",
-                                                 "ring_block", "explicit"};
+  static const std::vector<std::string> names = {"linear_sequential", "linear_interleaved", "mesh_block", "ring_block",
+                                                 "explicit"};
   return names;
 }
 
@@ -65,11 +65,14 @@ std::pair<int, int> choose_block(int groups, int group_size, int width, int heig
     const int squareness = -std::abs(bw - bh);
     const bool cycle = bw >= 2 && bh >= 2 && (bw % 2 == 0 || bh % 2 == 0);
     const int score = (even_side && cycle ? 10000 : 0) + 100 + squareness * 2 + (bw >= bh ? 1 : 0);
-    if (score > best_score) best_score = score, best = {bw, bh};
+    if (score > best_score) {
+      best_score = score;
+      best = {bw, bh};
+    }
   }
   if (best_score < 0)
-    throw error("cannot tile " + std::to_string(groups) + " blocks of " + std::to_string(group_size) +
-                " cores on a " + std::to_string(width) + "x" + std::to_string(height) + " mesh");
+    throw error("cannot tile " + std::to_string(groups) + " blocks of " + std::to_string(group_size) + " cores on a " +
+                std::to_string(width) + "x" + std::to_string(height) + " mesh");
   return best;
 }
 

@@ -1,6 +1,6 @@
-#include "kernels/placement/policies.h"
-
 #include <utility>
+
+#include "kernels/placement/policies.h"
 
 namespace npuvp::kernels {
 
