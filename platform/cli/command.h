@@ -38,5 +38,6 @@ int config_check(const std::vector<std::string>& args);
 int config_describe(const std::vector<std::string>& args);
 int disasm(const std::vector<std::string>& args);
 int lower_gemm(const std::vector<std::string>& args);
+int perf(const std::vector<std::string>& args);
 
 }  // namespace npuvp::cli

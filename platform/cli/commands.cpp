@@ -9,6 +9,7 @@ const std::vector<command>& commands() {
       {"lower gemm", "lower one GEMM per group to per-core command streams; figures, stream files, check",
        lower_gemm},
       {"disasm", "print a binary command stream as text, one command per line", disasm},
+      {"perf", "evaluate command streams with the analytical performance model (time, breakdown, bounds)", perf},
   };
   return all;
 }
