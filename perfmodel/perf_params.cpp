@@ -48,6 +48,9 @@ perf_params first_principles_params(const hw_config& hw) {
   p.noc_payload_efficiency = data_flits / (data_flits + 1.0);
   // A signal is one header flit: one NoC cycle of serialisation.
   p.signal_overhead_ns = 1.0 / hw.noc.clock_ghz;
+  // Arrivals gathered at one core, then a release message: two one-hop messages
+  // (the VP's core_sync: 2 x message latency).
+  p.barrier_release_ns = 2 * (p.noc_hop_ns + p.signal_overhead_ns);
   p.dma_setup_ns = hw.core.dma.setup_cycles / hw.core.clock_ghz;
   p.sram_access_ns = hw.core.sram.access_cycles / hw.core.clock_ghz;
   p.command_overhead_ns = 0.0;

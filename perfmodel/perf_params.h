@@ -27,8 +27,11 @@ struct perf_params {
   // the payload fraction of link bandwidth (header flits are overhead).
   double noc_hop_ns = 0.0;
   double noc_payload_efficiency = 1.0;
-  // A remote semaphore signal: a one-flit message, hops x noc_hop_ns plus this.
+  // A message between cores (remote signal, send's arrival notice): one flit,
+  // routers x noc_hop_ns plus this.
   double signal_overhead_ns = 0.0;
+  // A barrier opens this long after the last core arrived (gather + release).
+  double barrier_release_ns = 0.0;
   // DMA engine: per-descriptor decode cost; SRAM access latency.
   double dma_setup_ns = 0.0;
   double sram_access_ns = 0.0;
@@ -60,7 +63,9 @@ struct perf_params {
     v.field("noc_payload_efficiency", noc_payload_efficiency, "",
             "payload fraction of NoC link bandwidth (header flits are overhead)", 0.01, 1.0);
     v.field("signal_overhead_ns", signal_overhead_ns, "ns",
-            "fixed cost of a semaphore signal to another core, on top of its hops", 0.0, 1e5);
+            "fixed cost of a message to another core (remote signal, arrival notice), on top of its hops", 0.0, 1e5);
+    v.field("barrier_release_ns", barrier_release_ns, "ns", "a barrier opens this long after the last arrival", 0.0,
+            1e6);
     v.field("dma_setup_ns", dma_setup_ns, "ns", "DMA descriptor decode before its first burst", 0.0, 1e5);
     v.field("sram_access_ns", sram_access_ns, "ns", "SRAM access pipeline latency", 0.0, 1e4);
     v.field("dma_descriptors_in_flight", dma_descriptors_in_flight, "descriptors",

@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <queue>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -31,34 +32,6 @@ namespace {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
 constexpr int engines = 3;  // dma, matrix, vector: the queued engines (sync runs in the dispatcher)
-
-// The cost class of each vector op (core_timing.h classes; row reductions and
-// per-row broadcasts stream their input once, exp goes through the
-// special-function path like the activations).
-core_timing::vector_kind kind_of(vector_op op) {
-  switch (op) {
-    case vector_op::add:
-    case vector_op::mul:
-    case vector_op::scale:
-    case vector_op::copy:
-    case vector_op::sub:
-    case vector_op::max:
-    case vector_op::row_max:
-    case vector_op::row_sum:
-    case vector_op::sub_row:
-    case vector_op::mul_row:
-    case vector_op::div_row:
-    case vector_op::causal_mask: return core_timing::vector_kind::elementwise;
-    case vector_op::exp:
-    case vector_op::silu:
-    case vector_op::gelu: return core_timing::vector_kind::activation;
-    case vector_op::rmsnorm: return core_timing::vector_kind::norm;
-    case vector_op::softmax: return core_timing::vector_kind::softmax;
-    case vector_op::rope: return core_timing::vector_kind::rope;
-    case vector_op::topk: return core_timing::vector_kind::topk;
-  }
-  return core_timing::vector_kind::elementwise;
-}
 
 // Command kinds of the breakdown: fixed ids so the per-command work is a table lookup.
 enum kind_id : int { k_dma_load, k_dma_store, k_dma_copy, k_dma_hbm_copy, k_matmul, k_send, k_recv, k_wait,
@@ -144,7 +117,7 @@ class model {
   perf_result run();
 
  private:
-  enum class ev : uint8_t { compute_done, setup_done, transfer_done, network, sem_add };
+  enum class ev : uint8_t { compute_done, setup_done, transfer_done, network, sem_add, arrival, barrier_open };
   struct event {
     double t;
     uint64_t seq;
@@ -386,6 +359,10 @@ class model {
            ")";
   }
   int hop_routers(int a, int b) const { return std::abs(a % m_w - b % m_w) + std::abs(a / m_w - b / m_w) + 1; }
+  // A one-flit message between cores (remote signal, arrival notice).
+  double message_ns(int from, int to) const {
+    return hop_routers(from, to) * m_p.noc_hop_ns + m_p.signal_overhead_ns;
+  }
 
   // `rec`: the executed signal command.
   void signal(int core, const signal_cmd& s, size_t i, int rec) {
@@ -395,8 +372,7 @@ class model {
       m_sem_src[{core, s.sem}] = {m_now, rec};
       return;
     }
-    push(m_now + hop_routers(core, target) * m_p.noc_hop_ns + m_p.signal_overhead_ns, ev::sem_add, target, -1, s.sem,
-         s.count, rec);
+    push(m_now + message_ns(core, target), ev::sem_add, target, -1, s.sem, s.count, rec);
   }
 
   // Accounts a finished (or instantly executed) command; returns its record.
@@ -510,10 +486,9 @@ class model {
           throw error(where(core, i) + ": " + std::to_string(arrived) + " cores reached a barrier for " +
                       std::to_string(b->participants));
         if (arrived == b->participants)
-          for (int other : m_barrier_waiters[key])
-            if (other != core) m_wake.push_back(other);
+          push(m_now + m_p.barrier_release_ns, ev::barrier_open, -1, -1, key.first, static_cast<int64_t>(key.second));
       }
-      if (m_barrier_arrivals[key] < b->participants) return false;
+      if (!m_barrier_open.count(key)) return false;
       why = m_barrier_dep[key];
       s.at_barrier = false;
       ++s.barrier_gen[b->group];
@@ -593,11 +568,17 @@ class model {
     const double t0 = m_now + m_p.command_overhead_ns;
     const double clock = m_hw.core.clock_ghz;
     if (auto* m = std::get_if<matmul_cmd>(&c)) {
-      push(t0 + core_timing::matmul_cycles(m->m, m->k, m->n, m_hw.core.matrix) / clock, ev::compute_done, core, e,
-           slot);
+      // A weight tile larger than the array runs as ceil(k/R) x ceil(n/C) folds,
+      // each timed by the single-tile formula (as models/npu_core/npu_core.cpp does).
+      const uint64_t R = m_hw.core.matrix.rows, C = m_hw.core.matrix.cols;
+      uint64_t cycles = 0;
+      for (uint64_t k0 = 0; k0 < m->k; k0 += R)
+        for (uint64_t n0 = 0; n0 < m->n; n0 += C)
+          cycles += core_timing::matmul_cycles(m->m, std::min(R, m->k - k0), std::min(C, m->n - n0), m_hw.core.matrix);
+      push(t0 + cycles / clock, ev::compute_done, core, e, slot);
     } else if (auto* v = std::get_if<vector_cmd>(&c)) {
       const uint64_t elems = uint64_t(v->rows) * v->cols;
-      push(t0 + core_timing::vector_cycles(elems, kind_of(v->op), m_hw.core.vector) / clock, ev::compute_done, core,
+      push(t0 + core_timing::vector_cycles(elems, core_timing::vector_kind_of(v->op), m_hw.core.vector) / clock, ev::compute_done, core,
            e, slot);
     } else if (auto* d = std::get_if<dma_cmd>(&c)) {
       const int sc = d->src_space == mem_space::sram ? target_core(core, d->src_core, i) : 0;
@@ -626,9 +607,10 @@ class model {
     finish_rec(r.rec, r.ready, m_now, bounds, r.plan.bytes);
     s.last_rec[e] = r.rec;
     if (auto* sd = std::get_if<send_cmd>(&m_programs[core][r.index])) {
+      // The arrival notice is a message to the peer, like a remote signal.
       const int to = target_core(core, sd->peer, r.index);
-      m_arrivals[{core, to, sd->tag}].push_back({sd->bytes, {m_now, r.rec}});
-      m_wake.push_back(to);
+      push(m_now + message_ns(core, to), ev::arrival, to, -1, core, sd->tag, r.rec);
+      m_pending_bytes[{core, to, sd->tag}].push_back(sd->bytes);
     }
     m_wake.push_back(core);
   }
@@ -678,6 +660,21 @@ class model {
         finish_command(ev.core, static_cast<int>(ev.a), b);
         break;
       }
+      case ev::arrival: {
+        const auto key = std::make_tuple(static_cast<int>(ev.a), ev.core, static_cast<uint32_t>(ev.b));
+        auto& pending = m_pending_bytes[key];
+        m_arrivals[key].push_back({pending.front(), {m_now, static_cast<int>(ev.c)}});
+        pending.pop_front();
+        m_wake.push_back(ev.core);
+        break;
+      }
+      case ev::barrier_open: {
+        const auto key = std::make_pair(static_cast<uint16_t>(ev.a), static_cast<uint64_t>(ev.b));
+        m_barrier_open.insert(key);
+        m_barrier_dep[key] = {m_now, m_barrier_dep[key].rec};
+        for (int c : m_barrier_waiters[key]) m_wake.push_back(c);
+        break;
+      }
       case ev::sem_add:
         m_st[ev.core].sem[static_cast<uint16_t>(ev.a)] += ev.b;
         m_sem_src[{ev.core, static_cast<uint16_t>(ev.a)}] = {m_now, static_cast<int>(ev.c)};
@@ -724,6 +721,8 @@ class model {
   std::vector<exec_rec> m_recs;
   std::map<std::pair<int, uint16_t>, dep> m_sem_src;  // latest increment of (core, semaphore)
   std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
+  std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;       // released (group, generation)
+  std::map<std::tuple<int, int, uint32_t>, std::deque<uint32_t>> m_pending_bytes;  // sends whose notice is in flight
   std::map<std::pair<uint16_t, uint64_t>, uint32_t> m_barrier_arrivals;
   std::map<std::pair<uint16_t, uint64_t>, std::vector<int>> m_barrier_waiters;
   perf_result m_result;

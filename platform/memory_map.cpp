@@ -125,7 +125,8 @@ std::vector<std::array<int, 2>> hbm_channel_routers(const hw_config& hw) {
   const int64_t channels = hw.hbm.channels;
   std::vector<std::array<int, 2>> out;
   out.reserve(static_cast<size_t>(channels));
-  for (int64_t i = 0; i < channels; ++i) out.push_back(edge[static_cast<size_t>((2 * i + 1) * routers / (2 * channels))]);
+  for (int64_t i = 0; i < channels; ++i)
+    out.push_back(edge[static_cast<size_t>((2 * i + 1) * routers / (2 * channels))]);
   return out;
 }
 

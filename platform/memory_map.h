@@ -55,6 +55,8 @@ class memory_map {
   uint64_t interleave_bytes() const { return m_interleave; }
   int cores() const { return m_cores; }
   int core_index(int x, int y) const { return y * m_width + x; }
+  // Mesh router [x, y] of a core (inverse of core_index).
+  std::array<int, 2> core_router(int core) const { return {core % m_width, core / m_width}; }
   uint64_t sram_base(int core) const { return m_sram_base + static_cast<uint64_t>(core) * m_sram_stride; }
   uint64_t sram_bytes() const { return m_sram_bytes; }
 

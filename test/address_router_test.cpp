@@ -1,6 +1,7 @@
+#include "models/common/address_router.h"
+
 #include <catch2/catch.hpp>
 
-#include "models/common/address_router.h"
 #include "models/dma/dma_engine.h"
 #include "models/sram/sram.h"
 #include "platform/base/error.h"
@@ -10,8 +11,8 @@
 using namespace npuvp;
 using npuvp::test::stub_initiator;
 using npuvp::test::stub_memory;
-using sc_core::sc_time;
 using sc_core::SC_NS;
+using sc_core::sc_time;
 using tlm::TLM_READ_COMMAND;
 using tlm::TLM_WRITE_COMMAND;
 

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <vector>
 
 #include "models/dma/dma_engine.h"
@@ -9,8 +8,8 @@
 
 using namespace npuvp;
 using npuvp::test::stub_memory;
-using sc_core::sc_time;
 using sc_core::SC_NS;
+using sc_core::sc_time;
 
 static dma_config cfg(int max_outstanding = 4) {
   dma_config c;
@@ -64,9 +63,9 @@ TEST_CASE("dma: bursts never cross a row nor a burst_bytes boundary", "[dma]") {
       before = dma.bursts();
     };
     count(dma_descriptor::strided(0, 0x40000, 600, 3, 1024, 2048));  // per row 256 + 256 + 88
-    count(dma_descriptor::linear(100, 0x40000 + 100, 1000));       // 156 + 3 x 256 + 76
-    count(dma_descriptor::linear(0, 0x40000 + 128, 512));          // dst misaligned: 4 x 128
-    count(dma_descriptor::linear(0, 0x40000, 256));                 // one burst
+    count(dma_descriptor::linear(100, 0x40000 + 100, 1000));         // 156 + 3 x 256 + 76
+    count(dma_descriptor::linear(0, 0x40000 + 128, 512));            // dst misaligned: 4 x 128
+    count(dma_descriptor::linear(0, 0x40000, 256));                  // one burst
   });
   sc_core::sc_start();
   CHECK(bursts == std::vector<uint64_t>{9, 5, 4, 1});

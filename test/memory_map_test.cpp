@@ -1,11 +1,11 @@
-#include <catch2/catch.hpp>
+#include "platform/memory_map.h"
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <map>
 #include <random>
 
 #include "platform/base/error.h"
-#include "platform/memory_map.h"
 
 using namespace npuvp;
 using coords = std::vector<std::array<int, 2>>;
@@ -64,6 +64,7 @@ TEST_CASE("memory map: SRAM windows by core index", "[memory_map]") {
   const memory_map m(hw);
   CHECK(m.cores() == 16);
   CHECK(m.core_index(1, 2) == 9);
+  CHECK(m.core_router(9) == std::array<int, 2>{1, 2});
   CHECK(m.sram_bytes() == 32768ull * 1024);
   const uint64_t b = uint64_t(1) << 40, s = uint64_t(1) << 30;
   const mem_location l = m.decode(b + 9 * s + 100, 64);
@@ -128,10 +129,10 @@ TEST_CASE("hbm placement: 8x8 preset spreads 32 channels over the 28 perimeter r
     CHECK((c[0] == 0 || c[0] == 7 || c[1] == 0 || c[1] == 7));
   }
   CHECK(per_router.size() == 28);
-  CHECK(per_router[{3, 0}] == 2);   // ring 3: north row
-  CHECK(per_router[{7, 3}] == 2);   // ring 10: east column
-  CHECK(per_router[{4, 7}] == 2);   // ring 17: south row, east to west
-  CHECK(per_router[{0, 4}] == 2);   // ring 24: west column, south to north
+  CHECK(per_router[{3, 0}] == 2);  // ring 3: north row
+  CHECK(per_router[{7, 3}] == 2);  // ring 10: east column
+  CHECK(per_router[{4, 7}] == 2);  // ring 17: south row, east to west
+  CHECK(per_router[{0, 4}] == 2);  // ring 24: west column, south to north
   CHECK(r[0] == std::array<int, 2>{0, 0});
   CHECK(r[3] == std::array<int, 2>{3, 0});
   CHECK(r[4] == std::array<int, 2>{3, 0});

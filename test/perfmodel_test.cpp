@@ -52,15 +52,16 @@ const breakdown_row& kind_row(const perf_result& r, const std::string& name) {
 TEST_CASE("perfmodel: first-principles parameters come from the hardware config", "[perfmodel]") {
   const hw_config hw = hw4x4();
   const perf_params p = first_principles_params(hw);
-  // HBM2E preset: tCK 0.625 ns, tRCD 14, tCL 14, tBURST 2 -> 30 tCK; refresh tRFC 350 of tREFI 3900.
-  CHECK(p.hbm_read_latency_ns == Approx(30 * 0.625));
-  CHECK(p.hbm_efficiency_sequential == Approx(1.0 - 350.0 / 3900.0));
+  const hbm_timing& t = hw.hbm.timing;
+  CHECK(p.hbm_read_latency_ns == Approx((t.tRCD + t.tCL + t.tBURST) * t.tck_ns));
+  CHECK(p.hbm_efficiency_sequential == Approx(1.0 - double(t.tRFC) / t.tREFI));
   CHECK(p.hbm_efficiency_random < p.hbm_efficiency_strided + 1e-12);
   // Router 2 + link 1 NoC cycles at 1 GHz; a 256 B burst is a header plus 8 data flits of 32 B.
   CHECK(p.noc_hop_ns == Approx(3.0));
   CHECK(p.noc_payload_efficiency == Approx(8.0 / 9.0));
   CHECK(p.dma_setup_ns == Approx(16.0));
   CHECK(p.sram_access_ns == Approx(2.0));
+  CHECK(p.barrier_release_ns == Approx(2 * (3.0 + 1.0)));
 }
 
 TEST_CASE("perfmodel: a single matmul takes the core_timing cycles", "[perfmodel]") {
@@ -88,6 +89,22 @@ TEST_CASE("perfmodel: a single matmul takes the core_timing cycles", "[perfmodel
   CHECK(row.busy_ns == Approx(414.0));
   CHECK(row.bounded_by() == bound::compute);
   CHECK(r.bounded_by == bound::compute);
+}
+
+TEST_CASE("perfmodel: a matmul larger than the array runs as folds", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  auto programs = idle(hw);
+  matmul_cmd m;
+  m.m = 50;
+  m.k = 300;  // folds of 128, 128, 44 rows
+  m.n = 200;  // folds of 128, 72 columns
+  m.lda = 300;
+  m.ldb = m.ldc = 200;
+  programs[0] = {m, end_cmd{}};
+  double cycles = 0;
+  for (double k : {128, 128, 44})
+    for (double n : {128, 72}) cycles += 2 * k + n + 50 - 2;
+  CHECK(evaluate(hw, programs, first_principles_params(hw)).time_ns == Approx(cycles));
 }
 
 TEST_CASE("perfmodel: a vector command takes the core_timing cycles", "[perfmodel]") {
@@ -214,8 +231,11 @@ TEST_CASE("perfmodel: two transfers sharing one NoC link get half of it each", "
   programs[0] = {send_cmd{engine::dma, 3, 0, 0, bytes, 7}, end_cmd{}};
   programs[3] = {recv_cmd{engine::dma, 0, 0, bytes, 7}, end_cmd{}};
   const double tail03 = p.sram_access_ns + 2 * 4 * p.noc_hop_ns + p.sram_access_ns;
+  // The receiver ends when the arrival notice (a one-flit message over 4 routers) lands.
+  const double notice03 = 4 * p.noc_hop_ns + p.signal_overhead_ns, notice12 = 2 * p.noc_hop_ns + p.signal_overhead_ns;
   const perf_result alone = evaluate(hw, programs, p);
-  CHECK(alone.time_ns == Approx(p.dma_setup_ns + tail03 + bytes / link_bw(hw, p)));
+  CHECK(alone.core_end_ns[0] == Approx(p.dma_setup_ns + tail03 + bytes / link_bw(hw, p)));
+  CHECK(alone.time_ns == Approx(p.dma_setup_ns + tail03 + bytes / link_bw(hw, p) + notice03));
   CHECK(alone.noc_link_bytes == Approx(3.0 * bytes));
 
   programs[1] = {send_cmd{engine::dma, 2, 0, 0, bytes, 7}, end_cmd{}};
@@ -223,8 +243,8 @@ TEST_CASE("perfmodel: two transfers sharing one NoC link get half of it each", "
   const perf_result shared = evaluate(hw, programs, p);
   const double half = link_bw(hw, p) / 2;
   const double tail12 = p.sram_access_ns + 2 * 2 * p.noc_hop_ns + p.sram_access_ns;
-  CHECK(shared.core_end_ns[3] == Approx(p.dma_setup_ns + tail03 + bytes / half));
-  CHECK(shared.core_end_ns[2] == Approx(p.dma_setup_ns + tail12 + bytes / half));
+  CHECK(shared.core_end_ns[3] == Approx(p.dma_setup_ns + tail03 + bytes / half + notice03));
+  CHECK(shared.core_end_ns[2] == Approx(p.dma_setup_ns + tail12 + bytes / half + notice12));
   CHECK(shared.noc_link_utilisation_max == Approx(bytes * 2 / (shared.time_ns * link_bw(hw, p))));
   CHECK(shared.busiest_links.front().x == 1);
   CHECK(shared.busiest_links.front().dir == 'E');
@@ -305,8 +325,9 @@ TEST_CASE("perfmodel: recv waits for the matching send", "[perfmodel]") {
   const perf_result r = evaluate(hw, programs, p);
   const double send = p.dma_setup_ns + 2 * p.sram_access_ns + 2 * 3 * p.noc_hop_ns + bytes / link_bw(hw, p);
   CHECK(r.core_end_ns[4] == Approx(send));
-  CHECK(r.core_end_ns[6] == Approx(send + 8 + 64));
-  CHECK(kind_row(r, "recv").blocked_ns == Approx(send));
+  const double notice = 3 * p.noc_hop_ns + p.signal_overhead_ns;  // arrival notice over 3 routers
+  CHECK(r.core_end_ns[6] == Approx(send + notice + 8 + 64));
+  CHECK(kind_row(r, "recv").blocked_ns == Approx(send + notice));
   SECTION("a recv of another size is an error") {
     programs[6][0] = recv_cmd{engine::dma, 4, 0, bytes / 2, 1};
     CHECK_THROWS_WITH(evaluate(hw, programs, p), Catch::Contains("matching send wrote 16384 bytes"));
@@ -325,11 +346,12 @@ TEST_CASE("perfmodel: barriers release together", "[perfmodel]") {
   programs[1] = {barrier_cmd{engine::sync, 1, 2}, m, end_cmd{}};
   const perf_result r = evaluate(hw, programs, p);
   const double mm = 2 * 128 + 128 + 100 - 2;
-  CHECK(r.core_end_ns[0] == Approx(2 * mm));
-  CHECK(r.core_end_ns[1] == Approx(2 * mm));
+  // Both pass the barrier barrier_release_ns after core 0 arrives.
+  CHECK(r.core_end_ns[0] == Approx(2 * mm + p.barrier_release_ns));
+  CHECK(r.core_end_ns[1] == Approx(2 * mm + p.barrier_release_ns));
 }
 
-TEST_CASE("perfmodel: a ring all-reduce takes 2(n-1) transfer steps plus the n-1 adds", "[perfmodel]") {
+TEST_CASE("perfmodel: a ring all-reduce takes 2(n-1) steps of (send + notice) plus the n-1 adds", "[perfmodel]") {
   const hw_config hw = hw4x4();
   const perf_params p = first_principles_params(hw);
   // Ring of 4 on the 2x2 block (0,0) (1,0) (1,1) (0,1): every step is one link per rank.
@@ -343,9 +365,11 @@ TEST_CASE("perfmodel: a ring all-reduce takes 2(n-1) transfer steps plus the n-1
   // A send: setup, chunk over one link, local SRAM read + round trip over 2 routers.
   const double step = p.dma_setup_ns + chunk * 4 / link_bw(hw, p) + 2 * p.sram_access_ns + 2 * 2 * p.noc_hop_ns;
   const double add = double(core_timing::vector_cycles(chunk, core_timing::vector_kind::elementwise, hw.core.vector));
-  // Reduce-scatter: each send waits for the previous add; all-gather starts
-  // after a go signal from the next rank (2 routers + one flit).
-  const double expected = (n - 1) * (step + add) + 2 * p.noc_hop_ns + p.signal_overhead_ns + (n - 1) * step;
+  // Every receive waits for the arrival notice (2 routers + one flit). Reduce-
+  // scatter: each send waits for the previous add; all-gather starts after a
+  // go signal from the next rank (a message too).
+  const double msg = 2 * p.noc_hop_ns + p.signal_overhead_ns;
+  const double expected = (n - 1) * (step + msg + add) + msg + (n - 1) * (step + msg);
   CHECK(r.time_ns == Approx(expected));
   CHECK(kind_row(r, "send").commands == uint64_t(2 * (n - 1) * n));
   CHECK(kind_row(r, "send").bytes == Approx(2.0 * (n - 1) * n * chunk * 4));

@@ -1,15 +1,15 @@
-#include <catch2/catch.hpp>
+#include "models/sram/sram.h"
 
+#include <catch2/catch.hpp>
 #include <random>
 
-#include "models/sram/sram.h"
 #include "platform/base/trace.h"
 #include "test/tlm_stubs.h"
 
 using namespace npuvp;
 using npuvp::test::stub_initiator;
-using sc_core::sc_time;
 using sc_core::SC_NS;
+using sc_core::sc_time;
 using tlm::TLM_READ_COMMAND;
 using tlm::TLM_WRITE_COMMAND;
 
@@ -29,12 +29,12 @@ TEST_CASE("sram at: unloaded latency is access_cycles + bytes per bank / bank_by
   sram mem("sram", small_sram(), 1.0, false);
   stub_initiator ini("ini");
   ini.mem_out.bind(mem.port_in);
-  ini.add(0, TLM_READ_COMMAND, 0, 64);     // 1 bank, 64 B: 2 + 1 = 3
-  ini.add(10, TLM_READ_COMMAND, 0, 256);   // 4 banks x 64 B: 2 + 1 = 3
-  ini.add(20, TLM_READ_COMMAND, 0, 512);   // 4 banks x 128 B: 2 + 2 = 4
-  ini.add(30, TLM_WRITE_COMMAND, 32, 100); // banks 0,1,2 get 32,64,4 B: 2 + 1 = 3
-  ini.add(40, TLM_READ_COMMAND, 0, 320);   // bank 0 gets 2 x 64 B, banks 1-3 64 B: 2 + 2 = 4
-  ini.add(50, TLM_READ_COMMAND, 64, 1024); // each bank 256 B: 2 + 4 = 6
+  ini.add(0, TLM_READ_COMMAND, 0, 64);      // 1 bank, 64 B: 2 + 1 = 3
+  ini.add(10, TLM_READ_COMMAND, 0, 256);    // 4 banks x 64 B: 2 + 1 = 3
+  ini.add(20, TLM_READ_COMMAND, 0, 512);    // 4 banks x 128 B: 2 + 2 = 4
+  ini.add(30, TLM_WRITE_COMMAND, 32, 100);  // banks 0,1,2 get 32,64,4 B: 2 + 1 = 3
+  ini.add(40, TLM_READ_COMMAND, 0, 320);    // bank 0 gets 2 x 64 B, banks 1-3 64 B: 2 + 2 = 4
+  ini.add(50, TLM_READ_COMMAND, 64, 1024);  // each bank 256 B: 2 + 4 = 6
   sc_core::sc_start();
   CHECK(ini.resp_ns(0) == Approx(3));
   CHECK(ini.resp_ns(1) == Approx(13));
@@ -51,12 +51,12 @@ TEST_CASE("sram at: same-bank accesses serialise, different banks overlap", "[sr
   sram mem("sram", small_sram(), 1.0, false);
   stub_initiator ini("ini");
   ini.mem_out.bind(mem.port_in);
-  ini.add(0, TLM_READ_COMMAND, 0, 64);     // bank 0: ends 0 + 1 + 2 = 3
-  ini.add(0, TLM_READ_COMMAND, 256, 64);   // bank 0 again: waits 1 cycle, ends 4
-  ini.add(0, TLM_READ_COMMAND, 512, 128);  // banks 0,1: bank 0 free at 2, ends 2 + 1 + 2 = 5
-  ini.add(100, TLM_READ_COMMAND, 0, 64);   // bank 0: ends 103
-  ini.add(100, TLM_READ_COMMAND, 64, 64);  // bank 1: parallel, ends 103
-  ini.add(100, TLM_READ_COMMAND, 128, 64); // bank 2: ends 103
+  ini.add(0, TLM_READ_COMMAND, 0, 64);      // bank 0: ends 0 + 1 + 2 = 3
+  ini.add(0, TLM_READ_COMMAND, 256, 64);    // bank 0 again: waits 1 cycle, ends 4
+  ini.add(0, TLM_READ_COMMAND, 512, 128);   // banks 0,1: bank 0 free at 2, ends 2 + 1 + 2 = 5
+  ini.add(100, TLM_READ_COMMAND, 0, 64);    // bank 0: ends 103
+  ini.add(100, TLM_READ_COMMAND, 64, 64);   // bank 1: parallel, ends 103
+  ini.add(100, TLM_READ_COMMAND, 128, 64);  // bank 2: ends 103
   sc_core::sc_start();
   CHECK(ini.resp_ns(0) == Approx(3));
   CHECK(ini.resp_ns(1) == Approx(4));
@@ -140,9 +140,9 @@ TEST_CASE("sram: responses wait for END_RESP of the previous one", "[sram]") {
   stub_initiator ini("ini");
   ini.end_resp_delay = sc_time(5, SC_NS);
   ini.mem_out.bind(mem.port_in);
-  ini.add(0, TLM_READ_COMMAND, 0, 64);   // ready at 3
-  ini.add(0, TLM_READ_COMMAND, 64, 64);  // ready at 3, sent after END_RESP at 8
-  ini.add(0, TLM_READ_COMMAND, 128, 64); // sent after END_RESP at 13
+  ini.add(0, TLM_READ_COMMAND, 0, 64);    // ready at 3
+  ini.add(0, TLM_READ_COMMAND, 64, 64);   // ready at 3, sent after END_RESP at 8
+  ini.add(0, TLM_READ_COMMAND, 128, 64);  // sent after END_RESP at 13
   sc_core::sc_start();
   CHECK(ini.resp_ns(0) == Approx(3));
   CHECK(ini.resp_ns(1) == Approx(8));

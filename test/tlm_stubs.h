@@ -2,16 +2,16 @@
 // the AT 4-phase base protocol, record what happens and when.
 #pragma once
 
-#include <cstdint>
-#include <memory>
-#include <unordered_map>
-#include <vector>
-
-#include <systemc>
-#include <tlm>
 #include <tlm_utils/peq_with_get.h>
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <systemc>
+#include <tlm>
+#include <unordered_map>
+#include <vector>
 
 #include "models/common/backing_store.h"
 
@@ -136,7 +136,11 @@ struct stub_memory : sc_core::sc_module {
 
   SC_HAS_PROCESS(stub_memory);
   stub_memory(sc_core::sc_module_name n, double latency_ns, uint64_t bytes)
-      : sc_module(n), port_in("port_in"), latency(latency_ns, sc_core::SC_NS), size(bytes), m_resp_peq("resp_peq"),
+      : sc_module(n),
+        port_in("port_in"),
+        latency(latency_ns, sc_core::SC_NS),
+        size(bytes),
+        m_resp_peq("resp_peq"),
         m_end_req_peq("end_req_peq") {
     port_in.register_nb_transport_fw(this, &stub_memory::nb_transport_fw);
     port_in.register_b_transport(this, &stub_memory::b_transport);

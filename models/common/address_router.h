@@ -15,17 +15,17 @@
 // An address the decoder rejects gets TLM_ADDRESS_ERROR_RESPONSE.
 #pragma once
 
+#include <tlm_utils/multi_passthrough_initiator_socket.h>
+#include <tlm_utils/multi_passthrough_target_socket.h>
+#include <tlm_utils/peq_with_get.h>
+
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <vector>
-
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/multi_passthrough_initiator_socket.h>
-#include <tlm_utils/multi_passthrough_target_socket.h>
-#include <tlm_utils/peq_with_get.h>
+#include <vector>
 
 #include "platform/base/stats.h"
 
@@ -58,7 +58,7 @@ class address_router : public sc_core::sc_module, public stats_source {
   struct target_side {
     std::deque<tlm::tlm_generic_payload*> queue;
     tlm::tlm_generic_payload* open = nullptr;  // forwarded, END_REQ pending
-    sc_core::sc_time free_at;                 // END_REQ time of the last request
+    sc_core::sc_time free_at;                  // END_REQ time of the last request
   };
   struct initiator_side {
     std::deque<tlm::tlm_generic_payload*> queue;

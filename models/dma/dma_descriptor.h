@@ -16,7 +16,9 @@ struct dma_descriptor {
   uint64_t src_stride = 0;  // bytes between row starts in the source (0 re-reads one row)
   uint64_t dst_stride = 0;  // bytes between row starts in the destination
 
-  static dma_descriptor linear(uint64_t src, uint64_t dst, uint64_t bytes) { return {src, dst, bytes, 1, bytes, bytes}; }
+  static dma_descriptor linear(uint64_t src, uint64_t dst, uint64_t bytes) {
+    return {src, dst, bytes, 1, bytes, bytes};
+  }
   static dma_descriptor strided(uint64_t src, uint64_t dst, uint64_t row_bytes, uint64_t rows, uint64_t src_stride,
                                 uint64_t dst_stride) {
     return {src, dst, row_bytes, rows, src_stride, dst_stride};

@@ -112,8 +112,7 @@ void dma_engine::issue_read(desc_state& ds) {
   const uint64_t max_len = static_cast<uint64_t>(m_cfg.burst_bytes);
   const uint64_t src = d.src + ds.row * d.src_stride + ds.offset;
   const uint64_t dst = d.dst + ds.row * d.dst_stride + ds.offset;
-  const uint64_t len =
-      std::min({d.row_bytes - ds.offset, max_len - src % max_len, max_len - dst % max_len});
+  const uint64_t len = std::min({d.row_bytes - ds.offset, max_len - src % max_len, max_len - dst % max_len});
   ds.offset += len;
   if (ds.offset == d.row_bytes) {
     ds.offset = 0;
@@ -158,8 +157,7 @@ void dma_engine::send(tlm::tlm_generic_payload* t) {
   }
 }
 
-tlm::tlm_sync_enum dma_engine::nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
-                                               sc_time& delay) {
+tlm::tlm_sync_enum dma_engine::nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase, sc_time& delay) {
   if (phase != tlm::END_REQ && phase != tlm::BEGIN_RESP) {
     SC_REPORT_ERROR(name(), "nb_transport_bw: unexpected phase (TLM base protocol violation)");
     return tlm::TLM_COMPLETED;

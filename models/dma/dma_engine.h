@@ -17,17 +17,17 @@
 // completion; run() submits and waits (from an SC_THREAD).
 #pragma once
 
+#include <tlm_utils/peq_with_get.h>
+#include <tlm_utils/simple_initiator_socket.h>
+
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
-#include <unordered_map>
-#include <vector>
-
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/peq_with_get.h>
-#include <tlm_utils/simple_initiator_socket.h>
+#include <unordered_map>
+#include <vector>
 
 #include "models/common/payload_pool.h"
 #include "models/dma/dma_descriptor.h"
@@ -39,10 +39,10 @@ namespace npuvp {
 
 struct dma_completion {
   uint64_t id = 0;
-  bool ok = true;               // false: some request got an error response
-  sc_core::sc_time submitted;   // when submit() was called
-  sc_core::sc_time started;     // when setup began
-  sc_core::sc_time finished;    // when the last write was answered
+  bool ok = true;              // false: some request got an error response
+  sc_core::sc_time submitted;  // when submit() was called
+  sc_core::sc_time started;    // when setup began
+  sc_core::sc_time finished;   // when the last write was answered
 };
 
 class dma_engine : public sc_core::sc_module, public stats_source {
@@ -95,8 +95,7 @@ class dma_engine : public sc_core::sc_module, public stats_source {
   void issue_thread();
   void issue_read(desc_state& ds);
   void send(tlm::tlm_generic_payload* t);
-  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
-                                     sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase, sc_core::sc_time& delay);
   void response_method();
   void finish_burst(tlm::tlm_generic_payload* t, burst& b);
 
@@ -109,9 +108,9 @@ class dma_engine : public sc_core::sc_module, public stats_source {
   std::unordered_map<tlm::tlm_generic_payload*, burst> m_bursts_in_flight;
 
   uint64_t m_next_id = 1;
-  std::deque<uint64_t> m_queue;           // submitted, setup not begun
+  std::deque<uint64_t> m_queue;            // submitted, setup not begun
   std::map<uint64_t, desc_state> m_descs;  // submitted, not completed
-  uint64_t m_issuing = 0;                 // descriptor whose bursts are being issued (0: none)
+  uint64_t m_issuing = 0;                  // descriptor whose bursts are being issued (0: none)
   sc_core::sc_time m_setup_done;
   std::deque<tlm::tlm_generic_payload*> m_writes;  // reads answered, writes to send
   tlm::tlm_generic_payload* m_req_open = nullptr;  // BEGIN_REQ sent, END_REQ pending

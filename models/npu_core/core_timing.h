@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "kernels/command.h"
 #include "platform/config/hw_config.h"
 
 namespace npuvp::core_timing {
@@ -41,6 +42,32 @@ inline uint64_t vector_passes(vector_kind kind) {
     case vector_kind::topk: return 3;
   }
   return 1;
+}
+
+// The cost class of each vector_op of the command stream.
+inline vector_kind vector_kind_of(kernels::vector_op op) {
+  switch (op) {
+    case kernels::vector_op::add:
+    case kernels::vector_op::mul:
+    case kernels::vector_op::sub:
+    case kernels::vector_op::max:
+    case kernels::vector_op::scale:
+    case kernels::vector_op::copy:
+    case kernels::vector_op::row_max:  // one reading pass, one result per row
+    case kernels::vector_op::row_sum:
+    case kernels::vector_op::sub_row:
+    case kernels::vector_op::mul_row:
+    case kernels::vector_op::div_row:
+    case kernels::vector_op::causal_mask: return vector_kind::elementwise;
+    case kernels::vector_op::exp:  // special-function path, like the activations
+    case kernels::vector_op::silu:
+    case kernels::vector_op::gelu: return vector_kind::activation;
+    case kernels::vector_op::rmsnorm: return vector_kind::norm;
+    case kernels::vector_op::softmax: return vector_kind::softmax;
+    case kernels::vector_op::rope: return vector_kind::rope;
+    case kernels::vector_op::topk: return vector_kind::topk;
+  }
+  return vector_kind::elementwise;
 }
 
 // One vector command over `elements` fp32 values: a fixed start-up cost plus

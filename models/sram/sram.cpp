@@ -8,8 +8,7 @@ namespace npuvp {
 using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
 
-sram::sram(sc_core::sc_module_name name, const sram_config& cfg, double clock_ghz, bool functional,
-           trace_writer* trace)
+sram::sram(sc_core::sc_module_name name, const sram_config& cfg, double clock_ghz, bool functional, trace_writer* trace)
     : sc_module(name),
       port_in("port_in"),
       m_cfg(cfg),

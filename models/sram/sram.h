@@ -18,14 +18,14 @@
 // mode real bytes live in a backing_store; otherwise data is not touched.
 #pragma once
 
-#include <cstdint>
-#include <deque>
-#include <vector>
-
-#include <systemc>
-#include <tlm>
 #include <tlm_utils/peq_with_get.h>
 #include <tlm_utils/simple_target_socket.h>
+
+#include <cstdint>
+#include <deque>
+#include <systemc>
+#include <tlm>
+#include <vector>
 
 #include "models/common/backing_store.h"
 #include "platform/base/stats.h"
@@ -51,8 +51,7 @@ class sram : public sc_core::sc_module, public stats_source {
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
-  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
-                                     sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase, sc_core::sc_time& delay);
   unsigned int transport_dbg(tlm::tlm_generic_payload& trans);
   // Checks, moves data, counts; returns the service time of an access
   // arriving at `arrival` and sets the response status.
@@ -75,7 +74,7 @@ class sram : public sc_core::sc_module, public stats_source {
   std::vector<uint64_t> m_bank_bytes;  // scratch: bytes of the current access per bank
 
   tlm_utils::peq_with_get<tlm::tlm_generic_payload> m_resp_peq;
-  std::deque<tlm::tlm_generic_payload*> m_ready;  // responses due, waiting for the response channel
+  std::deque<tlm::tlm_generic_payload*> m_ready;    // responses due, waiting for the response channel
   tlm::tlm_generic_payload* m_resp_open = nullptr;  // BEGIN_RESP sent, END_RESP pending
   sc_core::sc_event m_resp_free;
 

@@ -98,6 +98,7 @@ struct hbm_config {
   int64_t interleave_bytes = 256;
   std::string scheduler = "fr_fcfs";
   int queue_depth = 32;
+  int lookahead = 32;
   std::string address_mapping = "ro_ba_co_bg_pc";
   bool refresh = true;
   hbm_org org;
@@ -123,7 +124,13 @@ struct hbm_config {
             1 << 30);
     v.choice("scheduler", scheduler, {"fr_fcfs", "fcfs"},
              "fr_fcfs: row hits first, then oldest (Rixner 2000); fcfs: oldest first");
-    v.field("queue_depth", queue_depth, "requests", "controller request queue entries per channel", 1, 4096);
+    v.field("queue_depth", queue_depth, "requests",
+            "controller request queue entries per channel (a request leaves it when its last burst is scheduled)",
+            1, 4096);
+    v.field("lookahead", lookahead, "bursts",
+            "bursts per pseudo-channel the controller schedules ahead of their column command (lets ACT/PRE of "
+            "later bursts overlap earlier data transfers)",
+            1, 1024);
     v.choice("address_mapping", address_mapping, {"ro_ba_co_bg_pc", "ro_co_ba_bg_pc", "ro_ba_bg_pc_co"},
              "channel-local address bits, most significant first (ro row, ba bank, bg bank group, "
              "pc pseudo-channel, co column)");
@@ -136,6 +143,12 @@ struct hbm_config {
                 std::to_string(channels));
     v.check((interleave_bytes & (interleave_bytes - 1)) == 0, "interleave_bytes", "must be a power of two");
     v.check(interleave_bytes >= org.burst_bytes(), "interleave_bytes", "must be at least one burst");
+    const auto pow2 = [](int64_t x) { return x > 0 && (x & (x - 1)) == 0; };
+    v.check(pow2(org.pseudo_channels) && pow2(org.bank_groups) && pow2(org.banks_per_group) && pow2(org.rows),
+            "org", "pseudo_channels, bank_groups, banks_per_group and rows must be powers of two");
+    v.check(pow2(org.burst_bytes()) && org.row_bytes % org.burst_bytes() == 0 &&
+                pow2(org.row_bytes / org.burst_bytes()),
+            "org", "burst (pc_bus_bits * burst_length / 8) and row_bytes must be powers of two, row >= burst");
   }
 
   double peak_gbps() const {  // GB/s of one channel

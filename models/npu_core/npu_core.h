@@ -1,0 +1,167 @@
+// One NPU core: command queue, dispatcher, and the engines that run the
+// per-core command stream (kernels/command.h) with timing, implementing the
+// semantics of kernels/reference_executor (docs/npu_core.md):
+//  - the dispatcher takes commands in program order (zero time per command)
+//    and appends each to the in-order queue of its engine; a command on the
+//    sync engine (wait, signal, barrier, end) runs in the dispatcher and
+//    blocks every later dispatch until it completes;
+//  - the DMA, matrix and vector engines are SystemC threads running their
+//    queues concurrently, each command after the previous one of the same
+//    engine has completed; wait/signal may sit on any engine queue;
+//  - matrix:  core_timing::matmul_cycles per matmul command;
+//    vector:  core_timing::vector_cycles per vector command;
+//    DMA:     dma/send through the core's dma_engine (global addresses from
+//             the memory map), one descriptor at a time;
+//    send:    a DMA write into the peer's SRAM, then an arrival notice to the
+//             peer (core_sync message latency); recv waits for that notice;
+//    signal:  own semaphores at once, another core's by a core_sync message;
+//    barrier: engines idle, then the chip barrier (core_sync).
+//  Matrix and vector operand traffic to the SRAM is not modelled (dedicated
+//  wide ports assumed, no contention with the DMA).
+// Functional mode computes matmul/vector results on the SRAM bytes with
+// kernels/compute (the reference executor's arithmetic), at the end of each
+// command, through the SRAM's debug interface (no simulated time). Timing
+// does not depend on the data.
+//
+// Command queue, memory mapped on cmdq_in (b_transport / transport_dbg,
+// one core cycle per access): a ring of core.cmdq_depth 64-byte records
+// (kernels/encoding.h) at [0, depth * 64), and at depth * 64 a 4-byte
+// doorbell: writing N appends the next N records of the ring (from where
+// the previous doorbell stopped) to the stream. A core fed this way waits
+// for more commands until it dispatches `end`. load() hands a whole program
+// over directly (it ends when the program ends, like the reference executor).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "kernels/command.h"
+#include "models/dma/dma_engine.h"
+#include "models/npu_core/core_sync.h"
+#include "models/sram/sram.h"
+#include "platform/base/stats.h"
+#include "platform/base/trace.h"
+#include "platform/config/hw_config.h"
+#include "platform/memory_map.h"
+
+namespace npuvp {
+
+class npu_core : public sc_core::sc_module, public stats_source {
+ public:
+  // Optional binding: a chip without firmware leaves it open.
+  tlm_utils::simple_target_socket_optional<npu_core> cmdq_in;
+
+  // Core id = y * mesh.width + x (from `map`); registers with `sync`, whose id
+  // order must match. Children: `<name>.sram` and `<name>.dma`, whose sockets
+  // the chip binds to its fabric (local_sram().port_in, dma().mem_out).
+  npu_core(sc_core::sc_module_name name, const core_config& cfg, int x, int y, const memory_map& map,
+           core_sync& sync, bool functional, trace_writer* trace = nullptr);
+
+  sram& local_sram() { return m_sram; }
+  dma_engine& dma() { return m_dma; }
+  int id() const { return m_id; }
+
+  // Before sc_start: the whole command stream (checked with check_command).
+  void load(const kernels::program& program);
+  bool has_program() const { return m_started; }
+  bool done() const { return m_done; }
+  sc_core::sc_time end_time() const { return m_end_time; }
+  // What the dispatcher and each engine wait for (empty when done).
+  std::string blocked_report() const;
+
+  // Delivery of core_sync messages (after `delay`).
+  void post_signal(uint16_t sem, uint32_t count, const sc_core::sc_time& delay);
+  void post_arrival(int from, uint32_t tag, uint32_t dst, uint32_t bytes, const sc_core::sc_time& delay);
+
+  // fp32 access to this core's SRAM in functional mode (debug path, no time).
+  void read_sram(uint64_t addr, void* dst, uint64_t bytes);
+  void write_sram(uint64_t addr, const void* src, uint64_t bytes);
+
+  void report_stats(stats_writer& out) const override;
+
+ private:
+  static constexpr int engines = kernels::engine_count;
+  struct message {
+    bool arrival = false;
+    uint16_t sem = 0;
+    uint32_t count = 0;
+    int from = 0;
+    uint32_t tag = 0, dst = 0, bytes = 0;
+  };
+  struct arrival {
+    uint32_t dst, bytes;
+  };
+  struct engine_stats {
+    uint64_t commands = 0;
+    sc_core::sc_time busy, stalled;  // running a command / blocked in wait, recv or barrier
+  };
+
+  void dispatch_thread();
+  void engine_thread(kernels::engine e);
+  // Runs command i on engine e (from that engine's thread); returns when it has completed.
+  void execute(kernels::engine e, size_t i);
+  void run_dma(const kernels::dma_cmd& d, size_t i);
+  void run_send(const kernels::send_cmd& s, size_t i);
+  void run_matmul(const kernels::matmul_cmd& m, size_t i);
+  void run_vector(const kernels::vector_cmd& v, size_t i);
+  void wait_semaphore(uint16_t sem, uint32_t count);
+  void inbox_method();
+  bool engines_idle() const;
+  void finish();
+  int core_of(uint16_t field, size_t i);
+  std::string where(size_t i) const;
+  void fail(const std::string& what);
+  void check_range(uint32_t addr, uint64_t bytes, size_t i);
+  std::vector<uint8_t> read_bytes(uint32_t addr, uint64_t bytes, size_t i);
+  std::vector<float> read_floats(uint32_t addr, uint64_t count, size_t i);
+  void trace(kernels::engine e, uint32_t name, const sc_core::sc_time& start);
+
+  void cmdq_b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  unsigned int cmdq_transport_dbg(tlm::tlm_generic_payload& trans);
+  bool cmdq_access(tlm::tlm_generic_payload& trans);
+
+  const core_config m_cfg;
+  const memory_map& m_map;
+  core_sync& m_sync;
+  const bool m_functional;
+  const sc_core::sc_time m_period;
+  const int m_id;
+  sram m_sram;
+  dma_engine m_dma;
+
+  kernels::program m_program;
+  size_t m_pc = 0;
+  bool m_started = false, m_streaming = false, m_ended = false, m_done = false;
+  sc_core::sc_time m_end_time;
+  std::deque<size_t> m_queue[engines];
+  sc_core::sc_event m_queued[engines], m_retired, m_more_commands;
+
+  std::map<uint16_t, int64_t> m_sem;
+  std::map<std::pair<int, uint32_t>, std::deque<arrival>> m_channels;  // (from, tag)
+  sc_core::sc_event m_sem_changed, m_arrived;
+  std::multimap<sc_core::sc_time, message> m_inbox;
+  sc_core::sc_event m_inbox_ev;
+
+  std::vector<uint8_t> m_ring;  // cmdq_depth records
+  uint64_t m_ring_head = 0;     // next record a doorbell takes
+
+  engine_stats m_stats[engines];
+  uint64_t m_dma_bytes = 0, m_send_bytes = 0, m_macs = 0, m_vector_elements = 0;
+  uint64_t m_remote_signals = 0, m_barriers = 0;
+
+  trace_writer* m_trace;
+  uint32_t m_tracks[engines] = {};
+  uint32_t m_ev_dma = 0, m_ev_matmul = 0, m_ev_send = 0, m_ev_recv = 0, m_ev_wait = 0, m_ev_signal = 0,
+           m_ev_barrier = 0;
+  std::vector<uint32_t> m_ev_vector;  // per vector_op
+};
+
+}  // namespace npuvp

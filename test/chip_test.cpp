@@ -1,0 +1,234 @@
+// The assembled chip: command streams lowered by kernels/ run on 16 cores,
+// real HBM channels and the fabric. Each simulation runs in its own process
+// (run_isolated), so one test case can compare several runs.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/collectives.h"
+#include "kernels/partition/partition.h"
+#include "platform/base/error.h"
+#include "platform/base/trace.h"
+#include "platform/chip.h"
+#include "platform/sim/isolated_run.h"
+
+using namespace npuvp;
+using namespace npuvp::kernels;
+
+namespace {
+
+// 4x4 mesh of 128x128 arrays with 2 MiB SRAM each, 8 HBM2E channels (AT).
+hw_config test_hw(bool functional) {
+  hw_config hw = parse_hw_config(R"(
+name: npu4x4
+mesh: {width: 4, height: 4}
+core:
+  clock_ghz: 1.0
+  sram: {capacity_kib: 2048}
+hbm: {mode: at, preset: hbm2e, channels: 8, interleave_bytes: 256}
+)",
+                                 "chip_test");
+  hw.functional = functional;
+  return hw;
+}
+
+std::vector<program> lowered(const hw_config& hw, const std::string& strategy, const group_map& map,
+                             const std::vector<gemm_job>& jobs) {
+  lowering_context ctx(hw);
+  lower_gemm(ctx, *make_partition(strategy), map, jobs);
+  return ctx.finish();
+}
+
+// Lowers `groups` GEMMs of M x K x N onto groups of `n` cores with
+// `strategy` on `placement`, runs them on the chip and returns the
+// simulated time, the MACs done and (functional) the worst error against a
+// plain fp32 matmul.
+nlohmann::json run_gemm(const std::string& strategy, const std::string& placement, bool functional, int groups,
+                        int n, uint32_t M, uint32_t K, uint32_t N) {
+  const hw_config hw = test_hw(functional);
+  chip npu(hw);
+  const group_map map = make_placement(placement)->place(groups, n, hw.mesh.width, hw.mesh.height);
+  std::vector<gemm_job> jobs;
+  uint64_t top = 0;
+  for (int g = 0; g < groups; ++g) {
+    gemm_job j{M, K, N, top, top + uint64_t(M) * K * 4, top + uint64_t(M) * K * 4 + uint64_t(K) * N * 4};
+    top = (j.c + uint64_t(M) * N * 4 + 4095) / 4096 * 4096;
+    jobs.push_back(j);
+  }
+  npu.load_programs(lowered(hw, strategy, map, jobs));
+  std::vector<std::vector<float>> a(groups), b(groups);
+  if (functional) {
+    std::mt19937 rng(1234);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (int g = 0; g < groups; ++g) {
+      a[g].resize(uint64_t(M) * K);
+      b[g].resize(uint64_t(K) * N);
+      for (auto& x : a[g]) x = dist(rng);
+      for (auto& x : b[g]) x = dist(rng);
+      npu.write_hbm_floats(jobs[g].a, a[g]);
+      npu.write_hbm_floats(jobs[g].b, b[g]);
+      npu.write_hbm_floats(jobs[g].c, std::vector<float>(uint64_t(M) * N, NAN));
+    }
+  }
+  const double elapsed_ns = npu.run().to_seconds() * 1e9;
+  stats_writer st;
+  npu.report_stats(st);
+  double macs = 0;
+  for (int c = 0; c < npu.cores(); ++c)
+    macs += st.value(hw.name + ".core_" + std::to_string(c % 4) + "_" + std::to_string(c / 4) + ".matrix", "macs");
+  double worst = 0;
+  if (functional)
+    for (int g = 0; g < groups; ++g) {
+      const auto c = npu.read_hbm_floats(jobs[g].c, uint64_t(M) * N);
+      for (uint32_t i = 0; i < M; ++i)
+        for (uint32_t j = 0; j < N; ++j) {
+          double ref = 0;
+          for (uint32_t k = 0; k < K; ++k) ref += double(a[g][uint64_t(i) * K + k]) * b[g][uint64_t(k) * N + j];
+          const double err = std::abs(ref - c[uint64_t(i) * N + j]);
+          if (!(err <= worst)) worst = err;  // NaN (an element never stored) sticks
+        }
+    }
+  return {{"elapsed_ns", elapsed_ns}, {"macs", macs}, {"worst", worst}};
+}
+
+const std::vector<std::string> placements = {"linear_sequential", "linear_interleaved", "mesh_block", "ring_block"};
+
+}  // namespace
+
+TEST_CASE("chip: every partition strategy on every placement computes the GEMM (functional)", "[chip]") {
+  std::vector<isolated_job> jobs;
+  std::vector<std::string> names;
+  for (const auto& s : partition_names())
+    for (const auto& p : placements) {
+      names.push_back(s + " on " + p);
+      jobs.push_back([s, p] { return run_gemm(s, p, true, 2, 8, 192, 260, 320); });
+    }
+  const auto results = run_isolated(jobs, 2);
+  for (size_t i = 0; i < results.size(); ++i) {
+    INFO(names[i] << ": " << results[i].dump());
+    CHECK(results[i]["worst"].get<double>() < 1e-3);
+    CHECK(results[i]["macs"].get<double>() >= 2.0 * 192 * 260 * 320);
+    CHECK(results[i]["elapsed_ns"].get<double>() > 0);
+  }
+}
+
+TEST_CASE("chip: timing-only and functional runs of the same program take the same time", "[chip]") {
+  std::vector<isolated_job> jobs;
+  for (bool functional : {false, true}) {
+    jobs.push_back([functional] { return run_gemm("k_split", "ring_block", functional, 2, 8, 192, 260, 320); });
+    jobs.push_back([functional] { return run_gemm("mnk_2d", "mesh_block", functional, 1, 16, 256, 256, 256); });
+  }
+  const auto r = run_isolated(jobs, 2);
+  INFO(r[0].dump() << "\n" << r[1].dump() << "\n" << r[2].dump() << "\n" << r[3].dump());
+  CHECK(r[0]["elapsed_ns"].get<double>() == r[2]["elapsed_ns"].get<double>());
+  CHECK(r[1]["elapsed_ns"].get<double>() == r[3]["elapsed_ns"].get<double>());
+  CHECK(r[3]["worst"].get<double>() < 1e-3);
+  // Both much longer than the compute alone: 16 cores x 128x128 at 1 GHz
+  // would need 256^3 / (16 * 16384) = 64 ns of MACs for the second GEMM.
+  CHECK(r[1]["elapsed_ns"].get<double>() > 64);
+}
+
+TEST_CASE("chip: a deadlocked program is reported with every blocked command", "[chip]") {
+  chip npu(test_hw(false));
+  // Core 0 waits for core 1 and core 1 for core 0 before either signals.
+  npu.load_programs({{wait_cmd{engine::sync, 16, 1}, signal_cmd{engine::sync, 17, 1, 1}, end_cmd{}},
+                     {wait_cmd{engine::sync, 17, 1}, signal_cmd{engine::sync, 16, 0, 1}, end_cmd{}},
+                     {matmul_cmd{engine::matrix, dtype::fp32, false, false, 4, 4, 4, 0, 64, 128, 4, 4, 4}, end_cmd{}}});
+  try {
+    npu.run();
+    FAIL("no deadlock reported");
+  } catch (const simulation_error& e) {
+    const std::string what = e.what();
+    CHECK_THAT(what, Catch::Contains("deadlock"));
+    CHECK_THAT(what, Catch::Contains("npu4x4.core_0_0 (core 0) command 0 (wait     sync   sem=16 count=1)"));
+    CHECK_THAT(what, Catch::Contains("npu4x4.core_1_0 (core 1) command 0 (wait     sync   sem=17 count=1)"));
+    CHECK_THAT(what, !Catch::Contains("core_2_0"));  // finished
+  }
+  CHECK(npu.core(2).done());
+}
+
+TEST_CASE("chip: stats and trace cover every engine of every core", "[chip]") {
+  trace_writer trace;
+  hw_config hw = test_hw(false);
+  chip npu(hw, &trace);
+  const group_map map = make_placement("mesh_block")->place(1, 16, 4, 4);
+  npu.load_programs(lowered(hw, "megatron", map, {gemm_job{128, 256, 512, 0, 1 << 20, 2 << 20}}));
+  const double elapsed = npu.run().to_seconds() * 1e9;
+  stats_writer st;
+  npu.report_stats(st);
+  CHECK(st.value("npu4x4", "elapsed_ns") == Approx(elapsed));
+  double macs = 0, commands = 0, end = 0;
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) {
+      const std::string core = "npu4x4.core_" + std::to_string(x) + "_" + std::to_string(y);
+      macs += st.value(core + ".matrix", "macs");
+      commands += st.value(core, "commands");
+      end = std::max(end, st.value(core, "end_ns"));
+      CHECK(st.value(core + ".dma", "descriptors") > 0);  // the dma_engine's own group
+      CHECK(st.value(core + ".sram", "writes") > 0);
+    }
+  CHECK(macs == 128.0 * 256 * 512);
+  CHECK(end == Approx(elapsed));
+  CHECK(st.value("npu4x4.hbm_0", "reads") > 0);
+  // One trace event per command except `end` (16 of them), plus HBM accesses.
+  CHECK(trace.event_count() >= commands - 16);
+}
+
+namespace {
+
+// Ring all-reduce of `elems` fp32 per rank over the `n` cores of a
+// ring_block placement (SRAM in lt mode: no bank conflicts, so every rank
+// and step is alike). Returns the time and whether every rank holds the sum.
+nlohmann::json run_all_reduce(int n, uint64_t elems) {
+  hw_config hw = test_hw(true);
+  hw.core.sram.mode = "lt";
+  chip npu(hw);
+  const std::vector<int> ring = core_ids(make_placement("ring_block")->place(1, n, 4, 4)[0], 4);
+  lowering_context ctx(hw);
+  const uint32_t data = ctx.alloc_symmetric(ring, elems * 4, "all-reduce data");
+  ring_all_reduce(ctx, ring, data, elems, engine::dma);
+  npu.load_programs(ctx.finish());
+  for (int r = 0; r < n; ++r) {
+    std::vector<float> v(elems);
+    for (uint64_t e = 0; e < elems; ++e) v[e] = float(r + 1) + float(e % 3);
+    npu.core(ring[r]).write_sram(data, v.data(), elems * 4);
+  }
+  const double t = npu.run().to_seconds() * 1e9;
+  bool sums = true;
+  for (int r = 0; r < n; ++r) {
+    std::vector<float> v(elems);
+    npu.core(ring[r]).read_sram(data, v.data(), elems * 4);
+    for (uint64_t e = 0; e < elems; ++e) sums &= v[e] == float(n * (n + 1) / 2) + float(n) * float(e % 3);
+  }
+  return {{"elapsed_ns", t}, {"sums", sums}, {"message_ns", npu.message_latency(0, 1).to_seconds() * 1e9}};
+}
+
+// One send of `bytes` between two neighbours on an idle chip: when the recv completes.
+nlohmann::json run_send(uint32_t bytes) {
+  hw_config hw = test_hw(false);
+  hw.core.sram.mode = "lt";
+  chip npu(hw);
+  npu.load_programs({{send_cmd{engine::dma, 1, 0, 0, bytes, 0}, end_cmd{}},
+                     {recv_cmd{engine::dma, 0, 0, bytes, 0}, end_cmd{}}});
+  return {{"elapsed_ns", npu.run().to_seconds() * 1e9}};
+}
+
+}  // namespace
+
+TEST_CASE("chip: ring all-reduce takes the 2(n-1) steps the ring algorithm implies", "[chip]") {
+  const int n = 8;
+  const uint64_t elems = 8 * 1024;  // 4 KiB chunks
+  const auto r = run_isolated({[] { return run_all_reduce(n, elems); }, [] { return run_send(4096); }}, 2);
+  INFO(r[0].dump() << "\n" << r[1].dump());
+  CHECK(r[0]["sums"].get<bool>());
+  // Reduce-scatter step: send, arrival notice, add of 1024 elements
+  // (8 + 1024/64 = 24 cycles at 1 GHz); all-gather step: send, notice; and
+  // one notice between the phases ("go" to the previous rank):
+  //   T = 2(n-1) (t_send + L) + (n-1) t_add + L.
+  const double send_and_notice = r[1]["elapsed_ns"].get<double>(), L = r[0]["message_ns"].get<double>();
+  const double expected = 2 * (n - 1) * send_and_notice + (n - 1) * 24.0 + L;
+  CHECK(r[0]["elapsed_ns"].get<double>() == Approx(expected).epsilon(1e-9));
+}
