@@ -52,6 +52,8 @@ perf_params first_principles_params(const hw_config& hw) {
   // (the VP's core_sync: 2 x message latency).
   p.barrier_release_ns = 2 * (p.noc_hop_ns + p.signal_overhead_ns);
   p.dma_setup_ns = hw.core.dma.setup_cycles / hw.core.clock_ghz;
+  // At most one BEGIN_REQ per core cycle (models/dma/dma_engine.h).
+  p.dma_request_ns = 1.0 / hw.core.clock_ghz;
   p.sram_access_ns = hw.core.sram.access_cycles / hw.core.clock_ghz;
   p.command_overhead_ns = 0.0;
   return p;

@@ -32,8 +32,10 @@ struct perf_params {
   double signal_overhead_ns = 0.0;
   // A barrier opens this long after the last core arrived (gather + release).
   double barrier_release_ns = 0.0;
-  // DMA engine: per-descriptor decode cost; SRAM access latency.
+  // DMA engine: per-descriptor decode cost; spacing of its requests (two per
+  // burst: read, write); SRAM access latency.
   double dma_setup_ns = 0.0;
+  double dma_request_ns = 0.0;
   double sram_access_ns = 0.0;
   // Transfers the DMA engine works on at once: with more than one, the next
   // descriptor's setup and bursts overlap the previous one's tail.
@@ -67,6 +69,9 @@ struct perf_params {
     v.field("barrier_release_ns", barrier_release_ns, "ns", "a barrier opens this long after the last arrival", 0.0,
             1e6);
     v.field("dma_setup_ns", dma_setup_ns, "ns", "DMA descriptor decode before its first burst", 0.0, 1e5);
+    v.field("dma_request_ns", dma_request_ns, "ns",
+            "time between two requests of a DMA engine (one BEGIN_REQ per core cycle, or slower under back-pressure)",
+            0.001, 1e4);
     v.field("sram_access_ns", sram_access_ns, "ns", "SRAM access pipeline latency", 0.0, 1e4);
     v.field("dma_descriptors_in_flight", dma_descriptors_in_flight, "descriptors",
             "transfers the DMA engine overlaps (the next one's setup and bursts during the previous one's tail)", 1,

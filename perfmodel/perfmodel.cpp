@@ -329,10 +329,10 @@ class model {
     auto cuts = [&](uint64_t a) { return (a % B + run - 1) / B; };
     const uint64_t bursts = 1 + cuts(src) + ((src % B) == (dst % B) ? 0 : cuts(dst));
     const double burst_bytes = double(run) / double(bursts);
-    // The request channel sends one request per core cycle, two per burst (read
-    // then write); at most max_outstanding bursts are in flight from the read
-    // request to the write response.
-    const double req_rate = burst_bytes * m_hw.core.clock_ghz / 2.0;
+    // The request channel sends one request per dma_request_ns (a core cycle
+    // unloaded), two per burst (read then write); at most max_outstanding
+    // bursts are in flight from the read request to the write response.
+    const double req_rate = burst_bytes / (2.0 * m_p.dma_request_ns);
     const double out_rate = m_hw.core.dma.max_outstanding * burst_bytes / (read_rtt + write_rtt);
     plan.cap = std::min(req_rate, out_rate);
     plan.tail_ns = read_rtt + write_rtt;

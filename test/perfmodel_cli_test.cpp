@@ -48,3 +48,30 @@ TEST_CASE("npuvp perf evaluates lowered streams, warns without calibration, writ
   CHECK(out.find("unknown key") != std::string::npos);
   run_shell("rm -rf " + dir);
 }
+
+TEST_CASE("npuvp calibrate runs the micro-benchmarks on the TLM chip and writes a usable file",
+          "[perfmodel][cli]") {
+  const std::string dir = "calibrate_cli_test";
+  REQUIRE(run_shell("mkdir -p " + dir).first == 0);
+  // A 2x2 chip with 2 HBM channels keeps the 20-odd simulations short.
+  npuvp::write_file_atomically(dir + "/hw.yaml",
+                               "name: tiny\nmesh: {width: 2, height: 2}\ncore: {sram: {capacity_kib: 1024}}\n"
+                               "hbm: {channels: 2, placement: west}\n");
+  const std::string bin = NPUVP_BINARY;
+  auto [code, out] = run_shell(bin + " calibrate --hw " + dir + "/hw.yaml --out " + dir +
+                               "/cal.yaml --params dma_setup_ns,hbm_read_latency_ns,dma_request_ns");
+  INFO(out);
+  REQUIRE(code == 0);
+  CHECK(out.find("read_latency_d0") != std::string::npos);
+  CHECK(out.find("fit: MAPE") != std::string::npos);
+  const std::string cal = npuvp::read_file(dir + "/cal.yaml");
+  CHECK(cal.find("hw: tiny") != std::string::npos);
+  CHECK(cal.find("mape_percent") != std::string::npos);
+  // The file is accepted by npuvp perf without the no-calibration warning.
+  REQUIRE(run_shell(bin + " lower gemm --hw " + dir + "/hw.yaml --m 64 --k 64 --n 64 --out " + dir).first == 0);
+  std::tie(code, out) = run_shell(bin + " perf --hw " + dir + "/hw.yaml --calibration " + dir + "/cal.yaml " + dir +
+                                  "/core_*.bin");
+  CHECK(code == 0);
+  CHECK(out.find("warning") == std::string::npos);
+  run_shell("rm -rf " + dir);
+}

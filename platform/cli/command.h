@@ -41,5 +41,6 @@ int run_gemm(const std::vector<std::string>& args);
 int disasm(const std::vector<std::string>& args);
 int lower_gemm(const std::vector<std::string>& args);
 int perf(const std::vector<std::string>& args);
+int calibrate(const std::vector<std::string>& args);
 
 }  // namespace npuvp::cli

@@ -12,6 +12,8 @@ const std::vector<command>& commands() {
        lower_gemm},
       {"disasm", "print a binary command stream as text, one command per line", disasm},
       {"perf", "evaluate command streams with the analytical performance model (time, breakdown, bounds)", perf},
+      {"calibrate", "run the perfmodel micro-benchmarks on the TLM chip, fit its parameters, write the file",
+       calibrate},
   };
   return all;
 }
