@@ -21,11 +21,15 @@ const char* bound_name(bound b) {
 
 int flow_network::add_resource(double capacity, bound kind, double penalty) {
   if (!(capacity > 0)) throw error("flow network: resource capacity must be positive");
-  m_res.push_back({capacity, kind, penalty});
+  resource r;
+  r.capacity = capacity;
+  r.kind = kind;
+  r.penalty = penalty;
+  m_res.push_back(r);
   return static_cast<int>(m_res.size()) - 1;
 }
 
-int flow_network::start(std::vector<usage> path, double bytes, double cap, double now) {
+int flow_network::start(std::vector<usage> path, double bytes, double cap, double now, uint64_t stream) {
   if (!(cap > 0) || cap == std::numeric_limits<double>::infinity())
     throw error("flow network: a flow needs a finite positive rate cap");
   advance(now);
@@ -33,6 +37,7 @@ int flow_network::start(std::vector<usage> path, double bytes, double cap, doubl
   f.path = std::move(path);
   f.remaining = f.total = bytes;
   f.cap = cap;
+  f.stream = stream;
   f.active = true;
   m_flows.push_back(std::move(f));
   const int id = static_cast<int>(m_flows.size()) - 1;
@@ -97,13 +102,17 @@ void flow_network::recompute() {
       if (r.users++ == 0) {
         touched.push_back(u.resource);
         r.load = 0;
+        r.streams.clear();
       }
       r.load += u.coef;
+      if (r.penalty > 0 && std::find(r.streams.begin(), r.streams.end(), f.stream) == r.streams.end())
+        r.streams.push_back(f.stream);
     }
   }
   for (int ri : touched) {
     resource& r = m_res[ri];
-    r.rem = r.capacity / (1.0 + r.penalty * (r.users - 1));
+    const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
+    r.rem = r.capacity / (1.0 + r.penalty * (streams - 1));
   }
   double level = 0;
   size_t unfrozen = m_active.size();

@@ -29,12 +29,14 @@ struct usage {
 
 class flow_network {
  public:
-  // capacity in bytes/ns; `penalty`: with n flows on it the capacity is divided
-  // by 1 + penalty * (n - 1).
+  // capacity in bytes/ns; `penalty`: with n streams (flows with distinct
+  // stream keys) on it the capacity is divided by 1 + penalty * (n - 1).
   int add_resource(double capacity, bound kind, double penalty = 0.0);
 
-  // Starts a flow at `now` (after advancing every flow to `now`); returns its id.
-  int start(std::vector<usage> path, double bytes, double cap, double now);
+  // Starts a flow at `now` (after advancing every flow to `now`); returns its
+  // id. Flows with the same `stream` key (e.g. reads of the same HBM range)
+  // count as one stream for the penalty of the resources they share.
+  int start(std::vector<usage> path, double bytes, double cap, double now, uint64_t stream = 0);
   // Time at which the next active flow drains; infinity when none.
   double next_finish() const;
   // Advances every flow to `now` and removes the drained ones, returning their ids.
@@ -50,17 +52,19 @@ class flow_network {
 
  private:
   struct resource {
-    double capacity;
-    bound kind;
-    double penalty;
+    double capacity = 0;
+    bound kind = bound::noc;
+    double penalty = 0;
     double bytes = 0;
     // scratch of recompute()
     double rem = 0, load = 0;
     int users = 0;
+    std::vector<uint64_t> streams;  // distinct stream keys (penalised resources only)
   };
   struct flow {
     std::vector<usage> path;
     double remaining = 0, total = 0, cap = 0, rate = 0;
+    uint64_t stream = 0;
     bound limit = bound::dma_issue;
     bound_times times{};
     bool active = false, frozen = false;

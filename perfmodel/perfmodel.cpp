@@ -96,6 +96,7 @@ struct transfer_plan {
   std::vector<usage> path;
   double bytes = 0, cap = 0, tail_ns = 0;
   double hbm_read = 0, hbm_write = 0;
+  uint64_t stream = 0;  // HBM stream identity: transfers of the same HBM range share rows
 };
 
 class model {
@@ -281,6 +282,11 @@ class model {
     }
     add_usage(path, reading ? core_eject(rc) : core_inject(rc), 1.0, 1.0);
     (reading ? plan.hbm_read : plan.hbm_write) += total;
+    // Identity of the HBM access stream: start address, shape and direction
+    // (FNV-1a; 0 is left for transfers without HBM).
+    uint64_t h = 1469598103934665603ull;
+    for (uint64_t v : {addr, run, rows, stride, uint64_t(reading)}) h = (h ^ v) * 1099511628211ull;
+    plan.stream = h | 1;
     return 2 * max_routers * m_p.noc_hop_ns + (reading ? m_p.hbm_read_latency_ns : m_p.hbm_write_latency_ns);
   }
   static void add_usage(std::map<int, usage>& path, int res, double coef, double share) {
@@ -625,7 +631,7 @@ class model {
       }
       case ev::setup_done: {
         running_cmd& r = m_st[ev.core].slots[ev.a];
-        r.flow = m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now);
+        r.flow = m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now, r.plan.stream);
         m_flow_owner[r.flow] = {ev.core, static_cast<int>(ev.a)};
         m_result.hbm_read_bytes += r.plan.hbm_read;
         m_result.hbm_write_bytes += r.plan.hbm_write;

@@ -265,6 +265,21 @@ TEST_CASE("perfmodel: max-min fairness gives a flow limited elsewhere its share 
   CHECK(net.resource_bytes(link) == Approx(100.0));
 }
 
+TEST_CASE("perfmodel: the stream penalty counts distinct streams", "[perfmodel]") {
+  flow_network net;
+  const int channel = net.add_resource(12.0, bound::hbm, 0.5);
+  // Two flows of different streams: capacity 12 / (1 + 0.5) = 8, 4 each.
+  net.start({{channel, 1, 1}}, 40.0, 1e9, 0.0, 1);
+  net.start({{channel, 1, 1}}, 40.0, 1e9, 0.0, 2);
+  CHECK(net.next_finish() == Approx(10.0));
+  // Two flows of the same stream (same HBM range): no penalty, 6 each.
+  flow_network same;
+  const int ch = same.add_resource(12.0, bound::hbm, 0.5);
+  same.start({{ch, 1, 1}}, 60.0, 1e9, 0.0, 7);
+  same.start({{ch, 1, 1}}, 60.0, 1e9, 0.0, 7);
+  CHECK(same.next_finish() == Approx(10.0));
+}
+
 TEST_CASE("perfmodel: semaphores order engines and cores", "[perfmodel]") {
   const hw_config hw = hw4x4();
   const perf_params p = first_principles_params(hw);
