@@ -29,8 +29,9 @@ perf_params parse_perf_params(const hw_config& hw, const std::string& yaml_text,
 
 perf_params load_perf_params(const hw_config& hw, const std::string& path, std::string& warning) {
   if (path.empty()) {
-    warning = "perfmodel: no calibration file given; using first-principles parameters derived from the hardware "
-              "config (uncalibrated)";
+    warning =
+        "perfmodel: no calibration file given; using first-principles parameters derived from the hardware "
+        "config (uncalibrated)";
     return first_principles_params(hw);
   }
   return parse_perf_params(hw, read_file(path), path, warning);
@@ -66,8 +67,8 @@ class yaml_writer {
   explicit yaml_writer(std::ostringstream& out) : m_out(out) {}
   template <class T>
   void field(const char* key, T& value, const char* unit, const char* doc, double = 0, double = 0) {
-    m_out << "  " << key << ": " << config::to_text(value) << "  # " << (*unit ? std::string(unit) + ", " : "")
-          << doc << "\n";
+    m_out << "  " << key << ": " << config::to_text(value) << "  # " << (*unit ? std::string(unit) + ", " : "") << doc
+          << "\n";
   }
   template <class F>
   void derive(F&&) {}
@@ -272,7 +273,8 @@ fit_report fit(const hw_config& hw, const std::vector<calibration_sample>& sampl
   auto residuals = [&] {
     ++rep.evaluations;
     std::vector<double> r;
-    for (const auto& s : samples) r.push_back((evaluate(hw, s.programs, rep.params).time_ns - s.measured_ns) / s.measured_ns);
+    for (const auto& s : samples)
+      r.push_back((evaluate(hw, s.programs, rep.params).time_ns - s.measured_ns) / s.measured_ns);
     return r;
   };
   auto cost_of = [](const std::vector<double>& r) {

@@ -53,8 +53,7 @@ perf_params parse_perf_params(const hw_config& hw, const std::string& yaml_text,
                               std::string& warning);
 // Writes a calibration file (every parameter, with unit and meaning as comments).
 std::string calibration_yaml(const hw_config& hw, const perf_params& params, const fit_quality& fit);
-void write_calibration(const std::string& path, const hw_config& hw, const perf_params& params,
-                       const fit_quality& fit);
+void write_calibration(const std::string& path, const hw_config& hw, const perf_params& params, const fit_quality& fit);
 
 // One micro-benchmark: the command streams run on the TLM platform and the
 // time it measured.
@@ -84,7 +83,7 @@ struct fit_report {
   perf_params params;
   std::vector<double> model_ns;  // per sample, with the fitted params
   fit_quality quality;
-  int evaluations = 0;           // perfmodel runs over the whole sample set
+  int evaluations = 0;  // perfmodel runs over the whole sample set
 };
 
 // Fits the (double) parameters named in `free_params` (all when empty) by

@@ -8,13 +8,20 @@ namespace npuvp::perf {
 
 const char* bound_name(bound b) {
   switch (b) {
-    case bound::compute: return "compute";
-    case bound::hbm: return "hbm";
-    case bound::noc: return "noc";
-    case bound::sram: return "sram";
-    case bound::dma_issue: return "dma_issue";
-    case bound::latency: return "latency";
-    case bound::sync: return "sync";
+    case bound::compute:
+      return "compute";
+    case bound::hbm:
+      return "hbm";
+    case bound::noc:
+      return "noc";
+    case bound::sram:
+      return "sram";
+    case bound::dma_issue:
+      return "dma_issue";
+    case bound::latency:
+      return "latency";
+    case bound::sync:
+      return "sync";
   }
   return "?";
 }

@@ -78,8 +78,7 @@ struct perf_params {
             1024);
     v.field("local_sram_via_noc", local_sram_via_noc, "",
             "a DMA reaches its own core's SRAM through the router's local port (else directly)");
-    v.field("command_overhead_ns", command_overhead_ns, "ns", "issue cost of every command on its engine", 0.0,
-            1e5);
+    v.field("command_overhead_ns", command_overhead_ns, "ns", "issue cost of every command on its engine", 0.0, 1e5);
   }
 };
 

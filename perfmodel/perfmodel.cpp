@@ -20,9 +20,7 @@ namespace npuvp::perf {
 using namespace kernels;
 
 bound breakdown_row::bounded_by() const {
-  auto largest = [](const bound_times& t) {
-    return std::max_element(t.begin(), t.end()) - t.begin();
-  };
+  auto largest = [](const bound_times& t) { return std::max_element(t.begin(), t.end()) - t.begin(); };
   if (*std::max_element(critical_ns.begin(), critical_ns.end()) > 0) return static_cast<bound>(largest(critical_ns));
   if (*std::max_element(bound_ns.begin(), bound_ns.end()) > 0) return static_cast<bound>(largest(bound_ns));
   return bound::sync;
@@ -34,8 +32,20 @@ constexpr double inf = std::numeric_limits<double>::infinity();
 constexpr int engines = 3;  // dma, matrix, vector: the queued engines (sync runs in the dispatcher)
 
 // Command kinds of the breakdown: fixed ids so the per-command work is a table lookup.
-enum kind_id : int { k_dma_load, k_dma_store, k_dma_copy, k_dma_hbm_copy, k_matmul, k_send, k_recv, k_wait,
-                     k_signal, k_barrier, k_end, k_vector0 };
+enum kind_id : int {
+  k_dma_load,
+  k_dma_store,
+  k_dma_copy,
+  k_dma_hbm_copy,
+  k_matmul,
+  k_send,
+  k_recv,
+  k_wait,
+  k_signal,
+  k_barrier,
+  k_end,
+  k_vector0
+};
 constexpr int kind_count = k_vector0 + static_cast<int>(vector_op::causal_mask) + 1;
 std::string kind_name(int k) {
   static const char* names[] = {"dma load", "dma store", "dma copy", "dma hbm copy", "matmul", "send",
@@ -79,14 +89,20 @@ std::vector<int> group_of_commands(const program& p, std::vector<int>& group_kin
   const int groups = current + 1;
   int next = groups > 0 ? groups - 1 : 0;
   for (size_t j = n; j-- > 0;) {
-    if (g[j] >= 0) { next = g[j]; continue; }
+    if (g[j] >= 0) {
+      next = g[j];
+      continue;
+    }
     const int k = kind_of_command(p[j]);
     const bool feeds = k == k_dma_load || k == k_dma_copy || k == k_dma_hbm_copy || k == k_recv || k == k_wait;
     if (feeds) g[j] = next;
   }
   int prev = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (g[i] >= 0) { prev = g[i]; continue; }
+    if (g[i] >= 0) {
+      prev = g[i];
+      continue;
+    }
     g[i] = prev;
   }
   return g;
@@ -102,8 +118,13 @@ struct transfer_plan {
 class model {
  public:
   model(const hw_config& hw, const std::vector<program>& programs, const perf_params& p)
-      : m_hw(hw), m_programs(programs), m_p(p), m_w(hw.mesh.width), m_h(hw.mesh.height),
-        m_cores(hw.mesh.width * hw.mesh.height), m_channels(hw.hbm.channels) {
+      : m_hw(hw),
+        m_programs(programs),
+        m_p(p),
+        m_w(hw.mesh.width),
+        m_h(hw.mesh.height),
+        m_cores(hw.mesh.width * hw.mesh.height),
+        m_channels(hw.hbm.channels) {
     if (programs.size() > static_cast<size_t>(m_cores))
       throw error("perfmodel: " + std::to_string(programs.size()) + " programs for " + std::to_string(m_cores) +
                   " cores");
@@ -204,8 +225,8 @@ class model {
 
   void build_resources() {
     // A link moves link_flits_per_cycle flits of flit_bytes per NoC cycle; the payload is a fraction of it.
-    const double link_bw = double(m_hw.noc.flit_bytes) * m_hw.noc.link_flits_per_cycle * m_hw.noc.clock_ghz *
-                           m_p.noc_payload_efficiency;
+    const double link_bw =
+        double(m_hw.noc.flit_bytes) * m_hw.noc.link_flits_per_cycle * m_hw.noc.clock_ghz * m_p.noc_payload_efficiency;
     for (int i = 0; i < 4 * m_cores; ++i) m_net.add_resource(link_bw, bound::noc);
     for (int i = 0; i < 2 * m_cores + 2 * m_channels; ++i) m_net.add_resource(link_bw, bound::noc);
     m_channel_peak = m_hw.hbm.peak_gbps();
@@ -276,8 +297,8 @@ class model {
       const double f = bytes[ch] / total;
       add_usage(path, channel(ch), f / eff, f);
       add_usage(path, reading ? channel_inject(ch) : channel_eject(ch), f, f);
-      const int r = reading ? route_into(m_channel_router[ch], rc, f, path)
-                            : route_into(rc, m_channel_router[ch], f, path);
+      const int r =
+          reading ? route_into(m_channel_router[ch], rc, f, path) : route_into(rc, m_channel_router[ch], f, path);
       max_routers = std::max(max_routers, r);
     }
     add_usage(path, reading ? core_eject(rc) : core_inject(rc), 1.0, 1.0);
@@ -321,8 +342,8 @@ class model {
   }
 
   // A 2-D copy run by the DMA engine of core rc (dma_cmd, or send as a 1-D copy).
-  transfer_plan plan_copy(int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst,
-                          uint64_t run, uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
+  transfer_plan plan_copy(int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst, uint64_t run,
+                          uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
     transfer_plan plan;
     std::map<int, usage> path;
     const double read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, path, plan);
@@ -361,14 +382,11 @@ class model {
     return id;
   }
   std::string where(int core, size_t i) const {
-    return "core " + std::to_string(core) + " command " + std::to_string(i) + " (" + to_text(m_programs[core][i]) +
-           ")";
+    return "core " + std::to_string(core) + " command " + std::to_string(i) + " (" + to_text(m_programs[core][i]) + ")";
   }
   int hop_routers(int a, int b) const { return std::abs(a % m_w - b % m_w) + std::abs(a / m_w - b / m_w) + 1; }
   // A one-flit message between cores (remote signal, arrival notice).
-  double message_ns(int from, int to) const {
-    return hop_routers(from, to) * m_p.noc_hop_ns + m_p.signal_overhead_ns;
-  }
+  double message_ns(int from, int to) const { return hop_routers(from, to) * m_p.noc_hop_ns + m_p.signal_overhead_ns; }
 
   // `rec`: the executed signal command.
   void signal(int core, const signal_cmd& s, size_t i, int rec) {
@@ -382,8 +400,8 @@ class model {
   }
 
   // Accounts a finished (or instantly executed) command; returns its record.
-  int account(int core, size_t i, double ready, double start, double end, const bound_times& busy_bounds,
-              double bytes, int pred) {
+  int account(int core, size_t i, double ready, double start, double end, const bound_times& busy_bounds, double bytes,
+              int pred) {
     const int rec = begin_rec(core, i, start, pred);
     finish_rec(rec, ready, end, busy_bounds, bytes);
     return rec;
@@ -460,10 +478,10 @@ class model {
       s.finished = true;
       s.end_ns = m_now;
       if (s.end_index < prog.size())
-        account(core, s.end_index, m_now, m_now, m_now, {}, 0,
-                latest({done_dep(s.last_rec[0]), done_dep(s.last_rec[1]), done_dep(s.last_rec[2]),
-                        done_dep(s.last_sync)})
-                    .rec);
+        account(
+            core, s.end_index, m_now, m_now, m_now, {}, 0,
+            latest({done_dep(s.last_rec[0]), done_dep(s.last_rec[1]), done_dep(s.last_rec[2]), done_dep(s.last_sync)})
+                .rec);
     }
   }
 
@@ -484,8 +502,8 @@ class model {
       if (!s.at_barrier) {
         s.at_barrier = true;
         dep& last = m_barrier_dep[key];
-        last = latest({last, done_dep(s.last_rec[0]), done_dep(s.last_rec[1]), done_dep(s.last_rec[2]),
-                       done_dep(s.last_sync)});
+        last = latest(
+            {last, done_dep(s.last_rec[0]), done_dep(s.last_rec[1]), done_dep(s.last_rec[2]), done_dep(s.last_sync)});
         const uint32_t arrived = ++m_barrier_arrivals[key];
         m_barrier_waiters[key].push_back(core);
         if (arrived > b->participants)
@@ -584,13 +602,13 @@ class model {
       push(t0 + cycles / clock, ev::compute_done, core, e, slot);
     } else if (auto* v = std::get_if<vector_cmd>(&c)) {
       const uint64_t elems = uint64_t(v->rows) * v->cols;
-      push(t0 + core_timing::vector_cycles(elems, core_timing::vector_kind_of(v->op), m_hw.core.vector) / clock, ev::compute_done, core,
-           e, slot);
+      push(t0 + core_timing::vector_cycles(elems, core_timing::vector_kind_of(v->op), m_hw.core.vector) / clock,
+           ev::compute_done, core, e, slot);
     } else if (auto* d = std::get_if<dma_cmd>(&c)) {
       const int sc = d->src_space == mem_space::sram ? target_core(core, d->src_core, i) : 0;
       const int dc = d->dst_space == mem_space::sram ? target_core(core, d->dst_core, i) : 0;
-      r.plan = plan_copy(core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows,
-                         d->src_stride, d->dst_stride);
+      r.plan = plan_copy(core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows, d->src_stride,
+                         d->dst_stride);
       s.issuing = true;
       push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
     } else if (auto* sd = std::get_if<send_cmd>(&c)) {
@@ -725,9 +743,9 @@ class model {
   std::map<int, std::pair<int, int>> m_flow_owner;
   std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> m_arrivals;
   std::vector<exec_rec> m_recs;
-  std::map<std::pair<int, uint16_t>, dep> m_sem_src;  // latest increment of (core, semaphore)
+  std::map<std::pair<int, uint16_t>, dep> m_sem_src;           // latest increment of (core, semaphore)
   std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
-  std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;       // released (group, generation)
+  std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;      // released (group, generation)
   std::map<std::tuple<int, int, uint32_t>, std::deque<uint32_t>> m_pending_bytes;  // sends whose notice is in flight
   std::map<std::pair<uint16_t, uint64_t>, uint32_t> m_barrier_arrivals;
   std::map<std::pair<uint16_t, uint64_t>, std::vector<int>> m_barrier_waiters;
@@ -748,7 +766,8 @@ perf_result model::run() {
   for (int k = 0; k < kind_count; ++k) m_kind_rows[k].name = kind_name(k);
   m_group_rows.resize(std::max<size_t>(1, group_kind.size()));
   for (size_t g = 0; g < m_group_rows.size(); ++g)
-    m_group_rows[g].name = "group " + std::to_string(g) + ": " + (g < group_kind.size() ? kind_name(group_kind[g]) : "sync");
+    m_group_rows[g].name =
+        "group " + std::to_string(g) + ": " + (g < group_kind.size() ? kind_name(group_kind[g]) : "sync");
 
   for (int c = 0; c < n; ++c) poke(c);
   for (;;) {
@@ -830,8 +849,8 @@ void model::finish_result() {
   for (int nd = 0; nd < m_cores; ++nd)
     for (int dir = 0; dir < 4; ++dir) {
       const int x = nd % m_w, y = nd / m_w;
-      const bool exists = (dir == 0 && x + 1 < m_w) || (dir == 1 && x > 0) || (dir == 2 && y + 1 < m_h) ||
-                          (dir == 3 && y > 0);
+      const bool exists =
+          (dir == 0 && x + 1 < m_w) || (dir == 1 && x > 0) || (dir == 2 && y + 1 < m_h) || (dir == 3 && y > 0);
       if (!exists) continue;
       ++link_count;
       const double b = m_net.resource_bytes(link(nd, dir));
@@ -842,7 +861,8 @@ void model::finish_result() {
       if (b > 0) links.push_back({x, y, "EWSN"[dir], b, u});
     }
   if (link_count) r.noc_link_utilisation_mean /= link_count;
-  std::stable_sort(links.begin(), links.end(), [](const link_load& a, const link_load& b) { return a.bytes > b.bytes; });
+  std::stable_sort(links.begin(), links.end(),
+                   [](const link_load& a, const link_load& b) { return a.bytes > b.bytes; });
   if (links.size() > 8) links.resize(8);
   r.busiest_links = links;
 }
@@ -915,8 +935,8 @@ std::string summary(const perf_result& r) {
   s.precision(4);
   s << "time " << r.time_ns / 1e3 << " us, bounded by " << bound_name(r.bounded_by) << "; " << r.flops / 1e9
     << " GFLOP, HBM " << (r.hbm_read_bytes + r.hbm_write_bytes) / 1e6 << " MB\n";
-  s << "utilisation: compute " << 100 * r.compute_utilisation << "%, matrix busy " << 100 * r.matrix_busy
-    << "%, HBM " << 100 * r.hbm_utilisation << "%, NoC links mean " << 100 * r.noc_link_utilisation_mean << "% max "
+  s << "utilisation: compute " << 100 * r.compute_utilisation << "%, matrix busy " << 100 * r.matrix_busy << "%, HBM "
+    << 100 * r.hbm_utilisation << "%, NoC links mean " << 100 * r.noc_link_utilisation_mean << "% max "
     << 100 * r.noc_link_utilisation_max << "%\n";
   s << "critical path:";
   for (int b = 0; b < bound_count; ++b)

@@ -11,10 +11,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kernels/command.h"
 #include "perfmodel/flow_network.h"
@@ -27,34 +26,34 @@ namespace npuvp::perf {
 struct breakdown_row {
   std::string name;
   uint64_t commands = 0;
-  double busy_ns = 0;       // sum of engine occupancy (start to completion)
-  double blocked_ns = 0;    // sum of time spent at the head of a queue waiting (sync)
+  double busy_ns = 0;          // sum of engine occupancy (start to completion)
+  double blocked_ns = 0;       // sum of time spent at the head of a queue waiting (sync)
   double first_start_ns = -1;  // wall-clock interval covered by the commands
   double last_end_ns = 0;
-  double bytes = 0;         // bytes moved by dma/send commands
-  double flops = 0;         // 2 m k n per matmul
+  double bytes = 0;  // bytes moved by dma/send commands
+  double flops = 0;  // 2 m k n per matmul
   double vector_elements = 0;
-  bound_times bound_ns{};      // busy time by what limited it (sync: none, see blocked_ns)
-  bound_times critical_ns{};   // time on the run's critical path, by what limited it
+  bound_times bound_ns{};     // busy time by what limited it (sync: none, see blocked_ns)
+  bound_times critical_ns{};  // time on the run's critical path, by what limited it
   // The largest entry of critical_ns, else of bound_ns, else sync.
   bound bounded_by() const;
 };
 
 struct link_load {
-  int x = 0, y = 0;   // router the link leaves
-  char dir = 'E';     // E (x+1), W (x-1), S (y+1), N (y-1)
+  int x = 0, y = 0;  // router the link leaves
+  char dir = 'E';    // E (x+1), W (x-1), S (y+1), N (y-1)
   double bytes = 0;
   double utilisation = 0;
 };
 
 struct perf_result {
-  double time_ns = 0;                // makespan: the last core's end
-  std::vector<double> core_end_ns;   // per core
+  double time_ns = 0;               // makespan: the last core's end
+  std::vector<double> core_end_ns;  // per core
   uint64_t commands = 0;
   double flops = 0;
   double vector_elements = 0;
   double hbm_read_bytes = 0, hbm_write_bytes = 0;
-  double noc_link_bytes = 0;         // payload bytes x links crossed
+  double noc_link_bytes = 0;  // payload bytes x links crossed
   // By command kind ("dma load", "matmul", "vector softmax", "send", ...).
   std::vector<breakdown_row> by_kind;
   // Commands carry no operator id: "group i" is the i-th run of same-kind
@@ -67,7 +66,7 @@ struct perf_result {
   double matrix_busy = 0;          // mean fraction of time a core's matrix engine is busy
   double vector_busy = 0;
   double dma_busy = 0;
-  double hbm_utilisation = 0;      // bytes / (time x peak of all channels)
+  double hbm_utilisation = 0;  // bytes / (time x peak of all channels)
   std::vector<double> hbm_channel_utilisation;
   double noc_link_utilisation_mean = 0, noc_link_utilisation_max = 0;
   std::vector<link_load> busiest_links;  // up to 8, busiest first
@@ -78,7 +77,7 @@ struct perf_result {
   bound_times critical_path_ns{};
   bound bounded_by = bound::compute;  // largest entry of critical_path_ns
   bound_times bound_ns{};             // busy time of all commands by limit
-  uint64_t events = 0;                   // simulation events processed
+  uint64_t events = 0;                // simulation events processed
 };
 
 // Throws npuvp::error for a malformed command and npuvp::simulation_error

@@ -27,7 +27,8 @@ TEST_CASE("npuvp perf evaluates lowered streams, warns without calibration, writ
   const std::string hw = std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_4x4.yaml";
   const std::string bin = NPUVP_BINARY, dir = "perf_cli_test";
   REQUIRE(run_shell("mkdir -p " + dir).first == 0);
-  auto [code, out] = run_shell(bin + " lower gemm --hw " + hw + " --m 128 --k 256 --n 128 --groups 4 --strategy mnk_2d --out " + dir);
+  auto [code, out] =
+      run_shell(bin + " lower gemm --hw " + hw + " --m 128 --k 256 --n 128 --groups 4 --strategy mnk_2d --out " + dir);
   REQUIRE(code == 0);
   std::tie(code, out) = run_shell(bin + " perf --hw " + hw + " --json " + dir + "/perf.json " + dir + "/core_*.bin");
   INFO(out);
@@ -49,8 +50,7 @@ TEST_CASE("npuvp perf evaluates lowered streams, warns without calibration, writ
   run_shell("rm -rf " + dir);
 }
 
-TEST_CASE("npuvp calibrate runs the micro-benchmarks on the TLM chip and writes a usable file",
-          "[perfmodel][cli]") {
+TEST_CASE("npuvp calibrate runs the micro-benchmarks on the TLM chip and writes a usable file", "[perfmodel][cli]") {
   const std::string dir = "calibrate_cli_test";
   REQUIRE(run_shell("mkdir -p " + dir).first == 0);
   // A 2x2 chip with 2 HBM channels keeps the 20-odd simulations short.
@@ -69,8 +69,8 @@ TEST_CASE("npuvp calibrate runs the micro-benchmarks on the TLM chip and writes 
   CHECK(cal.find("mape_percent") != std::string::npos);
   // The file is accepted by npuvp perf without the no-calibration warning.
   REQUIRE(run_shell(bin + " lower gemm --hw " + dir + "/hw.yaml --m 64 --k 64 --n 64 --out " + dir).first == 0);
-  std::tie(code, out) = run_shell(bin + " perf --hw " + dir + "/hw.yaml --calibration " + dir + "/cal.yaml " + dir +
-                                  "/core_*.bin");
+  std::tie(code, out) =
+      run_shell(bin + " perf --hw " + dir + "/hw.yaml --calibration " + dir + "/cal.yaml " + dir + "/core_*.bin");
   CHECK(code == 0);
   CHECK(out.find("warning") == std::string::npos);
   run_shell("rm -rf " + dir);

@@ -1,19 +1,19 @@
 // Analytical performance model: hand-computed timings of single commands,
 // transfers, sharing, synchronisation and collectives; lowered GEMMs against
 // their FLOP and HBM bounds; calibration file and fit.
+#include "perfmodel/perfmodel.h"
+
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <iostream>
-
-#include <catch2/catch.hpp>
 
 #include "kernels/collectives.h"
 #include "kernels/partition/partition.h"
 #include "kernels/transformer_layer.h"
 #include "models/npu_core/core_timing.h"
 #include "perfmodel/calibration.h"
-#include "perfmodel/perfmodel.h"
 #include "platform/memory_map.h"
 
 using namespace npuvp;
@@ -122,8 +122,7 @@ TEST_CASE("perfmodel: a vector command takes the core_timing cycles", "[perfmode
   CHECK(kind_row(r, "vector softmax").vector_elements == 16000);
 }
 
-TEST_CASE("perfmodel: an HBM load on an idle chip = setup + round trip + bytes / narrowest bandwidth",
-          "[perfmodel]") {
+TEST_CASE("perfmodel: an HBM load on an idle chip = setup + round trip + bytes / narrowest bandwidth", "[perfmodel]") {
   const hw_config hw = hw4x4();
   perf_params p = first_principles_params(hw);
   // 64 rows of 256 B, one every 8 x 256 B: all in HBM channel 0, at router (0,0).
@@ -256,7 +255,7 @@ TEST_CASE("perfmodel: max-min fairness gives a flow limited elsewhere its share 
   const int link = net.add_resource(10.0, bound::noc);
   const int slow = net.add_resource(2.0, bound::hbm);
   const int a = net.start({{link, 1, 1}, {slow, 1, 1}}, 20.0, 1e9, 0.0);  // limited to 2 by `slow`
-  const int b = net.start({{link, 1, 1}}, 80.0, 1e9, 0.0);                 // gets the remaining 8
+  const int b = net.start({{link, 1, 1}}, 80.0, 1e9, 0.0);                // gets the remaining 8
   CHECK(net.next_finish() == Approx(10.0));
   auto done = net.finish_drained(10.0);
   REQUIRE(done == std::vector<int>{a, b});
@@ -482,12 +481,11 @@ TEST_CASE("perfmodel: calibration file reading, warnings and errors", "[perfmode
     CHECK_THAT(warning, Catch::Contains("npu8x8"));
   }
   SECTION("unknown keys and bad values are errors with file:line") {
-    CHECK_THROWS_WITH(parse_perf_params(hw, "hw: npu4x4\nparams:\n  hop_ns: 3\n", "cal.yaml", warning),
-                      Catch::Contains("cal.yaml:3") && Catch::Contains("params.hop_ns") &&
-                          Catch::Contains("unknown key"));
     CHECK_THROWS_WITH(
-        parse_perf_params(hw, "hw: npu4x4\nparams:\n  hbm_efficiency_random: 1.5\n", "cal.yaml", warning),
-        Catch::Contains("cal.yaml:3") && Catch::Contains("out of range"));
+        parse_perf_params(hw, "hw: npu4x4\nparams:\n  hop_ns: 3\n", "cal.yaml", warning),
+        Catch::Contains("cal.yaml:3") && Catch::Contains("params.hop_ns") && Catch::Contains("unknown key"));
+    CHECK_THROWS_WITH(parse_perf_params(hw, "hw: npu4x4\nparams:\n  hbm_efficiency_random: 1.5\n", "cal.yaml", warning),
+                      Catch::Contains("cal.yaml:3") && Catch::Contains("out of range"));
   }
   SECTION("written files read back") {
     perf_params p = first_principles_params(hw);
@@ -577,11 +575,11 @@ TEST_CASE("perfmodel: the calibration suite runs and identifies the parameters",
   }
   const auto t0 = std::chrono::steady_clock::now();
   const fit_report rep = fit(hw, suite, start,
-                             {"hbm_efficiency_sequential", "hbm_efficiency_random", "hbm_read_latency_ns",
-                              "noc_hop_ns", "signal_overhead_ns", "command_overhead_ns"});
+                             {"hbm_efficiency_sequential", "hbm_efficiency_random", "hbm_read_latency_ns", "noc_hop_ns",
+                              "signal_overhead_ns", "command_overhead_ns"});
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cout << "calibration fit: " << suite.size() << " samples, " << rep.evaluations << " suite evaluations, "
-            << wall << " s, MAPE " << rep.quality.mape_percent << "%, max " << rep.quality.max_error_percent << "%\n";
+  std::cout << "calibration fit: " << suite.size() << " samples, " << rep.evaluations << " suite evaluations, " << wall
+            << " s, MAPE " << rep.quality.mape_percent << "%, max " << rep.quality.max_error_percent << "%\n";
   CHECK(rep.params.hbm_efficiency_sequential == Approx(0.5).epsilon(0.02));
   CHECK(rep.params.hbm_efficiency_random == Approx(0.3).epsilon(0.02));
   CHECK(rep.params.hbm_read_latency_ns == Approx(40).epsilon(0.02));
@@ -591,11 +589,11 @@ TEST_CASE("perfmodel: the calibration suite runs and identifies the parameters",
   CHECK(rep.quality.max_error_percent < 1.0);
   // The 8x8 preset's suite runs too.
   const hw_config big = load_hw_config(std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_8x8.yaml");
-  for (const auto& s : calibration_suite(big)) CHECK(evaluate(big, s.programs, first_principles_params(big)).time_ns > 0);
+  for (const auto& s : calibration_suite(big))
+    CHECK(evaluate(big, s.programs, first_principles_params(big)).time_ns > 0);
 }
 
-TEST_CASE("perfmodel: a lowered Qwen3-0.6B decoder layer evaluates, with a breakdown per operator",
-          "[perfmodel]") {
+TEST_CASE("perfmodel: a lowered Qwen3-0.6B decoder layer evaluates, with a breakdown per operator", "[perfmodel]") {
   const hw_config hw = hw4x4();
   const model_config m = load_model_config("qwen3-0.6b", std::string(NPUVP_SOURCE_DIR) + "/scenarios/models");
   const uint64_t h = m.hidden_size, I = m.intermediate_size, hd = m.head_dim;
@@ -611,9 +609,8 @@ TEST_CASE("perfmodel: a lowered Qwen3-0.6B decoder layer evaluates, with a break
     return at;
   };
   job.x_in = place(T * h);
-  job.weights = {place(h),          place(h * H * hd), place(h * KV * hd), place(h * KV * hd),
-                 place(hd),         place(hd),         place(H * hd * h),  place(h),
-                 place(h * I),      place(h * I),      place(I * h)};
+  job.weights = {place(h),          place(h * H * hd), place(h * KV * hd), place(h * KV * hd), place(hd),   place(hd),
+                 place(H * hd * h), place(h),          place(h * I),       place(h * I),       place(I * h)};
   job.cache.k = place(job.batch.size() * KV * job.cache.max_positions * hd);
   job.cache.v = place(job.batch.size() * KV * job.cache.max_positions * hd);
   job.x_out = place(T * h);

@@ -21,8 +21,7 @@ int calibrate(const std::vector<std::string>& args) {
   int parallel = 2;
   desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
       "out", po::value(&out_file)->required(), "calibration YAML to write")(
-      "params", po::value(&params_list),
-      "comma-separated perf_params keys to fit (default: every fitted parameter)")(
+      "params", po::value(&params_list), "comma-separated perf_params keys to fit (default: every fitted parameter)")(
       "parallel", po::value(&parallel)->default_value(parallel), "simulations run at once");
   po::variables_map vm;
   if (!parse("npuvp calibrate --hw FILE --out FILE [--params a,b,...] [--parallel N]", desc, args, vm)) return 0;

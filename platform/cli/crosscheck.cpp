@@ -24,9 +24,9 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
   desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
       "calibration", po::value(&calibration), "perfmodel calibration YAML (default: first-principles parameters)")(
       "groups", po::value(&groups)->default_value(groups), "independent GEMMs, each on all cores / groups")(
-      "m", po::value(&m)->default_value(m), "rows of A and C")("k", po::value(&k)->default_value(k),
-                                                                "columns of A, rows of B")(
-      "n", po::value(&n)->default_value(n), "columns of B and C")(
+      "m", po::value(&m)->default_value(m), "rows of A and C")(
+      "k", po::value(&k)->default_value(k), "columns of A, rows of B")("n", po::value(&n)->default_value(n),
+                                                                       "columns of B and C")(
       "parallel", po::value(&parallel)->default_value(parallel), "TLM simulations run at once");
   po::variables_map vm;
   if (!parse("npuvp crosscheck gemm --hw FILE [--calibration FILE] [--groups G] [--m M --k K --n N]", desc, args, vm))
@@ -48,8 +48,8 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
       if (placement == "explicit") continue;
       const std::string name = strategy + " / " + placement;
       try {
-        const auto map = kernels::make_placement(placement)->place(groups, cores / groups, hw.mesh.width,
-                                                                   hw.mesh.height);
+        const auto map =
+            kernels::make_placement(placement)->place(groups, cores / groups, hw.mesh.width, hw.mesh.height);
         std::vector<kernels::gemm_job> jobs;
         uint64_t top = 0;
         for (int g = 0; g < groups; ++g) {
@@ -76,7 +76,8 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
   const auto tlm = run_isolated(jobs, parallel);
   std::cout << std::left << std::setw(34) << "strategy / placement" << std::right << std::setw(13) << "TLM us"
             << std::setw(13) << "model us" << std::setw(9) << "error %" << std::setw(11) << "TLM s" << std::setw(11)
-            << "model ms" << std::setw(10) << "speed-up" << "  model bound\n";
+            << "model ms" << std::setw(10) << "speed-up"
+            << "  model bound\n";
   double sum = 0, worst = 0, tlm_wall = 0, model_wall = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -94,9 +95,9 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
               << perf::bound_name(r.bounded_by) << "\n";
   }
   if (!cases.empty())
-    std::cout << std::setprecision(2) << "MAPE " << sum / cases.size() << "%, worst " << worst
-              << "%; TLM " << tlm_wall << " s, model " << model_wall * 1e3 << " ms in total (speed-up "
-              << std::setprecision(0) << tlm_wall / model_wall << "x)\n";
+    std::cout << std::setprecision(2) << "MAPE " << sum / cases.size() << "%, worst " << worst << "%; TLM " << tlm_wall
+              << " s, model " << model_wall * 1e3 << " ms in total (speed-up " << std::setprecision(0)
+              << tlm_wall / model_wall << "x)\n";
   return 0;
 }
 
