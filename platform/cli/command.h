@@ -42,5 +42,8 @@ int disasm(const std::vector<std::string>& args);
 int lower_gemm(const std::vector<std::string>& args);
 int bench_noc(const std::vector<std::string>& args);
 int lower_layer(const std::vector<std::string>& args);
+int perf(const std::vector<std::string>& args);
+int calibrate(const std::vector<std::string>& args);
+int crosscheck_gemm(const std::vector<std::string>& args);
 
 }  // namespace npuvp::cli

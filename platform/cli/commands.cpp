@@ -12,6 +12,11 @@ const std::vector<command>& commands() {
       {"lower layer", "lower one dense decoder layer of a zoo model for a batch; figures, stream files", lower_layer},
       {"disasm", "print a binary command stream as text, one command per line", disasm},
       {"bench noc", "synthetic traffic on the mesh: latency, throughput, saturation sweep, simulator speed", bench_noc},
+      {"perf", "evaluate command streams with the analytical performance model (time, breakdown, bounds)", perf},
+      {"calibrate", "run the perfmodel micro-benchmarks on the TLM chip, fit its parameters, write the file",
+       calibrate},
+      {"crosscheck gemm", "lowered GEMMs on the TLM chip and on the perfmodel: error per case, MAPE, speed-up",
+       crosscheck_gemm},
   };
   return all;
 }

@@ -1,0 +1,387 @@
+#include "perfmodel/calibration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <type_traits>
+
+#include "perfmodel/perfmodel.h"
+#include "platform/base/error.h"
+#include "platform/base/file_io.h"
+#include "platform/memory_map.h"
+
+namespace npuvp::perf {
+
+perf_params parse_perf_params(const hw_config& hw, const std::string& yaml_text, const std::string& origin,
+                              std::string& warning) {
+  calibration_file f;
+  f.params = first_principles_params(hw);
+  config::yaml_reader r(config::parse_yaml(yaml_text, origin), origin, "");
+  f.visit(r);
+  r.finish();
+  warning.clear();
+  if (f.hw != hw.name)
+    warning = "perfmodel: calibration " + origin + " was fitted on '" + f.hw + "', not on '" + hw.name +
+              "'; its parameters may not fit this chip";
+  return f.params;
+}
+
+perf_params load_perf_params(const hw_config& hw, const std::string& path, std::string& warning) {
+  if (path.empty()) {
+    warning =
+        "perfmodel: no calibration file given; using first-principles parameters derived from the hardware "
+        "config (uncalibrated)";
+    return first_principles_params(hw);
+  }
+  return parse_perf_params(hw, read_file(path), path, warning);
+}
+
+namespace {
+
+// Lists every double parameter with its range (visit() table).
+struct param_ref {
+  std::string key;
+  double* value;
+  double lo, hi;
+};
+class param_collector {
+ public:
+  explicit param_collector(std::vector<param_ref>& out) : m_out(out) {}
+  template <class T>
+  void field(const char* key, T& value, const char*, const char*, double lo = -config::no_limit,
+             double hi = config::no_limit) {
+    if constexpr (std::is_same_v<T, double>) m_out.push_back({key, &value, lo, hi});
+  }
+  template <class F>
+  void derive(F&&) {}
+  void check(bool, const char*, const std::string&) const {}
+
+ private:
+  std::vector<param_ref>& m_out;
+};
+
+// YAML lines "key: value  # unit, meaning" from the visit() table.
+class yaml_writer {
+ public:
+  explicit yaml_writer(std::ostringstream& out) : m_out(out) {}
+  template <class T>
+  void field(const char* key, T& value, const char* unit, const char* doc, double = 0, double = 0) {
+    m_out << "  " << key << ": " << config::to_text(value) << "  # " << (*unit ? std::string(unit) + ", " : "") << doc
+          << "\n";
+  }
+  template <class F>
+  void derive(F&&) {}
+  void check(bool, const char*, const std::string&) const {}
+
+ private:
+  std::ostringstream& m_out;
+};
+
+}  // namespace
+
+std::string calibration_yaml(const hw_config& hw, const perf_params& params, const fit_quality& fit) {
+  std::ostringstream s;
+  s.precision(10);
+  s << "# npuvp perfmodel calibration (docs/perfmodel.md)\n";
+  s << "hw: " << hw.name << "\n";
+  s << "params:\n";
+  yaml_writer w(s);
+  const_cast<perf_params&>(params).visit(w);
+  s << "fit:\n";
+  const_cast<fit_quality&>(fit).visit(w);
+  return s.str();
+}
+
+void write_calibration(const std::string& path, const hw_config& hw, const perf_params& params,
+                       const fit_quality& fit) {
+  write_file_atomically(path, calibration_yaml(hw, params, fit));
+}
+
+std::vector<calibration_sample> calibration_suite(const hw_config& hw) {
+  using namespace kernels;
+  const int W = hw.mesh.width, H = hw.mesh.height, N = W * H;
+  const uint64_t I = static_cast<uint64_t>(hw.hbm.interleave_bytes), C = static_cast<uint64_t>(hw.hbm.channels);
+  const uint64_t sram = hw.core.sram.capacity_bytes();
+  const uint64_t big = std::min<uint64_t>(256 * 1024, sram / 4) / I * I;  // bytes of a bandwidth sample
+  const auto routers = hbm_channel_routers(hw);
+  const int rx = routers[0][0], ry = routers[0][1];
+  auto dist = [&](int core) { return std::abs(core % W - rx) + std::abs(core / W - ry); };
+  // The nearest core for each distinct distance from channel 0's router, up to 4 distances.
+  std::vector<int> by_distance;
+  for (int d = 0; d < W + H && by_distance.size() < 4; ++d)
+    for (int c = 0; c < N; ++c)
+      if (dist(c) == d) {
+        by_distance.push_back(c);
+        break;
+      }
+  auto idle = [&] { return std::vector<program>(static_cast<size_t>(N), program{end_cmd{}}); };
+  auto load = [&](uint64_t hbm, uint64_t row, uint64_t rows, uint64_t stride, uint64_t dst) {
+    dma_cmd d;
+    d.src = hbm;
+    d.dst = dst;
+    d.row_bytes = static_cast<uint32_t>(row);
+    d.rows = static_cast<uint32_t>(rows);
+    d.src_stride = stride;
+    d.dst_stride = row;
+    return d;
+  };
+  std::vector<calibration_sample> suite;
+  auto add = [&](std::string name, std::vector<program> programs, std::vector<std::string> informs) {
+    suite.push_back({std::move(name), std::move(programs), 0, std::move(informs)});
+  };
+  const uint64_t channel0_rows = std::min<uint64_t>(64, sram / 4 / I);
+  for (int core : by_distance) {
+    const std::string d = std::to_string(dist(core));
+    auto p = idle();
+    p[core] = {load(0, I, 1, I, 0), end_cmd{}};
+    add("read_latency_d" + d, p, {"hbm_read_latency_ns", "noc_hop_ns", "dma_setup_ns"});
+    dma_cmd st;
+    st.src_space = mem_space::sram;
+    st.dst_space = mem_space::hbm;
+    st.row_bytes = static_cast<uint32_t>(I);
+    p[core] = {st, end_cmd{}};
+    add("write_latency_d" + d, p, {"hbm_write_latency_ns", "noc_hop_ns"});
+    p[core] = {load(0, I, channel0_rows, C * I, 0), end_cmd{}};
+    add("read_stream_d" + d, p, {"noc_payload_efficiency", "hbm_efficiency_strided"});
+  }
+  {
+    auto seq = idle(), strided = idle(), random = idle();
+    const uint64_t rows = big / I, run = std::max<uint64_t>(32, I / 4);
+    for (int c = 0; c < N; ++c) {
+      seq[c] = {load(c * big, big, 1, big, 0), end_cmd{}};
+      const uint64_t region = rows * (C + 1) * I;
+      strided[c] = {load(c * region, I, rows, (C + 1) * I, 0), end_cmd{}};
+      random[c] = {load(c * region, run, rows, (C + 1) * I, 0), end_cmd{}};
+    }
+    add("hbm_sequential_all", seq, {"hbm_efficiency_sequential"});
+    add("hbm_strided_all", strided, {"hbm_efficiency_strided"});
+    add("hbm_random_all", random, {"hbm_efficiency_random"});
+  }
+  for (int n : {1, 2, 4}) {
+    if (n > N) break;
+    auto p = idle();
+    for (int c = 0; c < n; ++c) p[c] = {load(c * channel0_rows * C * I, I, channel0_rows, C * I, 0), end_cmd{}};
+    add("streams_" + std::to_string(n), p, {"hbm_stream_penalty"});
+  }
+  const int far = N - 1;
+  for (int peer : {1, far}) {
+    if (peer >= N || peer == 0) continue;
+    const uint32_t bytes = static_cast<uint32_t>(big / 4);
+    auto p = idle();
+    p[0] = {send_cmd{engine::dma, static_cast<uint16_t>(peer), 0, 0, bytes, 1}, end_cmd{}};
+    p[peer] = {recv_cmd{engine::dma, 0, 0, bytes, 1}, end_cmd{}};
+    add("send_d" + std::to_string(peer % W + peer / W), p, {"noc_payload_efficiency", "noc_hop_ns"});
+  }
+  if (far > 0) {
+    auto p = idle();
+    p[0].clear();
+    p[far].clear();
+    for (int r = 0; r < 8; ++r) {
+      p[0].push_back(signal_cmd{engine::sync, 16, static_cast<uint16_t>(far), 1});
+      p[0].push_back(wait_cmd{engine::sync, 17, 1});
+      p[far].push_back(wait_cmd{engine::sync, 16, 1});
+      p[far].push_back(signal_cmd{engine::sync, 17, 0, 1});
+    }
+    p[0].push_back(end_cmd{});
+    p[far].push_back(end_cmd{});
+    add("signal_pingpong", p, {"signal_overhead_ns", "noc_hop_ns"});
+  }
+  {
+    auto p = idle();
+    p[0].clear();
+    matmul_cmd m;
+    m.m = m.k = m.n = 8;
+    m.lda = m.ldb = m.ldc = 8;
+    m.b = 256;
+    m.c = 512;
+    for (int i = 0; i < 64; ++i) p[0].push_back(m);
+    p[0].push_back(end_cmd{});
+    add("command_chain", p, {"command_overhead_ns"});
+  }
+  {
+    auto p = idle();
+    p[0].clear();
+    for (uint64_t i = 0; i < 8; ++i) p[0].push_back(load(i * I, I, 1, I, i * I));
+    p[0].push_back(end_cmd{});
+    add("dma_chain", p, {"dma_setup_ns"});
+    dma_cmd cp;
+    cp.src_space = cp.dst_space = mem_space::sram;
+    cp.dst = big / 2;
+    cp.row_bytes = static_cast<uint32_t>(big / 2);
+    p[0] = {cp, end_cmd{}};
+    add("local_copy", p, {"sram_access_ns", "dma_setup_ns"});
+  }
+  return suite;
+}
+
+namespace {
+
+// Solves A x = b (k x k, row-major) by Gaussian elimination with partial
+// pivoting; a singular pivot leaves that unknown at 0.
+std::vector<double> solve(std::vector<double> A, std::vector<double> b) {
+  const size_t k = b.size();
+  for (size_t c = 0; c < k; ++c) {
+    size_t piv = c;
+    for (size_t r = c + 1; r < k; ++r)
+      if (std::fabs(A[r * k + c]) > std::fabs(A[piv * k + c])) piv = r;
+    for (size_t j = 0; j < k; ++j) std::swap(A[c * k + j], A[piv * k + j]);
+    std::swap(b[c], b[piv]);
+    if (std::fabs(A[c * k + c]) < 1e-300) continue;
+    for (size_t r = c + 1; r < k; ++r) {
+      const double f = A[r * k + c] / A[c * k + c];
+      for (size_t j = c; j < k; ++j) A[r * k + j] -= f * A[c * k + j];
+      b[r] -= f * b[c];
+    }
+  }
+  std::vector<double> x(k, 0.0);
+  for (size_t c = k; c-- > 0;) {
+    if (std::fabs(A[c * k + c]) < 1e-300) continue;
+    double v = b[c];
+    for (size_t j = c + 1; j < k; ++j) v -= A[c * k + j] * x[j];
+    x[c] = v / A[c * k + c];
+  }
+  return x;
+}
+
+}  // namespace
+
+fit_report fit(const hw_config& hw, const std::vector<calibration_sample>& samples, const perf_params& start,
+               const std::vector<std::string>& free_params) {
+  if (samples.empty()) throw error("perfmodel fit: no samples");
+  for (const auto& s : samples)
+    if (!(s.measured_ns > 0)) throw error("perfmodel fit: sample '" + s.name + "' has no positive measured time");
+  fit_report rep;
+  rep.params = start;
+  std::vector<param_ref> all;
+  param_collector collect(all);
+  rep.params.visit(collect);
+  std::vector<param_ref> free;
+  for (const auto& p : all)
+    if (free_params.empty() || std::find(free_params.begin(), free_params.end(), p.key) != free_params.end())
+      free.push_back(p);
+  for (const auto& name : free_params)
+    if (std::none_of(all.begin(), all.end(), [&](const param_ref& p) { return p.key == name; }))
+      throw error("perfmodel fit: no parameter '" + name + "'");
+  // Search range of each parameter: its table bounds, open ones narrowed around the start value.
+  std::vector<std::pair<double, double>> range;
+  for (const auto& p : free) {
+    const double x0 = *p.value;
+    range.emplace_back(std::max(p.lo, 0.0), std::min(p.hi, std::max(8 * x0, 100.0)));
+  }
+
+  auto residuals = [&] {
+    ++rep.evaluations;
+    std::vector<double> r;
+    for (const auto& s : samples)
+      r.push_back((evaluate(hw, s.programs, rep.params).time_ns - s.measured_ns) / s.measured_ns);
+    return r;
+  };
+  auto cost_of = [](const std::vector<double>& r) {
+    double c = 0;
+    for (double e : r) c += e * e;
+    return c;
+  };
+  double best = cost_of(residuals());
+
+  // 1. One sweep per parameter: a 16-point grid over its range (robust to the
+  //    kinks of min() in the model), then a golden-section search between the
+  //    best point's neighbours.
+  auto sweep = [&] {
+    for (size_t j = 0; j < free.size(); ++j) {
+      double& x = *free[j].value;
+      const auto [lo, hi] = range[j];
+      const int grid = 16;
+      double bx = x, bf = best;
+      for (int g = 0; g <= grid; ++g) {
+        x = lo + (hi - lo) * g / grid;
+        const double f = cost_of(residuals());
+        if (f < bf) bf = f, bx = x;
+      }
+      const double step = (hi - lo) / grid;
+      double a = std::max(lo, bx - step), b = std::min(hi, bx + step);
+      const double gr = (std::sqrt(5.0) - 1) / 2;
+      double c = b - gr * (b - a), d = a + gr * (b - a);
+      x = c;
+      double fc = cost_of(residuals());
+      x = d;
+      double fd = cost_of(residuals());
+      for (int it = 0; it < 24; ++it) {
+        if (fc <= fd) {
+          b = d, d = c, fd = fc, c = b - gr * (b - a), x = c, fc = cost_of(residuals());
+        } else {
+          a = c, c = d, fc = fd, d = a + gr * (b - a), x = d, fd = cost_of(residuals());
+        }
+      }
+      if (fc < bf) bf = fc, bx = c;
+      if (fd < bf) bf = fd, bx = d;
+      x = bx;
+      best = bf;
+    }
+  };
+  // 2. Levenberg-Marquardt on the relative residuals, forward-difference
+  //    Jacobian, steps clamped to the ranges.
+  auto polish = [&] {
+    const size_t k = free.size();
+    double lambda = 1e-3;
+    for (int it = 0; it < 50 && best > 1e-20; ++it) {
+      const std::vector<double> r0 = residuals();
+      std::vector<std::vector<double>> J(k);
+      for (size_t j = 0; j < k; ++j) {
+        double& x = *free[j].value;
+        const double x0 = x, h = 1e-5 * std::max(std::fabs(x0), 1.0);
+        x = x0 + h <= range[j].second ? x0 + h : x0 - h;
+        const std::vector<double> r1 = residuals();
+        for (size_t i = 0; i < r0.size(); ++i) J[j].push_back((r1[i] - r0[i]) / (x - x0));
+        x = x0;
+      }
+      std::vector<double> JtJ(k * k, 0.0), Jtr(k, 0.0);
+      for (size_t a = 0; a < k; ++a) {
+        for (size_t i = 0; i < r0.size(); ++i) Jtr[a] -= J[a][i] * r0[i];
+        for (size_t b = 0; b < k; ++b)
+          for (size_t i = 0; i < r0.size(); ++i) JtJ[a * k + b] += J[a][i] * J[b][i];
+      }
+      bool improved = false;
+      for (int tries = 0; tries < 8 && !improved; ++tries) {
+        std::vector<double> A = JtJ;
+        for (size_t a = 0; a < k; ++a) A[a * k + a] += lambda * (JtJ[a * k + a] + 1e-12);
+        const std::vector<double> delta = solve(A, Jtr);
+        std::vector<double> old;
+        for (size_t j = 0; j < k; ++j) {
+          old.push_back(*free[j].value);
+          *free[j].value = std::clamp(old[j] + delta[j], range[j].first, range[j].second);
+        }
+        const double f = cost_of(residuals());
+        if (f < best) {
+          improved = true;
+          lambda = std::max(lambda / 3, 1e-9);
+          const double gain = best - f;
+          best = f;
+          if (gain < 1e-14 * std::max(best, 1e-30)) it = 50;
+        } else {
+          for (size_t j = 0; j < k; ++j) *free[j].value = old[j];
+          lambda *= 4;
+        }
+      }
+      if (!improved) break;
+    }
+  };
+  for (int round = 0; round < 2 && best > 1e-20; ++round) {
+    sweep();
+    polish();
+  }
+
+  rep.quality.samples = static_cast<int>(samples.size());
+  const std::vector<double> r = residuals();
+  double sum = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    rep.model_ns.push_back(samples[i].measured_ns * (1 + r[i]));
+    const double e = 100.0 * std::fabs(r[i]);
+    sum += e;
+    rep.quality.max_error_percent = std::max(rep.quality.max_error_percent, e);
+  }
+  rep.quality.mape_percent = sum / samples.size();
+  return rep;
+}
+
+}  // namespace npuvp::perf

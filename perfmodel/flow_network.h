@@ -1,0 +1,82 @@
+// Fluid model of concurrent transfers over shared resources (NoC links and
+// ports, HBM channels, SRAMs): each active flow moves its remaining bytes at a
+// rate given by max-min fairness (progressive filling; Bertsekas & Gallager,
+// "Data Networks", 1992, sec. 6.5.2), recomputed whenever a flow starts or
+// ends. A flow uses resource r at `coef` units of r's capacity per byte moved
+// (a DMA spread over 8 HBM channels uses each at 1/8 of its rate), and has its
+// own rate cap (the DMA engine's issue limit).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace npuvp::perf {
+
+// What limits a piece of work; `latency` is the fixed part of a transfer
+// (setup and round trip), `sync` time spent blocked on semaphores/recv/barriers.
+enum class bound : uint8_t { compute, hbm, noc, sram, dma_issue, latency, sync };
+constexpr int bound_count = 7;
+const char* bound_name(bound b);
+using bound_times = std::array<double, bound_count>;
+
+struct usage {
+  int resource = 0;
+  double coef = 1.0;   // capacity units per byte of the flow
+  double share = 1.0;  // fraction of the flow's bytes crossing the resource (for byte counts)
+};
+
+class flow_network {
+ public:
+  // capacity in bytes/ns; `penalty`: with n streams (flows with distinct
+  // stream keys) on it the capacity is divided by 1 + penalty * (n - 1).
+  int add_resource(double capacity, bound kind, double penalty = 0.0);
+
+  // Starts a flow at `now` (after advancing every flow to `now`); returns its
+  // id. Flows with the same `stream` key (e.g. reads of the same HBM range)
+  // count as one stream for the penalty of the resources they share.
+  int start(std::vector<usage> path, double bytes, double cap, double now, uint64_t stream = 0);
+  // Time at which the next active flow drains; infinity when none.
+  double next_finish() const;
+  // Advances every flow to `now` and removes the drained ones, returning their ids.
+  std::vector<int> finish_drained(double now);
+
+  // Per flow, after it drained: time spent at each bottleneck.
+  const bound_times& flow_bound_times(int id) const { return m_flows[id].times; }
+  // Bytes that crossed resource r (by share) so far.
+  double resource_bytes(int r) const { return m_res[r].bytes; }
+  double resource_capacity(int r) const { return m_res[r].capacity; }
+  int resources() const { return static_cast<int>(m_res.size()); }
+  uint64_t recomputations() const { return m_recomputations; }
+
+ private:
+  struct resource {
+    double capacity = 0;
+    bound kind = bound::noc;
+    double penalty = 0;
+    double bytes = 0;
+    // scratch of recompute()
+    double rem = 0, load = 0;
+    int users = 0;
+    std::vector<uint64_t> streams;  // distinct stream keys (penalised resources only)
+  };
+  struct flow {
+    std::vector<usage> path;
+    double remaining = 0, total = 0, cap = 0, rate = 0;
+    uint64_t stream = 0;
+    bound limit = bound::dma_issue;
+    bound_times times{};
+    bool active = false, frozen = false;
+  };
+  void advance(double now);
+  void recompute();
+
+  std::vector<resource> m_res;
+  std::vector<flow> m_flows;
+  std::vector<int> m_active;
+  double m_now = 0;
+  uint64_t m_recomputations = 0;
+};
+
+}  // namespace npuvp::perf

@@ -1,0 +1,88 @@
+// Parameters of the analytical performance model (docs/perfmodel.md). Each has
+// a first-principles default derived from the hardware config
+// (first_principles_params); a calibration file fitted against the TLM
+// platform overrides them (calibration.h). Times in ns, bandwidth fractions
+// in [0, 1].
+#pragma once
+
+#include <string>
+
+#include "platform/config/hw_config.h"
+#include "platform/config/schema.h"
+
+namespace npuvp::perf {
+
+struct perf_params {
+  // HBM: sustained fraction of a channel's peak bandwidth by access pattern of
+  // the DMA descriptor (see docs/perfmodel.md, "Access patterns").
+  double hbm_efficiency_sequential = 1.0;
+  double hbm_efficiency_strided = 1.0;
+  double hbm_efficiency_random = 1.0;
+  // Each extra concurrent stream on a channel divides its capacity by
+  // (1 + penalty): streams break each other's row-buffer locality.
+  double hbm_stream_penalty = 0.0;
+  double hbm_read_latency_ns = 0.0;
+  double hbm_write_latency_ns = 0.0;
+  // NoC: latency per router passed (router pipeline + the link after it) and
+  // the payload fraction of link bandwidth (header flits are overhead).
+  double noc_hop_ns = 0.0;
+  double noc_payload_efficiency = 1.0;
+  // A message between cores (remote signal, send's arrival notice): one flit,
+  // routers x noc_hop_ns plus this.
+  double signal_overhead_ns = 0.0;
+  // A barrier opens this long after the last core arrived (gather + release).
+  double barrier_release_ns = 0.0;
+  // DMA engine: per-descriptor decode cost; spacing of its requests (two per
+  // burst: read, write); SRAM access latency.
+  double dma_setup_ns = 0.0;
+  double dma_request_ns = 0.0;
+  double sram_access_ns = 0.0;
+  // Transfers the DMA engine works on at once: with more than one, the next
+  // descriptor's setup and bursts overlap the previous one's tail.
+  int dma_descriptors_in_flight = 1;
+  // Whether a DMA reaches its own core's SRAM through the router's local port
+  // (the chip assembly decides; false: a direct path, no NoC resources).
+  bool local_sram_via_noc = false;
+  // Dispatcher: cost of issuing any command (fetch + decode), on the engine
+  // that runs it, before it starts.
+  double command_overhead_ns = 0.0;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("hbm_efficiency_sequential", hbm_efficiency_sequential, "",
+            "sustained fraction of HBM channel peak for contiguous transfers", 0.01, 1.0);
+    v.field("hbm_efficiency_strided", hbm_efficiency_strided, "",
+            "fraction of peak for 2-D transfers whose rows are at least one interleave block", 0.01, 1.0);
+    v.field("hbm_efficiency_random", hbm_efficiency_random, "",
+            "fraction of peak for 2-D transfers with rows shorter than one interleave block", 0.01, 1.0);
+    v.field("hbm_stream_penalty", hbm_stream_penalty, "",
+            "channel capacity is divided by 1 + penalty x (concurrent streams - 1)", 0.0, 10.0);
+    v.field("hbm_read_latency_ns", hbm_read_latency_ns, "ns", "unloaded HBM read latency (controller to data)", 0.0,
+            1e5);
+    v.field("hbm_write_latency_ns", hbm_write_latency_ns, "ns", "unloaded HBM write latency (to the response)", 0.0,
+            1e5);
+    v.field("noc_hop_ns", noc_hop_ns, "ns", "latency per router passed (router pipeline + link)", 0.0, 1e4);
+    v.field("noc_payload_efficiency", noc_payload_efficiency, "",
+            "payload fraction of NoC link bandwidth (header flits are overhead)", 0.01, 1.0);
+    v.field("signal_overhead_ns", signal_overhead_ns, "ns",
+            "fixed cost of a message to another core (remote signal, arrival notice), on top of its hops", 0.0, 1e5);
+    v.field("barrier_release_ns", barrier_release_ns, "ns", "a barrier opens this long after the last arrival", 0.0,
+            1e6);
+    v.field("dma_setup_ns", dma_setup_ns, "ns", "DMA descriptor decode before its first burst", 0.0, 1e5);
+    v.field("dma_request_ns", dma_request_ns, "ns",
+            "time between two requests of a DMA engine (one BEGIN_REQ per core cycle, or slower under back-pressure)",
+            0.001, 1e4);
+    v.field("sram_access_ns", sram_access_ns, "ns", "SRAM access pipeline latency", 0.0, 1e4);
+    v.field("dma_descriptors_in_flight", dma_descriptors_in_flight, "descriptors",
+            "transfers the DMA engine overlaps (the next one's setup and bursts during the previous one's tail)", 1,
+            1024);
+    v.field("local_sram_via_noc", local_sram_via_noc, "",
+            "a DMA reaches its own core's SRAM through the router's local port (else directly)");
+    v.field("command_overhead_ns", command_overhead_ns, "ns", "issue cost of every command on its engine", 0.0, 1e5);
+  }
+};
+
+// Values derived from the hardware description alone (cited in the .cpp).
+perf_params first_principles_params(const hw_config& hw);
+
+}  // namespace npuvp::perf

@@ -1,0 +1,970 @@
+#include "perfmodel/perfmodel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <queue>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "models/npu_core/core_timing.h"
+#include "platform/base/error.h"
+#include "platform/memory_map.h"
+
+namespace npuvp::perf {
+
+using namespace kernels;
+
+bound breakdown_row::bounded_by() const {
+  auto largest = [](const bound_times& t) { return std::max_element(t.begin(), t.end()) - t.begin(); };
+  if (*std::max_element(critical_ns.begin(), critical_ns.end()) > 0) return static_cast<bound>(largest(critical_ns));
+  if (*std::max_element(bound_ns.begin(), bound_ns.end()) > 0) return static_cast<bound>(largest(bound_ns));
+  return bound::sync;
+}
+
+namespace {
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+constexpr int engines = 3;  // dma, matrix, vector: the queued engines (sync runs in the dispatcher)
+
+// Command kinds of the breakdown: fixed ids so the per-command work is a table lookup.
+enum kind_id : int {
+  k_dma_load,
+  k_dma_store,
+  k_dma_copy,
+  k_dma_hbm_copy,
+  k_matmul,
+  k_send,
+  k_recv,
+  k_wait,
+  k_signal,
+  k_barrier,
+  k_end,
+  k_vector0
+};
+constexpr int kind_count = k_vector0 + static_cast<int>(vector_op::causal_mask) + 1;
+std::string kind_name(int k) {
+  static const char* names[] = {"dma load", "dma store", "dma copy", "dma hbm copy", "matmul", "send",
+                                "recv",     "wait",      "signal",   "barrier",      "end"};
+  if (k < k_vector0) return names[k];
+  return std::string("vector ") + vector_op_name(static_cast<vector_op>(k - k_vector0));
+}
+int kind_of_command(const command& c) {
+  if (auto* d = std::get_if<dma_cmd>(&c)) {
+    if (d->src_space == mem_space::hbm) return d->dst_space == mem_space::hbm ? k_dma_hbm_copy : k_dma_load;
+    return d->dst_space == mem_space::hbm ? k_dma_store : k_dma_copy;
+  }
+  if (std::holds_alternative<matmul_cmd>(c)) return k_matmul;
+  if (auto* v = std::get_if<vector_cmd>(&c)) return k_vector0 + static_cast<int>(v->op);
+  if (std::holds_alternative<send_cmd>(c)) return k_send;
+  if (std::holds_alternative<recv_cmd>(c)) return k_recv;
+  if (std::holds_alternative<wait_cmd>(c)) return k_wait;
+  if (std::holds_alternative<signal_cmd>(c)) return k_signal;
+  if (std::holds_alternative<barrier_cmd>(c)) return k_barrier;
+  return k_end;
+}
+
+// Group of every command of one program (perfmodel.h, by_group): compute
+// commands form runs of one kind; commands that feed compute (loads, copies,
+// recv, wait) join the next run, the others (stores, sends, signals,
+// barriers, end) the previous one.
+std::vector<int> group_of_commands(const program& p, std::vector<int>& group_kind) {
+  const size_t n = p.size();
+  std::vector<int> g(n, -1);
+  int current = -1, last_kind = -1;
+  for (size_t i = 0; i < n; ++i) {
+    const int k = kind_of_command(p[i]);
+    if (k != k_matmul && k < k_vector0) continue;
+    if (k != last_kind) {
+      ++current;
+      last_kind = k;
+      if (static_cast<int>(group_kind.size()) <= current) group_kind.push_back(k);
+    }
+    g[i] = current;
+  }
+  const int groups = current + 1;
+  int next = groups > 0 ? groups - 1 : 0;
+  for (size_t j = n; j-- > 0;) {
+    if (g[j] >= 0) {
+      next = g[j];
+      continue;
+    }
+    const int k = kind_of_command(p[j]);
+    const bool feeds = k == k_dma_load || k == k_dma_copy || k == k_dma_hbm_copy || k == k_recv || k == k_wait;
+    if (feeds) g[j] = next;
+  }
+  int prev = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (g[i] >= 0) {
+      prev = g[i];
+      continue;
+    }
+    g[i] = prev;
+  }
+  return g;
+}
+
+struct transfer_plan {
+  std::vector<usage> path;
+  double bytes = 0, cap = 0, tail_ns = 0;
+  double hbm_read = 0, hbm_write = 0;
+  uint64_t stream = 0;  // HBM stream identity: transfers of the same HBM range share rows
+};
+
+class model {
+ public:
+  model(const hw_config& hw, const std::vector<program>& programs, const perf_params& p)
+      : m_hw(hw),
+        m_programs(programs),
+        m_p(p),
+        m_w(hw.mesh.width),
+        m_h(hw.mesh.height),
+        m_cores(hw.mesh.width * hw.mesh.height),
+        m_channels(hw.hbm.channels) {
+    if (programs.size() > static_cast<size_t>(m_cores))
+      throw error("perfmodel: " + std::to_string(programs.size()) + " programs for " + std::to_string(m_cores) +
+                  " cores");
+    for (size_t c = 0; c < programs.size(); ++c)
+      for (size_t i = 0; i < programs[c].size(); ++i)
+        check_command(programs[c][i], "core " + std::to_string(c) + " command " + std::to_string(i));
+    const auto routers = hbm_channel_routers(hw);
+    for (const auto& r : routers) m_channel_router.push_back(r[1] * m_w + r[0]);
+    build_resources();
+  }
+
+  perf_result run();
+
+ private:
+  enum class ev : uint8_t { compute_done, setup_done, transfer_done, network, sem_add, arrival, barrier_open };
+  struct event {
+    double t;
+    uint64_t seq;
+    ev kind;
+    int core, engine;
+    int64_t a, b, c;
+    bool operator>(const event& o) const { return t != o.t ? t > o.t : seq > o.seq; }
+  };
+  struct queued {
+    size_t index;
+    double since;
+    int dispatch_rec;  // the sync command that let it be dispatched (-1: none)
+  };
+  // What let a command start: the latest of its dependencies, as the time it
+  // was satisfied and the executed command that satisfied it (critical path).
+  struct dep {
+    double t = -1;
+    int rec = -1;
+  };
+  static dep latest(std::initializer_list<dep> deps) {
+    dep best;
+    for (const dep& d : deps)
+      if (d.rec >= 0 && d.t > best.t) best = d;
+    return best;
+  }
+  dep done_dep(int rec) const { return rec < 0 ? dep{} : dep{m_recs[rec].end, rec}; }
+  struct exec_rec {
+    int core;
+    size_t index;
+    double start, end;
+    bound_times busy;
+    int pred;
+  };
+  struct arrival {
+    uint32_t bytes;
+    dep from;
+  };
+  struct running_cmd {
+    bool used = false;
+    int engine = 0;
+    size_t index = 0;
+    double ready = 0, start = 0;
+    int rec = -1;
+    transfer_plan plan;
+    int flow = -1;
+    bound_times flow_times{};
+  };
+  struct core_state {
+    size_t pc = 0;
+    std::deque<queued> q[engines];
+    int in_flight[engines] = {};  // commands started, not completed
+    bool issuing = false;         // a transfer of the DMA engine is in setup or flowing
+    dep issue_free;               // when and by which transfer the DMA issue stage was freed
+    double dma_done_at = 0;       // completion of the latest transfer
+    std::vector<running_cmd> slots;
+    double idle_since[engines] = {};
+    double busy_since[engines] = {};
+    double busy_ns[engines] = {};
+    std::map<uint16_t, int64_t> sem;
+    std::map<uint16_t, uint64_t> barrier_gen;
+    bool at_barrier = false, ended = false;
+    int last_rec[engines] = {-1, -1, -1};  // last command executed by each engine
+    int last_sync = -1;                    // last sync command executed by the dispatcher
+    size_t end_index = SIZE_MAX;           // the end command, once dispatched
+    bool finished = false;
+    double sync_since = -1;  // the sync command at pc became the head of dispatch
+    double end_ns = 0;
+    bool done() const {
+      for (int e = 0; e < engines; ++e)
+        if (in_flight[e] || !q[e].empty()) return false;
+      return ended;
+    }
+  };
+
+  // ---- resources
+  int link(int from_node, int dir) const { return from_node * 4 + dir; }
+  int core_inject(int c) const { return 4 * m_cores + c; }
+  int core_eject(int c) const { return 5 * m_cores + c; }
+  int channel_inject(int ch) const { return 6 * m_cores + ch; }
+  int channel_eject(int ch) const { return 6 * m_cores + m_channels + ch; }
+  int channel(int ch) const { return 6 * m_cores + 2 * m_channels + ch; }
+  int sram(int c) const { return 6 * m_cores + 3 * m_channels + c; }
+
+  void build_resources() {
+    // A link moves link_flits_per_cycle flits of flit_bytes per NoC cycle; the payload is a fraction of it.
+    const double link_bw =
+        double(m_hw.noc.flit_bytes) * m_hw.noc.link_flits_per_cycle * m_hw.noc.clock_ghz * m_p.noc_payload_efficiency;
+    for (int i = 0; i < 4 * m_cores; ++i) m_net.add_resource(link_bw, bound::noc);
+    for (int i = 0; i < 2 * m_cores + 2 * m_channels; ++i) m_net.add_resource(link_bw, bound::noc);
+    m_channel_peak = m_hw.hbm.peak_gbps();
+    for (int i = 0; i < m_channels; ++i) m_net.add_resource(m_channel_peak, bound::hbm, m_p.hbm_stream_penalty);
+    m_sram_bw = double(m_hw.core.sram.banks) * m_hw.core.sram.bank_bytes_per_cycle * m_hw.core.clock_ghz;
+    for (int i = 0; i < m_cores; ++i) m_net.add_resource(m_sram_bw, bound::sram);
+    m_link_bw = link_bw;
+  }
+
+  // Bytes per HBM channel of `rows` runs of `run` bytes at addr + i * stride
+  // (channel of global block b = b mod channels, docs/memory_path.md).
+  void hbm_spread(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, std::vector<double>& bytes) const {
+    const uint64_t I = static_cast<uint64_t>(m_hw.hbm.interleave_bytes), C = static_cast<uint64_t>(m_channels);
+    auto one = [&](uint64_t a, uint64_t len, double weight) {
+      while (len > 0 && a % I != 0) {  // leading partial block
+        const uint64_t piece = std::min(len, I - a % I);
+        bytes[(a / I) % C] += piece * weight;
+        a += piece;
+        len -= piece;
+      }
+      const uint64_t blocks = len / I;
+      const uint64_t rounds = blocks / C;
+      if (rounds)
+        for (uint64_t c = 0; c < C; ++c) bytes[c] += double(rounds * I) * weight;
+      a += rounds * C * I;
+      len -= rounds * C * I;
+      while (len > 0) {
+        const uint64_t piece = std::min(len, I);
+        bytes[(a / I) % C] += piece * weight;
+        a += piece;
+        len -= piece;
+      }
+    };
+    if (rows == 1 || stride == run) {
+      one(addr, run * rows, 1.0);
+    } else if (stride % (I * C) == 0) {  // every row sees the same channels
+      one(addr, run, double(rows));
+    } else {
+      for (uint64_t r = 0; r < rows; ++r) one(addr + r * stride, run, 1.0);
+    }
+  }
+
+  double hbm_efficiency(uint64_t run, uint64_t rows, uint64_t stride) const {
+    if (rows == 1 || stride == run) return m_p.hbm_efficiency_sequential;
+    return run >= static_cast<uint64_t>(m_hw.hbm.interleave_bytes) ? m_p.hbm_efficiency_strided
+                                                                   : m_p.hbm_efficiency_random;
+  }
+
+  // One side of a transfer. `reading`: data flows from the location to the DMA's core.
+  // Returns the round trip of one burst to it (ns).
+  double endpoint(int rc, mem_space space, int core, uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride,
+                  bool reading, std::map<int, usage>& path, transfer_plan& plan) {
+    if (space == mem_space::sram) {
+      add_usage(path, sram(core), 1.0, 1.0);
+      if (core == rc && !m_p.local_sram_via_noc) return m_p.sram_access_ns;
+      add_usage(path, reading ? core_inject(core) : core_inject(rc), 1.0, 1.0);
+      add_usage(path, reading ? core_eject(rc) : core_eject(core), 1.0, 1.0);
+      const int routers = reading ? route_into(core, rc, 1.0, path) : route_into(rc, core, 1.0, path);
+      return 2 * routers * m_p.noc_hop_ns + m_p.sram_access_ns;
+    }
+    std::vector<double> bytes(m_channels, 0.0);
+    hbm_spread(addr, run, rows, stride, bytes);
+    const double total = double(run) * double(rows);
+    const double eff = hbm_efficiency(run, rows, stride);
+    int max_routers = 0;
+    for (int ch = 0; ch < m_channels; ++ch) {
+      if (bytes[ch] <= 0) continue;
+      const double f = bytes[ch] / total;
+      add_usage(path, channel(ch), f / eff, f);
+      add_usage(path, reading ? channel_inject(ch) : channel_eject(ch), f, f);
+      const int r =
+          reading ? route_into(m_channel_router[ch], rc, f, path) : route_into(rc, m_channel_router[ch], f, path);
+      max_routers = std::max(max_routers, r);
+    }
+    add_usage(path, reading ? core_eject(rc) : core_inject(rc), 1.0, 1.0);
+    (reading ? plan.hbm_read : plan.hbm_write) += total;
+    // Identity of the HBM access stream: start address, shape and direction
+    // (FNV-1a; 0 is left for transfers without HBM).
+    uint64_t h = 1469598103934665603ull;
+    for (uint64_t v : {addr, run, rows, stride, uint64_t(reading)}) h = (h ^ v) * 1099511628211ull;
+    plan.stream = h | 1;
+    return 2 * max_routers * m_p.noc_hop_ns + (reading ? m_p.hbm_read_latency_ns : m_p.hbm_write_latency_ns);
+  }
+  static void add_usage(std::map<int, usage>& path, int res, double coef, double share) {
+    auto it = path.find(res);
+    if (it == path.end()) {
+      path.emplace(res, usage{res, coef, share});
+    } else {
+      it->second.coef += coef;
+      it->second.share += share;
+    }
+  }
+  // Dimension-order route (hw.noc.routing) from router a to router b: adds the
+  // links crossed; returns the number of routers passed (Manhattan distance + 1).
+  int route_into(int a, int b, double share, std::map<int, usage>& path) const {
+    int x = a % m_w, y = a / m_w;
+    const int tx = b % m_w, ty = b / m_w;
+    const int routers = std::abs(tx - x) + std::abs(ty - y) + 1;
+    auto step_x = [&] {
+      for (; x != tx; x += tx > x ? 1 : -1) add_usage(path, link(y * m_w + x, tx > x ? 0 : 1), share, share);
+    };
+    auto step_y = [&] {
+      for (; y != ty; y += ty > y ? 1 : -1) add_usage(path, link(y * m_w + x, ty > y ? 2 : 3), share, share);
+    };
+    if (m_hw.noc.routing == "xy") {
+      step_x();
+      step_y();
+    } else {
+      step_y();
+      step_x();
+    }
+    return routers;
+  }
+
+  // A 2-D copy run by the DMA engine of core rc (dma_cmd, or send as a 1-D copy).
+  transfer_plan plan_copy(int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst, uint64_t run,
+                          uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
+    transfer_plan plan;
+    std::map<int, usage> path;
+    const double read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, path, plan);
+    const double write_rtt = endpoint(rc, ds, dc, dst, run, rows, dst_stride, false, path, plan);
+    for (const auto& [r, u] : path) plan.path.push_back(u);
+    plan.bytes = double(run) * double(rows);
+    // Bursts of at most burst_bytes, cut at every multiple of burst_bytes in
+    // source and destination (models/dma/dma_engine.h), counted on the first row.
+    const uint64_t B = static_cast<uint64_t>(m_hw.core.dma.burst_bytes);
+    auto cuts = [&](uint64_t a) { return (a % B + run - 1) / B; };
+    const uint64_t bursts = 1 + cuts(src) + ((src % B) == (dst % B) ? 0 : cuts(dst));
+    const double burst_bytes = double(run) / double(bursts);
+    // The request channel sends one request per dma_request_ns (a core cycle
+    // unloaded), two per burst (read then write); at most max_outstanding
+    // bursts are in flight from the read request to the write response.
+    const double req_rate = burst_bytes / (2.0 * m_p.dma_request_ns);
+    const double out_rate = m_hw.core.dma.max_outstanding * burst_bytes / (read_rtt + write_rtt);
+    plan.cap = std::min(req_rate, out_rate);
+    plan.tail_ns = read_rtt + write_rtt;
+    return plan;
+  }
+
+  void push(double t, ev kind, int core, int engine, int64_t a = 0, int64_t b = 0, int64_t c = -1) {
+    m_events.push(event{t, m_seq++, kind, core, engine, a, b, c});
+  }
+  void schedule_network() {
+    const double t = m_net.next_finish();
+    ++m_net_version;
+    if (t < inf) push(t, ev::network, -1, -1, static_cast<int64_t>(m_net_version));
+  }
+
+  int target_core(int core, uint16_t field, size_t i) const {
+    const int id = field == self_core ? core : field;
+    if (id >= static_cast<int>(m_programs.size()))
+      throw error(where(core, i) + ": core " + std::to_string(id) + " runs no program");
+    return id;
+  }
+  std::string where(int core, size_t i) const {
+    return "core " + std::to_string(core) + " command " + std::to_string(i) + " (" + to_text(m_programs[core][i]) + ")";
+  }
+  int hop_routers(int a, int b) const { return std::abs(a % m_w - b % m_w) + std::abs(a / m_w - b / m_w) + 1; }
+  // A one-flit message between cores (remote signal, arrival notice).
+  double message_ns(int from, int to) const { return hop_routers(from, to) * m_p.noc_hop_ns + m_p.signal_overhead_ns; }
+
+  // `rec`: the executed signal command.
+  void signal(int core, const signal_cmd& s, size_t i, int rec) {
+    const int target = target_core(core, s.core, i);
+    if (target == core) {
+      m_st[core].sem[s.sem] += s.count;
+      m_sem_src[{core, s.sem}] = {m_now, rec};
+      return;
+    }
+    push(m_now + message_ns(core, target), ev::sem_add, target, -1, s.sem, s.count, rec);
+  }
+
+  // Accounts a finished (or instantly executed) command; returns its record.
+  int account(int core, size_t i, double ready, double start, double end, const bound_times& busy_bounds, double bytes,
+              int pred) {
+    const int rec = begin_rec(core, i, start, pred);
+    finish_rec(rec, ready, end, busy_bounds, bytes);
+    return rec;
+  }
+  int begin_rec(int core, size_t i, double start, int pred) {
+    m_recs.push_back({core, i, start, start, {}, pred});
+    return static_cast<int>(m_recs.size()) - 1;
+  }
+  void finish_rec(int rec, double ready, double end, const bound_times& busy_bounds, double bytes) {
+    exec_rec& x = m_recs[rec];
+    x.end = end;
+    x.busy = busy_bounds;
+    const int core = x.core;
+    const size_t i = x.index;
+    const double start = x.start;
+    const command& c = m_programs[core][i];
+    breakdown_row* rows[2] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]]};
+    double flops = 0, elems = 0;
+    if (auto* m = std::get_if<matmul_cmd>(&c)) flops = 2.0 * m->m * m->k * m->n;
+    if (auto* v = std::get_if<vector_cmd>(&c)) elems = double(v->rows) * v->cols;
+    for (breakdown_row* r : rows) {
+      ++r->commands;
+      r->busy_ns += end - start;
+      r->blocked_ns += start - ready;
+      r->first_start_ns = r->first_start_ns < 0 ? start : std::min(r->first_start_ns, start);
+      r->last_end_ns = std::max(r->last_end_ns, end);
+      r->bytes += bytes;
+      r->flops += flops;
+      r->vector_elements += elems;
+      for (int b = 0; b < bound_count; ++b) r->bound_ns[b] += busy_bounds[b];
+    }
+    m_result.flops += flops;
+    m_result.vector_elements += elems;
+    ++m_result.commands;
+  }
+
+  // Runs the dispatcher and starts idle engines until nothing more can happen at m_now.
+  void poke(int core) {
+    core_state& s = m_st[core];
+    const program& prog = m_programs[core];
+    for (bool progress = true; progress;) {
+      progress = false;
+      while (!s.ended && s.pc < prog.size()) {
+        const command& c = prog[s.pc];
+        const engine e = engine_of(c);
+        if (e != engine::sync) {
+          s.q[static_cast<int>(e)].push_back({s.pc++, m_now, s.last_sync});
+          progress = true;
+          continue;
+        }
+        if (s.sync_since < 0) s.sync_since = m_now;
+        dep why;
+        if (!run_sync(core, s.pc, why)) break;
+        if (s.ended) {  // end: accounted when the engines have drained
+          s.end_index = s.pc++;
+          break;
+        }
+        const int rec =
+            account(core, s.pc, s.sync_since, m_now, m_now, {}, 0, latest({why, done_dep(s.last_sync)}).rec);
+        s.last_sync = rec;
+        if (auto* sg = std::get_if<signal_cmd>(&prog[s.pc])) signal(core, *sg, s.pc, rec);
+        s.sync_since = -1;
+        ++s.pc;
+        progress = true;
+      }
+      if (!s.ended && s.pc == prog.size()) s.ended = true;
+      for (int e = 0; e < engines; ++e)
+        while (!s.q[e].empty()) {
+          if (!start_command(core, e)) break;
+          progress = true;
+        }
+    }
+    if (s.done() && !s.finished) {
+      s.finished = true;
+      s.end_ns = m_now;
+      if (s.end_index < prog.size())
+        account(
+            core, s.end_index, m_now, m_now, m_now, {}, 0,
+            latest({done_dep(s.last_rec[0]), done_dep(s.last_rec[1]), done_dep(s.last_rec[2]), done_dep(s.last_sync)})
+                .rec);
+    }
+  }
+
+  // Executes the sync command at the head of dispatch if it can proceed (a
+  // signal is sent by the caller); `why` is what it waited for.
+  bool run_sync(int core, size_t i, dep& why) {
+    core_state& s = m_st[core];
+    const command& c = m_programs[core][i];
+    if (auto* w = std::get_if<wait_cmd>(&c)) {
+      int64_t& v = s.sem[w->sem];
+      if (v < int64_t(w->count)) return false;
+      v -= w->count;
+      why = m_sem_src[{core, w->sem}];
+    } else if (auto* b = std::get_if<barrier_cmd>(&c)) {
+      for (int e = 0; e < engines; ++e)
+        if (s.in_flight[e] || !s.q[e].empty()) return false;
+      const auto key = std::make_pair(b->group, s.barrier_gen[b->group]);
+      if (!s.at_barrier) {
+        s.at_barrier = true;
+        dep& last = m_barrier_dep[key];
+        last = latest(
+            {last, done_dep(s.last_rec[0]), done_dep(s.last_rec[1]), done_dep(s.last_rec[2]), done_dep(s.last_sync)});
+        const uint32_t arrived = ++m_barrier_arrivals[key];
+        m_barrier_waiters[key].push_back(core);
+        if (arrived > b->participants)
+          throw error(where(core, i) + ": " + std::to_string(arrived) + " cores reached a barrier for " +
+                      std::to_string(b->participants));
+        if (arrived == b->participants)
+          push(m_now + m_p.barrier_release_ns, ev::barrier_open, -1, -1, key.first, static_cast<int64_t>(key.second));
+      }
+      if (!m_barrier_open.count(key)) return false;
+      why = m_barrier_dep[key];
+      s.at_barrier = false;
+      ++s.barrier_gen[b->group];
+    } else if (std::holds_alternative<end_cmd>(c)) {
+      s.ended = true;
+    }
+    return true;
+  }
+
+  // Commands an engine may have in flight: the DMA engine overlaps the tails of
+  // dma_descriptors_in_flight transfers (one in setup or flowing at a time);
+  // matrix and vector run one command at a time.
+  int depth(int e) const { return e == 0 ? m_p.dma_descriptors_in_flight : 1; }
+
+  int new_slot(core_state& s, int e) {
+    s.in_flight[e]++;
+    if (s.in_flight[e] == 1) s.busy_since[e] = m_now;
+    for (size_t k = 0; k < s.slots.size(); ++k)
+      if (!s.slots[k].used) {
+        s.slots[k] = running_cmd{};
+        s.slots[k].used = true;
+        s.slots[k].engine = e;
+        return static_cast<int>(k);
+      }
+    s.slots.push_back(running_cmd{});
+    s.slots.back().used = true;
+    s.slots.back().engine = e;
+    return static_cast<int>(s.slots.size()) - 1;
+  }
+
+  // Starts the head command of engine e; returns false if it cannot start now.
+  bool start_command(int core, int e) {
+    core_state& s = m_st[core];
+    const queued head = s.q[e].front();
+    const size_t i = head.index;
+    const command& c = m_programs[core][i];
+    const bool transfer = std::holds_alternative<dma_cmd>(c) || std::holds_alternative<send_cmd>(c);
+    if (s.issuing || s.in_flight[e] >= depth(e)) return false;
+    // A signal counts every earlier command of its engine as done.
+    if (std::holds_alternative<signal_cmd>(c) && s.in_flight[e] > 0) return false;
+    const double ready = std::max(head.since, s.idle_since[e]);
+    const dep order = latest({done_dep(s.last_rec[e]), done_dep(head.dispatch_rec), transfer ? s.issue_free : dep{}});
+    auto instant = [&](dep why) {
+      s.q[e].pop_front();
+      s.idle_since[e] = m_now;
+      return s.last_rec[e] = account(core, i, ready, m_now, m_now, {}, 0, latest({why, order}).rec);
+    };
+    if (auto* w = std::get_if<wait_cmd>(&c)) {
+      int64_t& v = s.sem[w->sem];
+      if (v < int64_t(w->count)) return false;
+      v -= w->count;
+      instant(m_sem_src[{core, w->sem}]);
+      return true;
+    }
+    if (auto* sg = std::get_if<signal_cmd>(&c)) {
+      signal(core, *sg, i, instant({}));
+      return true;
+    }
+    if (auto* rv = std::get_if<recv_cmd>(&c)) {
+      auto it = m_arrivals.find({target_core(core, rv->peer, i), core, rv->tag});
+      if (it == m_arrivals.end() || it->second.empty()) return false;
+      if (it->second.front().bytes != rv->bytes)
+        throw error(where(core, i) + ": the matching send wrote " + std::to_string(it->second.front().bytes) +
+                    " bytes");
+      const dep from = it->second.front().from;
+      it->second.pop_front();
+      instant(from);
+      return true;
+    }
+    s.q[e].pop_front();
+    const int slot = new_slot(s, e);
+    running_cmd& r = s.slots[slot];
+    r.index = i;
+    r.ready = ready;
+    r.start = m_now;
+    r.rec = begin_rec(core, i, m_now, order.rec);
+    const double t0 = m_now + m_p.command_overhead_ns;
+    const double clock = m_hw.core.clock_ghz;
+    if (auto* m = std::get_if<matmul_cmd>(&c)) {
+      // A weight tile larger than the array runs as ceil(k/R) x ceil(n/C) folds,
+      // each timed by the single-tile formula (as models/npu_core/npu_core.cpp does).
+      const uint64_t R = m_hw.core.matrix.rows, C = m_hw.core.matrix.cols;
+      uint64_t cycles = 0;
+      for (uint64_t k0 = 0; k0 < m->k; k0 += R)
+        for (uint64_t n0 = 0; n0 < m->n; n0 += C)
+          cycles += core_timing::matmul_cycles(m->m, std::min(R, m->k - k0), std::min(C, m->n - n0), m_hw.core.matrix);
+      push(t0 + cycles / clock, ev::compute_done, core, e, slot);
+    } else if (auto* v = std::get_if<vector_cmd>(&c)) {
+      const uint64_t elems = uint64_t(v->rows) * v->cols;
+      push(t0 + core_timing::vector_cycles(elems, core_timing::vector_kind_of(v->op), m_hw.core.vector) / clock,
+           ev::compute_done, core, e, slot);
+    } else if (auto* d = std::get_if<dma_cmd>(&c)) {
+      const int sc = d->src_space == mem_space::sram ? target_core(core, d->src_core, i) : 0;
+      const int dc = d->dst_space == mem_space::sram ? target_core(core, d->dst_core, i) : 0;
+      r.plan = plan_copy(core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows, d->src_stride,
+                         d->dst_stride);
+      s.issuing = true;
+      push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
+    } else if (auto* sd = std::get_if<send_cmd>(&c)) {
+      const int peer = target_core(core, sd->peer, i);
+      r.plan = plan_copy(core, mem_space::sram, core, sd->src, mem_space::sram, peer, sd->dst, sd->bytes, 1, sd->bytes,
+                         sd->bytes);
+      s.issuing = true;
+      push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
+    }
+    return true;
+  }
+
+  void finish_command(int core, int slot, const bound_times& bounds) {
+    core_state& s = m_st[core];
+    running_cmd& r = s.slots[slot];
+    const int e = r.engine;
+    r.used = false;
+    if (--s.in_flight[e] == 0) s.busy_ns[e] += m_now - s.busy_since[e];
+    s.idle_since[e] = m_now;
+    finish_rec(r.rec, r.ready, m_now, bounds, r.plan.bytes);
+    s.last_rec[e] = r.rec;
+    if (auto* sd = std::get_if<send_cmd>(&m_programs[core][r.index])) {
+      // The arrival notice is a message to the peer, like a remote signal.
+      const int to = target_core(core, sd->peer, r.index);
+      push(m_now + message_ns(core, to), ev::arrival, to, -1, core, sd->tag, r.rec);
+      m_pending_bytes[{core, to, sd->tag}].push_back(sd->bytes);
+    }
+    m_wake.push_back(core);
+  }
+
+  void handle(const event& ev) {
+    switch (ev.kind) {
+      case ev::compute_done: {
+        bound_times b{};
+        b[static_cast<int>(bound::compute)] = m_now - m_st[ev.core].slots[ev.a].start;
+        finish_command(ev.core, static_cast<int>(ev.a), b);
+        break;
+      }
+      case ev::setup_done: {
+        running_cmd& r = m_st[ev.core].slots[ev.a];
+        r.flow = m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now, r.plan.stream);
+        m_flow_owner[r.flow] = {ev.core, static_cast<int>(ev.a)};
+        m_result.hbm_read_bytes += r.plan.hbm_read;
+        m_result.hbm_write_bytes += r.plan.hbm_write;
+        schedule_network();
+        break;
+      }
+      case ev::network: {
+        if (static_cast<uint64_t>(ev.a) != m_net_version) break;  // superseded
+        for (int id : m_net.finish_drained(m_now)) {
+          const auto [core, slot] = m_flow_owner.at(id);
+          m_flow_owner.erase(id);
+          core_state& s = m_st[core];
+          running_cmd& r = s.slots[slot];
+          r.flow_times = m_net.flow_bound_times(id);
+          // The last burst is issued: the next transfer may start while this one's tail completes.
+          s.issuing = false;
+          s.issue_free = {m_now, r.rec};
+          m_wake.push_back(core);
+          // Transfers complete in order (the engine's queue is in order).
+          s.dma_done_at = std::max(m_now + r.plan.tail_ns, s.dma_done_at);
+          push(s.dma_done_at, ev::transfer_done, core, r.engine, slot);
+        }
+        schedule_network();
+        break;
+      }
+      case ev::transfer_done: {
+        const running_cmd& r = m_st[ev.core].slots[ev.a];
+        bound_times b = r.flow_times;
+        double flow_ns = 0;
+        for (double t : b) flow_ns += t;
+        b[static_cast<int>(bound::latency)] += (m_now - r.start) - flow_ns;
+        finish_command(ev.core, static_cast<int>(ev.a), b);
+        break;
+      }
+      case ev::arrival: {
+        const auto key = std::make_tuple(static_cast<int>(ev.a), ev.core, static_cast<uint32_t>(ev.b));
+        auto& pending = m_pending_bytes[key];
+        m_arrivals[key].push_back({pending.front(), {m_now, static_cast<int>(ev.c)}});
+        pending.pop_front();
+        m_wake.push_back(ev.core);
+        break;
+      }
+      case ev::barrier_open: {
+        const auto key = std::make_pair(static_cast<uint16_t>(ev.a), static_cast<uint64_t>(ev.b));
+        m_barrier_open.insert(key);
+        m_barrier_dep[key] = {m_now, m_barrier_dep[key].rec};
+        for (int c : m_barrier_waiters[key]) m_wake.push_back(c);
+        break;
+      }
+      case ev::sem_add:
+        m_st[ev.core].sem[static_cast<uint16_t>(ev.a)] += ev.b;
+        m_sem_src[{ev.core, static_cast<uint16_t>(ev.a)}] = {m_now, static_cast<int>(ev.c)};
+        m_wake.push_back(ev.core);
+        break;
+    }
+  }
+
+  void deadlock() const {
+    std::string report = "perfmodel deadlock: no core can proceed";
+    for (size_t c = 0; c < m_st.size(); ++c) {
+      const core_state& s = m_st[c];
+      if (s.done()) continue;
+      report += "\n  core " + std::to_string(c) + ":";
+      if (!s.ended && s.pc < m_programs[c].size())
+        report += "\n    dispatch blocked at " + where(static_cast<int>(c), s.pc);
+      for (int e = 0; e < engines; ++e)
+        if (!s.q[e].empty())
+          report += "\n    " + std::string(engine_name(engine(e))) + " blocked at " +
+                    where(static_cast<int>(c), s.q[e].front().index);
+    }
+    throw simulation_error(report);
+  }
+
+  void finish_result();
+
+  const hw_config& m_hw;
+  const std::vector<program>& m_programs;
+  const perf_params m_p;
+  const int m_w, m_h, m_cores, m_channels;
+  std::vector<int> m_channel_router;
+  flow_network m_net;
+  double m_channel_peak = 0, m_sram_bw = 0, m_link_bw = 0;
+  std::vector<core_state> m_st;
+  std::vector<std::vector<uint8_t>> m_kind;
+  std::vector<std::vector<int>> m_group;
+  std::vector<breakdown_row> m_kind_rows, m_group_rows;
+  std::priority_queue<event, std::vector<event>, std::greater<event>> m_events;
+  uint64_t m_seq = 0, m_net_version = 0;
+  double m_now = 0;
+  std::vector<int> m_wake;
+  std::map<int, std::pair<int, int>> m_flow_owner;
+  std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> m_arrivals;
+  std::vector<exec_rec> m_recs;
+  std::map<std::pair<int, uint16_t>, dep> m_sem_src;           // latest increment of (core, semaphore)
+  std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
+  std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;      // released (group, generation)
+  std::map<std::tuple<int, int, uint32_t>, std::deque<uint32_t>> m_pending_bytes;  // sends whose notice is in flight
+  std::map<std::pair<uint16_t, uint64_t>, uint32_t> m_barrier_arrivals;
+  std::map<std::pair<uint16_t, uint64_t>, std::vector<int>> m_barrier_waiters;
+  perf_result m_result;
+};
+
+perf_result model::run() {
+  const int n = static_cast<int>(m_programs.size());
+  m_st.resize(n);
+  m_kind.resize(n);
+  m_group.resize(n);
+  std::vector<int> group_kind;
+  for (int c = 0; c < n; ++c) {
+    for (const command& cmd : m_programs[c]) m_kind[c].push_back(static_cast<uint8_t>(kind_of_command(cmd)));
+    m_group[c] = group_of_commands(m_programs[c], group_kind);
+  }
+  m_kind_rows.resize(kind_count);
+  for (int k = 0; k < kind_count; ++k) m_kind_rows[k].name = kind_name(k);
+  m_group_rows.resize(std::max<size_t>(1, group_kind.size()));
+  for (size_t g = 0; g < m_group_rows.size(); ++g)
+    m_group_rows[g].name =
+        "group " + std::to_string(g) + ": " + (g < group_kind.size() ? kind_name(group_kind[g]) : "sync");
+
+  for (int c = 0; c < n; ++c) poke(c);
+  for (;;) {
+    while (!m_wake.empty()) {
+      std::vector<int> wake;
+      wake.swap(m_wake);
+      std::sort(wake.begin(), wake.end());
+      wake.erase(std::unique(wake.begin(), wake.end()), wake.end());
+      for (int c : wake) poke(c);
+    }
+    if (m_events.empty()) break;
+    const event e = m_events.top();
+    m_events.pop();
+    m_now = e.t;
+    ++m_result.events;
+    handle(e);
+  }
+  for (const core_state& s : m_st)
+    if (!s.done()) deadlock();
+  finish_result();
+  return m_result;
+}
+
+void model::finish_result() {
+  perf_result& r = m_result;
+  for (const core_state& s : m_st) {
+    r.core_end_ns.push_back(s.end_ns);
+    r.time_ns = std::max(r.time_ns, s.end_ns);
+  }
+  const double T = r.time_ns;
+  // Critical path: from the command that ends last, follow what let each
+  // command start. A command overlapping its successor (DMA tails) counts up
+  // to the successor's start; gaps between commands count as sync.
+  int cur = -1;
+  for (size_t i = 0; i < m_recs.size(); ++i)
+    if (cur < 0 || m_recs[i].end > m_recs[cur].end) cur = static_cast<int>(i);
+  double cursor = cur >= 0 ? m_recs[cur].end : 0.0;
+  while (cur >= 0) {
+    const exec_rec& x = m_recs[cur];
+    bound_times t{};
+    const double len = x.end - x.start;
+    const double counted = std::max(0.0, std::min(cursor, x.end) - x.start);
+    if (len > 0)
+      for (int b = 0; b < bound_count; ++b) t[b] = x.busy[b] * counted / len;
+    t[static_cast<int>(bound::sync)] += std::max(0.0, cursor - std::max(x.end, x.start));
+    if (x.pred < 0) t[static_cast<int>(bound::sync)] += x.start;
+    for (breakdown_row* row : {&m_kind_rows[m_kind[x.core][x.index]], &m_group_rows[m_group[x.core][x.index]]})
+      for (int b = 0; b < bound_count; ++b) row->critical_ns[b] += t[b];
+    for (int b = 0; b < bound_count; ++b) r.critical_path_ns[b] += t[b];
+    cursor = std::min(cursor, x.start);
+    cur = x.pred;
+  }
+  for (auto& row : m_kind_rows)
+    if (row.commands) r.by_kind.push_back(row);
+  for (auto& row : m_group_rows)
+    if (row.commands) r.by_group.push_back(row);
+  for (const auto& row : r.by_kind)
+    for (int b = 0; b < bound_count; ++b) r.bound_ns[b] += row.bound_ns[b];
+  r.bounded_by = static_cast<bound>(std::max_element(r.critical_path_ns.begin(), r.critical_path_ns.end()) -
+                                    r.critical_path_ns.begin());
+  if (T <= 0) return;
+  const double peak_flops = 2.0 * m_hw.core.matrix.rows * m_hw.core.matrix.cols *
+                            m_hw.core.matrix.macs_per_pe_per_cycle * m_hw.core.clock_ghz * m_cores;
+  r.compute_utilisation = r.flops / (T * peak_flops);
+  for (const core_state& s : m_st) {
+    r.dma_busy += s.busy_ns[0] / T / m_cores;
+    r.matrix_busy += s.busy_ns[1] / T / m_cores;
+    r.vector_busy += s.busy_ns[2] / T / m_cores;
+  }
+  double hbm_bytes = 0;
+  for (int ch = 0; ch < m_channels; ++ch) {
+    const double b = m_net.resource_bytes(channel(ch));
+    hbm_bytes += b;
+    r.hbm_channel_utilisation.push_back(b / (T * m_channel_peak));
+  }
+  r.hbm_utilisation = hbm_bytes / (T * m_channel_peak * m_channels);
+  std::vector<link_load> links;
+  int link_count = 0;
+  for (int nd = 0; nd < m_cores; ++nd)
+    for (int dir = 0; dir < 4; ++dir) {
+      const int x = nd % m_w, y = nd / m_w;
+      const bool exists =
+          (dir == 0 && x + 1 < m_w) || (dir == 1 && x > 0) || (dir == 2 && y + 1 < m_h) || (dir == 3 && y > 0);
+      if (!exists) continue;
+      ++link_count;
+      const double b = m_net.resource_bytes(link(nd, dir));
+      r.noc_link_bytes += b;
+      const double u = b / (T * m_link_bw);
+      r.noc_link_utilisation_mean += u;
+      r.noc_link_utilisation_max = std::max(r.noc_link_utilisation_max, u);
+      if (b > 0) links.push_back({x, y, "EWSN"[dir], b, u});
+    }
+  if (link_count) r.noc_link_utilisation_mean /= link_count;
+  std::stable_sort(links.begin(), links.end(),
+                   [](const link_load& a, const link_load& b) { return a.bytes > b.bytes; });
+  if (links.size() > 8) links.resize(8);
+  r.busiest_links = links;
+}
+
+nlohmann::json row_json(const breakdown_row& row) {
+  nlohmann::json b;
+  nlohmann::json crit;
+  for (int i = 0; i < bound_count; ++i) {
+    b[bound_name(static_cast<bound>(i))] = row.bound_ns[i];
+    crit[bound_name(static_cast<bound>(i))] = row.critical_ns[i];
+  }
+  return {{"name", row.name},
+          {"commands", row.commands},
+          {"busy_ns", row.busy_ns},
+          {"blocked_ns", row.blocked_ns},
+          {"first_start_ns", row.first_start_ns},
+          {"last_end_ns", row.last_end_ns},
+          {"bytes", row.bytes},
+          {"flops", row.flops},
+          {"vector_elements", row.vector_elements},
+          {"bound_ns", b},
+          {"critical_path_ns", crit},
+          {"bounded_by", bound_name(row.bounded_by())}};
+}
+
+}  // namespace
+
+perf_result evaluate(const hw_config& hw, const std::vector<program>& programs, const perf_params& params) {
+  model m(hw, programs, params);
+  return m.run();
+}
+
+nlohmann::json to_json(const perf_result& r) {
+  nlohmann::json j;
+  j["time_ns"] = r.time_ns;
+  j["core_end_ns"] = r.core_end_ns;
+  j["commands"] = r.commands;
+  j["events"] = r.events;
+  j["flops"] = r.flops;
+  j["vector_elements"] = r.vector_elements;
+  j["hbm_read_bytes"] = r.hbm_read_bytes;
+  j["hbm_write_bytes"] = r.hbm_write_bytes;
+  j["noc_link_bytes"] = r.noc_link_bytes;
+  j["bounded_by"] = bound_name(r.bounded_by);
+  for (int i = 0; i < bound_count; ++i) {
+    j["bound_ns"][bound_name(static_cast<bound>(i))] = r.bound_ns[i];
+    j["critical_path_ns"][bound_name(static_cast<bound>(i))] = r.critical_path_ns[i];
+  }
+  j["utilisation"] = {{"compute", r.compute_utilisation},
+                      {"matrix_busy", r.matrix_busy},
+                      {"vector_busy", r.vector_busy},
+                      {"dma_busy", r.dma_busy},
+                      {"hbm", r.hbm_utilisation},
+                      {"hbm_channels", r.hbm_channel_utilisation},
+                      {"noc_link_mean", r.noc_link_utilisation_mean},
+                      {"noc_link_max", r.noc_link_utilisation_max}};
+  j["busiest_links"] = nlohmann::json::array();
+  for (const auto& l : r.busiest_links)
+    j["busiest_links"].push_back(
+        {{"x", l.x}, {"y", l.y}, {"dir", std::string(1, l.dir)}, {"bytes", l.bytes}, {"utilisation", l.utilisation}});
+  j["by_kind"] = nlohmann::json::array();
+  for (const auto& row : r.by_kind) j["by_kind"].push_back(row_json(row));
+  j["by_group"] = nlohmann::json::array();
+  for (const auto& row : r.by_group) j["by_group"].push_back(row_json(row));
+  return j;
+}
+
+std::string summary(const perf_result& r) {
+  std::ostringstream s;
+  s.precision(4);
+  s << "time " << r.time_ns / 1e3 << " us, bounded by " << bound_name(r.bounded_by) << "; " << r.flops / 1e9
+    << " GFLOP, HBM " << (r.hbm_read_bytes + r.hbm_write_bytes) / 1e6 << " MB\n";
+  s << "utilisation: compute " << 100 * r.compute_utilisation << "%, matrix busy " << 100 * r.matrix_busy << "%, HBM "
+    << 100 * r.hbm_utilisation << "%, NoC links mean " << 100 * r.noc_link_utilisation_mean << "% max "
+    << 100 * r.noc_link_utilisation_max << "%\n";
+  s << "critical path:";
+  for (int b = 0; b < bound_count; ++b)
+    if (r.critical_path_ns[b] > 0)
+      s << " " << bound_name(static_cast<bound>(b)) << " " << 100 * r.critical_path_ns[b] / r.time_ns << "%";
+  s << "\n";
+  auto critical = [](const breakdown_row& row) {
+    double t = 0;
+    for (double x : row.critical_ns) t += x;
+    return t;
+  };
+  auto print = [&](const breakdown_row& row) {
+    s << "  " << row.name << ": " << row.commands << " commands, busy " << row.busy_ns / 1e3 << " us, on critical path "
+      << critical(row) / 1e3 << " us, " << row.bytes / 1e6 << " MB, " << row.flops / 1e9 << " GFLOP, bounded by "
+      << bound_name(row.bounded_by()) << "\n";
+  };
+  s << "by command kind:\n";
+  for (const auto& row : r.by_kind) print(row);
+  // Groups: the ten with the most critical-path time, in program order.
+  std::vector<size_t> order(r.by_group.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return critical(r.by_group[a]) > critical(r.by_group[b]); });
+  if (order.size() > 10) order.resize(10);
+  std::sort(order.begin(), order.end());
+  s << "groups with the most critical-path time (" << order.size() << " of " << r.by_group.size() << "):\n";
+  for (size_t i : order) print(r.by_group[i]);
+  return s.str();
+}
+
+}  // namespace npuvp::perf

@@ -1,0 +1,91 @@
+// The analytical performance model: evaluates the per-core command streams that
+// run on the TLM virtual platform (kernels/command.h) with timing, as a plain
+// C++ discrete-event simulation (docs/perfmodel.md):
+//   * compute commands take exactly the cycles of models/npu_core/core_timing.h;
+//   * each core dispatches in program order into in-order engine queues (dma,
+//     matrix, vector), sync commands block dispatch, semaphores, send/recv and
+//     barriers order engines and cores (the reference executor's semantics);
+//   * DMA and send transfers are flows over NoC links and ports, HBM channels
+//     and SRAMs sharing bandwidth max-min fairly (flow_network.h), plus a
+//     per-descriptor setup and the round trip of the last burst.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "kernels/command.h"
+#include "perfmodel/flow_network.h"
+#include "perfmodel/perf_params.h"
+#include "platform/config/hw_config.h"
+
+namespace npuvp::perf {
+
+// Time, data and work of a set of commands (one command kind, or one group).
+struct breakdown_row {
+  std::string name;
+  uint64_t commands = 0;
+  double busy_ns = 0;          // sum of engine occupancy (start to completion)
+  double blocked_ns = 0;       // sum of time spent at the head of a queue waiting (sync)
+  double first_start_ns = -1;  // wall-clock interval covered by the commands
+  double last_end_ns = 0;
+  double bytes = 0;  // bytes moved by dma/send commands
+  double flops = 0;  // 2 m k n per matmul
+  double vector_elements = 0;
+  bound_times bound_ns{};     // busy time by what limited it (sync: none, see blocked_ns)
+  bound_times critical_ns{};  // time on the run's critical path, by what limited it
+  // The largest entry of critical_ns, else of bound_ns, else sync.
+  bound bounded_by() const;
+};
+
+struct link_load {
+  int x = 0, y = 0;  // router the link leaves
+  char dir = 'E';    // E (x+1), W (x-1), S (y+1), N (y-1)
+  double bytes = 0;
+  double utilisation = 0;
+};
+
+struct perf_result {
+  double time_ns = 0;               // makespan: the last core's end
+  std::vector<double> core_end_ns;  // per core
+  uint64_t commands = 0;
+  double flops = 0;
+  double vector_elements = 0;
+  double hbm_read_bytes = 0, hbm_write_bytes = 0;
+  double noc_link_bytes = 0;  // payload bytes x links crossed
+  // By command kind ("dma load", "matmul", "vector softmax", "send", ...).
+  std::vector<breakdown_row> by_kind;
+  // Commands carry no operator id: "group i" is the i-th run of same-kind
+  // compute commands in each core's program (matmul, or one vector op), with
+  // the loads/recvs/waits before it and the stores/sends/signals after it
+  // (docs/perfmodel.md).
+  std::vector<breakdown_row> by_group;
+  // Utilisation over time_ns.
+  double compute_utilisation = 0;  // flops / (time x peak flops of all cores)
+  double matrix_busy = 0;          // mean fraction of time a core's matrix engine is busy
+  double vector_busy = 0;
+  double dma_busy = 0;
+  double hbm_utilisation = 0;  // bytes / (time x peak of all channels)
+  std::vector<double> hbm_channel_utilisation;
+  double noc_link_utilisation_mean = 0, noc_link_utilisation_max = 0;
+  std::vector<link_load> busiest_links;  // up to 8, busiest first
+  // The critical path: from the command that ends last, back through what let
+  // each command start (the previous command of its engine, the sync command
+  // that let it dispatch, the signal, send or barrier it waited for), the time
+  // of each command by its limit and the gaps between them as sync. Sums to time_ns.
+  bound_times critical_path_ns{};
+  bound bounded_by = bound::compute;  // largest entry of critical_path_ns
+  bound_times bound_ns{};             // busy time of all commands by limit
+  uint64_t events = 0;                // simulation events processed
+};
+
+// Throws npuvp::error for a malformed command and npuvp::simulation_error
+// (listing every blocked command) on deadlock.
+perf_result evaluate(const hw_config& hw, const std::vector<kernels::program>& programs, const perf_params& params);
+
+nlohmann::json to_json(const perf_result& r);
+// A few lines for a terminal: total time, bound, utilisations, groups.
+std::string summary(const perf_result& r);
+
+}  // namespace npuvp::perf

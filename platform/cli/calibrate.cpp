@@ -1,0 +1,63 @@
+// `npuvp calibrate`: runs the perfmodel's calibration micro-benchmarks
+// (perf::calibration_suite) on the TLM chip, one isolated simulation each,
+// fits the perfmodel parameters to the measured times and writes the
+// calibration file (docs/perfmodel.md).
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "perfmodel/calibration.h"
+#include "perfmodel/perfmodel.h"
+#include "platform/chip_run.h"
+#include "platform/cli/command.h"
+#include "platform/config/hw_config.h"
+#include "platform/sim/isolated_run.h"
+
+namespace npuvp::cli {
+
+int calibrate(const std::vector<std::string>& args) {
+  po::options_description desc("calibrate options");
+  std::string hw_file, out_file, params_list;
+  int parallel = 2;
+  desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
+      "out", po::value(&out_file)->required(), "calibration YAML to write")(
+      "params", po::value(&params_list), "comma-separated perf_params keys to fit (default: every fitted parameter)")(
+      "parallel", po::value(&parallel)->default_value(parallel), "simulations run at once");
+  po::variables_map vm;
+  if (!parse("npuvp calibrate --hw FILE --out FILE [--params a,b,...] [--parallel N]", desc, args, vm)) return 0;
+  if (parallel < 1) throw usage_error("--parallel must be >= 1");
+  const hw_config hw = load_hw_config(hw_file);
+  std::vector<std::string> free;
+  for (std::stringstream ss(params_list); ss.good();) {
+    std::string key;
+    std::getline(ss, key, ',');
+    if (!key.empty()) free.push_back(key);
+  }
+  std::vector<perf::calibration_sample> suite = perf::calibration_suite(hw);
+  std::vector<isolated_job> jobs;
+  for (const auto& s : suite)
+    jobs.push_back([&hw, &s] {
+      const stats_writer st = run_chip(hw, s.programs, {});
+      return nlohmann::json{{"elapsed_ns", st.value(hw.name, "elapsed_ns")}};
+    });
+  std::cout << "running " << suite.size() << " micro-benchmarks on the TLM chip (" << parallel << " at a time)\n";
+  const auto results = run_isolated(jobs, parallel);
+  for (size_t i = 0; i < suite.size(); ++i) suite[i].measured_ns = results[i]["elapsed_ns"].get<double>();
+  const perf::perf_params start = perf::first_principles_params(hw);
+  const perf::fit_report rep = perf::fit(hw, suite, start, free);
+  std::cout << std::left << std::setw(22) << "micro-benchmark" << std::right << std::setw(14) << "TLM ns"
+            << std::setw(14) << "first-pr. ns" << std::setw(14) << "fitted ns" << std::setw(10) << "error %\n";
+  for (size_t i = 0; i < suite.size(); ++i) {
+    const double fp = perf::evaluate(hw, suite[i].programs, start).time_ns;
+    std::cout << std::left << std::setw(22) << suite[i].name << std::right << std::fixed << std::setprecision(1)
+              << std::setw(14) << suite[i].measured_ns << std::setw(14) << fp << std::setw(14) << rep.model_ns[i]
+              << std::setw(9) << 100 * (rep.model_ns[i] - suite[i].measured_ns) / suite[i].measured_ns << "\n";
+  }
+  std::cout << "fit: MAPE " << rep.quality.mape_percent << "%, worst " << rep.quality.max_error_percent << "% over "
+            << rep.quality.samples << " micro-benchmarks (" << rep.evaluations << " suite evaluations)\n";
+  perf::write_calibration(out_file, hw, rep.params, rep.quality);
+  std::cout << "wrote " << out_file << "\n";
+  return 0;
+}
+
+}  // namespace npuvp::cli

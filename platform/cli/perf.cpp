@@ -1,0 +1,59 @@
+#include <chrono>
+#include <iostream>
+
+#include "kernels/encoding.h"
+#include "perfmodel/calibration.h"
+#include "perfmodel/perfmodel.h"
+#include "platform/base/file_io.h"
+#include "platform/cli/command.h"
+#include "platform/config/hw_config.h"
+
+namespace npuvp::cli {
+
+int perf(const std::vector<std::string>& args) {
+  po::options_description desc("perf options");
+  std::string hw_file, calibration, json_file;
+  std::vector<std::string> streams;
+  desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
+      "streams", po::value(&streams)->multitoken()->required(),
+      "stream files (npuvp lower ... --out DIR: DIR/core_*.bin); each names its core, the others stay idle")(
+      "calibration", po::value(&calibration),
+      "perfmodel calibration YAML (docs/perfmodel.md); without it, first-principles parameters and a warning")(
+      "json", po::value(&json_file), "write the full result (breakdowns, utilisation, critical path) as JSON");
+  po::positional_options_description pos;
+  pos.add("streams", -1);
+  po::variables_map vm;
+  if (!parse("npuvp perf --hw FILE [--calibration FILE] [--json FILE] STREAM_FILE...", desc, args, vm, &pos)) return 0;
+  const hw_config hw = load_hw_config(hw_file);
+  std::string warning;
+  const perf::perf_params params = perf::load_perf_params(hw, calibration, warning);
+  if (!warning.empty()) std::cerr << "npuvp: warning: " << warning << "\n";
+  const int cores = hw.mesh.width * hw.mesh.height;
+  std::vector<kernels::program> programs(static_cast<size_t>(cores), kernels::program{kernels::end_cmd{}});
+  std::vector<bool> seen(static_cast<size_t>(cores), false);
+  for (const auto& file : streams) {
+    const std::string bytes = read_file(file);
+    auto s = kernels::decode_stream(std::vector<uint8_t>(bytes.begin(), bytes.end()), file);
+    if (s.core_id >= cores)
+      throw error(file + ": core " + std::to_string(s.core_id) + " is outside the " + std::to_string(cores) +
+                  "-core mesh of " + hw_file);
+    if (seen[s.core_id]) throw error(file + ": a second stream for core " + std::to_string(s.core_id));
+    seen[s.core_id] = true;
+    programs[s.core_id] = std::move(s.commands);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const perf::perf_result r = perf::evaluate(hw, programs, params);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << streams.size() << " streams, " << r.commands << " commands, " << r.events << " events, evaluated in "
+            << wall * 1e3 << " ms\n"
+            << perf::summary(r);
+  if (!json_file.empty()) {
+    nlohmann::json j = perf::to_json(r);
+    j["hw"] = hw.name;
+    j["calibration"] = calibration.empty() ? "first principles" : calibration;
+    write_file_atomically(json_file, j.dump(2) + "\n");
+  }
+  return 0;
+}
+
+}  // namespace npuvp::cli

@@ -1,0 +1,638 @@
+// Analytical performance model: hand-computed timings of single commands,
+// transfers, sharing, synchronisation and collectives; lowered GEMMs against
+// their FLOP and HBM bounds; calibration file and fit.
+#include "perfmodel/perfmodel.h"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+
+#include "kernels/collectives.h"
+#include "kernels/partition/partition.h"
+#include "kernels/transformer_layer.h"
+#include "models/npu_core/core_timing.h"
+#include "perfmodel/calibration.h"
+#include "platform/memory_map.h"
+
+using namespace npuvp;
+using namespace npuvp::kernels;
+using namespace npuvp::perf;
+
+namespace {
+
+hw_config hw4x4() { return load_hw_config(std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_4x4.yaml"); }
+
+std::vector<program> idle(const hw_config& hw) {
+  return std::vector<program>(static_cast<size_t>(hw.mesh.width * hw.mesh.height), program{end_cmd{}});
+}
+
+// Payload bandwidth of one NoC link or port, bytes/ns.
+double link_bw(const hw_config& hw, const perf_params& p) {
+  return hw.noc.flit_bytes * hw.noc.link_flits_per_cycle * hw.noc.clock_ghz * p.noc_payload_efficiency;
+}
+
+std::vector<program> lowered(const hw_config& hw, const std::string& strategy, const group_map& map,
+                             const std::vector<gemm_job>& jobs) {
+  lowering_context ctx(hw);
+  lower_gemm(ctx, *make_partition(strategy), map, jobs);
+  return ctx.finish();
+}
+
+const breakdown_row& kind_row(const perf_result& r, const std::string& name) {
+  for (const auto& row : r.by_kind)
+    if (row.name == name) return row;
+  FAIL("no breakdown row " << name);
+  return r.by_kind.front();
+}
+
+}  // namespace
+
+TEST_CASE("perfmodel: first-principles parameters come from the hardware config", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const perf_params p = first_principles_params(hw);
+  const hbm_timing& t = hw.hbm.timing;
+  CHECK(p.hbm_read_latency_ns == Approx((t.tRCD + t.tCL + t.tBURST) * t.tck_ns));
+  CHECK(p.hbm_efficiency_sequential == Approx(1.0 - double(t.tRFC) / t.tREFI));
+  CHECK(p.hbm_efficiency_random < p.hbm_efficiency_strided + 1e-12);
+  // Router 2 + link 1 NoC cycles at 1 GHz; a 256 B burst is a header plus 8 data flits of 32 B.
+  CHECK(p.noc_hop_ns == Approx(3.0));
+  CHECK(p.noc_payload_efficiency == Approx(8.0 / 9.0));
+  CHECK(p.dma_setup_ns == Approx(16.0));
+  CHECK(p.sram_access_ns == Approx(2.0));
+  CHECK(p.barrier_release_ns == Approx(2 * (3.0 + 1.0)));
+}
+
+TEST_CASE("perfmodel: a single matmul takes the core_timing cycles", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  auto programs = idle(hw);
+  matmul_cmd m;
+  m.m = 64;
+  m.k = 128;
+  m.n = 96;
+  m.lda = 128;
+  m.ldb = 96;
+  m.ldc = 96;
+  m.b = 64 * 128 * 4;
+  m.c = m.b + 128 * 96 * 4;
+  programs[3] = {m, end_cmd{}};
+  const perf_result r = evaluate(hw, programs, first_principles_params(hw));
+  // 2k + n + m - 2 = 256 + 96 + 64 - 2 = 414 cycles at 1 GHz.
+  CHECK(r.time_ns == Approx(414.0));
+  CHECK(r.time_ns == Approx(double(core_timing::matmul_cycles(64, 128, 96, hw.core.matrix))));
+  CHECK(r.core_end_ns[3] == Approx(414.0));
+  CHECK(r.core_end_ns[0] == 0.0);
+  CHECK(r.flops == Approx(2.0 * 64 * 128 * 96));
+  const auto& row = kind_row(r, "matmul");
+  CHECK(row.commands == 1);
+  CHECK(row.busy_ns == Approx(414.0));
+  CHECK(row.bounded_by() == bound::compute);
+  CHECK(r.bounded_by == bound::compute);
+}
+
+TEST_CASE("perfmodel: a matmul larger than the array runs as folds", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  auto programs = idle(hw);
+  matmul_cmd m;
+  m.m = 50;
+  m.k = 300;  // folds of 128, 128, 44 rows
+  m.n = 200;  // folds of 128, 72 columns
+  m.lda = 300;
+  m.ldb = m.ldc = 200;
+  programs[0] = {m, end_cmd{}};
+  double cycles = 0;
+  for (double k : {128, 128, 44})
+    for (double n : {128, 72}) cycles += 2 * k + n + 50 - 2;
+  CHECK(evaluate(hw, programs, first_principles_params(hw)).time_ns == Approx(cycles));
+}
+
+TEST_CASE("perfmodel: a vector command takes the core_timing cycles", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  auto programs = idle(hw);
+  vector_cmd v;
+  v.op = vector_op::softmax;
+  v.rows = 16;
+  v.cols = 1000;
+  v.dst = 64000;
+  programs[0] = {v, end_cmd{}};
+  const perf_result r = evaluate(hw, programs, first_principles_params(hw));
+  // 8 + ceil(16000 x 3 passes / 64 lanes) = 758 cycles.
+  CHECK(r.time_ns == Approx(758.0));
+  CHECK(kind_row(r, "vector softmax").vector_elements == 16000);
+}
+
+TEST_CASE("perfmodel: an HBM load on an idle chip = setup + round trip + bytes / narrowest bandwidth", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  perf_params p = first_principles_params(hw);
+  // 64 rows of 256 B, one every 8 x 256 B: all in HBM channel 0, at router (0,0).
+  REQUIRE(hbm_channel_routers(hw)[0] == (std::array<int, 2>{0, 0}));
+  dma_cmd d;
+  d.src = 0;
+  d.row_bytes = 256;
+  d.rows = 64;
+  d.src_stride = 8 * 256;
+  d.dst_stride = 256;
+  const double bytes = 64 * 256;
+  auto programs = idle(hw);
+  programs[5] = {d, end_cmd{}};  // core 5 at (1,1): 2 links, 3 routers from (0,0)
+  // Read: request and response across 3 routers plus the HBM latency; write: local SRAM.
+  const double tail = 2 * 3 * p.noc_hop_ns + p.hbm_read_latency_ns + p.sram_access_ns;
+  const double dma_cap = std::min(256 * hw.core.clock_ghz / 2, hw.core.dma.max_outstanding * 256 / tail);
+
+  SECTION("NoC bound") {
+    const double bw = std::min({link_bw(hw, p), hw.hbm.peak_gbps() * p.hbm_efficiency_strided, dma_cap});
+    REQUIRE(bw == Approx(link_bw(hw, p)));
+    const perf_result r = evaluate(hw, programs, p);
+    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / bw));
+    CHECK(r.hbm_read_bytes == bytes);
+    CHECK(r.noc_link_bytes == Approx(2 * bytes));
+    CHECK(kind_row(r, "dma load").bounded_by() == bound::noc);
+    CHECK(r.hbm_channel_utilisation[0] > 0);
+    CHECK(r.hbm_channel_utilisation[1] == 0);
+  }
+  SECTION("HBM bound when the strided efficiency is low") {
+    p.hbm_efficiency_strided = 0.25;
+    const double bw = hw.hbm.peak_gbps() * 0.25;
+    REQUIRE(bw < link_bw(hw, p));
+    const perf_result r = evaluate(hw, programs, p);
+    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / bw));
+    CHECK(kind_row(r, "dma load").bounded_by() == bound::hbm);
+  }
+  SECTION("through the local port when the local SRAM is reached over the NoC") {
+    p.local_sram_via_noc = true;
+    // The write crosses core 5's router too: its ejection port carries the
+    // read data and the write data, so it runs at half the rate.
+    const double tail2 = tail + 2 * 1 * p.noc_hop_ns;
+    const perf_result r = evaluate(hw, programs, p);
+    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail2 + bytes / (link_bw(hw, p) / 2)));
+    CHECK(r.noc_link_bytes == Approx(2 * bytes));
+  }
+  SECTION("DMA issue bound with few outstanding bursts") {
+    hw_config slow = hw;
+    slow.core.dma.max_outstanding = 2;
+    const double cap = 2 * 256 / tail;
+    REQUIRE(cap < link_bw(hw, p));
+    const perf_result r = evaluate(slow, programs, p);
+    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / cap));
+    CHECK(kind_row(r, "dma load").bounded_by() == bound::dma_issue);
+  }
+}
+
+TEST_CASE("perfmodel: DMA descriptors in flight overlap the previous tail", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  perf_params p = first_principles_params(hw);
+  dma_cmd d;
+  d.row_bytes = 256;
+  d.rows = 64;
+  d.src_stride = 8 * 256;
+  d.dst_stride = 256;
+  const double bytes = 64 * 256;
+  dma_cmd d2 = d;
+  d2.dst = 1 << 20;
+  auto programs = idle(hw);
+  programs[0] = {d, d2, signal_cmd{engine::dma, 2}, wait_cmd{engine::sync, 2}, end_cmd{}};
+  const double tail = 2 * p.noc_hop_ns + p.hbm_read_latency_ns + p.sram_access_ns;  // channel 0 at core 0's router
+  const double flow = bytes / link_bw(hw, p);
+  const perf_result serial = evaluate(hw, programs, p);
+  CHECK(serial.time_ns == Approx(2 * (p.dma_setup_ns + flow + tail)));
+  p.dma_descriptors_in_flight = 2;
+  const perf_result overlapped = evaluate(hw, programs, p);
+  // The second starts its setup when the first's last burst is issued; the signal waits for both.
+  CHECK(overlapped.time_ns == Approx(2 * (p.dma_setup_ns + flow) + tail));
+  double critical = 0;
+  for (double t : overlapped.critical_path_ns) critical += t;
+  CHECK(critical == Approx(overlapped.time_ns));
+  CHECK(overlapped.dma_busy * 16 == Approx(overlapped.time_ns / overlapped.time_ns));
+}
+
+TEST_CASE("perfmodel: a contiguous load spreads over the interleaved channels", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const perf_params p = first_principles_params(hw);
+  dma_cmd d;
+  d.row_bytes = 8 * 256 * 16;  // 16 interleave rounds: 4 KiB per channel
+  auto programs = idle(hw);
+  programs[0] = {d, end_cmd{}};
+  const perf_result r = evaluate(hw, programs, p);
+  for (double u : r.hbm_channel_utilisation) CHECK(u == Approx(r.hbm_channel_utilisation[0]));
+  // The core's ejection port carries everything: it is the bottleneck. The
+  // farthest channel (router (3,3)) is 7 routers away.
+  const double tail = 2 * 7 * p.noc_hop_ns + p.hbm_read_latency_ns + p.sram_access_ns;
+  CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + d.row_bytes / link_bw(hw, p)));
+}
+
+TEST_CASE("perfmodel: two transfers sharing one NoC link get half of it each", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const perf_params p = first_principles_params(hw);
+  const uint32_t bytes = 1 << 16;
+  auto programs = idle(hw);
+  // Core 0 -> core 3 and core 1 -> core 2 along row 0: both cross link (1,0)->(2,0).
+  programs[0] = {send_cmd{engine::dma, 3, 0, 0, bytes, 7}, end_cmd{}};
+  programs[3] = {recv_cmd{engine::dma, 0, 0, bytes, 7}, end_cmd{}};
+  const double tail03 = p.sram_access_ns + 2 * 4 * p.noc_hop_ns + p.sram_access_ns;
+  // The receiver ends when the arrival notice (a one-flit message over 4 routers) lands.
+  const double notice03 = 4 * p.noc_hop_ns + p.signal_overhead_ns, notice12 = 2 * p.noc_hop_ns + p.signal_overhead_ns;
+  const perf_result alone = evaluate(hw, programs, p);
+  CHECK(alone.core_end_ns[0] == Approx(p.dma_setup_ns + tail03 + bytes / link_bw(hw, p)));
+  CHECK(alone.time_ns == Approx(p.dma_setup_ns + tail03 + bytes / link_bw(hw, p) + notice03));
+  CHECK(alone.noc_link_bytes == Approx(3.0 * bytes));
+
+  programs[1] = {send_cmd{engine::dma, 2, 0, 0, bytes, 7}, end_cmd{}};
+  programs[2] = {recv_cmd{engine::dma, 1, 0, bytes, 7}, end_cmd{}};
+  const perf_result shared = evaluate(hw, programs, p);
+  const double half = link_bw(hw, p) / 2;
+  const double tail12 = p.sram_access_ns + 2 * 2 * p.noc_hop_ns + p.sram_access_ns;
+  CHECK(shared.core_end_ns[3] == Approx(p.dma_setup_ns + tail03 + bytes / half + notice03));
+  CHECK(shared.core_end_ns[2] == Approx(p.dma_setup_ns + tail12 + bytes / half + notice12));
+  CHECK(shared.noc_link_utilisation_max == Approx(bytes * 2 / (shared.time_ns * link_bw(hw, p))));
+  CHECK(shared.busiest_links.front().x == 1);
+  CHECK(shared.busiest_links.front().dir == 'E');
+}
+
+TEST_CASE("perfmodel: max-min fairness gives a flow limited elsewhere its share and the rest to the other",
+          "[perfmodel]") {
+  flow_network net;
+  const int link = net.add_resource(10.0, bound::noc);
+  const int slow = net.add_resource(2.0, bound::hbm);
+  const int a = net.start({{link, 1, 1}, {slow, 1, 1}}, 20.0, 1e9, 0.0);  // limited to 2 by `slow`
+  const int b = net.start({{link, 1, 1}}, 80.0, 1e9, 0.0);                // gets the remaining 8
+  CHECK(net.next_finish() == Approx(10.0));
+  auto done = net.finish_drained(10.0);
+  REQUIRE(done == std::vector<int>{a, b});
+  CHECK(net.flow_bound_times(a)[static_cast<int>(bound::hbm)] == Approx(10.0));
+  CHECK(net.flow_bound_times(b)[static_cast<int>(bound::noc)] == Approx(10.0));
+  CHECK(net.resource_bytes(link) == Approx(100.0));
+}
+
+TEST_CASE("perfmodel: the stream penalty counts distinct streams", "[perfmodel]") {
+  flow_network net;
+  const int channel = net.add_resource(12.0, bound::hbm, 0.5);
+  // Two flows of different streams: capacity 12 / (1 + 0.5) = 8, 4 each.
+  net.start({{channel, 1, 1}}, 40.0, 1e9, 0.0, 1);
+  net.start({{channel, 1, 1}}, 40.0, 1e9, 0.0, 2);
+  CHECK(net.next_finish() == Approx(10.0));
+  // Two flows of the same stream (same HBM range): no penalty, 6 each.
+  flow_network same;
+  const int ch = same.add_resource(12.0, bound::hbm, 0.5);
+  same.start({{ch, 1, 1}}, 60.0, 1e9, 0.0, 7);
+  same.start({{ch, 1, 1}}, 60.0, 1e9, 0.0, 7);
+  CHECK(same.next_finish() == Approx(10.0));
+}
+
+TEST_CASE("perfmodel: semaphores order engines and cores", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const perf_params p = first_principles_params(hw);
+  matmul_cmd m;
+  m.m = m.k = m.n = 128;
+  m.lda = m.ldb = m.ldc = 128;
+  const double mm = 2 * 128 + 128 + 128 - 2;  // 510 cycles
+  auto programs = idle(hw);
+  SECTION("within a core: vector after matrix") {
+    vector_cmd v;
+    v.op = vector_op::add;
+    v.cols = 6400;
+    programs[0] = {m, signal_cmd{engine::matrix, 3}, wait_cmd{engine::vector, 3}, v, end_cmd{}};
+    const perf_result r = evaluate(hw, programs, p);
+    CHECK(r.time_ns == Approx(mm + 8 + 100));
+    const auto& waits = kind_row(r, "wait");
+    CHECK(waits.blocked_ns == Approx(mm));
+    CHECK(waits.bounded_by() == bound::sync);
+  }
+  SECTION("without the semaphore the engines overlap") {
+    vector_cmd v;
+    v.op = vector_op::add;
+    v.cols = 6400;
+    programs[0] = {m, v, end_cmd{}};
+    CHECK(evaluate(hw, programs, p).time_ns == Approx(mm));
+  }
+  SECTION("between cores: the signal crosses the NoC") {
+    // Core 0 (0,0) signals core 1 (1,0): 2 routers + the one-flit message.
+    programs[0] = {m, signal_cmd{engine::matrix, 20, 1}, end_cmd{}};
+    programs[1] = {wait_cmd{engine::sync, 20}, m, end_cmd{}};
+    const perf_result r = evaluate(hw, programs, p);
+    CHECK(r.core_end_ns[0] == Approx(mm));
+    CHECK(r.core_end_ns[1] == Approx(mm + 2 * p.noc_hop_ns + p.signal_overhead_ns + mm));
+    // Critical path: core 0's matmul, the signal's flight (sync), core 1's matmul.
+    CHECK(r.critical_path_ns[static_cast<int>(bound::compute)] == Approx(2 * mm));
+    CHECK(r.critical_path_ns[static_cast<int>(bound::sync)] == Approx(2 * p.noc_hop_ns + p.signal_overhead_ns));
+    CHECK(kind_row(r, "matmul").critical_ns[static_cast<int>(bound::compute)] == Approx(2 * mm));
+  }
+  SECTION("a wait that is never signalled is a deadlock naming the command") {
+    programs[2] = {wait_cmd{engine::sync, 9}, end_cmd{}};
+    CHECK_THROWS_AS(evaluate(hw, programs, p), simulation_error);
+    CHECK_THROWS_WITH(evaluate(hw, programs, p), Catch::Contains("core 2") && Catch::Contains("dispatch blocked"));
+  }
+}
+
+TEST_CASE("perfmodel: recv waits for the matching send", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const perf_params p = first_principles_params(hw);
+  const uint32_t bytes = 4096 * 4;
+  vector_cmd v;
+  v.op = vector_op::scale;
+  v.cols = 4096;
+  auto programs = idle(hw);
+  // Core 4 (0,1) sends to core 6 (2,1): 3 routers; core 6 receives, then scales the data.
+  programs[4] = {send_cmd{engine::dma, 6, 0, 0, bytes, 1}, end_cmd{}};
+  programs[6] = {recv_cmd{engine::dma, 4, 0, bytes, 1}, signal_cmd{engine::dma, 0}, wait_cmd{engine::vector, 0}, v,
+                 end_cmd{}};
+  const perf_result r = evaluate(hw, programs, p);
+  const double send = p.dma_setup_ns + 2 * p.sram_access_ns + 2 * 3 * p.noc_hop_ns + bytes / link_bw(hw, p);
+  CHECK(r.core_end_ns[4] == Approx(send));
+  const double notice = 3 * p.noc_hop_ns + p.signal_overhead_ns;  // arrival notice over 3 routers
+  CHECK(r.core_end_ns[6] == Approx(send + notice + 8 + 64));
+  CHECK(kind_row(r, "recv").blocked_ns == Approx(send + notice));
+  SECTION("a recv of another size is an error") {
+    programs[6][0] = recv_cmd{engine::dma, 4, 0, bytes / 2, 1};
+    CHECK_THROWS_WITH(evaluate(hw, programs, p), Catch::Contains("matching send wrote 16384 bytes"));
+  }
+}
+
+TEST_CASE("perfmodel: barriers release together", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const perf_params p = first_principles_params(hw);
+  matmul_cmd m;
+  m.m = 100;
+  m.k = m.n = 128;
+  m.lda = m.ldb = m.ldc = 128;
+  auto programs = idle(hw);
+  programs[0] = {m, barrier_cmd{engine::sync, 1, 2}, m, end_cmd{}};
+  programs[1] = {barrier_cmd{engine::sync, 1, 2}, m, end_cmd{}};
+  const perf_result r = evaluate(hw, programs, p);
+  const double mm = 2 * 128 + 128 + 100 - 2;
+  // Both pass the barrier barrier_release_ns after core 0 arrives.
+  CHECK(r.core_end_ns[0] == Approx(2 * mm + p.barrier_release_ns));
+  CHECK(r.core_end_ns[1] == Approx(2 * mm + p.barrier_release_ns));
+}
+
+TEST_CASE("perfmodel: a ring all-reduce takes 2(n-1) steps of (send + notice) plus the n-1 adds", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const perf_params p = first_principles_params(hw);
+  // Ring of 4 on the 2x2 block (0,0) (1,0) (1,1) (0,1): every step is one link per rank.
+  const std::vector<int> ring = {0, 1, 5, 4};
+  const int n = 4;
+  const uint64_t chunk = 4096, elems = chunk * n;
+  lowering_context ctx(hw);
+  const uint32_t data = ctx.alloc_symmetric(ring, elems * 4, "data");
+  ring_all_reduce(ctx, ring, data, elems, engine::dma);
+  const perf_result r = evaluate(hw, ctx.finish(), p);
+  // A send: setup, chunk over one link, local SRAM read + round trip over 2 routers.
+  const double step = p.dma_setup_ns + chunk * 4 / link_bw(hw, p) + 2 * p.sram_access_ns + 2 * 2 * p.noc_hop_ns;
+  const double add = double(core_timing::vector_cycles(chunk, core_timing::vector_kind::elementwise, hw.core.vector));
+  // Every receive waits for the arrival notice (2 routers + one flit). Reduce-
+  // scatter: each send waits for the previous add; all-gather starts after a
+  // go signal from the next rank (a message too).
+  const double msg = 2 * p.noc_hop_ns + p.signal_overhead_ns;
+  const double expected = (n - 1) * (step + msg + add) + msg + (n - 1) * (step + msg);
+  CHECK(r.time_ns == Approx(expected));
+  CHECK(kind_row(r, "send").commands == uint64_t(2 * (n - 1) * n));
+  CHECK(kind_row(r, "send").bytes == Approx(2.0 * (n - 1) * n * chunk * 4));
+}
+
+TEST_CASE("perfmodel: lowered GEMMs finish for every strategy and placement, above their bounds", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const perf_params p = first_principles_params(hw);
+  const uint32_t M = 256, K = 256, N = 256;
+  const double peak_flops = 2.0 * hw.core.matrix.rows * hw.core.matrix.cols * hw.core.clock_ghz;
+  const double hbm_peak = hw.hbm.peak_gbps() * hw.hbm.channels;
+  for (const auto& strategy : partition_names())
+    for (const auto& placement : placement_names()) {
+      if (placement == "explicit") continue;
+      const int groups = 4, n = 4;
+      INFO(strategy << " on " << placement);
+      const group_map map = make_placement(placement)->place(groups, n, hw.mesh.width, hw.mesh.height);
+      std::vector<gemm_job> jobs;
+      uint64_t hbm = 0;
+      for (int g = 0; g < groups; ++g) {
+        gemm_job j{M, K, N, hbm, hbm + uint64_t(M) * K * 4, hbm + uint64_t(M) * K * 4 + uint64_t(K) * N * 4};
+        hbm = j.c + uint64_t(M) * N * 4;
+        jobs.push_back(j);
+      }
+      const auto programs = lowered(hw, strategy, map, jobs);
+      const perf_result r = evaluate(hw, programs, p);
+      const double flops = 2.0 * M * K * N * groups;
+      CHECK(r.flops == Approx(flops));
+      CHECK(r.time_ns >= flops / (peak_flops * hw.mesh.width * hw.mesh.height));
+      // Every group reads A and B and writes C at least once.
+      const double min_bytes = 4.0 * groups * (double(M) * K + double(K) * N + double(M) * N);
+      CHECK(r.hbm_read_bytes + r.hbm_write_bytes >= min_bytes);
+      CHECK(r.time_ns >= (r.hbm_read_bytes + r.hbm_write_bytes) / hbm_peak);
+      CHECK(r.compute_utilisation <= 1.0);
+      CHECK(r.hbm_utilisation <= 1.0);
+      CHECK(r.noc_link_utilisation_max <= 1.0 + 1e-9);
+      CHECK(!r.by_group.empty());
+      double critical = 0;
+      for (double t : r.critical_path_ns) critical += t;
+      CHECK(critical == Approx(r.time_ns));
+    }
+}
+
+TEST_CASE("perfmodel: evaluation is deterministic", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const group_map map = make_placement("mesh_block")->place(2, 8, 4, 4);
+  const std::vector<gemm_job> jobs = {{256, 512, 256, 0, 1 << 20, 2 << 20}, {256, 512, 256, 3 << 20, 4 << 20, 5 << 20}};
+  const auto programs = lowered(hw, "mnk_2d", map, jobs);
+  const auto a = to_json(evaluate(hw, programs, first_principles_params(hw))).dump();
+  const auto b = to_json(evaluate(hw, programs, first_principles_params(hw))).dump();
+  CHECK(a == b);
+}
+
+TEST_CASE("perfmodel: breakdown by group follows the compute runs of the programs", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const group_map map = make_placement("mesh_block")->place(1, 4, 4, 4);
+  const auto programs = lowered(hw, "k_split", map, {{128, 512, 256, 0, 1 << 20, 2 << 20}});
+  const perf_result r = evaluate(hw, programs, first_principles_params(hw));
+  // k_split: loads + matmuls, then the all-reduce's adds, then stores.
+  REQUIRE(r.by_group.size() >= 2);
+  CHECK(r.by_group[0].name == "group 0: matmul");
+  CHECK(r.by_group[0].flops == Approx(2.0 * 128 * 512 * 256));
+  CHECK(r.by_group[1].name == "group 1: vector add");
+  // The adds start after the matmuls (end commands count when their core drains).
+  CHECK(r.by_group[1].first_start_ns >= r.by_group[0].first_start_ns);
+  CHECK(r.by_group[1].first_start_ns > 0);
+  double kinds = 0, groups = 0;
+  for (const auto& row : r.by_kind) kinds += row.commands;
+  for (const auto& row : r.by_group) groups += row.commands;
+  CHECK(kinds == groups);
+  CHECK(kinds == r.commands);
+  const auto j = to_json(r);
+  CHECK(j["by_group"][0]["bounded_by"].is_string());
+  CHECK(j["utilisation"]["hbm_channels"].size() == 8);
+  std::cout << summary(r);
+}
+
+TEST_CASE("perfmodel: calibration file reading, warnings and errors", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  std::string warning;
+  SECTION("no file: first principles and a warning") {
+    const perf_params p = load_perf_params(hw, "", warning);
+    CHECK(p.noc_hop_ns == first_principles_params(hw).noc_hop_ns);
+    CHECK_THAT(warning, Catch::Contains("first-principles"));
+  }
+  SECTION("a file overrides the keys it names") {
+    const perf_params p =
+        parse_perf_params(hw, "hw: npu4x4\nparams:\n  hbm_efficiency_sequential: 0.8\n", "cal.yaml", warning);
+    CHECK(p.hbm_efficiency_sequential == 0.8);
+    CHECK(p.noc_hop_ns == first_principles_params(hw).noc_hop_ns);
+    CHECK(warning.empty());
+  }
+  SECTION("fitted on another chip: a warning") {
+    parse_perf_params(hw, "hw: npu8x8\nparams: {}\n", "cal.yaml", warning);
+    CHECK_THAT(warning, Catch::Contains("npu8x8"));
+  }
+  SECTION("unknown keys and bad values are errors with file:line") {
+    CHECK_THROWS_WITH(
+        parse_perf_params(hw, "hw: npu4x4\nparams:\n  hop_ns: 3\n", "cal.yaml", warning),
+        Catch::Contains("cal.yaml:3") && Catch::Contains("params.hop_ns") && Catch::Contains("unknown key"));
+    CHECK_THROWS_WITH(parse_perf_params(hw, "hw: npu4x4\nparams:\n  hbm_efficiency_random: 1.5\n", "cal.yaml", warning),
+                      Catch::Contains("cal.yaml:3") && Catch::Contains("out of range"));
+  }
+  SECTION("written files read back") {
+    perf_params p = first_principles_params(hw);
+    p.hbm_stream_penalty = 0.125;
+    p.command_overhead_ns = 3.5;
+    const std::string text = calibration_yaml(hw, p, {12, 2.5, 7.0});
+    const perf_params q = parse_perf_params(hw, text, "written", warning);
+    CHECK(q.hbm_stream_penalty == 0.125);
+    CHECK(q.command_overhead_ns == 3.5);
+    CHECK(q.hbm_read_latency_ns == Approx(p.hbm_read_latency_ns));
+    CHECK(warning.empty());
+  }
+}
+
+TEST_CASE("perfmodel: fit recovers parameters from synthetic measurements", "[perfmodel]") {
+  // A chip whose HBM channel, not the NoC, limits a load: wide flits.
+  hw_config hw = hw4x4();
+  hw.noc.flit_bytes = 128;
+  const perf_params start = first_principles_params(hw);
+  perf_params truth = start;
+  truth.hbm_efficiency_strided = 0.6;
+  truth.hbm_read_latency_ns = 55.0;
+  // Micro-benchmarks: strided loads from channel 0 of several sizes by core 0.
+  std::vector<calibration_sample> samples;
+  for (uint32_t rows : {4u, 16u, 64u, 256u}) {
+    dma_cmd d;
+    d.row_bytes = 256;
+    d.rows = rows;
+    d.src_stride = 8 * 256;
+    d.dst_stride = 256;
+    auto programs = idle(hw);
+    programs[0] = {d, end_cmd{}};
+    calibration_sample s{"load " + std::to_string(rows), programs, 0, {}};
+    s.measured_ns = evaluate(hw, s.programs, truth).time_ns;
+    samples.push_back(s);
+  }
+  const fit_report rep = fit(hw, samples, start, {"hbm_efficiency_strided", "hbm_read_latency_ns"});
+  CHECK(rep.params.hbm_efficiency_strided == Approx(0.6).epsilon(0.01));
+  CHECK(rep.params.hbm_read_latency_ns == Approx(55.0).epsilon(0.01));
+  CHECK(rep.quality.mape_percent < 0.5);
+  CHECK(rep.quality.samples == 4);
+  CHECK(rep.params.noc_hop_ns == start.noc_hop_ns);
+  CHECK_THROWS_WITH(fit(hw, samples, start, {"no_such"}), Catch::Contains("no parameter 'no_such'"));
+}
+
+TEST_CASE("perfmodel: speed on a large lowered GEMM (figures printed)", "[perfmodel][bench]") {
+  const hw_config hw = load_hw_config(std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_8x8.yaml");
+  const group_map map = make_placement("mesh_block")->place(4, 16, hw.mesh.width, hw.mesh.height);
+  std::vector<gemm_job> jobs;
+  uint64_t hbm = 0;
+  const uint32_t M = 2048, K = 2048, N = 2048;
+  for (int g = 0; g < 4; ++g) {
+    gemm_job j{M, K, N, hbm, hbm + uint64_t(M) * K * 4, hbm + uint64_t(M) * K * 4 + uint64_t(K) * N * 4};
+    hbm = j.c + uint64_t(M) * N * 4;
+    jobs.push_back(j);
+  }
+  const auto programs = lowered(hw, "mnk_2d", map, jobs);
+  size_t commands = 0;
+  for (const auto& p : programs) commands += p.size();
+  const auto t0 = std::chrono::steady_clock::now();
+  const perf_result r = evaluate(hw, programs, first_principles_params(hw));
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "perfmodel speed: 4 x GEMM " << M << "^3 mnk_2d on 8x8 (" << commands << " commands, " << r.events
+            << " events): simulated " << r.time_ns / 1e3 << " us in " << wall * 1e3 << " ms wall\n"
+            << summary(r);
+  CHECK(r.time_ns > 0);
+}
+
+TEST_CASE("perfmodel: the calibration suite runs and identifies the parameters", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  std::vector<calibration_sample> suite = calibration_suite(hw);
+  CHECK(suite.size() >= 16);
+  const perf_params start = first_principles_params(hw);
+  perf_params truth = start;
+  // Below the NoC port bandwidth (28.4 of the channel's 51.2 GB/s), else not observable.
+  truth.hbm_efficiency_sequential = 0.5;
+  truth.hbm_efficiency_random = 0.3;
+  truth.hbm_read_latency_ns = 40;
+  truth.noc_hop_ns = 4;
+  truth.signal_overhead_ns = 10;
+  truth.command_overhead_ns = 5;
+  for (auto& s : suite) {
+    INFO(s.name);
+    CHECK(!s.informs.empty());
+    s.measured_ns = evaluate(hw, s.programs, truth).time_ns;
+    CHECK(s.measured_ns > 0);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const fit_report rep = fit(hw, suite, start,
+                             {"hbm_efficiency_sequential", "hbm_efficiency_random", "hbm_read_latency_ns", "noc_hop_ns",
+                              "signal_overhead_ns", "command_overhead_ns"});
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "calibration fit: " << suite.size() << " samples, " << rep.evaluations << " suite evaluations, " << wall
+            << " s, MAPE " << rep.quality.mape_percent << "%, max " << rep.quality.max_error_percent << "%\n";
+  CHECK(rep.params.hbm_efficiency_sequential == Approx(0.5).epsilon(0.02));
+  CHECK(rep.params.hbm_efficiency_random == Approx(0.3).epsilon(0.02));
+  CHECK(rep.params.hbm_read_latency_ns == Approx(40).epsilon(0.02));
+  CHECK(rep.params.noc_hop_ns == Approx(4).epsilon(0.02));
+  CHECK(rep.params.signal_overhead_ns == Approx(10).epsilon(0.02));
+  CHECK(rep.params.command_overhead_ns == Approx(5).epsilon(0.02));
+  CHECK(rep.quality.max_error_percent < 1.0);
+  // The 8x8 preset's suite runs too.
+  const hw_config big = load_hw_config(std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_8x8.yaml");
+  for (const auto& s : calibration_suite(big))
+    CHECK(evaluate(big, s.programs, first_principles_params(big)).time_ns > 0);
+}
+
+TEST_CASE("perfmodel: a lowered Qwen3-0.6B decoder layer evaluates, with a breakdown per operator", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const model_config m = load_model_config("qwen3-0.6b", std::string(NPUVP_SOURCE_DIR) + "/scenarios/models");
+  const uint64_t h = m.hidden_size, I = m.intermediate_size, hd = m.head_dim;
+  const uint64_t H = m.num_attention_heads, KV = m.num_key_value_heads;
+  layer_job job;
+  job.batch = {{200, 1}, {500, 1}, {0, 64}, {1000, 1}};  // three decodes and a prefill chunk
+  const uint64_t T = 67;
+  job.cache.max_positions = 1024;
+  uint64_t top = 0;
+  auto place = [&](uint64_t floats) {
+    const uint64_t at = top;
+    top += (floats * 4 + 4095) / 4096 * 4096;
+    return at;
+  };
+  job.x_in = place(T * h);
+  job.weights = {place(h),          place(h * H * hd), place(h * KV * hd), place(h * KV * hd), place(hd),   place(hd),
+                 place(H * hd * h), place(h),          place(h * I),       place(h * I),       place(I * h)};
+  job.cache.k = place(job.batch.size() * KV * job.cache.max_positions * hd);
+  job.cache.v = place(job.batch.size() * KV * job.cache.max_positions * hd);
+  job.x_out = place(T * h);
+  lowering_context ctx(hw);
+  const auto group = core_ids(make_placement("mesh_block")->place(1, 8, 4, 4)[0], 4);
+  lower_transformer_layer(ctx, m, job, group);
+  const auto programs = ctx.finish();
+  const auto t0 = std::chrono::steady_clock::now();
+  const perf_result r = evaluate(hw, programs, first_principles_params(hw));
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double peak = 2.0 * hw.core.matrix.rows * hw.core.matrix.cols * hw.core.clock_ghz * 16;
+  CHECK(r.time_ns >= r.flops / peak);
+  CHECK(r.time_ns >= (r.hbm_read_bytes + r.hbm_write_bytes) / (hw.hbm.peak_gbps() * hw.hbm.channels));
+  // Every weight is read at least once.
+  CHECK(r.hbm_read_bytes >= 4.0 * (h * (H + 2 * KV) * hd + H * hd * h + 3 * h * I));
+  CHECK(r.by_group.size() >= 8);
+  double critical = 0;
+  for (double t : r.critical_path_ns) critical += t;
+  CHECK(critical == Approx(r.time_ns));
+  size_t commands = 0;
+  for (const auto& p : programs) commands += p.size();
+  std::cout << "perfmodel: Qwen3-0.6B layer (4 sequences, 67 tokens) on 8 cores of the 4x4: " << commands
+            << " commands, " << r.events << " events, evaluated in " << wall * 1e3 << " ms\n"
+            << summary(r);
+}
