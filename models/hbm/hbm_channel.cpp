@@ -50,6 +50,7 @@ hbm_channel::hbm_channel(sc_core::sc_module_name name, const hbm_config& cfg, bo
     p.last_act_bg.assign(static_cast<size_t>(m_cfg.org.bank_groups), never);
     p.last_cas_bg.assign(static_cast<size_t>(m_cfg.org.bank_groups), never);
     p.last_wr_end_bg.assign(static_cast<size_t>(m_cfg.org.bank_groups), never);
+    p.pre_wanted.assign(static_cast<size_t>((m_cfg.org.banks() + 63) / 64), 0);
   }
   m_next_refresh = m_cfg.refresh ? m_t.tREFI : std::numeric_limits<int64_t>::max();
 
@@ -92,7 +93,11 @@ void hbm_channel::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   // time, wait for the response.
   wait(delay);
   delay = SC_ZERO_TIME;
-  while (queue_full() || m_blocked) wait(m_slot_freed);
+  while (queue_full() || m_blocked) {
+    ++m_slot_waiters;
+    wait(m_slot_freed);
+    --m_slot_waiters;
+  }
   sc_core::sc_event done;
   accept(trans, &done);
   wait(done);
@@ -224,14 +229,18 @@ int hbm_channel::accept(tlm::tlm_generic_payload& trans, sc_core::sc_event* bloc
   m_bytes += len;
   const uint64_t bb = static_cast<uint64_t>(m_burst_bytes);
   const uint64_t first = trans.get_address() / bb, last = (trans.get_address() + len - 1) / bb;
-  for (uint64_t k = first; k <= last; ++k) {
-    const hbm_address a = m_mapper.decode(k * bb);
+  for (uint64_t i = first; i <= last; ++i) {
+    const hbm_address a = m_mapper.decode(i * bb);
     pc_state& p = m_pcs[static_cast<size_t>(a.pc)];
     const int bank = a.bg * m_cfg.org.banks_per_group + a.ba;
     p.queue.push_back({r, bank, a.bg, a.row});
-    ++p.banks[static_cast<size_t>(bank)].queued;
-    if (p.banks[static_cast<size_t>(bank)].open_row == a.row)
-      set_hits(p, bank, p.banks[static_cast<size_t>(bank)].hits + 1);
+    bank_state& k = p.banks[static_cast<size_t>(bank)];
+    ++k.queued;
+    if (k.open_row < 0) ++p.closed;
+    if (k.open_row == a.row)
+      set_hits(p, bank, k.hits + 1);
+    else
+      update_pre_wanted(p, bank);
   }
   q.bursts_unscheduled = static_cast<int>(last - first + 1);
   ++m_queued;
@@ -252,16 +261,25 @@ void hbm_channel::schedule() {
       while (!p.pending_cas.empty() && p.pending_cas.front() <= now) p.pending_cas.pop_front();
       if (acts_seen != p.last_act) {
         acts_seen = p.last_act;
-        const size_t nb = m_fr_fcfs ? p.banks.size() : 1;
-        for (size_t j = 0; j < nb; ++j) {
-          const int bank = m_fr_fcfs ? static_cast<int>(j) : p.queue.front().bank;
-          const bank_state& k = p.banks[static_cast<size_t>(bank)];
-          const bool wanted = m_fr_fcfs ? k.queued > k.hits : k.open_row != p.queue.front().row;
-          if (k.open_row < 0 || !wanted) continue;
-          if (k.earliest_pre > now)
-            wake = std::min(wake, k.earliest_pre);
-          else if (!m_fr_fcfs || k.hits == 0)
-            precharge(p, bank, now);
+        if (m_fr_fcfs) {
+          for (size_t w = 0; w < p.pre_wanted.size(); ++w)
+            for (uint64_t m = p.pre_wanted[w]; m != 0; m &= m - 1) {
+              const int bank = static_cast<int>(w * 64) + __builtin_ctzll(m);
+              const bank_state& k = p.banks[static_cast<size_t>(bank)];
+              if (k.earliest_pre > now)
+                wake = std::min(wake, k.earliest_pre);
+              else if (k.hits == 0)
+                precharge(p, bank, now);
+            }
+        } else {
+          const burst& b = p.queue.front();
+          const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
+          if (k.open_row >= 0 && k.open_row != b.row) {
+            if (k.earliest_pre > now)
+              wake = std::min(wake, k.earliest_pre);
+            else
+              precharge(p, b.bank, now);
+          }
         }
       }
       // At most `lookahead` row hits wait for their column command; a burst
@@ -283,6 +301,7 @@ void hbm_channel::schedule() {
         wake = std::min(wake, pc_act);
         break;
       }
+      if ((full || p.hits == 0) && p.closed == 0) break;  // no hit may go and no bank to open
       for (size_t i = 0; i < n && best > bound; ++i) {
         const burst& b = p.queue[i];
         const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
@@ -315,6 +334,17 @@ void hbm_channel::set_hits(pc_state& p, int bank, int hits) {
   bank_state& k = p.banks[static_cast<size_t>(bank)];
   p.hits += hits - k.hits;
   k.hits = hits;
+  update_pre_wanted(p, bank);
+}
+
+void hbm_channel::update_pre_wanted(pc_state& p, int bank) {
+  const bank_state& k = p.banks[static_cast<size_t>(bank)];
+  const uint64_t bit = uint64_t{1} << (bank % 64);
+  uint64_t& w = p.pre_wanted[static_cast<size_t>(bank / 64)];
+  if (k.open_row >= 0 && k.queued > k.hits)
+    w |= bit;
+  else
+    w &= ~bit;
 }
 
 // PRE of a bank holding another row than queued bursts want; their ACT
@@ -322,6 +352,7 @@ void hbm_channel::set_hits(pc_state& p, int bank, int hits) {
 void hbm_channel::precharge(pc_state& p, int bank, int64_t t) {
   bank_state& k = p.banks[static_cast<size_t>(bank)];
   k.open_row = -1;
+  p.closed += k.queued;
   set_hits(p, bank, 0);
   k.earliest_act = std::max(k.earliest_act, t + m_t.tRP);
   k.conflict = true;
@@ -371,6 +402,7 @@ void hbm_channel::commit(pc_state& p, size_t index, int64_t t) {
   bank_state& k = p.banks[static_cast<size_t>(b.bank)];
   const size_t bg = static_cast<size_t>(b.bg);
   if (pl.act >= 0) {
+    p.closed -= k.queued;
     k.open_row = b.row;
     k.earliest_cas = pl.act + m_t.tRCD;
     k.earliest_pre = pl.act + m_t.tRAS;
@@ -422,13 +454,17 @@ void hbm_channel::refresh(int64_t due) {
         start = std::max(start, k.earliest_pre);
       }
   const int64_t end = start + (any_open ? m_t.tRP : 0) + m_t.tRFC;
-  for (auto& p : m_pcs)
+  for (auto& p : m_pcs) {
+    p.closed = 0;
     for (auto& k : p.banks) {
       k.open_row = -1;
       k.hits = 0;
       k.earliest_act = std::max(k.earliest_act, end);
+      p.closed += k.queued;
     }
-  for (auto& p : m_pcs) p.hits = 0;
+    p.hits = 0;
+    std::fill(p.pre_wanted.begin(), p.pre_wanted.end(), 0);
+  }
   m_next_refresh = due + m_t.tREFI;
   ++m_refreshes;
   if (m_trace) m_trace->complete(m_track, m_ev_refresh, cycles_ns(start), cycles_ns(end - start));
@@ -441,7 +477,7 @@ void hbm_channel::finish_request(int r, bool queued) {
   m_responses.push({done, m_seq++, r});
   if (!queued) return;
   --m_queued;
-  m_slot_freed.notify(SC_ZERO_TIME);
+  if (m_slot_waiters > 0) m_slot_freed.notify(SC_ZERO_TIME);
   if (m_blocked) {
     tlm::tlm_generic_payload* trans = m_blocked;
     m_blocked = nullptr;

@@ -82,7 +82,11 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
     std::vector<int64_t> last_act_bg, last_cas_bg, last_wr_end_bg;
     int64_t faw[4] = {never, never, never, never};
     int faw_next = 0;
-    int hits = 0;  // queued row hits over all banks
+    int hits = 0;    // queued row hits over all banks
+    int closed = 0;  // queued bursts to closed banks (candidates for an ACT)
+    // Banks holding a row while bursts for other rows are queued (bit per
+    // bank): the only banks the FR-FCFS precharge pass has to look at.
+    std::vector<uint64_t> pre_wanted;
   };
   struct plan {
     bool hit;          // row hit: no ACT
@@ -110,6 +114,7 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   int accept(tlm::tlm_generic_payload& trans, sc_core::sc_event* blocking_done);
   void schedule();  // SC_METHOD at decision points
   void set_hits(pc_state& p, int bank, int hits);
+  void update_pre_wanted(pc_state& p, int bank);
   void precharge(pc_state& p, int bank, int64_t t);
   plan plan_burst(const pc_state& p, const burst& b, bool read, int64_t t) const;
   void commit(pc_state& p, size_t index, int64_t t);
@@ -141,6 +146,7 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   int m_queued = 0;                               // requests with bursts still unscheduled
   tlm::tlm_generic_payload* m_blocked = nullptr;  // BEGIN_REQ waiting for a queue slot
   sc_core::sc_event m_wake, m_slot_freed, m_resp_event;
+  int m_slot_waiters = 0;  // b_transport callers waiting for m_slot_freed
   std::priority_queue<response, std::vector<response>, std::greater<response>> m_responses;
   std::deque<int> m_resp_ready;  // due, waiting for the response channel
   bool m_resp_busy = false;      // BEGIN_RESP sent, END_RESP not yet received
