@@ -294,6 +294,7 @@ void hbm_channel::schedule() {
       const size_t n = m_fr_fcfs ? p.queue.size() : 1;
       size_t pick = n;
       int64_t best = std::numeric_limits<int64_t>::max();
+      plan best_plan{};
       // Cheap filter before the full plan: ACT limits of the pseudo-channel
       // (tRRD_S, tFAW) and of the bank (tRP, refresh).
       const int64_t pc_act = std::max(p.last_act + m_t.tRRD_S, p.faw[p.faw_next] + m_t.tFAW);
@@ -319,10 +320,11 @@ void hbm_channel::schedule() {
         if (pl.cas < best) {
           best = pl.cas;
           pick = i;
+          best_plan = pl;
         }
       }
       if (pick == n) break;
-      commit(p, pick, now);
+      commit(p, pick, best_plan, now);
     }
   }
   if (wake != std::numeric_limits<int64_t>::max()) m_wake.notify(at_cycle(wake) - sc_core::sc_time_stamp());
@@ -390,10 +392,9 @@ hbm_channel::plan hbm_channel::plan_burst(const pc_state& p, const burst& b, boo
   return r;
 }
 
-void hbm_channel::commit(pc_state& p, size_t index, int64_t t) {
+void hbm_channel::commit(pc_state& p, size_t index, plan pl, int64_t t) {
   const burst b = p.queue[index];
   const bool read = m_reqs[static_cast<size_t>(b.req)].read;
-  plan pl = plan_burst(p, b, read, t);
   // A refresh falls due before the burst's first command: refresh first.
   while ((pl.hit ? pl.cas : pl.act) >= m_next_refresh) {
     refresh(m_next_refresh);

@@ -117,7 +117,8 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   void update_pre_wanted(pc_state& p, int bank);
   void precharge(pc_state& p, int bank, int64_t t);
   plan plan_burst(const pc_state& p, const burst& b, bool read, int64_t t) const;
-  void commit(pc_state& p, size_t index, int64_t t);
+  // Issues burst `index` with its plan from plan_burst(.., t).
+  void commit(pc_state& p, size_t index, plan pl, int64_t t);
   void refresh(int64_t due);
   void finish_request(int r, bool queued);
   void send_responses();  // SC_METHOD at response times
