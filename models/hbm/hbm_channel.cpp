@@ -53,6 +53,7 @@ hbm_channel::hbm_channel(sc_core::sc_module_name name, const hbm_config& cfg, bo
     p.pre_wanted.assign(static_cast<size_t>((m_cfg.org.banks() + 63) / 64), 0);
   }
   m_next_refresh = m_cfg.refresh ? m_t.tREFI : std::numeric_limits<int64_t>::max();
+  m_miss_seen.assign(static_cast<size_t>(m_cfg.org.bank_groups) * 2, 0);
 
   // LT: unloaded latency of a one-burst row miss (ACT, READ, data) unless
   // calibrated; data occupies the channel at peak * efficiency.
@@ -303,6 +304,7 @@ void hbm_channel::schedule() {
         break;
       }
       if ((full || p.hits == 0) && p.closed == 0) break;  // no hit may go and no bank to open
+      ++m_scan;
       for (size_t i = 0; i < n && best > bound; ++i) {
         const burst& b = p.queue[i];
         const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
@@ -312,7 +314,16 @@ void hbm_channel::schedule() {
           wake = std::min(wake, std::max(pc_act, k.earliest_act));
           continue;
         }
-        const plan pl = plan_burst(p, b, m_reqs[static_cast<size_t>(b.req)].read, now);
+        const bool read = m_reqs[static_cast<size_t>(b.req)].read;
+        if (!hit) {
+          // The plan of a miss whose bank may activate now depends only on its
+          // bank group and direction: a younger one with the same pair cannot
+          // win, nor add a new wake-up.
+          uint64_t& seen = m_miss_seen[static_cast<size_t>(b.bg * 2 + read)];
+          if (seen == m_scan) continue;
+          seen = m_scan;
+        }
+        const plan pl = plan_burst(p, b, read, now);
         if (!hit && pl.act > now) {  // tRRD_L
           wake = std::min(wake, pl.act);
           continue;

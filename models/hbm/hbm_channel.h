@@ -148,6 +148,8 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   tlm::tlm_generic_payload* m_blocked = nullptr;  // BEGIN_REQ waiting for a queue slot
   sc_core::sc_event m_wake, m_slot_freed, m_resp_event;
   int m_slot_waiters = 0;  // b_transport callers waiting for m_slot_freed
+  uint64_t m_scan = 0;               // number of the current scheduler scan
+  std::vector<uint64_t> m_miss_seen;  // per (bank group, read): scan that planned such a miss
   std::priority_queue<response, std::vector<response>, std::greater<response>> m_responses;
   std::deque<int> m_resp_ready;  // due, waiting for the response channel
   bool m_resp_busy = false;      // BEGIN_RESP sent, END_RESP not yet received
