@@ -441,10 +441,10 @@ void hbm_channel::commit(pc_state& p, size_t index, plan pl, int64_t t) {
   (pl.hit ? m_hits : k.conflict ? m_conflicts : m_misses)++;
   k.conflict = false;
   --k.queued;
-  p.queue.erase(p.queue.begin() + static_cast<std::ptrdiff_t>(index));
+  p.queue.erase(index);
   if (pl.act >= 0) {  // a new open row: count the queued bursts it serves
     int hits = 0;
-    for (const burst& o : p.queue) hits += o.bank == b.bank && o.row == b.row;
+    for (size_t i = 0; i < p.queue.size(); ++i) hits += p.queue[i].bank == b.bank && p.queue[i].row == b.row;
     set_hits(p, b.bank, hits);
   } else {
     set_hits(p, b.bank, k.hits - 1);

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "models/common/backing_store.h"
+#include "models/common/fifo_buffer.h"
 #include "models/hbm/hbm_address_mapper.h"
 #include "platform/base/stats.h"
 #include "platform/base/trace.h"
@@ -76,8 +77,8 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   };
   struct pc_state {
     std::vector<bank_state> banks;
-    std::vector<burst> queue;         // arrival order
-    std::deque<int64_t> pending_cas;  // column commands scheduled but not yet issued
+    fifo_buffer<burst> queue;             // arrival order
+    fifo_buffer<int64_t> pending_cas;     // column commands scheduled but not yet issued
     int64_t last_act = never, last_cas = never, last_rd = never, last_wr_end = never, data_free = 0;
     std::vector<int64_t> last_act_bg, last_cas_bg, last_wr_end_bg;
     int64_t faw[4] = {never, never, never, never};
