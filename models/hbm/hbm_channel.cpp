@@ -234,7 +234,7 @@ int hbm_channel::accept(tlm::tlm_generic_payload& trans, sc_core::sc_event* bloc
     const hbm_address a = m_mapper.decode(i * bb);
     pc_state& p = m_pcs[static_cast<size_t>(a.pc)];
     const int bank = a.bg * m_cfg.org.banks_per_group + a.ba;
-    p.queue.push_back({r, bank, a.bg, a.row});
+    p.queue.push_back({r, bank, a.bg, q.read, a.row});
     bank_state& k = p.banks[static_cast<size_t>(bank)];
     ++k.queued;
     if (k.open_row < 0) ++p.closed;
@@ -314,7 +314,7 @@ void hbm_channel::schedule() {
           wake = std::min(wake, std::max(pc_act, k.earliest_act));
           continue;
         }
-        const bool read = m_reqs[static_cast<size_t>(b.req)].read;
+        const bool read = b.read;
         if (!hit) {
           // The plan of a miss whose bank may activate now depends only on its
           // bank group and direction: a younger one with the same pair cannot
@@ -405,7 +405,7 @@ hbm_channel::plan hbm_channel::plan_burst(const pc_state& p, const burst& b, boo
 
 void hbm_channel::commit(pc_state& p, size_t index, plan pl, int64_t t) {
   const burst b = p.queue[index];
-  const bool read = m_reqs[static_cast<size_t>(b.req)].read;
+  const bool read = b.read;
   // A refresh falls due before the burst's first command: refresh first.
   while ((pl.hit ? pl.cas : pl.act) >= m_next_refresh) {
     refresh(m_next_refresh);

@@ -66,6 +66,7 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
     int req;
     int bank;  // bg * banks_per_group + ba
     int bg;
+    bool read;  // copy of the request's direction
     int64_t row;
   };
   struct bank_state {
