@@ -78,8 +78,8 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   };
   struct pc_state {
     std::vector<bank_state> banks;
-    fifo_buffer<burst> queue;             // arrival order
-    fifo_buffer<int64_t> pending_cas;     // column commands scheduled but not yet issued
+    fifo_buffer<burst> queue;          // arrival order
+    fifo_buffer<int64_t> pending_cas;  // column commands scheduled but not yet issued
     int64_t last_act = never, last_cas = never, last_rd = never, last_wr_end = never, data_free = 0;
     std::vector<int64_t> last_act_bg, last_cas_bg, last_wr_end_bg;
     int64_t faw[4] = {never, never, never, never};
@@ -149,8 +149,8 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   int m_queued = 0;                               // requests with bursts still unscheduled
   tlm::tlm_generic_payload* m_blocked = nullptr;  // BEGIN_REQ waiting for a queue slot
   sc_core::sc_event m_wake, m_slot_freed, m_resp_event;
-  int m_slot_waiters = 0;  // b_transport callers waiting for m_slot_freed
-  uint64_t m_scan = 0;               // number of the current scheduler scan
+  int m_slot_waiters = 0;             // b_transport callers waiting for m_slot_freed
+  uint64_t m_scan = 0;                // number of the current scheduler scan
   std::vector<uint64_t> m_miss_seen;  // per (bank group, read): scan that planned such a miss
   std::priority_queue<response, std::vector<response>, std::greater<response>> m_responses;
   std::deque<int> m_resp_ready;  // due, waiting for the response channel
