@@ -51,8 +51,10 @@ hbm_channel::hbm_channel(sc_core::sc_module_name name, const hbm_config& cfg, bo
     p.last_act_bg.assign(static_cast<size_t>(m_cfg.org.bank_groups), never);
     p.last_cas_bg.assign(static_cast<size_t>(m_cfg.org.bank_groups), never);
     p.last_wr_end_bg.assign(static_cast<size_t>(m_cfg.org.bank_groups), never);
+    p.pre_wanted.assign(static_cast<size_t>((m_cfg.org.banks() + 63) / 64), 0);
   }
   m_next_refresh = m_cfg.refresh ? m_t.tREFI : std::numeric_limits<int64_t>::max();
+  m_miss_seen.assign(static_cast<size_t>(m_cfg.org.bank_groups) * 2, 0);
 
   // LT: unloaded latency of a one-burst row miss (ACT, READ, data) unless
   // calibrated; data occupies the channel at peak * efficiency.
@@ -93,7 +95,11 @@ void hbm_channel::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   // time, wait for the response.
   wait(delay);
   delay = SC_ZERO_TIME;
-  while (queue_full() || m_blocked) wait(m_slot_freed);
+  while (queue_full() || m_blocked) {
+    ++m_slot_waiters;
+    wait(m_slot_freed);
+    --m_slot_waiters;
+  }
   sc_core::sc_event done;
   accept(trans, &done);
   wait(done);
@@ -234,14 +240,18 @@ int hbm_channel::accept(tlm::tlm_generic_payload& trans, sc_core::sc_event* bloc
   m_bytes += len;
   const uint64_t bb = static_cast<uint64_t>(m_burst_bytes);
   const uint64_t first = trans.get_address() / bb, last = (trans.get_address() + len - 1) / bb;
-  for (uint64_t k = first; k <= last; ++k) {
-    const hbm_address a = m_mapper.decode(k * bb);
+  for (uint64_t i = first; i <= last; ++i) {
+    const hbm_address a = m_mapper.decode(i * bb);
     pc_state& p = m_pcs[static_cast<size_t>(a.pc)];
     const int bank = a.bg * m_cfg.org.banks_per_group + a.ba;
-    p.queue.push_back({r, bank, a.bg, a.row});
-    ++p.banks[static_cast<size_t>(bank)].queued;
-    if (p.banks[static_cast<size_t>(bank)].open_row == a.row)
-      set_hits(p, bank, p.banks[static_cast<size_t>(bank)].hits + 1);
+    p.queue.push_back({r, bank, a.bg, q.read, a.row});
+    bank_state& k = p.banks[static_cast<size_t>(bank)];
+    ++k.queued;
+    if (k.open_row < 0) ++p.closed;
+    if (k.open_row == a.row)
+      set_hits(p, bank, k.hits + 1);
+    else
+      update_pre_wanted(p, bank);
   }
   q.bursts_unscheduled = static_cast<int>(last - first + 1);
   ++m_queued;
@@ -262,16 +272,25 @@ void hbm_channel::schedule() {
       while (!p.pending_cas.empty() && p.pending_cas.front() <= now) p.pending_cas.pop_front();
       if (acts_seen != p.last_act) {
         acts_seen = p.last_act;
-        const size_t nb = m_fr_fcfs ? p.banks.size() : 1;
-        for (size_t j = 0; j < nb; ++j) {
-          const int bank = m_fr_fcfs ? static_cast<int>(j) : p.queue.front().bank;
-          const bank_state& k = p.banks[static_cast<size_t>(bank)];
-          const bool wanted = m_fr_fcfs ? k.queued > k.hits : k.open_row != p.queue.front().row;
-          if (k.open_row < 0 || !wanted) continue;
-          if (k.earliest_pre > now)
-            wake = std::min(wake, k.earliest_pre);
-          else if (!m_fr_fcfs || k.hits == 0)
-            precharge(p, bank, now);
+        if (m_fr_fcfs) {
+          for (size_t w = 0; w < p.pre_wanted.size(); ++w)
+            for (uint64_t m = p.pre_wanted[w]; m != 0; m &= m - 1) {
+              const int bank = static_cast<int>(w * 64) + __builtin_ctzll(m);
+              const bank_state& k = p.banks[static_cast<size_t>(bank)];
+              if (k.earliest_pre > now)
+                wake = std::min(wake, k.earliest_pre);
+              else if (k.hits == 0)
+                precharge(p, bank, now);
+            }
+        } else {
+          const burst& b = p.queue.front();
+          const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
+          if (k.open_row >= 0 && k.open_row != b.row) {
+            if (k.earliest_pre > now)
+              wake = std::min(wake, k.earliest_pre);
+            else
+              precharge(p, b.bank, now);
+          }
         }
       }
       // At most `lookahead` row hits wait for their column command; a burst
@@ -286,6 +305,7 @@ void hbm_channel::schedule() {
       const size_t n = m_fr_fcfs ? p.queue.size() : 1;
       size_t pick = n;
       int64_t best = std::numeric_limits<int64_t>::max();
+      plan best_plan{};
       // Cheap filter before the full plan: ACT limits of the pseudo-channel
       // (tRRD_S, tFAW) and of the bank (tRP, refresh).
       const int64_t pc_act = std::max(p.last_act + m_t.tRRD_S, p.faw[p.faw_next] + m_t.tFAW);
@@ -293,6 +313,8 @@ void hbm_channel::schedule() {
         wake = std::min(wake, pc_act);
         break;
       }
+      if ((full || p.hits == 0) && p.closed == 0) break;  // no hit may go and no bank to open
+      ++m_scan;
       for (size_t i = 0; i < n && best > bound; ++i) {
         const burst& b = p.queue[i];
         const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
@@ -302,7 +324,16 @@ void hbm_channel::schedule() {
           wake = std::min(wake, std::max(pc_act, k.earliest_act));
           continue;
         }
-        const plan pl = plan_burst(p, b, m_reqs[static_cast<size_t>(b.req)].read, now);
+        const bool read = b.read;
+        if (!hit) {
+          // The plan of a miss whose bank may activate now depends only on its
+          // bank group and direction: a younger one with the same pair cannot
+          // win, nor add a new wake-up.
+          uint64_t& seen = m_miss_seen[static_cast<size_t>(b.bg * 2 + read)];
+          if (seen == m_scan) continue;
+          seen = m_scan;
+        }
+        const plan pl = plan_burst(p, b, read, now);
         if (!hit && pl.act > now) {  // tRRD_L
           wake = std::min(wake, pl.act);
           continue;
@@ -310,10 +341,11 @@ void hbm_channel::schedule() {
         if (pl.cas < best) {
           best = pl.cas;
           pick = i;
+          best_plan = pl;
         }
       }
       if (pick == n) break;
-      commit(p, pick, now);
+      commit(p, pick, best_plan, now);
     }
   }
   if (wake != std::numeric_limits<int64_t>::max()) m_wake.notify(at_cycle(wake) - sc_core::sc_time_stamp());
@@ -325,6 +357,17 @@ void hbm_channel::set_hits(pc_state& p, int bank, int hits) {
   bank_state& k = p.banks[static_cast<size_t>(bank)];
   p.hits += hits - k.hits;
   k.hits = hits;
+  update_pre_wanted(p, bank);
+}
+
+void hbm_channel::update_pre_wanted(pc_state& p, int bank) {
+  const bank_state& k = p.banks[static_cast<size_t>(bank)];
+  const uint64_t bit = uint64_t{1} << (bank % 64);
+  uint64_t& w = p.pre_wanted[static_cast<size_t>(bank / 64)];
+  if (k.open_row >= 0 && k.queued > k.hits)
+    w |= bit;
+  else
+    w &= ~bit;
 }
 
 // PRE of a bank holding another row than queued bursts want; their ACT
@@ -332,6 +375,7 @@ void hbm_channel::set_hits(pc_state& p, int bank, int hits) {
 void hbm_channel::precharge(pc_state& p, int bank, int64_t t) {
   bank_state& k = p.banks[static_cast<size_t>(bank)];
   k.open_row = -1;
+  p.closed += k.queued;
   set_hits(p, bank, 0);
   k.earliest_act = std::max(k.earliest_act, t + m_t.tRP);
   k.conflict = true;
@@ -369,10 +413,9 @@ hbm_channel::plan hbm_channel::plan_burst(const pc_state& p, const burst& b, boo
   return r;
 }
 
-void hbm_channel::commit(pc_state& p, size_t index, int64_t t) {
+void hbm_channel::commit(pc_state& p, size_t index, plan pl, int64_t t) {
   const burst b = p.queue[index];
-  const bool read = m_reqs[static_cast<size_t>(b.req)].read;
-  plan pl = plan_burst(p, b, read, t);
+  const bool read = b.read;
   // A refresh falls due before the burst's first command: refresh first.
   while ((pl.hit ? pl.cas : pl.act) >= m_next_refresh) {
     refresh(m_next_refresh);
@@ -381,6 +424,7 @@ void hbm_channel::commit(pc_state& p, size_t index, int64_t t) {
   bank_state& k = p.banks[static_cast<size_t>(b.bank)];
   const size_t bg = static_cast<size_t>(b.bg);
   if (pl.act >= 0) {
+    p.closed -= k.queued;
     k.open_row = b.row;
     k.earliest_cas = pl.act + m_t.tRCD;
     k.earliest_pre = pl.act + m_t.tRAS;
@@ -407,10 +451,10 @@ void hbm_channel::commit(pc_state& p, size_t index, int64_t t) {
   (pl.hit ? m_hits : k.conflict ? m_conflicts : m_misses)++;
   k.conflict = false;
   --k.queued;
-  p.queue.erase(p.queue.begin() + static_cast<std::ptrdiff_t>(index));
+  p.queue.erase(index);
   if (pl.act >= 0) {  // a new open row: count the queued bursts it serves
     int hits = 0;
-    for (const burst& o : p.queue) hits += o.bank == b.bank && o.row == b.row;
+    for (size_t i = 0; i < p.queue.size(); ++i) hits += p.queue[i].bank == b.bank && p.queue[i].row == b.row;
     set_hits(p, b.bank, hits);
   } else {
     set_hits(p, b.bank, k.hits - 1);
@@ -432,13 +476,17 @@ void hbm_channel::refresh(int64_t due) {
         start = std::max(start, k.earliest_pre);
       }
   const int64_t end = start + (any_open ? m_t.tRP : 0) + m_t.tRFC;
-  for (auto& p : m_pcs)
+  for (auto& p : m_pcs) {
+    p.closed = 0;
     for (auto& k : p.banks) {
       k.open_row = -1;
       k.hits = 0;
       k.earliest_act = std::max(k.earliest_act, end);
+      p.closed += k.queued;
     }
-  for (auto& p : m_pcs) p.hits = 0;
+    p.hits = 0;
+    std::fill(p.pre_wanted.begin(), p.pre_wanted.end(), 0);
+  }
   m_next_refresh = due + m_t.tREFI;
   ++m_refreshes;
   if (m_trace) m_trace->complete(m_track, m_ev_refresh, cycles_ns(start), cycles_ns(end - start));
@@ -451,7 +499,7 @@ void hbm_channel::finish_request(int r, bool queued) {
   m_responses.push({done, m_seq++, r});
   if (!queued) return;
   --m_queued;
-  m_slot_freed.notify(SC_ZERO_TIME);
+  if (m_slot_waiters > 0) m_slot_freed.notify(SC_ZERO_TIME);
   if (m_blocked) {
     tlm::tlm_generic_payload* trans = m_blocked;
     m_blocked = nullptr;

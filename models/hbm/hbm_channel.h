@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "models/common/backing_store.h"
+#include "models/common/fifo_buffer.h"
 #include "models/hbm/hbm_address_mapper.h"
 #include "platform/base/stats.h"
 #include "platform/base/trace.h"
@@ -65,6 +66,7 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
     int req;
     int bank;  // bg * banks_per_group + ba
     int bg;
+    bool read;  // copy of the request's direction
     int64_t row;
   };
   struct bank_state {
@@ -76,13 +78,17 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   };
   struct pc_state {
     std::vector<bank_state> banks;
-    std::vector<burst> queue;         // arrival order
-    std::deque<int64_t> pending_cas;  // column commands scheduled but not yet issued
+    fifo_buffer<burst> queue;          // arrival order
+    fifo_buffer<int64_t> pending_cas;  // column commands scheduled but not yet issued
     int64_t last_act = never, last_cas = never, last_rd = never, last_wr_end = never, data_free = 0;
     std::vector<int64_t> last_act_bg, last_cas_bg, last_wr_end_bg;
     int64_t faw[4] = {never, never, never, never};
     int faw_next = 0;
-    int hits = 0;  // queued row hits over all banks
+    int hits = 0;    // queued row hits over all banks
+    int closed = 0;  // queued bursts to closed banks (candidates for an ACT)
+    // Banks holding a row while bursts for other rows are queued (bit per
+    // bank): the only banks the FR-FCFS precharge pass has to look at.
+    std::vector<uint64_t> pre_wanted;
   };
   struct plan {
     bool hit;          // row hit: no ACT
@@ -112,9 +118,11 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   int accept(tlm::tlm_generic_payload& trans, sc_core::sc_event* blocking_done);
   void schedule();  // SC_METHOD at decision points
   void set_hits(pc_state& p, int bank, int hits);
+  void update_pre_wanted(pc_state& p, int bank);
   void precharge(pc_state& p, int bank, int64_t t);
   plan plan_burst(const pc_state& p, const burst& b, bool read, int64_t t) const;
-  void commit(pc_state& p, size_t index, int64_t t);
+  // Issues burst `index` with its plan from plan_burst(.., t).
+  void commit(pc_state& p, size_t index, plan pl, int64_t t);
   void refresh(int64_t due);
   void finish_request(int r, bool queued);
   void send_responses();  // SC_METHOD at response times
@@ -143,6 +151,9 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
   int m_queued = 0;                               // requests with bursts still unscheduled
   tlm::tlm_generic_payload* m_blocked = nullptr;  // BEGIN_REQ waiting for a queue slot
   sc_core::sc_event m_wake, m_slot_freed, m_resp_event;
+  int m_slot_waiters = 0;             // b_transport callers waiting for m_slot_freed
+  uint64_t m_scan = 0;                // number of the current scheduler scan
+  std::vector<uint64_t> m_miss_seen;  // per (bank group, read): scan that planned such a miss
   std::priority_queue<response, std::vector<response>, std::greater<response>> m_responses;
   std::deque<int> m_resp_ready;  // due, waiting for the response channel
   bool m_resp_busy = false;      // BEGIN_RESP sent, END_RESP not yet received

@@ -85,7 +85,9 @@ void hbm_traffic_gen::issue() {
     t->set_data_ptr(m_buffer.data());
     t->set_data_length(static_cast<unsigned>(m_cfg.request_bytes));
     t->set_streaming_width(static_cast<unsigned>(m_cfg.request_bytes));
-    m_in_flight[t] = {generated, read};
+    const auto slot = m_slot.try_emplace(t, m_in_flight.size()).first->second;
+    if (slot == m_in_flight.size()) m_in_flight.emplace_back();
+    m_in_flight[slot] = {generated, read, true};
     ++m_issued;
     if (m_first_issue_ns < 0) m_first_issue_ns = now;
     tlm::tlm_phase ph = tlm::BEGIN_REQ;
@@ -104,13 +106,15 @@ void hbm_traffic_gen::issue() {
 }
 
 void hbm_traffic_gen::complete(tlm::tlm_generic_payload& trans, double now) {
-  const auto it = m_in_flight.find(&trans);
-  if (it == m_in_flight.end()) throw simulation_error(std::string(name()) + ": response for an unknown transaction");
+  const auto it = m_slot.find(&trans);
+  if (it == m_slot.end() || !m_in_flight[it->second].active)
+    throw simulation_error(std::string(name()) + ": response for an unknown transaction");
+  in_flight& f = m_in_flight[it->second];
   if (trans.get_response_status() != tlm::TLM_OK_RESPONSE)
     throw simulation_error(std::string(name()) + ": " + trans.get_response_string() + " at address " +
                            std::to_string(trans.get_address()));
-  if (it->second.read) m_read_latency.add(now - it->second.generated_ns);
-  m_in_flight.erase(it);
+  if (f.read) m_read_latency.add(now - f.generated_ns);
+  f.active = false;
   ++m_completed;
   m_bytes += trans.get_data_length();
   m_last_done_ns = std::max(m_last_done_ns, now);

@@ -49,8 +49,9 @@ class hbm_traffic_gen : public sc_core::sc_module {
 
  private:
   struct in_flight {
-    double generated_ns;
-    bool read;
+    double generated_ns = 0;
+    bool read = false;
+    bool active = false;
   };
   struct lt_done {  // completion annotated by a target that returned TLM_COMPLETED
     uint64_t at;    // time value
@@ -72,7 +73,10 @@ class hbm_traffic_gen : public sc_core::sc_module {
   std::vector<unsigned char> m_buffer;
   sc_core::sc_event m_issue_event;
   std::deque<double> m_backlog;  // generation times not yet issued (open loop)
-  std::unordered_map<tlm::tlm_generic_payload*, in_flight> m_in_flight;
+  // In-flight state by slot; a pooled payload keeps its slot for the whole run,
+  // so nothing is allocated per request.
+  std::unordered_map<const tlm::tlm_generic_payload*, size_t> m_slot;
+  std::vector<in_flight> m_in_flight;
   std::priority_queue<lt_done, std::vector<lt_done>, std::greater<lt_done>> m_lt_done;
   tlm::tlm_generic_payload* m_req_busy = nullptr;  // BEGIN_REQ sent, END_REQ not yet seen
   uint64_t m_generated = 0, m_issued = 0, m_completed = 0, m_bytes = 0, m_index = 0;
