@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "platform/base/error.h"
 #include "platform/base/file_io.h"
@@ -10,11 +11,15 @@ namespace npuvp {
 
 int sample_stats::bucket_of(double v) {
   if (!(v >= 1.0)) return 0;  // [0, 1) and NaN share the first bucket
-  int e = 0;
-  const double m = std::frexp(v, &e);  // v = m * 2^e, m in [0.5, 1)
-  const int exp = std::min(e, exponents - 1);
-  const int sub = std::min(sub_buckets - 1, static_cast<int>((m - 0.5) * 2.0 * sub_buckets));
-  return exp * sub_buckets + sub;
+  // v = 1.f * 2^(e-1) = m * 2^e with m = 0.5 + f/2 in [0.5, 1): read e and the
+  // top bits of f straight from the IEEE-754 encoding (same buckets as frexp,
+  // without its cost on the hot path).
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  const int e = static_cast<int>((bits >> 52) & 0x7FF) - 1022;
+  static_assert(sub_buckets == 64, "six mantissa bits select the sub-bucket");
+  const int sub = static_cast<int>((bits >> (52 - 6)) & (sub_buckets - 1));
+  return std::min(e, exponents - 1) * sub_buckets + sub;
 }
 
 double sample_stats::bucket_mid(int b) {
