@@ -11,6 +11,7 @@
 #include "models/hbm/hbm_channel.h"
 #include "models/hbm/hbm_traffic_gen.h"
 #include "platform/base/file_io.h"
+#include "platform/base/trace.h"
 #include "platform/cli/command.h"
 #include "platform/config/hw_config.h"
 #include "platform/sim/isolated_run.h"
@@ -24,13 +25,15 @@ struct bench_options {
   double read_ratio = 1.0, load = 0;
   int outstanding = 64;
   uint64_t request_bytes = 64, requests = 200000, seed = 1, stride = 4096;
+  std::string stats_path, trace_path;  // single run only; empty: not written
 };
 
 // One simulation in this process's SystemC kernel; returns its figures.
 nlohmann::json run_one(const bench_options& o) {
   const hbm_config cfg =
       parse_hw_config("hbm:\n  preset: " + o.preset + "\n  mode: " + o.mode + "\n", "npuvp bench hbm").hbm;
-  hbm_channel channel("hbm", cfg, false, nullptr);
+  trace_writer trace;
+  hbm_channel channel("hbm", cfg, false, o.trace_path.empty() ? nullptr : &trace);
   hbm_traffic_config tc;
   tc.pattern = o.pattern;
   tc.read_ratio = o.read_ratio;
@@ -54,6 +57,11 @@ nlohmann::json run_one(const bench_options& o) {
 
   stats_writer stats;
   channel.report_stats(stats);
+  stats.meta("command", "bench hbm");
+  stats.meta("seed", o.seed);
+  stats.meta("hbm", config::to_json(cfg));
+  if (!o.stats_path.empty()) stats.write(o.stats_path);
+  if (!o.trace_path.empty()) trace.write(o.trace_path);
   const double span = traffic.last_done_ns() - traffic.first_issue_ns();
   const double achieved = span > 0 ? static_cast<double>(traffic.bytes()) / span : 0.0;
   const auto& lat = traffic.read_latency();
@@ -146,11 +154,13 @@ int bench_hbm(const std::vector<std::string>& args) {
       "stride", po::value(&o.stride)->default_value(o.stride), "bytes between requests for --pattern stride")(
       "sweep", "open-loop sweep of offered load 0.01 .. 1.2 (one fresh simulation per point, 2 in parallel)")(
       "csv", po::value(&csv)->default_value(csv), "sweep output CSV")(
+      "stats", po::value(&o.stats_path), "single run: write the channel's statistics JSON to this file")(
+      "trace", po::value(&o.trace_path), "single run: write a Perfetto trace (one event per request and refresh)")(
       "json", "print the figures as one JSON object (sweep: an array)");
   po::variables_map vm;
   if (!parse("npuvp bench hbm [--preset P] [--pattern seq|random|stride] [--read-ratio F] [--request-bytes B] "
              "[--load F | --outstanding K] [--requests N] [--seed S] [--stride B] [--mode at|lt] [--sweep] "
-             "[--csv FILE] [--json]",
+             "[--csv FILE] [--stats FILE] [--trace FILE] [--json]",
              desc, args, vm))
     return 0;
   if (o.pattern != "seq" && o.pattern != "random" && o.pattern != "stride")
@@ -174,6 +184,8 @@ int bench_hbm(const std::vector<std::string>& args) {
     return 0;
   }
   if (vm.count("load")) throw usage_error("--sweep chooses the offered loads itself; drop --load");
+  if (!o.stats_path.empty() || !o.trace_path.empty())
+    throw usage_error("--stats and --trace describe one run; drop them with --sweep");
   const std::vector<double> loads = {0.01, 0.05, 0.1,  0.2, 0.3,  0.4, 0.5, 0.6,
                                      0.7,  0.8,  0.85, 0.9, 0.95, 1.0, 1.1, 1.2};
   std::vector<isolated_job> jobs;
