@@ -30,12 +30,12 @@ struct noc_packet {
   void* user = nullptr;     // owner's data (NI: the transaction)
 };
 
-// A flit in an input buffer or on a link: 16 bytes, the packet by index.
+// A flit in an input buffer or on a link: 8 bytes, the packet by index. A
+// flit enters its input buffer when the router pipeline has elapsed (see
+// noc_router), so a buffered flit is always ready to leave and needs no time stamp.
 struct noc_flit {
   uint32_t packet;
-  uint16_t seq;
   bool head, tail;
-  uint64_t ready;  // first cycle the router pipeline lets it leave
 };
 
 // Receives the packets that leave the mesh at one local port.

@@ -30,16 +30,27 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
   m_upstream_out.assign(ports, -1);
   m_source.resize(p.local_ports);
   m_injecting.resize(p.local_ports);
+  m_local_occupancy.assign(static_cast<size_t>(p.local_ports) * p.vcs, 0);
   m_requests.resize(ports);
   m_in_next.assign(ports, 0);
   m_pick.assign(ports, -1);
   m_port_requests.assign(ports, 0);
+  m_has.assign(ports, 0);
+  m_cred.assign(ports, 0);
 }
 
 void noc_router::block_ejection(int local_port, bool blocked) {
   const int o = mesh_directions + local_port;
   m_out[o].blocked = blocked;
   std::fill_n(m_credits.begin() + o * m_p.vcs, m_p.vcs, blocked ? 0 : ejection_credits);
+  for (int v = 0; v < m_p.vcs; ++v)
+    if (m_owner[o * m_p.vcs + v] >= 0) set_credit_bit(m_owner[o * m_p.vcs + v], !blocked);
+}
+
+size_t noc_router::occupancy(int port, int vc) const {
+  const int in = port * m_p.vcs + vc;
+  if (port >= mesh_directions) return m_local_occupancy[static_cast<size_t>(in - mesh_directions * m_p.vcs)];
+  return m_in[in].buf.size() + m_mesh.pipelined(*this, in).first;
 }
 
 std::string noc_router::port_name(int port) {
@@ -54,27 +65,29 @@ void noc_router::connect(int dir, noc_router& next) {
   next.m_upstream_out[dir ^ 2] = dir;
 }
 
-int noc_router::inject_(uint64_t c) {
+int noc_router::inject_() {
   int moved = 0;
   for (int l = 0; l < m_p.local_ports; ++l) {
     auto& q = m_source[l];
     source_state& s = m_injecting[l];
-    const int port = mesh_directions + l;
+    uint32_t* occupancy = &m_local_occupancy[static_cast<size_t>(l) * m_p.vcs];
+    const auto full = static_cast<uint32_t>(m_p.buffer_flits);
     for (int k = 0; k < m_p.link_flits && !q.empty(); ++k) {
       const noc_packet& pkt = m_mesh.packet(q.front());
       if (s.vc < 0) {
         // The packet takes the least occupied local input VC of its class.
-        size_t best = m_p.buffer_flits + 1u;
-        for (int v = pkt.vc_lo; v < pkt.vc_hi; ++v) {
-          const auto& b = m_in[static_cast<size_t>(port) * m_p.vcs + v].buf;
-          if (!b.full() && b.size() < best) best = b.size(), s.vc = v;
-        }
+        uint32_t best = full + 1;
+        for (int v = pkt.vc_lo; v < pkt.vc_hi; ++v)
+          if (occupancy[v] < full && occupancy[v] < best) best = occupancy[v], s.vc = v;
         if (s.vc < 0) break;
       }
-      const int in = port * m_p.vcs + s.vc;
-      if (m_in[in].buf.full()) break;
-      push_input(in, {q.front(), static_cast<uint16_t>(s.seq), s.seq == 0, s.seq + 1 == pkt.flits,
-                      c + m_p.router_cycles - 1});
+      if (occupancy[s.vc] == full) break;
+      ++occupancy[s.vc];
+      const int in = (mesh_directions + l) * m_p.vcs + s.vc;
+      const noc_flit f{q.front(), s.seq == 0, s.seq + 1 == pkt.flits};
+      // The router pipeline starts at the buffer write (docs/noc.md).
+      if (m_p.router_cycles == 1) push_input(in, f);
+      else m_mesh.post_injection(*this, in, f);
       ++m_injected;
       ++moved;
       if (++s.seq == pkt.flits) {
@@ -93,17 +106,18 @@ void noc_router::traverse(int in, int o) {
   const noc_flit f = ivc.buf.front();
   ivc.buf.pop();
   --m_buffered;
-  if (f.tail || ivc.buf.empty()) m_has_vc.reset(static_cast<size_t>(in));
+  if (f.tail || ivc.buf.empty()) clear_has_bit(in);
   if (f.tail && !ivc.buf.empty()) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
   const int in_port = m_port_of[in];
   const int out_vc = ivc.credit;
   // The flit and the freed slot's credit cross their links (Dally & Towles
   // 13.3) and arrive link_cycles + 1 cycles later.
   if (noc_router* up = m_upstream[in_port]) m_mesh.post_credit(*up, m_upstream_out[in_port] * m_p.vcs + m_vc_of[in]);
+  else --m_local_occupancy[static_cast<size_t>(in - mesh_directions * m_p.vcs)];
   if (out.local) {
     m_mesh.post_ejection(f);
   } else {
-    --m_credits[out_vc];
+    if (--m_credits[out_vc] == 0) set_credit_bit(in, false);
     m_mesh.post_flit(*out.next, out.next_in * m_p.vcs + ivc.out_vc, f);
   }
   ++out.flits;
@@ -114,13 +128,12 @@ void noc_router::traverse(int in, int o) {
   }
 }
 
-void noc_router::allocate_vcs(uint64_t c, bool& stalled) {
-  // Ready head flits get their route, then each output hands its free VCs (of
-  // the packet's class) to the requesting input VCs round-robin.
+void noc_router::allocate_vcs(bool& stalled) {
+  // Head flits get their route, then each output hands its free VCs (of the
+  // packet's class) to the requesting input VCs round-robin.
   m_touched.clear();
   m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
-    if (ivc.buf.front().ready > c) return;
     if (ivc.out_port < 0) {
       const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
       const int dir = m_routing.route(m_p.x, m_p.y, pkt.dst_x, pkt.dst_y);
@@ -150,52 +163,42 @@ void noc_router::allocate_vcs(uint64_t c, bool& stalled) {
       m_in[i].credit = o * m_p.vcs + v;
       out.va_next = i + 1;
       m_need_vc.reset(static_cast<size_t>(i));
-      m_has_vc.set(static_cast<size_t>(i));
+      set_has_bit(i);
+      set_credit_bit(i, m_credits[m_in[i].credit] > 0);
     }
     req.clear();
   }
 }
 
-int noc_router::allocate_(uint64_t c) {
+int noc_router::allocate_() {
   bool stalled = false;
-  if (m_need_vc.any()) allocate_vcs(c, stalled);
+  if (m_need_vc.any()) allocate_vcs(stalled);
   // Switch allocation, separable input-first (Dally & Towles 2004, sec. 19.3):
-  // each input port picks one ready VC round-robin, then each output grants one
-  // requesting input port round-robin, so flows share an output per input port
-  // whatever the number of VCs they hold. Each input port requests one output,
-  // so the outputs decide independently. Each input port and each output send
-  // at most link_flits flits per cycle.
+  // each input port picks one VC with a credit downstream round-robin, then
+  // each output grants one requesting input port round-robin, so flows share
+  // an output per input port whatever the number of VCs they hold. Each input
+  // port requests one output, so the outputs decide independently. Each input
+  // port and each output send at most link_flits flits per cycle. Every
+  // buffered flit is ready (receive_flit), so the VC masks say it all.
   int moved = 0;
-  for (int round = 0; round < m_p.link_flits; ++round) {
+  const int ports = static_cast<int>(m_out.size());
+  for (int round = 0; round < m_p.link_flits && m_has_ports; ++round) {
     uint32_t outputs = 0;
-    int port = -1, first = -1, after = -1;
-    auto request = [&] {
-      const int pick = after >= 0 ? after : first;
-      if (pick < 0) return;
+    for (uint32_t pending = m_has_ports; pending; pending &= pending - 1) {
+      const int port = __builtin_ctz(pending);
+      const uint32_t has = m_has[port], ok = has & m_cred[port];
+      stalled |= ok != has;  // no credit downstream (or ejection refused)
+      if (!ok) continue;
+      stalled |= (ok & (ok - 1)) != 0;  // two ready VCs at one input port
+      // First ready VC at or after the round-robin pointer.
+      const uint32_t later = ok & ~((uint32_t(1) << m_in_next[port]) - 1);
+      const int pick = port * m_p.vcs + __builtin_ctz(later ? later : ok);
       const int o = m_in[pick].out_port;
       m_pick[port] = pick;
       m_port_requests[o] |= uint32_t(1) << port;
       outputs |= uint32_t(1) << o;
-    };
-    m_has_vc.for_each([&](int i) {
-      const input_vc& ivc = m_in[i];
-      if (ivc.buf.front().ready > c) return;
-      if (m_credits[ivc.credit] == 0) {
-        stalled = true;  // no credit downstream (or ejection refused)
-        return;
-      }
-      if (m_port_of[i] != port) {
-        request();
-        port = m_port_of[i];
-        first = after = -1;
-      }
-      if (first >= 0) stalled = true;  // two ready VCs at one input port
-      if (first < 0) first = i;
-      if (after < 0 && m_vc_of[i] >= m_in_next[port]) after = i;
-    });
-    request();
+    }
     if (!outputs) break;
-    const int ports = static_cast<int>(m_out.size());
     for (; outputs; outputs &= outputs - 1) {
       const int o = __builtin_ctz(outputs);
       output& out = m_out[o];
@@ -220,16 +223,19 @@ void noc_router::describe_blocked(std::string& out) const {
   const std::string me = name();
   for (size_t i = 0; i < m_in.size(); ++i) {
     const input_vc& ivc = m_in[i];
-    if (ivc.buf.empty()) continue;
     const int port = static_cast<int>(i) / m_p.vcs, vc = static_cast<int>(i) % m_p.vcs;
-    out += "  " + me + " input " + port_name(port) + " vc" + std::to_string(vc) + ": " +
-           std::to_string(ivc.buf.size()) + "/" + std::to_string(ivc.buf.capacity()) + " flits";
+    const size_t flits = occupancy(port, vc);
+    if (flits == 0) continue;
+    // The oldest flit: buffered, or else the first still in the router pipeline.
+    const uint32_t front = ivc.buf.empty() ? m_mesh.pipelined(*this, static_cast<int>(i)).second : ivc.buf.front().packet;
+    out += "  " + me + " input " + port_name(port) + " vc" + std::to_string(vc) + ": " + std::to_string(flits) + "/" +
+           std::to_string(ivc.buf.capacity()) + " flits";
     if (ivc.out_port < 0) {
       out += ", head waiting for a route\n";
       continue;
     }
     const output& o = m_out[ivc.out_port];
-    out += ", front packet " + std::to_string(ivc.buf.front().packet) + " -> output " + port_name(ivc.out_port);
+    out += ", front packet " + std::to_string(front) + " -> output " + port_name(ivc.out_port);
     if (ivc.out_vc < 0)
       out += " waiting for a free VC\n";
     else if (o.local)

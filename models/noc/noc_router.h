@@ -47,19 +47,19 @@ class noc_router : public sc_core::sc_module, public stats_source {
   // Test hook: a blocked local output never accepts a flit (wedges the mesh).
   void block_ejection(int local_port, bool blocked);
 
-  // The kernel's phases for cycle c; each returns the number of flits moved.
-  // The inline guards keep idle routers cheap. Link arrivals come from the
-  // mesh's time wheel through receive_flit / receive_credit.
-  int inject(uint64_t c) { return m_queued ? inject_(c) : 0; }        // source queues -> input buffers
-  int allocate(uint64_t c) { return m_buffered ? allocate_(c) : 0; }  // VC/switch allocation, traversal
-  void receive_flit(int in, noc_flit f, uint64_t c) {
-    // Router pipeline (route computation, VC and switch allocation, crossbar):
-    // router_cycles from buffer write to the link, per hop.
-    f.ready = c + m_p.router_cycles - 1;
-    push_input(in, f);
+  // The kernel's phases for the current cycle; each returns the number of
+  // flits moved. The inline guards keep idle routers cheap. Link arrivals come
+  // from the mesh's time wheel through receive_flit / receive_credit.
+  int inject() { return m_queued ? inject_() : 0; }        // source queues -> input buffers
+  int allocate() { return m_buffered ? allocate_() : 0; }  // VC/switch allocation, traversal
+  // A flit enters input VC `in` once the router pipeline (route computation,
+  // VC and switch allocation, crossbar: router_cycles - 1 cycles after it
+  // arrived) has elapsed, so every buffered flit is ready to leave; the mesh's
+  // wheel delays it (docs/noc.md, "Kernel data structures").
+  void receive_flit(int in, const noc_flit& f) { push_input(in, f); }
+  void receive_credit(int out_vc) {
+    if (m_credits[out_vc]++ == 0 && m_owner[out_vc] >= 0) set_credit_bit(m_owner[out_vc], true);
   }
-  void receive_credit(int out_vc) { ++m_credits[out_vc]; }
-
   // Source queue of a local port (unbounded: offered load stays honest).
   void enqueue(int local_port, uint32_t packet) {
     m_source[local_port].push_back(packet);
@@ -72,7 +72,9 @@ class noc_router : public sc_core::sc_module, public stats_source {
   uint64_t link_flits(int port) const { return m_out[port].flits; }
   uint64_t forwarded() const { return m_forwarded; }
   uint64_t stall_cycles() const { return m_stall_cycles; }
-  size_t occupancy(int port, int vc) const { return m_in[static_cast<size_t>(port) * m_p.vcs + vc].buf.size(); }
+  // Flits in input VC `vc` of `port`, including those that arrived but are
+  // still in the router pipeline.
+  size_t occupancy(int port, int vc) const;
 
   void report_stats(stats_writer& out) const override;
 
@@ -116,15 +118,34 @@ class noc_router : public sc_core::sc_module, public stats_source {
   };
 
   bool connected(int port) const { return port >= mesh_directions || m_out[port].next != nullptr; }
+  // Per-input-port masks of VCs (bit = VC): m_has: non-empty and holding an
+  // output VC; m_cred: the output VC held has a credit. m_has_ports: ports with
+  // a bit in m_has. Switch allocation works on these masks only.
+  void set_has_bit(int in) {
+    m_has[m_port_of[in]] |= uint32_t(1) << m_vc_of[in];
+    m_has_ports |= uint32_t(1) << m_port_of[in];
+  }
+  void clear_has_bit(int in) {
+    const int port = m_port_of[in];
+    if (!(m_has[port] &= ~(uint32_t(1) << m_vc_of[in]))) m_has_ports &= ~(uint32_t(1) << port);
+  }
+  void set_credit_bit(int in, bool has_credit) {
+    const uint32_t bit = uint32_t(1) << m_vc_of[in];
+    if (has_credit) m_cred[m_port_of[in]] |= bit;
+    else m_cred[m_port_of[in]] &= ~bit;
+  }
   void push_input(int in, const noc_flit& f) {
     input_vc& ivc = m_in[in];
-    if (ivc.buf.empty()) (ivc.out_vc < 0 ? m_need_vc : m_has_vc).set(static_cast<size_t>(in));
+    if (ivc.buf.empty()) {
+      if (ivc.out_vc < 0) m_need_vc.set(static_cast<size_t>(in));
+      else set_has_bit(in);
+    }
     ivc.buf.push(f);
     ++m_buffered;
   }
-  int inject_(uint64_t c);
-  int allocate_(uint64_t c);
-  void allocate_vcs(uint64_t c, bool& stalled);
+  int inject_();
+  int allocate_();
+  void allocate_vcs(bool& stalled);
   void traverse(int in, int o);
 
   noc_mesh& m_mesh;
@@ -139,14 +160,16 @@ class noc_router : public sc_core::sc_module, public stats_source {
   std::vector<int> m_upstream_out;       // per input port: the upstream's output port
   std::vector<std::deque<uint32_t>> m_source;
   std::vector<source_state> m_injecting;
+  std::vector<uint32_t> m_local_occupancy;   // per local input VC: flits injected and not yet gone
   std::vector<std::vector<int>> m_requests;  // per output: input VCs asking for a VC (scratch)
   std::vector<int> m_touched;                // outputs with VC requests (scratch)
   std::vector<int> m_in_next;                // per input port: round-robin VC pointer
   std::vector<int> m_pick;                   // per input port: VC chosen this cycle (scratch)
   std::vector<uint32_t> m_port_requests;     // per output: input ports asking for it (scratch)
-  // Non-empty input VCs whose front packet waits for an output VC, and those
-  // that hold one: the allocators walk only these.
-  bit_set m_need_vc, m_has_vc;
+  std::vector<uint32_t> m_has, m_cred;       // per input port: VC masks (see set_has_bit)
+  uint32_t m_has_ports = 0;
+  // Non-empty input VCs whose front packet waits for an output VC.
+  bit_set m_need_vc;
   uint64_t m_buffered = 0;  // flits in input buffers
   uint64_t m_queued = 0;    // packets in source queues
   uint64_t m_forwarded = 0, m_stall_cycles = 0, m_injected = 0;
