@@ -198,9 +198,9 @@ void noc_mesh::tick() {
   // result does not depend on the routers' order.
   const uint64_t n = m_wheel.size();
   wheel_slot& now = m_wheel[c % n];
-  m_link_slot = (c + 1 + static_cast<uint64_t>(m_cfg.link_cycles)) % n;
-  m_buffer_slot = (c + static_cast<uint64_t>(m_cfg.link_cycles + m_cfg.router_cycles)) % n;
-  m_injection_slot = (c + static_cast<uint64_t>(m_cfg.router_cycles) - 1) % n;
+  m_link_slot = &m_wheel[(c + 1 + static_cast<uint64_t>(m_cfg.link_cycles)) % n];
+  m_buffer_slot = &m_wheel[(c + static_cast<uint64_t>(m_cfg.link_cycles + m_cfg.router_cycles)) % n];
+  m_injection_slot = &m_wheel[(c + static_cast<uint64_t>(m_cfg.router_cycles) - 1) % n];
   for (const credit_event& e : now.credits) e.router->receive_credit(e.output_vc);
   now.credits.clear();
   for (const flit_event& e : now.flits) e.router->receive_flit(e.input_vc, e.flit);

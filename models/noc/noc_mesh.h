@@ -107,14 +107,14 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   // injected flit router_cycles - 1 cycles after the source writes it.
   const noc_packet& packet(uint32_t id) const { return m_packets[id]; }
   void post_flit(noc_router& to, int input_vc, const noc_flit& f) {
-    m_wheel[m_buffer_slot].flits.push_back({&to, input_vc, f});
-    ++m_wheel[m_link_slot].arrivals;
+    m_buffer_slot->flits.push_back({&to, input_vc, f});
+    ++m_link_slot->arrivals;
   }
   void post_injection(noc_router& to, int input_vc, const noc_flit& f) {
-    m_wheel[m_injection_slot].flits.push_back({&to, input_vc, f});
+    m_injection_slot->flits.push_back({&to, input_vc, f});
   }
-  void post_ejection(const noc_flit& f) { m_wheel[m_link_slot].ejections.push_back(f); }
-  void post_credit(noc_router& to, int output_vc) { m_wheel[m_link_slot].credits.push_back({&to, output_vc}); }
+  void post_ejection(const noc_flit& f) { m_link_slot->ejections.push_back(f); }
+  void post_credit(noc_router& to, int output_vc) { m_link_slot->credits.push_back({&to, output_vc}); }
   // Flits that have reached input VC `in` of `to` but are still in its router
   // pipeline (not yet buffered), and the packet of the oldest (diagnostics).
   std::pair<size_t, uint32_t> pipelined(const noc_router& to, int in) const;
@@ -162,7 +162,7 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   // Events by cycle modulo link_cycles + router_cycles + 1; the slots that
   // the current cycle posts to.
   std::vector<wheel_slot> m_wheel;
-  size_t m_link_slot = 0, m_buffer_slot = 0, m_injection_slot = 0;
+  wheel_slot *m_link_slot = nullptr, *m_buffer_slot = nullptr, *m_injection_slot = nullptr;
 
   std::vector<noc_packet> m_packets;
   std::vector<uint32_t> m_free_packets;

@@ -23,20 +23,14 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
   m_in.resize(static_cast<size_t>(ports) * p.vcs);
   for (auto& in : m_in) in.buf = noc_ring<noc_flit>(static_cast<size_t>(p.buffer_flits));
   for (size_t i = 0; i < m_in.size(); ++i) {
-    m_port_of.push_back(static_cast<uint8_t>(i / static_cast<size_t>(p.vcs)));
-    m_vc_of.push_back(static_cast<uint8_t>(i % static_cast<size_t>(p.vcs)));
+    m_in[i].port = static_cast<uint8_t>(i / static_cast<size_t>(p.vcs));
+    m_in[i].vc = static_cast<uint8_t>(i % static_cast<size_t>(p.vcs));
   }
-  m_upstream.assign(ports, nullptr);
-  m_upstream_out.assign(ports, -1);
   m_source.resize(p.local_ports);
   m_injecting.resize(p.local_ports);
   m_local_occupancy.assign(static_cast<size_t>(p.local_ports) * p.vcs, 0);
-  m_requests.resize(ports);
-  m_in_next.assign(ports, 0);
-  m_pick.assign(ports, -1);
-  m_port_requests.assign(ports, 0);
-  m_has.assign(ports, 0);
-  m_cred.assign(ports, 0);
+  m_va_requests.resize(ports);
+  m_inp.resize(ports);
 }
 
 void noc_router::block_ejection(int local_port, bool blocked) {
@@ -44,7 +38,7 @@ void noc_router::block_ejection(int local_port, bool blocked) {
   m_out[o].blocked = blocked;
   std::fill_n(m_credits.begin() + o * m_p.vcs, m_p.vcs, blocked ? 0 : ejection_credits);
   for (int v = 0; v < m_p.vcs; ++v)
-    if (m_owner[o * m_p.vcs + v] >= 0) set_credit_bit(m_owner[o * m_p.vcs + v], !blocked);
+    if (m_owner[o * m_p.vcs + v] >= 0) set_credit_bit(m_in[m_owner[o * m_p.vcs + v]], !blocked);
 }
 
 size_t noc_router::occupancy(int port, int vc) const {
@@ -60,9 +54,13 @@ std::string noc_router::port_name(int port) {
 
 void noc_router::connect(int dir, noc_router& next) {
   m_out[dir].next = &next;
-  m_out[dir].next_in = dir ^ 2;  // north<->south, east<->west
-  next.m_upstream[dir ^ 2] = this;
-  next.m_upstream_out[dir ^ 2] = dir;
+  const int in_port = dir ^ 2;  // north<->south, east<->west
+  m_out[dir].next_in = in_port * m_p.vcs;
+  for (int v = 0; v < m_p.vcs; ++v) {
+    input_vc& ivc = next.m_in[static_cast<size_t>(in_port * m_p.vcs + v)];
+    ivc.up = this;
+    ivc.up_credit = dir * m_p.vcs + v;
+  }
 }
 
 int noc_router::inject_() {
@@ -100,38 +98,10 @@ int noc_router::inject_() {
   return moved;
 }
 
-void noc_router::traverse(int in, int o) {
-  input_vc& ivc = m_in[in];
-  output& out = m_out[o];
-  const noc_flit f = ivc.buf.front();
-  ivc.buf.pop();
-  --m_buffered;
-  if (f.tail || ivc.buf.empty()) clear_has_bit(in);
-  if (f.tail && !ivc.buf.empty()) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
-  const int in_port = m_port_of[in];
-  const int out_vc = ivc.credit;
-  // The flit and the freed slot's credit cross their links (Dally & Towles
-  // 13.3) and arrive link_cycles + 1 cycles later.
-  if (noc_router* up = m_upstream[in_port]) m_mesh.post_credit(*up, m_upstream_out[in_port] * m_p.vcs + m_vc_of[in]);
-  else --m_local_occupancy[static_cast<size_t>(in - mesh_directions * m_p.vcs)];
-  if (out.local) {
-    m_mesh.post_ejection(f);
-  } else {
-    if (--m_credits[out_vc] == 0) set_credit_bit(in, false);
-    m_mesh.post_flit(*out.next, out.next_in * m_p.vcs + ivc.out_vc, f);
-  }
-  ++out.flits;
-  ++m_forwarded;
-  if (f.tail) {
-    m_owner[out_vc] = -1;
-    ivc.out_port = ivc.out_vc = ivc.credit = -1;
-  }
-}
-
 void noc_router::allocate_vcs(bool& stalled) {
   // Head flits get their route, then each output hands its free VCs (of the
   // packet's class) to the requesting input VCs round-robin.
-  m_touched.clear();
+  uint32_t touched = 0;
   m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
     if (ivc.out_port < 0) {
@@ -139,34 +109,32 @@ void noc_router::allocate_vcs(bool& stalled) {
       const int dir = m_routing.route(m_p.x, m_p.y, pkt.dst_x, pkt.dst_y);
       ivc.out_port = dir < 0 ? mesh_directions + pkt.dst.port : dir;
     }
-    if (m_requests[ivc.out_port].empty()) m_touched.push_back(ivc.out_port);
-    m_requests[ivc.out_port].push_back(i);
+    m_va_requests[ivc.out_port].set(static_cast<size_t>(i));
+    touched |= uint32_t(1) << ivc.out_port;
   });
-  for (int o : m_touched) {
-    auto& req = m_requests[o];
+  for (; touched; touched &= touched - 1) {
+    const int o = __builtin_ctz(touched);
     output& out = m_out[o];
     int* owner = &m_owner[static_cast<size_t>(o) * m_p.vcs];
-    const size_t n = req.size();
-    size_t first = 0;
-    while (first < n && req[first] < out.va_next) ++first;
-    for (size_t k = 0; k < n; ++k) {
-      const int i = req[(first + k) % n];
-      const noc_packet& pkt = m_mesh.packet(m_in[i].buf.front().packet);
+    const bit_set requests = m_va_requests[o];
+    m_va_requests[o] = bit_set{};
+    requests.for_each_from(static_cast<size_t>(out.va_next), [&](int i) {
+      input_vc& ivc = m_in[i];
+      const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
       int v = pkt.vc_lo;
       while (v < pkt.vc_hi && owner[v] >= 0) ++v;
       if (v == pkt.vc_hi) {
         stalled = true;  // no free VC at this output
-        continue;
+        return;
       }
       owner[v] = i;
-      m_in[i].out_vc = v;
-      m_in[i].credit = o * m_p.vcs + v;
+      ivc.out_vc = v;
+      ivc.credit = o * m_p.vcs + v;
       out.va_next = i + 1;
       m_need_vc.reset(static_cast<size_t>(i));
-      set_has_bit(i);
-      set_credit_bit(i, m_credits[m_in[i].credit] > 0);
-    }
-    req.clear();
+      set_has_bit(ivc);
+      set_credit_bit(ivc, m_credits[ivc.credit] > 0);
+    });
   }
 }
 
@@ -181,37 +149,64 @@ int noc_router::allocate_() {
   // port and each output send at most link_flits flits per cycle. Every
   // buffered flit is ready (receive_flit), so the VC masks say it all.
   int moved = 0;
-  const int ports = static_cast<int>(m_out.size());
+  const int ports = static_cast<int>(m_out.size()), vcs = m_p.vcs;
+  input_vc* const in_vcs = m_in.data();
+  input_port* const in_ports = m_inp.data();
+  output* const outs = m_out.data();
   for (int round = 0; round < m_p.link_flits && m_has_ports; ++round) {
     uint32_t outputs = 0;
     for (uint32_t pending = m_has_ports; pending; pending &= pending - 1) {
       const int port = __builtin_ctz(pending);
-      const uint32_t has = m_has[port], ok = has & m_cred[port];
-      stalled |= ok != has;  // no credit downstream (or ejection refused)
+      input_port& ip = in_ports[port];
+      const uint32_t ok = ip.has & ip.cred;
+      stalled |= ok != ip.has;  // no credit downstream (or ejection refused)
       if (!ok) continue;
       stalled |= (ok & (ok - 1)) != 0;  // two ready VCs at one input port
       // First ready VC at or after the round-robin pointer.
-      const uint32_t later = ok & ~((uint32_t(1) << m_in_next[port]) - 1);
-      const int pick = port * m_p.vcs + __builtin_ctz(later ? later : ok);
-      const int o = m_in[pick].out_port;
-      m_pick[port] = pick;
-      m_port_requests[o] |= uint32_t(1) << port;
+      const uint32_t later = ok & ip.rr_after;
+      ip.pick = port * vcs + __builtin_ctz(later ? later : ok);
+      const int o = in_vcs[ip.pick].out_port;
+      outs[o].requests |= uint32_t(1) << port;
       outputs |= uint32_t(1) << o;
     }
     if (!outputs) break;
     for (; outputs; outputs &= outputs - 1) {
       const int o = __builtin_ctz(outputs);
-      output& out = m_out[o];
-      const uint32_t req = m_port_requests[o];
-      m_port_requests[o] = 0;
+      output& out = outs[o];
+      const uint32_t req = out.requests;
+      out.requests = 0;
       // First requesting input port at or after the round-robin pointer.
-      const uint32_t later = req & ~((uint32_t(1) << out.sa_next) - 1);
+      const uint32_t later = req & out.sa_after;
       const int in_port = __builtin_ctz(later ? later : req);
       stalled |= (req & (req - 1)) != 0;
-      const int pick = m_pick[in_port];
-      traverse(pick, o);
-      out.sa_next = in_port + 1 == ports ? 0 : in_port + 1;
-      m_in_next[in_port] = m_vc_of[pick] + 1 == m_p.vcs ? 0 : m_vc_of[pick] + 1;
+      out.sa_after = in_port + 1 == ports ? ~uint32_t(0) : ~((uint32_t(2) << in_port) - 1);
+      // Traversal: the flit leaves, the next VC of the port gets the pointer.
+      const int in = in_ports[in_port].pick;
+      input_vc& ivc = in_vcs[in];
+      in_ports[in_port].rr_after = ivc.vc + 1 == vcs ? ~uint32_t(0) : ~((uint32_t(2) << ivc.vc) - 1);
+      const noc_flit f = ivc.buf.front();
+      ivc.buf.pop();
+      --m_buffered;
+      const bool empty = ivc.buf.empty();
+      if (f.tail || empty) clear_has_bit(ivc);
+      if (f.tail && !empty) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
+      // The flit and the freed slot's credit cross their links (Dally & Towles
+      // 13.3) and arrive link_cycles + 1 cycles later.
+      if (ivc.up) m_mesh.post_credit(*ivc.up, ivc.up_credit);
+      else --m_local_occupancy[static_cast<size_t>(in - mesh_directions * vcs)];
+      const int out_vc = ivc.credit;
+      if (out.local) {
+        m_mesh.post_ejection(f);
+      } else {
+        if (--m_credits[out_vc] == 0) set_credit_bit(ivc, false);
+        m_mesh.post_flit(*out.next, out.next_in + ivc.out_vc, f);
+      }
+      ++out.flits;
+      ++m_forwarded;
+      if (f.tail) {
+        m_owner[out_vc] = -1;
+        ivc.out_port = ivc.out_vc = ivc.credit = -1;
+      }
       ++moved;
     }
   }
