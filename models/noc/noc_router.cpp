@@ -9,12 +9,15 @@ namespace npuvp {
 
 noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, const routing_policy& routing,
                        const noc_router_params& p)
-    : sc_module(name), m_mesh(mesh), m_routing(routing), m_p(p) {
+    : sc_module(name), m_mesh(mesh), m_p(p) {
   const int ports = mesh_directions + p.local_ports;
   if (ports > 32 || static_cast<size_t>(ports) * p.vcs > bit_set::capacity)
     throw error(std::string(this->name()) + ": " + std::to_string(ports) + " ports x " + std::to_string(p.vcs) +
                 " VCs exceed the router's limits (32 ports, " + std::to_string(bit_set::capacity) + " input VCs)");
   m_out.resize(ports);
+  // The routing policy, tabulated per destination node (one lookup per head flit per hop).
+  for (int n = 0; n < mesh.width() * mesh.height(); ++n)
+    m_route.push_back(static_cast<int8_t>(routing.route(p.x, p.y, n % mesh.width(), n / mesh.width())));
   for (int o = mesh_directions; o < ports; ++o) m_out[o].local = true;
   m_credits.assign(static_cast<size_t>(ports) * p.vcs, p.buffer_flits);
   // Ejection ports always accept: credits that never run out (unless blocked).
@@ -98,42 +101,53 @@ int noc_router::inject_() {
   return moved;
 }
 
+int noc_router::route(const input_vc& ivc) const {
+  const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
+  const int dir = m_route[static_cast<size_t>(pkt.dst.node)];
+  return dir < 0 ? mesh_directions + pkt.dst.port : dir;
+}
+
+bool noc_router::grant_vc(int i, int o) {
+  // The lowest free VC of the packet's class at output o, if any.
+  input_vc& ivc = m_in[i];
+  int* owner = &m_owner[static_cast<size_t>(o) * m_p.vcs];
+  const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
+  int v = pkt.vc_lo;
+  while (v < pkt.vc_hi && owner[v] >= 0) ++v;
+  if (v == pkt.vc_hi) return false;
+  owner[v] = i;
+  ivc.out_vc = v;
+  ivc.credit = o * m_p.vcs + v;
+  m_out[o].va_next = i + 1;
+  m_need_vc.reset(static_cast<size_t>(i));
+  set_has_bit(ivc);
+  set_credit_bit(ivc, m_credits[ivc.credit] > 0);
+  return true;
+}
+
 void noc_router::allocate_vcs(bool& stalled) {
   // Head flits get their route, then each output hands its free VCs (of the
   // packet's class) to the requesting input VCs round-robin.
+  const int only = m_need_vc.single();
+  if (only >= 0) {  // the usual case: one head waiting, no competition
+    input_vc& ivc = m_in[only];
+    if (ivc.out_port < 0) ivc.out_port = route(ivc);
+    if (!grant_vc(only, ivc.out_port)) stalled = true;  // no free VC at this output
+    return;
+  }
   uint32_t touched = 0;
   m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
-    if (ivc.out_port < 0) {
-      const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
-      const int dir = m_routing.route(m_p.x, m_p.y, pkt.dst_x, pkt.dst_y);
-      ivc.out_port = dir < 0 ? mesh_directions + pkt.dst.port : dir;
-    }
+    if (ivc.out_port < 0) ivc.out_port = route(ivc);
     m_va_requests[ivc.out_port].set(static_cast<size_t>(i));
     touched |= uint32_t(1) << ivc.out_port;
   });
   for (; touched; touched &= touched - 1) {
     const int o = __builtin_ctz(touched);
-    output& out = m_out[o];
-    int* owner = &m_owner[static_cast<size_t>(o) * m_p.vcs];
     const bit_set requests = m_va_requests[o];
     m_va_requests[o] = bit_set{};
-    requests.for_each_from(static_cast<size_t>(out.va_next), [&](int i) {
-      input_vc& ivc = m_in[i];
-      const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
-      int v = pkt.vc_lo;
-      while (v < pkt.vc_hi && owner[v] >= 0) ++v;
-      if (v == pkt.vc_hi) {
-        stalled = true;  // no free VC at this output
-        return;
-      }
-      owner[v] = i;
-      ivc.out_vc = v;
-      ivc.credit = o * m_p.vcs + v;
-      out.va_next = i + 1;
-      m_need_vc.reset(static_cast<size_t>(i));
-      set_has_bit(ivc);
-      set_credit_bit(ivc, m_credits[ivc.credit] > 0);
+    requests.for_each_from(static_cast<size_t>(m_out[o].va_next), [&](int i) {
+      if (!grant_vc(i, o)) stalled = true;  // no free VC at this output
     });
   }
 }

@@ -120,6 +120,13 @@ class noc_router : public sc_core::sc_module, public stats_source {
     void set(size_t i) { m_words[i >> 6] |= uint64_t(1) << (i & 63); }
     void reset(size_t i) { m_words[i >> 6] &= ~(uint64_t(1) << (i & 63)); }
     bool any() const { return (m_words[0] | m_words[1]) != 0; }
+    // The only member, or -1 when there are none or several.
+    int single() const {
+      const uint64_t a = m_words[0], b = m_words[1];
+      if (a && !b && !(a & (a - 1))) return __builtin_ctzll(a);
+      if (b && !a && !(b & (b - 1))) return 64 + __builtin_ctzll(b);
+      return -1;
+    }
     template <class F>
     void for_each(F f) const {
       for (size_t w = 0; w < 2; ++w)
@@ -171,9 +178,11 @@ class noc_router : public sc_core::sc_module, public stats_source {
   int inject_();
   int allocate_();
   void allocate_vcs(bool& stalled);
+  int route(const input_vc& ivc) const;  // output port of the packet at the front
+  bool grant_vc(int i, int o);
 
   noc_mesh& m_mesh;
-  const routing_policy& m_routing;
+  std::vector<int8_t> m_route;  // per destination node: the routing policy's direction (-1: local)
   noc_router_params m_p;
   std::vector<output> m_out;
   std::vector<input_vc> m_in;            // port * vcs + vc
