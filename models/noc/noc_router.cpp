@@ -34,6 +34,9 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
   m_local_occupancy.assign(static_cast<size_t>(p.local_ports) * p.vcs, 0);
   m_va_requests.resize(ports);
   m_inp.resize(ports);
+  // Round-robin masks: the ports (VCs) after k, or all of them after the last one.
+  for (int k = 0; k < ports; ++k) m_after_port[k] = k + 1 == ports ? ~uint32_t(0) : ~((uint32_t(2) << k) - 1);
+  for (int k = 0; k < p.vcs; ++k) m_after_vc[k] = k + 1 == p.vcs ? ~uint32_t(0) : ~((uint32_t(2) << k) - 1);
 }
 
 void noc_router::block_ejection(int local_port, bool blocked) {
@@ -163,7 +166,7 @@ int noc_router::allocate_() {
   // port and each output send at most link_flits flits per cycle. Every
   // buffered flit is ready (receive_flit), so the VC masks say it all.
   int moved = 0;
-  const int ports = static_cast<int>(m_out.size()), vcs = m_p.vcs;
+  const int vcs = m_p.vcs;
   input_vc* const in_vcs = m_in.data();
   input_port* const in_ports = m_inp.data();
   output* const outs = m_out.data();
@@ -193,16 +196,17 @@ int noc_router::allocate_() {
       const uint32_t later = req & out.sa_after;
       const int in_port = __builtin_ctz(later ? later : req);
       stalled |= (req & (req - 1)) != 0;
-      out.sa_after = in_port + 1 == ports ? ~uint32_t(0) : ~((uint32_t(2) << in_port) - 1);
+      out.sa_after = m_after_port[in_port];
       // Traversal: the flit leaves, the next VC of the port gets the pointer.
-      const int in = in_ports[in_port].pick;
+      input_port& ip = in_ports[in_port];
+      const int in = ip.pick;
       input_vc& ivc = in_vcs[in];
-      in_ports[in_port].rr_after = ivc.vc + 1 == vcs ? ~uint32_t(0) : ~((uint32_t(2) << ivc.vc) - 1);
+      ip.rr_after = m_after_vc[ivc.vc];
       const noc_flit f = ivc.buf.front();
       ivc.buf.pop();
       --m_buffered;
       const bool empty = ivc.buf.empty();
-      if (f.tail || empty) clear_has_bit(ivc);
+      if ((f.tail || empty) && !(ip.has &= ~(uint32_t(1) << ivc.vc))) m_has_ports &= ~(uint32_t(1) << in_port);
       if (f.tail && !empty) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
       // The flit and the freed slot's credit cross their links (Dally & Towles
       // 13.3) and arrive link_cycles + 1 cycles later.

@@ -158,9 +158,6 @@ class noc_router : public sc_core::sc_module, public stats_source {
     m_inp[ivc.port].has |= uint32_t(1) << ivc.vc;
     m_has_ports |= uint32_t(1) << ivc.port;
   }
-  void clear_has_bit(const input_vc& ivc) {
-    if (!(m_inp[ivc.port].has &= ~(uint32_t(1) << ivc.vc))) m_has_ports &= ~(uint32_t(1) << ivc.port);
-  }
   void set_credit_bit(const input_vc& ivc, bool has_credit) {
     const uint32_t bit = uint32_t(1) << ivc.vc;
     if (has_credit) m_inp[ivc.port].cred |= bit;
@@ -192,6 +189,7 @@ class noc_router : public sc_core::sc_module, public stats_source {
   std::vector<source_state> m_injecting;
   std::vector<uint32_t> m_local_occupancy;   // per local input VC: flits injected and not yet gone
   std::vector<input_port> m_inp;
+  uint32_t m_after_port[32], m_after_vc[32];  // round-robin masks (see the constructor)
   uint32_t m_has_ports = 0;
   // Non-empty input VCs whose front packet waits for an output VC, and per
   // output those asking for one of its VCs this cycle (scratch).
