@@ -68,12 +68,11 @@ class noc_ring {
     m_mask = static_cast<uint32_t>(n - 1);
   }
   bool empty() const { return m_head == m_tail; }
-  bool full() const { return m_tail - m_head == m_capacity; }
   size_t size() const { return m_tail - m_head; }
   size_t capacity() const { return m_capacity; }
   T& front() { return m_items[m_head & m_mask]; }
   const T& front() const { return m_items[m_head & m_mask]; }
-  void push(const T& v) { m_items[m_tail++ & m_mask] = v; }  // caller checks full()
+  void push(const T& v) { m_items[m_tail++ & m_mask] = v; }  // caller keeps size() <= capacity()
   void pop() { ++m_head; }
 
  private:
