@@ -16,6 +16,7 @@ lowering_context::lowering_context(const hw_config& hw)
     : m_hw(hw),
       m_programs(static_cast<size_t>(hw.mesh.width * hw.mesh.height)),
       m_sram_top(m_programs.size(), 0),
+      m_sram_peak(m_programs.size(), 0),
       m_regions(m_programs.size()) {}
 
 program& lowering_context::at(int core) {
@@ -41,7 +42,32 @@ uint32_t lowering_context::alloc(int core, uint64_t bytes, const std::string& wh
     throw error(msg);
   }
   m_sram_top[core] = start + bytes;
+  m_sram_peak[core] = std::max(m_sram_peak[core], m_sram_top[core]);
   return static_cast<uint32_t>(start);
+}
+
+lowering_context::sram_mark lowering_context::mark(const std::vector<int>& cores) const {
+  sram_mark m{cores, {}, {}};
+  for (int c : cores) {
+    m.top.push_back(m_sram_top.at(c));
+    m.regions.push_back(m_regions.at(c).size());
+  }
+  return m;
+}
+
+void lowering_context::release(const sram_mark& m) {
+  for (size_t i = 0; i < m.cores.size(); ++i) {
+    m_sram_top.at(m.cores[i]) = m.top[i];
+    m_regions.at(m.cores[i]).resize(m.regions[i]);
+  }
+}
+
+uint16_t lowering_context::begin_op(const std::string& name) {
+  for (size_t i = 0; i < m_op_names.size(); ++i)
+    if (m_op_names[i] == name) return m_op = static_cast<uint16_t>(i);
+  if (m_op_names.size() > 0xFFFF) throw error("lowering: more than 65535 operator names");
+  m_op_names.push_back(name);
+  return m_op = static_cast<uint16_t>(m_op_names.size() - 1);
 }
 
 uint32_t lowering_context::alloc_symmetric(const std::vector<int>& cores, uint64_t bytes, const std::string& what) {

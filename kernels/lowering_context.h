@@ -24,7 +24,17 @@ class lowering_context {
   const hw_config& hw() const { return m_hw; }
   int cores() const { return static_cast<int>(m_programs.size()); }
   program& at(int core);
-  void emit(int core, const command& c) { at(core).push_back(c); }
+  // Appends `c` labelled with the current operator (begin_op).
+  void emit(int core, command c) {
+    set_op(c, m_op);
+    at(core).push_back(std::move(c));
+  }
+
+  // Labels every command emitted from now on with operator `name` (e.g.
+  // "layer3.q_proj"); the label is the name's index in op_names(), which starts
+  // with "" (index 0 = no label). Names are interned: the same name, the same index.
+  uint16_t begin_op(const std::string& name);
+  const std::vector<std::string>& op_names() const { return m_op_names; }
 
   // Reserves `bytes` (64-byte aligned) in the SRAM of `core`. Throws npuvp::error
   // listing the core's regions when the total exceeds the capacity, saying by how much.
@@ -33,6 +43,18 @@ class lowering_context {
   // rotations, whose peers write at the sender's offsets).
   uint32_t alloc_symmetric(const std::vector<int>& cores, uint64_t bytes, const std::string& what);
   uint64_t sram_used(int core) const { return m_sram_top.at(core); }
+  // Highest SRAM use of `core` so far (release() lowers sram_used, not this).
+  uint64_t sram_peak(int core) const { return m_sram_peak.at(core); }
+  // Frees every region of `cores` allocated after mark(): buffers reused by the
+  // next piece of work. The caller orders the old uses before the new ones
+  // (e.g. a barrier between layers).
+  struct sram_mark {
+    std::vector<int> cores;
+    std::vector<uint64_t> top;
+    std::vector<size_t> regions;
+  };
+  sram_mark mark(const std::vector<int>& cores) const;
+  void release(const sram_mark& m);
 
   // Semaphore ids 0..15 order a core's own engines (see order()); ids from 16 up
   // are handed out here, one per use between cores, the same on every core.
@@ -53,6 +75,9 @@ class lowering_context {
   const hw_config& m_hw;
   std::vector<program> m_programs;
   std::vector<uint64_t> m_sram_top;
+  std::vector<uint64_t> m_sram_peak;
+  std::vector<std::string> m_op_names{""};
+  uint16_t m_op = 0;
   std::vector<std::vector<std::pair<std::string, uint64_t>>> m_regions;
   uint16_t m_next_sem = engine_count * engine_count;
   uint32_t m_next_tag = 0;
