@@ -98,34 +98,29 @@ std::vector<program> lowering_context::finish() {
   return std::move(m_programs);
 }
 
-void load_2d(lowering_context& ctx, int core, uint64_t hbm, uint64_t hbm_ld, uint32_t sram, uint64_t sram_ld,
-             uint32_t rows, uint32_t row_elems, uint32_t elem_bytes) {
+void copy_2d(lowering_context& ctx, int core, mem_space src_space, uint64_t src, uint64_t src_ld, mem_space dst_space,
+             uint64_t dst, uint64_t dst_ld, uint32_t rows, uint32_t row_elems, uint32_t elem_bytes) {
   if (rows == 0 || row_elems == 0) return;
   dma_cmd d;
-  d.src_space = mem_space::hbm;
-  d.dst_space = mem_space::sram;
-  d.src = hbm;
-  d.dst = sram;
+  d.src_space = src_space;
+  d.dst_space = dst_space;
+  d.src = src;
+  d.dst = dst;
   d.row_bytes = row_elems * elem_bytes;
   d.rows = rows;
-  d.src_stride = hbm_ld * elem_bytes;
-  d.dst_stride = sram_ld * elem_bytes;
+  d.src_stride = src_ld * elem_bytes;
+  d.dst_stride = dst_ld * elem_bytes;
   ctx.emit(core, d);
+}
+
+void load_2d(lowering_context& ctx, int core, uint64_t hbm, uint64_t hbm_ld, uint32_t sram, uint64_t sram_ld,
+             uint32_t rows, uint32_t row_elems, uint32_t elem_bytes) {
+  copy_2d(ctx, core, mem_space::hbm, hbm, hbm_ld, mem_space::sram, sram, sram_ld, rows, row_elems, elem_bytes);
 }
 
 void store_2d(lowering_context& ctx, int core, uint32_t sram, uint64_t sram_ld, uint64_t hbm, uint64_t hbm_ld,
               uint32_t rows, uint32_t row_elems, uint32_t elem_bytes) {
-  if (rows == 0 || row_elems == 0) return;
-  dma_cmd d;
-  d.src_space = mem_space::sram;
-  d.dst_space = mem_space::hbm;
-  d.src = sram;
-  d.dst = hbm;
-  d.row_bytes = row_elems * elem_bytes;
-  d.rows = rows;
-  d.src_stride = sram_ld * elem_bytes;
-  d.dst_stride = hbm_ld * elem_bytes;
-  ctx.emit(core, d);
+  copy_2d(ctx, core, mem_space::sram, sram, sram_ld, mem_space::hbm, hbm, hbm_ld, rows, row_elems, elem_bytes);
 }
 
 void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint32_t b, uint32_t ldb, uint32_t c,

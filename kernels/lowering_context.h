@@ -84,6 +84,11 @@ class lowering_context {
 };
 
 // Emitters shared by the partition strategies and collectives.
+// 2-D copy of rows x row_elems between any two spaces of `core` (row strides
+// src_ld, dst_ld in elements of elem_bytes); load_2d and store_2d are its HBM->SRAM
+// and SRAM->HBM cases.
+void copy_2d(lowering_context& ctx, int core, mem_space src_space, uint64_t src, uint64_t src_ld, mem_space dst_space,
+             uint64_t dst, uint64_t dst_ld, uint32_t rows, uint32_t row_elems, uint32_t elem_bytes = 4);
 // 2-D copy HBM -> SRAM of `core`: rows x row_elems, HBM row stride hbm_ld and
 // SRAM row stride sram_ld (elements of elem_bytes).
 void load_2d(lowering_context& ctx, int core, uint64_t hbm, uint64_t hbm_ld, uint32_t sram, uint64_t sram_ld,

@@ -44,6 +44,27 @@ matmul_cmd attention_matmul(uint32_t m, uint32_t k, uint32_t n, uint32_t a, uint
 
 }  // namespace
 
+resident_slices resident_layout(const model_config& model, int group_size, dtype weights) {
+  const uint64_t h = model.hidden_size, hd = model.head_dim, eb = dtype_bytes(weights);
+  const uint64_t hr = model.num_attention_heads / group_size, kvr = model.num_key_value_heads / group_size;
+  const uint64_t ir = split_range(model.intermediate_size, group_size, 0).second;  // the largest slice
+  resident_slices s;
+  uint64_t top = 0;
+  auto take = [&](uint64_t& field, uint64_t elems) {
+    field = top;
+    top += (elems * eb + 63) / 64 * 64;
+  };
+  take(s.q, h * hr * hd);
+  take(s.k, h * kvr * hd);
+  take(s.v, h * kvr * hd);
+  take(s.o, hr * hd * h);
+  take(s.gate, h * ir);
+  take(s.up, h * ir);
+  take(s.down, ir * h);
+  s.bytes = top;
+  return s;
+}
+
 void lower_transformer_layer(lowering_context& ctx, const model_config& model, const layer_job& job,
                              const std::vector<int>& group) {
   const int n = static_cast<int>(group.size());
@@ -76,10 +97,19 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const auto max_ir = static_cast<uint32_t>(split_range(I, n, 0).second);
   const float eps = static_cast<float>(model.rms_norm_eps), theta = static_cast<float>(model.rope_theta);
   const uint64_t cache_row = uint64_t(job.cache.max_positions) * hd;  // elements per (sequence, kv head)
+  const mem_space cache_space = job.cache.space;
+  const bool cache_in_sram = cache_space == mem_space::sram;
+  // Index of (sequence s, local kv head j of rank r) in the cache: HBM holds every
+  // KV head, a rank's SRAM only its own.
+  auto cache_head = [&](uint64_t s, uint32_t r, uint32_t j) {
+    return cache_in_sram ? s * kvr + j : s * KV + r * kvr + j;
+  };
 
   // Every rank allocates the same buffers at the same offsets.
   auto buffer = [&](uint64_t elems, const char* name) { return ctx.alloc_symmetric(group, elems * 4, name); };
-  const uint32_t x = buffer(uint64_t(T) * h, "x"), xn = buffer(uint64_t(T) * h, "normed x");
+  const bool x_in_sram = job.x_sram >= 0;
+  const uint32_t x = x_in_sram ? static_cast<uint32_t>(job.x_sram) : buffer(uint64_t(T) * h, "x");
+  const uint32_t xn = buffer(uint64_t(T) * h, "normed x");
   const uint32_t norm1 = buffer(h, "input_norm"), norm2 = buffer(h, "post_attention_norm");
   const uint32_t qn = buffer(hd, "q_norm"), kn = buffer(hd, "k_norm");
   // Weights stream from HBM in column tiles through one double buffer, sized for the deepest GEMM.
@@ -90,8 +120,19 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const bool narrow = wtype == dtype::bf16;
   const uint64_t eb = dtype_bytes(wtype);
   const uint32_t wt = job.weight_tile;
-  const uint32_t weights =
-      ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, max_ir}) * wt * eb, "weight tiles (2 buffers)");
+  const uint32_t weights = job.weights_resident ? 0
+                                                : ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, max_ir}) *
+                                                                                 wt * eb,
+                                                                      "weight tiles (2 buffers)");
+  // C[m x n] = A W with the rank's weight slice: resident in SRAM (at `resident`,
+  // row stride n), or streamed from HBM (at `hbm`, row stride hbm_ld).
+  auto project = [&](int me, uint32_t a, uint32_t lda, uint64_t resident, uint64_t hbm, uint64_t hbm_ld, uint32_t c,
+                     uint32_t m, uint32_t k, uint32_t n) {
+    if (job.weights_resident)
+      local_gemm(ctx, me, a, lda, static_cast<uint32_t>(resident), n, c, n, m, k, n, false, wtype);
+    else
+      streamed_gemm(ctx, me, a, lda, hbm, hbm_ld, weights, wt, c, n, m, k, n, wtype);
+  };
   // bf16 copies of the activation operands (bf16 weights only).
   const uint32_t x16 =
       narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, hr * hd, max_ir}) * 2, "bf16 activation operand")
@@ -104,21 +145,32 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   };
   const uint32_t q = buffer(uint64_t(T) * hr * hd, "Q"), k = buffer(uint64_t(T) * kvr * hd, "K"),
                  v = buffer(uint64_t(T) * kvr * hd, "V"), att = buffer(uint64_t(T) * hr * hd, "attention out");
-  const uint32_t kt = buffer(uint64_t(bc) * hd, "K tile"), vt = buffer(uint64_t(bc) * hd, "V tile");
+  const uint32_t kt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "K tile");
+  const uint32_t vt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "V tile");
   const uint32_t sc = buffer(uint64_t(m_max) * bc, "scores"), o = buffer(uint64_t(m_max) * hd, "O accumulator");
   const uint32_t mrow = buffer(m_max, "row max"), mnew = buffer(m_max, "new row max"),
                  tmax = buffer(m_max, "tile row max"), alpha = buffer(m_max, "rescale"),
                  lrow = buffer(m_max, "row sum"), rsum = buffer(m_max, "tile row sum");
-  const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial"), x2 = buffer(uint64_t(T) * h, "residual");
+  const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial");
+  // x in SRAM is updated in place: x2 = x + y, then out = x2 + d.
+  const uint32_t x2 = x_in_sram ? x : buffer(uint64_t(T) * h, "residual");
   const uint32_t g = buffer(uint64_t(T) * max_ir, "gate"), u = buffer(uint64_t(T) * max_ir, "up");
-  const uint32_t d = buffer(uint64_t(T) * h, "down partial"), out = buffer(uint64_t(T) * h, "layer out");
+  // The down partial reuses the o_proj partial's buffer: y is last read by the residual add (vector),
+  // which is ordered before the down matmul writes (vector -> matrix), and the all-reduce's handshakes
+  // keep peers from writing into it before.
+  const uint32_t d = y;
+  const uint32_t out = x_in_sram ? x : buffer(uint64_t(T) * h, "layer out");
   const auto& w = job.weights;
+  auto label = [&](const char* op) {
+    if (!job.op_prefix.empty()) ctx.begin_op(job.op_prefix + "." + op);
+  };
 
   // Attention: everything up to the o_proj partial sum.
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
     auto emit = [&](const command& c) { ctx.emit(me, c); };
-    load_2d(ctx, me, job.x_in, h, x, h, T, h);
+    label("input_norm");
+    if (!x_in_sram) load_2d(ctx, me, job.x_in, h, x, h, T, h);
     load_2d(ctx, me, w.input_norm, h, norm1, h, 1, h);
     ctx.order(me, engine::dma, engine::vector);
     emit(vec(vector_op::rmsnorm, T, h, x, norm1, xn, eps));
@@ -126,14 +178,13 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       load_2d(ctx, me, w.q_norm, hd, qn, hd, 1, hd);
       load_2d(ctx, me, w.k_norm, hd, kn, hd, 1, hd);
     }
+    label("qkv_proj");
     const uint32_t xq = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
-    streamed_gemm(ctx, me, xq, h, w.q + uint64_t(r) * hr * hd * eb, uint64_t(H) * hd, weights, wt, q, hr * hd, T, h,
-                  hr * hd, wtype);
-    streamed_gemm(ctx, me, xq, h, w.k + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, weights, wt, k, kvr * hd, T, h,
-                  kvr * hd, wtype);
-    streamed_gemm(ctx, me, xq, h, w.v + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, weights, wt, v, kvr * hd, T, h,
-                  kvr * hd, wtype);
+    project(me, xq, h, w.q, w.q + uint64_t(r) * hr * hd * eb, uint64_t(H) * hd, q, T, h, hr * hd);
+    project(me, xq, h, w.k, w.k + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, k, T, h, kvr * hd);
+    project(me, xq, h, w.v, w.v + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, v, T, h, kvr * hd);
+    label("qk_norm_rope");
     ctx.order(me, engine::dma, engine::vector);  // q/k norm weights
     ctx.order(me, engine::matrix, engine::vector);
     if (model.has_qk_norm()) {
@@ -149,18 +200,22 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       t0 += seq.new_tokens;
     }
     // Append the new K and V to the cache, then attend over the whole cache.
+    label("kv_append");
     ctx.order(me, engine::vector, engine::dma);
     ctx.order(me, engine::matrix, engine::dma);
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
       for (uint32_t j = 0; j < kvr; ++j) {
-        const uint64_t row = (uint64_t(s) * KV + r * kvr + j) * cache_row + uint64_t(seq.past) * hd;
-        store_2d(ctx, me, k + (t0 * kvr + j) * hd * 4, kvr * hd, job.cache.k + row * 4, hd, seq.new_tokens, hd);
-        store_2d(ctx, me, v + (t0 * kvr + j) * hd * 4, kvr * hd, job.cache.v + row * 4, hd, seq.new_tokens, hd);
+        const uint64_t row = cache_head(s, r, j) * cache_row + uint64_t(seq.past) * hd;
+        copy_2d(ctx, me, mem_space::sram, k + (t0 * kvr + j) * hd * 4, kvr * hd, cache_space, job.cache.k + row * 4, hd,
+                seq.new_tokens, hd);
+        copy_2d(ctx, me, mem_space::sram, v + (t0 * kvr + j) * hd * 4, kvr * hd, cache_space, job.cache.v + row * 4, hd,
+                seq.new_tokens, hd);
       }
       t0 += seq.new_tokens;
     }
+    label("attention");
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
@@ -172,17 +227,23 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       const uint32_t lda = decode ? hd : hr * hd;
       for (uint32_t unit = 0; unit < (decode ? kvr : hr); ++unit) {
         const uint32_t kv_local = decode ? unit : unit / per_kv, first_head = decode ? unit * per_kv : unit;
-        const uint64_t head = (uint64_t(s) * KV + r * kvr + kv_local) * cache_row;
+        const uint64_t head = cache_head(s, r, kv_local) * cache_row;
         const uint32_t qa = q + (t0 * hr + first_head) * hd * 4;
         for (uint32_t c0 = 0; c0 < len; c0 += bc) {
           const uint32_t n_keys = std::min(bc, len - c0);
           const bool first = c0 == 0;
           // The tiles are single-buffered: load once the matrix unit is done with the last ones.
+          // A cache in SRAM is read in place (the order still puts the append before).
           ctx.order(me, engine::matrix, engine::dma);
-          load_2d(ctx, me, job.cache.k + (head + uint64_t(c0) * hd) * 4, hd, kt, hd, n_keys, hd);
-          load_2d(ctx, me, job.cache.v + (head + uint64_t(c0) * hd) * 4, hd, vt, hd, n_keys, hd);
+          const uint64_t tile = (head + uint64_t(c0) * hd) * 4;
+          if (!cache_in_sram) {
+            load_2d(ctx, me, job.cache.k + tile, hd, kt, hd, n_keys, hd);
+            load_2d(ctx, me, job.cache.v + tile, hd, vt, hd, n_keys, hd);
+          }
+          const auto kta = cache_in_sram ? static_cast<uint32_t>(job.cache.k + tile) : kt;
+          const auto vta = cache_in_sram ? static_cast<uint32_t>(job.cache.v + tile) : vt;
           ctx.order(me, engine::dma, engine::matrix);
-          emit(attention_matmul(m, hd, n_keys, qa, lda, kt, hd, sc, n_keys, false, true));  // S = Q K^T
+          emit(attention_matmul(m, hd, n_keys, qa, lda, kta, hd, sc, n_keys, false, true));  // S = Q K^T
           ctx.order(me, engine::matrix, engine::vector);
           emit(vec(vector_op::scale, m, n_keys, sc, 0, sc, 1.0f / std::sqrt(float(hd))));
           if (!decode) emit(vec(vector_op::causal_mask, m, n_keys, sc, 0, sc, 0, c0, seq.past));
@@ -207,7 +268,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
             emit(vec(vector_op::copy, 1, m, mnew, 0, mrow));
           }
           ctx.order(me, engine::vector, engine::matrix);
-          emit(attention_matmul(m, n_keys, hd, sc, n_keys, vt, hd, o, hd, !first, false));  // O (+)= P V
+          emit(attention_matmul(m, n_keys, hd, sc, n_keys, vta, hd, o, hd, !first, false));  // O (+)= P V
         }
         ctx.order(me, engine::matrix, engine::vector);
         emit(vec(vector_op::div_row, m, hd, o, lrow, o));
@@ -224,12 +285,13 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       }
       t0 += seq.new_tokens;
     }
+    label("o_proj");
     ctx.order(me, engine::dma, narrow ? engine::vector : engine::matrix);  // attention output placed
     const uint32_t ao = operand(me, att, T * hr * hd);
     ctx.order(me, engine::vector, engine::matrix);
-    streamed_gemm(ctx, me, ao, hr * hd, w.o + uint64_t(r) * hr * hd * h * eb, h, weights, wt, y, h, T, hr * hd, h,
-                  wtype);
+    project(me, ao, hr * hd, w.o, w.o + uint64_t(r) * hr * hd * h * eb, h, y, T, hr * hd, h);
   }
+  label("o_allreduce");
   const engine attention_done = ring_all_reduce(ctx, group, y, uint64_t(T) * h, engine::matrix);
 
   // MLP: residual, norm, SwiGLU with gate/up column-parallel and down row-parallel.
@@ -237,29 +299,36 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     const int me = group[r];
     const auto [i0, i1] = split_range(I, n, r);
     const auto ir = static_cast<uint32_t>(i1 - i0);
+    label("post_norm");
     load_2d(ctx, me, w.post_norm, h, norm2, h, 1, h);
     ctx.order(me, attention_done, engine::vector);
     ctx.order(me, engine::dma, engine::vector);
     ctx.emit(me, vec(vector_op::add, T, h, x, y, x2));
     ctx.emit(me, vec(vector_op::rmsnorm, T, h, x2, norm2, xn, eps));
+    label("gate_up");
     const uint32_t xm = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
-    streamed_gemm(ctx, me, xm, h, w.gate + i0 * eb, I, weights, wt, g, ir, T, h, ir, wtype);
-    streamed_gemm(ctx, me, xm, h, w.up + i0 * eb, I, weights, wt, u, ir, T, h, ir, wtype);
+    project(me, xm, h, w.gate, w.gate + i0 * eb, I, g, T, h, ir);
+    project(me, xm, h, w.up, w.up + i0 * eb, I, u, T, h, ir);
     ctx.order(me, engine::matrix, engine::vector);
+    label("swiglu");
     ctx.emit(me, vec(vector_op::silu, T, ir, g, 0, g));
     ctx.emit(me, vec(vector_op::mul, T, ir, g, u, g));
     // The bf16 copy of xn is still being read by gate/up: convert after the matrix unit is done.
+    label("down_proj");
     if (narrow) ctx.order(me, engine::matrix, engine::vector);
     const uint32_t gd = operand(me, g, T * ir);
     ctx.order(me, engine::vector, engine::matrix);
-    streamed_gemm(ctx, me, gd, ir, w.down + i0 * h * eb, h, weights, wt, d, h, T, ir, h, wtype);
+    project(me, gd, ir, w.down, w.down + i0 * h * eb, h, d, T, ir, h);
   }
+  label("down_allreduce");
   const engine mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
+    label("residual");
     ctx.order(me, mlp_done, engine::vector);
     ctx.emit(me, vec(vector_op::add, T, h, x2, d, out));
+    if (!job.store_out) continue;
     ctx.order(me, engine::vector, engine::dma);
     const auto [t0, t1] = split_range(T, n, r);
     store_2d(ctx, me, out + static_cast<uint32_t>(t0 * h * 4), h, job.x_out + t0 * h * 4, h,

@@ -41,5 +41,8 @@ int bench_hbm(const std::vector<std::string>& args);
 int disasm(const std::vector<std::string>& args);
 int lower_gemm(const std::vector<std::string>& args);
 int lower_layer(const std::vector<std::string>& args);
+int lower_step(const std::vector<std::string>& args);
+int scenario_check(const std::vector<std::string>& args);
+int scenario_describe(const std::vector<std::string>& args);
 
 }  // namespace npuvp::cli

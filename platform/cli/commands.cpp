@@ -10,6 +10,9 @@ const std::vector<command>& commands() {
       {"bench hbm", "drive one HBM channel with synthetic traffic: bandwidth, latency, simulator speed", bench_hbm},
       {"lower gemm", "lower one GEMM per group to per-core command streams; figures, stream files, check", lower_gemm},
       {"lower layer", "lower one dense decoder layer of a zoo model for a batch; figures, stream files", lower_layer},
+      {"lower step", "lower one serving step of a scenario; per-operator figures, stream files", lower_step},
+      {"scenario check", "validate a scenario YAML file", scenario_check},
+      {"scenario describe", "list every scenario key with type, unit, default and meaning", scenario_describe},
       {"disasm", "print a binary command stream as text, one command per line", disasm},
   };
   return all;
