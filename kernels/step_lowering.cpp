@@ -72,7 +72,7 @@ lowered_step lower_step(const scenario& s) {
                 "'s num_key_value_heads (" + std::to_string(model.num_key_value_heads) + ")");
 
   lowered_step out;
-  if (par.partition != "megatron")
+  if (par.partition != "megatron" && par.partition != "k_split")
     out.notes.push_back("partition " + par.partition +
                         ": the layer GEMMs are lowered Megatron-style (QKV/gate/up column-parallel, o/down "
                         "row-parallel with ring all-reduce); a " + par.partition +
@@ -251,6 +251,7 @@ lowered_step lower_step(const scenario& s) {
         job.weight_tile = static_cast<uint32_t>(s.step.weight_tile);
         job.weight_type = s.weights;
         job.op_prefix = "layer" + std::to_string(l);
+        job.split_k = par.partition == "k_split";
         lower_transformer_layer(ctx, model, job, group);
         ctx.release(mark);
         // The next layer reuses this one's SRAM buffers: everything of this layer on

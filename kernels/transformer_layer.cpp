@@ -95,6 +95,12 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     m_max = std::max(m_max, seq.new_tokens == 1 ? H / KV : seq.new_tokens);
   }
   const auto max_ir = static_cast<uint32_t>(split_range(I, n, 0).second);
+  const bool split_k = job.split_k;
+  if (split_k && job.weights_resident) throw error(what + ": split_k with resident weights is not lowered yet");
+  // Heads per token held in Q and K/V, and the rank's first head in them (split_k: all heads, replicated).
+  const uint32_t qh = split_k ? H : hr, kh = split_k ? KV : kvr;
+  // Columns of the gate/up results held per rank.
+  const uint32_t gcols = split_k ? I : max_ir;
   const float eps = static_cast<float>(model.rms_norm_eps), theta = static_cast<float>(model.rope_theta);
   const uint64_t cache_row = uint64_t(job.cache.max_positions) * hd;  // elements per (sequence, kv head)
   const mem_space cache_space = job.cache.space;
@@ -124,6 +130,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
                                                 : ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, max_ir}) *
                                                                                  wt * eb,
                                                                       "weight tiles (2 buffers)");
+  const uint64_t aeb = narrow ? 2 : 4;  // bytes per element of a matmul's activation operand
   // C[m x n] = A W with the rank's weight slice: resident in SRAM (at `resident`,
   // row stride n), or streamed from HBM (at `hbm`, row stride hbm_ld).
   auto project = [&](int me, uint32_t a, uint32_t lda, uint64_t resident, uint64_t hbm, uint64_t hbm_ld, uint32_t c,
@@ -135,7 +142,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   };
   // bf16 copies of the activation operands (bf16 weights only).
   const uint32_t x16 =
-      narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, hr * hd, max_ir}) * 2, "bf16 activation operand")
+      narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, hr * hd, gcols}) * 2, "bf16 activation operand")
              : 0;
   // The matmul operand for fp32 activations at `src`: itself, or its bf16 copy.
   auto operand = [&](int me, uint32_t src, uint32_t elems) {
@@ -143,8 +150,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     ctx.emit(me, vec(vector_op::to_bf16, 1, elems, src, 0, x16));
     return x16;
   };
-  const uint32_t q = buffer(uint64_t(T) * hr * hd, "Q"), k = buffer(uint64_t(T) * kvr * hd, "K"),
-                 v = buffer(uint64_t(T) * kvr * hd, "V"), att = buffer(uint64_t(T) * hr * hd, "attention out");
+  const uint32_t q = buffer(uint64_t(T) * qh * hd, "Q"), k = buffer(uint64_t(T) * kh * hd, "K"),
+                 v = buffer(uint64_t(T) * kh * hd, "V"), att = buffer(uint64_t(T) * hr * hd, "attention out");
   const uint32_t kt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "K tile");
   const uint32_t vt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "V tile");
   const uint32_t sc = buffer(uint64_t(m_max) * bc, "scores"), o = buffer(uint64_t(m_max) * hd, "O accumulator");
@@ -154,7 +161,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial");
   // x in SRAM is updated in place: x2 = x + y, then out = x2 + d.
   const uint32_t x2 = x_in_sram ? x : buffer(uint64_t(T) * h, "residual");
-  const uint32_t g = buffer(uint64_t(T) * max_ir, "gate"), u = buffer(uint64_t(T) * max_ir, "up");
+  const uint32_t g = buffer(uint64_t(T) * gcols, "gate"), u = buffer(uint64_t(T) * gcols, "up");
   // The down partial reuses the o_proj partial's buffer: y is last read by the residual add (vector),
   // which is ordered before the down matmul writes (vector -> matrix), and the all-reduce's handshakes
   // keep peers from writing into it before.
@@ -181,22 +188,46 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     label("qkv_proj");
     const uint32_t xq = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
-    project(me, xq, h, w.q, w.q + uint64_t(r) * hr * hd * eb, uint64_t(H) * hd, q, T, h, hr * hd);
-    project(me, xq, h, w.k, w.k + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, k, T, h, kvr * hd);
-    project(me, xq, h, w.v, w.v + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, v, T, h, kvr * hd);
+    if (split_k) {  // partial products over the rank's rows h_r of every weight
+      const auto [h0, h1] = split_range(h, n, r);
+      const auto hr_rows = static_cast<uint32_t>(h1 - h0);
+      const uint32_t a = static_cast<uint32_t>(xq + h0 * aeb);
+      streamed_gemm(ctx, me, a, h, w.q + h0 * H * hd * eb, H * hd, weights, wt, q, H * hd, T, hr_rows, H * hd, wtype);
+      streamed_gemm(ctx, me, a, h, w.k + h0 * KV * hd * eb, KV * hd, weights, wt, k, KV * hd, T, hr_rows, KV * hd,
+                    wtype);
+      streamed_gemm(ctx, me, a, h, w.v + h0 * KV * hd * eb, KV * hd, weights, wt, v, KV * hd, T, hr_rows, KV * hd,
+                    wtype);
+    } else {
+      project(me, xq, h, w.q, w.q + uint64_t(r) * hr * hd * eb, uint64_t(H) * hd, q, T, h, hr * hd);
+      project(me, xq, h, w.k, w.k + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, k, T, h, kvr * hd);
+      project(me, xq, h, w.v, w.v + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, v, T, h, kvr * hd);
+    }
+  }
+  engine qkv_done = engine::matrix;
+  if (split_k) {
+    label("qkv_allreduce");
+    ring_all_reduce(ctx, group, q, uint64_t(T) * H * hd, engine::matrix);
+    ring_all_reduce(ctx, group, k, uint64_t(T) * KV * hd, engine::matrix);
+    qkv_done = ring_all_reduce(ctx, group, v, uint64_t(T) * KV * hd, engine::matrix);
+  }
+  for (int r = 0; r < n; ++r) {
+    const int me = group[r];
+    auto emit = [&](const command& c) { ctx.emit(me, c); };
+    // The rank's first query / KV head in Q and K, V.
+    const uint32_t q_first = split_k ? r * hr : 0, k_first = split_k ? r * kvr : 0;
     label("qk_norm_rope");
     ctx.order(me, engine::dma, engine::vector);  // q/k norm weights
-    ctx.order(me, engine::matrix, engine::vector);
+    ctx.order(me, qkv_done, engine::vector);
     if (model.has_qk_norm()) {
-      emit(vec(vector_op::rmsnorm, T * hr, hd, q, qn, q, eps));
-      emit(vec(vector_op::rmsnorm, T * kvr, hd, k, kn, k, eps));
+      emit(vec(vector_op::rmsnorm, T * qh, hd, q, qn, q, eps));
+      emit(vec(vector_op::rmsnorm, T * kh, hd, k, kn, k, eps));
     }
     uint32_t t0 = 0;
     for (const auto& seq : job.batch) {
-      emit(vec(vector_op::rope, seq.new_tokens * hr, hd, q + t0 * hr * hd * 4, 0, q + t0 * hr * hd * 4, theta, seq.past,
-               hr));
-      emit(vec(vector_op::rope, seq.new_tokens * kvr, hd, k + t0 * kvr * hd * 4, 0, k + t0 * kvr * hd * 4, theta,
-               seq.past, kvr));
+      emit(vec(vector_op::rope, seq.new_tokens * qh, hd, q + t0 * qh * hd * 4, 0, q + t0 * qh * hd * 4, theta, seq.past,
+               qh));
+      emit(vec(vector_op::rope, seq.new_tokens * kh, hd, k + t0 * kh * hd * 4, 0, k + t0 * kh * hd * 4, theta,
+               seq.past, kh));
       t0 += seq.new_tokens;
     }
     // Append the new K and V to the cache, then attend over the whole cache.
@@ -208,10 +239,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       const auto& seq = job.batch[s];
       for (uint32_t j = 0; j < kvr; ++j) {
         const uint64_t row = cache_head(s, r, j) * cache_row + uint64_t(seq.past) * hd;
-        copy_2d(ctx, me, mem_space::sram, k + (t0 * kvr + j) * hd * 4, kvr * hd, cache_space, job.cache.k + row * 4, hd,
-                seq.new_tokens, hd);
-        copy_2d(ctx, me, mem_space::sram, v + (t0 * kvr + j) * hd * 4, kvr * hd, cache_space, job.cache.v + row * 4, hd,
-                seq.new_tokens, hd);
+        copy_2d(ctx, me, mem_space::sram, k + (t0 * kh + k_first + j) * hd * 4, kh * hd, cache_space,
+                job.cache.k + row * 4, hd, seq.new_tokens, hd);
+        copy_2d(ctx, me, mem_space::sram, v + (t0 * kh + k_first + j) * hd * 4, kh * hd, cache_space,
+                job.cache.v + row * 4, hd, seq.new_tokens, hd);
       }
       t0 += seq.new_tokens;
     }
@@ -221,14 +252,15 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       const auto& seq = job.batch[s];
       // One attention unit reads one KV head once. Decode (one token): the unit is a KV head and its
       // rows are the KV head's per_kv query heads, contiguous in Q, and no key lies after the query.
-      // Prefill: the unit is a query head and its rows are the tokens (row stride hr*hd), causally masked.
+      // Prefill: the unit is a query head and its rows are the tokens (row stride qh*hd), causally masked.
       const bool decode = seq.new_tokens == 1;
       const uint32_t m = decode ? per_kv : seq.new_tokens, len = seq.past + seq.new_tokens;
-      const uint32_t lda = decode ? hd : hr * hd;
+      const uint32_t lda = decode ? hd : qh * hd, att_ld = decode ? hd : hr * hd;
       for (uint32_t unit = 0; unit < (decode ? kvr : hr); ++unit) {
         const uint32_t kv_local = decode ? unit : unit / per_kv, first_head = decode ? unit * per_kv : unit;
         const uint64_t head = cache_head(s, r, kv_local) * cache_row;
-        const uint32_t qa = q + (t0 * hr + first_head) * hd * 4;
+        const uint32_t qa = q + (t0 * qh + q_first + first_head) * hd * 4;
+        const uint32_t att_at = att + (t0 * hr + first_head) * hd * 4;
         for (uint32_t c0 = 0; c0 < len; c0 += bc) {
           const uint32_t n_keys = std::min(bc, len - c0);
           const bool first = c0 == 0;
@@ -276,11 +308,11 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
         dma_cmd place;  // O -> this head's columns of the attention output
         place.src_space = place.dst_space = mem_space::sram;
         place.src = o;
-        place.dst = qa - q + att;
+        place.dst = att_at;
         place.row_bytes = hd * 4;
         place.rows = m;
         place.src_stride = hd * 4;
-        place.dst_stride = uint64_t(lda) * 4;
+        place.dst_stride = uint64_t(att_ld) * 4;
         emit(place);
       }
       t0 += seq.new_tokens;
@@ -308,18 +340,39 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     label("gate_up");
     const uint32_t xm = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
-    project(me, xm, h, w.gate, w.gate + i0 * eb, I, g, T, h, ir);
-    project(me, xm, h, w.up, w.up + i0 * eb, I, u, T, h, ir);
-    ctx.order(me, engine::matrix, engine::vector);
+    if (split_k) {  // partial products over the rank's rows h_r of gate and up
+      const auto [h0, h1] = split_range(h, n, r);
+      const auto rows = static_cast<uint32_t>(h1 - h0);
+      const auto a = static_cast<uint32_t>(xm + h0 * aeb);
+      streamed_gemm(ctx, me, a, h, w.gate + h0 * I * eb, I, weights, wt, g, I, T, rows, I, wtype);
+      streamed_gemm(ctx, me, a, h, w.up + h0 * I * eb, I, weights, wt, u, I, T, rows, I, wtype);
+    } else {
+      project(me, xm, h, w.gate, w.gate + i0 * eb, I, g, T, h, ir);
+      project(me, xm, h, w.up, w.up + i0 * eb, I, u, T, h, ir);
+    }
+  }
+  engine gate_up_done = engine::matrix;
+  if (split_k) {
+    label("gate_up_allreduce");
+    ring_all_reduce(ctx, group, g, uint64_t(T) * I, engine::matrix);
+    gate_up_done = ring_all_reduce(ctx, group, u, uint64_t(T) * I, engine::matrix);
+  }
+  for (int r = 0; r < n; ++r) {
+    const int me = group[r];
+    const auto [i0, i1] = split_range(I, n, r);
+    const auto ir = static_cast<uint32_t>(i1 - i0);
+    // split_k: gate and up are whole on every rank; the rank's down rows need its columns I_r of them.
+    const uint32_t cols = split_k ? I : ir, first_col = split_k ? static_cast<uint32_t>(i0) : 0;
+    ctx.order(me, gate_up_done, engine::vector);
     label("swiglu");
-    ctx.emit(me, vec(vector_op::silu, T, ir, g, 0, g));
-    ctx.emit(me, vec(vector_op::mul, T, ir, g, u, g));
+    ctx.emit(me, vec(vector_op::silu, T, cols, g, 0, g));
+    ctx.emit(me, vec(vector_op::mul, T, cols, g, u, g));
     // The bf16 copy of xn is still being read by gate/up: convert after the matrix unit is done.
     label("down_proj");
     if (narrow) ctx.order(me, engine::matrix, engine::vector);
-    const uint32_t gd = operand(me, g, T * ir);
+    const uint32_t gd = operand(me, g, T * cols);
     ctx.order(me, engine::vector, engine::matrix);
-    project(me, gd, ir, w.down, w.down + i0 * h * eb, h, d, T, ir, h);
+    project(me, static_cast<uint32_t>(gd + first_col * aeb), cols, w.down, w.down + i0 * h * eb, h, d, T, ir, h);
   }
   label("down_allreduce");
   const engine mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);

@@ -65,6 +65,13 @@ struct layer_job {
   // q [h x H/n*hd], k and v [h x KV/n*hd], o [H/n*hd x h], gate and up [h x I_r],
   // down [I_r x h] (I_r = split_range(I, n, r)); norms stay in HBM.
   bool weights_resident = false;
+  // Tensor partition of the column-parallel GEMMs (QKV, gate/up). false: Megatron
+  // (each rank multiplies all of x by its heads' / I_r columns). true: k_split (each
+  // rank multiplies x[:, h_r] by rows h_r of the whole weight, the partial Q, K, V,
+  // gate and up are ring all-reduced, and each rank then works on its heads and
+  // I_r columns of the replicated results). o_proj and down are row-parallel
+  // (split along K, all-reduced) either way. Not with weights_resident.
+  bool split_k = false;
   // Non-empty: label the layer's commands with operators "<op_prefix>.qkv_proj", ... (lowering_context::begin_op).
   std::string op_prefix;
 };

@@ -161,9 +161,11 @@ namespace {
 
 // Runs the tiny scenario's step on the reference executor and compares every
 // replica's output and KV caches with the host layer applied layer by layer.
-void check_tiny_step(const std::string& weights, const std::string& kv, executor_options::order order) {
-  INFO("weights " << weights << ", kv " << kv);
+void check_tiny_step(const std::string& weights, const std::string& kv, executor_options::order order,
+                     const std::string& partition = "megatron") {
+  INFO("weights " << weights << ", kv " << kv << ", " << partition);
   scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
+  s.parallelism.partition = partition;
   s.residency.weights = weights;
   s.residency.kv = kv;
   s.hw.core.sram.capacity_kib = 512;  // keeps the executor small; the step needs less
@@ -303,6 +305,20 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
 TEST_CASE("step lowering: a tiny model's step matches the host layers (dp 2 x pp 2 x tp 2)", "[kernels][step]") {
   check_tiny_step("hbm", "hbm", executor_options::order::round_robin);
   check_tiny_step("hbm", "hbm", executor_options::order::random);
+}
+
+TEST_CASE("step lowering: k_split layers (K-split QKV and gate/up, all-reduced) match the host layers",
+          "[kernels][step]") {
+  check_tiny_step("hbm", "hbm", executor_options::order::random, "k_split");
+  check_tiny_step("hbm", "sram", executor_options::order::round_robin, "k_split");
+  // Each rank reads only its rows h_r of the QKV weights, and the partial Q, K, V go around the ring.
+  scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
+  s.parallelism.partition = "k_split";
+  const lowered_step step = lower_step(s);
+  for (const auto& op : step.ops) {
+    if (op.name == "layer0.qkv_proj") CHECK(op.hbm_bytes == 2 * 64 * (64 + 32 + 32) * 4);  // 2 replicas, h x (H + 2 KV) hd fp32
+    if (op.name == "layer0.qkv_allreduce") CHECK(op.noc_bytes > 0);
+  }
 }
 
 TEST_CASE("step lowering: SRAM-resident weights and KV cache give the same results", "[kernels][step]") {
