@@ -86,6 +86,11 @@ uint16_t lowering_context::new_semaphore() {
   return m_next_sem++;
 }
 
+uint16_t lowering_context::new_barrier_group() {
+  if (m_next_barrier == 0xFFFF) throw error("lowering: out of barrier group ids");
+  return m_next_barrier++;
+}
+
 void lowering_context::order(int core, engine from, engine to) {
   if (from == to) return;
   const uint16_t sem = pair_semaphore(from, to);

@@ -60,6 +60,8 @@ class lowering_context {
   // are handed out here, one per use between cores, the same on every core.
   uint16_t new_semaphore();
   uint32_t new_tag() { return m_next_tag++; }
+  // A fresh barrier group id (each use by the same cores is a new generation).
+  uint16_t new_barrier_group();
 
   // Everything issued on `from` so far completes before anything issued on `to`
   // from now on: signal on `from`, wait on `to`, on the engine-pair semaphore.
@@ -81,6 +83,7 @@ class lowering_context {
   std::vector<std::vector<std::pair<std::string, uint64_t>>> m_regions;
   uint16_t m_next_sem = engine_count * engine_count;
   uint32_t m_next_tag = 0;
+  uint16_t m_next_barrier = 0;
 };
 
 // Emitters shared by the partition strategies and collectives.

@@ -72,11 +72,12 @@ lowered_step lower_step(const scenario& s) {
                 "'s num_key_value_heads (" + std::to_string(model.num_key_value_heads) + ")");
 
   lowered_step out;
-  if (par.partition != "megatron" && par.partition != "k_split")
-    out.notes.push_back("partition " + par.partition +
-                        ": the layer GEMMs are lowered Megatron-style (QKV/gate/up column-parallel, o/down "
-                        "row-parallel with ring all-reduce); a " + par.partition +
-                        "-specific layer lowering is not implemented yet");
+  if (par.partition == "mnk_2d")
+    out.notes.push_back("partition mnk_2d: the layer GEMMs are lowered Megatron-style (QKV/gate/up column-parallel, "
+                        "o/down row-parallel with ring all-reduce); an mnk_2d layer lowering is not implemented yet");
+  if (par.partition == "mn_split")
+    out.notes.push_back("partition mn_split: the MLP is MN-split (token rows per rank, weight column blocks rotated, "
+                        "output all-gathered); attention stays split by heads (QKV column-, o_proj row-parallel)");
   out.notes.push_back("embedding, final norm and LM head are not lowered; norm weights are read from HBM");
 
   // Placement: group g = replica * pp + stage.
@@ -216,6 +217,7 @@ lowered_step lower_step(const scenario& s) {
     }
     for (int st = 0; st < pp; ++st) {
       const std::vector<int>& group = out.groups[d * pp + st];
+      const uint16_t barrier = ctx.new_barrier_group();
       const auto [first, last] = out.stage_layers[st];
       for (int r = 0; r < tp; ++r) {
         if (st == 0) {
@@ -252,13 +254,13 @@ lowered_step lower_step(const scenario& s) {
         job.weight_type = s.weights;
         job.op_prefix = "layer" + std::to_string(l);
         job.split_k = par.partition == "k_split";
+        job.split_mn = par.partition == "mn_split";
         lower_transformer_layer(ctx, model, job, group);
         ctx.release(mark);
         // The next layer reuses this one's SRAM buffers: everything of this layer on
         // the group happens before (a barrier waits for every engine of the core).
         ctx.begin_op("layer_barrier");
-        for (int c : group) ctx.emit(c, barrier_cmd{engine::sync, static_cast<uint16_t>(d * pp + st),
-                                                     static_cast<uint32_t>(tp)});
+        for (int c : group) ctx.emit(c, barrier_cmd{engine::sync, barrier, static_cast<uint32_t>(tp)});
       }
       if (st == pp - 1) continue;
       ctx.begin_op("pipeline_send");

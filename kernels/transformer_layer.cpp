@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/collectives.h"
+#include "kernels/partition/partition.h"
 #include "platform/base/error.h"
 
 namespace npuvp::kernels {
@@ -96,11 +97,14 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   }
   const auto max_ir = static_cast<uint32_t>(split_range(I, n, 0).second);
   const bool split_k = job.split_k;
-  if (split_k && job.weights_resident) throw error(what + ": split_k with resident weights is not lowered yet");
+  const bool split_mn = job.split_mn;
+  if ((split_k || split_mn) && job.weights_resident)
+    throw error(what + ": k_split / mn_split layers with resident weights are not lowered yet");
+  if (split_k && split_mn) throw error(what + ": split_k and split_mn exclude each other");
   // Heads per token held in Q and K/V, and the rank's first head in them (split_k: all heads, replicated).
   const uint32_t qh = split_k ? H : hr, kh = split_k ? KV : kvr;
   // Columns of the gate/up results held per rank.
-  const uint32_t gcols = split_k ? I : max_ir;
+  const uint32_t gcols = split_k || split_mn ? I : max_ir;
   const float eps = static_cast<float>(model.rms_norm_eps), theta = static_cast<float>(model.rope_theta);
   const uint64_t cache_row = uint64_t(job.cache.max_positions) * hd;  // elements per (sequence, kv head)
   const mem_space cache_space = job.cache.space;
@@ -131,6 +135,12 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
                                                                                  wt * eb,
                                                                       "weight tiles (2 buffers)");
   const uint64_t aeb = narrow ? 2 : 4;  // bytes per element of a matmul's activation operand
+  // mn_split: the two rotating weight blocks, sized for the larger of gate/up (h x I/n) and down (I x h/n).
+  const uint32_t mn_blocks =
+      split_mn ? ctx.alloc_symmetric(group,
+                                     2 * std::max(uint64_t(h) * max_ir, uint64_t(I) * split_range(h, n, 0).second) * eb,
+                                     "rotating weight blocks (2 buffers)")
+               : 0;
   // C[m x n] = A W with the rank's weight slice: resident in SRAM (at `resident`,
   // row stride n), or streamed from HBM (at `hbm`, row stride hbm_ld).
   auto project = [&](int me, uint32_t a, uint32_t lda, uint64_t resident, uint64_t hbm, uint64_t hbm_ld, uint32_t c,
@@ -340,6 +350,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     label("gate_up");
     const uint32_t xm = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
+    if (split_mn) continue;  // below, over the whole group
     if (split_k) {  // partial products over the rank's rows h_r of gate and up
       const auto [h0, h1] = split_range(h, n, r);
       const auto rows = static_cast<uint32_t>(h1 - h0);
@@ -352,6 +363,22 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     }
   }
   engine gate_up_done = engine::matrix;
+  const uint16_t barrier = split_mn ? ctx.new_barrier_group() : 0;
+  // The weight blocks are reused by the next rotation: every rank is done with them first.
+  auto rotation_barrier = [&] {
+    for (int c : group) ctx.emit(c, barrier_cmd{engine::sync, barrier, static_cast<uint32_t>(n)});
+  };
+  // Token rows of rank r (mn_split).
+  auto rows_of = [&](int r) {
+    const auto [t0, t1] = split_range(T, n, r);
+    return std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(t0), static_cast<uint32_t>(t1 - t0));
+  };
+  if (split_mn) {  // xn's bf16 copy (or xn) is whole on every rank: rank r multiplies its rows T_r
+    const uint32_t xm = narrow ? x16 : xn;
+    mn_split_rotate(ctx, group, {T, h, I, xm, h, w.gate, mn_blocks, g, I, wtype, true, true});
+    rotation_barrier();
+    mn_split_rotate(ctx, group, {T, h, I, xm, h, w.up, mn_blocks, u, I, wtype, true, true});
+  }
   if (split_k) {
     label("gate_up_allreduce");
     ring_all_reduce(ctx, group, g, uint64_t(T) * I, engine::matrix);
@@ -365,6 +392,18 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     const uint32_t cols = split_k ? I : ir, first_col = split_k ? static_cast<uint32_t>(i0) : 0;
     ctx.order(me, gate_up_done, engine::vector);
     label("swiglu");
+    if (split_mn) {  // rows T_r of gate and up, all I columns
+      const auto [t0, tr] = rows_of(r);
+      ctx.emit(me, vec(vector_op::silu, tr, I, g + t0 * I * 4, 0, g + t0 * I * 4));
+      ctx.emit(me, vec(vector_op::mul, tr, I, g + t0 * I * 4, u + t0 * I * 4, g + t0 * I * 4));
+      label("down_proj");
+      if (narrow) {  // the bf16 strip of the rank's rows, at the start of x16
+        ctx.order(me, engine::matrix, engine::vector);
+        ctx.emit(me, vec(vector_op::to_bf16, 1, tr * I, g + t0 * I * 4, 0, x16));
+      }
+      ctx.order(me, engine::vector, engine::matrix);
+      continue;
+    }
     ctx.emit(me, vec(vector_op::silu, T, cols, g, 0, g));
     ctx.emit(me, vec(vector_op::mul, T, cols, g, u, g));
     // The bf16 copy of xn is still being read by gate/up: convert after the matrix unit is done.
@@ -374,8 +413,20 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     ctx.order(me, engine::vector, engine::matrix);
     project(me, static_cast<uint32_t>(gd + first_col * aeb), cols, w.down, w.down + i0 * h * eb, h, d, T, ir, h);
   }
-  label("down_allreduce");
-  const engine mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
+  engine mlp_done = engine::matrix;
+  if (split_mn) {
+    label("down_proj");
+    rotation_barrier();
+    // fp32: A is g itself (rank r's rows); bf16: the rank's strip at x16.
+    mn_split_rotate(ctx, group, {T, I, h, narrow ? x16 : g, I, w.down, mn_blocks, d, h, wtype, !narrow, true});
+    label("down_allgather");
+    std::vector<chunk> rows;
+    for (int r = 0; r < n; ++r) rows.push_back({uint64_t(rows_of(r).first) * h, uint64_t(rows_of(r).second) * h});
+    mlp_done = ring_all_gather(ctx, group, d, rows, 0, engine::matrix);
+  } else {
+    label("down_allreduce");
+    mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
+  }
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
     label("residual");

@@ -72,6 +72,10 @@ struct layer_job {
   // I_r columns of the replicated results). o_proj and down are row-parallel
   // (split along K, all-reduced) either way. Not with weights_resident.
   bool split_k = false;
+  // MLP MN-split (mn_split): rank r takes token rows T_r, gate/up and down weight
+  // column blocks rotate around the ring (mn_split_rotate), the down output rows are
+  // all-gathered. Attention stays split by heads. Not with weights_resident or split_k.
+  bool split_mn = false;
   // Non-empty: label the layer's commands with operators "<op_prefix>.qkv_proj", ... (lowering_context::begin_op).
   std::string op_prefix;
 };
