@@ -73,11 +73,13 @@ lowered_step lower_step(const scenario& s) {
 
   lowered_step out;
   if (par.partition == "mnk_2d")
-    out.notes.push_back("partition mnk_2d: the MLP is 2-D split (row all-reduce, column all-gather on the p x q grid); "
-                        "attention stays split by heads (QKV column-, o_proj row-parallel)");
+    out.notes.push_back(
+        "partition mnk_2d: the MLP is 2-D split (row all-reduce, column all-gather on the p x q grid); "
+        "attention stays split by heads (QKV column-, o_proj row-parallel)");
   if (par.partition == "mn_split")
-    out.notes.push_back("partition mn_split: the MLP is MN-split (token rows per rank, weight column blocks rotated, "
-                        "output all-gathered); attention stays split by heads (QKV column-, o_proj row-parallel)");
+    out.notes.push_back(
+        "partition mn_split: the MLP is MN-split (token rows per rank, weight column blocks rotated, "
+        "output all-gathered); attention stays split by heads (QKV column-, o_proj row-parallel)");
   out.notes.push_back("embedding, final norm and LM head are not lowered; norm weights are read from HBM");
 
   // Placement: group g = replica * pp + stage.
@@ -124,9 +126,8 @@ lowered_step lower_step(const scenario& s) {
     for (int st = 0; st < pp; ++st) {
       const uint64_t n_layers = out.stage_layers[st].second - out.stage_layers[st].first;
       const uint64_t w = resident ? n_layers * slices.bytes : 0;
-      const uint64_t kv = kv_in_sram ? n_layers * 2 * out.batches[d].size() * (KV / tp) * positions(out.batches[d]) *
-                                           hd * 4
-                                     : 0;
+      const uint64_t kv =
+          kv_in_sram ? n_layers * 2 * out.batches[d].size() * (KV / tp) * positions(out.batches[d]) * hd * 4 : 0;
       const std::string stage = "stage " + std::to_string(st) + (dp > 1 ? " of replica " + std::to_string(d) : "");
       if (w > sram)
         throw error(where + ": weights of " + stage + " need " + mib(w) + " per core, SRAM has " + mib(sram) +
@@ -176,9 +177,9 @@ lowered_step lower_step(const scenario& s) {
   out.hbm_capacity = uint64_t(hw.hbm.channels) * hw.hbm.org.capacity_bytes();
   if (out.hbm_bytes > out.hbm_capacity)
     throw error(where + ": HBM does not fit: the step needs " + gib(out.hbm_bytes) + " (weights of " +
-                std::to_string(layers) + " layers, KV caches and activations), the chip has " +
-                gib(out.hbm_capacity) + " (" + std::to_string(hw.hbm.channels) + " channels x " +
-                gib(hw.hbm.org.capacity_bytes()) + "), over by " + gib(out.hbm_bytes - out.hbm_capacity));
+                std::to_string(layers) + " layers, KV caches and activations), the chip has " + gib(out.hbm_capacity) +
+                " (" + std::to_string(hw.hbm.channels) + " channels x " + gib(hw.hbm.org.capacity_bytes()) +
+                "), over by " + gib(out.hbm_bytes - out.hbm_capacity));
 
   lowering_context ctx(hw);
   // Resident weight slices: allocated first, the same offsets on every core of a stage

@@ -32,8 +32,8 @@ struct op_figures {
 };
 
 struct lowered_step {
-  std::vector<program> programs;       // [core], every core of the mesh (idle ones: just `end`)
-  std::vector<std::string> op_names;   // op_id -> name ("" = 0, "layer3.qkv_proj", ...)
+  std::vector<program> programs;      // [core], every core of the mesh (idle ones: just `end`)
+  std::vector<std::string> op_names;  // op_id -> name ("" = 0, "layer3.qkv_proj", ...)
   // HBM layout, so a functional run can fill inputs and weights and read the results.
   std::vector<hbm_region> hbm;         // every region, in address order
   std::vector<int> layers;             // model layer index of each simulated layer
@@ -50,8 +50,8 @@ struct lowered_step {
   uint64_t hbm_capacity = 0;                      // of the chip
   uint64_t sram_peak = 0;                         // highest SRAM use of any core
   stream_summary summary;
-  std::vector<op_figures> ops;      // per op name, in op_id order (index 0: unlabelled)
-  std::vector<std::string> notes;   // approximations the lowering made (printed with the figures)
+  std::vector<op_figures> ops;     // per op name, in op_id order (index 0: unlabelled)
+  std::vector<std::string> notes;  // approximations the lowering made (printed with the figures)
 };
 
 // Throws npuvp::error when the step cannot be lowered: what does not fit (SRAM of

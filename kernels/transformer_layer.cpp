@@ -135,10 +135,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const bool narrow = wtype == dtype::bf16;
   const uint64_t eb = dtype_bytes(wtype);
   const uint32_t wt = job.weight_tile;
-  const uint32_t weights = job.weights_resident ? 0
-                                                : ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, down_k}) *
-                                                                                 wt * eb,
-                                                                      "weight tiles (2 buffers)");
+  const uint32_t weights =
+      job.weights_resident
+          ? 0
+          : ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, down_k}) * wt * eb, "weight tiles (2 buffers)");
   const uint64_t aeb = narrow ? 2 : 4;  // bytes per element of a matmul's activation operand
   // mn_split: the two rotating weight blocks, sized for the larger of gate/up (h x I/n) and down (I x h/n).
   const uint32_t mn_blocks =
@@ -248,8 +248,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     for (const auto& seq : job.batch) {
       emit(vec(vector_op::rope, seq.new_tokens * qh, hd, q + t0 * qh * hd * 4, 0, q + t0 * qh * hd * 4, theta, seq.past,
                qh));
-      emit(vec(vector_op::rope, seq.new_tokens * kh, hd, k + t0 * kh * hd * 4, 0, k + t0 * kh * hd * 4, theta,
-               seq.past, kh));
+      emit(vec(vector_op::rope, seq.new_tokens * kh, hd, k + t0 * kh * hd * 4, 0, k + t0 * kh * hd * 4, theta, seq.past,
+               kh));
       t0 += seq.new_tokens;
     }
     // Append the new K and V to the cache, then attend over the whole cache.
@@ -363,7 +363,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     const uint32_t xm = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
     if (split_mn) continue;  // below, over the whole group
-    if (split_2d) {  // grid (i, j): gate/up columns I_i (block i of g, u) over rows h_j
+    if (split_2d) {          // grid (i, j): gate/up columns I_i (block i of g, u) over rows h_j
       const int i = r / grid_q, j = r % grid_q;
       const auto [k0, k1] = split_range(h, grid_q, j);
       const auto [n0, n1] = split_range(I, grid_p, i);

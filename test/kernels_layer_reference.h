@@ -51,8 +51,8 @@ inline matrix narrowed(matrix v, bool on) {
   return v;
 }
 
-inline matrix reference_layer(const model_config& m, layer_data& L, const std::vector<sequence>& batch, uint32_t max_pos,
-                       bool bf16) {
+inline matrix reference_layer(const model_config& m, layer_data& L, const std::vector<sequence>& batch,
+                              uint32_t max_pos, bool bf16) {
   const size_t h = m.hidden_size, hd = m.head_dim, H = m.num_attention_heads, KV = m.num_key_value_heads,
                I = m.intermediate_size;
   size_t T = 0;

@@ -7,8 +7,8 @@
 #include "kernels/reference_executor.h"
 #include "kernels/stream_summary.h"
 #include "kernels/transformer_layer.h"
-#include "test/kernels_layer_reference.h"
 #include "platform/base/error.h"
+#include "test/kernels_layer_reference.h"
 
 using namespace npuvp;
 using namespace npuvp::kernels;

@@ -1,8 +1,9 @@
 // Scenarios and whole-step lowering (SystemC-free): parsing errors, the shipped
 // scenarios, fit rejections, and a functional run of a tiny model's step on the
 // reference executor against the host layer, for each residency.
-#include <catch2/catch.hpp>
 #include <dirent.h>
+
+#include <catch2/catch.hpp>
 #include <random>
 
 #include "kernels/reference_executor.h"
@@ -46,7 +47,8 @@ TEST_CASE("scenario: keys parse, hw as a path or inline, errors name file and li
   REQUIRE(s.step.prefill.size() == 2);
   CHECK(s.step.prefill[1].context == 9);
   CHECK(s.step.decode.batch == 5);
-  const scenario inline_hw = from_text("hw: {mesh: {width: 2, height: 3}}\nmodel: qwen3-0.6b\nstep: {decode: {batch: 1}}\n");
+  const scenario inline_hw =
+      from_text("hw: {mesh: {width: 2, height: 3}}\nmodel: qwen3-0.6b\nstep: {decode: {batch: 1}}\n");
   CHECK(inline_hw.hw.mesh.height == 3);
 
   CHECK(contains(error_of([] { from_text("hw: ../hw/npu_4x4.yaml\nstep: {decode: {batch: 1}}\nparalelism: {}\n"); }),
@@ -56,12 +58,14 @@ TEST_CASE("scenario: keys parse, hw as a path or inline, errors name file and li
   CHECK(contains(error_of([] { from_text("hw: {mesh: {widht: 2}}\nstep: {decode: {batch: 1}}\n"); }),
                  "test.yaml:1: hw.mesh.widht: unknown key"));
   CHECK(contains(error_of([] {
-                   from_text("hw: ../hw/npu_4x4.yaml\nparallelism: {tp: 4, pp: 2, dp: 3}\nstep: {decode: {batch: 1}}\n");
+                   from_text(
+                       "hw: ../hw/npu_4x4.yaml\nparallelism: {tp: 4, pp: 2, dp: 3}\nstep: {decode: {batch: 1}}\n");
                  }),
                  "tp x pp x dp = 24 cores, the mesh has 16"));
   CHECK(contains(error_of([] { from_text("hw: ../hw/npu_4x4.yaml\n"); }), "no work"));
-  CHECK(contains(error_of([] { from_text("hw: ../hw/npu_4x4.yaml\nresidency: {kv: dram}\nstep: {decode: {batch: 1}}\n"); }),
-                 "'dram' is not one of sram|hbm"));
+  CHECK(contains(
+      error_of([] { from_text("hw: ../hw/npu_4x4.yaml\nresidency: {kv: dram}\nstep: {decode: {batch: 1}}\n"); }),
+      "'dram' is not one of sram|hbm"));
 
   // `scenario describe` comes from the same table: every key has a meaning.
   const auto rows = config::describe<scenario>();
@@ -125,34 +129,40 @@ TEST_CASE("step lowering: figures of the Qwen3-8B 512-token layer prefill", "[ke
 TEST_CASE("step lowering: what does not fit is rejected saying by how much", "[kernels][step]") {
   // Qwen3-8B bf16 on 8 cores: a rank's slices of one layer are q 4096x512, k and v 4096x128, o 512x4096,
   // gate and up 4096x1536, down 1536x4096, 2 B each = 46 MiB; 36 layers = 1656 MiB.
-  CHECK(contains(error_of([] {
-                   lower_step(from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-8b\nparallelism: {tp: 8}\n"
-                                        "residency: {weights: sram}\nstep: {decode: {batch: 1}}\n"));
-                 }),
-                 "weights of stage 0 need 1656.0 MiB per core, SRAM has 48.0 MiB, over by 1608.0 MiB (36 layers x 46.0 MiB"));
+  CHECK(contains(
+      error_of([] {
+        lower_step(
+            from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-8b\nparallelism: {tp: 8}\n"
+                      "residency: {weights: sram}\nstep: {decode: {batch: 1}}\n"));
+      }),
+      "weights of stage 0 need 1656.0 MiB per core, SRAM has 48.0 MiB, over by 1608.0 MiB (36 layers x 46.0 MiB"));
   // Qwen3-0.6B KV in SRAM: 28 layers x 2 x 64 sequences x 1 KV head x 4097 positions x 128 x 4 B per core.
   CHECK(contains(error_of([] {
-                   lower_step(from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-0.6b\nparallelism: {tp: 8}\n"
-                                        "residency: {kv: sram}\nstep: {decode: {batch: 64, context: 4096}}\n"));
+                   lower_step(
+                       from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-0.6b\nparallelism: {tp: 8}\n"
+                                 "residency: {kv: sram}\nstep: {decode: {batch: 64, context: 4096}}\n"));
                  }),
                  "KV cache of stage 0 needs 7169.8 MiB per core, SRAM has 48.0 MiB, over by 7121.8 MiB"));
   // Llama-3.1-70B bf16: 80 layers x (2 x 8192^2 + 2 x 8192 x 1024 + 3 x 8192 x 28672) x 2 B = 127.5 GiB;
   // the 8x8 chip has 32 GiB of HBM.
   const std::string hbm = error_of([] {
-    lower_step(from_text("hw: ../hw/npu_8x8.yaml\nmodel: llama-3.1-70b\nparallelism: {tp: 8, pp: 8}\n"
-                         "step: {decode: {batch: 1, context: 16}}\n"));
+    lower_step(
+        from_text("hw: ../hw/npu_8x8.yaml\nmodel: llama-3.1-70b\nparallelism: {tp: 8, pp: 8}\n"
+                  "step: {decode: {batch: 1, context: 16}}\n"));
   });
   CHECK(contains(hbm, "HBM does not fit: the step needs 127.52 GiB"));
   CHECK(contains(hbm, "the chip has 32.00 GiB (32 channels x 1.00 GiB), over by 95.52 GiB"));
   // Activations of a long prefill replicated per rank: the SRAM allocator names the regions.
   CHECK(contains(error_of([] {
-                   lower_step(from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-8b\nparallelism: {tp: 8}\n"
-                                        "step: {layers: 1, prefill: [{tokens: 2048}]}\n"));
+                   lower_step(
+                       from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-8b\nparallelism: {tp: 8}\n"
+                                 "step: {layers: 1, prefill: [{tokens: 2048}]}\n"));
                  }),
                  "SRAM does not fit"));
   CHECK(contains(error_of([] {
-                   lower_step(from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-30b-a3b\nparallelism: {tp: 4}\n"
-                                        "step: {decode: {batch: 1}}\n"));
+                   lower_step(
+                       from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-30b-a3b\nparallelism: {tp: 4}\n"
+                                 "step: {decode: {batch: 1}}\n"));
                  }),
                  "MoE layers are not lowered yet"));
 }
@@ -215,7 +225,7 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
     const std::pair<uint64_t, const matrix*> norms[] = {
         {w.input_norm, &L.in_norm}, {w.q_norm, &L.q_norm}, {w.k_norm, &L.k_norm}, {w.post_norm, &L.post_norm}};
     for (const auto& [at, data] : norms) ex.write_floats(mem_space::hbm, 0, at, *data);
-    const std::pair<uint64_t, const matrix*> matrices[] = {{w.q, &L.wq}, {w.k, &L.wk},   {w.v, &L.wv},   {w.o, &L.wo},
+    const std::pair<uint64_t, const matrix*> matrices[] = {{w.q, &L.wq},    {w.k, &L.wk},  {w.v, &L.wv},   {w.o, &L.wo},
                                                            {w.gate, &L.wg}, {w.up, &L.wu}, {w.down, &L.wd}};
     for (const auto& [at, data] : matrices) ex.write_floats(mem_space::hbm, 0, at, *data, weight_type);
     if (weights == "sram") {
@@ -329,7 +339,7 @@ TEST_CASE("step lowering: mn_split layers (MN-split MLP, rotated weight blocks, 
   const lowered_step step = lower_step(s);
   for (const auto& op : step.ops) {
     // Each rank loads one column block of gate and up (h x I/2) once; the other block arrives over the NoC.
-    if (op.name == "layer0.gate_up") CHECK(op.hbm_bytes == 2 * 2 * 64 * 96 * 4);  // 2 replicas, whole gate + up
+    if (op.name == "layer0.gate_up") CHECK(op.hbm_bytes == 2 * 2 * 64 * 96 * 4);      // 2 replicas, whole gate + up
     if (op.name == "layer0.gate_up") CHECK(op.noc_bytes == 2 * 2 * 2 * 64 * 48 * 4);  // 2 replicas x 2 ranks x 2 GEMMs
   }
 }
@@ -361,7 +371,8 @@ TEST_CASE("step lowering: k_split layers (K-split QKV and gate/up, all-reduced) 
   s.parallelism.partition = "k_split";
   const lowered_step step = lower_step(s);
   for (const auto& op : step.ops) {
-    if (op.name == "layer0.qkv_proj") CHECK(op.hbm_bytes == 2 * 64 * (64 + 32 + 32) * 4);  // 2 replicas, h x (H + 2 KV) hd fp32
+    if (op.name == "layer0.qkv_proj")
+      CHECK(op.hbm_bytes == 2 * 64 * (64 + 32 + 32) * 4);  // 2 replicas, h x (H + 2 KV) hd fp32
     if (op.name == "layer0.qkv_allreduce") CHECK(op.noc_bytes > 0);
   }
 }

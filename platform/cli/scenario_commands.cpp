@@ -49,8 +49,8 @@ int scenario_describe(const std::vector<std::string>& args) {
     return 0;
   }
   for (const auto& r : rows)
-    std::cout << std::left << std::setw(34) << r.key << " " << std::setw(26) << r.type << " " << std::setw(10)
-              << r.unit << " " << std::setw(18) << r.default_value << " " << r.doc << "\n";
+    std::cout << std::left << std::setw(34) << r.key << " " << std::setw(26) << r.type << " " << std::setw(10) << r.unit
+              << " " << std::setw(18) << r.default_value << " " << r.doc << "\n";
   return 0;
 }
 
