@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <random>
+#include <set>
 
 #include "kernels/reference_executor.h"
 #include "kernels/step_lowering.h"
@@ -80,17 +81,21 @@ TEST_CASE("scenario: keys parse, hw as a path or inline, errors name file and li
     CHECK(keys.count(k) == 1);
 }
 
-TEST_CASE("step lowering: every shipped scenario lowers, labelled per operator", "[kernels][step]") {
+namespace {
+
+// Lowers every scenarios/run/*.yaml whose name starts with `prefix` (or does not, with `exclude`).
+void check_shipped(const std::string& prefix, bool exclude, size_t at_least) {
   const std::string dir = root + "/scenarios/run";
   DIR* d = opendir(dir.c_str());
   REQUIRE(d != nullptr);
   std::vector<std::string> files;
   while (dirent* e = readdir(d)) {
     const std::string name = e->d_name;
-    if (name.size() > 5 && name.substr(name.size() - 5) == ".yaml") files.push_back(name);
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".yaml" && (name.rfind(prefix, 0) == 0) != exclude)
+      files.push_back(name);
   }
   closedir(d);
-  CHECK(files.size() >= 28);
+  CHECK(files.size() >= at_least);
   for (const auto& f : files) {
     INFO(f);
     const scenario s = load_scenario(dir + "/" + f, zoo);
@@ -104,6 +109,22 @@ TEST_CASE("step lowering: every shipped scenario lowers, labelled per operator",
     for (const auto& op : step.ops) macs += op.macs;
     CHECK(macs == step.summary.matmul_macs);
   }
+}
+
+}  // namespace
+
+TEST_CASE("step lowering: the 12 Qwen3-4B prefill strategy x placement scenarios lower, labelled per operator",
+          "[kernels][step]") {
+  check_shipped("qwen3-4b_prefill", false, 12);
+}
+
+TEST_CASE("step lowering: the 12 Qwen3-4B decode strategy x placement scenarios lower, labelled per operator",
+          "[kernels][step]") {
+  check_shipped("qwen3-4b_decode", false, 12);
+}
+
+TEST_CASE("step lowering: the other shipped scenarios lower, labelled per operator", "[kernels][step]") {
+  check_shipped("qwen3-4b_", true, 6);
 }
 
 TEST_CASE("step lowering: figures of the Qwen3-8B 512-token layer prefill", "[kernels][step]") {
@@ -161,10 +182,10 @@ TEST_CASE("step lowering: what does not fit is rejected saying by how much", "[k
                  "SRAM does not fit"));
   CHECK(contains(error_of([] {
                    lower_step(
-                       from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-30b-a3b\nparallelism: {tp: 4}\n"
-                                 "step: {decode: {batch: 1}}\n"));
+                       from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-30b-a3b\nparallelism: {tp: 4, "
+                                 "partition: k_split}\nstep: {layers: 1, decode: {batch: 1}}\n"));
                  }),
-                 "MoE layers are not lowered yet"));
+                 "MoE layers are lowered with the megatron partition and weights in HBM only"));
 }
 
 namespace {
@@ -172,7 +193,8 @@ namespace {
 // Runs the tiny scenario's step on the reference executor and compares every
 // replica's output and KV caches with the host layer applied layer by layer.
 void check_tiny_step(const std::string& weights, const std::string& kv, executor_options::order order,
-                     const std::string& partition = "megatron", dtype weight_type = dtype::fp32, int group_size = 2) {
+                     const std::string& partition = "megatron", dtype weight_type = dtype::fp32, int group_size = 2,
+                     bool moe = false) {
   INFO("weights " << weights << ", kv " << kv << ", " << partition << ", " << dtype_name(weight_type) << ", tp "
                   << group_size);
   const bool bf16 = weight_type == dtype::bf16;
@@ -183,6 +205,13 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
     s.model_cfg.num_attention_heads = 8;
     s.model_cfg.num_key_value_heads = 4;
     s.parallelism.tp = 4;
+  }
+  if (moe) {  // 6 experts of 24, top 2, on every layer
+    s.model_cfg.model_type = "qwen3_moe";
+    s.model_cfg.num_experts = 6;
+    s.model_cfg.num_experts_per_tok = 2;
+    s.model_cfg.moe_intermediate_size = 24;
+    s.model_cfg.norm_topk_prob = true;
   }
   // bf16: one layer. The device rounds its fp32 sums to bf16 operands where the host's sums (differing in
   // the last bits) may round the other way; over several layers one such flip grows past any useful bound.
@@ -205,6 +234,11 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
   };
   // Weights of every layer, in HBM and (resident) each rank's slices in SRAM.
   std::vector<layer_data> layers;
+  struct moe_data {
+    matrix router, gate, up, down;  // [h x E], [E][h x mI], [E][h x mI], [E][mI x h]
+  };
+  std::vector<moe_data> experts;
+  const size_t E = m.num_experts, mI = m.moe_intermediate_size;
   for (size_t l = 0; l < step.layers.size(); ++l) {
     layer_data L{{},
                  random(h, 1),
@@ -227,7 +261,19 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
     for (const auto& [at, data] : norms) ex.write_floats(mem_space::hbm, 0, at, *data);
     const std::pair<uint64_t, const matrix*> matrices[] = {{w.q, &L.wq},    {w.k, &L.wk},  {w.v, &L.wv},   {w.o, &L.wo},
                                                            {w.gate, &L.wg}, {w.up, &L.wu}, {w.down, &L.wd}};
-    for (const auto& [at, data] : matrices) ex.write_floats(mem_space::hbm, 0, at, *data, weight_type);
+    if (moe) {
+      moe_data X{narrowed(random(h * E), bf16), narrowed(random(E * h * mI), bf16), narrowed(random(E * h * mI), bf16),
+                 narrowed(random(E * mI * h), bf16)};
+      ex.write_floats(mem_space::hbm, 0, w.router, X.router, weight_type);
+      ex.write_floats(mem_space::hbm, 0, w.experts_gate, X.gate, weight_type);
+      ex.write_floats(mem_space::hbm, 0, w.experts_up, X.up, weight_type);
+      ex.write_floats(mem_space::hbm, 0, w.experts_down, X.down, weight_type);
+      experts.push_back(X);
+      for (size_t i = 0; i < 4; ++i)
+        ex.write_floats(mem_space::hbm, 0, matrices[i].first, *matrices[i].second, weight_type);
+    } else {
+      for (const auto& [at, data] : matrices) ex.write_floats(mem_space::hbm, 0, at, *data, weight_type);
+    }
     if (weights == "sram") {
       const resident_slices sl = resident_layout(m, static_cast<int>(tp), dtype::fp32);
       for (size_t st = 0; st < step.stage_layers.size(); ++st) {
@@ -302,7 +348,33 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
       L.x = x;
       L.kcache = R.k[l];
       L.vcache = R.v[l];
-      x = reference_layer(m, L, step.batches[d], step.kv[d][l].max_positions, bf16);
+      // MoE: each token's experts (static routing), weighted by the softmax of its router logits over them.
+      auto moe_mlp = [&](const matrix& xn2) {
+        const auto& X = experts[l];
+        const size_t T = xn2.size() / h;
+        matrix out(T * h, 0.0f);
+        const matrix logits = matmul(xn2, X.router, T, h, E);
+        for (size_t t = 0; t < T; ++t) {
+          const auto& chosen = step.routing[d][l][t];
+          double mx = -1e300, sum = 0;
+          for (uint32_t e : chosen) mx = std::max(mx, double(logits[t * E + e]));
+          for (uint32_t e : chosen) sum += std::exp(logits[t * E + e] - mx);
+          const matrix row(&xn2[t * h], &xn2[(t + 1) * h]);
+          for (uint32_t e : chosen) {
+            const double weight = std::exp(logits[t * E + e] - mx) / sum;
+            const matrix wg(&X.gate[e * h * mI], &X.gate[(e + 1) * h * mI]),
+                wu(&X.up[e * h * mI], &X.up[(e + 1) * h * mI]), wd(&X.down[e * mI * h], &X.down[(e + 1) * mI * h]);
+            matrix g = matmul(row, wg, 1, h, mI);
+            const matrix u = matmul(row, wu, 1, h, mI);
+            for (size_t i = 0; i < mI; ++i) g[i] = float(g[i] / (1 + std::exp(-double(g[i]))) * u[i]);
+            const matrix y = matmul(narrowed(g, bf16), wd, 1, mI, h);
+            for (size_t i = 0; i < h; ++i) out[t * h + i] += float(weight * y[i]);
+          }
+        }
+        return out;
+      };
+      x = reference_layer(m, L, step.batches[d], step.kv[d][l].max_positions, bf16,
+                          moe ? std::function<matrix(const matrix&)>(moe_mlp) : nullptr);
       R.k[l] = L.kcache;
       R.v[l] = L.vcache;
     }
@@ -355,6 +427,36 @@ TEST_CASE("step lowering: every partition on 4-core TP groups (2 x 2 grid for mn
   for (const char* partition : {"megatron", "k_split", "mn_split", "mnk_2d"})
     check_tiny_step("hbm", "hbm", executor_options::order::random, partition, dtype::fp32, 4);
   check_tiny_step("sram", "sram", executor_options::order::random, "megatron", dtype::fp32, 4);
+}
+
+TEST_CASE("step lowering: MoE layers (static routing, expert parallel, all-reduce combine) match the host layers",
+          "[kernels][step]") {
+  check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", dtype::fp32, 2, true);
+  check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", dtype::fp32, 4, true);
+  check_tiny_step("hbm", "hbm", executor_options::order::round_robin, "megatron", dtype::bf16, 2, true);
+  // The routing is seeded: the same seed gives the same assignment, another seed another one; Zipf skews the load.
+  scenario s = load_scenario(root + "/scenarios/run/qwen3-30b-a3b_moe_decode.yaml", zoo);
+  s.step.layers = 1;
+  s.parallelism.pp = 1;
+  const lowered_step a = lower_step(s), b = lower_step(s);
+  CHECK(a.routing[0][0] == b.routing[0][0]);
+  s.moe.seed = 4;
+  CHECK(lower_step(s).routing[0][0] != a.routing[0][0]);
+  s.step.decode.batch = 512;
+  s.parallelism.dp = 1;
+  for (const char* dist : {"uniform", "zipf"}) {
+    s.moe.distribution = dist;
+    const lowered_step z = lower_step(s);
+    std::vector<int> load(128);
+    for (const auto& token : z.routing[0][0]) {
+      CHECK(std::set<uint32_t>(token.begin(), token.end()).size() == 8);  // distinct experts
+      for (uint32_t e : token) ++load[e];
+    }
+    const int top = *std::max_element(load.begin(), load.end());
+    // 4096 choices over 128 experts: 32 on average; Zipf (s = 1) gives the favourite expert about 4096 / H(128) / ...
+    if (std::string(dist) == "uniform") CHECK(top < 64);
+    if (std::string(dist) == "zipf") CHECK(top > 200);
+  }
 }
 
 TEST_CASE("step lowering: bf16 weights match the host layers with bf16 operands", "[kernels][step]") {
