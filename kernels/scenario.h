@@ -92,7 +92,7 @@ struct moe_config {
   template <class V>
   void visit(V& v) {
     v.choice("distribution", distribution, {"uniform", "zipf"},
-             "token->expert load distribution (validated; MoE layers are not lowered yet)");
+             "token->expert load distribution of the static per-step routing (docs/scenario.md)");
     v.field("zipf_s", zipf_s, "", "Zipf exponent (distribution: zipf)", 0.0, 10.0);
     v.field("seed", seed, "", "seed of the token->expert assignment", 0, 9.0e18);
   }
