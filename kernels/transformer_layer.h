@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/lowering_context.h"
@@ -25,6 +26,9 @@ struct layer_weights {
   uint64_t post_norm = 0;           // [h]
   uint64_t gate = 0, up = 0;        // [h x I]
   uint64_t down = 0;                // [I x h]
+  // MoE layers (instead of gate/up/down): router [h x E]; experts' gate and up
+  // [E][h x moe_I], down [E][moe_I x h].
+  uint64_t router = 0, experts_gate = 0, experts_up = 0, experts_down = 0;
 };
 
 // The layer's KV cache in HBM: K and V each [sequence][kv head][max_positions][hd]
@@ -32,6 +36,9 @@ struct layer_weights {
 struct kv_cache_layout {
   uint64_t k = 0, v = 0;
   uint32_t max_positions = 0;
+  // sram: k and v are offsets in every rank's SRAM, which holds only the rank's
+  // KV heads: [sequence][kv head of the rank][max_positions][hd].
+  mem_space space = mem_space::hbm;
 };
 
 struct sequence {
@@ -49,7 +56,54 @@ struct layer_job {
   // Projection and MLP weights in HBM: fp32, or bf16 (then each matmul's activation operand is rounded
   // to bf16 by the vector unit first; accumulation stays fp32). Norm weights are always fp32.
   dtype weight_type = dtype::fp32;
+  // >= 0: x is already in every rank's SRAM at this offset (fp32 [T x h], written
+  // before the layer on the DMA or vector engine and ordered by the caller), and
+  // the layer updates it in place (x + attention, then + MLP: the output, complete on
+  // the vector engine), which saves two [T x h] buffers per rank.
+  int64_t x_sram = -1;
+  // Store the output rows T_r of rank r to x_out.
+  bool store_out = true;
+  // Weights resident in SRAM: the projection/MLP fields of `weights` are then SRAM
+  // offsets (the same on every rank) of the rank's slices, row-major:
+  // q [h x H/n*hd], k and v [h x KV/n*hd], o [H/n*hd x h], gate and up [h x I_r],
+  // down [I_r x h] (I_r = split_range(I, n, r)); norms stay in HBM.
+  bool weights_resident = false;
+  // Tensor partition of the column-parallel GEMMs (QKV, gate/up). false: Megatron
+  // (each rank multiplies all of x by its heads' / I_r columns). true: k_split (each
+  // rank multiplies x[:, h_r] by rows h_r of the whole weight, the partial Q, K, V,
+  // gate and up are ring all-reduced, and each rank then works on its heads and
+  // I_r columns of the replicated results). o_proj and down are row-parallel
+  // (split along K, all-reduced) either way. Not with weights_resident.
+  bool split_k = false;
+  // MLP MN-split (mn_split): rank r takes token rows T_r, gate/up and down weight
+  // column blocks rotate around the ring (mn_split_rotate), the down output rows are
+  // all-gathered. Attention stays split by heads. Not with weights_resident or split_k.
+  bool split_mn = false;
+  // MLP 2-D MN/K split (mnk_2d) on the p x q grid of the group (grid_shape): gate/up
+  // with I split over grid rows and h over grid columns, down with h split over grid
+  // columns and I over grid rows; partials combined by mnk_2d_combine (all-reduce
+  // along one grid dimension, all-gather along the other). Attention stays split by
+  // heads. Not with weights_resident, split_k or split_mn.
+  bool split_2d = false;
+  // Non-empty: an MoE layer. experts[t] = the num_experts_per_tok distinct experts
+  // token t is routed to (a static assignment: the stream cannot depend on data).
+  // Expert e runs on rank e % n (expert parallel) over the tokens routed to it,
+  // gathered locally (x is replicated); its outputs are weighted by the softmax of
+  // the router logits over the token's assigned experts (norm_topk_prob over the
+  // static set) and summed into a [T x h] partial that is ring all-reduced.
+  std::vector<std::vector<uint32_t>> experts;
+  // Non-empty: label the layer's commands with operators "<op_prefix>.qkv_proj", ... (lowering_context::begin_op).
+  std::string op_prefix;
 };
+
+// Offsets from a base of a rank's resident weight slices of one layer
+// (weights_resident): q, k, v, o, gate, up, down, each 64-byte aligned, sized for
+// the largest rank (the same offsets on every rank), and their total bytes.
+struct resident_slices {
+  uint64_t q = 0, k = 0, v = 0, o = 0, gate = 0, up = 0, down = 0;
+  uint64_t bytes = 0;
+};
+resident_slices resident_layout(const model_config& model, int group_size, dtype weights);
 
 // Appends the layer to the programs of `group` (rank order). Needs the group
 // size to divide num_key_value_heads. Throws npuvp::error for MoE layers, a

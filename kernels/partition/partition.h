@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/collectives.h"
 #include "kernels/lowering_context.h"
 #include "kernels/placement/placement.h"
 
@@ -36,6 +37,37 @@ const std::vector<std::string>& partition_names();
 // gives one program per core of the mesh; idle cores get just `end`).
 void lower_gemm(lowering_context& ctx, const partition_strategy& strategy, const group_map& map,
                 const std::vector<gemm_job>& jobs);
+
+// The core of mn_split, for operands already in SRAM: rank r holds rows M_r of A
+// (at `a`, row stride lda, of `type`), loads column block r of B (row-major
+// [k x n] in HBM at hbm_b) into one of the two buffers at b_blocks (each
+// k x ceil(n/ranks) of `type`) and passes the blocks around the ring, so it
+// computes its whole row strip C[M_r, :] (fp32 at `c`, row stride ldc). Every
+// rank uses the same SRAM offsets. The caller orders A's producer before the
+// matrix engine and the buffers' earlier users (on every rank) before this; C is
+// complete on the matrix engine.
+// With a_whole (c_whole), `a` (`c`) is the whole matrix on every rank and rank r
+// uses its rows M_r there; else it is the rank's strip.
+struct mn_operands {
+  uint32_t m = 0, k = 0, n = 0;
+  uint32_t a = 0, lda = 0;
+  uint64_t hbm_b = 0;
+  uint32_t b_blocks = 0;
+  uint32_t c = 0, ldc = 0;
+  dtype type = dtype::fp32;
+  bool a_whole = false, c_whole = false;
+};
+void mn_split_rotate(lowering_context& ctx, const std::vector<int>& group, const mn_operands& op);
+
+// mnk_2d's C layout and communication, for C already in SRAM: `blocks` = the p
+// column blocks N_i of an m x n C, block-major ([block i][m x N_i], fp32
+// elements); mnk_2d_combine sums each block over its grid row (ring all-reduce
+// among group[i*q + j], j = 0..q-1) and gathers the blocks along each grid column,
+// so every rank ends with all of C at `c` (the same offset on every rank). `ready`
+// is the engine that wrote the partial C; returns the engine on which C is complete.
+std::vector<chunk> mnk_blocks(uint32_t m, uint32_t n, int p);
+engine mnk_2d_combine(lowering_context& ctx, const std::vector<int>& group, int p, int q, uint32_t c,
+                      const std::vector<chunk>& blocks, engine ready);
 
 // The p x q core grid of mnk_2d for n cores: p * q = n, p <= q, as square as possible.
 std::pair<int, int> grid_shape(int n);
