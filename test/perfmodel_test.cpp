@@ -194,6 +194,8 @@ TEST_CASE("perfmodel: DMA descriptors in flight overlap the previous tail", "[pe
   programs[0] = {d, d2, signal_cmd{engine::dma, 2}, wait_cmd{engine::sync, 2}, end_cmd{}};
   const double tail = 2 * p.noc_hop_ns + p.hbm_read_latency_ns + p.sram_access_ns;  // channel 0 at core 0's router
   const double flow = bytes / link_bw(hw, p);
+  CHECK(p.dma_descriptors_in_flight == hw.core.dma.descriptors_in_flight);  // follows the hw key
+  p.dma_descriptors_in_flight = 1;
   const perf_result serial = evaluate(hw, programs, p);
   CHECK(serial.time_ns == Approx(2 * (p.dma_setup_ns + flow + tail)));
   p.dma_descriptors_in_flight = 2;
