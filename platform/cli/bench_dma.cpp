@@ -1,7 +1,10 @@
-// `npuvp bench dma`: every core of the chip streams its own contiguous region
-// of HBM into its SRAM (dma commands of --tile bytes, one after the other on
-// the core's DMA queue); prints the achieved aggregate bandwidth against the
-// HBM peak, the busiest NoC link and the simulator's speed.
+// `npuvp bench dma`: every core of the chip streams --bytes-per-core of HBM
+// into its SRAM in dma commands of --tile bytes, one after the other on the
+// core's DMA queue; prints the achieved aggregate bandwidth against the HBM
+// peak, the busiest NoC link and the simulator's speed. Layouts: blocked
+// (core c reads its own contiguous region [c B, (c + 1) B)) or interleaved
+// (one contiguous region, tile j of core c at (j x cores + c) x tile: a
+// weight matrix streamed tile by tile over all cores).
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
@@ -16,7 +19,7 @@ namespace npuvp::cli {
 
 int bench_dma(const std::vector<std::string>& args) {
   po::options_description desc("bench dma options");
-  std::string hw_file, stats_path;
+  std::string hw_file, stats_path, layout = "blocked";
   uint64_t bytes_per_core = 4 << 20, tile = 64 << 10;
   int cores = 0;
   desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
@@ -24,20 +27,21 @@ int bench_dma(const std::vector<std::string>& args) {
       "bytes each core loads from its own HBM region")(
       "tile", po::value(&tile)->default_value(tile), "bytes per dma command (the last one may be shorter)")(
       "cores", po::value(&cores)->default_value(cores), "cores that stream (0: all)")(
+      "layout", po::value(&layout)->default_value(layout), "blocked or interleaved (see above)")(
       "stats", po::value(&stats_path), "write statistics JSON here");
   po::variables_map vm;
-  if (!parse("npuvp bench dma --hw FILE [--bytes-per-core B] [--tile T] [--cores N] [--stats FILE]", desc, args, vm))
+  if (!parse("npuvp bench dma --hw FILE [--bytes-per-core B] [--tile T] [--cores N] [--layout L] [--stats FILE]", desc, args, vm))
     return 0;
   hw_config hw = load_hw_config(hw_file);
   const int all = hw.mesh.width * hw.mesh.height;
   if (cores == 0) cores = all;
   if (cores < 1 || cores > all) throw usage_error("--cores must be in 1.." + std::to_string(all));
   if (bytes_per_core == 0 || tile == 0) throw usage_error("--bytes-per-core and --tile must be > 0");
+  if (layout != "blocked" && layout != "interleaved") throw usage_error("--layout must be blocked or interleaved");
   if (tile > 0xffffffffu) throw usage_error("--tile must fit a dma command's row_bytes (32 bits)");
 
-  // Each core: HBM [c * B, (c + 1) * B) -> an SRAM ring of up to half the
-  // SRAM, so consecutive tiles never write the same bytes (no WAW hazard
-  // until the ring wraps, long after).
+  // Into an SRAM ring of up to half the SRAM, so consecutive tiles never
+  // write the same bytes (no WAW hazard until the ring wraps, long after).
   kernels::lowering_context ctx(hw);
   const uint64_t ring = std::min(bytes_per_core, uint64_t(hw.core.sram.capacity_kib) * 512) / tile * tile;
   if (ring == 0) throw usage_error("--tile is larger than half the SRAM");
@@ -47,7 +51,7 @@ int bench_dma(const std::vector<std::string>& args) {
       kernels::dma_cmd d;
       d.src_space = kernels::mem_space::hbm;
       d.dst_space = kernels::mem_space::sram;
-      d.src = uint64_t(c) * bytes_per_core + off;
+      d.src = layout == "blocked" ? uint64_t(c) * bytes_per_core + off : (off / tile * cores + c) * tile;
       d.dst = buf + off % ring;
       d.row_bytes = static_cast<uint32_t>(std::min(tile, bytes_per_core - off));
       ctx.emit(c, d);
@@ -75,7 +79,7 @@ int bench_dma(const std::vector<std::string>& args) {
         }
   const double gbps = double(bytes_per_core) * cores / ns;
   std::cout << std::fixed << std::setprecision(1) << "bench dma on " << hw.name << ": " << cores << " cores x "
-            << bytes_per_core << " B in dma commands of " << tile << " B (descriptors_in_flight "
+            << bytes_per_core << " B (" << layout << ") in dma commands of " << tile << " B (descriptors_in_flight "
             << hw.core.dma.descriptors_in_flight << ", max_outstanding " << hw.core.dma.max_outstanding
             << ", burst_bytes " << hw.core.dma.burst_bytes << ")\n"
             << "  simulated time   " << ns / 1000 << " us\n"
