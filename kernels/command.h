@@ -40,6 +40,7 @@ struct dma_cmd {
   uint32_t rows = 1;
   uint64_t src_stride = 0;
   uint64_t dst_stride = 0;
+  uint16_t op_id = 0;  // operator label (index into the lowering's op name table; 0 = none)
 };
 
 // C[m x n] (+)= A[m x k] * B[k x n] on SRAM operands, row-major with leading
@@ -54,6 +55,7 @@ struct matmul_cmd {
   uint32_t m = 0, k = 0, n = 0;
   uint32_t a = 0, b = 0, c = 0;
   uint32_t lda = 0, ldb = 0, ldc = 0;
+  uint16_t op_id = 0;  // operator label (index into the lowering's op name table; 0 = none)
 };
 
 enum class vector_op : uint8_t {
@@ -92,6 +94,7 @@ struct vector_cmd {
   uint32_t src0 = 0, src1 = 0, dst = 0;
   float scalar = 0.0f;
   uint32_t param0 = 0, param1 = 0;
+  uint16_t op_id = 0;  // operator label (index into the lowering's op name table; 0 = none)
 };
 
 // Writes `bytes` from this core's SRAM at `src` into core `peer`'s SRAM at
@@ -101,6 +104,7 @@ struct send_cmd {
   uint16_t peer = 0;
   uint32_t src = 0, dst = 0, bytes = 0;
   uint32_t tag = 0;
+  uint16_t op_id = 0;  // operator label (index into the lowering's op name table; 0 = none)
 };
 
 // Blocks its engine until the next transfer on channel (peer -> this core, tag)
@@ -110,6 +114,7 @@ struct recv_cmd {
   uint16_t peer = 0;
   uint32_t dst = 0, bytes = 0;
   uint32_t tag = 0;
+  uint16_t op_id = 0;  // operator label (index into the lowering's op name table; 0 = none)
 };
 
 // Blocks its engine until counting semaphore `sem` of this core is >= count,
@@ -118,6 +123,7 @@ struct wait_cmd {
   engine unit = engine::sync;
   uint16_t sem = 0;
   uint32_t count = 1;
+  uint16_t op_id = 0;  // operator label (index into the lowering's op name table; 0 = none)
 };
 
 // Adds count to semaphore `sem` of `core` (self_core = this core) once every
@@ -127,6 +133,7 @@ struct signal_cmd {
   uint16_t sem = 0;
   uint16_t core = self_core;
   uint32_t count = 1;
+  uint16_t op_id = 0;  // operator label (index into the lowering's op name table; 0 = none)
 };
 
 // Waits until every engine of this core is idle, then until `participants`
@@ -136,16 +143,22 @@ struct barrier_cmd {
   engine unit = engine::sync;
   uint16_t group = 0;
   uint32_t participants = 0;
+  uint16_t op_id = 0;  // operator label (index into the lowering's op name table; 0 = none)
 };
 
 // End of the program: the core is done when its engines drain.
 struct end_cmd {
   engine unit = engine::sync;
+  uint16_t op_id = 0;  // operator label (index into the lowering's op name table; 0 = none)
 };
 
 using command =
     std::variant<dma_cmd, matmul_cmd, vector_cmd, send_cmd, recv_cmd, wait_cmd, signal_cmd, barrier_cmd, end_cmd>;
 using program = std::vector<command>;
+
+// The operator label of a command (set by lowering_context::begin_op).
+uint16_t op_of(const command& c);
+void set_op(command& c, uint16_t op);
 
 engine engine_of(const command& c);
 const char* engine_name(engine e);

@@ -49,6 +49,7 @@ struct record_reader {
 };
 
 constexpr uint8_t flag_bit0 = 1;
+constexpr size_t op_offset = 62;  // u16 operator label, every opcode
 constexpr uint8_t flag_bit1 = 2;
 
 }  // namespace
@@ -65,6 +66,7 @@ void encode(const command& c, std::vector<uint8_t>& out) {
   record_writer w{out.data() + base};
   w.u8(0, static_cast<uint8_t>(opcode_of(c)));
   w.u8(1, static_cast<uint8_t>(engine_of(c)));
+  w.u16(op_offset, op_of(c));
   if (auto* d = std::get_if<dma_cmd>(&c)) {
     w.u8(3, uint8_t(uint8_t(d->src_space) | (uint8_t(d->dst_space) << 4)));
     w.u16(4, d->src_core);
@@ -235,6 +237,7 @@ command decode_record(const uint8_t* data, size_t size, size_t offset, const std
     default:
       throw error(where + ": bad opcode " + std::to_string(op));
   }
+  set_op(c, r.u16(op_offset));
   // Every byte the opcode does not use must be zero: re-encode and compare.
   std::vector<uint8_t> canonical;
   encode(c, canonical);

@@ -16,6 +16,7 @@ lowering_context::lowering_context(const hw_config& hw)
     : m_hw(hw),
       m_programs(static_cast<size_t>(hw.mesh.width * hw.mesh.height)),
       m_sram_top(m_programs.size(), 0),
+      m_sram_peak(m_programs.size(), 0),
       m_regions(m_programs.size()) {}
 
 program& lowering_context::at(int core) {
@@ -41,7 +42,32 @@ uint32_t lowering_context::alloc(int core, uint64_t bytes, const std::string& wh
     throw error(msg);
   }
   m_sram_top[core] = start + bytes;
+  m_sram_peak[core] = std::max(m_sram_peak[core], m_sram_top[core]);
   return static_cast<uint32_t>(start);
+}
+
+lowering_context::sram_mark lowering_context::mark(const std::vector<int>& cores) const {
+  sram_mark m{cores, {}, {}};
+  for (int c : cores) {
+    m.top.push_back(m_sram_top.at(c));
+    m.regions.push_back(m_regions.at(c).size());
+  }
+  return m;
+}
+
+void lowering_context::release(const sram_mark& m) {
+  for (size_t i = 0; i < m.cores.size(); ++i) {
+    m_sram_top.at(m.cores[i]) = m.top[i];
+    m_regions.at(m.cores[i]).resize(m.regions[i]);
+  }
+}
+
+uint16_t lowering_context::begin_op(const std::string& name) {
+  for (size_t i = 0; i < m_op_names.size(); ++i)
+    if (m_op_names[i] == name) return m_op = static_cast<uint16_t>(i);
+  if (m_op_names.size() > 0xFFFF) throw error("lowering: more than 65535 operator names");
+  m_op_names.push_back(name);
+  return m_op = static_cast<uint16_t>(m_op_names.size() - 1);
 }
 
 uint32_t lowering_context::alloc_symmetric(const std::vector<int>& cores, uint64_t bytes, const std::string& what) {
@@ -60,6 +86,11 @@ uint16_t lowering_context::new_semaphore() {
   return m_next_sem++;
 }
 
+uint16_t lowering_context::new_barrier_group() {
+  if (m_next_barrier == 0xFFFF) throw error("lowering: out of barrier group ids");
+  return m_next_barrier++;
+}
+
 void lowering_context::order(int core, engine from, engine to) {
   if (from == to) return;
   const uint16_t sem = pair_semaphore(from, to);
@@ -72,34 +103,29 @@ std::vector<program> lowering_context::finish() {
   return std::move(m_programs);
 }
 
-void load_2d(lowering_context& ctx, int core, uint64_t hbm, uint64_t hbm_ld, uint32_t sram, uint64_t sram_ld,
-             uint32_t rows, uint32_t row_elems, uint32_t elem_bytes) {
+void copy_2d(lowering_context& ctx, int core, mem_space src_space, uint64_t src, uint64_t src_ld, mem_space dst_space,
+             uint64_t dst, uint64_t dst_ld, uint32_t rows, uint32_t row_elems, uint32_t elem_bytes) {
   if (rows == 0 || row_elems == 0) return;
   dma_cmd d;
-  d.src_space = mem_space::hbm;
-  d.dst_space = mem_space::sram;
-  d.src = hbm;
-  d.dst = sram;
+  d.src_space = src_space;
+  d.dst_space = dst_space;
+  d.src = src;
+  d.dst = dst;
   d.row_bytes = row_elems * elem_bytes;
   d.rows = rows;
-  d.src_stride = hbm_ld * elem_bytes;
-  d.dst_stride = sram_ld * elem_bytes;
+  d.src_stride = src_ld * elem_bytes;
+  d.dst_stride = dst_ld * elem_bytes;
   ctx.emit(core, d);
+}
+
+void load_2d(lowering_context& ctx, int core, uint64_t hbm, uint64_t hbm_ld, uint32_t sram, uint64_t sram_ld,
+             uint32_t rows, uint32_t row_elems, uint32_t elem_bytes) {
+  copy_2d(ctx, core, mem_space::hbm, hbm, hbm_ld, mem_space::sram, sram, sram_ld, rows, row_elems, elem_bytes);
 }
 
 void store_2d(lowering_context& ctx, int core, uint32_t sram, uint64_t sram_ld, uint64_t hbm, uint64_t hbm_ld,
               uint32_t rows, uint32_t row_elems, uint32_t elem_bytes) {
-  if (rows == 0 || row_elems == 0) return;
-  dma_cmd d;
-  d.src_space = mem_space::sram;
-  d.dst_space = mem_space::hbm;
-  d.src = sram;
-  d.dst = hbm;
-  d.row_bytes = row_elems * elem_bytes;
-  d.rows = rows;
-  d.src_stride = sram_ld * elem_bytes;
-  d.dst_stride = hbm_ld * elem_bytes;
-  ctx.emit(core, d);
+  copy_2d(ctx, core, mem_space::sram, sram, sram_ld, mem_space::hbm, hbm, hbm_ld, rows, row_elems, elem_bytes);
 }
 
 void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint32_t b, uint32_t ldb, uint32_t c,

@@ -24,7 +24,17 @@ class lowering_context {
   const hw_config& hw() const { return m_hw; }
   int cores() const { return static_cast<int>(m_programs.size()); }
   program& at(int core);
-  void emit(int core, const command& c) { at(core).push_back(c); }
+  // Appends `c` labelled with the current operator (begin_op).
+  void emit(int core, command c) {
+    set_op(c, m_op);
+    at(core).push_back(std::move(c));
+  }
+
+  // Labels every command emitted from now on with operator `name` (e.g.
+  // "layer3.q_proj"); the label is the name's index in op_names(), which starts
+  // with "" (index 0 = no label). Names are interned: the same name, the same index.
+  uint16_t begin_op(const std::string& name);
+  const std::vector<std::string>& op_names() const { return m_op_names; }
 
   // Reserves `bytes` (64-byte aligned) in the SRAM of `core`. Throws npuvp::error
   // listing the core's regions when the total exceeds the capacity, saying by how much.
@@ -33,11 +43,25 @@ class lowering_context {
   // rotations, whose peers write at the sender's offsets).
   uint32_t alloc_symmetric(const std::vector<int>& cores, uint64_t bytes, const std::string& what);
   uint64_t sram_used(int core) const { return m_sram_top.at(core); }
+  // Highest SRAM use of `core` so far (release() lowers sram_used, not this).
+  uint64_t sram_peak(int core) const { return m_sram_peak.at(core); }
+  // Frees every region of `cores` allocated after mark(): buffers reused by the
+  // next piece of work. The caller orders the old uses before the new ones
+  // (e.g. a barrier between layers).
+  struct sram_mark {
+    std::vector<int> cores;
+    std::vector<uint64_t> top;
+    std::vector<size_t> regions;
+  };
+  sram_mark mark(const std::vector<int>& cores) const;
+  void release(const sram_mark& m);
 
   // Semaphore ids 0..15 order a core's own engines (see order()); ids from 16 up
   // are handed out here, one per use between cores, the same on every core.
   uint16_t new_semaphore();
   uint32_t new_tag() { return m_next_tag++; }
+  // A fresh barrier group id (each use by the same cores is a new generation).
+  uint16_t new_barrier_group();
 
   // Everything issued on `from` so far completes before anything issued on `to`
   // from now on: signal on `from`, wait on `to`, on the engine-pair semaphore.
@@ -53,12 +77,21 @@ class lowering_context {
   const hw_config& m_hw;
   std::vector<program> m_programs;
   std::vector<uint64_t> m_sram_top;
+  std::vector<uint64_t> m_sram_peak;
+  std::vector<std::string> m_op_names{""};
+  uint16_t m_op = 0;
   std::vector<std::vector<std::pair<std::string, uint64_t>>> m_regions;
   uint16_t m_next_sem = engine_count * engine_count;
   uint32_t m_next_tag = 0;
+  uint16_t m_next_barrier = 0;
 };
 
 // Emitters shared by the partition strategies and collectives.
+// 2-D copy of rows x row_elems between any two spaces of `core` (row strides
+// src_ld, dst_ld in elements of elem_bytes); load_2d and store_2d are its HBM->SRAM
+// and SRAM->HBM cases.
+void copy_2d(lowering_context& ctx, int core, mem_space src_space, uint64_t src, uint64_t src_ld, mem_space dst_space,
+             uint64_t dst, uint64_t dst_ld, uint32_t rows, uint32_t row_elems, uint32_t elem_bytes = 4);
 // 2-D copy HBM -> SRAM of `core`: rows x row_elems, HBM row stride hbm_ld and
 // SRAM row stride sram_ld (elements of elem_bytes).
 void load_2d(lowering_context& ctx, int core, uint64_t hbm, uint64_t hbm_ld, uint32_t sram, uint64_t sram_ld,

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/collectives.h"
+#include "kernels/partition/partition.h"
 #include "platform/base/error.h"
 
 namespace npuvp::kernels {
@@ -44,6 +45,27 @@ matmul_cmd attention_matmul(uint32_t m, uint32_t k, uint32_t n, uint32_t a, uint
 
 }  // namespace
 
+resident_slices resident_layout(const model_config& model, int group_size, dtype weights) {
+  const uint64_t h = model.hidden_size, hd = model.head_dim, eb = dtype_bytes(weights);
+  const uint64_t hr = model.num_attention_heads / group_size, kvr = model.num_key_value_heads / group_size;
+  const uint64_t ir = split_range(model.intermediate_size, group_size, 0).second;  // the largest slice
+  resident_slices s;
+  uint64_t top = 0;
+  auto take = [&](uint64_t& field, uint64_t elems) {
+    field = top;
+    top += (elems * eb + 63) / 64 * 64;
+  };
+  take(s.q, h * hr * hd);
+  take(s.k, h * kvr * hd);
+  take(s.v, h * kvr * hd);
+  take(s.o, hr * hd * h);
+  take(s.gate, h * ir);
+  take(s.up, h * ir);
+  take(s.down, ir * h);
+  s.bytes = top;
+  return s;
+}
+
 void lower_transformer_layer(lowering_context& ctx, const model_config& model, const layer_job& job,
                              const std::vector<int>& group) {
   const int n = static_cast<int>(group.size());
@@ -74,12 +96,30 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     m_max = std::max(m_max, seq.new_tokens == 1 ? H / KV : seq.new_tokens);
   }
   const auto max_ir = static_cast<uint32_t>(split_range(I, n, 0).second);
+  const bool split_k = job.split_k;
+  const bool split_mn = job.split_mn;
+  if ((split_k || split_mn) && job.weights_resident)
+    throw error(what + ": k_split / mn_split layers with resident weights are not lowered yet");
+  if (split_k && split_mn) throw error(what + ": split_k and split_mn exclude each other");
+  // Heads per token held in Q and K/V, and the rank's first head in them (split_k: all heads, replicated).
+  const uint32_t qh = split_k ? H : hr, kh = split_k ? KV : kvr;
+  // Columns of the gate/up results held per rank.
+  const uint32_t gcols = split_k || split_mn ? I : max_ir;
   const float eps = static_cast<float>(model.rms_norm_eps), theta = static_cast<float>(model.rope_theta);
   const uint64_t cache_row = uint64_t(job.cache.max_positions) * hd;  // elements per (sequence, kv head)
+  const mem_space cache_space = job.cache.space;
+  const bool cache_in_sram = cache_space == mem_space::sram;
+  // Index of (sequence s, local kv head j of rank r) in the cache: HBM holds every
+  // KV head, a rank's SRAM only its own.
+  auto cache_head = [&](uint64_t s, uint32_t r, uint32_t j) {
+    return cache_in_sram ? s * kvr + j : s * KV + r * kvr + j;
+  };
 
   // Every rank allocates the same buffers at the same offsets.
   auto buffer = [&](uint64_t elems, const char* name) { return ctx.alloc_symmetric(group, elems * 4, name); };
-  const uint32_t x = buffer(uint64_t(T) * h, "x"), xn = buffer(uint64_t(T) * h, "normed x");
+  const bool x_in_sram = job.x_sram >= 0;
+  const uint32_t x = x_in_sram ? static_cast<uint32_t>(job.x_sram) : buffer(uint64_t(T) * h, "x");
+  const uint32_t xn = buffer(uint64_t(T) * h, "normed x");
   const uint32_t norm1 = buffer(h, "input_norm"), norm2 = buffer(h, "post_attention_norm");
   const uint32_t qn = buffer(hd, "q_norm"), kn = buffer(hd, "k_norm");
   // Weights stream from HBM in column tiles through one double buffer, sized for the deepest GEMM.
@@ -90,11 +130,29 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const bool narrow = wtype == dtype::bf16;
   const uint64_t eb = dtype_bytes(wtype);
   const uint32_t wt = job.weight_tile;
-  const uint32_t weights =
-      ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, max_ir}) * wt * eb, "weight tiles (2 buffers)");
+  const uint32_t weights = job.weights_resident ? 0
+                                                : ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, max_ir}) *
+                                                                                 wt * eb,
+                                                                      "weight tiles (2 buffers)");
+  const uint64_t aeb = narrow ? 2 : 4;  // bytes per element of a matmul's activation operand
+  // mn_split: the two rotating weight blocks, sized for the larger of gate/up (h x I/n) and down (I x h/n).
+  const uint32_t mn_blocks =
+      split_mn ? ctx.alloc_symmetric(group,
+                                     2 * std::max(uint64_t(h) * max_ir, uint64_t(I) * split_range(h, n, 0).second) * eb,
+                                     "rotating weight blocks (2 buffers)")
+               : 0;
+  // C[m x n] = A W with the rank's weight slice: resident in SRAM (at `resident`,
+  // row stride n), or streamed from HBM (at `hbm`, row stride hbm_ld).
+  auto project = [&](int me, uint32_t a, uint32_t lda, uint64_t resident, uint64_t hbm, uint64_t hbm_ld, uint32_t c,
+                     uint32_t m, uint32_t k, uint32_t n) {
+    if (job.weights_resident)
+      local_gemm(ctx, me, a, lda, static_cast<uint32_t>(resident), n, c, n, m, k, n, false, wtype);
+    else
+      streamed_gemm(ctx, me, a, lda, hbm, hbm_ld, weights, wt, c, n, m, k, n, wtype);
+  };
   // bf16 copies of the activation operands (bf16 weights only).
   const uint32_t x16 =
-      narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, hr * hd, max_ir}) * 2, "bf16 activation operand")
+      narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, hr * hd, gcols}) * 2, "bf16 activation operand")
              : 0;
   // The matmul operand for fp32 activations at `src`: itself, or its bf16 copy.
   auto operand = [&](int me, uint32_t src, uint32_t elems) {
@@ -102,23 +160,34 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     ctx.emit(me, vec(vector_op::to_bf16, 1, elems, src, 0, x16));
     return x16;
   };
-  const uint32_t q = buffer(uint64_t(T) * hr * hd, "Q"), k = buffer(uint64_t(T) * kvr * hd, "K"),
-                 v = buffer(uint64_t(T) * kvr * hd, "V"), att = buffer(uint64_t(T) * hr * hd, "attention out");
-  const uint32_t kt = buffer(uint64_t(bc) * hd, "K tile"), vt = buffer(uint64_t(bc) * hd, "V tile");
+  const uint32_t q = buffer(uint64_t(T) * qh * hd, "Q"), k = buffer(uint64_t(T) * kh * hd, "K"),
+                 v = buffer(uint64_t(T) * kh * hd, "V"), att = buffer(uint64_t(T) * hr * hd, "attention out");
+  const uint32_t kt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "K tile");
+  const uint32_t vt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "V tile");
   const uint32_t sc = buffer(uint64_t(m_max) * bc, "scores"), o = buffer(uint64_t(m_max) * hd, "O accumulator");
   const uint32_t mrow = buffer(m_max, "row max"), mnew = buffer(m_max, "new row max"),
                  tmax = buffer(m_max, "tile row max"), alpha = buffer(m_max, "rescale"),
                  lrow = buffer(m_max, "row sum"), rsum = buffer(m_max, "tile row sum");
-  const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial"), x2 = buffer(uint64_t(T) * h, "residual");
-  const uint32_t g = buffer(uint64_t(T) * max_ir, "gate"), u = buffer(uint64_t(T) * max_ir, "up");
-  const uint32_t d = buffer(uint64_t(T) * h, "down partial"), out = buffer(uint64_t(T) * h, "layer out");
+  const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial");
+  // x in SRAM is updated in place: x2 = x + y, then out = x2 + d.
+  const uint32_t x2 = x_in_sram ? x : buffer(uint64_t(T) * h, "residual");
+  const uint32_t g = buffer(uint64_t(T) * gcols, "gate"), u = buffer(uint64_t(T) * gcols, "up");
+  // The down partial reuses the o_proj partial's buffer: y is last read by the residual add (vector),
+  // which is ordered before the down matmul writes (vector -> matrix), and the all-reduce's handshakes
+  // keep peers from writing into it before.
+  const uint32_t d = y;
+  const uint32_t out = x_in_sram ? x : buffer(uint64_t(T) * h, "layer out");
   const auto& w = job.weights;
+  auto label = [&](const char* op) {
+    if (!job.op_prefix.empty()) ctx.begin_op(job.op_prefix + "." + op);
+  };
 
   // Attention: everything up to the o_proj partial sum.
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
     auto emit = [&](const command& c) { ctx.emit(me, c); };
-    load_2d(ctx, me, job.x_in, h, x, h, T, h);
+    label("input_norm");
+    if (!x_in_sram) load_2d(ctx, me, job.x_in, h, x, h, T, h);
     load_2d(ctx, me, w.input_norm, h, norm1, h, 1, h);
     ctx.order(me, engine::dma, engine::vector);
     emit(vec(vector_op::rmsnorm, T, h, x, norm1, xn, eps));
@@ -126,63 +195,97 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       load_2d(ctx, me, w.q_norm, hd, qn, hd, 1, hd);
       load_2d(ctx, me, w.k_norm, hd, kn, hd, 1, hd);
     }
+    label("qkv_proj");
     const uint32_t xq = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
-    streamed_gemm(ctx, me, xq, h, w.q + uint64_t(r) * hr * hd * eb, uint64_t(H) * hd, weights, wt, q, hr * hd, T, h,
-                  hr * hd, wtype);
-    streamed_gemm(ctx, me, xq, h, w.k + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, weights, wt, k, kvr * hd, T, h,
-                  kvr * hd, wtype);
-    streamed_gemm(ctx, me, xq, h, w.v + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, weights, wt, v, kvr * hd, T, h,
-                  kvr * hd, wtype);
+    if (split_k) {  // partial products over the rank's rows h_r of every weight
+      const auto [h0, h1] = split_range(h, n, r);
+      const auto hr_rows = static_cast<uint32_t>(h1 - h0);
+      const uint32_t a = static_cast<uint32_t>(xq + h0 * aeb);
+      streamed_gemm(ctx, me, a, h, w.q + h0 * H * hd * eb, H * hd, weights, wt, q, H * hd, T, hr_rows, H * hd, wtype);
+      streamed_gemm(ctx, me, a, h, w.k + h0 * KV * hd * eb, KV * hd, weights, wt, k, KV * hd, T, hr_rows, KV * hd,
+                    wtype);
+      streamed_gemm(ctx, me, a, h, w.v + h0 * KV * hd * eb, KV * hd, weights, wt, v, KV * hd, T, hr_rows, KV * hd,
+                    wtype);
+    } else {
+      project(me, xq, h, w.q, w.q + uint64_t(r) * hr * hd * eb, uint64_t(H) * hd, q, T, h, hr * hd);
+      project(me, xq, h, w.k, w.k + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, k, T, h, kvr * hd);
+      project(me, xq, h, w.v, w.v + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, v, T, h, kvr * hd);
+    }
+  }
+  engine qkv_done = engine::matrix;
+  if (split_k) {
+    label("qkv_allreduce");
+    ring_all_reduce(ctx, group, q, uint64_t(T) * H * hd, engine::matrix);
+    ring_all_reduce(ctx, group, k, uint64_t(T) * KV * hd, engine::matrix);
+    qkv_done = ring_all_reduce(ctx, group, v, uint64_t(T) * KV * hd, engine::matrix);
+  }
+  for (int r = 0; r < n; ++r) {
+    const int me = group[r];
+    auto emit = [&](const command& c) { ctx.emit(me, c); };
+    // The rank's first query / KV head in Q and K, V.
+    const uint32_t q_first = split_k ? r * hr : 0, k_first = split_k ? r * kvr : 0;
+    label("qk_norm_rope");
     ctx.order(me, engine::dma, engine::vector);  // q/k norm weights
-    ctx.order(me, engine::matrix, engine::vector);
+    ctx.order(me, qkv_done, engine::vector);
     if (model.has_qk_norm()) {
-      emit(vec(vector_op::rmsnorm, T * hr, hd, q, qn, q, eps));
-      emit(vec(vector_op::rmsnorm, T * kvr, hd, k, kn, k, eps));
+      emit(vec(vector_op::rmsnorm, T * qh, hd, q, qn, q, eps));
+      emit(vec(vector_op::rmsnorm, T * kh, hd, k, kn, k, eps));
     }
     uint32_t t0 = 0;
     for (const auto& seq : job.batch) {
-      emit(vec(vector_op::rope, seq.new_tokens * hr, hd, q + t0 * hr * hd * 4, 0, q + t0 * hr * hd * 4, theta, seq.past,
-               hr));
-      emit(vec(vector_op::rope, seq.new_tokens * kvr, hd, k + t0 * kvr * hd * 4, 0, k + t0 * kvr * hd * 4, theta,
-               seq.past, kvr));
+      emit(vec(vector_op::rope, seq.new_tokens * qh, hd, q + t0 * qh * hd * 4, 0, q + t0 * qh * hd * 4, theta, seq.past,
+               qh));
+      emit(vec(vector_op::rope, seq.new_tokens * kh, hd, k + t0 * kh * hd * 4, 0, k + t0 * kh * hd * 4, theta,
+               seq.past, kh));
       t0 += seq.new_tokens;
     }
     // Append the new K and V to the cache, then attend over the whole cache.
+    label("kv_append");
     ctx.order(me, engine::vector, engine::dma);
     ctx.order(me, engine::matrix, engine::dma);
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
       for (uint32_t j = 0; j < kvr; ++j) {
-        const uint64_t row = (uint64_t(s) * KV + r * kvr + j) * cache_row + uint64_t(seq.past) * hd;
-        store_2d(ctx, me, k + (t0 * kvr + j) * hd * 4, kvr * hd, job.cache.k + row * 4, hd, seq.new_tokens, hd);
-        store_2d(ctx, me, v + (t0 * kvr + j) * hd * 4, kvr * hd, job.cache.v + row * 4, hd, seq.new_tokens, hd);
+        const uint64_t row = cache_head(s, r, j) * cache_row + uint64_t(seq.past) * hd;
+        copy_2d(ctx, me, mem_space::sram, k + (t0 * kh + k_first + j) * hd * 4, kh * hd, cache_space,
+                job.cache.k + row * 4, hd, seq.new_tokens, hd);
+        copy_2d(ctx, me, mem_space::sram, v + (t0 * kh + k_first + j) * hd * 4, kh * hd, cache_space,
+                job.cache.v + row * 4, hd, seq.new_tokens, hd);
       }
       t0 += seq.new_tokens;
     }
+    label("attention");
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
       // One attention unit reads one KV head once. Decode (one token): the unit is a KV head and its
       // rows are the KV head's per_kv query heads, contiguous in Q, and no key lies after the query.
-      // Prefill: the unit is a query head and its rows are the tokens (row stride hr*hd), causally masked.
+      // Prefill: the unit is a query head and its rows are the tokens (row stride qh*hd), causally masked.
       const bool decode = seq.new_tokens == 1;
       const uint32_t m = decode ? per_kv : seq.new_tokens, len = seq.past + seq.new_tokens;
-      const uint32_t lda = decode ? hd : hr * hd;
+      const uint32_t lda = decode ? hd : qh * hd, att_ld = decode ? hd : hr * hd;
       for (uint32_t unit = 0; unit < (decode ? kvr : hr); ++unit) {
         const uint32_t kv_local = decode ? unit : unit / per_kv, first_head = decode ? unit * per_kv : unit;
-        const uint64_t head = (uint64_t(s) * KV + r * kvr + kv_local) * cache_row;
-        const uint32_t qa = q + (t0 * hr + first_head) * hd * 4;
+        const uint64_t head = cache_head(s, r, kv_local) * cache_row;
+        const uint32_t qa = q + (t0 * qh + q_first + first_head) * hd * 4;
+        const uint32_t att_at = att + (t0 * hr + first_head) * hd * 4;
         for (uint32_t c0 = 0; c0 < len; c0 += bc) {
           const uint32_t n_keys = std::min(bc, len - c0);
           const bool first = c0 == 0;
           // The tiles are single-buffered: load once the matrix unit is done with the last ones.
+          // A cache in SRAM is read in place (the order still puts the append before).
           ctx.order(me, engine::matrix, engine::dma);
-          load_2d(ctx, me, job.cache.k + (head + uint64_t(c0) * hd) * 4, hd, kt, hd, n_keys, hd);
-          load_2d(ctx, me, job.cache.v + (head + uint64_t(c0) * hd) * 4, hd, vt, hd, n_keys, hd);
+          const uint64_t tile = (head + uint64_t(c0) * hd) * 4;
+          if (!cache_in_sram) {
+            load_2d(ctx, me, job.cache.k + tile, hd, kt, hd, n_keys, hd);
+            load_2d(ctx, me, job.cache.v + tile, hd, vt, hd, n_keys, hd);
+          }
+          const auto kta = cache_in_sram ? static_cast<uint32_t>(job.cache.k + tile) : kt;
+          const auto vta = cache_in_sram ? static_cast<uint32_t>(job.cache.v + tile) : vt;
           ctx.order(me, engine::dma, engine::matrix);
-          emit(attention_matmul(m, hd, n_keys, qa, lda, kt, hd, sc, n_keys, false, true));  // S = Q K^T
+          emit(attention_matmul(m, hd, n_keys, qa, lda, kta, hd, sc, n_keys, false, true));  // S = Q K^T
           ctx.order(me, engine::matrix, engine::vector);
           emit(vec(vector_op::scale, m, n_keys, sc, 0, sc, 1.0f / std::sqrt(float(hd))));
           if (!decode) emit(vec(vector_op::causal_mask, m, n_keys, sc, 0, sc, 0, c0, seq.past));
@@ -207,7 +310,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
             emit(vec(vector_op::copy, 1, m, mnew, 0, mrow));
           }
           ctx.order(me, engine::vector, engine::matrix);
-          emit(attention_matmul(m, n_keys, hd, sc, n_keys, vt, hd, o, hd, !first, false));  // O (+)= P V
+          emit(attention_matmul(m, n_keys, hd, sc, n_keys, vta, hd, o, hd, !first, false));  // O (+)= P V
         }
         ctx.order(me, engine::matrix, engine::vector);
         emit(vec(vector_op::div_row, m, hd, o, lrow, o));
@@ -215,21 +318,22 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
         dma_cmd place;  // O -> this head's columns of the attention output
         place.src_space = place.dst_space = mem_space::sram;
         place.src = o;
-        place.dst = qa - q + att;
+        place.dst = att_at;
         place.row_bytes = hd * 4;
         place.rows = m;
         place.src_stride = hd * 4;
-        place.dst_stride = uint64_t(lda) * 4;
+        place.dst_stride = uint64_t(att_ld) * 4;
         emit(place);
       }
       t0 += seq.new_tokens;
     }
+    label("o_proj");
     ctx.order(me, engine::dma, narrow ? engine::vector : engine::matrix);  // attention output placed
     const uint32_t ao = operand(me, att, T * hr * hd);
     ctx.order(me, engine::vector, engine::matrix);
-    streamed_gemm(ctx, me, ao, hr * hd, w.o + uint64_t(r) * hr * hd * h * eb, h, weights, wt, y, h, T, hr * hd, h,
-                  wtype);
+    project(me, ao, hr * hd, w.o, w.o + uint64_t(r) * hr * hd * h * eb, h, y, T, hr * hd, h);
   }
+  label("o_allreduce");
   const engine attention_done = ring_all_reduce(ctx, group, y, uint64_t(T) * h, engine::matrix);
 
   // MLP: residual, norm, SwiGLU with gate/up column-parallel and down row-parallel.
@@ -237,29 +341,98 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     const int me = group[r];
     const auto [i0, i1] = split_range(I, n, r);
     const auto ir = static_cast<uint32_t>(i1 - i0);
+    label("post_norm");
     load_2d(ctx, me, w.post_norm, h, norm2, h, 1, h);
     ctx.order(me, attention_done, engine::vector);
     ctx.order(me, engine::dma, engine::vector);
     ctx.emit(me, vec(vector_op::add, T, h, x, y, x2));
     ctx.emit(me, vec(vector_op::rmsnorm, T, h, x2, norm2, xn, eps));
+    label("gate_up");
     const uint32_t xm = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
-    streamed_gemm(ctx, me, xm, h, w.gate + i0 * eb, I, weights, wt, g, ir, T, h, ir, wtype);
-    streamed_gemm(ctx, me, xm, h, w.up + i0 * eb, I, weights, wt, u, ir, T, h, ir, wtype);
-    ctx.order(me, engine::matrix, engine::vector);
-    ctx.emit(me, vec(vector_op::silu, T, ir, g, 0, g));
-    ctx.emit(me, vec(vector_op::mul, T, ir, g, u, g));
-    // The bf16 copy of xn is still being read by gate/up: convert after the matrix unit is done.
-    if (narrow) ctx.order(me, engine::matrix, engine::vector);
-    const uint32_t gd = operand(me, g, T * ir);
-    ctx.order(me, engine::vector, engine::matrix);
-    streamed_gemm(ctx, me, gd, ir, w.down + i0 * h * eb, h, weights, wt, d, h, T, ir, h, wtype);
+    if (split_mn) continue;  // below, over the whole group
+    if (split_k) {  // partial products over the rank's rows h_r of gate and up
+      const auto [h0, h1] = split_range(h, n, r);
+      const auto rows = static_cast<uint32_t>(h1 - h0);
+      const auto a = static_cast<uint32_t>(xm + h0 * aeb);
+      streamed_gemm(ctx, me, a, h, w.gate + h0 * I * eb, I, weights, wt, g, I, T, rows, I, wtype);
+      streamed_gemm(ctx, me, a, h, w.up + h0 * I * eb, I, weights, wt, u, I, T, rows, I, wtype);
+    } else {
+      project(me, xm, h, w.gate, w.gate + i0 * eb, I, g, T, h, ir);
+      project(me, xm, h, w.up, w.up + i0 * eb, I, u, T, h, ir);
+    }
   }
-  const engine mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
+  engine gate_up_done = engine::matrix;
+  const uint16_t barrier = split_mn ? ctx.new_barrier_group() : 0;
+  // The weight blocks are reused by the next rotation: every rank is done with them first.
+  auto rotation_barrier = [&] {
+    for (int c : group) ctx.emit(c, barrier_cmd{engine::sync, barrier, static_cast<uint32_t>(n)});
+  };
+  // Token rows of rank r (mn_split).
+  auto rows_of = [&](int r) {
+    const auto [t0, t1] = split_range(T, n, r);
+    return std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(t0), static_cast<uint32_t>(t1 - t0));
+  };
+  if (split_mn) {  // xn's bf16 copy (or xn) is whole on every rank: rank r multiplies its rows T_r
+    const uint32_t xm = narrow ? x16 : xn;
+    mn_split_rotate(ctx, group, {T, h, I, xm, h, w.gate, mn_blocks, g, I, wtype, true, true});
+    rotation_barrier();
+    mn_split_rotate(ctx, group, {T, h, I, xm, h, w.up, mn_blocks, u, I, wtype, true, true});
+  }
+  if (split_k) {
+    label("gate_up_allreduce");
+    ring_all_reduce(ctx, group, g, uint64_t(T) * I, engine::matrix);
+    gate_up_done = ring_all_reduce(ctx, group, u, uint64_t(T) * I, engine::matrix);
+  }
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
+    const auto [i0, i1] = split_range(I, n, r);
+    const auto ir = static_cast<uint32_t>(i1 - i0);
+    // split_k: gate and up are whole on every rank; the rank's down rows need its columns I_r of them.
+    const uint32_t cols = split_k ? I : ir, first_col = split_k ? static_cast<uint32_t>(i0) : 0;
+    ctx.order(me, gate_up_done, engine::vector);
+    label("swiglu");
+    if (split_mn) {  // rows T_r of gate and up, all I columns
+      const auto [t0, tr] = rows_of(r);
+      ctx.emit(me, vec(vector_op::silu, tr, I, g + t0 * I * 4, 0, g + t0 * I * 4));
+      ctx.emit(me, vec(vector_op::mul, tr, I, g + t0 * I * 4, u + t0 * I * 4, g + t0 * I * 4));
+      label("down_proj");
+      if (narrow) {  // the bf16 strip of the rank's rows, at the start of x16
+        ctx.order(me, engine::matrix, engine::vector);
+        ctx.emit(me, vec(vector_op::to_bf16, 1, tr * I, g + t0 * I * 4, 0, x16));
+      }
+      ctx.order(me, engine::vector, engine::matrix);
+      continue;
+    }
+    ctx.emit(me, vec(vector_op::silu, T, cols, g, 0, g));
+    ctx.emit(me, vec(vector_op::mul, T, cols, g, u, g));
+    // The bf16 copy of xn is still being read by gate/up: convert after the matrix unit is done.
+    label("down_proj");
+    if (narrow) ctx.order(me, engine::matrix, engine::vector);
+    const uint32_t gd = operand(me, g, T * cols);
+    ctx.order(me, engine::vector, engine::matrix);
+    project(me, static_cast<uint32_t>(gd + first_col * aeb), cols, w.down, w.down + i0 * h * eb, h, d, T, ir, h);
+  }
+  engine mlp_done = engine::matrix;
+  if (split_mn) {
+    label("down_proj");
+    rotation_barrier();
+    // fp32: A is g itself (rank r's rows); bf16: the rank's strip at x16.
+    mn_split_rotate(ctx, group, {T, I, h, narrow ? x16 : g, I, w.down, mn_blocks, d, h, wtype, !narrow, true});
+    label("down_allgather");
+    std::vector<chunk> rows;
+    for (int r = 0; r < n; ++r) rows.push_back({uint64_t(rows_of(r).first) * h, uint64_t(rows_of(r).second) * h});
+    mlp_done = ring_all_gather(ctx, group, d, rows, 0, engine::matrix);
+  } else {
+    label("down_allreduce");
+    mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
+  }
+  for (int r = 0; r < n; ++r) {
+    const int me = group[r];
+    label("residual");
     ctx.order(me, mlp_done, engine::vector);
     ctx.emit(me, vec(vector_op::add, T, h, x2, d, out));
+    if (!job.store_out) continue;
     ctx.order(me, engine::vector, engine::dma);
     const auto [t0, t1] = split_range(T, n, r);
     store_2d(ctx, me, out + static_cast<uint32_t>(t0 * h * 4), h, job.x_out + t0 * h * 4, h,

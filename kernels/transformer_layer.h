@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/lowering_context.h"
@@ -32,6 +33,9 @@ struct layer_weights {
 struct kv_cache_layout {
   uint64_t k = 0, v = 0;
   uint32_t max_positions = 0;
+  // sram: k and v are offsets in every rank's SRAM, which holds only the rank's
+  // KV heads: [sequence][kv head of the rank][max_positions][hd].
+  mem_space space = mem_space::hbm;
 };
 
 struct sequence {
@@ -49,7 +53,41 @@ struct layer_job {
   // Projection and MLP weights in HBM: fp32, or bf16 (then each matmul's activation operand is rounded
   // to bf16 by the vector unit first; accumulation stays fp32). Norm weights are always fp32.
   dtype weight_type = dtype::fp32;
+  // >= 0: x is already in every rank's SRAM at this offset (fp32 [T x h], written
+  // before the layer on the DMA or vector engine and ordered by the caller), and
+  // the layer updates it in place (x + attention, then + MLP: the output, complete on
+  // the vector engine), which saves two [T x h] buffers per rank.
+  int64_t x_sram = -1;
+  // Store the output rows T_r of rank r to x_out.
+  bool store_out = true;
+  // Weights resident in SRAM: the projection/MLP fields of `weights` are then SRAM
+  // offsets (the same on every rank) of the rank's slices, row-major:
+  // q [h x H/n*hd], k and v [h x KV/n*hd], o [H/n*hd x h], gate and up [h x I_r],
+  // down [I_r x h] (I_r = split_range(I, n, r)); norms stay in HBM.
+  bool weights_resident = false;
+  // Tensor partition of the column-parallel GEMMs (QKV, gate/up). false: Megatron
+  // (each rank multiplies all of x by its heads' / I_r columns). true: k_split (each
+  // rank multiplies x[:, h_r] by rows h_r of the whole weight, the partial Q, K, V,
+  // gate and up are ring all-reduced, and each rank then works on its heads and
+  // I_r columns of the replicated results). o_proj and down are row-parallel
+  // (split along K, all-reduced) either way. Not with weights_resident.
+  bool split_k = false;
+  // MLP MN-split (mn_split): rank r takes token rows T_r, gate/up and down weight
+  // column blocks rotate around the ring (mn_split_rotate), the down output rows are
+  // all-gathered. Attention stays split by heads. Not with weights_resident or split_k.
+  bool split_mn = false;
+  // Non-empty: label the layer's commands with operators "<op_prefix>.qkv_proj", ... (lowering_context::begin_op).
+  std::string op_prefix;
 };
+
+// Offsets from a base of a rank's resident weight slices of one layer
+// (weights_resident): q, k, v, o, gate, up, down, each 64-byte aligned, sized for
+// the largest rank (the same offsets on every rank), and their total bytes.
+struct resident_slices {
+  uint64_t q = 0, k = 0, v = 0, o = 0, gate = 0, up = 0, down = 0;
+  uint64_t bytes = 0;
+};
+resident_slices resident_layout(const model_config& model, int group_size, dtype weights);
 
 // Appends the layer to the programs of `group` (rank order). Needs the group
 // size to divide num_key_value_heads. Throws npuvp::error for MoE layers, a

@@ -7,122 +7,20 @@
 #include "kernels/reference_executor.h"
 #include "kernels/stream_summary.h"
 #include "kernels/transformer_layer.h"
+#include "test/kernels_layer_reference.h"
 #include "platform/base/error.h"
 
 using namespace npuvp;
 using namespace npuvp::kernels;
+using namespace npuvp::kernels::test;
 
 namespace {
-
-using matrix = std::vector<float>;
 
 model_config tiny_model(const std::string& type) {
   return parse_model_config(R"({"model_type": ")" + type + R"(", "hidden_size": 64, "intermediate_size": 96,
     "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
     "vocab_size": 10, "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": 10000})",
                             type + "/config.json");
-}
-
-matrix matmul(const matrix& a, const matrix& b, size_t m, size_t k, size_t n) {
-  matrix c(m * n);
-  for (size_t i = 0; i < m; ++i)
-    for (size_t j = 0; j < n; ++j) {
-      double acc = 0;
-      for (size_t p = 0; p < k; ++p) acc += double(a[i * k + p]) * b[p * n + j];
-      c[i * n + j] = float(acc);
-    }
-  return c;
-}
-
-void rmsnorm(float* x, size_t cols, const float* w, double eps) {
-  double ss = 0;
-  for (size_t e = 0; e < cols; ++e) ss += double(x[e]) * x[e];
-  const double inv = 1.0 / std::sqrt(ss / cols + eps);
-  for (size_t e = 0; e < cols; ++e) x[e] = float(x[e] * inv * w[e]);
-}
-
-void rope(float* x, size_t hd, double pos, double theta) {
-  for (size_t i = 0; i < hd / 2; ++i) {
-    const double a = pos * std::pow(theta, -2.0 * i / hd);
-    const double x0 = x[i], x1 = x[i + hd / 2];
-    x[i] = float(x0 * std::cos(a) - x1 * std::sin(a));
-    x[i + hd / 2] = float(x1 * std::cos(a) + x0 * std::sin(a));
-  }
-}
-
-struct layer_data {
-  matrix x, in_norm, wq, wk, wv, q_norm, k_norm, wo, post_norm, wg, wu, wd, kcache, vcache;
-};
-
-// The layer on the host, in the textbook order. Updates the caches like the device does.
-// Rounds to bf16 and back when `on`: what the device's matmul operands hold.
-matrix narrowed(matrix v, bool on) {
-  if (on)
-    for (auto& e : v) e = from_bf16(to_bf16(e));
-  return v;
-}
-
-matrix reference_layer(const model_config& m, layer_data& L, const std::vector<sequence>& batch, uint32_t max_pos,
-                       bool bf16) {
-  const size_t h = m.hidden_size, hd = m.head_dim, H = m.num_attention_heads, KV = m.num_key_value_heads,
-               I = m.intermediate_size;
-  size_t T = 0;
-  for (const auto& s : batch) T += s.new_tokens;
-  matrix xn = L.x;
-  for (size_t t = 0; t < T; ++t) rmsnorm(&xn[t * h], h, L.in_norm.data(), m.rms_norm_eps);
-  xn = narrowed(xn, bf16);
-  matrix q = matmul(xn, L.wq, T, h, H * hd), k = matmul(xn, L.wk, T, h, KV * hd), v = matmul(xn, L.wv, T, h, KV * hd);
-  matrix att(T * H * hd);
-  size_t t0 = 0;
-  for (size_t s = 0; s < batch.size(); ++s) {
-    for (size_t i = 0; i < batch[s].new_tokens; ++i) {
-      const size_t t = t0 + i, pos = batch[s].past + i;
-      for (size_t hq = 0; hq < H; ++hq) {
-        if (m.has_qk_norm()) rmsnorm(&q[(t * H + hq) * hd], hd, L.q_norm.data(), m.rms_norm_eps);
-        rope(&q[(t * H + hq) * hd], hd, double(pos), m.rope_theta);
-      }
-      for (size_t g = 0; g < KV; ++g) {
-        if (m.has_qk_norm()) rmsnorm(&k[(t * KV + g) * hd], hd, L.k_norm.data(), m.rms_norm_eps);
-        rope(&k[(t * KV + g) * hd], hd, double(pos), m.rope_theta);
-        for (size_t e = 0; e < hd; ++e) {
-          L.kcache[((s * KV + g) * max_pos + pos) * hd + e] = k[(t * KV + g) * hd + e];
-          L.vcache[((s * KV + g) * max_pos + pos) * hd + e] = v[(t * KV + g) * hd + e];
-        }
-      }
-    }
-    for (size_t i = 0; i < batch[s].new_tokens; ++i) {
-      const size_t t = t0 + i, pos = batch[s].past + i;
-      for (size_t hq = 0; hq < H; ++hq) {
-        const size_t g = hq / (H / KV);
-        std::vector<double> p(pos + 1);
-        double mx = -1e300, sum = 0;
-        for (size_t key = 0; key <= pos; ++key) {
-          double dot = 0;
-          for (size_t e = 0; e < hd; ++e)
-            dot += double(q[(t * H + hq) * hd + e]) * L.kcache[((s * KV + g) * max_pos + key) * hd + e];
-          p[key] = dot / std::sqrt(double(hd));
-          mx = std::max(mx, p[key]);
-        }
-        for (auto& e : p) sum += (e = std::exp(e - mx));
-        for (size_t e = 0; e < hd; ++e) {
-          double acc = 0;
-          for (size_t key = 0; key <= pos; ++key) acc += p[key] * L.vcache[((s * KV + g) * max_pos + key) * hd + e];
-          att[(t * H + hq) * hd + e] = float(acc / sum);
-        }
-      }
-    }
-    t0 += batch[s].new_tokens;
-  }
-  matrix x2 = matmul(narrowed(att, bf16), L.wo, T, H * hd, h);
-  for (size_t e = 0; e < x2.size(); ++e) x2[e] += L.x[e];
-  matrix xn2 = x2;
-  for (size_t t = 0; t < T; ++t) rmsnorm(&xn2[t * h], h, L.post_norm.data(), m.rms_norm_eps);
-  xn2 = narrowed(xn2, bf16);
-  matrix gate = matmul(xn2, L.wg, T, h, I), up = matmul(xn2, L.wu, T, h, I);
-  for (size_t e = 0; e < gate.size(); ++e) gate[e] = float(gate[e] / (1 + std::exp(-double(gate[e]))) * up[e]);
-  matrix out = matmul(narrowed(gate, bf16), L.wd, T, I, h);
-  for (size_t e = 0; e < out.size(); ++e) out[e] += x2[e];
-  return out;
 }
 
 void check_layer(const std::string& type, const std::vector<int>& group, executor_options::order order,

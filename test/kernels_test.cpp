@@ -4,6 +4,7 @@
 
 #include "kernels/collectives.h"
 #include "kernels/encoding.h"
+#include "kernels/lowering_context.h"
 #include "kernels/reference_executor.h"
 #include "kernels/stream_summary.h"
 #include "platform/base/error.h"
@@ -85,6 +86,42 @@ TEST_CASE("every command survives encode and decode unchanged", "[kernels][encod
   const stream_file back = decode_stream(file, "t.bin");
   CHECK(back.core_id == 5);
   CHECK(back.commands == p);
+}
+
+TEST_CASE("operator labels survive encode and decode in bytes 62..63", "[kernels][encoding]") {
+  program p = every_kind();
+  for (size_t i = 0; i < p.size(); ++i) set_op(p[i], static_cast<uint16_t>(0x100 * i + 3));
+  const auto bytes = encode(p);
+  for (size_t i = 0; i < p.size(); ++i) {
+    CHECK(bytes[i * 64 + 62] == 3);
+    CHECK(bytes[i * 64 + 63] == i);
+  }
+  const program back = decode(bytes);
+  CHECK(back == p);
+  CHECK(op_of(back[4]) == 0x403);
+  CHECK(to_text(back[5]) == "wait     matrix sem=21 count=2 op=1283");
+  // A label does not make commands equal that differ in it.
+  program unlabelled = every_kind();
+  CHECK_FALSE(unlabelled == p);
+}
+
+TEST_CASE("lowering_context labels emitted commands with interned operator names", "[kernels][lowering]") {
+  hw_config hw;
+  lowering_context ctx(hw);
+  ctx.emit(0, wait_cmd{engine::dma, 1, 1});
+  CHECK(ctx.begin_op("layer0.q_proj") == 1);
+  ctx.emit(0, wait_cmd{engine::dma, 1, 1});
+  CHECK(ctx.begin_op("layer0.k_proj") == 2);
+  ctx.emit(1, signal_cmd{engine::dma, 1, self_core, 1});
+  CHECK(ctx.begin_op("layer0.q_proj") == 1);
+  ctx.emit(1, signal_cmd{engine::dma, 1, self_core, 1});
+  const auto programs = ctx.finish();
+  CHECK(op_of(programs[0][0]) == 0);
+  CHECK(op_of(programs[0][1]) == 1);
+  CHECK(op_of(programs[1][0]) == 2);
+  CHECK(op_of(programs[1][1]) == 1);
+  REQUIRE(ctx.op_names().size() == 3);
+  CHECK(ctx.op_names()[2] == "layer0.k_proj");
 }
 
 TEST_CASE("the text dump is stable", "[kernels][encoding]") {

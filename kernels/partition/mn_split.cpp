@@ -2,21 +2,17 @@
 
 namespace npuvp::kernels {
 
-void mn_split::lower(lowering_context& ctx, const gemm_job& job, const std::vector<int>& group) const {
+void mn_split_rotate(lowering_context& ctx, const std::vector<int>& group, const mn_operands& op) {
   const int n = static_cast<int>(group.size());
-  const uint32_t K = job.k, N = job.n, eb = static_cast<uint32_t>(dtype_bytes(job.type));
+  const uint32_t K = op.k, N = op.n, eb = static_cast<uint32_t>(dtype_bytes(op.type));
   auto size = [](uint64_t total, int parts, int i) {
     const auto [b, e] = split_range(total, parts, i);
     return static_cast<uint32_t>(e - b);
   };
-  const uint32_t max_mr = size(job.m, n, 0), max_nb = size(N, n, 0);
-  const uint32_t a_strip = ctx.alloc_symmetric(group, uint64_t(max_mr) * K * eb, "A row strip");
-  const uint64_t block_bytes = uint64_t(K) * max_nb * eb;
-  const uint32_t b_blocks = ctx.alloc_symmetric(group, 2 * block_bytes, "B column blocks (2 buffers)");
-  const uint32_t c_strip = ctx.alloc_symmetric(group, uint64_t(max_mr) * N * 4, "C row strip");
+  const uint64_t block_bytes = uint64_t(K) * size(N, n, 0) * eb;
   const uint16_t credit = ctx.new_semaphore();
   const uint32_t tag = ctx.new_tag();
-  auto buf = [&](int s) { return b_blocks + static_cast<uint32_t>((s % 2) * block_bytes); };
+  auto buf = [&](int s) { return op.b_blocks + static_cast<uint32_t>((s % 2) * block_bytes); };
   auto wrap = [n](int i) { return ((i % n) + n) % n; };
   const uint16_t dma_to_matrix = lowering_context::pair_semaphore(engine::dma, engine::matrix);
   const uint16_t matrix_to_dma = lowering_context::pair_semaphore(engine::matrix, engine::dma);
@@ -24,11 +20,12 @@ void mn_split::lower(lowering_context& ctx, const gemm_job& job, const std::vect
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
     const auto next = static_cast<uint16_t>(group[wrap(r + 1)]), prev = static_cast<uint16_t>(group[wrap(r - 1)]);
-    const auto [m0, m1] = split_range(job.m, n, r);
-    const auto mr = static_cast<uint32_t>(m1 - m0);
+    const auto mr = size(op.m, n, r);
+    const uint64_t m0 = split_range(op.m, n, r).first;
+    const auto a = static_cast<uint32_t>(op.a + (op.a_whole ? m0 * op.lda * eb : 0));
+    const auto c = static_cast<uint32_t>(op.c + (op.c_whole ? m0 * op.ldc * 4 : 0));
     const uint64_t n0_own = split_range(N, n, r).first;
-    load_2d(ctx, me, job.a + m0 * K * eb, K, a_strip, K, mr, K, eb);
-    load_2d(ctx, me, job.b + n0_own * eb, N, buf(0), size(N, n, r), K, size(N, n, r), eb);
+    load_2d(ctx, me, op.hbm_b + n0_own * eb, N, buf(0), size(N, n, r), K, size(N, n, r), eb);
     ctx.order(me, engine::dma, engine::matrix);
     for (int s = 0; s < n; ++s) {
       // Step s: this rank holds block (r - s) of B's columns in buf(s).
@@ -36,7 +33,7 @@ void mn_split::lower(lowering_context& ctx, const gemm_job& job, const std::vect
       const uint32_t nj = size(N, n, j);
       const auto nj0 = static_cast<uint32_t>(split_range(N, n, j).first);
       if (s >= 1) ctx.emit(me, wait_cmd{engine::matrix, dma_to_matrix, 1});
-      local_gemm(ctx, me, a_strip, K, buf(s), nj, c_strip + nj0 * 4, N, mr, K, nj, false, job.type);
+      local_gemm(ctx, me, a, op.lda, buf(s), nj, c + nj0 * 4, op.ldc, mr, K, nj, false, op.type);
       if (s <= n - 3) ctx.emit(me, signal_cmd{engine::matrix, matrix_to_dma, self_core, 1});
       if (s > n - 2) continue;
       // Pass the block on and receive the next one into the other buffer; the
@@ -50,8 +47,26 @@ void mn_split::lower(lowering_context& ctx, const gemm_job& job, const std::vect
         ctx.emit(me, signal_cmd{engine::dma, credit, prev, 1});
       }
     }
-    ctx.order(me, engine::matrix, engine::dma);
-    store_2d(ctx, me, c_strip, N, job.c + m0 * N * 4, N, mr, N);
+  }
+}
+
+void mn_split::lower(lowering_context& ctx, const gemm_job& job, const std::vector<int>& group) const {
+  const int n = static_cast<int>(group.size());
+  const uint32_t K = job.k, N = job.n, eb = static_cast<uint32_t>(dtype_bytes(job.type));
+  const auto max_mr = static_cast<uint32_t>(split_range(job.m, n, 0).second);
+  const uint32_t a_strip = ctx.alloc_symmetric(group, uint64_t(max_mr) * K * eb, "A row strip");
+  const uint64_t block_bytes = uint64_t(K) * split_range(N, n, 0).second * eb;
+  const uint32_t b_blocks = ctx.alloc_symmetric(group, 2 * block_bytes, "B column blocks (2 buffers)");
+  const uint32_t c_strip = ctx.alloc_symmetric(group, uint64_t(max_mr) * N * 4, "C row strip");
+  for (int r = 0; r < n; ++r) {
+    const auto [m0, m1] = split_range(job.m, n, r);
+    load_2d(ctx, group[r], job.a + m0 * K * eb, K, a_strip, K, static_cast<uint32_t>(m1 - m0), K, eb);
+  }
+  mn_split_rotate(ctx, group, {job.m, K, N, a_strip, K, job.b, b_blocks, c_strip, N, job.type});
+  for (int r = 0; r < n; ++r) {
+    const auto [m0, m1] = split_range(job.m, n, r);
+    ctx.order(group[r], engine::matrix, engine::dma);
+    store_2d(ctx, group[r], c_strip, N, job.c + m0 * N * 4, N, static_cast<uint32_t>(m1 - m0), N);
   }
 }
 

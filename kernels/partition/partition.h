@@ -37,6 +37,27 @@ const std::vector<std::string>& partition_names();
 void lower_gemm(lowering_context& ctx, const partition_strategy& strategy, const group_map& map,
                 const std::vector<gemm_job>& jobs);
 
+// The core of mn_split, for operands already in SRAM: rank r holds rows M_r of A
+// (at `a`, row stride lda, of `type`), loads column block r of B (row-major
+// [k x n] in HBM at hbm_b) into one of the two buffers at b_blocks (each
+// k x ceil(n/ranks) of `type`) and passes the blocks around the ring, so it
+// computes its whole row strip C[M_r, :] (fp32 at `c`, row stride ldc). Every
+// rank uses the same SRAM offsets. The caller orders A's producer before the
+// matrix engine and the buffers' earlier users (on every rank) before this; C is
+// complete on the matrix engine.
+// With a_whole (c_whole), `a` (`c`) is the whole matrix on every rank and rank r
+// uses its rows M_r there; else it is the rank's strip.
+struct mn_operands {
+  uint32_t m = 0, k = 0, n = 0;
+  uint32_t a = 0, lda = 0;
+  uint64_t hbm_b = 0;
+  uint32_t b_blocks = 0;
+  uint32_t c = 0, ldc = 0;
+  dtype type = dtype::fp32;
+  bool a_whole = false, c_whole = false;
+};
+void mn_split_rotate(lowering_context& ctx, const std::vector<int>& group, const mn_operands& op);
+
 // The p x q core grid of mnk_2d for n cores: p * q = n, p <= q, as square as possible.
 std::pair<int, int> grid_shape(int n);
 

@@ -7,6 +7,7 @@
 #include "kernels/encoding.h"
 #include "kernels/partition/partition.h"
 #include "kernels/reference_executor.h"
+#include "kernels/step_lowering.h"
 #include "kernels/stream_summary.h"
 #include "kernels/transformer_layer.h"
 #include "platform/base/file_io.h"
@@ -225,6 +226,71 @@ int lower_layer(const std::vector<std::string>& args) {
   stats.meta("model", model.name);
   stats.meta("placement", placement_name);
   report(programs, hw, peak, out_dir, stats);
+  if (!stats_file.empty()) stats.write(stats_file);
+  return 0;
+}
+
+}  // namespace npuvp::cli
+
+namespace npuvp::cli {
+
+int lower_step(const std::vector<std::string>& args) {
+  po::options_description desc("lower step options");
+  std::string file, zoo, out_dir, stats_file;
+  desc.add_options()("scenario", po::value(&file)->required(), "scenario YAML file (npuvp scenario describe)")(
+      "zoo", po::value(&zoo)->default_value("scenarios/models"), "folder of the model zoo")(
+      "per-layer", "list every operator of every layer (default: operators summed over layers)")(
+      "out", po::value(&out_dir), "write one stream file per busy core: DIR/core_<id>.bin")(
+      "stats", po::value(&stats_file), "write the figures as a statistics JSON file");
+  po::positional_options_description pos;
+  pos.add("scenario", 1);
+  po::variables_map vm;
+  if (!parse("npuvp lower step SCENARIO [options]", desc, args, vm, &pos)) return 0;
+  const kernels::scenario s = kernels::load_scenario(file, zoo);
+  const kernels::lowered_step step = kernels::lower_step(s);
+  const auto& p = s.parallelism;
+  std::cout << file << ": " << s.model_cfg.name << " (" << s.weights_dtype << " weights, " << step.layers.size()
+            << " layers) on " << s.hw.name << " " << s.hw.mesh.width << "x" << s.hw.mesh.height << ": tp " << p.tp
+            << " x pp " << p.pp << " x dp " << p.dp << ", " << p.partition << ", " << p.placement << ", weights in "
+            << s.residency.weights << ", KV in " << s.residency.kv << "\n";
+  for (size_t d = 0; d < step.batches.size(); ++d) {
+    uint64_t tokens = 0;
+    for (const auto& q : step.batches[d]) tokens += q.new_tokens;
+    std::cout << "  replica " << d << ": " << step.batches[d].size() << " sequences, " << tokens << " tokens\n";
+  }
+  std::cout << "  HBM laid out " << step.hbm_bytes << " B of " << step.hbm_capacity << " B\n";
+  for (const auto& n : step.notes) std::cout << "  note: " << n << "\n";
+  // Operators, summed over layers unless --per-layer ("layer3.qkv_proj" -> "qkv_proj").
+  std::vector<kernels::op_figures> rows;
+  for (const auto& op : step.ops) {
+    std::string name = op.name.empty() ? "(unlabelled)" : op.name;
+    if (!vm.count("per-layer") && name.rfind("layer", 0) == 0 && name.find('.') != std::string::npos)
+      name = name.substr(name.find('.') + 1);
+    auto it = std::find_if(rows.begin(), rows.end(), [&](const kernels::op_figures& r) { return r.name == name; });
+    if (it == rows.end()) it = rows.insert(rows.end(), kernels::op_figures{name, 0, 0, 0, 0});
+    it->commands += op.commands;
+    it->macs += op.macs;
+    it->hbm_bytes += op.hbm_bytes;
+    it->noc_bytes += op.noc_bytes;
+  }
+  std::cout << "  " << std::left << std::setw(22) << "operator" << std::right << std::setw(12) << "commands"
+            << std::setw(18) << "MACs" << std::setw(16) << "HBM B" << std::setw(16) << "NoC B" << "\n";
+  for (const auto& r : rows) {
+    if (r.commands == 0) continue;
+    std::cout << "  " << std::left << std::setw(22) << r.name << std::right << std::setw(12) << r.commands
+              << std::setw(18) << r.macs << std::setw(16) << r.hbm_bytes << std::setw(16) << r.noc_bytes << "\n";
+  }
+  stats_writer stats;
+  stats.meta("scenario", file);
+  for (const auto& op : step.ops) {
+    if (op.commands == 0 || op.name.empty()) continue;
+    const std::string g = "lowering.op." + op.name;
+    stats.scalar(g, "commands", double(op.commands), "commands", "commands labelled with this operator");
+    stats.scalar(g, "macs", double(op.macs), "MAC", "multiply-accumulates of this operator");
+    stats.scalar(g, "hbm_bytes", double(op.hbm_bytes), "B", "HBM bytes read and written by this operator");
+    stats.scalar(g, "noc_bytes", double(op.noc_bytes), "B", "core-to-core payload of this operator");
+  }
+  report(step.programs, s.hw, step.sram_peak, out_dir, stats);
   if (!stats_file.empty()) stats.write(stats_file);
   return 0;
 }

@@ -6,6 +6,8 @@
 //     v.choice("key", m_member, {"a", "b"}, "meaning");     // string from a fixed set
 //     v.coords("key", m_list, "meaning");                   // list of [x, y]
 //     v.section("key", m_sub, "meaning");                   // nested struct
+//     v.list("key", m_items, "meaning");                    // list of nested structs
+//     v.node("key", m_yaml, "type", "meaning");             // raw YAML, resolved by the owner
 //     v.derive([&] { ... });                                // fill dependent defaults
 //   }
 //
@@ -129,6 +131,30 @@ class yaml_reader {
     }
   }
 
+  // A list of mappings, each read as S (path key[i]).
+  template <class S>
+  void list(const char* key, std::vector<S>& items, const char* /*doc*/) {
+    const YAML::Node n = child(key);
+    if (!n) return;
+    const std::string path = join(key);
+    if (!n.IsSequence()) fail(n, path, "expected a list of mappings");
+    items.clear();
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string ip = path + "[" + std::to_string(i) + "]";
+      if (!n[i].IsMap()) fail(n[i], ip, "expected a mapping of keys");
+      yaml_reader r(n[i], m_file, ip);
+      items.emplace_back();
+      items.back().visit(r);
+      r.finish();
+    }
+  }
+
+  // The YAML node as written (resolved by the owner, e.g. a path or an inline mapping).
+  void node(const char* key, YAML::Node& value, const char* /*type*/, const char* /*doc*/) {
+    const YAML::Node n = child(key);
+    if (n) value = n;
+  }
+
   template <class S>
   void section(const char* key, S& sub, const char* /*doc*/) {
     const YAML::Node n = child(key);
@@ -233,6 +259,16 @@ class describer {
     return to_text(b);
   }
   template <class S>
+  void list(const char* key, std::vector<S>&, const char* doc) {
+    m_rows.push_back({join(key), "list", "", "[]", doc});
+    S item{};
+    describer d(m_rows, join(key) + "[]");
+    item.visit(d);
+  }
+  void node(const char* key, YAML::Node&, const char* type, const char* doc) {
+    m_rows.push_back({join(key), type, "", "", doc});
+  }
+  template <class S>
   void section(const char* key, S& sub, const char* doc) {
     m_rows.push_back({join(key), "section", "", "", doc});
     describer d(m_rows, join(key));
@@ -260,6 +296,19 @@ class json_dumper {
     m_out[key] = value;
   }
   void coords(const char* key, coord_list& value, const char*) { m_out[key] = value; }
+  template <class S>
+  void list(const char* key, std::vector<S>& items, const char*) {
+    m_out[key] = nlohmann::json::array();
+    for (auto& item : items) {
+      nlohmann::json j;
+      json_dumper d(j);
+      item.visit(d);
+      m_out[key].push_back(j);
+    }
+  }
+  void node(const char* key, YAML::Node& value, const char*, const char*) {
+    m_out[key] = value ? YAML::Dump(value) : std::string();
+  }
   template <class S>
   void section(const char* key, S& sub, const char*) {
     json_dumper d(m_out[key]);

@@ -1,0 +1,280 @@
+#include "kernels/step_lowering.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "kernels/lowering_context.h"
+#include "kernels/placement/placement.h"
+#include "platform/base/error.h"
+
+namespace npuvp::kernels {
+
+namespace {
+
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", double(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
+std::string gib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", double(bytes) / (1024.0 * 1024.0 * 1024.0));
+  return buf;
+}
+
+// Bump allocator of named HBM regions, 256-byte aligned (one HBM interleave unit or less).
+class hbm_layout {
+ public:
+  explicit hbm_layout(std::vector<hbm_region>& regions) : m_regions(regions) {}
+  uint64_t take(const std::string& name, uint64_t bytes) {
+    const uint64_t at = m_top;
+    m_regions.push_back({name, at, bytes});
+    m_top = (at + bytes + 255) / 256 * 256;
+    return at;
+  }
+  uint64_t top() const { return m_top; }
+
+ private:
+  std::vector<hbm_region>& m_regions;
+  uint64_t m_top = 0;
+};
+
+// Per-operator figures: the programs split by op label, each part summarised.
+std::vector<op_figures> per_op(const std::vector<program>& programs, const std::vector<std::string>& names,
+                               int mesh_width) {
+  std::vector<std::vector<program>> parts(names.size(), std::vector<program>(programs.size()));
+  for (size_t core = 0; core < programs.size(); ++core)
+    for (const auto& c : programs[core]) parts.at(op_of(c))[core].push_back(c);
+  std::vector<op_figures> ops;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const stream_summary s = summarize(parts[i], mesh_width);
+    ops.push_back({names[i], s.commands, s.matmul_macs, s.hbm_read_bytes + s.hbm_write_bytes, s.noc_bytes});
+  }
+  return ops;
+}
+
+}  // namespace
+
+lowered_step lower_step(const scenario& s) {
+  const hw_config& hw = s.hw;
+  const model_config& model = s.model_cfg;
+  const auto& par = s.parallelism;
+  const int tp = static_cast<int>(par.tp), pp = static_cast<int>(par.pp), dp = static_cast<int>(par.dp);
+  const std::string where = s.origin.empty() ? std::string("scenario") : s.origin;
+  if (model.is_moe())
+    throw error(where + ": " + model.name + " is a mixture-of-experts model; MoE layers are not lowered yet");
+  if (s.weights != dtype::fp32 && s.weights != dtype::bf16)
+    throw error(where + ": weights_dtype " + dtype_name(s.weights) +
+                " is not lowered yet (fp32 and bf16 are; fp8/int8 need scale factors)");
+  if (model.num_key_value_heads % tp != 0)
+    throw error(where + ": parallelism.tp (" + std::to_string(tp) + ") must divide " + model.name +
+                "'s num_key_value_heads (" + std::to_string(model.num_key_value_heads) + ")");
+
+  lowered_step out;
+  if (par.partition == "mnk_2d")
+    out.notes.push_back("partition mnk_2d: the layer GEMMs are lowered Megatron-style (QKV/gate/up column-parallel, "
+                        "o/down row-parallel with ring all-reduce); an mnk_2d layer lowering is not implemented yet");
+  if (par.partition == "mn_split")
+    out.notes.push_back("partition mn_split: the MLP is MN-split (token rows per rank, weight column blocks rotated, "
+                        "output all-gathered); attention stays split by heads (QKV column-, o_proj row-parallel)");
+  out.notes.push_back("embedding, final norm and LM head are not lowered; norm weights are read from HBM");
+
+  // Placement: group g = replica * pp + stage.
+  const auto policy = make_placement(par.placement, par.placement_file);
+  const group_map map = policy->place(dp * pp, tp, hw.mesh.width, hw.mesh.height);
+  check_group_map(map, dp * pp, tp, hw.mesh.width, hw.mesh.height, where);
+  for (const auto& g : map) out.groups.push_back(core_ids(g, hw.mesh.width));
+
+  // Layers over stages, sequences over replicas.
+  const int layers = static_cast<int>(s.step.layers ? s.step.layers : model.num_hidden_layers);
+  for (int l = 0; l < layers; ++l) out.layers.push_back(l);
+  for (int st = 0; st < pp; ++st) {
+    const auto [b, e] = split_range(layers, pp, st);
+    out.stage_layers.emplace_back(static_cast<int>(b), static_cast<int>(e));
+  }
+  std::vector<sequence> all;
+  for (const auto& p : s.step.prefill)
+    all.push_back({static_cast<uint32_t>(p.context), static_cast<uint32_t>(p.tokens)});
+  for (int64_t i = 0; i < s.step.decode.batch; ++i) all.push_back({static_cast<uint32_t>(s.step.decode.context), 1});
+  for (int d = 0; d < dp; ++d) {
+    const auto [b, e] = split_range(all.size(), dp, d);
+    out.batches.emplace_back(all.begin() + b, all.begin() + e);
+  }
+
+  const uint64_t h = model.hidden_size, hd = model.head_dim, H = model.num_attention_heads,
+                 KV = model.num_key_value_heads, I = model.intermediate_size;
+  const uint64_t eb = dtype_bytes(s.weights);
+  const bool kv_in_sram = s.residency.kv == "sram", resident = s.residency.weights == "sram";
+  const uint64_t sram = hw.core.sram.capacity_bytes();
+  auto positions = [](const std::vector<sequence>& batch) {
+    uint32_t m = 0;
+    for (const auto& q : batch) m = std::max(m, q.past + q.new_tokens);
+    return m;
+  };
+  auto tokens = [](const std::vector<sequence>& batch) {
+    uint32_t t = 0;
+    for (const auto& q : batch) t += q.new_tokens;
+    return t;
+  };
+
+  // What must stay in each core's SRAM for the whole step: resident weight slices and the KV cache.
+  const resident_slices slices = resident_layout(model, tp, s.weights);
+  for (int d = 0; d < dp; ++d)
+    for (int st = 0; st < pp; ++st) {
+      const uint64_t n_layers = out.stage_layers[st].second - out.stage_layers[st].first;
+      const uint64_t w = resident ? n_layers * slices.bytes : 0;
+      const uint64_t kv = kv_in_sram ? n_layers * 2 * out.batches[d].size() * (KV / tp) * positions(out.batches[d]) *
+                                           hd * 4
+                                     : 0;
+      const std::string stage = "stage " + std::to_string(st) + (dp > 1 ? " of replica " + std::to_string(d) : "");
+      if (w > sram)
+        throw error(where + ": weights of " + stage + " need " + mib(w) + " per core, SRAM has " + mib(sram) +
+                    ", over by " + mib(w - sram) + " (" + std::to_string(n_layers) + " layers x " + mib(slices.bytes) +
+                    "; use residency.weights: hbm, more tp or pp)");
+      if (w + kv > sram)
+        throw error(where + ": KV cache of " + stage + " needs " + mib(kv) + " per core" +
+                    (w ? " besides " + mib(w) + " of resident weights" : "") + ", SRAM has " + mib(sram) +
+                    ", over by " + mib(w + kv - sram) + " (use residency.kv: hbm, more tp or pp)");
+    }
+
+  // HBM: weights of the simulated layers, then per replica the KV caches and activations.
+  hbm_layout hbm(out.hbm);
+  for (int l : out.layers) {
+    const std::string p = "layer" + std::to_string(l) + ".";
+    layer_weights w;
+    w.input_norm = hbm.take(p + "input_norm", h * 4);
+    w.q = hbm.take(p + "q_proj", h * H * hd * eb);
+    w.k = hbm.take(p + "k_proj", h * KV * hd * eb);
+    w.v = hbm.take(p + "v_proj", h * KV * hd * eb);
+    w.q_norm = hbm.take(p + "q_norm", hd * 4);
+    w.k_norm = hbm.take(p + "k_norm", hd * 4);
+    w.o = hbm.take(p + "o_proj", H * hd * h * eb);
+    w.post_norm = hbm.take(p + "post_attention_norm", h * 4);
+    w.gate = hbm.take(p + "gate_proj", h * I * eb);
+    w.up = hbm.take(p + "up_proj", h * I * eb);
+    w.down = hbm.take(p + "down_proj", I * h * eb);
+    out.weights.push_back(w);
+  }
+  out.kv.resize(dp);
+  for (int d = 0; d < dp; ++d) {
+    const std::string p = "replica" + std::to_string(d) + ".";
+    const uint64_t T = tokens(out.batches[d]);
+    out.x_in.push_back(hbm.take(p + "x_in", T * h * 4));
+    out.x_out.push_back(hbm.take(p + "x_out", T * h * 4));
+    if (kv_in_sram) continue;
+    for (int l : out.layers) {
+      kv_cache_layout c;
+      c.max_positions = positions(out.batches[d]);
+      const uint64_t bytes = out.batches[d].size() * KV * c.max_positions * hd * 4;
+      c.k = hbm.take(p + "layer" + std::to_string(l) + ".k_cache", bytes);
+      c.v = hbm.take(p + "layer" + std::to_string(l) + ".v_cache", bytes);
+      out.kv[d].push_back(c);
+    }
+  }
+  out.hbm_bytes = hbm.top();
+  out.hbm_capacity = uint64_t(hw.hbm.channels) * hw.hbm.org.capacity_bytes();
+  if (out.hbm_bytes > out.hbm_capacity)
+    throw error(where + ": HBM does not fit: the step needs " + gib(out.hbm_bytes) + " (weights of " +
+                std::to_string(layers) + " layers, KV caches and activations), the chip has " +
+                gib(out.hbm_capacity) + " (" + std::to_string(hw.hbm.channels) + " channels x " +
+                gib(hw.hbm.org.capacity_bytes()) + "), over by " + gib(out.hbm_bytes - out.hbm_capacity));
+
+  lowering_context ctx(hw);
+  // Resident weight slices: allocated first, the same offsets on every core of a stage
+  // (stages of all replicas hold the same layers at the same offsets).
+  if (resident)
+    for (int st = 0; st < pp; ++st) {
+      std::vector<int> cores;
+      for (int d = 0; d < dp; ++d)
+        for (int c : out.groups[d * pp + st]) cores.push_back(c);
+      for (int l = out.stage_layers[st].first; l < out.stage_layers[st].second; ++l)
+        out.resident_weights.push_back(
+            ctx.alloc_symmetric(cores, slices.bytes, "layer" + std::to_string(l) + " resident weights"));
+    }
+  for (int d = 0; d < dp; ++d) {
+    const auto& batch = out.batches[d];
+    if (batch.empty()) continue;
+    const uint32_t T = tokens(batch);
+    std::vector<int> replica_cores;
+    for (int st = 0; st < pp; ++st)
+      for (int c : out.groups[d * pp + st]) replica_cores.push_back(c);
+    // The activations stay in SRAM, at the same offset on every core of the replica, so
+    // one stage sends them straight into the next stage's buffer.
+    const uint32_t x = ctx.alloc_symmetric(replica_cores, uint64_t(T) * h * 4, "activations x");
+    if (kv_in_sram) {
+      const uint64_t bytes = batch.size() * (KV / tp) * positions(batch) * hd * 4;
+      for (int st = 0; st < pp; ++st)
+        for (int l = out.stage_layers[st].first; l < out.stage_layers[st].second; ++l) {
+          kv_cache_layout c;
+          c.space = mem_space::sram;
+          c.max_positions = positions(batch);
+          const std::string p = "layer" + std::to_string(l);
+          c.k = ctx.alloc_symmetric(out.groups[d * pp + st], bytes, p + " K cache");
+          c.v = ctx.alloc_symmetric(out.groups[d * pp + st], bytes, p + " V cache");
+          out.kv[d].push_back(c);
+        }
+    }
+    for (int st = 0; st < pp; ++st) {
+      const std::vector<int>& group = out.groups[d * pp + st];
+      const uint16_t barrier = ctx.new_barrier_group();
+      const auto [first, last] = out.stage_layers[st];
+      for (int r = 0; r < tp; ++r) {
+        if (st == 0) {
+          ctx.begin_op("input");
+          load_2d(ctx, group[r], out.x_in[d], h, x, h, T, h);
+        } else {
+          ctx.begin_op("pipeline_send");
+          ctx.emit(group[r], recv_cmd{engine::dma, static_cast<uint16_t>(out.groups[d * pp + st - 1][r]), x,
+                                      static_cast<uint32_t>(T * h * 4), static_cast<uint32_t>(d * pp + st)});
+        }
+      }
+      for (int l = first; l < last; ++l) {
+        const auto mark = ctx.mark(group);
+        layer_job job;
+        job.weights = out.weights[l];
+        if (resident) {
+          const uint64_t base = out.resident_weights[l];
+          job.weights.q = base + slices.q;
+          job.weights.k = base + slices.k;
+          job.weights.v = base + slices.v;
+          job.weights.o = base + slices.o;
+          job.weights.gate = base + slices.gate;
+          job.weights.up = base + slices.up;
+          job.weights.down = base + slices.down;
+          job.weights_resident = true;
+        }
+        job.cache = out.kv[d][l];
+        job.batch = batch;
+        job.x_out = out.x_out[d];
+        job.x_sram = x;
+        job.store_out = st == pp - 1 && l == last - 1;
+        job.kv_tile = static_cast<uint32_t>(s.step.kv_tile);
+        job.weight_tile = static_cast<uint32_t>(s.step.weight_tile);
+        job.weight_type = s.weights;
+        job.op_prefix = "layer" + std::to_string(l);
+        job.split_k = par.partition == "k_split";
+        job.split_mn = par.partition == "mn_split";
+        lower_transformer_layer(ctx, model, job, group);
+        ctx.release(mark);
+        // The next layer reuses this one's SRAM buffers: everything of this layer on
+        // the group happens before (a barrier waits for every engine of the core).
+        ctx.begin_op("layer_barrier");
+        for (int c : group) ctx.emit(c, barrier_cmd{engine::sync, barrier, static_cast<uint32_t>(tp)});
+      }
+      if (st == pp - 1) continue;
+      ctx.begin_op("pipeline_send");
+      for (int r = 0; r < tp; ++r)
+        ctx.emit(group[r], send_cmd{engine::dma, static_cast<uint16_t>(out.groups[d * pp + st + 1][r]), x, x,
+                                    static_cast<uint32_t>(T * h * 4), static_cast<uint32_t>(d * pp + st + 1)});
+    }
+  }
+  for (int c = 0; c < ctx.cores(); ++c) out.sram_peak = std::max(out.sram_peak, ctx.sram_peak(c));
+  out.op_names = ctx.op_names();
+  out.programs = ctx.finish();
+  out.summary = summarize(out.programs, hw.mesh.width);
+  out.ops = per_op(out.programs, out.op_names, hw.mesh.width);
+  return out;
+}
+
+}  // namespace npuvp::kernels
