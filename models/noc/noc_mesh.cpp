@@ -17,8 +17,7 @@ noc_mesh::noc_mesh(const sc_core::sc_module_name& name, const noc_config& cfg, i
       m_period(1.0 / cfg.clock_ghz, sc_core::SC_NS),
       m_watchdog_cycles(static_cast<uint64_t>(std::ceil(cfg.watchdog_ns * cfg.clock_ghz))),
       m_routing(make_routing(cfg.routing)),
-      m_flit_wheel(static_cast<size_t>(cfg.link_cycles) + 2),
-      m_credit_wheel(static_cast<size_t>(cfg.link_cycles) + 2) {
+      m_wheel(static_cast<size_t>(cfg.link_cycles + cfg.router_cycles) + 1) {
   if (width < 1 || height < 1) throw error("noc mesh " + std::string(this->name()) + ": empty mesh");
   std::vector<int> locals(static_cast<size_t>(width * height), 1);
   for (const auto& a : extra) {
@@ -197,19 +196,20 @@ void noc_mesh::tick() {
   // Link arrivals first, then injection and allocation router by router
   // (these reach other routers only through the wheel, at c + 1 or later): the
   // result does not depend on the routers' order.
-  int moved = 0;
-  const size_t slot = c % m_flit_wheel.size();
-  m_post_slot = (c + 1 + static_cast<uint64_t>(m_cfg.link_cycles)) % m_flit_wheel.size();
-  for (const credit_event& e : m_credit_wheel[slot]) e.router->receive_credit(e.output_vc);
-  m_credit_wheel[slot].clear();
-  auto& arrivals = m_flit_wheel[slot];
-  for (const flit_event& e : arrivals) {
-    if (e.router) e.router->receive_flit(e.input_vc, e.flit, c);
-    else flit_delivered(e.flit, c);
-  }
-  moved += static_cast<int>(arrivals.size());
-  arrivals.clear();
-  for (auto& r : m_routers) moved += r->inject(c) + r->allocate(c);
+  const uint64_t n = m_wheel.size();
+  wheel_slot& now = m_wheel[c % n];
+  m_link_slot = &m_wheel[(c + 1 + static_cast<uint64_t>(m_cfg.link_cycles)) % n];
+  m_buffer_slot = &m_wheel[(c + static_cast<uint64_t>(m_cfg.link_cycles + m_cfg.router_cycles)) % n];
+  m_injection_slot = &m_wheel[(c + static_cast<uint64_t>(m_cfg.router_cycles) - 1) % n];
+  for (const credit_event& e : now.credits) e.router->receive_credit(e.output_vc);
+  now.credits.clear();
+  for (const flit_event& e : now.flits) e.router->receive_flit(e.input_vc, e.flit);
+  now.flits.clear();
+  int moved = now.arrivals + static_cast<int>(now.ejections.size());
+  now.arrivals = 0;
+  for (const noc_flit& f : now.ejections) flit_delivered(f, c);
+  now.ejections.clear();
+  for (auto& r : m_routers) moved += r->inject() + r->allocate();
   if (moved) {
     m_last_move = c;
   } else if (m_in_flight && c - m_last_move >= m_watchdog_cycles) {
@@ -221,9 +221,21 @@ void noc_mesh::tick() {
 }
 
 bool noc_mesh::credits_in_flight() const {
-  for (const auto& slot : m_credit_wheel)
-    if (!slot.empty()) return true;
+  for (const auto& slot : m_wheel)
+    if (!slot.credits.empty()) return true;
   return false;
+}
+
+std::pair<size_t, uint32_t> noc_mesh::pipelined(const noc_router& to, int in) const {
+  // Slot of cycle t = m_cycle + k holds the flits that enter buffers at t;
+  // they reached the router (or were injected) router_cycles - 1 cycles earlier.
+  size_t count = 0;
+  uint32_t first = 0;
+  const uint64_t n = m_wheel.size();
+  for (uint64_t t = m_cycle + 1; t < m_cycle + static_cast<uint64_t>(m_cfg.router_cycles); ++t)
+    for (const flit_event& e : m_wheel[t % n].flits)
+      if (e.router == &to && e.input_vc == in && count++ == 0) first = e.flit.packet;
+  return {count, first};
 }
 
 void noc_mesh::fail(uint64_t cycle) {

@@ -100,25 +100,40 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
 
   void report_stats(stats_writer& out) const override;
 
-  // For the routers: packets, and the link pipelines. Flits and credits sent in
-  // cycle c arrive at c + 1 + link_cycles (a time wheel, so a cycle touches
-  // only what arrives in it).
+  // For the routers: packets, and the link and router pipelines on a time
+  // wheel (a cycle touches only what arrives in it). A flit or credit sent in
+  // cycle c arrives at c + 1 + link_cycles; a flit enters the downstream input
+  // buffer router_cycles - 1 cycles after arriving (its router pipeline), an
+  // injected flit router_cycles - 1 cycles after the source writes it.
   const noc_packet& packet(uint32_t id) const { return m_packets[id]; }
   void post_flit(noc_router& to, int input_vc, const noc_flit& f) {
-    m_flit_wheel[m_post_slot].push_back({&to, input_vc, f});
+    m_buffer_slot->flits.push_back({&to, input_vc, f});
+    ++m_link_slot->arrivals;
   }
-  void post_ejection(const noc_flit& f) { m_flit_wheel[m_post_slot].push_back({nullptr, 0, f}); }
-  void post_credit(noc_router& to, int output_vc) { m_credit_wheel[m_post_slot].push_back({&to, output_vc}); }
+  void post_injection(noc_router& to, int input_vc, const noc_flit& f) {
+    m_injection_slot->flits.push_back({&to, input_vc, f});
+  }
+  void post_ejection(const noc_flit& f) { m_link_slot->ejections.push_back(f); }
+  void post_credit(noc_router& to, int output_vc) { m_link_slot->credits.push_back({&to, output_vc}); }
+  // Flits that have reached input VC `in` of `to` but are still in its router
+  // pipeline (not yet buffered), and the packet of the oldest (diagnostics).
+  std::pair<size_t, uint32_t> pipelined(const noc_router& to, int in) const;
 
  private:
   struct flit_event {
-    noc_router* router;  // null: ejection into the local port's sink
+    noc_router* router;
     int32_t input_vc;
     noc_flit flit;
   };
   struct credit_event {
     noc_router* router;
     int32_t output_vc;
+  };
+  struct wheel_slot {
+    std::vector<flit_event> flits;      // entering input buffers
+    std::vector<noc_flit> ejections;    // arriving at their destination port
+    std::vector<credit_event> credits;  // arriving at the upstream router
+    int arrivals = 0;                   // flits arriving over mesh links (the watchdog counts them)
   };
   bool credits_in_flight() const;
   void flit_delivered(const noc_flit& f, uint64_t cycle);
@@ -144,10 +159,10 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   bool m_traffic_on = true;
   sc_core::sc_event m_wake;
 
-  // Events by arrival cycle modulo link_cycles + 2.
-  std::vector<std::vector<flit_event>> m_flit_wheel;
-  std::vector<std::vector<credit_event>> m_credit_wheel;
-  size_t m_post_slot = 0;
+  // Events by cycle modulo link_cycles + router_cycles + 1; the slots that
+  // the current cycle posts to.
+  std::vector<wheel_slot> m_wheel;
+  wheel_slot *m_link_slot = nullptr, *m_buffer_slot = nullptr, *m_injection_slot = nullptr;
 
   std::vector<noc_packet> m_packets;
   std::vector<uint32_t> m_free_packets;

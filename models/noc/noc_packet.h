@@ -30,12 +30,12 @@ struct noc_packet {
   void* user = nullptr;     // owner's data (NI: the transaction)
 };
 
-// A flit in an input buffer or on a link: 16 bytes, the packet by index.
+// A flit in an input buffer or on a link: 8 bytes, the packet by index. A
+// flit enters its input buffer when the router pipeline has elapsed (see
+// noc_router), so a buffered flit is always ready to leave and needs no time stamp.
 struct noc_flit {
   uint32_t packet;
-  uint16_t seq;
   bool head, tail;
-  uint64_t ready;  // first cycle the router pipeline lets it leave
 };
 
 // Receives the packets that leave the mesh at one local port.
@@ -68,12 +68,11 @@ class noc_ring {
     m_mask = static_cast<uint32_t>(n - 1);
   }
   bool empty() const { return m_head == m_tail; }
-  bool full() const { return m_tail - m_head == m_capacity; }
   size_t size() const { return m_tail - m_head; }
   size_t capacity() const { return m_capacity; }
   T& front() { return m_items[m_head & m_mask]; }
   const T& front() const { return m_items[m_head & m_mask]; }
-  void push(const T& v) { m_items[m_tail++ & m_mask] = v; }  // caller checks full()
+  void push(const T& v) { m_items[m_tail++ & m_mask] = v; }  // caller keeps size() <= capacity()
   void pop() { ++m_head; }
 
  private:

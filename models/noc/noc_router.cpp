@@ -9,12 +9,15 @@ namespace npuvp {
 
 noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, const routing_policy& routing,
                        const noc_router_params& p)
-    : sc_module(name), m_mesh(mesh), m_routing(routing), m_p(p) {
+    : sc_module(name), m_mesh(mesh), m_p(p) {
   const int ports = mesh_directions + p.local_ports;
   if (ports > 32 || static_cast<size_t>(ports) * p.vcs > bit_set::capacity)
     throw error(std::string(this->name()) + ": " + std::to_string(ports) + " ports x " + std::to_string(p.vcs) +
                 " VCs exceed the router's limits (32 ports, " + std::to_string(bit_set::capacity) + " input VCs)");
   m_out.resize(ports);
+  // The routing policy, tabulated per destination node (one lookup per head flit per hop).
+  for (int n = 0; n < mesh.width() * mesh.height(); ++n)
+    m_route.push_back(static_cast<int8_t>(routing.route(p.x, p.y, n % mesh.width(), n / mesh.width())));
   for (int o = mesh_directions; o < ports; ++o) m_out[o].local = true;
   m_credits.assign(static_cast<size_t>(ports) * p.vcs, p.buffer_flits);
   // Ejection ports always accept: credits that never run out (unless blocked).
@@ -23,23 +26,31 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
   m_in.resize(static_cast<size_t>(ports) * p.vcs);
   for (auto& in : m_in) in.buf = noc_ring<noc_flit>(static_cast<size_t>(p.buffer_flits));
   for (size_t i = 0; i < m_in.size(); ++i) {
-    m_port_of.push_back(static_cast<uint8_t>(i / static_cast<size_t>(p.vcs)));
-    m_vc_of.push_back(static_cast<uint8_t>(i % static_cast<size_t>(p.vcs)));
+    m_in[i].port = static_cast<uint8_t>(i / static_cast<size_t>(p.vcs));
+    m_in[i].vc = static_cast<uint8_t>(i % static_cast<size_t>(p.vcs));
   }
-  m_upstream.assign(ports, nullptr);
-  m_upstream_out.assign(ports, -1);
   m_source.resize(p.local_ports);
   m_injecting.resize(p.local_ports);
-  m_requests.resize(ports);
-  m_in_next.assign(ports, 0);
-  m_pick.assign(ports, -1);
-  m_port_requests.assign(ports, 0);
+  m_local_occupancy.assign(static_cast<size_t>(p.local_ports) * p.vcs, 0);
+  m_va_requests.resize(ports);
+  m_inp.resize(ports);
+  // Round-robin masks: the ports (VCs) after k, or all of them after the last one.
+  for (int k = 0; k < ports; ++k) m_after_port[k] = k + 1 == ports ? ~uint32_t(0) : ~((uint32_t(2) << k) - 1);
+  for (int k = 0; k < p.vcs; ++k) m_after_vc[k] = k + 1 == p.vcs ? ~uint32_t(0) : ~((uint32_t(2) << k) - 1);
 }
 
 void noc_router::block_ejection(int local_port, bool blocked) {
   const int o = mesh_directions + local_port;
   m_out[o].blocked = blocked;
   std::fill_n(m_credits.begin() + o * m_p.vcs, m_p.vcs, blocked ? 0 : ejection_credits);
+  for (int v = 0; v < m_p.vcs; ++v)
+    if (m_owner[o * m_p.vcs + v] >= 0) set_credit_bit(m_in[m_owner[o * m_p.vcs + v]], !blocked);
+}
+
+size_t noc_router::occupancy(int port, int vc) const {
+  const int in = port * m_p.vcs + vc;
+  if (port >= mesh_directions) return m_local_occupancy[static_cast<size_t>(in - mesh_directions * m_p.vcs)];
+  return m_in[in].buf.size() + m_mesh.pipelined(*this, in).first;
 }
 
 std::string noc_router::port_name(int port) {
@@ -49,32 +60,38 @@ std::string noc_router::port_name(int port) {
 
 void noc_router::connect(int dir, noc_router& next) {
   m_out[dir].next = &next;
-  m_out[dir].next_in = dir ^ 2;  // north<->south, east<->west
-  next.m_upstream[dir ^ 2] = this;
-  next.m_upstream_out[dir ^ 2] = dir;
+  const int in_port = dir ^ 2;  // north<->south, east<->west
+  m_out[dir].next_in = in_port * m_p.vcs;
+  for (int v = 0; v < m_p.vcs; ++v) {
+    input_vc& ivc = next.m_in[static_cast<size_t>(in_port * m_p.vcs + v)];
+    ivc.up = this;
+    ivc.up_credit = dir * m_p.vcs + v;
+  }
 }
 
-int noc_router::inject_(uint64_t c) {
+int noc_router::inject_() {
   int moved = 0;
   for (int l = 0; l < m_p.local_ports; ++l) {
     auto& q = m_source[l];
     source_state& s = m_injecting[l];
-    const int port = mesh_directions + l;
+    uint32_t* occupancy = &m_local_occupancy[static_cast<size_t>(l) * m_p.vcs];
+    const auto full = static_cast<uint32_t>(m_p.buffer_flits);
     for (int k = 0; k < m_p.link_flits && !q.empty(); ++k) {
       const noc_packet& pkt = m_mesh.packet(q.front());
       if (s.vc < 0) {
         // The packet takes the least occupied local input VC of its class.
-        size_t best = m_p.buffer_flits + 1u;
-        for (int v = pkt.vc_lo; v < pkt.vc_hi; ++v) {
-          const auto& b = m_in[static_cast<size_t>(port) * m_p.vcs + v].buf;
-          if (!b.full() && b.size() < best) best = b.size(), s.vc = v;
-        }
+        uint32_t best = full + 1;
+        for (int v = pkt.vc_lo; v < pkt.vc_hi; ++v)
+          if (occupancy[v] < full && occupancy[v] < best) best = occupancy[v], s.vc = v;
         if (s.vc < 0) break;
       }
-      const int in = port * m_p.vcs + s.vc;
-      if (m_in[in].buf.full()) break;
-      push_input(in, {q.front(), static_cast<uint16_t>(s.seq), s.seq == 0, s.seq + 1 == pkt.flits,
-                      c + m_p.router_cycles - 1});
+      if (occupancy[s.vc] == full) break;
+      ++occupancy[s.vc];
+      const int in = (mesh_directions + l) * m_p.vcs + s.vc;
+      const noc_flit f{q.front(), s.seq == 0, s.seq + 1 == pkt.flits};
+      // The router pipeline starts at the buffer write (docs/noc.md).
+      if (m_p.router_cycles == 1) push_input(in, f);
+      else m_mesh.post_injection(*this, in, f);
       ++m_injected;
       ++moved;
       if (++s.seq == pkt.flits) {
@@ -87,128 +104,127 @@ int noc_router::inject_(uint64_t c) {
   return moved;
 }
 
-void noc_router::traverse(int in, int o) {
-  input_vc& ivc = m_in[in];
-  output& out = m_out[o];
-  const noc_flit f = ivc.buf.front();
-  ivc.buf.pop();
-  --m_buffered;
-  if (f.tail || ivc.buf.empty()) m_has_vc.reset(static_cast<size_t>(in));
-  if (f.tail && !ivc.buf.empty()) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
-  const int in_port = m_port_of[in];
-  const int out_vc = ivc.credit;
-  // The flit and the freed slot's credit cross their links (Dally & Towles
-  // 13.3) and arrive link_cycles + 1 cycles later.
-  if (noc_router* up = m_upstream[in_port]) m_mesh.post_credit(*up, m_upstream_out[in_port] * m_p.vcs + m_vc_of[in]);
-  if (out.local) {
-    m_mesh.post_ejection(f);
-  } else {
-    --m_credits[out_vc];
-    m_mesh.post_flit(*out.next, out.next_in * m_p.vcs + ivc.out_vc, f);
-  }
-  ++out.flits;
-  ++m_forwarded;
-  if (f.tail) {
-    m_owner[out_vc] = -1;
-    ivc.out_port = ivc.out_vc = ivc.credit = -1;
-  }
+int noc_router::route(const input_vc& ivc) const {
+  const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
+  const int dir = m_route[static_cast<size_t>(pkt.dst.node)];
+  return dir < 0 ? mesh_directions + pkt.dst.port : dir;
 }
 
-void noc_router::allocate_vcs(uint64_t c, bool& stalled) {
-  // Ready head flits get their route, then each output hands its free VCs (of
-  // the packet's class) to the requesting input VCs round-robin.
-  m_touched.clear();
+bool noc_router::grant_vc(int i, int o) {
+  // The lowest free VC of the packet's class at output o, if any.
+  input_vc& ivc = m_in[i];
+  int* owner = &m_owner[static_cast<size_t>(o) * m_p.vcs];
+  const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
+  int v = pkt.vc_lo;
+  while (v < pkt.vc_hi && owner[v] >= 0) ++v;
+  if (v == pkt.vc_hi) return false;
+  owner[v] = i;
+  ivc.out_vc = v;
+  ivc.credit = o * m_p.vcs + v;
+  m_out[o].va_next = i + 1;
+  m_need_vc.reset(static_cast<size_t>(i));
+  set_has_bit(ivc);
+  set_credit_bit(ivc, m_credits[ivc.credit] > 0);
+  return true;
+}
+
+void noc_router::allocate_vcs(bool& stalled) {
+  // Head flits get their route, then each output hands its free VCs (of the
+  // packet's class) to the requesting input VCs round-robin.
+  const int only = m_need_vc.single();
+  if (only >= 0) {  // the usual case: one head waiting, no competition
+    input_vc& ivc = m_in[only];
+    if (ivc.out_port < 0) ivc.out_port = route(ivc);
+    if (!grant_vc(only, ivc.out_port)) stalled = true;  // no free VC at this output
+    return;
+  }
+  uint32_t touched = 0;
   m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
-    if (ivc.buf.front().ready > c) return;
-    if (ivc.out_port < 0) {
-      const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
-      const int dir = m_routing.route(m_p.x, m_p.y, pkt.dst_x, pkt.dst_y);
-      ivc.out_port = dir < 0 ? mesh_directions + pkt.dst.port : dir;
-    }
-    if (m_requests[ivc.out_port].empty()) m_touched.push_back(ivc.out_port);
-    m_requests[ivc.out_port].push_back(i);
+    if (ivc.out_port < 0) ivc.out_port = route(ivc);
+    m_va_requests[ivc.out_port].set(static_cast<size_t>(i));
+    touched |= uint32_t(1) << ivc.out_port;
   });
-  for (int o : m_touched) {
-    auto& req = m_requests[o];
-    output& out = m_out[o];
-    int* owner = &m_owner[static_cast<size_t>(o) * m_p.vcs];
-    const size_t n = req.size();
-    size_t first = 0;
-    while (first < n && req[first] < out.va_next) ++first;
-    for (size_t k = 0; k < n; ++k) {
-      const int i = req[(first + k) % n];
-      const noc_packet& pkt = m_mesh.packet(m_in[i].buf.front().packet);
-      int v = pkt.vc_lo;
-      while (v < pkt.vc_hi && owner[v] >= 0) ++v;
-      if (v == pkt.vc_hi) {
-        stalled = true;  // no free VC at this output
-        continue;
-      }
-      owner[v] = i;
-      m_in[i].out_vc = v;
-      m_in[i].credit = o * m_p.vcs + v;
-      out.va_next = i + 1;
-      m_need_vc.reset(static_cast<size_t>(i));
-      m_has_vc.set(static_cast<size_t>(i));
-    }
-    req.clear();
+  for (; touched; touched &= touched - 1) {
+    const int o = __builtin_ctz(touched);
+    const bit_set requests = m_va_requests[o];
+    m_va_requests[o] = bit_set{};
+    requests.for_each_from(static_cast<size_t>(m_out[o].va_next), [&](int i) {
+      if (!grant_vc(i, o)) stalled = true;  // no free VC at this output
+    });
   }
 }
 
-int noc_router::allocate_(uint64_t c) {
+int noc_router::allocate_() {
   bool stalled = false;
-  if (m_need_vc.any()) allocate_vcs(c, stalled);
+  if (m_need_vc.any()) allocate_vcs(stalled);
   // Switch allocation, separable input-first (Dally & Towles 2004, sec. 19.3):
-  // each input port picks one ready VC round-robin, then each output grants one
-  // requesting input port round-robin, so flows share an output per input port
-  // whatever the number of VCs they hold. Each input port requests one output,
-  // so the outputs decide independently. Each input port and each output send
-  // at most link_flits flits per cycle.
+  // each input port picks one VC with a credit downstream round-robin, then
+  // each output grants one requesting input port round-robin, so flows share
+  // an output per input port whatever the number of VCs they hold. Each input
+  // port requests one output, so the outputs decide independently. Each input
+  // port and each output send at most link_flits flits per cycle. Every
+  // buffered flit is ready (receive_flit), so the VC masks say it all.
   int moved = 0;
-  for (int round = 0; round < m_p.link_flits; ++round) {
+  const int vcs = m_p.vcs;
+  input_vc* const in_vcs = m_in.data();
+  input_port* const in_ports = m_inp.data();
+  output* const outs = m_out.data();
+  for (int round = 0; round < m_p.link_flits && m_has_ports; ++round) {
     uint32_t outputs = 0;
-    int port = -1, first = -1, after = -1;
-    auto request = [&] {
-      const int pick = after >= 0 ? after : first;
-      if (pick < 0) return;
-      const int o = m_in[pick].out_port;
-      m_pick[port] = pick;
-      m_port_requests[o] |= uint32_t(1) << port;
+    for (uint32_t pending = m_has_ports; pending; pending &= pending - 1) {
+      const int port = __builtin_ctz(pending);
+      input_port& ip = in_ports[port];
+      const uint32_t ok = ip.has & ip.cred;
+      stalled |= ok != ip.has;  // no credit downstream (or ejection refused)
+      if (!ok) continue;
+      stalled |= (ok & (ok - 1)) != 0;  // two ready VCs at one input port
+      // First ready VC at or after the round-robin pointer.
+      const uint32_t later = ok & ip.rr_after;
+      ip.pick = port * vcs + __builtin_ctz(later ? later : ok);
+      const int o = in_vcs[ip.pick].out_port;
+      outs[o].requests |= uint32_t(1) << port;
       outputs |= uint32_t(1) << o;
-    };
-    m_has_vc.for_each([&](int i) {
-      const input_vc& ivc = m_in[i];
-      if (ivc.buf.front().ready > c) return;
-      if (m_credits[ivc.credit] == 0) {
-        stalled = true;  // no credit downstream (or ejection refused)
-        return;
-      }
-      if (m_port_of[i] != port) {
-        request();
-        port = m_port_of[i];
-        first = after = -1;
-      }
-      if (first >= 0) stalled = true;  // two ready VCs at one input port
-      if (first < 0) first = i;
-      if (after < 0 && m_vc_of[i] >= m_in_next[port]) after = i;
-    });
-    request();
+    }
     if (!outputs) break;
-    const int ports = static_cast<int>(m_out.size());
     for (; outputs; outputs &= outputs - 1) {
       const int o = __builtin_ctz(outputs);
-      output& out = m_out[o];
-      const uint32_t req = m_port_requests[o];
-      m_port_requests[o] = 0;
+      output& out = outs[o];
+      const uint32_t req = out.requests;
+      out.requests = 0;
       // First requesting input port at or after the round-robin pointer.
-      const uint32_t later = req & ~((uint32_t(1) << out.sa_next) - 1);
+      const uint32_t later = req & out.sa_after;
       const int in_port = __builtin_ctz(later ? later : req);
       stalled |= (req & (req - 1)) != 0;
-      const int pick = m_pick[in_port];
-      traverse(pick, o);
-      out.sa_next = in_port + 1 == ports ? 0 : in_port + 1;
-      m_in_next[in_port] = m_vc_of[pick] + 1 == m_p.vcs ? 0 : m_vc_of[pick] + 1;
+      out.sa_after = m_after_port[in_port];
+      // Traversal: the flit leaves, the next VC of the port gets the pointer.
+      input_port& ip = in_ports[in_port];
+      const int in = ip.pick;
+      input_vc& ivc = in_vcs[in];
+      ip.rr_after = m_after_vc[ivc.vc];
+      const noc_flit f = ivc.buf.front();
+      ivc.buf.pop();
+      --m_buffered;
+      const bool empty = ivc.buf.empty();
+      if ((f.tail || empty) && !(ip.has &= ~(uint32_t(1) << ivc.vc))) m_has_ports &= ~(uint32_t(1) << in_port);
+      if (f.tail && !empty) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
+      // The flit and the freed slot's credit cross their links (Dally & Towles
+      // 13.3) and arrive link_cycles + 1 cycles later.
+      if (ivc.up) m_mesh.post_credit(*ivc.up, ivc.up_credit);
+      else --m_local_occupancy[static_cast<size_t>(in - mesh_directions * vcs)];
+      const int out_vc = ivc.credit;
+      if (out.local) {
+        m_mesh.post_ejection(f);
+      } else {
+        if (--m_credits[out_vc] == 0) set_credit_bit(ivc, false);
+        m_mesh.post_flit(*out.next, out.next_in + ivc.out_vc, f);
+      }
+      ++out.flits;
+      ++m_forwarded;
+      if (f.tail) {
+        m_owner[out_vc] = -1;
+        ivc.out_port = ivc.out_vc = ivc.credit = -1;
+      }
       ++moved;
     }
   }
@@ -220,16 +236,19 @@ void noc_router::describe_blocked(std::string& out) const {
   const std::string me = name();
   for (size_t i = 0; i < m_in.size(); ++i) {
     const input_vc& ivc = m_in[i];
-    if (ivc.buf.empty()) continue;
     const int port = static_cast<int>(i) / m_p.vcs, vc = static_cast<int>(i) % m_p.vcs;
-    out += "  " + me + " input " + port_name(port) + " vc" + std::to_string(vc) + ": " +
-           std::to_string(ivc.buf.size()) + "/" + std::to_string(ivc.buf.capacity()) + " flits";
+    const size_t flits = occupancy(port, vc);
+    if (flits == 0) continue;
+    // The oldest flit: buffered, or else the first still in the router pipeline.
+    const uint32_t front = ivc.buf.empty() ? m_mesh.pipelined(*this, static_cast<int>(i)).second : ivc.buf.front().packet;
+    out += "  " + me + " input " + port_name(port) + " vc" + std::to_string(vc) + ": " + std::to_string(flits) + "/" +
+           std::to_string(ivc.buf.capacity()) + " flits";
     if (ivc.out_port < 0) {
       out += ", head waiting for a route\n";
       continue;
     }
     const output& o = m_out[ivc.out_port];
-    out += ", front packet " + std::to_string(ivc.buf.front().packet) + " -> output " + port_name(ivc.out_port);
+    out += ", front packet " + std::to_string(front) + " -> output " + port_name(ivc.out_port);
     if (ivc.out_vc < 0)
       out += " waiting for a free VC\n";
     else if (o.local)

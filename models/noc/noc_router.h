@@ -47,19 +47,19 @@ class noc_router : public sc_core::sc_module, public stats_source {
   // Test hook: a blocked local output never accepts a flit (wedges the mesh).
   void block_ejection(int local_port, bool blocked);
 
-  // The kernel's phases for cycle c; each returns the number of flits moved.
-  // The inline guards keep idle routers cheap. Link arrivals come from the
-  // mesh's time wheel through receive_flit / receive_credit.
-  int inject(uint64_t c) { return m_queued ? inject_(c) : 0; }        // source queues -> input buffers
-  int allocate(uint64_t c) { return m_buffered ? allocate_(c) : 0; }  // VC/switch allocation, traversal
-  void receive_flit(int in, noc_flit f, uint64_t c) {
-    // Router pipeline (route computation, VC and switch allocation, crossbar):
-    // router_cycles from buffer write to the link, per hop.
-    f.ready = c + m_p.router_cycles - 1;
-    push_input(in, f);
+  // The kernel's phases for the current cycle; each returns the number of
+  // flits moved. The inline guards keep idle routers cheap. Link arrivals come
+  // from the mesh's time wheel through receive_flit / receive_credit.
+  int inject() { return m_queued ? inject_() : 0; }        // source queues -> input buffers
+  int allocate() { return m_buffered ? allocate_() : 0; }  // VC/switch allocation, traversal
+  // A flit enters input VC `in` once the router pipeline (route computation,
+  // VC and switch allocation, crossbar: router_cycles - 1 cycles after it
+  // arrived) has elapsed, so every buffered flit is ready to leave; the mesh's
+  // wheel delays it (docs/noc.md, "Kernel data structures").
+  void receive_flit(int in, const noc_flit& f) { push_input(in, f); }
+  void receive_credit(int out_vc) {
+    if (m_credits[out_vc]++ == 0 && m_owner[out_vc] >= 0) set_credit_bit(m_in[m_owner[out_vc]], true);
   }
-  void receive_credit(int out_vc) { ++m_credits[out_vc]; }
-
   // Source queue of a local port (unbounded: offered load stays honest).
   void enqueue(int local_port, uint32_t packet) {
     m_source[local_port].push_back(packet);
@@ -72,7 +72,9 @@ class noc_router : public sc_core::sc_module, public stats_source {
   uint64_t link_flits(int port) const { return m_out[port].flits; }
   uint64_t forwarded() const { return m_forwarded; }
   uint64_t stall_cycles() const { return m_stall_cycles; }
-  size_t occupancy(int port, int vc) const { return m_in[static_cast<size_t>(port) * m_p.vcs + vc].buf.size(); }
+  // Flits in input VC `vc` of `port`, including those that arrived but are
+  // still in the router pipeline.
+  size_t occupancy(int port, int vc) const;
 
   void report_stats(stats_writer& out) const override;
 
@@ -80,17 +82,31 @@ class noc_router : public sc_core::sc_module, public stats_source {
   static constexpr int ejection_credits = 1 << 30;
   struct output {
     noc_router* next = nullptr;  // null for a local (ejection) port or a mesh edge
-    int next_in = -1;            // input port at `next`
+    int next_in = -1;            // first input VC at `next` (its input port x vcs)
     bool local = false;
     bool blocked = false;
-    int sa_next = 0;             // round-robin pointers: input port (switch),
-    int va_next = 0;             // input VC (VC allocation)
+    // Round-robin pointers: switch allocation as the mask of input ports at or
+    // after the next one to serve, VC allocation as the next input VC.
+    uint32_t sa_after = ~uint32_t(0);
+    int va_next = 0;
+    uint32_t requests = 0;  // input ports asking for it this cycle (scratch)
     uint64_t flits = 0;
   };
   struct input_vc {
     noc_ring<noc_flit> buf;
     int out_port = -1, out_vc = -1;  // route of the packet at the front
     int credit = -1;                 // out_port * vcs + out_vc (index of its credit count)
+    uint8_t port = 0, vc = 0;
+    noc_router* up = nullptr;        // who gets the freed slots' credits (null: local port)
+    int up_credit = -1;              // and at which index of its credit counts
+  };
+  // Per input port, masks of its VCs (bit = VC): `has`: non-empty and holding
+  // an output VC; `cred`: the output VC held has a credit downstream. Switch
+  // allocation works on these masks only.
+  struct input_port {
+    uint32_t has = 0, cred = 0;
+    uint32_t rr_after = ~uint32_t(0);  // round-robin: VCs at or after the next one to serve
+    int pick = -1;                     // VC chosen this cycle (scratch)
   };
   struct source_state {
     int vc = -1;        // input VC of the packet being injected
@@ -104,11 +120,32 @@ class noc_router : public sc_core::sc_module, public stats_source {
     void set(size_t i) { m_words[i >> 6] |= uint64_t(1) << (i & 63); }
     void reset(size_t i) { m_words[i >> 6] &= ~(uint64_t(1) << (i & 63)); }
     bool any() const { return (m_words[0] | m_words[1]) != 0; }
+    // The only member, or -1 when there are none or several.
+    int single() const {
+      const uint64_t a = m_words[0], b = m_words[1];
+      if (a && !b && !(a & (a - 1))) return __builtin_ctzll(a);
+      if (b && !a && !(b & (b - 1))) return 64 + __builtin_ctzll(b);
+      return -1;
+    }
     template <class F>
     void for_each(F f) const {
       for (size_t w = 0; w < 2; ++w)
         for (uint64_t bits = m_words[w]; bits; bits &= bits - 1)
           f(static_cast<int>(w * 64 + static_cast<size_t>(__builtin_ctzll(bits))));
+    }
+    // Round-robin order: the members >= start ascending, then those < start.
+    template <class F>
+    void for_each_from(size_t start, F f) const {
+      bit_set later, earlier;
+      for (size_t w = 0; w < 2; ++w) {
+        const size_t base = w * 64;
+        const uint64_t at_or_after =
+            start <= base ? ~uint64_t(0) : start >= base + 64 ? 0 : ~((uint64_t(1) << (start - base)) - 1);
+        later.m_words[w] = m_words[w] & at_or_after;
+        earlier.m_words[w] = m_words[w] & ~at_or_after;
+      }
+      later.for_each(f);
+      earlier.for_each(f);
     }
 
    private:
@@ -116,37 +153,48 @@ class noc_router : public sc_core::sc_module, public stats_source {
   };
 
   bool connected(int port) const { return port >= mesh_directions || m_out[port].next != nullptr; }
+  // m_has_ports: input ports with a bit in `has`.
+  void set_has_bit(const input_vc& ivc) {
+    m_inp[ivc.port].has |= uint32_t(1) << ivc.vc;
+    m_has_ports |= uint32_t(1) << ivc.port;
+  }
+  void set_credit_bit(const input_vc& ivc, bool has_credit) {
+    const uint32_t bit = uint32_t(1) << ivc.vc;
+    if (has_credit) m_inp[ivc.port].cred |= bit;
+    else m_inp[ivc.port].cred &= ~bit;
+  }
   void push_input(int in, const noc_flit& f) {
     input_vc& ivc = m_in[in];
-    if (ivc.buf.empty()) (ivc.out_vc < 0 ? m_need_vc : m_has_vc).set(static_cast<size_t>(in));
+    if (ivc.buf.empty()) {
+      if (ivc.out_vc < 0) m_need_vc.set(static_cast<size_t>(in));
+      else set_has_bit(ivc);
+    }
     ivc.buf.push(f);
     ++m_buffered;
   }
-  int inject_(uint64_t c);
-  int allocate_(uint64_t c);
-  void allocate_vcs(uint64_t c, bool& stalled);
-  void traverse(int in, int o);
+  int inject_();
+  int allocate_();
+  void allocate_vcs(bool& stalled);
+  int route(const input_vc& ivc) const;  // output port of the packet at the front
+  bool grant_vc(int i, int o);
 
   noc_mesh& m_mesh;
-  const routing_policy& m_routing;
+  std::vector<int8_t> m_route;  // per destination node: the routing policy's direction (-1: local)
   noc_router_params m_p;
   std::vector<output> m_out;
   std::vector<input_vc> m_in;            // port * vcs + vc
-  std::vector<uint8_t> m_port_of, m_vc_of;  // input VC index -> port, VC (no division on the hot path)
   std::vector<int> m_credits;            // out port * vcs + vc: free slots downstream
   std::vector<int> m_owner;              // out port * vcs + vc: input VC holding it, -1 when free
-  std::vector<noc_router*> m_upstream;   // per input port: who gets the credits (null for local)
-  std::vector<int> m_upstream_out;       // per input port: the upstream's output port
   std::vector<std::deque<uint32_t>> m_source;
   std::vector<source_state> m_injecting;
-  std::vector<std::vector<int>> m_requests;  // per output: input VCs asking for a VC (scratch)
-  std::vector<int> m_touched;                // outputs with VC requests (scratch)
-  std::vector<int> m_in_next;                // per input port: round-robin VC pointer
-  std::vector<int> m_pick;                   // per input port: VC chosen this cycle (scratch)
-  std::vector<uint32_t> m_port_requests;     // per output: input ports asking for it (scratch)
-  // Non-empty input VCs whose front packet waits for an output VC, and those
-  // that hold one: the allocators walk only these.
-  bit_set m_need_vc, m_has_vc;
+  std::vector<uint32_t> m_local_occupancy;   // per local input VC: flits injected and not yet gone
+  std::vector<input_port> m_inp;
+  uint32_t m_after_port[32], m_after_vc[32];  // round-robin masks (see the constructor)
+  uint32_t m_has_ports = 0;
+  // Non-empty input VCs whose front packet waits for an output VC, and per
+  // output those asking for one of its VCs this cycle (scratch).
+  bit_set m_need_vc;
+  std::vector<bit_set> m_va_requests;
   uint64_t m_buffered = 0;  // flits in input buffers
   uint64_t m_queued = 0;    // packets in source queues
   uint64_t m_forwarded = 0, m_stall_cycles = 0, m_injected = 0;

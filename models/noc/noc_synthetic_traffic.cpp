@@ -33,7 +33,7 @@ noc_synthetic_traffic::noc_synthetic_traffic(noc_mesh& mesh, const noc_synthetic
   m_p = std::min(1.0, cfg.rate / cfg.packet_flits);
   m_gap = std::geometric_distribution<uint64_t>(std::min(m_p, 1.0 - 1e-12));
   const size_t nodes = static_cast<size_t>(mesh.width() * mesh.height());
-  m_next.resize(nodes);
+  m_nodes = nodes;
   for (size_t n = 0; n < nodes; ++n) {
     schedule_next(n, 0);
     mesh.attach({static_cast<int>(n), 0}, *this);
@@ -42,7 +42,7 @@ noc_synthetic_traffic::noc_synthetic_traffic(noc_mesh& mesh, const noc_synthetic
 }
 
 void noc_synthetic_traffic::schedule_next(size_t node, uint64_t after) {
-  m_next[node] = after + (m_p >= 1.0 ? 0 : m_gap(m_rng));
+  m_next.push({after + (m_p >= 1.0 ? 0 : m_gap(m_rng)), static_cast<uint32_t>(node)});
 }
 
 int noc_synthetic_traffic::destination(int x, int y) {
@@ -66,8 +66,9 @@ bool noc_synthetic_traffic::generate(uint64_t cycle) {
   }
   const bool measured = cycle >= m_cfg.warmup_cycles && cycle < end;
   const int w = m_mesh.width();
-  for (size_t n = 0; n < m_next.size(); ++n) {
-    if (m_next[n] != cycle) continue;
+  while (m_next.top().first == cycle) {
+    const size_t n = m_next.top().second;
+    m_next.pop();
     const int x = static_cast<int>(n) % w, y = static_cast<int>(n) / w;
     const int dst = destination(x, y);
     const uint64_t id = m_delivered.size();
@@ -96,12 +97,12 @@ void noc_synthetic_traffic::packet_delivered(const noc_packet& p, uint64_t cycle
 
 double noc_synthetic_traffic::offered_rate() const {
   return static_cast<double>(m_window_created_flits) /
-         (static_cast<double>(m_next.size()) * static_cast<double>(m_cfg.measure_cycles));
+         (static_cast<double>(m_nodes) * static_cast<double>(m_cfg.measure_cycles));
 }
 
 double noc_synthetic_traffic::accepted_rate() const {
   return static_cast<double>(m_window_accepted_flits) /
-         (static_cast<double>(m_next.size()) * static_cast<double>(m_cfg.measure_cycles));
+         (static_cast<double>(m_nodes) * static_cast<double>(m_cfg.measure_cycles));
 }
 
 uint64_t noc_synthetic_traffic::undelivered() const {

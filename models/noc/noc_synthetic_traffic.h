@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <queue>
 #include <random>
 #include <string>
 #include <vector>
@@ -61,7 +63,12 @@ class noc_synthetic_traffic : public noc_traffic, public noc_sink {
   std::mt19937_64 m_rng;
   std::geometric_distribution<uint64_t> m_gap;
   double m_p;
-  std::vector<uint64_t> m_next;  // next injection cycle per node
+  // Next injection (cycle, node) of every node, earliest first; nodes due in
+  // the same cycle come out in ascending order, so the random draws follow
+  // node order.
+  using injection = std::pair<uint64_t, uint32_t>;
+  std::priority_queue<injection, std::vector<injection>, std::greater<injection>> m_next;
+  size_t m_nodes;
   bool m_injecting = true;
   std::vector<uint8_t> m_delivered;  // per packet: times delivered
   uint64_t m_measured_left = 0, m_window_created_flits = 0, m_window_accepted_flits = 0, m_duplicates = 0;
