@@ -91,7 +91,8 @@ struct moe_config {
   int64_t seed = 1;
   template <class V>
   void visit(V& v) {
-    v.choice("distribution", distribution, {"uniform", "zipf"}, "token->expert load distribution");
+    v.choice("distribution", distribution, {"uniform", "zipf"},
+             "token->expert load distribution (validated; MoE layers are not lowered yet)");
     v.field("zipf_s", zipf_s, "", "Zipf exponent (distribution: zipf)", 0.0, 10.0);
     v.field("seed", seed, "", "seed of the token->expert assignment", 0, 9.0e18);
   }
@@ -103,8 +104,8 @@ struct sim_config {
   int64_t seed = 1;
   template <class V>
   void visit(V& v) {
-    v.field("stats", stats, "path", "statistics JSON output (empty: none)");
-    v.field("trace", trace, "path", "Chrome trace output (empty: none)");
+    v.field("stats", stats, "path", "statistics JSON output of a simulation run (empty: none)");
+    v.field("trace", trace, "path", "Chrome trace output of a simulation run (empty: none)");
     v.field("seed", seed, "", "seed of the data of a functional run", 0, 9.0e18);
   }
 };

@@ -73,8 +73,8 @@ lowered_step lower_step(const scenario& s) {
 
   lowered_step out;
   if (par.partition == "mnk_2d")
-    out.notes.push_back("partition mnk_2d: the layer GEMMs are lowered Megatron-style (QKV/gate/up column-parallel, "
-                        "o/down row-parallel with ring all-reduce); an mnk_2d layer lowering is not implemented yet");
+    out.notes.push_back("partition mnk_2d: the MLP is 2-D split (row all-reduce, column all-gather on the p x q grid); "
+                        "attention stays split by heads (QKV column-, o_proj row-parallel)");
   if (par.partition == "mn_split")
     out.notes.push_back("partition mn_split: the MLP is MN-split (token rows per rank, weight column blocks rotated, "
                         "output all-gathered); attention stays split by heads (QKV column-, o_proj row-parallel)");
@@ -255,6 +255,7 @@ lowered_step lower_step(const scenario& s) {
         job.op_prefix = "layer" + std::to_string(l);
         job.split_k = par.partition == "k_split";
         job.split_mn = par.partition == "mn_split";
+        job.split_2d = par.partition == "mnk_2d";
         lower_transformer_layer(ctx, model, job, group);
         ctx.release(mark);
         // The next layer reuses this one's SRAM buffers: everything of this layer on

@@ -97,14 +97,19 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   }
   const auto max_ir = static_cast<uint32_t>(split_range(I, n, 0).second);
   const bool split_k = job.split_k;
-  const bool split_mn = job.split_mn;
-  if ((split_k || split_mn) && job.weights_resident)
-    throw error(what + ": k_split / mn_split layers with resident weights are not lowered yet");
-  if (split_k && split_mn) throw error(what + ": split_k and split_mn exclude each other");
+  const bool split_mn = job.split_mn, split_2d = job.split_2d;
+  if ((split_k || split_mn || split_2d) && job.weights_resident)
+    throw error(what + ": k_split / mn_split / mnk_2d layers with resident weights are not lowered yet");
+  if (int(split_k) + int(split_mn) + int(split_2d) > 1)
+    throw error(what + ": split_k, split_mn and split_2d exclude each other");
   // Heads per token held in Q and K/V, and the rank's first head in them (split_k: all heads, replicated).
   const uint32_t qh = split_k ? H : hr, kh = split_k ? KV : kvr;
   // Columns of the gate/up results held per rank.
-  const uint32_t gcols = split_k || split_mn ? I : max_ir;
+  const uint32_t gcols = split_k || split_mn || split_2d ? I : max_ir;
+  // split_2d: the p x q grid of the group (rank = i*q + j).
+  const auto [grid_p, grid_q] = grid_shape(n);
+  // The deepest streamed GEMM's k besides h and hr*hd: the down projection's rows per rank.
+  const auto down_k = split_2d ? static_cast<uint32_t>(split_range(I, grid_p, 0).second) : max_ir;
   const float eps = static_cast<float>(model.rms_norm_eps), theta = static_cast<float>(model.rope_theta);
   const uint64_t cache_row = uint64_t(job.cache.max_positions) * hd;  // elements per (sequence, kv head)
   const mem_space cache_space = job.cache.space;
@@ -131,7 +136,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint64_t eb = dtype_bytes(wtype);
   const uint32_t wt = job.weight_tile;
   const uint32_t weights = job.weights_resident ? 0
-                                                : ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, max_ir}) *
+                                                : ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, down_k}) *
                                                                                  wt * eb,
                                                                       "weight tiles (2 buffers)");
   const uint64_t aeb = narrow ? 2 : 4;  // bytes per element of a matmul's activation operand
@@ -178,6 +183,13 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t d = y;
   const uint32_t out = x_in_sram ? x : buffer(uint64_t(T) * h, "layer out");
   const auto& w = job.weights;
+  // split_2d: gate/up kept block-major by I_i ([block i][T x I_i]), the down output by h_j.
+  const std::vector<chunk> i_blocks = mnk_blocks(T, I, grid_p), h_blocks = mnk_blocks(T, h, grid_q);
+  const uint32_t d_blocks = split_2d ? buffer(uint64_t(T) * h, "down output, block-major") : 0;
+  // The transposed grid for down: N = h blocks over grid columns, K = I over grid rows.
+  std::vector<int> transposed;
+  for (int j = 0; j < grid_q; ++j)
+    for (int i = 0; i < grid_p; ++i) transposed.push_back(group[i * grid_q + j]);
   auto label = [&](const char* op) {
     if (!job.op_prefix.empty()) ctx.begin_op(job.op_prefix + "." + op);
   };
@@ -351,6 +363,17 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     const uint32_t xm = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
     if (split_mn) continue;  // below, over the whole group
+    if (split_2d) {  // grid (i, j): gate/up columns I_i (block i of g, u) over rows h_j
+      const int i = r / grid_q, j = r % grid_q;
+      const auto [k0, k1] = split_range(h, grid_q, j);
+      const auto [n0, n1] = split_range(I, grid_p, i);
+      const auto a = static_cast<uint32_t>(xm + k0 * aeb);
+      const auto kj = static_cast<uint32_t>(k1 - k0), ni = static_cast<uint32_t>(n1 - n0);
+      const auto at = static_cast<uint32_t>(i_blocks[i].offset * 4);
+      streamed_gemm(ctx, me, a, h, w.gate + (k0 * I + n0) * eb, I, weights, wt, g + at, ni, T, kj, ni, wtype);
+      streamed_gemm(ctx, me, a, h, w.up + (k0 * I + n0) * eb, I, weights, wt, u + at, ni, T, kj, ni, wtype);
+      continue;
+    }
     if (split_k) {  // partial products over the rank's rows h_r of gate and up
       const auto [h0, h1] = split_range(h, n, r);
       const auto rows = static_cast<uint32_t>(h1 - h0);
@@ -379,6 +402,11 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     rotation_barrier();
     mn_split_rotate(ctx, group, {T, h, I, xm, h, w.up, mn_blocks, u, I, wtype, true, true});
   }
+  if (split_2d) {
+    label("gate_up_combine");
+    mnk_2d_combine(ctx, group, grid_p, grid_q, g, i_blocks, engine::matrix);
+    gate_up_done = mnk_2d_combine(ctx, group, grid_p, grid_q, u, i_blocks, engine::matrix);
+  }
   if (split_k) {
     label("gate_up_allreduce");
     ring_all_reduce(ctx, group, g, uint64_t(T) * I, engine::matrix);
@@ -389,7 +417,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     const auto [i0, i1] = split_range(I, n, r);
     const auto ir = static_cast<uint32_t>(i1 - i0);
     // split_k: gate and up are whole on every rank; the rank's down rows need its columns I_r of them.
-    const uint32_t cols = split_k ? I : ir, first_col = split_k ? static_cast<uint32_t>(i0) : 0;
+    const uint32_t cols = split_k || split_2d ? I : ir, first_col = split_k ? static_cast<uint32_t>(i0) : 0;
     ctx.order(me, gate_up_done, engine::vector);
     label("swiglu");
     if (split_mn) {  // rows T_r of gate and up, all I columns
@@ -411,10 +439,33 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     if (narrow) ctx.order(me, engine::matrix, engine::vector);
     const uint32_t gd = operand(me, g, T * cols);
     ctx.order(me, engine::vector, engine::matrix);
+    if (split_2d) {  // grid (i, j): down columns h_j over rows I_i (the rank's block i of the SwiGLU output)
+      const int gi = r / grid_q, gj = r % grid_q;
+      const auto [k0, k1] = split_range(I, grid_p, gi);
+      const auto [n0, n1] = split_range(h, grid_q, gj);
+      const auto ki = static_cast<uint32_t>(k1 - k0), nj = static_cast<uint32_t>(n1 - n0);
+      streamed_gemm(ctx, me, static_cast<uint32_t>(gd + i_blocks[gi].offset * aeb), ki, w.down + (k0 * h + n0) * eb, h,
+                    weights, wt, static_cast<uint32_t>(d_blocks + h_blocks[gj].offset * 4), nj, T, ki, nj, wtype);
+      continue;
+    }
     project(me, static_cast<uint32_t>(gd + first_col * aeb), cols, w.down, w.down + i0 * h * eb, h, d, T, ir, h);
   }
   engine mlp_done = engine::matrix;
-  if (split_mn) {
+  if (split_2d) {
+    label("down_combine");
+    const engine done = mnk_2d_combine(ctx, transposed, grid_q, grid_p, d_blocks, h_blocks, engine::matrix);
+    // Block-major [block j][T x h_j] -> row-major d for the residual.
+    for (int r = 0; r < n; ++r) {
+      const int me = group[r];
+      ctx.order(me, done, engine::dma);
+      for (int j = 0; j < grid_q; ++j) {
+        const auto [n0, n1] = split_range(h, grid_q, j);
+        const auto hj = static_cast<uint32_t>(n1 - n0);
+        copy_2d(ctx, me, mem_space::sram, d_blocks + h_blocks[j].offset * 4, hj, mem_space::sram, d + n0 * 4, h, T, hj);
+      }
+    }
+    mlp_done = engine::dma;
+  } else if (split_mn) {
     label("down_proj");
     rotation_barrier();
     // fp32: A is g itself (rank r's rows); bf16: the rank's strip at x16.

@@ -76,6 +76,12 @@ struct layer_job {
   // column blocks rotate around the ring (mn_split_rotate), the down output rows are
   // all-gathered. Attention stays split by heads. Not with weights_resident or split_k.
   bool split_mn = false;
+  // MLP 2-D MN/K split (mnk_2d) on the p x q grid of the group (grid_shape): gate/up
+  // with I split over grid rows and h over grid columns, down with h split over grid
+  // columns and I over grid rows; partials combined by mnk_2d_combine (all-reduce
+  // along one grid dimension, all-gather along the other). Attention stays split by
+  // heads. Not with weights_resident, split_k or split_mn.
+  bool split_2d = false;
   // Non-empty: label the layer's commands with operators "<op_prefix>.qkv_proj", ... (lowering_context::begin_op).
   std::string op_prefix;
 };

@@ -162,12 +162,18 @@ namespace {
 // Runs the tiny scenario's step on the reference executor and compares every
 // replica's output and KV caches with the host layer applied layer by layer.
 void check_tiny_step(const std::string& weights, const std::string& kv, executor_options::order order,
-                     const std::string& partition = "megatron", dtype weight_type = dtype::fp32) {
-  INFO("weights " << weights << ", kv " << kv << ", " << partition << ", " << dtype_name(weight_type));
+                     const std::string& partition = "megatron", dtype weight_type = dtype::fp32, int group_size = 2) {
+  INFO("weights " << weights << ", kv " << kv << ", " << partition << ", " << dtype_name(weight_type) << ", tp "
+                  << group_size);
   const bool bf16 = weight_type == dtype::bf16;
   scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
   s.parallelism.partition = partition;
   s.weights = weight_type;
+  if (group_size == 4) {  // 8 query heads over 4 KV heads, so 4 ranks own one GQA group each; 2 x 2 x 4 = all 16 cores
+    s.model_cfg.num_attention_heads = 8;
+    s.model_cfg.num_key_value_heads = 4;
+    s.parallelism.tp = 4;
+  }
   // bf16: one layer. The device rounds its fp32 sums to bf16 operands where the host's sums (differing in
   // the last bits) may round the other way; over several layers one such flip grows past any useful bound.
   if (bf16) s.step.layers = s.parallelism.pp = 1;
@@ -326,6 +332,19 @@ TEST_CASE("step lowering: mn_split layers (MN-split MLP, rotated weight blocks, 
     if (op.name == "layer0.gate_up") CHECK(op.hbm_bytes == 2 * 2 * 64 * 96 * 4);  // 2 replicas, whole gate + up
     if (op.name == "layer0.gate_up") CHECK(op.noc_bytes == 2 * 2 * 2 * 64 * 48 * 4);  // 2 replicas x 2 ranks x 2 GEMMs
   }
+}
+
+TEST_CASE("step lowering: mnk_2d layers (2-D split MLP) match the host layers", "[kernels][step]") {
+  // tp 2 is a 1 x 2 grid; the 2 x 2 grid is in the 4-core test below.
+  check_tiny_step("hbm", "hbm", executor_options::order::random, "mnk_2d");
+  check_tiny_step("hbm", "sram", executor_options::order::round_robin, "mnk_2d", dtype::bf16);
+}
+
+TEST_CASE("step lowering: every partition on 4-core TP groups (2 x 2 grid for mnk_2d) matches the host layers",
+          "[kernels][step]") {
+  for (const char* partition : {"megatron", "k_split", "mn_split", "mnk_2d"})
+    check_tiny_step("hbm", "hbm", executor_options::order::random, partition, dtype::fp32, 4);
+  check_tiny_step("sram", "sram", executor_options::order::random, "megatron", dtype::fp32, 4);
 }
 
 TEST_CASE("step lowering: bf16 weights match the host layers with bf16 operands", "[kernels][step]") {
