@@ -353,9 +353,10 @@ class model {
     // Bursts of at most burst_bytes, cut at every multiple of burst_bytes in
     // source and destination (models/dma/dma_engine.h), counted on the first row.
     const uint64_t B = static_cast<uint64_t>(m_hw.core.dma.burst_bytes);
-    auto cuts = [&](uint64_t a) { return (a % B + run - 1) / B; };
+    auto cuts = [&](uint64_t a) { return run ? (a % B + run - 1) / B : 0; };
     const uint64_t bursts = 1 + cuts(src) + ((src % B) == (dst % B) ? 0 : cuts(dst));
-    const double burst_bytes = double(run) / double(bursts);
+    // An empty transfer (a lowering's zero-length copy) still gets a finite rate: it drains at once.
+    const double burst_bytes = run ? double(run) / double(bursts) : double(B);
     // The request channel sends one request per dma_request_ns (a core cycle
     // unloaded), two per burst (read then write); at most max_outstanding
     // bursts are in flight from the read request to the write response.

@@ -82,7 +82,7 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
       const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       return nlohmann::json{{"elapsed_ns", st.value(hw.name, "elapsed_ns")}, {"wall_s", wall}};
     });
-  std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)\n";
+  std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
   const auto tlm = run_isolated(jobs, parallel);
   std::cout << std::left << std::setw(34) << "strategy / placement" << std::right << std::setw(13) << "TLM us"
             << std::setw(13) << "model us" << std::setw(9) << "error %" << std::setw(11) << "TLM s" << std::setw(11)
@@ -166,7 +166,8 @@ std::vector<std::pair<std::string, std::pair<std::string, std::string>>> expand_
     if (k != "base" && k != "set" && k != "vary")
       throw config_error(grid_file, kv.first.Mark().line + 1, k, "unknown key (expected base, set, vary)");
   }
-  const std::string base = dir_of(grid_file) + grid["base"].as<std::string>();
+  const std::string base_key = grid["base"].as<std::string>();
+  const std::string base = base_key[0] == '/' ? base_key : dir_of(grid_file) + base_key;
   const YAML::Node root = YAML::Load(read_file(base));
   if (grid["set"])
     for (const auto& kv : grid["set"]) set_dotted(root, kv.first.as<std::string>(), kv.second);
@@ -271,7 +272,7 @@ int crosscheck(const std::vector<std::string>& args) {
       const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       return nlohmann::json{{"elapsed_ns", st.value(c.hw.name, "elapsed_ns")}, {"wall_s", wall}};
     });
-  std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)\n";
+  std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
   const auto tlm = run_isolated(jobs, parallel);
 
   nlohmann::json out = {{"calibration", calibration}, {"cases", nlohmann::json::array()}};
