@@ -266,11 +266,30 @@ int crosscheck(const std::vector<std::string>& args) {
     }
   std::vector<isolated_job> jobs;
   for (const auto& c : cases)
-    jobs.push_back([&c] {
+    jobs.push_back([&c, &params] {
+      // The perfmodel runs in the same fresh child as the TLM chip, first.
+      const auto m0 = std::chrono::steady_clock::now();
+      const perf::perf_result r = perf::evaluate(c.hw, c.step.programs, params.at(c.hw.name));
+      const double model_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count();
+      nlohmann::json ops = nlohmann::json::array();
+      for (size_t o = 1; o < r.by_op.size(); ++o)
+        if (r.by_op[o].commands)
+          ops.push_back({{"op_id", o},
+                         {"model_span_ns", r.by_op[o].last_end_ns - r.by_op[o].first_start_ns},
+                         {"model_busy_ns", r.by_op[o].busy_ns},
+                         {"commands", r.by_op[o].commands},
+                         {"bound", perf::bound_name(r.by_op[o].bounded_by())},
+                         {"class", bound_class(r.by_op[o].bounded_by())}});
       const auto t0 = std::chrono::steady_clock::now();
       const stats_writer st = run_chip(c.hw, c.step.programs, {});
       const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      return nlohmann::json{{"elapsed_ns", st.value(c.hw.name, "elapsed_ns")}, {"wall_s", wall}};
+      return nlohmann::json{{"elapsed_ns", st.value(c.hw.name, "elapsed_ns")},
+                            {"wall_s", wall},
+                            {"model_ns", r.time_ns},
+                            {"model_wall_s", model_wall},
+                            {"bound", perf::bound_name(r.bounded_by)},
+                            {"class", bound_class(r.bounded_by)},
+                            {"ops", ops}};
     });
   std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
   const auto tlm = run_isolated(jobs, parallel);
@@ -291,12 +310,11 @@ int crosscheck(const std::vector<std::string>& args) {
   std::vector<double> speedups;
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
-    const auto t0 = std::chrono::steady_clock::now();
-    const perf::perf_result r = perf::evaluate(c.hw, c.step.programs, params.at(c.hw.name));
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double t = tlm[i]["elapsed_ns"].get<double>(), w = tlm[i]["wall_s"].get<double>();
-    const double err = 100 * (r.time_ns - t) / t;
-    const std::string cls = bound_class(r.bounded_by);
+    const nlohmann::json& x = tlm[i];
+    const double t = x["elapsed_ns"].get<double>(), w = x["wall_s"].get<double>();
+    const double model_ns = x["model_ns"].get<double>(), wall = x["model_wall_s"].get<double>();
+    const double err = 100 * (model_ns - t) / t;
+    const std::string cls = x["class"], bnd = x["bound"];
     for (stat_t* st : {&all, &by_class[cls]}) {
       st->sum += std::fabs(err);
       st->worst = std::max(st->worst, std::fabs(err));
@@ -304,35 +322,30 @@ int crosscheck(const std::vector<std::string>& args) {
     }
     speedups.push_back(w / wall);
     std::cout << std::left << std::setw(60) << c.name << std::right << std::fixed << std::setprecision(2)
-              << std::setw(12) << t / 1e3 << std::setw(12) << r.time_ns / 1e3 << std::setw(9) << err
+              << std::setw(12) << t / 1e3 << std::setw(12) << model_ns / 1e3 << std::setw(9) << err
               << std::setw(9) << w << std::setw(10) << wall * 1e3 << std::setw(9) << std::setprecision(0)
-              << w / wall << "  " << perf::bound_name(r.bounded_by) << " (" << cls << ")\n";
-    rows << "step," << csv_field(c.name) << ",,," << t << "," << r.time_ns << "," << err << "," << w << "," << wall
-         << "," << w / wall << "," << perf::bound_name(r.bounded_by) << "," << cls << "\n";
+              << w / wall << "  " << bnd << " (" << cls << ")\n";
+    rows << "step," << csv_field(c.name) << ",,," << t << "," << model_ns << "," << err << "," << w << "," << wall
+         << "," << w / wall << "," << bnd << "," << cls << "\n";
     nlohmann::json jc = {{"name", c.name},       {"tlm_ns", t},
-                         {"model_ns", r.time_ns}, {"error_percent", err},
+                         {"model_ns", model_ns},  {"error_percent", err},
                          {"tlm_wall_s", w},       {"model_wall_s", wall},
-                         {"speedup", w / wall},   {"bound", perf::bound_name(r.bounded_by)},
+                         {"speedup", w / wall},   {"bound", bnd},
                          {"class", cls},          {"ops", nlohmann::json::array()}};
     // Per operator: the perfmodel's span of its commands; the TLM chip does not
     // time operators yet, so only the step is compared.
-    for (size_t o = 1; o < r.by_op.size(); ++o) {
-      const perf::breakdown_row& op = r.by_op[o];
-      if (!op.commands) continue;
-      const std::string op_name = o < c.step.op_names.size() ? c.step.op_names[o] : op.name;
-      const double span = op.last_end_ns - op.first_start_ns;
+    for (nlohmann::json op : x["ops"]) {
+      const size_t o = op["op_id"];
+      const std::string op_name = o < c.step.op_names.size() ? c.step.op_names[o] : "op " + std::to_string(o);
+      const double span = op["model_span_ns"];
       rows << "op," << csv_field(c.name) << "," << o << "," << csv_field(op_name) << ",," << span << ",,,,,"
-           << perf::bound_name(op.bounded_by()) << "," << bound_class(op.bounded_by()) << "\n";
-      jc["ops"].push_back({{"op_id", o},
-                           {"op", op_name},
-                           {"model_span_ns", span},
-                           {"model_busy_ns", op.busy_ns},
-                           {"commands", op.commands},
-                           {"bound", perf::bound_name(op.bounded_by())}});
+           << op["bound"].get<std::string>() << "," << op["class"].get<std::string>() << "\n";
+      op["op"] = op_name;
       if (vm.count("ops"))
         std::cout << "    " << std::left << std::setw(56) << op_name << std::right << std::setw(12) << "-"
-                  << std::setw(12) << std::setprecision(2) << span / 1e3 << "  " << perf::bound_name(op.bounded_by())
+                  << std::setw(12) << std::setprecision(2) << span / 1e3 << "  " << op["bound"].get<std::string>()
                   << "\n";
+      jc["ops"].push_back(op);
     }
     out["cases"].push_back(jc);
   }
