@@ -46,7 +46,7 @@ enum kind_id : int {
   k_end,
   k_vector0
 };
-constexpr int kind_count = k_vector0 + static_cast<int>(vector_op::causal_mask) + 1;
+constexpr int kind_count = k_vector0 + static_cast<int>(vector_op::to_bf16) + 1;  // the last vector_op
 std::string kind_name(int k) {
   static const char* names[] = {"dma load", "dma store", "dma copy", "dma hbm copy", "matmul", "send",
                                 "recv",     "wait",      "signal",   "barrier",      "end"};
