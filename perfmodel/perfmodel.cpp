@@ -46,7 +46,7 @@ enum kind_id : int {
   k_end,
   k_vector0
 };
-constexpr int kind_count = k_vector0 + static_cast<int>(vector_op::causal_mask) + 1;
+constexpr int kind_count = k_vector0 + static_cast<int>(vector_op::to_bf16) + 1;  // the last vector_op
 std::string kind_name(int k) {
   static const char* names[] = {"dma load", "dma store", "dma copy", "dma hbm copy", "matmul", "send",
                                 "recv",     "wait",      "signal",   "barrier",      "end"};
@@ -353,9 +353,10 @@ class model {
     // Bursts of at most burst_bytes, cut at every multiple of burst_bytes in
     // source and destination (models/dma/dma_engine.h), counted on the first row.
     const uint64_t B = static_cast<uint64_t>(m_hw.core.dma.burst_bytes);
-    auto cuts = [&](uint64_t a) { return (a % B + run - 1) / B; };
+    auto cuts = [&](uint64_t a) { return run ? (a % B + run - 1) / B : 0; };
     const uint64_t bursts = 1 + cuts(src) + ((src % B) == (dst % B) ? 0 : cuts(dst));
-    const double burst_bytes = double(run) / double(bursts);
+    // An empty transfer (a lowering's zero-length copy) still gets a finite rate: it drains at once.
+    const double burst_bytes = run ? double(run) / double(bursts) : double(B);
     // The request channel sends one request per dma_request_ns (a core cycle
     // unloaded), two per burst (read then write); at most max_outstanding
     // bursts are in flight from the read request to the write response.
@@ -418,7 +419,7 @@ class model {
     const size_t i = x.index;
     const double start = x.start;
     const command& c = m_programs[core][i];
-    breakdown_row* rows[2] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]]};
+    breakdown_row* rows[3] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]], &m_op_rows[op_of(c)]};
     double flops = 0, elems = 0;
     if (auto* m = std::get_if<matmul_cmd>(&c)) flops = 2.0 * m->m * m->k * m->n;
     if (auto* v = std::get_if<vector_cmd>(&c)) elems = double(v->rows) * v->cols;
@@ -735,7 +736,7 @@ class model {
   std::vector<core_state> m_st;
   std::vector<std::vector<uint8_t>> m_kind;
   std::vector<std::vector<int>> m_group;
-  std::vector<breakdown_row> m_kind_rows, m_group_rows;
+  std::vector<breakdown_row> m_kind_rows, m_group_rows, m_op_rows;
   std::priority_queue<event, std::vector<event>, std::greater<event>> m_events;
   uint64_t m_seq = 0, m_net_version = 0;
   double m_now = 0;
@@ -762,6 +763,11 @@ perf_result model::run() {
     for (const command& cmd : m_programs[c]) m_kind[c].push_back(static_cast<uint8_t>(kind_of_command(cmd)));
     m_group[c] = group_of_commands(m_programs[c], group_kind);
   }
+  uint16_t max_op = 0;
+  for (const program& p : m_programs)
+    for (const command& cmd : p) max_op = std::max(max_op, op_of(cmd));
+  m_op_rows.resize(size_t(max_op) + 1);
+  for (size_t o = 0; o < m_op_rows.size(); ++o) m_op_rows[o].name = "op " + std::to_string(o);
   m_kind_rows.resize(kind_count);
   for (int k = 0; k < kind_count; ++k) m_kind_rows[k].name = kind_name(k);
   m_group_rows.resize(std::max<size_t>(1, group_kind.size()));
@@ -814,7 +820,8 @@ void model::finish_result() {
       for (int b = 0; b < bound_count; ++b) t[b] = x.busy[b] * counted / len;
     t[static_cast<int>(bound::sync)] += std::max(0.0, cursor - std::max(x.end, x.start));
     if (x.pred < 0) t[static_cast<int>(bound::sync)] += x.start;
-    for (breakdown_row* row : {&m_kind_rows[m_kind[x.core][x.index]], &m_group_rows[m_group[x.core][x.index]]})
+    for (breakdown_row* row : {&m_kind_rows[m_kind[x.core][x.index]], &m_group_rows[m_group[x.core][x.index]],
+                               &m_op_rows[op_of(m_programs[x.core][x.index])]})
       for (int b = 0; b < bound_count; ++b) row->critical_ns[b] += t[b];
     for (int b = 0; b < bound_count; ++b) r.critical_path_ns[b] += t[b];
     cursor = std::min(cursor, x.start);
@@ -824,6 +831,7 @@ void model::finish_result() {
     if (row.commands) r.by_kind.push_back(row);
   for (auto& row : m_group_rows)
     if (row.commands) r.by_group.push_back(row);
+  r.by_op = m_op_rows;
   for (const auto& row : r.by_kind)
     for (int b = 0; b < bound_count; ++b) r.bound_ns[b] += row.bound_ns[b];
   r.bounded_by = static_cast<bound>(std::max_element(r.critical_path_ns.begin(), r.critical_path_ns.end()) -
@@ -925,6 +933,9 @@ nlohmann::json to_json(const perf_result& r) {
         {{"x", l.x}, {"y", l.y}, {"dir", std::string(1, l.dir)}, {"bytes", l.bytes}, {"utilisation", l.utilisation}});
   j["by_kind"] = nlohmann::json::array();
   for (const auto& row : r.by_kind) j["by_kind"].push_back(row_json(row));
+  j["by_op"] = nlohmann::json::array();
+  for (const auto& row : r.by_op)
+    if (row.commands) j["by_op"].push_back(row_json(row));
   j["by_group"] = nlohmann::json::array();
   for (const auto& row : r.by_group) j["by_group"].push_back(row_json(row));
   return j;

@@ -61,6 +61,10 @@ struct perf_result {
   // the loads/recvs/waits before it and the stores/sends/signals after it
   // (docs/perfmodel.md).
   std::vector<breakdown_row> by_group;
+  // By operator label (kernels::op_of, the lowering's op ids): by_op[id],
+  // named "op <id>" (the names are the lowering's); rows without commands
+  // stay empty. Its wall interval is the operator's span on the chip.
+  std::vector<breakdown_row> by_op;
   // Utilisation over time_ns.
   double compute_utilisation = 0;  // flops / (time x peak flops of all cores)
   double matrix_busy = 0;          // mean fraction of time a core's matrix engine is busy

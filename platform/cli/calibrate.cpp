@@ -20,11 +20,11 @@ int calibrate(const std::vector<std::string>& args) {
   std::string hw_file, out_file, params_list;
   int parallel = 2;
   desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
-      "out", po::value(&out_file)->required(), "calibration YAML to write")(
+      "out,o", po::value(&out_file)->required(), "calibration YAML to write")(
       "params", po::value(&params_list), "comma-separated perf_params keys to fit (default: every fitted parameter)")(
       "parallel", po::value(&parallel)->default_value(parallel), "simulations run at once");
   po::variables_map vm;
-  if (!parse("npuvp calibrate --hw FILE --out FILE [--params a,b,...] [--parallel N]", desc, args, vm)) return 0;
+  if (!parse("npuvp calibrate --hw FILE -o|--out FILE [--params a,b,...] [--parallel N]", desc, args, vm)) return 0;
   if (parallel < 1) throw usage_error("--parallel must be >= 1");
   const hw_config hw = load_hw_config(hw_file);
   std::vector<std::string> free;

@@ -45,6 +45,7 @@ int bench_noc(const std::vector<std::string>& args);
 int lower_layer(const std::vector<std::string>& args);
 int perf(const std::vector<std::string>& args);
 int calibrate(const std::vector<std::string>& args);
+int crosscheck(const std::vector<std::string>& args);
 int crosscheck_gemm(const std::vector<std::string>& args);
 int lower_step(const std::vector<std::string>& args);
 int scenario_check(const std::vector<std::string>& args);

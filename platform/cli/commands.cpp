@@ -20,6 +20,8 @@ const std::vector<command>& commands() {
       {"perf", "evaluate command streams with the analytical performance model (time, breakdown, bounds)", perf},
       {"calibrate", "run the perfmodel micro-benchmarks on the TLM chip, fit its parameters, write the file",
        calibrate},
+      {"crosscheck", "scenario steps (files, grids) on the TLM chip and the perfmodel: error, bound classes, speed-up",
+       crosscheck},
       {"crosscheck gemm", "lowered GEMMs on the TLM chip and on the perfmodel: error per case, MAPE, speed-up",
        crosscheck_gemm},
   };

@@ -1,10 +1,20 @@
-// `npuvp crosscheck gemm`: the same lowered GEMM streams on the TLM chip
-// (isolated runs) and on the perfmodel, for every partition strategy x
-// placement policy; prints per-case error, MAPE, worst case and speed-up.
+// `npuvp crosscheck`: the same lowered command streams on the TLM chip
+// (isolated runs) and on the perfmodel, with the error of the model, its
+// split by bound class and the speed-up. `crosscheck SCENARIO... --grid
+// GRID.yaml`: serving steps of scenarios (kernels::lower_step), a grid being a
+// cartesian product over scenario keys; `crosscheck gemm`: lowered GEMMs for
+// every partition strategy x placement policy. docs/perfmodel.md.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "kernels/step_lowering.h"
+#include "platform/base/file_io.h"
 
 #include "kernels/partition/partition.h"
 #include "perfmodel/calibration.h"
@@ -72,7 +82,7 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
       const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       return nlohmann::json{{"elapsed_ns", st.value(hw.name, "elapsed_ns")}, {"wall_s", wall}};
     });
-  std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)\n";
+  std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
   const auto tlm = run_isolated(jobs, parallel);
   std::cout << std::left << std::setw(34) << "strategy / placement" << std::right << std::setw(13) << "TLM us"
             << std::setw(13) << "model us" << std::setw(9) << "error %" << std::setw(11) << "TLM s" << std::setw(11)
@@ -98,6 +108,265 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
     std::cout << std::setprecision(2) << "MAPE " << sum / cases.size() << "%, worst " << worst << "%; TLM " << tlm_wall
               << " s, model " << model_wall * 1e3 << " ms in total (speed-up " << std::setprecision(0)
               << tlm_wall / model_wall << "x)\n";
+  return 0;
+}
+
+namespace {
+
+// One cross-check case: a scenario with the grid's keys applied.
+struct step_case {
+  std::string name;
+  kernels::lowered_step step;
+  hw_config hw;
+};
+
+// Sets `value` at the dotted `key` of `root` (creating maps on the way).
+void set_dotted(YAML::Node root, const std::string& key, const YAML::Node& value) {
+  YAML::Node at = root;
+  std::stringstream ss(key);
+  std::vector<std::string> parts;
+  for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (!at[parts[i]] || !at[parts[i]].IsMap()) at[parts[i]] = YAML::Node(YAML::NodeType::Map);
+    at.reset(at[parts[i]]);
+  }
+  at[parts.back()] = YAML::Clone(value);
+}
+
+std::string compact(const YAML::Node& n) {
+  YAML::Emitter e;
+  e.SetMapFormat(YAML::Flow);
+  e.SetSeqFormat(YAML::Flow);
+  e << n;
+  return e.c_str();
+}
+
+std::string dir_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash + 1);
+}
+
+// Scenario texts of a grid file:
+//   base: scenario.yaml              # relative to the grid file
+//   set: {step.layers: 1}            # dotted keys applied to every case (optional)
+//   vary:                            # cartesian product, first key varies slowest
+//     parallelism.partition: [mn_split, k_split]
+//     step: [{layers: 1, decode: {batch: 1, context: 512}}, ...]
+// Values are YAML nodes replacing the key; paths inside them are relative to the base scenario.
+std::vector<std::pair<std::string, std::pair<std::string, std::string>>> expand_grid(const std::string& grid_file) {
+  YAML::Node grid;
+  try {
+    grid = YAML::Load(read_file(grid_file));
+  } catch (const YAML::Exception& e) {
+    throw config_error(grid_file, e.mark.line + 1, "", e.msg);
+  }
+  if (!grid.IsMap() || !grid["base"]) throw config_error(grid_file, 0, "base", "missing: the base scenario");
+  for (const auto& kv : grid) {
+    const std::string k = kv.first.as<std::string>();
+    if (k != "base" && k != "set" && k != "vary")
+      throw config_error(grid_file, kv.first.Mark().line + 1, k, "unknown key (expected base, set, vary)");
+  }
+  const std::string base_key = grid["base"].as<std::string>();
+  const std::string base = base_key[0] == '/' ? base_key : dir_of(grid_file) + base_key;
+  const YAML::Node root = YAML::Load(read_file(base));
+  if (grid["set"])
+    for (const auto& kv : grid["set"]) set_dotted(root, kv.first.as<std::string>(), kv.second);
+  std::vector<std::pair<std::string, YAML::Node>> axes;
+  if (grid["vary"])
+    for (const auto& kv : grid["vary"]) {
+      if (!kv.second.IsSequence() || kv.second.size() == 0)
+        throw config_error(grid_file, kv.second.Mark().line + 1, "vary." + kv.first.as<std::string>(),
+                           "expected a non-empty list of values");
+      axes.emplace_back(kv.first.as<std::string>(), kv.second);
+    }
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> out;
+  std::vector<size_t> idx(axes.size(), 0);
+  const std::string stem = grid_file.substr(grid_file.find_last_of('/') + 1);
+  for (;;) {
+    YAML::Node doc = YAML::Clone(root);
+    std::string name = stem;
+    for (size_t a = 0; a < axes.size(); ++a) {
+      const YAML::Node v = axes[a].second[idx[a]];
+      set_dotted(doc, axes[a].first, v);
+      name += " " + axes[a].first.substr(axes[a].first.find_last_of('.') + 1) + "=" + compact(v);
+    }
+    YAML::Emitter e;
+    e << doc;
+    out.push_back({name, {e.c_str(), base}});
+    size_t a = axes.size();
+    while (a > 0 && ++idx[a - 1] == axes[a - 1].second.size()) idx[--a] = 0;
+    if (a == 0) break;
+  }
+  return out;
+}
+
+// Bound classes of the acceptance split: what the perfmodel's critical path
+// is mostly limited by (compute; HBM, SRAM or the DMA issue rate: memory; NoC
+// bandwidth, transfer latency or waiting on other cores: communication).
+const char* bound_class(perf::bound b) {
+  switch (b) {
+    case perf::bound::compute: return "compute";
+    case perf::bound::hbm:
+    case perf::bound::sram:
+    case perf::bound::dma_issue: return "memory";
+    default: return "communication";
+  }
+}
+
+std::string csv_field(const std::string& s) {
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+}  // namespace
+
+int crosscheck(const std::vector<std::string>& args) {
+  po::options_description desc("crosscheck options");
+  std::vector<std::string> files, grids;
+  std::string calibration, csv, json_file, zoo = "scenarios/models";
+  int parallel = 2;
+  desc.add_options()("scenario", po::value(&files), "scenario YAML files (each one case)")(
+      "grid", po::value(&grids), "grid YAML files (base scenario x cartesian product of keys; repeatable)")(
+      "calibration", po::value(&calibration), "perfmodel calibration YAML (default: first-principles parameters)")(
+      "csv", po::value(&csv), "write per-step and per-operator rows as CSV")(
+      "json", po::value(&json_file), "write every case, operator and the summary as JSON")(
+      "zoo", po::value(&zoo)->default_value(zoo), "folder of the model zoo")(
+      "ops", "print the per-operator rows too")(
+      "parallel", po::value(&parallel)->default_value(parallel), "TLM simulations run at once");
+  po::positional_options_description pos;
+  pos.add("scenario", -1);
+  po::variables_map vm;
+  if (!parse("npuvp crosscheck [SCENARIO...] [--grid GRID.yaml]... [--calibration FILE] [--csv F] [--json F] "
+             "[--parallel N]",
+             desc, args, vm, &pos))
+    return 0;
+  if (parallel < 1) throw usage_error("--parallel must be >= 1");
+  if (files.empty() && grids.empty()) throw usage_error("give scenario files or --grid files");
+
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> texts;  // name, (yaml, origin)
+  for (const auto& f : files) texts.push_back({f, {read_file(f), f}});
+  for (const auto& g : grids)
+    for (auto& t : expand_grid(g)) texts.push_back(std::move(t));
+  std::vector<step_case> cases;
+  for (const auto& [name, text] : texts) {
+    try {
+      const kernels::scenario s = kernels::parse_scenario(text.first, text.second, zoo);
+      cases.push_back({name, kernels::lower_step(s), s.hw});
+    } catch (const error& e) {
+      std::cout << "skipped " << name << ": " << e.what() << "\n";
+    }
+  }
+  std::map<std::string, perf::perf_params> params;  // per hw name
+  for (const auto& c : cases)
+    if (!params.count(c.hw.name)) {
+      std::string warning;
+      params[c.hw.name] = perf::load_perf_params(c.hw, calibration, warning);
+      if (!warning.empty()) std::cerr << "npuvp: warning: " << c.hw.name << ": " << warning << "\n";
+    }
+  std::vector<isolated_job> jobs;
+  for (const auto& c : cases)
+    jobs.push_back([&c, &params] {
+      // The perfmodel runs in the same fresh child as the TLM chip, first.
+      const auto m0 = std::chrono::steady_clock::now();
+      const perf::perf_result r = perf::evaluate(c.hw, c.step.programs, params.at(c.hw.name));
+      const double model_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count();
+      nlohmann::json ops = nlohmann::json::array();
+      for (size_t o = 1; o < r.by_op.size(); ++o)
+        if (r.by_op[o].commands)
+          ops.push_back({{"op_id", o},
+                         {"model_span_ns", r.by_op[o].last_end_ns - r.by_op[o].first_start_ns},
+                         {"model_busy_ns", r.by_op[o].busy_ns},
+                         {"commands", r.by_op[o].commands},
+                         {"bound", perf::bound_name(r.by_op[o].bounded_by())},
+                         {"class", bound_class(r.by_op[o].bounded_by())}});
+      const auto t0 = std::chrono::steady_clock::now();
+      const stats_writer st = run_chip(c.hw, c.step.programs, {});
+      const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      return nlohmann::json{{"elapsed_ns", st.value(c.hw.name, "elapsed_ns")},
+                            {"wall_s", wall},
+                            {"model_ns", r.time_ns},
+                            {"model_wall_s", model_wall},
+                            {"bound", perf::bound_name(r.bounded_by)},
+                            {"class", bound_class(r.bounded_by)},
+                            {"ops", ops}};
+    });
+  std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
+  const auto tlm = run_isolated(jobs, parallel);
+
+  nlohmann::json out = {{"calibration", calibration}, {"cases", nlohmann::json::array()}};
+  std::ostringstream rows;
+  rows << "kind,case,op_id,op,tlm_ns,model_ns,error_percent,tlm_wall_s,model_wall_s,speedup,bound,class\n";
+  std::cout << std::left << std::setw(60) << "case" << std::right << std::setw(12) << "TLM us" << std::setw(12)
+            << "model us" << std::setw(9) << "error %" << std::setw(9) << "TLM s" << std::setw(10) << "model ms"
+            << std::setw(9) << "speedup"
+            << "  bound (class)\n";
+  struct stat_t {
+    double sum = 0, worst = 0;
+    int n = 0;
+  };
+  std::map<std::string, stat_t> by_class;
+  stat_t all;
+  std::vector<double> speedups;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& c = cases[i];
+    const nlohmann::json& x = tlm[i];
+    const double t = x["elapsed_ns"].get<double>(), w = x["wall_s"].get<double>();
+    const double model_ns = x["model_ns"].get<double>(), wall = x["model_wall_s"].get<double>();
+    const double err = 100 * (model_ns - t) / t;
+    const std::string cls = x["class"], bnd = x["bound"];
+    for (stat_t* st : {&all, &by_class[cls]}) {
+      st->sum += std::fabs(err);
+      st->worst = std::max(st->worst, std::fabs(err));
+      ++st->n;
+    }
+    speedups.push_back(w / wall);
+    std::cout << std::left << std::setw(60) << c.name << std::right << std::fixed << std::setprecision(2)
+              << std::setw(12) << t / 1e3 << std::setw(12) << model_ns / 1e3 << std::setw(9) << err
+              << std::setw(9) << w << std::setw(10) << wall * 1e3 << std::setw(9) << std::setprecision(0)
+              << w / wall << "  " << bnd << " (" << cls << ")\n";
+    rows << "step," << csv_field(c.name) << ",,," << t << "," << model_ns << "," << err << "," << w << "," << wall
+         << "," << w / wall << "," << bnd << "," << cls << "\n";
+    nlohmann::json jc = {{"name", c.name},       {"tlm_ns", t},
+                         {"model_ns", model_ns},  {"error_percent", err},
+                         {"tlm_wall_s", w},       {"model_wall_s", wall},
+                         {"speedup", w / wall},   {"bound", bnd},
+                         {"class", cls},          {"ops", nlohmann::json::array()}};
+    // Per operator: the perfmodel's span of its commands; the TLM chip does not
+    // time operators yet, so only the step is compared.
+    for (nlohmann::json op : x["ops"]) {
+      const size_t o = op["op_id"];
+      const std::string op_name = o < c.step.op_names.size() ? c.step.op_names[o] : "op " + std::to_string(o);
+      const double span = op["model_span_ns"];
+      rows << "op," << csv_field(c.name) << "," << o << "," << csv_field(op_name) << ",," << span << ",,,,,"
+           << op["bound"].get<std::string>() << "," << op["class"].get<std::string>() << "\n";
+      op["op"] = op_name;
+      if (vm.count("ops"))
+        std::cout << "    " << std::left << std::setw(56) << op_name << std::right << std::setw(12) << "-"
+                  << std::setw(12) << std::setprecision(2) << span / 1e3 << "  " << op["bound"].get<std::string>()
+                  << "\n";
+      jc["ops"].push_back(op);
+    }
+    out["cases"].push_back(jc);
+  }
+  nlohmann::json summary = nlohmann::json::object();
+  if (!cases.empty()) {
+    std::sort(speedups.begin(), speedups.end());
+    const double median = speedups.size() % 2 ? speedups[speedups.size() / 2]
+                                              : 0.5 * (speedups[speedups.size() / 2 - 1] + speedups[speedups.size() / 2]);
+    std::cout << std::setprecision(2) << "MAPE " << all.sum / all.n << "%, max error " << all.worst << "% over "
+              << all.n << " cases; median speed-up " << std::setprecision(0) << median << "x\n";
+    summary = {{"cases", all.n}, {"mape_percent", all.sum / all.n}, {"max_error_percent", all.worst},
+               {"median_speedup", median}};
+    for (const auto& [cls, st] : by_class) {
+      std::cout << std::setprecision(2) << "  " << std::left << std::setw(14) << cls << std::right << std::setw(4)
+                << st.n << " cases: MAPE " << st.sum / st.n << "%, max " << st.worst << "%\n";
+      summary["by_class"][cls] = {{"cases", st.n}, {"mape_percent", st.sum / st.n}, {"max_error_percent", st.worst}};
+    }
+  }
+  out["summary"] = summary;
+  if (!csv.empty()) write_file_atomically(csv, rows.str());
+  if (!json_file.empty()) write_file_atomically(json_file, out.dump(2));
   return 0;
 }
 
