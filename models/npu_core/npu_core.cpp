@@ -194,6 +194,9 @@ void npu_core::execute(engine e, size_t i) {
   ++st.commands;
   const sc_time took = sc_core::sc_time_stamp() - start;
   (stall ? st.stalled : st.busy) += took;
+  const uint16_t op = kernels::op_of(cmd);
+  if (op >= m_op_times.size()) m_op_times.resize(op + size_t(1));
+  (stall ? m_op_times[op].stalled : m_op_times[op].busy)[idx(e)] += took;
   trace(e, event, start);
 }
 

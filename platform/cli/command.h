@@ -38,6 +38,7 @@ int config_check(const std::vector<std::string>& args);
 int config_describe(const std::vector<std::string>& args);
 int bench_hbm(const std::vector<std::string>& args);
 int run_gemm(const std::vector<std::string>& args);
+int run(const std::vector<std::string>& args);
 int disasm(const std::vector<std::string>& args);
 int lower_gemm(const std::vector<std::string>& args);
 int bench_noc(const std::vector<std::string>& args);

@@ -7,6 +7,8 @@ const std::vector<command>& commands() {
       {"config check", "validate a hardware YAML file", config_check},
       {"config describe", "list every hardware config key with type, unit, default and meaning", config_describe},
       {"bench hbm", "drive one HBM channel with synthetic traffic: bandwidth, latency, simulator speed", bench_hbm},
+      {"run", "run one serving step of a scenario on the chip: per-operator breakdown, utilisation, stats, trace",
+       run},
       {"run gemm", "lower GEMMs with a partition strategy and placement and run them on the chip", run_gemm},
       {"lower gemm", "lower one GEMM per group to per-core command streams; figures, stream files, check", lower_gemm},
       {"lower layer", "lower one dense decoder layer of a zoo model for a batch; figures, stream files", lower_layer},
