@@ -44,9 +44,9 @@ scenario parse_scenario(const std::string& yaml_text, const std::string& origin,
   const auto& p = s.parallelism;
   const int64_t cores = int64_t(s.hw.mesh.width) * s.hw.mesh.height;
   if (p.tp * p.pp * p.dp > cores)
-    throw config_error(origin, 0, "parallelism",
-                       "tp x pp x dp = " + std::to_string(p.tp * p.pp * p.dp) + " cores, the mesh has " +
-                           std::to_string(cores));
+    throw config_error(
+        origin, 0, "parallelism",
+        "tp x pp x dp = " + std::to_string(p.tp * p.pp * p.dp) + " cores, the mesh has " + std::to_string(cores));
   const int64_t layers = s.step.layers ? s.step.layers : s.model_cfg.num_hidden_layers;
   if (layers > s.model_cfg.num_hidden_layers)
     throw config_error(origin, 0, "step.layers",

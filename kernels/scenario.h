@@ -23,7 +23,8 @@ struct parallelism_config {
   void visit(V& v) {
     v.choice("partition", partition, {"mn_split", "k_split", "mnk_2d", "megatron"},
              "tensor partition strategy of the layer GEMMs across a TP group (docs/lowering.md)");
-    v.choice("placement", placement, {"linear_sequential", "linear_interleaved", "mesh_block", "ring_block", "explicit"},
+    v.choice("placement", placement,
+             {"linear_sequential", "linear_interleaved", "mesh_block", "ring_block", "explicit"},
              "where the ranks of each group sit on the mesh (docs/lowering.md)");
     v.field("placement_file", placement_file, "path",
             "logical->physical map for placement: explicit (YAML, relative to the scenario file)");
@@ -53,8 +54,8 @@ struct prefill_chunk {
   template <class V>
   void visit(V& v) {
     v.field("tokens", tokens, "tokens", "new tokens of this sequence in the step", 1, 1 << 24);
-    v.field("context", context, "tokens", "tokens already in the KV cache (0: a fresh prefill; > 0: a later chunk)",
-            0, 1 << 24);
+    v.field("context", context, "tokens", "tokens already in the KV cache (0: a fresh prefill; > 0: a later chunk)", 0,
+            1 << 24);
   }
 };
 
@@ -80,8 +81,7 @@ struct step_config {
     v.list("prefill", prefill, "prefill (or chunked-prefill) sequences of the step");
     v.section("decode", decode, "decode sequences of the step");
     v.field("kv_tile", kv_tile, "keys", "keys per attention tile (online softmax over KV blocks)", 1, 1 << 16);
-    v.field("weight_tile", weight_tile, "columns", "weight columns per streamed tile (two tiles in SRAM)", 1,
-            1 << 20);
+    v.field("weight_tile", weight_tile, "columns", "weight columns per streamed tile (two tiles in SRAM)", 1, 1 << 20);
   }
 };
 
@@ -91,7 +91,8 @@ struct moe_config {
   int64_t seed = 1;
   template <class V>
   void visit(V& v) {
-    v.choice("distribution", distribution, {"uniform", "zipf"}, "token->expert load distribution");
+    v.choice("distribution", distribution, {"uniform", "zipf"},
+             "token->expert load distribution of the static per-step routing (docs/scenario.md)");
     v.field("zipf_s", zipf_s, "", "Zipf exponent (distribution: zipf)", 0.0, 10.0);
     v.field("seed", seed, "", "seed of the token->expert assignment", 0, 9.0e18);
   }
@@ -103,8 +104,8 @@ struct sim_config {
   int64_t seed = 1;
   template <class V>
   void visit(V& v) {
-    v.field("stats", stats, "path", "statistics JSON output (empty: none)");
-    v.field("trace", trace, "path", "Chrome trace output (empty: none)");
+    v.field("stats", stats, "path", "statistics JSON output of a simulation run (empty: none)");
+    v.field("trace", trace, "path", "Chrome trace output of a simulation run (empty: none)");
     v.field("seed", seed, "", "seed of the data of a functional run", 0, 9.0e18);
   }
 };

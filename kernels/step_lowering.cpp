@@ -1,7 +1,9 @@
 #include "kernels/step_lowering.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <random>
 
 #include "kernels/lowering_context.h"
 #include "kernels/placement/placement.h"
@@ -54,6 +56,35 @@ std::vector<op_figures> per_op(const std::vector<program>& programs, const std::
   return ops;
 }
 
+// The static token -> expert assignment of one MoE layer of one replica: for each of
+// T tokens, num_experts_per_tok distinct experts drawn from the load distribution
+// (uniform, or Zipf with exponent zipf_s over a seeded ranking of the experts),
+// seeded by (moe.seed, layer, replica).
+std::vector<std::vector<uint32_t>> route_tokens(const moe_config& moe, const model_config& model, uint32_t tokens,
+                                                int layer, int replica) {
+  std::seed_seq seq{static_cast<uint64_t>(moe.seed), static_cast<uint64_t>(layer), static_cast<uint64_t>(replica)};
+  std::mt19937_64 rng(seq);
+  const auto E = static_cast<size_t>(model.num_experts);
+  std::vector<double> weight(E, 1.0);
+  if (moe.distribution == "zipf") {
+    std::vector<size_t> rank(E);
+    for (size_t e = 0; e < E; ++e) rank[e] = e;
+    std::shuffle(rank.begin(), rank.end(), rng);
+    for (size_t e = 0; e < E; ++e) weight[rank[e]] = 1.0 / std::pow(double(e + 1), moe.zipf_s);
+  }
+  std::vector<std::vector<uint32_t>> out(tokens);
+  for (auto& chosen : out) {
+    std::vector<double> w = weight;
+    for (int64_t j = 0; j < model.num_experts_per_tok; ++j) {  // without replacement
+      std::discrete_distribution<size_t> pick(w.begin(), w.end());
+      const size_t e = pick(rng);
+      chosen.push_back(static_cast<uint32_t>(e));
+      w[e] = 0;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 lowered_step lower_step(const scenario& s) {
@@ -62,8 +93,6 @@ lowered_step lower_step(const scenario& s) {
   const auto& par = s.parallelism;
   const int tp = static_cast<int>(par.tp), pp = static_cast<int>(par.pp), dp = static_cast<int>(par.dp);
   const std::string where = s.origin.empty() ? std::string("scenario") : s.origin;
-  if (model.is_moe())
-    throw error(where + ": " + model.name + " is a mixture-of-experts model; MoE layers are not lowered yet");
   if (s.weights != dtype::fp32 && s.weights != dtype::bf16)
     throw error(where + ": weights_dtype " + dtype_name(s.weights) +
                 " is not lowered yet (fp32 and bf16 are; fp8/int8 need scale factors)");
@@ -73,11 +102,18 @@ lowered_step lower_step(const scenario& s) {
 
   lowered_step out;
   if (par.partition == "mnk_2d")
-    out.notes.push_back("partition mnk_2d: the layer GEMMs are lowered Megatron-style (QKV/gate/up column-parallel, "
-                        "o/down row-parallel with ring all-reduce); an mnk_2d layer lowering is not implemented yet");
+    out.notes.push_back(
+        "partition mnk_2d: the MLP is 2-D split (row all-reduce, column all-gather on the p x q grid); "
+        "attention stays split by heads (QKV column-, o_proj row-parallel)");
   if (par.partition == "mn_split")
-    out.notes.push_back("partition mn_split: the MLP is MN-split (token rows per rank, weight column blocks rotated, "
-                        "output all-gathered); attention stays split by heads (QKV column-, o_proj row-parallel)");
+    out.notes.push_back(
+        "partition mn_split: the MLP is MN-split (token rows per rank, weight column blocks rotated, "
+        "output all-gathered); attention stays split by heads (QKV column-, o_proj row-parallel)");
+  if (model.is_moe())
+    out.notes.push_back("MoE: token->expert assignment drawn from moe.distribution (seed " +
+                        std::to_string(s.moe.seed) +
+                        "), static per step; expert e on rank e % tp, tokens gathered locally, outputs combined by a "
+                        "ring all-reduce (no all-to-all)");
   out.notes.push_back("embedding, final norm and LM head are not lowered; norm weights are read from HBM");
 
   // Placement: group g = replica * pp + stage.
@@ -124,9 +160,8 @@ lowered_step lower_step(const scenario& s) {
     for (int st = 0; st < pp; ++st) {
       const uint64_t n_layers = out.stage_layers[st].second - out.stage_layers[st].first;
       const uint64_t w = resident ? n_layers * slices.bytes : 0;
-      const uint64_t kv = kv_in_sram ? n_layers * 2 * out.batches[d].size() * (KV / tp) * positions(out.batches[d]) *
-                                           hd * 4
-                                     : 0;
+      const uint64_t kv =
+          kv_in_sram ? n_layers * 2 * out.batches[d].size() * (KV / tp) * positions(out.batches[d]) * hd * 4 : 0;
       const std::string stage = "stage " + std::to_string(st) + (dp > 1 ? " of replica " + std::to_string(d) : "");
       if (w > sram)
         throw error(where + ": weights of " + stage + " need " + mib(w) + " per core, SRAM has " + mib(sram) +
@@ -151,12 +186,21 @@ lowered_step lower_step(const scenario& s) {
     w.k_norm = hbm.take(p + "k_norm", hd * 4);
     w.o = hbm.take(p + "o_proj", H * hd * h * eb);
     w.post_norm = hbm.take(p + "post_attention_norm", h * 4);
-    w.gate = hbm.take(p + "gate_proj", h * I * eb);
-    w.up = hbm.take(p + "up_proj", h * I * eb);
-    w.down = hbm.take(p + "down_proj", I * h * eb);
+    if (model.layer_is_moe(l)) {
+      const uint64_t E = model.num_experts, mI = model.moe_intermediate_size;
+      w.router = hbm.take(p + "router", h * E * eb);
+      w.experts_gate = hbm.take(p + "experts.gate_proj", E * h * mI * eb);
+      w.experts_up = hbm.take(p + "experts.up_proj", E * h * mI * eb);
+      w.experts_down = hbm.take(p + "experts.down_proj", E * mI * h * eb);
+    } else {
+      w.gate = hbm.take(p + "gate_proj", h * I * eb);
+      w.up = hbm.take(p + "up_proj", h * I * eb);
+      w.down = hbm.take(p + "down_proj", I * h * eb);
+    }
     out.weights.push_back(w);
   }
   out.kv.resize(dp);
+  out.routing.assign(dp, std::vector<std::vector<std::vector<uint32_t>>>(layers));
   for (int d = 0; d < dp; ++d) {
     const std::string p = "replica" + std::to_string(d) + ".";
     const uint64_t T = tokens(out.batches[d]);
@@ -176,9 +220,9 @@ lowered_step lower_step(const scenario& s) {
   out.hbm_capacity = uint64_t(hw.hbm.channels) * hw.hbm.org.capacity_bytes();
   if (out.hbm_bytes > out.hbm_capacity)
     throw error(where + ": HBM does not fit: the step needs " + gib(out.hbm_bytes) + " (weights of " +
-                std::to_string(layers) + " layers, KV caches and activations), the chip has " +
-                gib(out.hbm_capacity) + " (" + std::to_string(hw.hbm.channels) + " channels x " +
-                gib(hw.hbm.org.capacity_bytes()) + "), over by " + gib(out.hbm_bytes - out.hbm_capacity));
+                std::to_string(layers) + " layers, KV caches and activations), the chip has " + gib(out.hbm_capacity) +
+                " (" + std::to_string(hw.hbm.channels) + " channels x " + gib(hw.hbm.org.capacity_bytes()) +
+                "), over by " + gib(out.hbm_bytes - out.hbm_capacity));
 
   lowering_context ctx(hw);
   // Resident weight slices: allocated first, the same offsets on every core of a stage
@@ -255,6 +299,9 @@ lowered_step lower_step(const scenario& s) {
         job.op_prefix = "layer" + std::to_string(l);
         job.split_k = par.partition == "k_split";
         job.split_mn = par.partition == "mn_split";
+        job.split_2d = par.partition == "mnk_2d";
+        if (model.layer_is_moe(l)) job.experts = route_tokens(s.moe, model, T, l, d);
+        out.routing[d][l] = job.experts;
         lower_transformer_layer(ctx, model, job, group);
         ctx.release(mark);
         // The next layer reuses this one's SRAM buffers: everything of this layer on

@@ -32,8 +32,8 @@ struct op_figures {
 };
 
 struct lowered_step {
-  std::vector<program> programs;       // [core], every core of the mesh (idle ones: just `end`)
-  std::vector<std::string> op_names;   // op_id -> name ("" = 0, "layer3.qkv_proj", ...)
+  std::vector<program> programs;      // [core], every core of the mesh (idle ones: just `end`)
+  std::vector<std::string> op_names;  // op_id -> name ("" = 0, "layer3.qkv_proj", ...)
   // HBM layout, so a functional run can fill inputs and weights and read the results.
   std::vector<hbm_region> hbm;         // every region, in address order
   std::vector<int> layers;             // model layer index of each simulated layer
@@ -46,12 +46,14 @@ struct lowered_step {
   std::vector<std::vector<sequence>> batches;     // [replica]: its sequences
   std::vector<std::vector<kv_cache_layout>> kv;   // [replica][simulated layer] (space sram: SRAM offsets)
   std::vector<uint64_t> x_in, x_out;              // [replica]: [T x h] fp32 HBM activations in and out
-  uint64_t hbm_bytes = 0;                         // laid out
-  uint64_t hbm_capacity = 0;                      // of the chip
-  uint64_t sram_peak = 0;                         // highest SRAM use of any core
+  // MoE: [replica][simulated layer][token] -> its experts (layer_job::experts; empty for dense layers).
+  std::vector<std::vector<std::vector<std::vector<uint32_t>>>> routing;
+  uint64_t hbm_bytes = 0;     // laid out
+  uint64_t hbm_capacity = 0;  // of the chip
+  uint64_t sram_peak = 0;     // highest SRAM use of any core
   stream_summary summary;
-  std::vector<op_figures> ops;      // per op name, in op_id order (index 0: unlabelled)
-  std::vector<std::string> notes;   // approximations the lowering made (printed with the figures)
+  std::vector<op_figures> ops;     // per op name, in op_id order (index 0: unlabelled)
+  std::vector<std::string> notes;  // approximations the lowering made (printed with the figures)
 };
 
 // Throws npuvp::error when the step cannot be lowered: what does not fit (SRAM of

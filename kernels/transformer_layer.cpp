@@ -70,7 +70,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
                              const std::vector<int>& group) {
   const int n = static_cast<int>(group.size());
   const std::string what = model.name + " layer on " + std::to_string(n) + " cores";
-  if (model.is_moe()) throw error(what + ": MoE layers are not lowered yet");
+  const bool moe = !job.experts.empty();
+  if (model.is_moe() && !moe)
+    throw error(what + ": MoE layers need a static token->expert assignment (layer_job::experts; npuvp lower step "
+                       "draws one from the scenario's moe section)");
   if (model.num_key_value_heads % n != 0)
     throw error(what + ": the group size must divide num_key_value_heads (" +
                 std::to_string(model.num_key_value_heads) + ")");
@@ -97,14 +100,22 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   }
   const auto max_ir = static_cast<uint32_t>(split_range(I, n, 0).second);
   const bool split_k = job.split_k;
-  const bool split_mn = job.split_mn;
-  if ((split_k || split_mn) && job.weights_resident)
-    throw error(what + ": k_split / mn_split layers with resident weights are not lowered yet");
-  if (split_k && split_mn) throw error(what + ": split_k and split_mn exclude each other");
+  const bool split_mn = job.split_mn, split_2d = job.split_2d;
+  if ((split_k || split_mn || split_2d) && job.weights_resident)
+    throw error(what + ": k_split / mn_split / mnk_2d layers with resident weights are not lowered yet");
+  if (int(split_k) + int(split_mn) + int(split_2d) > 1)
+    throw error(what + ": split_k, split_mn and split_2d exclude each other");
   // Heads per token held in Q and K/V, and the rank's first head in them (split_k: all heads, replicated).
   const uint32_t qh = split_k ? H : hr, kh = split_k ? KV : kvr;
   // Columns of the gate/up results held per rank.
-  const uint32_t gcols = split_k || split_mn ? I : max_ir;
+  const uint32_t gcols = split_k || split_mn || split_2d ? I : max_ir;
+  // split_2d: the p x q grid of the group (rank = i*q + j).
+  const auto [grid_p, grid_q] = grid_shape(n);
+  // The deepest streamed GEMM's k besides h and hr*hd: the down projection's rows per rank.
+  const auto down_k = std::max(split_2d ? static_cast<uint32_t>(split_range(I, grid_p, 0).second) : max_ir,
+                               moe ? static_cast<uint32_t>(model.moe_intermediate_size) : 0u);
+  if (moe && (split_k || split_mn || split_2d || job.weights_resident))
+    throw error(what + ": MoE layers are lowered with the megatron partition and weights in HBM only");
   const float eps = static_cast<float>(model.rms_norm_eps), theta = static_cast<float>(model.rope_theta);
   const uint64_t cache_row = uint64_t(job.cache.max_positions) * hd;  // elements per (sequence, kv head)
   const mem_space cache_space = job.cache.space;
@@ -130,10 +141,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const bool narrow = wtype == dtype::bf16;
   const uint64_t eb = dtype_bytes(wtype);
   const uint32_t wt = job.weight_tile;
-  const uint32_t weights = job.weights_resident ? 0
-                                                : ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, max_ir}) *
-                                                                                 wt * eb,
-                                                                      "weight tiles (2 buffers)");
+  const uint32_t weights =
+      job.weights_resident
+          ? 0
+          : ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, down_k}) * wt * eb, "weight tiles (2 buffers)");
   const uint64_t aeb = narrow ? 2 : 4;  // bytes per element of a matmul's activation operand
   // mn_split: the two rotating weight blocks, sized for the larger of gate/up (h x I/n) and down (I x h/n).
   const uint32_t mn_blocks =
@@ -178,6 +189,13 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t d = y;
   const uint32_t out = x_in_sram ? x : buffer(uint64_t(T) * h, "layer out");
   const auto& w = job.weights;
+  // split_2d: gate/up kept block-major by I_i ([block i][T x I_i]), the down output by h_j.
+  const std::vector<chunk> i_blocks = mnk_blocks(T, I, grid_p), h_blocks = mnk_blocks(T, h, grid_q);
+  const uint32_t d_blocks = split_2d ? buffer(uint64_t(T) * h, "down output, block-major") : 0;
+  // The transposed grid for down: N = h blocks over grid columns, K = I over grid rows.
+  std::vector<int> transposed;
+  for (int j = 0; j < grid_q; ++j)
+    for (int i = 0; i < grid_p; ++i) transposed.push_back(group[i * grid_q + j]);
   auto label = [&](const char* op) {
     if (!job.op_prefix.empty()) ctx.begin_op(job.op_prefix + "." + op);
   };
@@ -236,8 +254,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     for (const auto& seq : job.batch) {
       emit(vec(vector_op::rope, seq.new_tokens * qh, hd, q + t0 * qh * hd * 4, 0, q + t0 * qh * hd * 4, theta, seq.past,
                qh));
-      emit(vec(vector_op::rope, seq.new_tokens * kh, hd, k + t0 * kh * hd * 4, 0, k + t0 * kh * hd * 4, theta,
-               seq.past, kh));
+      emit(vec(vector_op::rope, seq.new_tokens * kh, hd, k + t0 * kh * hd * 4, 0, k + t0 * kh * hd * 4, theta, seq.past,
+               kh));
       t0 += seq.new_tokens;
     }
     // Append the new K and V to the cache, then attend over the whole cache.
@@ -350,7 +368,18 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     label("gate_up");
     const uint32_t xm = operand(me, xn, T * h);
     ctx.order(me, engine::vector, engine::matrix);
-    if (split_mn) continue;  // below, over the whole group
+    if (split_mn || moe) continue;  // below, over the whole group
+    if (split_2d) {                 // grid (i, j): gate/up columns I_i (block i of g, u) over rows h_j
+      const int i = r / grid_q, j = r % grid_q;
+      const auto [k0, k1] = split_range(h, grid_q, j);
+      const auto [n0, n1] = split_range(I, grid_p, i);
+      const auto a = static_cast<uint32_t>(xm + k0 * aeb);
+      const auto kj = static_cast<uint32_t>(k1 - k0), ni = static_cast<uint32_t>(n1 - n0);
+      const auto at = static_cast<uint32_t>(i_blocks[i].offset * 4);
+      streamed_gemm(ctx, me, a, h, w.gate + (k0 * I + n0) * eb, I, weights, wt, g + at, ni, T, kj, ni, wtype);
+      streamed_gemm(ctx, me, a, h, w.up + (k0 * I + n0) * eb, I, weights, wt, u + at, ni, T, kj, ni, wtype);
+      continue;
+    }
     if (split_k) {  // partial products over the rank's rows h_r of gate and up
       const auto [h0, h1] = split_range(h, n, r);
       const auto rows = static_cast<uint32_t>(h1 - h0);
@@ -362,71 +391,173 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       project(me, xm, h, w.up, w.up + i0 * eb, I, u, T, h, ir);
     }
   }
-  engine gate_up_done = engine::matrix;
-  const uint16_t barrier = split_mn ? ctx.new_barrier_group() : 0;
-  // The weight blocks are reused by the next rotation: every rank is done with them first.
-  auto rotation_barrier = [&] {
-    for (int c : group) ctx.emit(c, barrier_cmd{engine::sync, barrier, static_cast<uint32_t>(n)});
-  };
-  // Token rows of rank r (mn_split).
-  auto rows_of = [&](int r) {
-    const auto [t0, t1] = split_range(T, n, r);
-    return std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(t0), static_cast<uint32_t>(t1 - t0));
-  };
-  if (split_mn) {  // xn's bf16 copy (or xn) is whole on every rank: rank r multiplies its rows T_r
-    const uint32_t xm = narrow ? x16 : xn;
-    mn_split_rotate(ctx, group, {T, h, I, xm, h, w.gate, mn_blocks, g, I, wtype, true, true});
-    rotation_barrier();
-    mn_split_rotate(ctx, group, {T, h, I, xm, h, w.up, mn_blocks, u, I, wtype, true, true});
-  }
-  if (split_k) {
-    label("gate_up_allreduce");
-    ring_all_reduce(ctx, group, g, uint64_t(T) * I, engine::matrix);
-    gate_up_done = ring_all_reduce(ctx, group, u, uint64_t(T) * I, engine::matrix);
-  }
-  for (int r = 0; r < n; ++r) {
-    const int me = group[r];
-    const auto [i0, i1] = split_range(I, n, r);
-    const auto ir = static_cast<uint32_t>(i1 - i0);
-    // split_k: gate and up are whole on every rank; the rank's down rows need its columns I_r of them.
-    const uint32_t cols = split_k ? I : ir, first_col = split_k ? static_cast<uint32_t>(i0) : 0;
-    ctx.order(me, gate_up_done, engine::vector);
-    label("swiglu");
-    if (split_mn) {  // rows T_r of gate and up, all I columns
-      const auto [t0, tr] = rows_of(r);
-      ctx.emit(me, vec(vector_op::silu, tr, I, g + t0 * I * 4, 0, g + t0 * I * 4));
-      ctx.emit(me, vec(vector_op::mul, tr, I, g + t0 * I * 4, u + t0 * I * 4, g + t0 * I * 4));
-      label("down_proj");
-      if (narrow) {  // the bf16 strip of the rank's rows, at the start of x16
-        ctx.order(me, engine::matrix, engine::vector);
-        ctx.emit(me, vec(vector_op::to_bf16, 1, tr * I, g + t0 * I * 4, 0, x16));
-      }
-      ctx.order(me, engine::vector, engine::matrix);
-      continue;
-    }
-    ctx.emit(me, vec(vector_op::silu, T, cols, g, 0, g));
-    ctx.emit(me, vec(vector_op::mul, T, cols, g, u, g));
-    // The bf16 copy of xn is still being read by gate/up: convert after the matrix unit is done.
-    label("down_proj");
-    if (narrow) ctx.order(me, engine::matrix, engine::vector);
-    const uint32_t gd = operand(me, g, T * cols);
-    ctx.order(me, engine::vector, engine::matrix);
-    project(me, static_cast<uint32_t>(gd + first_col * aeb), cols, w.down, w.down + i0 * h * eb, h, d, T, ir, h);
-  }
   engine mlp_done = engine::matrix;
-  if (split_mn) {
-    label("down_proj");
-    rotation_barrier();
-    // fp32: A is g itself (rank r's rows); bf16: the rank's strip at x16.
-    mn_split_rotate(ctx, group, {T, I, h, narrow ? x16 : g, I, w.down, mn_blocks, d, h, wtype, !narrow, true});
-    label("down_allgather");
-    std::vector<chunk> rows;
-    for (int r = 0; r < n; ++r) rows.push_back({uint64_t(rows_of(r).first) * h, uint64_t(rows_of(r).second) * h});
-    mlp_done = ring_all_gather(ctx, group, d, rows, 0, engine::matrix);
+  if (moe) {
+    const auto E = static_cast<uint32_t>(model.num_experts), top = static_cast<uint32_t>(model.num_experts_per_tok),
+               mI = static_cast<uint32_t>(model.moe_intermediate_size);
+    if (job.experts.size() != T)
+      throw error(what + ": the expert assignment has " + std::to_string(job.experts.size()) + " tokens, the batch " +
+                  std::to_string(T));
+    std::vector<std::vector<std::pair<uint32_t, uint32_t>>> routed(E);  // expert -> (token, choice)
+    for (uint32_t t = 0; t < T; ++t) {
+      if (job.experts[t].size() != top)
+        throw error(what + ": token " + std::to_string(t) + " needs " + std::to_string(top) + " experts");
+      for (uint32_t j = 0; j < top; ++j) routed.at(job.experts[t][j]).push_back({t, j});
+    }
+    uint32_t max_ne = 1;
+    for (const auto& r : routed) max_ne = std::max(max_ne, static_cast<uint32_t>(r.size()));
+    const uint32_t xm = narrow ? x16 : xn;
+    const uint32_t logits = buffer(uint64_t(T) * E, "router logits"),
+                   chosen = buffer(uint64_t(T) * top, "routing weights");
+    const uint32_t xe = ctx.alloc_symmetric(group, uint64_t(max_ne) * h * aeb, "expert tokens");
+    const uint32_t ge = buffer(uint64_t(max_ne) * mI, "expert gate"), ue = buffer(uint64_t(max_ne) * mI, "expert up");
+    const uint32_t ae = narrow ? ctx.alloc_symmetric(group, uint64_t(max_ne) * mI * 2, "bf16 expert activation") : 0;
+    const uint32_t ye = buffer(uint64_t(max_ne) * h, "expert out"), wsel = buffer(max_ne, "expert token weights");
+    auto copy_elem = [&](int me, uint32_t from, uint32_t to, uint32_t bytes) {
+      copy_2d(ctx, me, mem_space::sram, from, 1, mem_space::sram, to, 1, 1, 1, bytes);
+    };
+    for (int r = 0; r < n; ++r) {
+      const int me = group[r];
+      label("router");
+      streamed_gemm(ctx, me, xm, h, w.router, E, weights, wt, logits, E, T, h, E, wtype);
+      ctx.order(me, engine::matrix, engine::dma);
+      for (uint32_t t = 0; t < T; ++t)
+        for (uint32_t j = 0; j < top; ++j)
+          copy_elem(me, logits + (t * E + job.experts[t][j]) * 4, chosen + (t * top + j) * 4, 4);
+      ctx.order(me, engine::dma, engine::vector);
+      ctx.emit(me, vec(vector_op::softmax, T, top, chosen, 0, chosen, 1.0f));
+      ctx.emit(me, vec(vector_op::scale, T, h, d, 0, d, 0.0f));  // the partial sum starts at 0 (d holds finite values)
+      label("experts");
+      for (uint32_t e = static_cast<uint32_t>(r); e < E; e += static_cast<uint32_t>(n)) {
+        const auto ne = static_cast<uint32_t>(routed[e].size());
+        if (ne == 0) continue;
+        ctx.order(me, engine::matrix, engine::dma);  // xe free
+        ctx.order(me, engine::vector, engine::dma);  // wsel free (and the routing weights written)
+        for (uint32_t slot = 0; slot < ne; ++slot) {
+          const auto [t, j] = routed[e][slot];
+          copy_elem(me, static_cast<uint32_t>(xm + uint64_t(t) * h * aeb),
+                    static_cast<uint32_t>(xe + uint64_t(slot) * h * aeb), static_cast<uint32_t>(h * aeb));
+          copy_elem(me, chosen + (t * top + j) * 4, wsel + slot * 4, 4);
+        }
+        ctx.order(me, engine::dma, engine::matrix);
+        ctx.order(me, engine::vector, engine::matrix);  // ge, ue, ye, ae free
+        streamed_gemm(ctx, me, xe, h, w.experts_gate + uint64_t(e) * h * mI * eb, mI, weights, wt, ge, mI, ne, h, mI,
+                      wtype);
+        streamed_gemm(ctx, me, xe, h, w.experts_up + uint64_t(e) * h * mI * eb, mI, weights, wt, ue, mI, ne, h, mI,
+                      wtype);
+        ctx.order(me, engine::matrix, engine::vector);
+        ctx.emit(me, vec(vector_op::silu, ne, mI, ge, 0, ge));
+        ctx.emit(me, vec(vector_op::mul, ne, mI, ge, ue, ge));
+        if (narrow) ctx.emit(me, vec(vector_op::to_bf16, 1, ne * mI, ge, 0, ae));
+        ctx.order(me, engine::vector, engine::matrix);
+        streamed_gemm(ctx, me, narrow ? ae : ge, mI, w.experts_down + uint64_t(e) * mI * h * eb, h, weights, wt, ye, h,
+                      ne, mI, h, wtype);
+        ctx.order(me, engine::matrix, engine::vector);
+        ctx.order(me, engine::dma, engine::vector);
+        ctx.emit(me, vec(vector_op::mul_row, ne, h, ye, wsel, ye));
+        for (uint32_t slot = 0; slot < ne; ++slot) {
+          const uint32_t row = d + routed[e][slot].first * h * 4;
+          ctx.emit(me, vec(vector_op::add, 1, h, row, ye + slot * h * 4, row));
+        }
+      }
+    }
+    label("moe_allreduce");
+    mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::vector);
   } else {
-    label("down_allreduce");
-    mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
-  }
+    engine gate_up_done = engine::matrix;
+    const uint16_t barrier = split_mn ? ctx.new_barrier_group() : 0;
+    // The weight blocks are reused by the next rotation: every rank is done with them first.
+    auto rotation_barrier = [&] {
+      for (int c : group) ctx.emit(c, barrier_cmd{engine::sync, barrier, static_cast<uint32_t>(n)});
+    };
+    // Token rows of rank r (mn_split).
+    auto rows_of = [&](int r) {
+      const auto [t0, t1] = split_range(T, n, r);
+      return std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(t0), static_cast<uint32_t>(t1 - t0));
+    };
+    if (split_mn) {  // xn's bf16 copy (or xn) is whole on every rank: rank r multiplies its rows T_r
+      const uint32_t xm = narrow ? x16 : xn;
+      mn_split_rotate(ctx, group, {T, h, I, xm, h, w.gate, mn_blocks, g, I, wtype, true, true});
+      rotation_barrier();
+      mn_split_rotate(ctx, group, {T, h, I, xm, h, w.up, mn_blocks, u, I, wtype, true, true});
+    }
+    if (split_2d) {
+      label("gate_up_combine");
+      mnk_2d_combine(ctx, group, grid_p, grid_q, g, i_blocks, engine::matrix);
+      gate_up_done = mnk_2d_combine(ctx, group, grid_p, grid_q, u, i_blocks, engine::matrix);
+    }
+    if (split_k) {
+      label("gate_up_allreduce");
+      ring_all_reduce(ctx, group, g, uint64_t(T) * I, engine::matrix);
+      gate_up_done = ring_all_reduce(ctx, group, u, uint64_t(T) * I, engine::matrix);
+    }
+    for (int r = 0; r < n; ++r) {
+      const int me = group[r];
+      const auto [i0, i1] = split_range(I, n, r);
+      const auto ir = static_cast<uint32_t>(i1 - i0);
+      // split_k: gate and up are whole on every rank; the rank's down rows need its columns I_r of them.
+      const uint32_t cols = split_k || split_2d ? I : ir, first_col = split_k ? static_cast<uint32_t>(i0) : 0;
+      ctx.order(me, gate_up_done, engine::vector);
+      label("swiglu");
+      if (split_mn) {  // rows T_r of gate and up, all I columns
+        const auto [t0, tr] = rows_of(r);
+        ctx.emit(me, vec(vector_op::silu, tr, I, g + t0 * I * 4, 0, g + t0 * I * 4));
+        ctx.emit(me, vec(vector_op::mul, tr, I, g + t0 * I * 4, u + t0 * I * 4, g + t0 * I * 4));
+        label("down_proj");
+        if (narrow) {  // the bf16 strip of the rank's rows, at the start of x16
+          ctx.order(me, engine::matrix, engine::vector);
+          ctx.emit(me, vec(vector_op::to_bf16, 1, tr * I, g + t0 * I * 4, 0, x16));
+        }
+        ctx.order(me, engine::vector, engine::matrix);
+        continue;
+      }
+      ctx.emit(me, vec(vector_op::silu, T, cols, g, 0, g));
+      ctx.emit(me, vec(vector_op::mul, T, cols, g, u, g));
+      // The bf16 copy of xn is still being read by gate/up: convert after the matrix unit is done.
+      label("down_proj");
+      if (narrow) ctx.order(me, engine::matrix, engine::vector);
+      const uint32_t gd = operand(me, g, T * cols);
+      ctx.order(me, engine::vector, engine::matrix);
+      if (split_2d) {  // grid (i, j): down columns h_j over rows I_i (the rank's block i of the SwiGLU output)
+        const int gi = r / grid_q, gj = r % grid_q;
+        const auto [k0, k1] = split_range(I, grid_p, gi);
+        const auto [n0, n1] = split_range(h, grid_q, gj);
+        const auto ki = static_cast<uint32_t>(k1 - k0), nj = static_cast<uint32_t>(n1 - n0);
+        streamed_gemm(ctx, me, static_cast<uint32_t>(gd + i_blocks[gi].offset * aeb), ki, w.down + (k0 * h + n0) * eb,
+                      h, weights, wt, static_cast<uint32_t>(d_blocks + h_blocks[gj].offset * 4), nj, T, ki, nj, wtype);
+        continue;
+      }
+      project(me, static_cast<uint32_t>(gd + first_col * aeb), cols, w.down, w.down + i0 * h * eb, h, d, T, ir, h);
+    }
+    if (split_2d) {
+      label("down_combine");
+      const engine done = mnk_2d_combine(ctx, transposed, grid_q, grid_p, d_blocks, h_blocks, engine::matrix);
+      // Block-major [block j][T x h_j] -> row-major d for the residual.
+      for (int r = 0; r < n; ++r) {
+        const int me = group[r];
+        ctx.order(me, done, engine::dma);
+        for (int j = 0; j < grid_q; ++j) {
+          const auto [n0, n1] = split_range(h, grid_q, j);
+          const auto hj = static_cast<uint32_t>(n1 - n0);
+          copy_2d(ctx, me, mem_space::sram, d_blocks + h_blocks[j].offset * 4, hj, mem_space::sram, d + n0 * 4, h, T,
+                  hj);
+        }
+      }
+      mlp_done = engine::dma;
+    } else if (split_mn) {
+      label("down_proj");
+      rotation_barrier();
+      // fp32: A is g itself (rank r's rows); bf16: the rank's strip at x16.
+      mn_split_rotate(ctx, group, {T, I, h, narrow ? x16 : g, I, w.down, mn_blocks, d, h, wtype, !narrow, true});
+      label("down_allgather");
+      std::vector<chunk> rows;
+      for (int r = 0; r < n; ++r) rows.push_back({uint64_t(rows_of(r).first) * h, uint64_t(rows_of(r).second) * h});
+      mlp_done = ring_all_gather(ctx, group, d, rows, 0, engine::matrix);
+    } else {
+      label("down_allreduce");
+      mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
+    }
+  }  // dense MLP
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
     label("residual");

@@ -26,6 +26,9 @@ struct layer_weights {
   uint64_t post_norm = 0;           // [h]
   uint64_t gate = 0, up = 0;        // [h x I]
   uint64_t down = 0;                // [I x h]
+  // MoE layers (instead of gate/up/down): router [h x E]; experts' gate and up
+  // [E][h x moe_I], down [E][moe_I x h].
+  uint64_t router = 0, experts_gate = 0, experts_up = 0, experts_down = 0;
 };
 
 // The layer's KV cache in HBM: K and V each [sequence][kv head][max_positions][hd]
@@ -76,6 +79,19 @@ struct layer_job {
   // column blocks rotate around the ring (mn_split_rotate), the down output rows are
   // all-gathered. Attention stays split by heads. Not with weights_resident or split_k.
   bool split_mn = false;
+  // MLP 2-D MN/K split (mnk_2d) on the p x q grid of the group (grid_shape): gate/up
+  // with I split over grid rows and h over grid columns, down with h split over grid
+  // columns and I over grid rows; partials combined by mnk_2d_combine (all-reduce
+  // along one grid dimension, all-gather along the other). Attention stays split by
+  // heads. Not with weights_resident, split_k or split_mn.
+  bool split_2d = false;
+  // Non-empty: an MoE layer. experts[t] = the num_experts_per_tok distinct experts
+  // token t is routed to (a static assignment: the stream cannot depend on data).
+  // Expert e runs on rank e % n (expert parallel) over the tokens routed to it,
+  // gathered locally (x is replicated); its outputs are weighted by the softmax of
+  // the router logits over the token's assigned experts (norm_topk_prob over the
+  // static set) and summed into a [T x h] partial that is ring all-reduced.
+  std::vector<std::vector<uint32_t>> experts;
   // Non-empty: label the layer's commands with operators "<op_prefix>.qkv_proj", ... (lowering_context::begin_op).
   std::string op_prefix;
 };

@@ -81,5 +81,39 @@ TEST_CASE("npuvp lower layer lowers a zoo model's layer and reports its work", "
   std::tie(code, out) =
       run(std::string(NPUVP_BINARY) + " lower layer --hw " + hw + " --zoo " + zoo + " --model qwen3-30b-a3b --cores 4");
   CHECK(code == 1);
-  CHECK(out.find("MoE layers are not lowered yet") != std::string::npos);
+  CHECK(out.find("MoE layers need a static token->expert assignment") != std::string::npos);
+}
+
+TEST_CASE("npuvp scenario check/describe and lower step", "[kernels][cli]") {
+  const std::string bin = std::string(NPUVP_BINARY), src = std::string(NPUVP_SOURCE_DIR);
+  const std::string zoo = " --zoo " + src + "/scenarios/models";
+  auto [code, out] = run(bin + " scenario check " + src + "/scenarios/run/tiny_functional_4x4.yaml" + zoo);
+  INFO(out);
+  CHECK(code == 0);
+  CHECK(out.find("ok: tiny on npu4x4 4x4, tp 2 pp 2 dp 2, megatron, ring_block, 2 prefill sequences, decode batch 2") !=
+        std::string::npos);
+  std::tie(code, out) = run(bin + " scenario describe");
+  CHECK(code == 0);
+  CHECK(out.find("step.prefill[].context") != std::string::npos);
+  const std::string dir = "lower_step_cli_test";
+  REQUIRE(run("mkdir -p " + dir).first == 0);
+  std::tie(code, out) = run(bin + " lower step " + src + "/scenarios/run/tiny_functional_4x4.yaml" + zoo + " --out " +
+                            dir + " --stats " + dir + "/stats.json");
+  CHECK(code == 0);
+  // Stage 0 -> stage 1 of each replica: tp 2 ranks each send the replica's [T x 64] fp32 activations (T = 8, 2).
+  CHECK(out.find("pipeline_send                    8                 0               0            5120") !=
+        std::string::npos);
+  CHECK(out.find("wrote 8 stream files") != std::string::npos);
+  CHECK(read_file(dir + "/stats.json").find("lowering.op.layer3.down_allreduce") != std::string::npos);
+  // Labelled commands disassemble with their op id.
+  std::tie(code, out) = run(bin + " disasm " + dir + "/core_0.bin");
+  CHECK(code == 0);
+  CHECK(out.find(" op=") != std::string::npos);
+  run("rm -rf " + dir);
+  // A scenario error names the file and line.
+  write_file_atomically("bad_scenario.yaml", "hw: " + src + "/scenarios/hw/npu_4x4.yaml\nstep: {decode: {batch: x}}\n");
+  std::tie(code, out) = run(bin + " lower step bad_scenario.yaml" + zoo);
+  CHECK(code != 0);
+  CHECK(out.find("bad_scenario.yaml:2: step.decode.batch: expected an integer") != std::string::npos);
+  std::remove("bad_scenario.yaml");
 }

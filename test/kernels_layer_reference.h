@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "kernels/transformer_layer.h"
@@ -51,8 +52,9 @@ inline matrix narrowed(matrix v, bool on) {
   return v;
 }
 
-inline matrix reference_layer(const model_config& m, layer_data& L, const std::vector<sequence>& batch, uint32_t max_pos,
-                       bool bf16) {
+// `mlp` (optional) replaces the dense SwiGLU MLP: normed x2 (bf16-rounded with bf16) -> MLP output.
+inline matrix reference_layer(const model_config& m, layer_data& L, const std::vector<sequence>& batch,
+                              uint32_t max_pos, bool bf16, const std::function<matrix(const matrix&)>& mlp = nullptr) {
   const size_t h = m.hidden_size, hd = m.head_dim, H = m.num_attention_heads, KV = m.num_key_value_heads,
                I = m.intermediate_size;
   size_t T = 0;
@@ -107,9 +109,14 @@ inline matrix reference_layer(const model_config& m, layer_data& L, const std::v
   matrix xn2 = x2;
   for (size_t t = 0; t < T; ++t) rmsnorm(&xn2[t * h], h, L.post_norm.data(), m.rms_norm_eps);
   xn2 = narrowed(xn2, bf16);
-  matrix gate = matmul(xn2, L.wg, T, h, I), up = matmul(xn2, L.wu, T, h, I);
-  for (size_t e = 0; e < gate.size(); ++e) gate[e] = float(gate[e] / (1 + std::exp(-double(gate[e]))) * up[e]);
-  matrix out = matmul(narrowed(gate, bf16), L.wd, T, I, h);
+  matrix out;
+  if (mlp) {
+    out = mlp(xn2);
+  } else {
+    matrix gate = matmul(xn2, L.wg, T, h, I), up = matmul(xn2, L.wu, T, h, I);
+    for (size_t e = 0; e < gate.size(); ++e) gate[e] = float(gate[e] / (1 + std::exp(-double(gate[e]))) * up[e]);
+    out = matmul(narrowed(gate, bf16), L.wd, T, I, h);
+  }
   for (size_t e = 0; e < out.size(); ++e) out[e] += x2[e];
   return out;
 }

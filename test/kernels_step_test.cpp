@@ -1,9 +1,11 @@
 // Scenarios and whole-step lowering (SystemC-free): parsing errors, the shipped
 // scenarios, fit rejections, and a functional run of a tiny model's step on the
 // reference executor against the host layer, for each residency.
-#include <catch2/catch.hpp>
 #include <dirent.h>
+
+#include <catch2/catch.hpp>
 #include <random>
+#include <set>
 
 #include "kernels/reference_executor.h"
 #include "kernels/step_lowering.h"
@@ -46,7 +48,8 @@ TEST_CASE("scenario: keys parse, hw as a path or inline, errors name file and li
   REQUIRE(s.step.prefill.size() == 2);
   CHECK(s.step.prefill[1].context == 9);
   CHECK(s.step.decode.batch == 5);
-  const scenario inline_hw = from_text("hw: {mesh: {width: 2, height: 3}}\nmodel: qwen3-0.6b\nstep: {decode: {batch: 1}}\n");
+  const scenario inline_hw =
+      from_text("hw: {mesh: {width: 2, height: 3}}\nmodel: qwen3-0.6b\nstep: {decode: {batch: 1}}\n");
   CHECK(inline_hw.hw.mesh.height == 3);
 
   CHECK(contains(error_of([] { from_text("hw: ../hw/npu_4x4.yaml\nstep: {decode: {batch: 1}}\nparalelism: {}\n"); }),
@@ -56,12 +59,14 @@ TEST_CASE("scenario: keys parse, hw as a path or inline, errors name file and li
   CHECK(contains(error_of([] { from_text("hw: {mesh: {widht: 2}}\nstep: {decode: {batch: 1}}\n"); }),
                  "test.yaml:1: hw.mesh.widht: unknown key"));
   CHECK(contains(error_of([] {
-                   from_text("hw: ../hw/npu_4x4.yaml\nparallelism: {tp: 4, pp: 2, dp: 3}\nstep: {decode: {batch: 1}}\n");
+                   from_text(
+                       "hw: ../hw/npu_4x4.yaml\nparallelism: {tp: 4, pp: 2, dp: 3}\nstep: {decode: {batch: 1}}\n");
                  }),
                  "tp x pp x dp = 24 cores, the mesh has 16"));
   CHECK(contains(error_of([] { from_text("hw: ../hw/npu_4x4.yaml\n"); }), "no work"));
-  CHECK(contains(error_of([] { from_text("hw: ../hw/npu_4x4.yaml\nresidency: {kv: dram}\nstep: {decode: {batch: 1}}\n"); }),
-                 "'dram' is not one of sram|hbm"));
+  CHECK(contains(
+      error_of([] { from_text("hw: ../hw/npu_4x4.yaml\nresidency: {kv: dram}\nstep: {decode: {batch: 1}}\n"); }),
+      "'dram' is not one of sram|hbm"));
 
   // `scenario describe` comes from the same table: every key has a meaning.
   const auto rows = config::describe<scenario>();
@@ -76,17 +81,21 @@ TEST_CASE("scenario: keys parse, hw as a path or inline, errors name file and li
     CHECK(keys.count(k) == 1);
 }
 
-TEST_CASE("step lowering: every shipped scenario lowers, labelled per operator", "[kernels][step]") {
+namespace {
+
+// Lowers every scenarios/run/*.yaml whose name starts with `prefix` (or does not, with `exclude`).
+void check_shipped(const std::string& prefix, bool exclude, size_t at_least) {
   const std::string dir = root + "/scenarios/run";
   DIR* d = opendir(dir.c_str());
   REQUIRE(d != nullptr);
   std::vector<std::string> files;
   while (dirent* e = readdir(d)) {
     const std::string name = e->d_name;
-    if (name.size() > 5 && name.substr(name.size() - 5) == ".yaml") files.push_back(name);
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".yaml" && (name.rfind(prefix, 0) == 0) != exclude)
+      files.push_back(name);
   }
   closedir(d);
-  CHECK(files.size() >= 28);
+  CHECK(files.size() >= at_least);
   for (const auto& f : files) {
     INFO(f);
     const scenario s = load_scenario(dir + "/" + f, zoo);
@@ -100,6 +109,22 @@ TEST_CASE("step lowering: every shipped scenario lowers, labelled per operator",
     for (const auto& op : step.ops) macs += op.macs;
     CHECK(macs == step.summary.matmul_macs);
   }
+}
+
+}  // namespace
+
+TEST_CASE("step lowering: the 12 Qwen3-4B prefill strategy x placement scenarios lower, labelled per operator",
+          "[kernels][step]") {
+  check_shipped("qwen3-4b_prefill", false, 12);
+}
+
+TEST_CASE("step lowering: the 12 Qwen3-4B decode strategy x placement scenarios lower, labelled per operator",
+          "[kernels][step]") {
+  check_shipped("qwen3-4b_decode", false, 12);
+}
+
+TEST_CASE("step lowering: the other shipped scenarios lower, labelled per operator", "[kernels][step]") {
+  check_shipped("qwen3-4b_", true, 6);
 }
 
 TEST_CASE("step lowering: figures of the Qwen3-8B 512-token layer prefill", "[kernels][step]") {
@@ -125,36 +150,42 @@ TEST_CASE("step lowering: figures of the Qwen3-8B 512-token layer prefill", "[ke
 TEST_CASE("step lowering: what does not fit is rejected saying by how much", "[kernels][step]") {
   // Qwen3-8B bf16 on 8 cores: a rank's slices of one layer are q 4096x512, k and v 4096x128, o 512x4096,
   // gate and up 4096x1536, down 1536x4096, 2 B each = 46 MiB; 36 layers = 1656 MiB.
-  CHECK(contains(error_of([] {
-                   lower_step(from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-8b\nparallelism: {tp: 8}\n"
-                                        "residency: {weights: sram}\nstep: {decode: {batch: 1}}\n"));
-                 }),
-                 "weights of stage 0 need 1656.0 MiB per core, SRAM has 48.0 MiB, over by 1608.0 MiB (36 layers x 46.0 MiB"));
+  CHECK(contains(
+      error_of([] {
+        lower_step(
+            from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-8b\nparallelism: {tp: 8}\n"
+                      "residency: {weights: sram}\nstep: {decode: {batch: 1}}\n"));
+      }),
+      "weights of stage 0 need 1656.0 MiB per core, SRAM has 48.0 MiB, over by 1608.0 MiB (36 layers x 46.0 MiB"));
   // Qwen3-0.6B KV in SRAM: 28 layers x 2 x 64 sequences x 1 KV head x 4097 positions x 128 x 4 B per core.
   CHECK(contains(error_of([] {
-                   lower_step(from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-0.6b\nparallelism: {tp: 8}\n"
-                                        "residency: {kv: sram}\nstep: {decode: {batch: 64, context: 4096}}\n"));
+                   lower_step(
+                       from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-0.6b\nparallelism: {tp: 8}\n"
+                                 "residency: {kv: sram}\nstep: {decode: {batch: 64, context: 4096}}\n"));
                  }),
                  "KV cache of stage 0 needs 7169.8 MiB per core, SRAM has 48.0 MiB, over by 7121.8 MiB"));
   // Llama-3.1-70B bf16: 80 layers x (2 x 8192^2 + 2 x 8192 x 1024 + 3 x 8192 x 28672) x 2 B = 127.5 GiB;
   // the 8x8 chip has 32 GiB of HBM.
   const std::string hbm = error_of([] {
-    lower_step(from_text("hw: ../hw/npu_8x8.yaml\nmodel: llama-3.1-70b\nparallelism: {tp: 8, pp: 8}\n"
-                         "step: {decode: {batch: 1, context: 16}}\n"));
+    lower_step(
+        from_text("hw: ../hw/npu_8x8.yaml\nmodel: llama-3.1-70b\nparallelism: {tp: 8, pp: 8}\n"
+                  "step: {decode: {batch: 1, context: 16}}\n"));
   });
   CHECK(contains(hbm, "HBM does not fit: the step needs 127.52 GiB"));
   CHECK(contains(hbm, "the chip has 32.00 GiB (32 channels x 1.00 GiB), over by 95.52 GiB"));
   // Activations of a long prefill replicated per rank: the SRAM allocator names the regions.
   CHECK(contains(error_of([] {
-                   lower_step(from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-8b\nparallelism: {tp: 8}\n"
-                                        "step: {layers: 1, prefill: [{tokens: 2048}]}\n"));
+                   lower_step(
+                       from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-8b\nparallelism: {tp: 8}\n"
+                                 "step: {layers: 1, prefill: [{tokens: 2048}]}\n"));
                  }),
                  "SRAM does not fit"));
   CHECK(contains(error_of([] {
-                   lower_step(from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-30b-a3b\nparallelism: {tp: 4}\n"
-                                        "step: {decode: {batch: 1}}\n"));
+                   lower_step(
+                       from_text("hw: ../hw/npu_8x8.yaml\nmodel: qwen3-30b-a3b\nparallelism: {tp: 4, "
+                                 "partition: k_split}\nstep: {layers: 1, decode: {batch: 1}}\n"));
                  }),
-                 "MoE layers are not lowered yet"));
+                 "MoE layers are lowered with the megatron partition and weights in HBM only"));
 }
 
 namespace {
@@ -162,12 +193,26 @@ namespace {
 // Runs the tiny scenario's step on the reference executor and compares every
 // replica's output and KV caches with the host layer applied layer by layer.
 void check_tiny_step(const std::string& weights, const std::string& kv, executor_options::order order,
-                     const std::string& partition = "megatron", dtype weight_type = dtype::fp32) {
-  INFO("weights " << weights << ", kv " << kv << ", " << partition << ", " << dtype_name(weight_type));
+                     const std::string& partition = "megatron", dtype weight_type = dtype::fp32, int group_size = 2,
+                     bool moe = false) {
+  INFO("weights " << weights << ", kv " << kv << ", " << partition << ", " << dtype_name(weight_type) << ", tp "
+                  << group_size);
   const bool bf16 = weight_type == dtype::bf16;
   scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
   s.parallelism.partition = partition;
   s.weights = weight_type;
+  if (group_size == 4) {  // 8 query heads over 4 KV heads, so 4 ranks own one GQA group each; 2 x 2 x 4 = all 16 cores
+    s.model_cfg.num_attention_heads = 8;
+    s.model_cfg.num_key_value_heads = 4;
+    s.parallelism.tp = 4;
+  }
+  if (moe) {  // 6 experts of 24, top 2, on every layer
+    s.model_cfg.model_type = "qwen3_moe";
+    s.model_cfg.num_experts = 6;
+    s.model_cfg.num_experts_per_tok = 2;
+    s.model_cfg.moe_intermediate_size = 24;
+    s.model_cfg.norm_topk_prob = true;
+  }
   // bf16: one layer. The device rounds its fp32 sums to bf16 operands where the host's sums (differing in
   // the last bits) may round the other way; over several layers one such flip grows past any useful bound.
   if (bf16) s.step.layers = s.parallelism.pp = 1;
@@ -189,6 +234,11 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
   };
   // Weights of every layer, in HBM and (resident) each rank's slices in SRAM.
   std::vector<layer_data> layers;
+  struct moe_data {
+    matrix router, gate, up, down;  // [h x E], [E][h x mI], [E][h x mI], [E][mI x h]
+  };
+  std::vector<moe_data> experts;
+  const size_t E = m.num_experts, mI = m.moe_intermediate_size;
   for (size_t l = 0; l < step.layers.size(); ++l) {
     layer_data L{{},
                  random(h, 1),
@@ -209,9 +259,21 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
     const std::pair<uint64_t, const matrix*> norms[] = {
         {w.input_norm, &L.in_norm}, {w.q_norm, &L.q_norm}, {w.k_norm, &L.k_norm}, {w.post_norm, &L.post_norm}};
     for (const auto& [at, data] : norms) ex.write_floats(mem_space::hbm, 0, at, *data);
-    const std::pair<uint64_t, const matrix*> matrices[] = {{w.q, &L.wq}, {w.k, &L.wk},   {w.v, &L.wv},   {w.o, &L.wo},
+    const std::pair<uint64_t, const matrix*> matrices[] = {{w.q, &L.wq},    {w.k, &L.wk},  {w.v, &L.wv},   {w.o, &L.wo},
                                                            {w.gate, &L.wg}, {w.up, &L.wu}, {w.down, &L.wd}};
-    for (const auto& [at, data] : matrices) ex.write_floats(mem_space::hbm, 0, at, *data, weight_type);
+    if (moe) {
+      moe_data X{narrowed(random(h * E), bf16), narrowed(random(E * h * mI), bf16), narrowed(random(E * h * mI), bf16),
+                 narrowed(random(E * mI * h), bf16)};
+      ex.write_floats(mem_space::hbm, 0, w.router, X.router, weight_type);
+      ex.write_floats(mem_space::hbm, 0, w.experts_gate, X.gate, weight_type);
+      ex.write_floats(mem_space::hbm, 0, w.experts_up, X.up, weight_type);
+      ex.write_floats(mem_space::hbm, 0, w.experts_down, X.down, weight_type);
+      experts.push_back(X);
+      for (size_t i = 0; i < 4; ++i)
+        ex.write_floats(mem_space::hbm, 0, matrices[i].first, *matrices[i].second, weight_type);
+    } else {
+      for (const auto& [at, data] : matrices) ex.write_floats(mem_space::hbm, 0, at, *data, weight_type);
+    }
     if (weights == "sram") {
       const resident_slices sl = resident_layout(m, static_cast<int>(tp), dtype::fp32);
       for (size_t st = 0; st < step.stage_layers.size(); ++st) {
@@ -286,7 +348,33 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
       L.x = x;
       L.kcache = R.k[l];
       L.vcache = R.v[l];
-      x = reference_layer(m, L, step.batches[d], step.kv[d][l].max_positions, bf16);
+      // MoE: each token's experts (static routing), weighted by the softmax of its router logits over them.
+      auto moe_mlp = [&](const matrix& xn2) {
+        const auto& X = experts[l];
+        const size_t T = xn2.size() / h;
+        matrix out(T * h, 0.0f);
+        const matrix logits = matmul(xn2, X.router, T, h, E);
+        for (size_t t = 0; t < T; ++t) {
+          const auto& chosen = step.routing[d][l][t];
+          double mx = -1e300, sum = 0;
+          for (uint32_t e : chosen) mx = std::max(mx, double(logits[t * E + e]));
+          for (uint32_t e : chosen) sum += std::exp(logits[t * E + e] - mx);
+          const matrix row(&xn2[t * h], &xn2[(t + 1) * h]);
+          for (uint32_t e : chosen) {
+            const double weight = std::exp(logits[t * E + e] - mx) / sum;
+            const matrix wg(&X.gate[e * h * mI], &X.gate[(e + 1) * h * mI]),
+                wu(&X.up[e * h * mI], &X.up[(e + 1) * h * mI]), wd(&X.down[e * mI * h], &X.down[(e + 1) * mI * h]);
+            matrix g = matmul(row, wg, 1, h, mI);
+            const matrix u = matmul(row, wu, 1, h, mI);
+            for (size_t i = 0; i < mI; ++i) g[i] = float(g[i] / (1 + std::exp(-double(g[i]))) * u[i]);
+            const matrix y = matmul(narrowed(g, bf16), wd, 1, mI, h);
+            for (size_t i = 0; i < h; ++i) out[t * h + i] += float(weight * y[i]);
+          }
+        }
+        return out;
+      };
+      x = reference_layer(m, L, step.batches[d], step.kv[d][l].max_positions, bf16,
+                          moe ? std::function<matrix(const matrix&)>(moe_mlp) : nullptr);
       R.k[l] = L.kcache;
       R.v[l] = L.vcache;
     }
@@ -323,8 +411,51 @@ TEST_CASE("step lowering: mn_split layers (MN-split MLP, rotated weight blocks, 
   const lowered_step step = lower_step(s);
   for (const auto& op : step.ops) {
     // Each rank loads one column block of gate and up (h x I/2) once; the other block arrives over the NoC.
-    if (op.name == "layer0.gate_up") CHECK(op.hbm_bytes == 2 * 2 * 64 * 96 * 4);  // 2 replicas, whole gate + up
+    if (op.name == "layer0.gate_up") CHECK(op.hbm_bytes == 2 * 2 * 64 * 96 * 4);      // 2 replicas, whole gate + up
     if (op.name == "layer0.gate_up") CHECK(op.noc_bytes == 2 * 2 * 2 * 64 * 48 * 4);  // 2 replicas x 2 ranks x 2 GEMMs
+  }
+}
+
+TEST_CASE("step lowering: mnk_2d layers (2-D split MLP) match the host layers", "[kernels][step]") {
+  // tp 2 is a 1 x 2 grid; the 2 x 2 grid is in the 4-core test below.
+  check_tiny_step("hbm", "hbm", executor_options::order::random, "mnk_2d");
+  check_tiny_step("hbm", "sram", executor_options::order::round_robin, "mnk_2d", dtype::bf16);
+}
+
+TEST_CASE("step lowering: every partition on 4-core TP groups (2 x 2 grid for mnk_2d) matches the host layers",
+          "[kernels][step]") {
+  for (const char* partition : {"megatron", "k_split", "mn_split", "mnk_2d"})
+    check_tiny_step("hbm", "hbm", executor_options::order::random, partition, dtype::fp32, 4);
+  check_tiny_step("sram", "sram", executor_options::order::random, "megatron", dtype::fp32, 4);
+}
+
+TEST_CASE("step lowering: MoE layers (static routing, expert parallel, all-reduce combine) match the host layers",
+          "[kernels][step]") {
+  check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", dtype::fp32, 2, true);
+  check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", dtype::fp32, 4, true);
+  check_tiny_step("hbm", "hbm", executor_options::order::round_robin, "megatron", dtype::bf16, 2, true);
+  // The routing is seeded: the same seed gives the same assignment, another seed another one; Zipf skews the load.
+  scenario s = load_scenario(root + "/scenarios/run/qwen3-30b-a3b_moe_decode.yaml", zoo);
+  s.step.layers = 1;
+  s.parallelism.pp = 1;
+  const lowered_step a = lower_step(s), b = lower_step(s);
+  CHECK(a.routing[0][0] == b.routing[0][0]);
+  s.moe.seed = 4;
+  CHECK(lower_step(s).routing[0][0] != a.routing[0][0]);
+  s.step.decode.batch = 512;
+  s.parallelism.dp = 1;
+  for (const char* dist : {"uniform", "zipf"}) {
+    s.moe.distribution = dist;
+    const lowered_step z = lower_step(s);
+    std::vector<int> load(128);
+    for (const auto& token : z.routing[0][0]) {
+      CHECK(std::set<uint32_t>(token.begin(), token.end()).size() == 8);  // distinct experts
+      for (uint32_t e : token) ++load[e];
+    }
+    const int top = *std::max_element(load.begin(), load.end());
+    // 4096 choices over 128 experts: 32 on average; Zipf (s = 1) gives the favourite expert about 4096 / H(128) / ...
+    if (std::string(dist) == "uniform") CHECK(top < 64);
+    if (std::string(dist) == "zipf") CHECK(top > 200);
   }
 }
 
@@ -342,7 +473,8 @@ TEST_CASE("step lowering: k_split layers (K-split QKV and gate/up, all-reduced) 
   s.parallelism.partition = "k_split";
   const lowered_step step = lower_step(s);
   for (const auto& op : step.ops) {
-    if (op.name == "layer0.qkv_proj") CHECK(op.hbm_bytes == 2 * 64 * (64 + 32 + 32) * 4);  // 2 replicas, h x (H + 2 KV) hd fp32
+    if (op.name == "layer0.qkv_proj")
+      CHECK(op.hbm_bytes == 2 * 64 * (64 + 32 + 32) * 4);  // 2 replicas, h x (H + 2 KV) hd fp32
     if (op.name == "layer0.qkv_allreduce") CHECK(op.noc_bytes > 0);
   }
 }

@@ -3,18 +3,40 @@
 
 namespace npuvp::kernels {
 
+std::vector<chunk> mnk_blocks(uint32_t m, uint32_t n, int p) {
+  std::vector<chunk> blocks;
+  uint64_t offset = 0;
+  for (int i = 0; i < p; ++i) {
+    const auto [b, e] = split_range(n, p, i);
+    blocks.push_back({offset, uint64_t(m) * (e - b)});
+    offset += uint64_t(m) * (e - b);
+  }
+  return blocks;
+}
+
+engine mnk_2d_combine(lowering_context& ctx, const std::vector<int>& group, int p, int q, uint32_t c,
+                      const std::vector<chunk>& blocks, engine ready) {
+  engine row_done = ready;
+  for (int i = 0; i < p; ++i) {
+    std::vector<int> ring;
+    for (int j = 0; j < q; ++j) ring.push_back(group[i * q + j]);
+    row_done = ring_all_reduce(ctx, ring, c + static_cast<uint32_t>(blocks[i].offset * 4), blocks[i].elems, ready);
+  }
+  engine col_done = row_done;
+  for (int j = 0; j < q; ++j) {
+    std::vector<int> ring;
+    for (int i = 0; i < p; ++i) ring.push_back(group[i * q + j]);
+    col_done = ring_all_gather(ctx, ring, c, blocks, 0, row_done);
+  }
+  return col_done;
+}
+
 void mnk_2d::lower(lowering_context& ctx, const gemm_job& job, const std::vector<int>& group) const {
   const int n = static_cast<int>(group.size());
   const auto [p, q] = grid_shape(n);  // rank = i * q + j: grid row i, grid column j
   const uint32_t M = job.m, K = job.k, N = job.n, eb = static_cast<uint32_t>(dtype_bytes(job.type));
   // Grid row i owns column block N_i of C; grid column j owns K_j.
-  std::vector<chunk> blocks;  // C is kept block-major in SRAM: [block i][M x N_i]
-  uint64_t offset = 0;
-  for (int i = 0; i < p; ++i) {
-    const auto [b, e] = split_range(N, p, i);
-    blocks.push_back({offset, uint64_t(M) * (e - b)});
-    offset += uint64_t(M) * (e - b);
-  }
+  const std::vector<chunk> blocks = mnk_blocks(M, N, p);  // C is kept block-major in SRAM: [block i][M x N_i]
   const auto max_kj = static_cast<uint32_t>(split_range(K, q, 0).second);
   const auto max_nb = static_cast<uint32_t>(split_range(N, p, 0).second);
   const uint32_t a_cols = ctx.alloc_symmetric(group, uint64_t(M) * max_kj * eb, "A column block");
@@ -36,19 +58,7 @@ void mnk_2d::lower(lowering_context& ctx, const gemm_job& job, const std::vector
       local_gemm(ctx, me, a_cols, kj, b_tile, width(i), c_full + static_cast<uint32_t>(blocks[i].offset * 4), width(i),
                  M, kj, width(i), false, job.type);
     }
-  engine row_done = engine::matrix;
-  for (int i = 0; i < p; ++i) {
-    std::vector<int> ring;
-    for (int j = 0; j < q; ++j) ring.push_back(group[i * q + j]);
-    row_done = ring_all_reduce(ctx, ring, c_full + static_cast<uint32_t>(blocks[i].offset * 4), blocks[i].elems,
-                               engine::matrix);
-  }
-  engine col_done = row_done;
-  for (int j = 0; j < q; ++j) {
-    std::vector<int> ring;
-    for (int i = 0; i < p; ++i) ring.push_back(group[i * q + j]);
-    col_done = ring_all_gather(ctx, ring, c_full, blocks, 0, row_done);
-  }
+  const engine col_done = mnk_2d_combine(ctx, group, p, q, c_full, blocks, engine::matrix);
   // Every rank now holds all of C; rank r stores rows M_r of every block.
   for (int r = 0; r < n; ++r) {
     const int me = group[r];

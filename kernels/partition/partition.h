@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/collectives.h"
 #include "kernels/lowering_context.h"
 #include "kernels/placement/placement.h"
 
@@ -57,6 +58,16 @@ struct mn_operands {
   bool a_whole = false, c_whole = false;
 };
 void mn_split_rotate(lowering_context& ctx, const std::vector<int>& group, const mn_operands& op);
+
+// mnk_2d's C layout and communication, for C already in SRAM: `blocks` = the p
+// column blocks N_i of an m x n C, block-major ([block i][m x N_i], fp32
+// elements); mnk_2d_combine sums each block over its grid row (ring all-reduce
+// among group[i*q + j], j = 0..q-1) and gathers the blocks along each grid column,
+// so every rank ends with all of C at `c` (the same offset on every rank). `ready`
+// is the engine that wrote the partial C; returns the engine on which C is complete.
+std::vector<chunk> mnk_blocks(uint32_t m, uint32_t n, int p);
+engine mnk_2d_combine(lowering_context& ctx, const std::vector<int>& group, int p, int q, uint32_t c,
+                      const std::vector<chunk>& blocks, engine ready);
 
 // The p x q core grid of mnk_2d for n cores: p * q = n, p <= q, as square as possible.
 std::pair<int, int> grid_shape(int n);

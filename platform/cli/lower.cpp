@@ -274,7 +274,8 @@ int lower_step(const std::vector<std::string>& args) {
     it->noc_bytes += op.noc_bytes;
   }
   std::cout << "  " << std::left << std::setw(22) << "operator" << std::right << std::setw(12) << "commands"
-            << std::setw(18) << "MACs" << std::setw(16) << "HBM B" << std::setw(16) << "NoC B" << "\n";
+            << std::setw(18) << "MACs" << std::setw(16) << "HBM B" << std::setw(16) << "NoC B"
+            << "\n";
   for (const auto& r : rows) {
     if (r.commands == 0) continue;
     std::cout << "  " << std::left << std::setw(22) << r.name << std::right << std::setw(12) << r.commands

@@ -38,15 +38,19 @@ int scenario_describe(const std::vector<std::string>& args) {
   if (!parse("npuvp scenario describe [--markdown]", desc, args, vm)) return 0;
   const auto rows = config::describe<kernels::scenario>();
   if (vm.count("markdown")) {
+    auto cell = [](std::string text) {  // a '|' inside a cell would end it
+      for (size_t at = text.find('|'); at != std::string::npos; at = text.find('|', at + 2)) text.replace(at, 1, "\\|");
+      return text;
+    };
     std::cout << "| key | type | unit | default | meaning |\n|---|---|---|---|---|\n";
     for (const auto& r : rows)
-      std::cout << "| `" << r.key << "` | " << r.type << " | " << r.unit << " | " << r.default_value << " | " << r.doc
-                << " |\n";
+      std::cout << "| `" << r.key << "` | " << cell(r.type) << " | " << r.unit << " | " << r.default_value << " | "
+                << cell(r.doc) << " |\n";
     return 0;
   }
   for (const auto& r : rows)
-    std::cout << std::left << std::setw(34) << r.key << " " << std::setw(26) << r.type << " " << std::setw(10)
-              << r.unit << " " << std::setw(18) << r.default_value << " " << r.doc << "\n";
+    std::cout << std::left << std::setw(34) << r.key << " " << std::setw(26) << r.type << " " << std::setw(10) << r.unit
+              << " " << std::setw(18) << r.default_value << " " << r.doc << "\n";
   return 0;
 }
 
