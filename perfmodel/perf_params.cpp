@@ -55,6 +55,8 @@ perf_params first_principles_params(const hw_config& hw) {
   // At most one BEGIN_REQ per core cycle (models/dma/dma_engine.h).
   p.dma_request_ns = 1.0 / hw.core.clock_ghz;
   p.sram_access_ns = hw.core.sram.access_cycles / hw.core.clock_ghz;
+  // The core overlaps up to this many consecutive DMA commands (models/npu_core/npu_core.h).
+  p.dma_descriptors_in_flight = hw.core.dma.descriptors_in_flight;
   p.command_overhead_ns = 0.0;
   return p;
 }

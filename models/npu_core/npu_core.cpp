@@ -90,7 +90,7 @@ int npu_core::core_of(uint16_t field, size_t i) {
 bool npu_core::engines_idle() const {
   for (const auto& q : m_queue)
     if (!q.empty()) return false;
-  return true;
+  return m_dma_ops.empty();
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -142,22 +142,24 @@ void npu_core::trace(engine e, uint32_t event, const sc_time& start) {
 
 void npu_core::execute(engine e, size_t i) {
   const kernels::command& cmd = m_program[i];
-  const sc_time start = sc_core::sc_time_stamp();
+  sc_time start = sc_core::sc_time_stamp();
   engine_stats& st = m_stats[idx(e)];
   bool stall = false;
   uint32_t event = 0;
   if (auto* d = std::get_if<kernels::dma_cmd>(&cmd)) {
-    run_dma(*d, i);
-    event = m_ev_dma;
+    run_dma(*d, i);  // busy time and trace event when it retires
+    ++st.commands;
+    return;
+  } else if (auto* s = std::get_if<kernels::send_cmd>(&cmd)) {
+    run_send(*s, i);
+    ++st.commands;
+    return;
   } else if (auto* m = std::get_if<kernels::matmul_cmd>(&cmd)) {
     run_matmul(*m, i);
     event = m_ev_matmul;
   } else if (auto* v = std::get_if<kernels::vector_cmd>(&cmd)) {
     run_vector(*v, i);
     event = m_trace ? m_ev_vector[static_cast<size_t>(v->op)] : 0;
-  } else if (auto* s = std::get_if<kernels::send_cmd>(&cmd)) {
-    run_send(*s, i);
-    event = m_ev_send;
   } else if (auto* r = std::get_if<kernels::recv_cmd>(&cmd)) {
     const int peer = core_of(r->peer, i);
     auto& ch = m_channels[{peer, r->tag}];
@@ -173,7 +175,12 @@ void npu_core::execute(engine e, size_t i) {
     stall = true;
     event = m_ev_wait;
   } else if (auto* sg = std::get_if<kernels::signal_cmd>(&cmd)) {
-    // Every earlier command of this engine has completed: queues run in order.
+    // Every earlier command of this engine has completed: queues run in order
+    // (on the DMA engine, once every earlier dma/send has retired).
+    if (e == engine::dma) {
+      drain_dma();
+      start = sc_core::sc_time_stamp();  // the drain is the ops' busy time, not the signal's
+    }
     const int target = core_of(sg->core, i);
     if (target == m_id) {
       m_sem[sg->sem] += sg->count;
@@ -216,19 +223,85 @@ void npu_core::run_dma(const kernels::dma_cmd& d, size_t i) {
   const dma_descriptor desc =
       dma_descriptor::strided(global(d.src_space, d.src_core, d.src), global(d.dst_space, d.dst_core, d.dst),
                               d.row_bytes, d.rows, d.src_stride, d.dst_stride);
-  if (!m_dma.run(desc).ok) fail(where(i) + ": a DMA request got an error response (address outside its memory?)");
-  m_dma_bytes += bytes;
+  // Hazards are checked on the bounding range of each side's rows.
+  dma_op op;
+  op.command = i;
+  op.src_lo = desc.src;
+  op.src_hi = desc.src + (uint64_t(d.rows) - 1) * d.src_stride + d.row_bytes;
+  op.dst_lo = desc.dst;
+  op.dst_hi = desc.dst + (uint64_t(d.rows) - 1) * d.dst_stride + d.row_bytes;
+  op.bytes = bytes;
+  issue_dma(desc, op);
 }
 
 void npu_core::run_send(const kernels::send_cmd& s, size_t i) {
-  const int peer = core_of(s.peer, i);
-  if (s.bytes > 0) {
-    const dma_descriptor desc =
-        dma_descriptor::linear(m_map.sram_global(m_id, s.src), m_map.sram_global(peer, s.dst), s.bytes);
-    if (!m_dma.run(desc).ok) fail(where(i) + ": a send request got an error response (address outside its SRAM?)");
+  dma_op op;
+  op.command = i;
+  op.send = true;
+  op.peer = core_of(s.peer, i);
+  op.bytes = s.bytes;
+  op.src_lo = m_map.sram_global(m_id, s.src);
+  op.src_hi = op.src_lo + s.bytes;
+  op.dst_lo = m_map.sram_global(op.peer, s.dst);
+  op.dst_hi = op.dst_lo + s.bytes;
+  issue_dma(dma_descriptor::linear(op.src_lo, op.dst_lo, s.bytes), op);
+}
+
+void npu_core::issue_dma(const dma_descriptor& desc, dma_op op) {
+  auto overlap = [](uint64_t a_lo, uint64_t a_hi, uint64_t b_lo, uint64_t b_hi) { return a_lo < b_hi && b_lo < a_hi; };
+  auto conflicts = [&] {
+    for (const dma_op& e : m_dma_ops)
+      if (!e.done && (overlap(op.dst_lo, op.dst_hi, e.src_lo, e.src_hi) ||  // write after read
+                      overlap(op.dst_lo, op.dst_hi, e.dst_lo, e.dst_hi) ||  // write after write
+                      overlap(op.src_lo, op.src_hi, e.dst_lo, e.dst_hi)))   // read after write
+        return true;
+    return false;
+  };
+  while (m_dma_pending >= static_cast<size_t>(m_cfg.dma.descriptors_in_flight) || conflicts()) wait(m_dma_retired);
+  op.start = sc_core::sc_time_stamp();
+  if (m_dma_ops.empty()) m_dma_busy_since = op.start;
+  m_dma_ops.push_back(op);
+  if (op.bytes == 0) {  // nothing to move: retires in order with the others
+    m_dma_ops.back().done = true;
+    retire_dma();
+    return;
   }
-  m_send_bytes += s.bytes;
-  m_sync.notify_arrival(m_id, peer, s.tag, s.dst, s.bytes);
+  dma_op* slot = &m_dma_ops.back();  // deque: push_back/pop_front keep references to other elements
+  ++m_dma_pending;
+  m_dma.submit(desc, [this, slot](const dma_completion& c) {
+    slot->done = true;
+    slot->ok = c.ok;
+    --m_dma_pending;
+    retire_dma();
+  });
+}
+
+// In program order: the error of the oldest failed op, the arrival notice of
+// a send, busy time and the trace event.
+void npu_core::retire_dma() {
+  const sc_time now = sc_core::sc_time_stamp();
+  while (!m_dma_ops.empty() && m_dma_ops.front().done) {
+    const dma_op& op = m_dma_ops.front();
+    if (!op.ok) {
+      m_sync.fail(where(op.command) + (op.send ? ": a send request got an error response (address outside its SRAM?)"
+                                               : ": a DMA request got an error response (address outside its memory?)"));
+    } else if (op.send) {
+      const auto& s = std::get<kernels::send_cmd>(m_program[op.command]);
+      m_send_bytes += op.bytes;
+      m_sync.notify_arrival(m_id, op.peer, s.tag, s.dst, s.bytes);
+    } else {
+      m_dma_bytes += op.bytes;
+    }
+    trace(engine::dma, op.send ? m_ev_send : m_ev_dma, op.start);
+    m_dma_ops.pop_front();
+    if (m_dma_ops.empty()) m_stats[idx(engine::dma)].busy += now - m_dma_busy_since;
+  }
+  m_dma_retired.notify();
+  m_retired.notify(SC_ZERO_TIME);
+}
+
+void npu_core::drain_dma() {
+  while (!m_dma_ops.empty()) wait(m_dma_retired);
 }
 
 void npu_core::check_range(uint32_t addr, uint64_t bytes, size_t i) {
@@ -414,6 +487,7 @@ std::string npu_core::blocked_report() const {
   for (engine e : {engine::dma, engine::matrix, engine::vector})
     if (!m_queue[idx(e)].empty())
       s += "\n    " + std::string(kernels::engine_name(e)) + " blocked at " + where(m_queue[idx(e)].front());
+  if (!m_dma_ops.empty()) s += "\n    dma in flight since " + where(m_dma_ops.front().command);
   return s;
 }
 

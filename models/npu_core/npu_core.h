@@ -11,10 +11,16 @@
 //  - matrix:  core_timing::matmul_cycles per matmul command;
 //    vector:  core_timing::vector_cycles per vector command;
 //    DMA:     dma/send through the core's dma_engine (global addresses from
-//             the memory map), one descriptor at a time;
-//    send:    a DMA write into the peer's SRAM, then an arrival notice to the
-//             peer (core_sync message latency); recv waits for that notice;
+//             the memory map); up to core.dma.descriptors_in_flight
+//             consecutive dma/send commands in flight at once, a command
+//             whose byte ranges conflict with an earlier one still in flight
+//             (read-after-write, write-after-read, write-after-write) waiting
+//             until that one has completed; they retire in program order;
+//    send:    a DMA write into the peer's SRAM, then, when it retires, an
+//             arrival notice to the peer (core_sync message latency); recv
+//             waits for that notice;
 //    signal:  own semaphores at once, another core's by a core_sync message;
+//             on the DMA engine, after every earlier dma/send has retired;
 //    barrier: engines idle, then the chip barrier (core_sync).
 //  Matrix and vector operand traffic to the SRAM is not modelled (dedicated
 //  wide ports assumed, no contention with the DMA).
@@ -107,6 +113,16 @@ class npu_core : public sc_core::sc_module, public stats_source {
   struct arrival {
     uint32_t dst, bytes;
   };
+  // A dma/send command handed to the dma_engine and not yet retired.
+  struct dma_op {
+    size_t command = 0;
+    uint64_t src_lo = 0, src_hi = 0, dst_lo = 0, dst_hi = 0;  // global byte ranges [lo, hi)
+    bool done = false, ok = true;
+    bool send = false;
+    int peer = 0;
+    uint64_t bytes = 0;
+    sc_core::sc_time start;
+  };
   struct engine_stats {
     uint64_t commands = 0;
     sc_core::sc_time busy, stalled;  // running a command / blocked in wait, recv or barrier
@@ -118,6 +134,10 @@ class npu_core : public sc_core::sc_module, public stats_source {
   void execute(kernels::engine e, size_t i);
   void run_dma(const kernels::dma_cmd& d, size_t i);
   void run_send(const kernels::send_cmd& s, size_t i);
+  // Waits for a free slot and for every conflicting earlier op, then submits.
+  void issue_dma(const dma_descriptor& desc, dma_op op);
+  void retire_dma();
+  void drain_dma();
   void run_matmul(const kernels::matmul_cmd& m, size_t i);
   void run_vector(const kernels::vector_cmd& v, size_t i);
   void wait_semaphore(uint16_t sem, uint32_t count);
@@ -160,6 +180,11 @@ class npu_core : public sc_core::sc_module, public stats_source {
 
   std::vector<uint8_t> m_ring;  // cmdq_depth records
   uint64_t m_ring_head = 0;     // next record a doorbell takes
+
+  std::deque<dma_op> m_dma_ops;  // program order, oldest first
+  size_t m_dma_pending = 0;      // ops submitted and not completed
+  sc_core::sc_event m_dma_retired;
+  sc_core::sc_time m_dma_busy_since;
 
   engine_stats m_stats[engines];
   std::vector<op_time> m_op_times;

@@ -36,6 +36,7 @@ bool parse(const std::string& usage, po::options_description& desc, const std::v
 // The commands themselves (one file per family).
 int config_check(const std::vector<std::string>& args);
 int config_describe(const std::vector<std::string>& args);
+int bench_dma(const std::vector<std::string>& args);
 int bench_hbm(const std::vector<std::string>& args);
 int run_gemm(const std::vector<std::string>& args);
 int run(const std::vector<std::string>& args);

@@ -6,6 +6,8 @@ const std::vector<command>& commands() {
   static const std::vector<command> all = {
       {"config check", "validate a hardware YAML file", config_check},
       {"config describe", "list every hardware config key with type, unit, default and meaning", config_describe},
+      {"bench dma", "every core streams its own HBM region into its SRAM: aggregate bandwidth vs HBM peak",
+       bench_dma},
       {"bench hbm", "drive one HBM channel with synthetic traffic: bandwidth, latency, simulator speed", bench_hbm},
       {"run", "run one serving step of a scenario on the chip: per-operator breakdown, utilisation, stats, trace",
        run},

@@ -73,12 +73,17 @@ struct dma_config {
   int max_outstanding = 16;
   int burst_bytes = 256;
   int setup_cycles = 16;
+  int descriptors_in_flight = 4;
   template <class V>
   void visit(V& v) {
     v.field("max_outstanding", max_outstanding, "requests", "bursts in flight at once", 1, 1024);
     v.field("burst_bytes", burst_bytes, "B", "largest single memory request a descriptor is split into", 1,
             1 << 20);
     v.field("setup_cycles", setup_cycles, "cycles", "descriptor decode cost before the first burst", 0, 100000);
+    v.field("descriptors_in_flight", descriptors_in_flight, "descriptors",
+            "consecutive dma/send commands of a core's DMA queue in flight at once (1: one at a time); a command "
+            "whose byte ranges conflict with an earlier one in flight (RAW, WAR, WAW) waits for it",
+            1, 1024);
   }
 };
 
