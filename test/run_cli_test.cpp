@@ -48,21 +48,25 @@ TEST_CASE("npuvp run on a tiny functional scenario prints the breakdown and writ
   // Per-operator engine time, summed over the ops, is each engine's whole busy time.
   const json st = load(dir + "/stats.json");
   const auto& groups = st["groups"];
-  double ops_matrix = 0, cores_matrix = 0, ops_flops = 0, cores_flops = 0;
+  double ops_matrix = 0, cores_matrix = 0, ops_flops = 0, cores_flops = 0, ops_dma = 0, cores_dma = 0;
   for (const auto& [g, v] : groups.items()) {
     if (g.rfind("run.ops.", 0) == 0) {
       ops_matrix += v["matrix_busy_ns"]["value"].get<double>();
+      ops_dma += v["dma_busy_ns"]["value"].get<double>();
       if (v.contains("flops")) ops_flops += v["flops"]["value"].get<double>();
     }
     if (g.size() > 7 && g.compare(g.size() - 7, 7, ".matrix") == 0 && g.find(".core_") != std::string::npos) {
       cores_matrix += v["active_ns"]["value"].get<double>();
       cores_flops += v["flops"]["value"].get<double>();
     }
+    if (g.size() > 4 && g.compare(g.size() - 4, 4, ".dma") == 0 && g.find(".core_") != std::string::npos)
+      cores_dma += v["active_ns"]["value"].get<double>();
   }
   CHECK(groups.contains("run.ops.layer0.qkv_proj"));
   CHECK(groups["run.ops.layer_barrier"]["bound"]["value"] == "sync");
   CHECK(cores_matrix > 0);
   CHECK(ops_matrix == Approx(cores_matrix).epsilon(1e-9));
+  CHECK(ops_dma == Approx(cores_dma).epsilon(1e-9));  // overlapped DMA time split over the ops, not double-counted
   CHECK(ops_flops == Approx(cores_flops).epsilon(1e-9));  // lowering's figures = what the cores executed
   CHECK(st["meta"]["tokens"] == 10);                       // 5 + 3 prefill + 2 decode
 

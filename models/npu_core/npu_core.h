@@ -188,6 +188,7 @@ class npu_core : public sc_core::sc_module, public stats_source {
 
   engine_stats m_stats[engines];
   std::vector<op_time> m_op_times;
+  sc_core::sc_time m_dma_retired_at;  // last DMA retirement (per-op busy split)
   uint64_t m_dma_bytes = 0, m_send_bytes = 0, m_macs = 0, m_vector_elements = 0;
   uint64_t m_remote_signals = 0, m_barriers = 0;
 
