@@ -11,6 +11,8 @@ const std::vector<command>& commands() {
       {"bench hbm", "drive one HBM channel with synthetic traffic: bandwidth, latency, simulator speed", bench_hbm},
       {"run", "run one serving step of a scenario on the chip: per-operator breakdown, utilisation, stats, trace",
        run},
+      {"bench roofline", "decode vs weight-streaming bound and prefill vs FLOP bound on the TLM chip (+ perfmodel)",
+       bench_roofline},
       {"run gemm", "lower GEMMs with a partition strategy and placement and run them on the chip", run_gemm},
       {"lower gemm", "lower one GEMM per group to per-core command streams; figures, stream files, check", lower_gemm},
       {"lower layer", "lower one dense decoder layer of a zoo model for a batch; figures, stream files", lower_layer},
