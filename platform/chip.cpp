@@ -18,6 +18,7 @@ chip::chip(sc_core::sc_module_name name, const hw_config& hw, trace_writer* trac
     hbm_points.push_back(
         {"hbm_" + std::to_string(k), routers.at(static_cast<size_t>(k))[0], routers.at(static_cast<size_t>(k))[1]});
   m_noc = std::make_unique<noc_mesh>("noc", hw, hbm_points);
+  m_noc->set_trace(trace);
   // Barrier: gather to one point and broadcast back, each at most a
   // corner-to-corner one-flit message.
   const noc_endpoint corner = m_noc->core_port(hw.mesh.width - 1, hw.mesh.height - 1);
@@ -101,6 +102,7 @@ sc_time chip::run() {
   // The cores call sc_stop() when the last one is done; that is no news.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   sc_core::sc_start();
+  m_noc->flush_trace();
   m_noc->check();
   if (!m_sync->failure().empty()) throw simulation_error(m_sync->failure());
   std::string blocked;

@@ -164,10 +164,20 @@ void noc_mesh::finish(uint32_t id, uint64_t cycle) {
   --m_in_flight;
   ++m_packets_delivered;
   m_latency.add(static_cast<double>(cycle - p.created));
+  if (m_tracing && fast()) router_of(p.src).trace_packet(p.created, cycle);
   const size_t port = static_cast<size_t>(sink_index(p.dst));
   noc_sink* s = m_sinks[p.cls][port];
   if (!s) s = m_sinks[static_cast<int>(noc_class::any)][port];
   if (s) s->packet_delivered(p, cycle);
+}
+
+void noc_mesh::set_trace(trace_writer* trace) {
+  m_tracing = trace != nullptr;
+  for (auto& r : m_routers) r->set_trace(trace);
+}
+
+void noc_mesh::flush_trace() {
+  for (auto& r : m_routers) r->flush_trace();
 }
 
 void noc_mesh::start_of_simulation() {

@@ -100,6 +100,12 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
 
   void report_stats(stats_writer& out) const override;
 
+  // Tracing (at elaboration): a track per router (noc_router::set_trace; in
+  // LT mode one event per packet on its source router). Call flush_trace()
+  // after the simulation.
+  void set_trace(trace_writer* trace);
+  void flush_trace();
+
   // For the routers: packets, and the link and router pipelines on a time
   // wheel (a cycle touches only what arrives in it). A flit or credit sent in
   // cycle c arrives at c + 1 + link_cycles; a flit enters the downstream input
@@ -176,6 +182,7 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   uint64_t m_in_flight = 0, m_offered_flits = 0, m_accepted_flits = 0, m_packets_delivered = 0;
   sample_stats m_latency;
   std::string m_failure;
+  bool m_tracing = false;
 };
 
 }  // namespace npuvp

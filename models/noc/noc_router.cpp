@@ -229,7 +229,40 @@ int noc_router::allocate_() {
     }
   }
   m_stall_cycles += stalled;
+  if (m_trace && moved) note_busy(m_mesh.cycles());
   return moved;
+}
+
+void noc_router::set_trace(trace_writer* trace) {
+  m_trace = trace;
+  if (!trace) return;
+  m_track = trace->track(name());
+  m_ev_busy = trace->name("busy");
+  m_ev_packet = trace->name("packet");
+}
+
+void noc_router::trace_packet(uint64_t created, uint64_t delivered) {
+  const double period_ns = m_mesh.period().to_seconds() * 1e9;
+  m_trace->complete(m_track, m_ev_packet, static_cast<double>(created) * period_ns,
+                    static_cast<double>(delivered + 1 - created) * period_ns);
+}
+
+void noc_router::note_busy(uint64_t cycle) {
+  if (cycle == m_busy_end) {
+    m_busy_end = cycle + 1;
+    return;
+  }
+  flush_trace();
+  m_busy_first = cycle;
+  m_busy_end = cycle + 1;
+}
+
+void noc_router::flush_trace() {
+  if (!m_trace || m_busy_end == m_busy_first) return;
+  const double period_ns = m_mesh.period().to_seconds() * 1e9;
+  m_trace->complete(m_track, m_ev_busy, static_cast<double>(m_busy_first) * period_ns,
+                    static_cast<double>(m_busy_end - m_busy_first) * period_ns);
+  m_busy_first = m_busy_end;
 }
 
 void noc_router::describe_blocked(std::string& out) const {

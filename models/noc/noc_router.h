@@ -17,6 +17,7 @@
 #include "models/noc/noc_packet.h"
 #include "models/noc/routing/routing_policy.h"
 #include "platform/base/stats.h"
+#include "platform/base/trace.h"
 
 namespace npuvp {
 
@@ -77,6 +78,14 @@ class noc_router : public sc_core::sc_module, public stats_source {
   size_t occupancy(int port, int vc) const;
 
   void report_stats(stats_writer& out) const override;
+
+  // Tracing (at elaboration; null: off): one "busy" event per run of
+  // consecutive cycles in which the crossbar moved a flit, on the track
+  // named after the router. flush_trace() closes the open run (after the simulation).
+  void set_trace(trace_writer* trace);
+  void flush_trace();
+  // LT mode (no router kernel): one "packet" event per packet sourced here, creation to delivery.
+  void trace_packet(uint64_t created, uint64_t delivered);
 
  private:
   static constexpr int ejection_credits = 1 << 30;
@@ -198,6 +207,10 @@ class noc_router : public sc_core::sc_module, public stats_source {
   uint64_t m_buffered = 0;  // flits in input buffers
   uint64_t m_queued = 0;    // packets in source queues
   uint64_t m_forwarded = 0, m_stall_cycles = 0, m_injected = 0;
+  trace_writer* m_trace = nullptr;
+  uint32_t m_track = 0, m_ev_busy = 0, m_ev_packet = 0;
+  uint64_t m_busy_first = 0, m_busy_end = 0;  // open busy run: cycles [first, end)
+  void note_busy(uint64_t cycle);
 };
 
 }  // namespace npuvp

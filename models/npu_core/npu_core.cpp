@@ -201,6 +201,9 @@ void npu_core::execute(engine e, size_t i) {
   ++st.commands;
   const sc_time took = sc_core::sc_time_stamp() - start;
   (stall ? st.stalled : st.busy) += took;
+  const uint16_t op = kernels::op_of(cmd);
+  if (op >= m_op_times.size()) m_op_times.resize(op + size_t(1));
+  (stall ? m_op_times[op].stalled : m_op_times[op].busy)[idx(e)] += took;
   trace(e, event, start);
 }
 
@@ -290,6 +293,12 @@ void npu_core::retire_dma() {
       m_dma_bytes += op.bytes;
     }
     trace(engine::dma, op.send ? m_ev_send : m_ev_dma, op.start);
+    // In-order retirement splits the engine's busy time over the ops: each
+    // gets the time since the previous retirement (or its own start).
+    const uint16_t op_id = kernels::op_of(m_program[op.command]);
+    if (op_id >= m_op_times.size()) m_op_times.resize(op_id + size_t(1));
+    m_op_times[op_id].busy[idx(engine::dma)] += now - std::max(op.start, m_dma_retired_at);
+    m_dma_retired_at = now;
     m_dma_ops.pop_front();
     if (m_dma_ops.empty()) m_stats[idx(engine::dma)].busy += now - m_dma_busy_since;
   }

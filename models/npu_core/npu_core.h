@@ -93,6 +93,14 @@ class npu_core : public sc_core::sc_module, public stats_source {
 
   void report_stats(stats_writer& out) const override;
 
+  // Engine time per operator label (command op_id; index 0: unlabelled),
+  // accumulated as commands complete. Not in report_stats (ops x cores would
+  // swamp it): `npuvp run` sums them over the cores into its per-operator table.
+  struct op_time {
+    sc_core::sc_time busy[kernels::engine_count], stalled[kernels::engine_count];
+  };
+  const std::vector<op_time>& op_times() const { return m_op_times; }
+
  private:
   static constexpr int engines = kernels::engine_count;
   struct message {
@@ -179,6 +187,8 @@ class npu_core : public sc_core::sc_module, public stats_source {
   sc_core::sc_time m_dma_busy_since;
 
   engine_stats m_stats[engines];
+  std::vector<op_time> m_op_times;
+  sc_core::sc_time m_dma_retired_at;  // last DMA retirement (per-op busy split)
   uint64_t m_dma_bytes = 0, m_send_bytes = 0, m_macs = 0, m_vector_elements = 0;
   uint64_t m_remote_signals = 0, m_barriers = 0;
 

@@ -39,6 +39,8 @@ int config_describe(const std::vector<std::string>& args);
 int bench_dma(const std::vector<std::string>& args);
 int bench_hbm(const std::vector<std::string>& args);
 int run_gemm(const std::vector<std::string>& args);
+int run(const std::vector<std::string>& args);
+int bench_roofline(const std::vector<std::string>& args);
 int disasm(const std::vector<std::string>& args);
 int lower_gemm(const std::vector<std::string>& args);
 int bench_noc(const std::vector<std::string>& args);
