@@ -7,37 +7,23 @@
 
 #include "kernels/encoding.h"
 #include "platform/base/file_io.h"
+#include "test/shell.h"
 
 using namespace npuvp;
 using namespace npuvp::kernels;
-
-namespace {
-
-// Runs a shell command; returns its exit code and stdout+stderr.
-std::pair<int, std::string> run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p);
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
-
-}  // namespace
 
 TEST_CASE("npuvp disasm prints a stream file and rejects a corrupt one", "[kernels][cli]") {
   const program p = {dma_cmd{}, wait_cmd{engine::matrix, 3, 1}, end_cmd{}};
   const auto bytes = encode_stream({12, p});
   const std::string file = "disasm_test.bin";
   write_file_atomically(file, std::string(bytes.begin(), bytes.end()));
-  auto [code, out] = run(std::string(NPUVP_BINARY) + " disasm " + file);
+  auto [code, out] = shell(std::string(NPUVP_BINARY) + " disasm " + file);
   CHECK(code == 0);
   CHECK(out == "# disasm_test.bin: core 12, 3 commands, stream version 1\n" + to_text(p));
   std::string corrupt(bytes.begin(), bytes.end());
   corrupt[16 + 64] = 77;  // opcode of the second record
   write_file_atomically(file, corrupt);
-  std::tie(code, out) = run(std::string(NPUVP_BINARY) + " disasm " + file);
+  std::tie(code, out) = shell(std::string(NPUVP_BINARY) + " disasm " + file);
   CHECK(code == 1);
   CHECK(out == "npuvp: error: disasm_test.bin: record at byte offset 80: bad opcode 77\n");
   std::remove(file.c_str());
@@ -46,8 +32,8 @@ TEST_CASE("npuvp disasm prints a stream file and rejects a corrupt one", "[kerne
 TEST_CASE("npuvp lower gemm writes streams that disassemble and pass the reference check", "[kernels][cli]") {
   const std::string hw = std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_4x4.yaml";
   const std::string dir = "lower_cli_test";
-  REQUIRE(run("mkdir -p " + dir).first == 0);
-  auto [code, out] = run(std::string(NPUVP_BINARY) + " lower gemm --hw " + hw +
+  REQUIRE(shell("mkdir -p " + dir).first == 0);
+  auto [code, out] = shell(std::string(NPUVP_BINARY) + " lower gemm --hw " + hw +
                          " --m 64 --k 200 --n 96 --groups 4 --strategy k_split --placement ring_block --check --out " +
                          dir + " --stats " + dir + "/stats.json");
   INFO(out);
@@ -57,29 +43,29 @@ TEST_CASE("npuvp lower gemm writes streams that disassemble and pass the referen
   CHECK(out.find("NoC payload 589824 B, 589824 B*hops (mean 1.00 hops)") != std::string::npos);
   CHECK(out.find("wrote 16 stream files") != std::string::npos);
   CHECK(out.find("max |C - A*B| =") != std::string::npos);
-  std::tie(code, out) = run(std::string(NPUVP_BINARY) + " disasm " + dir + "/core_5.bin");
+  std::tie(code, out) = shell(std::string(NPUVP_BINARY) + " disasm " + dir + "/core_5.bin");
   CHECK(code == 0);
   CHECK(out.find("core 5,") != std::string::npos);
   CHECK(out.find("send     dma") != std::string::npos);
-  std::tie(code, out) = run(std::string(NPUVP_BINARY) + " lower gemm --hw " + hw +
+  std::tie(code, out) = shell(std::string(NPUVP_BINARY) + " lower gemm --hw " + hw +
                             " --m 64 --k 64 --n 64 --groups 3 --group-size 6 --placement mesh_block");
   CHECK(code == 1);
   CHECK(out.find("cannot tile 3 blocks of 6 cores on a 4x4 mesh") != std::string::npos);
-  run("rm -rf " + dir);
+  shell("rm -rf " + dir);
 }
 
 TEST_CASE("npuvp lower layer lowers a zoo model's layer and reports its work", "[kernels][cli]") {
   const std::string hw = std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_4x4.yaml";
   const std::string zoo = std::string(NPUVP_SOURCE_DIR) + "/scenarios/models";
   auto [code, out] =
-      run(std::string(NPUVP_BINARY) + " lower layer --hw " + hw + " --zoo " + zoo + " --model qwen3-0.6b --cores 4");
+      shell(std::string(NPUVP_BINARY) + " lower layer --hw " + hw + " --zoo " + zoo + " --model qwen3-0.6b --cores 4");
   INFO(out);
   CHECK(code == 0);
   // One token: q 1024x2048 + k, v 2 x 1024x1024 + o 2048x1024 + MLP 3 x 1024x3072 = 15728640 MACs,
   // plus attention over one key: 16 heads x (128 + 128).
   CHECK(out.find("MACs 15732736,") != std::string::npos);
   std::tie(code, out) =
-      run(std::string(NPUVP_BINARY) + " lower layer --hw " + hw + " --zoo " + zoo + " --model qwen3-30b-a3b --cores 4");
+      shell(std::string(NPUVP_BINARY) + " lower layer --hw " + hw + " --zoo " + zoo + " --model qwen3-30b-a3b --cores 4");
   CHECK(code == 1);
   CHECK(out.find("MoE layers need a static token->expert assignment") != std::string::npos);
 }
@@ -87,17 +73,17 @@ TEST_CASE("npuvp lower layer lowers a zoo model's layer and reports its work", "
 TEST_CASE("npuvp scenario check/describe and lower step", "[kernels][cli]") {
   const std::string bin = std::string(NPUVP_BINARY), src = std::string(NPUVP_SOURCE_DIR);
   const std::string zoo = " --zoo " + src + "/scenarios/models";
-  auto [code, out] = run(bin + " scenario check " + src + "/scenarios/run/tiny_functional_4x4.yaml" + zoo);
+  auto [code, out] = shell(bin + " scenario check " + src + "/scenarios/run/tiny_functional_4x4.yaml" + zoo);
   INFO(out);
   CHECK(code == 0);
   CHECK(out.find("ok: tiny on npu4x4 4x4, tp 2 pp 2 dp 2, megatron, ring_block, 2 prefill sequences, decode batch 2") !=
         std::string::npos);
-  std::tie(code, out) = run(bin + " scenario describe");
+  std::tie(code, out) = shell(bin + " scenario describe");
   CHECK(code == 0);
   CHECK(out.find("step.prefill[].context") != std::string::npos);
   const std::string dir = "lower_step_cli_test";
-  REQUIRE(run("mkdir -p " + dir).first == 0);
-  std::tie(code, out) = run(bin + " lower step " + src + "/scenarios/run/tiny_functional_4x4.yaml" + zoo + " --out " +
+  REQUIRE(shell("mkdir -p " + dir).first == 0);
+  std::tie(code, out) = shell(bin + " lower step " + src + "/scenarios/run/tiny_functional_4x4.yaml" + zoo + " --out " +
                             dir + " --stats " + dir + "/stats.json");
   CHECK(code == 0);
   // Stage 0 -> stage 1 of each replica: tp 2 ranks each send the replica's [T x 64] fp32 activations (T = 8, 2).
@@ -106,13 +92,13 @@ TEST_CASE("npuvp scenario check/describe and lower step", "[kernels][cli]") {
   CHECK(out.find("wrote 8 stream files") != std::string::npos);
   CHECK(read_file(dir + "/stats.json").find("lowering.op.layer3.down_allreduce") != std::string::npos);
   // Labelled commands disassemble with their op id.
-  std::tie(code, out) = run(bin + " disasm " + dir + "/core_0.bin");
+  std::tie(code, out) = shell(bin + " disasm " + dir + "/core_0.bin");
   CHECK(code == 0);
   CHECK(out.find(" op=") != std::string::npos);
-  run("rm -rf " + dir);
+  shell("rm -rf " + dir);
   // A scenario error names the file and line.
   write_file_atomically("bad_scenario.yaml", "hw: " + src + "/scenarios/hw/npu_4x4.yaml\nstep: {decode: {batch: x}}\n");
-  std::tie(code, out) = run(bin + " lower step bad_scenario.yaml" + zoo);
+  std::tie(code, out) = shell(bin + " lower step bad_scenario.yaml" + zoo);
   CHECK(code != 0);
   CHECK(out.find("bad_scenario.yaml:2: step.decode.batch: expected an integer") != std::string::npos);
   std::remove("bad_scenario.yaml");

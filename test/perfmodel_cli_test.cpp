@@ -7,30 +7,16 @@
 #include <nlohmann/json.hpp>
 
 #include "platform/base/file_io.h"
-
-namespace {
-
-// Runs a shell command; returns its exit code and stdout+stderr.
-std::pair<int, std::string> run_shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p);
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
-
-}  // namespace
+#include "test/shell.h"
 
 TEST_CASE("npuvp perf evaluates lowered streams, warns without calibration, writes JSON", "[perfmodel][cli]") {
   const std::string hw = std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_4x4.yaml";
   const std::string bin = NPUVP_BINARY, dir = "perf_cli_test";
-  REQUIRE(run_shell("mkdir -p " + dir).first == 0);
+  REQUIRE(shell("mkdir -p " + dir).first == 0);
   auto [code, out] =
-      run_shell(bin + " lower gemm --hw " + hw + " --m 128 --k 256 --n 128 --groups 4 --strategy mnk_2d --out " + dir);
+      shell(bin + " lower gemm --hw " + hw + " --m 128 --k 256 --n 128 --groups 4 --strategy mnk_2d --out " + dir);
   REQUIRE(code == 0);
-  std::tie(code, out) = run_shell(bin + " perf --hw " + hw + " --json " + dir + "/perf.json " + dir + "/core_*.bin");
+  std::tie(code, out) = shell(bin + " perf --hw " + hw + " --json " + dir + "/perf.json " + dir + "/core_*.bin");
   INFO(out);
   CHECK(code == 0);
   CHECK(out.find("npuvp: warning: perfmodel: no calibration file given") != std::string::npos);
@@ -43,22 +29,22 @@ TEST_CASE("npuvp perf evaluates lowered streams, warns without calibration, writ
   // A calibration file with an unknown key is an error naming file and line.
   npuvp::write_file_atomically(dir + "/cal.yaml", "hw: npu4x4\nparams:\n  bogus: 1\n");
   std::tie(code, out) =
-      run_shell(bin + " perf --hw " + hw + " --calibration " + dir + "/cal.yaml " + dir + "/core_0.bin");
+      shell(bin + " perf --hw " + hw + " --calibration " + dir + "/cal.yaml " + dir + "/core_0.bin");
   CHECK(code == 1);
   CHECK(out.find("cal.yaml:3") != std::string::npos);
   CHECK(out.find("unknown key") != std::string::npos);
-  run_shell("rm -rf " + dir);
+  shell("rm -rf " + dir);
 }
 
 TEST_CASE("npuvp calibrate runs the micro-benchmarks on the TLM chip and writes a usable file", "[perfmodel][cli]") {
   const std::string dir = "calibrate_cli_test";
-  REQUIRE(run_shell("mkdir -p " + dir).first == 0);
+  REQUIRE(shell("mkdir -p " + dir).first == 0);
   // A 2x2 chip with 2 HBM channels keeps the 20-odd simulations short.
   npuvp::write_file_atomically(dir + "/hw.yaml",
                                "name: tiny\nmesh: {width: 2, height: 2}\ncore: {sram: {capacity_kib: 1024}}\n"
                                "hbm: {channels: 2, placement: west}\n");
   const std::string bin = NPUVP_BINARY;
-  auto [code, out] = run_shell(bin + " calibrate --hw " + dir + "/hw.yaml --out " + dir +
+  auto [code, out] = shell(bin + " calibrate --hw " + dir + "/hw.yaml --out " + dir +
                                "/cal.yaml --params dma_setup_ns,hbm_read_latency_ns,dma_request_ns");
   INFO(out);
   REQUIRE(code == 0);
@@ -68,10 +54,10 @@ TEST_CASE("npuvp calibrate runs the micro-benchmarks on the TLM chip and writes 
   CHECK(cal.find("hw: tiny") != std::string::npos);
   CHECK(cal.find("mape_percent") != std::string::npos);
   // The file is accepted by npuvp perf without the no-calibration warning.
-  REQUIRE(run_shell(bin + " lower gemm --hw " + dir + "/hw.yaml --m 64 --k 64 --n 64 --out " + dir).first == 0);
+  REQUIRE(shell(bin + " lower gemm --hw " + dir + "/hw.yaml --m 64 --k 64 --n 64 --out " + dir).first == 0);
   std::tie(code, out) =
-      run_shell(bin + " perf --hw " + dir + "/hw.yaml --calibration " + dir + "/cal.yaml " + dir + "/core_*.bin");
+      shell(bin + " perf --hw " + dir + "/hw.yaml --calibration " + dir + "/cal.yaml " + dir + "/core_*.bin");
   CHECK(code == 0);
   CHECK(out.find("warning") == std::string::npos);
-  run_shell("rm -rf " + dir);
+  shell("rm -rf " + dir);
 }

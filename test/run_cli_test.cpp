@@ -9,20 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "test/shell.h"
+
 using nlohmann::json;
 
 namespace {
 
-// Runs a shell command; returns its exit code and stdout+stderr.
-std::pair<int, std::string> shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p);
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
 
 json load(const std::string& path) {
   std::ifstream in(path);
