@@ -51,13 +51,7 @@ nlohmann::json run_gemm(const std::string& strategy, const std::string& placemen
   const hw_config hw = test_hw(functional);
   chip npu(hw);
   const group_map map = make_placement(placement)->place(groups, n, hw.mesh.width, hw.mesh.height);
-  std::vector<gemm_job> jobs;
-  uint64_t top = 0;
-  for (int g = 0; g < groups; ++g) {
-    gemm_job j{M, K, N, top, top + uint64_t(M) * K * 4, top + uint64_t(M) * K * 4 + uint64_t(K) * N * 4};
-    top = (j.c + uint64_t(M) * N * 4 + 4095) / 4096 * 4096;
-    jobs.push_back(j);
-  }
+  const auto jobs = stacked_gemm_jobs(groups, M, K, N);
   npu.load_programs(lowered(hw, strategy, map, jobs));
   std::vector<std::vector<float>> a(groups), b(groups);
   if (functional) {

@@ -34,4 +34,15 @@ std::pair<int, int> grid_shape(int n) {
   return {p, n / p};
 }
 
+std::vector<gemm_job> stacked_gemm_jobs(int groups, uint32_t m, uint32_t k, uint32_t n) {
+  std::vector<gemm_job> jobs;
+  uint64_t top = 0;
+  for (int g = 0; g < groups; ++g) {
+    gemm_job j{m, k, n, top, top + uint64_t(m) * k * 4, top + uint64_t(m) * k * 4 + uint64_t(k) * n * 4};
+    top = (j.c + uint64_t(m) * n * 4 + 4095) / 4096 * 4096;
+    jobs.push_back(j);
+  }
+  return jobs;
+}
+
 }  // namespace npuvp::kernels

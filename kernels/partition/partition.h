@@ -69,6 +69,10 @@ std::vector<chunk> mnk_blocks(uint32_t m, uint32_t n, int p);
 engine mnk_2d_combine(lowering_context& ctx, const std::vector<int>& group, int p, int q, uint32_t c,
                       const std::vector<chunk>& blocks, engine ready);
 
+// `groups` independent fp32 GEMMs m x k x n laid out one after another in HBM
+// (A, B, C of group g after those of g - 1, each group 4 KiB aligned).
+std::vector<gemm_job> stacked_gemm_jobs(int groups, uint32_t m, uint32_t k, uint32_t n);
+
 // The p x q core grid of mnk_2d for n cores: p * q = n, p <= q, as square as possible.
 std::pair<int, int> grid_shape(int n);
 

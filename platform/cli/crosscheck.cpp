@@ -60,13 +60,7 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
       try {
         const auto map =
             kernels::make_placement(placement)->place(groups, cores / groups, hw.mesh.width, hw.mesh.height);
-        std::vector<kernels::gemm_job> jobs;
-        uint64_t top = 0;
-        for (int g = 0; g < groups; ++g) {
-          kernels::gemm_job j{m, k, n, top, top + uint64_t(m) * k * 4, top + uint64_t(m) * k * 4 + uint64_t(k) * n * 4};
-          top = (j.c + uint64_t(m) * n * 4 + 4095) / 4096 * 4096;
-          jobs.push_back(j);
-        }
+        const auto jobs = kernels::stacked_gemm_jobs(groups, m, k, n);
         kernels::lowering_context ctx(hw);
         kernels::lower_gemm(ctx, *kernels::make_partition(strategy), map, jobs);
         cases.push_back({name, ctx.finish()});
