@@ -33,6 +33,10 @@ const std::vector<command>& commands();
 bool parse(const std::string& usage, po::options_description& desc, const std::vector<std::string>& args,
            po::variables_map& vm, const po::positional_options_description* positional = nullptr);
 
+// Path of a file shipped in the source tree's scenarios/ folder (model zoo,
+// default scenarios), so defaults work from any working directory.
+inline std::string shipped(const std::string& relative) { return std::string(NPUVP_SCENARIOS_DIR "/") + relative; }
+
 // The commands themselves (one file per family).
 int config_check(const std::vector<std::string>& args);
 int config_describe(const std::vector<std::string>& args);

@@ -218,7 +218,7 @@ std::string csv_field(const std::string& s) {
 int crosscheck(const std::vector<std::string>& args) {
   po::options_description desc("crosscheck options");
   std::vector<std::string> files, grids;
-  std::string calibration, csv, json_file, zoo = "scenarios/models";
+  std::string calibration, csv, json_file, zoo = shipped("models");
   int parallel = 2;
   desc.add_options()("scenario", po::value(&files), "scenario YAML files (each one case)")(
       "grid", po::value(&grids), "grid YAML files (base scenario x cartesian product of keys; repeatable)")(

@@ -161,7 +161,7 @@ int lower_layer(const std::vector<std::string>& args) {
   uint32_t sequences = 1, past = 0, fresh = 1, kv_tile = 128, weight_tile = 128;
   desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
       "model", po::value(&model_name)->required(), "zoo model name (e.g. qwen3-8b) or a config.json path")(
-      "zoo", po::value(&zoo)->default_value("scenarios/models"), "folder of the model zoo")(
+      "zoo", po::value(&zoo)->default_value(shipped("models")), "folder of the model zoo")(
       "cores", po::value(&cores), "tensor-parallel group size (default: all cores; must divide the KV heads)")(
       "placement", po::value(&placement_name)->default_value("ring_block"), "placement policy of the group")(
       "map", po::value(&map_file), "YAML group map for --placement explicit")(
@@ -238,7 +238,7 @@ int lower_step(const std::vector<std::string>& args) {
   po::options_description desc("lower step options");
   std::string file, zoo, out_dir, stats_file;
   desc.add_options()("scenario", po::value(&file)->required(), "scenario YAML file (npuvp scenario describe)")(
-      "zoo", po::value(&zoo)->default_value("scenarios/models"), "folder of the model zoo")(
+      "zoo", po::value(&zoo)->default_value(shipped("models")), "folder of the model zoo")(
       "per-layer", "list every operator of every layer (default: operators summed over layers)")(
       "out", po::value(&out_dir), "write one stream file per busy core: DIR/core_<id>.bin")(
       "stats", po::value(&stats_file), "write the figures as a statistics JSON file");

@@ -80,7 +80,7 @@ std::string bound_of(const op_row& r, const kernels::op_figures& f, double hbm_p
 
 int run(const std::vector<std::string>& args) {
   po::options_description desc("run options");
-  std::string file = "scenarios/run/default.yaml", zoo = "scenarios/models", out_dir = ".", stats_path, trace_path,
+  std::string file = shipped("run/default.yaml"), zoo = shipped("models"), out_dir = ".", stats_path, trace_path,
               mode;
   int64_t layers = -1;
   desc.add_options()("scenario", po::value(&file)->default_value(file), "scenario YAML file")(

@@ -10,7 +10,7 @@ int scenario_check(const std::vector<std::string>& args) {
   po::options_description desc("scenario check options");
   std::string file, zoo;
   desc.add_options()("file", po::value(&file)->required(), "scenario YAML file")(
-      "zoo", po::value(&zoo)->default_value("scenarios/models"), "folder of the model zoo")(
+      "zoo", po::value(&zoo)->default_value(shipped("models")), "folder of the model zoo")(
       "dump", "print the effective scenario (defaults filled in) as JSON");
   po::positional_options_description pos;
   pos.add("file", 1);
