@@ -116,6 +116,21 @@ float from_bf16(uint16_t b) {
   return f;
 }
 
+std::vector<uint8_t> encode_floats(const std::vector<float>& values, dtype t) {
+  std::vector<uint8_t> out(values.size() * dtype_bytes(t));
+  if (t == dtype::fp32) {
+    if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+    return out;
+  }
+  if (t != dtype::bf16) throw error(std::string("encode_floats: cannot store ") + dtype_name(t));
+  for (size_t e = 0; e < values.size(); ++e) {
+    const uint16_t b = to_bf16(values[e]);
+    out[2 * e] = uint8_t(b);
+    out[2 * e + 1] = uint8_t(b >> 8);
+  }
+  return out;
+}
+
 namespace {
 
 void require(bool ok, const std::string& where, const std::string& what) {

@@ -169,6 +169,9 @@ int dtype_bytes(dtype t);
 // bfloat16 <-> fp32 (round to nearest even; bf16 is the top half of an fp32).
 uint16_t to_bf16(float f);
 float from_bf16(uint16_t b);
+// Values as stored in memory with element type t (little-endian; bf16 rounded to nearest even).
+// Throws npuvp::error for a type it cannot store.
+std::vector<uint8_t> encode_floats(const std::vector<float>& values, dtype t);
 
 // Checks that the command names an engine that can run it (dma/send/recv: dma;
 // matmul: matrix; vector ops: vector; barrier/end: sync; wait/signal: any) and

@@ -44,17 +44,8 @@ uint8_t* reference_executor::span(mem_space space, int core, uint64_t addr, uint
 
 void reference_executor::write_floats(mem_space space, int core, uint64_t addr, const std::vector<float>& values,
                                       dtype type) {
-  if (type == dtype::fp32) {
-    std::memcpy(span(space, core, addr, values.size() * 4, "write_floats"), values.data(), values.size() * 4);
-    return;
-  }
-  if (type != dtype::bf16) throw error(std::string("write_floats: cannot store ") + dtype_name(type));
-  uint8_t* out = span(space, core, addr, values.size() * 2, "write_floats");
-  for (size_t e = 0; e < values.size(); ++e) {
-    const uint16_t b = to_bf16(values[e]);
-    out[2 * e] = uint8_t(b);
-    out[2 * e + 1] = uint8_t(b >> 8);
-  }
+  const std::vector<uint8_t> bytes = encode_floats(values, type);
+  if (!bytes.empty()) std::memcpy(span(space, core, addr, bytes.size(), "write_floats"), bytes.data(), bytes.size());
 }
 
 std::vector<float> reference_executor::read_floats(mem_space space, int core, uint64_t addr, size_t count) const {

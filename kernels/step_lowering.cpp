@@ -112,8 +112,9 @@ lowered_step lower_step(const scenario& s) {
   if (model.is_moe())
     out.notes.push_back("MoE: token->expert assignment drawn from moe.distribution (seed " +
                         std::to_string(s.moe.seed) +
-                        "), static per step; expert e on rank e % tp, tokens gathered locally, outputs combined by a "
-                        "ring all-reduce (no all-to-all)");
+                        "), static per step; expert e on rank e % tp, token rows dispatched to the experts' ranks "
+                        "and outputs combined at their owners all-to-all (one send per token and choice), then "
+                        "all-gathered");
   out.notes.push_back("embedding, final norm and LM head are not lowered; norm weights are read from HBM");
 
   // Placement: group g = replica * pp + stage.

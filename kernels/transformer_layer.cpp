@@ -107,8 +107,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     throw error(what + ": split_k, split_mn and split_2d exclude each other");
   // Heads per token held in Q and K/V, and the rank's first head in them (split_k: all heads, replicated).
   const uint32_t qh = split_k ? H : hr, kh = split_k ? KV : kvr;
-  // Columns of the gate/up results held per rank.
-  const uint32_t gcols = split_k || split_mn || split_2d ? I : max_ir;
+  // Columns of the gate/up results held per rank (MoE: none, the experts have their own buffers).
+  const uint32_t gcols = moe ? 0 : split_k || split_mn || split_2d ? I : max_ir;
   // split_2d: the p x q grid of the group (rank = i*q + j).
   const auto [grid_p, grid_q] = grid_shape(n);
   // The deepest streamed GEMM's k besides h and hr*hd: the down projection's rows per rank.
@@ -404,43 +404,85 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
         throw error(what + ": token " + std::to_string(t) + " needs " + std::to_string(top) + " experts");
       for (uint32_t j = 0; j < top; ++j) routed.at(job.experts[t][j]).push_back({t, j});
     }
-    uint32_t max_ne = 1;
-    for (const auto& r : routed) max_ne = std::max(max_ne, static_cast<uint32_t>(r.size()));
+    // Expert parallel with all-to-all exchanges (docs/lowering.md, "MoE"): token t is owned by the
+    // rank whose rows T_r hold it, expert e lives on rank e % n. Rank q keeps the rows of every
+    // (token, choice) routed to its experts in one buffer, expert by expert in token order
+    // (pairs[q]); the owner sends each row there (dispatch), the expert rank sends each output
+    // row back (combine), and the owner adds them weighted by the routing weights.
+    const auto owner = [&](uint32_t t) {
+      for (int r = 0;; ++r)
+        if (t < split_range(T, n, r).second) return r;
+    };
+    struct routed_row {
+      uint32_t t, j;
+    };
+    std::vector<std::vector<routed_row>> pairs(n);  // [expert rank] rows, expert by expert
+    std::vector<uint32_t> first_row(E);             // expert e's first row in pairs[e % n]
+    uint32_t max_ne = 1, max_rows = 1, max_tr = 1;
+    for (uint32_t e = 0; e < E; ++e) {
+      auto& rows = pairs[e % n];
+      first_row[e] = static_cast<uint32_t>(rows.size());
+      for (const auto& [t, j] : routed[e]) rows.push_back({t, j});
+      max_ne = std::max(max_ne, static_cast<uint32_t>(routed[e].size()));
+    }
+    for (int r = 0; r < n; ++r) {
+      max_rows = std::max(max_rows, static_cast<uint32_t>(pairs[r].size()));
+      max_tr = std::max(max_tr, static_cast<uint32_t>(split_range(T, n, r).second - split_range(T, n, r).first));
+    }
     const uint32_t xm = narrow ? x16 : xn;
     const uint32_t logits = buffer(uint64_t(T) * E, "router logits"),
                    chosen = buffer(uint64_t(T) * top, "routing weights");
-    const uint32_t xe = ctx.alloc_symmetric(group, uint64_t(max_ne) * h * aeb, "expert tokens");
+    const uint32_t xr = ctx.alloc_symmetric(group, uint64_t(max_rows) * h * aeb, "dispatched tokens");
+    const uint32_t ye = buffer(uint64_t(max_ne) * h, "expert out");
+    const uint32_t cr = buffer(uint64_t(max_tr) * top * h, "combined expert outputs");  // [T_r][top][h]
     const uint32_t ge = buffer(uint64_t(max_ne) * mI, "expert gate"), ue = buffer(uint64_t(max_ne) * mI, "expert up");
     const uint32_t ae = narrow ? ctx.alloc_symmetric(group, uint64_t(max_ne) * mI * 2, "bf16 expert activation") : 0;
-    const uint32_t ye = buffer(uint64_t(max_ne) * h, "expert out"), wsel = buffer(max_ne, "expert token weights");
-    auto copy_elem = [&](int me, uint32_t from, uint32_t to, uint32_t bytes) {
-      copy_2d(ctx, me, mem_space::sram, from, 1, mem_space::sram, to, 1, 1, 1, bytes);
-    };
+    const uint32_t dispatch_tag = ctx.new_tag(), combine_tag = ctx.new_tag();
+    const auto xrow = static_cast<uint32_t>(h * aeb), yrow = h * 4;  // bytes per dispatched / output row
+    auto row_at = [](uint32_t base, uint64_t row, uint64_t bytes) { return static_cast<uint32_t>(base + row * bytes); };
     for (int r = 0; r < n; ++r) {
       const int me = group[r];
-      label("router");
-      streamed_gemm(ctx, me, xm, h, w.router, E, weights, wt, logits, E, T, h, E, wtype);
-      ctx.order(me, engine::matrix, engine::dma);
-      for (uint32_t t = 0; t < T; ++t)
-        for (uint32_t j = 0; j < top; ++j)
-          copy_elem(me, logits + (t * E + job.experts[t][j]) * 4, chosen + (t * top + j) * 4, 4);
-      ctx.order(me, engine::dma, engine::vector);
-      ctx.emit(me, vec(vector_op::softmax, T, top, chosen, 0, chosen, 1.0f));
-      ctx.emit(me, vec(vector_op::scale, T, h, d, 0, d, 0.0f));  // the partial sum starts at 0 (d holds finite values)
+      const auto [t0, t1] = split_range(T, n, r);
+      const auto tr = static_cast<uint32_t>(t1 - t0);
+      label("router");  // the owner's tokens only
+      if (tr > 0) {
+        streamed_gemm(ctx, me, row_at(xm, t0, xrow), h, w.router, E, weights, wt, row_at(logits, t0, E * 4), E,
+                      tr, h, E, wtype);
+        ctx.order(me, engine::matrix, engine::dma);
+        for (auto t = static_cast<uint32_t>(t0); t < t1; ++t)
+          for (uint32_t j = 0; j < top; ++j)
+            copy_2d(ctx, me, mem_space::sram, logits + (t * E + job.experts[t][j]) * 4, 1, mem_space::sram,
+                    chosen + (t * top + j) * 4, 1, 1, 1);
+      }
+      label("moe_dispatch");  // the owner's rows to the expert ranks (in pairs order on every channel)
+      ctx.order(me, engine::vector, engine::dma);  // xm complete
+      for (int q = 0; q < n; ++q)
+        for (size_t i = 0; i < pairs[q].size(); ++i) {
+          const uint32_t t = pairs[q][i].t;
+          if (owner(t) != r) continue;
+          const uint32_t from = row_at(xm, t, xrow), to = row_at(xr, i, xrow);
+          if (q == r)
+            copy_2d(ctx, me, mem_space::sram, from, 1, mem_space::sram, to, 1, 1, 1, xrow);
+          else
+            ctx.emit(me, send_cmd{engine::dma, static_cast<uint16_t>(group[q]), from, to, xrow, dispatch_tag});
+        }
+    }
+    for (int q = 0; q < n; ++q) {
+      const int me = group[q];
+      label("moe_dispatch");
+      for (size_t i = 0; i < pairs[q].size(); ++i) {
+        const int p = owner(pairs[q][i].t);
+        if (p != q)
+          ctx.emit(me, recv_cmd{engine::dma, static_cast<uint16_t>(group[p]), row_at(xr, i, xrow), xrow,
+                                dispatch_tag});
+      }
       label("experts");
-      for (uint32_t e = static_cast<uint32_t>(r); e < E; e += static_cast<uint32_t>(n)) {
+      ctx.order(me, engine::dma, engine::matrix);
+      for (uint32_t e = static_cast<uint32_t>(q); e < E; e += static_cast<uint32_t>(n)) {
         const auto ne = static_cast<uint32_t>(routed[e].size());
         if (ne == 0) continue;
-        ctx.order(me, engine::matrix, engine::dma);  // xe free
-        ctx.order(me, engine::vector, engine::dma);  // wsel free (and the routing weights written)
-        for (uint32_t slot = 0; slot < ne; ++slot) {
-          const auto [t, j] = routed[e][slot];
-          copy_elem(me, static_cast<uint32_t>(xm + uint64_t(t) * h * aeb),
-                    static_cast<uint32_t>(xe + uint64_t(slot) * h * aeb), static_cast<uint32_t>(h * aeb));
-          copy_elem(me, chosen + (t * top + j) * 4, wsel + slot * 4, 4);
-        }
-        ctx.order(me, engine::dma, engine::matrix);
-        ctx.order(me, engine::vector, engine::matrix);  // ge, ue, ye, ae free
+        ctx.order(me, engine::vector, engine::matrix);  // ge, ue, ae free
+        const uint32_t xe = row_at(xr, first_row[e], xrow);
         streamed_gemm(ctx, me, xe, h, w.experts_gate + uint64_t(e) * h * mI * eb, mI, weights, wt, ge, mI, ne, h, mI,
                       wtype);
         streamed_gemm(ctx, me, xe, h, w.experts_up + uint64_t(e) * h * mI * eb, mI, weights, wt, ue, mI, ne, h, mI,
@@ -450,19 +492,52 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
         ctx.emit(me, vec(vector_op::mul, ne, mI, ge, ue, ge));
         if (narrow) ctx.emit(me, vec(vector_op::to_bf16, 1, ne * mI, ge, 0, ae));
         ctx.order(me, engine::vector, engine::matrix);
+        ctx.order(me, engine::dma, engine::matrix);  // ye free (the last expert's outputs sent)
         streamed_gemm(ctx, me, narrow ? ae : ge, mI, w.experts_down + uint64_t(e) * mI * h * eb, h, weights, wt, ye, h,
                       ne, mI, h, wtype);
-        ctx.order(me, engine::matrix, engine::vector);
-        ctx.order(me, engine::dma, engine::vector);
-        ctx.emit(me, vec(vector_op::mul_row, ne, h, ye, wsel, ye));
+        label("moe_combine");  // each output row to its token's owner, at [t - t0][choice] of its cr
+        ctx.order(me, engine::matrix, engine::dma);
         for (uint32_t slot = 0; slot < ne; ++slot) {
-          const uint32_t row = d + routed[e][slot].first * h * 4;
-          ctx.emit(me, vec(vector_op::add, 1, h, row, ye + slot * h * 4, row));
+          const auto [t, j] = routed[e][slot];
+          const int p = owner(t);
+          const auto tp0 = static_cast<uint32_t>(split_range(T, n, p).first);
+          const uint32_t from = row_at(ye, slot, yrow), to = row_at(cr, uint64_t(t - tp0) * top + j, yrow);
+          if (p == q)
+            copy_2d(ctx, me, mem_space::sram, from, 1, mem_space::sram, to, 1, 1, 1, yrow);
+          else
+            ctx.emit(me, send_cmd{engine::dma, static_cast<uint16_t>(group[p]), from, to, yrow, combine_tag});
         }
+        label("experts");
       }
     }
-    label("moe_allreduce");
-    mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::vector);
+    for (int r = 0; r < n; ++r) {
+      const int me = group[r];
+      const auto [t0, t1] = split_range(T, n, r);
+      label("moe_combine");
+      for (int q = 0; q < n; ++q)  // in the expert rank's send order
+        for (const auto& [t, j] : pairs[q])
+          if (q != r && owner(t) == r)
+            ctx.emit(me, recv_cmd{engine::dma, static_cast<uint16_t>(group[q]),
+                                  row_at(cr, uint64_t(t - t0) * top + j, yrow), yrow, combine_tag});
+      ctx.order(me, engine::dma, engine::vector);  // outputs and routing weights arrived
+      if (t1 == t0) continue;
+      const auto tr = static_cast<uint32_t>(t1 - t0);
+      ctx.emit(me, vec(vector_op::softmax, tr, top, chosen + t0 * top * 4, 0, chosen + t0 * top * 4, 1.0f));
+      ctx.emit(me, vec(vector_op::scale, tr, h, row_at(d, t0, yrow), 0, row_at(d, t0, yrow), 0.0f));  // d: finite
+      for (auto t = static_cast<uint32_t>(t0); t < t1; ++t)
+        for (uint32_t j = 0; j < top; ++j) {
+          const uint32_t y_row = row_at(cr, uint64_t(t - t0) * top + j, yrow), w_at = chosen + (t * top + j) * 4;
+          ctx.emit(me, vec(vector_op::mul_row, 1, h, y_row, w_at, y_row));
+          ctx.emit(me, vec(vector_op::add, 1, h, row_at(d, t, yrow), y_row, row_at(d, t, yrow)));
+        }
+    }
+    label("moe_allgather");  // every rank needs every output row for the residual
+    std::vector<chunk> rows;
+    for (int r = 0; r < n; ++r) {
+      const auto [t0, t1] = split_range(T, n, r);
+      rows.push_back({t0 * h, (t1 - t0) * h});
+    }
+    mlp_done = ring_all_gather(ctx, group, d, rows, 0, engine::vector);
   } else {
     engine gate_up_done = engine::matrix;
     const uint16_t barrier = split_mn ? ctx.new_barrier_group() : 0;

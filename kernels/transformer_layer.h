@@ -3,7 +3,8 @@
 // parallel by heads), Qwen3 q/k norm, RoPE, KV-cache append, FlashAttention-
 // style tiled attention with online softmax (GQA, causal), o_proj (row
 // parallel) + ring all-reduce + residual, RMSNorm, SwiGLU MLP (gate/up column
-// parallel, down row parallel) + all-reduce + residual. docs/lowering.md.
+// parallel, down row parallel) + all-reduce + residual; or an MoE MLP (expert
+// parallel, all-to-all dispatch and combine). docs/lowering.md.
 #pragma once
 
 #include <cstdint>
@@ -87,10 +88,11 @@ struct layer_job {
   bool split_2d = false;
   // Non-empty: an MoE layer. experts[t] = the num_experts_per_tok distinct experts
   // token t is routed to (a static assignment: the stream cannot depend on data).
-  // Expert e runs on rank e % n (expert parallel) over the tokens routed to it,
-  // gathered locally (x is replicated); its outputs are weighted by the softmax of
-  // the router logits over the token's assigned experts (norm_topk_prob over the
-  // static set) and summed into a [T x h] partial that is ring all-reduced.
+  // Expert e runs on rank e % n (expert parallel); token t's owner (the rank whose
+  // rows T_r hold it) sends its row to the ranks of its experts and gets their
+  // outputs back (all-to-all send/recv), weights them by the softmax of its router
+  // logits over its assigned experts (norm_topk_prob over the static set), and the
+  // owners' rows are ring all-gathered. docs/lowering.md, "MoE".
   std::vector<std::vector<uint32_t>> experts;
   // Non-empty: label the layer's commands with operators "<op_prefix>.qkv_proj", ... (lowering_context::begin_op).
   std::string op_prefix;

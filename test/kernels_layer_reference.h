@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <random>
 #include <vector>
 
 #include "kernels/transformer_layer.h"
@@ -43,6 +44,55 @@ inline void rope(float* x, size_t hd, double pos, double theta) {
 struct layer_data {
   matrix x, in_norm, wq, wk, wv, q_norm, k_norm, wo, post_norm, wg, wu, wd, kcache, vcache;
 };
+
+// Seeded uniform test data in [offset - 0.5, offset + 0.5).
+class random_values {
+ public:
+  explicit random_values(uint32_t seed) : m_rng(seed) {}
+  matrix operator()(size_t count, float offset = 0) {
+    matrix v(count);
+    for (auto& e : v) e = m_dist(m_rng) + offset;
+    return v;
+  }
+
+ private:
+  std::mt19937 m_rng;
+  std::uniform_real_distribution<float> m_dist{-0.5f, 0.5f};
+};
+
+// A layer's data drawn in member order: x [tokens x h], norm weights around 1, the
+// projection and MLP weights, then K and V caches of cache_elems each (0: empty).
+inline layer_data random_layer(random_values& random, const model_config& m, size_t tokens, size_t cache_elems) {
+  const size_t h = m.hidden_size, hd = m.head_dim, H = m.num_attention_heads, KV = m.num_key_value_heads,
+               I = m.intermediate_size;
+  layer_data L;
+  L.x = random(tokens * h);
+  L.in_norm = random(h, 1);
+  L.wq = random(h * H * hd);
+  L.wk = random(h * KV * hd);
+  L.wv = random(h * KV * hd);
+  L.q_norm = random(hd, 1);
+  L.k_norm = random(hd, 1);
+  L.wo = random(H * hd * h);
+  L.post_norm = random(h, 1);
+  L.wg = random(h * I);
+  L.wu = random(h * I);
+  L.wd = random(I * h);
+  L.kcache = random(cache_elems);
+  L.vcache = random(cache_elems);
+  return L;
+}
+
+// Worst |got - want| over the elements; a NaN (an element never written) sticks.
+inline double worst_error(const matrix& got, const matrix& want) {
+  if (got.size() != want.size()) return NAN;
+  double worst = 0;
+  for (size_t e = 0; e < got.size(); ++e) {
+    const double err = std::abs(double(got[e]) - want[e]);
+    if (!(err <= worst)) worst = err;
+  }
+  return worst;
+}
 
 // The layer on the host, in the textbook order. Updates the caches like the device does.
 // Rounds to bf16 and back when `on`: what the device's matmul operands hold.

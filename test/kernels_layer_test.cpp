@@ -2,7 +2,6 @@
 // against a plain host implementation of the same layer.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <random>
 
 #include "kernels/reference_executor.h"
 #include "kernels/stream_summary.h"
@@ -29,31 +28,12 @@ void check_layer(const std::string& type, const std::vector<int>& group, executo
             << ", " << dtype_name(weights) << " weights");
   const bool bf16 = weights == dtype::bf16;
   const model_config m = tiny_model(type);
-  const size_t h = 64, hd = 16, H = 4, KV = 2, I = 96;
+  const size_t h = 64, hd = 16, KV = 2;
   const uint32_t max_pos = 32;
   const std::vector<sequence> batch = {{5, 1}, {0, 7}, {20, 3}};  // decode, prefill, chunked prefill
   const size_t T = 11;
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> dist(-0.5f, 0.5f);
-  auto random = [&](size_t count, float offset = 0) {
-    matrix v(count);
-    for (auto& e : v) e = dist(rng) + offset;
-    return v;
-  };
-  layer_data L{random(T * h),
-               random(h, 1),
-               random(h * H * hd),
-               random(h * KV * hd),
-               random(h * KV * hd),
-               random(hd, 1),
-               random(hd, 1),
-               random(H * hd * h),
-               random(h, 1),
-               random(h * I),
-               random(h * I),
-               random(I * h),
-               random(batch.size() * KV * max_pos * hd),
-               random(batch.size() * KV * max_pos * hd)};
+  random_values random(7);
+  layer_data L = random_layer(random, m, T, batch.size() * KV * max_pos * hd);
   hw_config hw;
   hw.core.sram.capacity_kib = 1024;
   layer_job job;
@@ -81,11 +61,7 @@ void check_layer(const std::string& type, const std::vector<int>& group, executo
   ex.run(ctx.finish(), {order, 5});
   const matrix expected = reference_layer(m, L, batch, max_pos, bf16);
   const matrix got = ex.read_floats(mem_space::hbm, 0, job.x_out, T * h);
-  double worst = 0;
-  for (size_t e = 0; e < got.size(); ++e) {
-    const double err = std::abs(double(got[e]) - expected[e]);
-    if (!(err <= worst)) worst = err;
-  }
+  const double worst = worst_error(got, expected);
   // bf16 operands: the data is seeded and no operand lies so close to a bf16 rounding boundary that
   // the device's fp32 sums (differing from the host's in the last bits) round it the other way.
   CHECK(worst < 2e-4);

@@ -4,14 +4,13 @@
 #include <dirent.h>
 
 #include <catch2/catch.hpp>
-#include <random>
 #include <set>
 
 #include "kernels/reference_executor.h"
 #include "kernels/step_lowering.h"
 #include "platform/base/error.h"
 #include "platform/config/schema.h"
-#include "test/kernels_layer_reference.h"
+#include "test/step_reference.h"
 
 using namespace npuvp;
 using namespace npuvp::kernels;
@@ -190,6 +189,15 @@ TEST_CASE("step lowering: what does not fit is rejected saying by how much", "[k
 
 namespace {
 
+// The tiny model with an MoE MLP on every layer: 6 experts of 24, top 2.
+void make_tiny_moe(scenario& s) {
+  s.model_cfg.model_type = "qwen3_moe";
+  s.model_cfg.num_experts = 6;
+  s.model_cfg.num_experts_per_tok = 2;
+  s.model_cfg.moe_intermediate_size = 24;
+  s.model_cfg.norm_topk_prob = true;
+}
+
 // Runs the tiny scenario's step on the reference executor and compares every
 // replica's output and KV caches with the host layer applied layer by layer.
 void check_tiny_step(const std::string& weights, const std::string& kv, executor_options::order order,
@@ -206,13 +214,7 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
     s.model_cfg.num_key_value_heads = 4;
     s.parallelism.tp = 4;
   }
-  if (moe) {  // 6 experts of 24, top 2, on every layer
-    s.model_cfg.model_type = "qwen3_moe";
-    s.model_cfg.num_experts = 6;
-    s.model_cfg.num_experts_per_tok = 2;
-    s.model_cfg.moe_intermediate_size = 24;
-    s.model_cfg.norm_topk_prob = true;
-  }
+  if (moe) make_tiny_moe(s);
   // bf16: one layer. The device rounds its fp32 sums to bf16 operands where the host's sums (differing in
   // the last bits) may round the other way; over several layers one such flip grows past any useful bound.
   if (bf16) s.step.layers = s.parallelism.pp = 1;
@@ -220,177 +222,22 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
   s.residency.kv = kv;
   s.hw.core.sram.capacity_kib = 512;  // keeps the executor small; the step needs less
   const lowered_step step = lower_step(s);
-  const model_config& m = s.model_cfg;
-  const size_t h = m.hidden_size, hd = m.head_dim, H = m.num_attention_heads, KV = m.num_key_value_heads,
-               I = m.intermediate_size;
-  const size_t tp = s.parallelism.tp, hr = H / tp, kvr = KV / tp;
   reference_executor ex(s.hw.mesh.width * s.hw.mesh.height, s.hw.core.sram.capacity_bytes(), step.hbm_bytes);
-  std::mt19937 rng(static_cast<uint32_t>(s.sim.seed));
-  std::uniform_real_distribution<float> dist(-0.5f, 0.5f);
-  auto random = [&](size_t count, float offset = 0) {
-    matrix v(count);
-    for (auto& e : v) e = dist(rng) + offset;
-    return v;
-  };
-  // Weights of every layer, in HBM and (resident) each rank's slices in SRAM.
-  std::vector<layer_data> layers;
-  struct moe_data {
-    matrix router, gate, up, down;  // [h x E], [E][h x mI], [E][h x mI], [E][mI x h]
-  };
-  std::vector<moe_data> experts;
-  const size_t E = m.num_experts, mI = m.moe_intermediate_size;
-  for (size_t l = 0; l < step.layers.size(); ++l) {
-    layer_data L{{},
-                 random(h, 1),
-                 random(h * H * hd),
-                 random(h * KV * hd),
-                 random(h * KV * hd),
-                 random(hd, 1),
-                 random(hd, 1),
-                 random(H * hd * h),
-                 random(h, 1),
-                 random(h * I),
-                 random(h * I),
-                 random(I * h),
-                 {},
-                 {}};
-    const auto& w = step.weights[l];
-    for (auto* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.wg, &L.wu, &L.wd}) *m = narrowed(*m, bf16);
-    const std::pair<uint64_t, const matrix*> norms[] = {
-        {w.input_norm, &L.in_norm}, {w.q_norm, &L.q_norm}, {w.k_norm, &L.k_norm}, {w.post_norm, &L.post_norm}};
-    for (const auto& [at, data] : norms) ex.write_floats(mem_space::hbm, 0, at, *data);
-    const std::pair<uint64_t, const matrix*> matrices[] = {{w.q, &L.wq},    {w.k, &L.wk},  {w.v, &L.wv},   {w.o, &L.wo},
-                                                           {w.gate, &L.wg}, {w.up, &L.wu}, {w.down, &L.wd}};
-    if (moe) {
-      moe_data X{narrowed(random(h * E), bf16), narrowed(random(E * h * mI), bf16), narrowed(random(E * h * mI), bf16),
-                 narrowed(random(E * mI * h), bf16)};
-      ex.write_floats(mem_space::hbm, 0, w.router, X.router, weight_type);
-      ex.write_floats(mem_space::hbm, 0, w.experts_gate, X.gate, weight_type);
-      ex.write_floats(mem_space::hbm, 0, w.experts_up, X.up, weight_type);
-      ex.write_floats(mem_space::hbm, 0, w.experts_down, X.down, weight_type);
-      experts.push_back(X);
-      for (size_t i = 0; i < 4; ++i)
-        ex.write_floats(mem_space::hbm, 0, matrices[i].first, *matrices[i].second, weight_type);
-    } else {
-      for (const auto& [at, data] : matrices) ex.write_floats(mem_space::hbm, 0, at, *data, weight_type);
-    }
-    if (weights == "sram") {
-      const resident_slices sl = resident_layout(m, static_cast<int>(tp), dtype::fp32);
-      for (size_t st = 0; st < step.stage_layers.size(); ++st) {
-        if (int(l) < step.stage_layers[st].first || int(l) >= step.stage_layers[st].second) continue;
-        for (size_t d = 0; d < step.batches.size(); ++d)
-          for (size_t r = 0; r < tp; ++r) {
-            const int core = step.groups[d * step.stage_layers.size() + st][r];
-            const uint64_t base = step.resident_weights[l];
-            // Columns [c0, c0 + cols) of a [rows x ld] matrix, or rows [r0, r0 + n) of it.
-            auto columns = [&](const matrix& a, size_t rows, size_t ld, size_t c0, size_t cols) {
-              matrix out;
-              for (size_t i = 0; i < rows; ++i) out.insert(out.end(), &a[i * ld + c0], &a[i * ld + c0 + cols]);
-              return out;
-            };
-            const auto [i0, i1] = split_range(I, tp, r);
-            ex.write_floats(mem_space::sram, core, base + sl.q, columns(L.wq, h, H * hd, r * hr * hd, hr * hd));
-            ex.write_floats(mem_space::sram, core, base + sl.k, columns(L.wk, h, KV * hd, r * kvr * hd, kvr * hd));
-            ex.write_floats(mem_space::sram, core, base + sl.v, columns(L.wv, h, KV * hd, r * kvr * hd, kvr * hd));
-            ex.write_floats(mem_space::sram, core, base + sl.o,
-                            matrix(&L.wo[r * hr * hd * h], &L.wo[(r + 1) * hr * hd * h]));
-            ex.write_floats(mem_space::sram, core, base + sl.gate, columns(L.wg, h, I, i0, i1 - i0));
-            ex.write_floats(mem_space::sram, core, base + sl.up, columns(L.wu, h, I, i0, i1 - i0));
-            ex.write_floats(mem_space::sram, core, base + sl.down, matrix(&L.wd[i0 * h], &L.wd[i1 * h]));
-          }
-      }
-    }
-    layers.push_back(L);
-  }
-  // Per replica: input activations and the caches of every layer (past positions filled).
-  struct replica_data {
-    matrix x;
-    std::vector<matrix> k, v;
-  };
-  std::vector<replica_data> replicas;
-  const size_t pp = step.stage_layers.size();
-  for (size_t d = 0; d < step.batches.size(); ++d) {
-    const auto& batch = step.batches[d];
-    size_t T = 0;
-    for (const auto& q : batch) T += q.new_tokens;
-    replica_data R{random(T * h), {}, {}};
-    ex.write_floats(mem_space::hbm, 0, step.x_in[d], R.x);
-    for (size_t l = 0; l < step.layers.size(); ++l) {
-      const auto& c = step.kv[d][l];
-      R.k.push_back(random(batch.size() * KV * c.max_positions * hd));
-      R.v.push_back(random(batch.size() * KV * c.max_positions * hd));
-      if (c.space == mem_space::hbm) {
-        ex.write_floats(mem_space::hbm, 0, c.k, R.k.back());
-        ex.write_floats(mem_space::hbm, 0, c.v, R.v.back());
-      } else {  // rank r holds its KV heads: [seq][kvr][pos][hd]
-        size_t st = 0;
-        while (int(l) >= step.stage_layers[st].second) ++st;
-        for (size_t r = 0; r < tp; ++r)
-          for (size_t q = 0; q < batch.size(); ++q)
-            for (size_t j = 0; j < kvr; ++j) {
-              const size_t n = size_t(c.max_positions) * hd, from = ((q * KV + r * kvr + j)) * n,
-                           to = (q * kvr + j) * n * 4;
-              const int core = step.groups[d * pp + st][r];
-              ex.write_floats(mem_space::sram, core, c.k + to, matrix(&R.k.back()[from], &R.k.back()[from + n]));
-              ex.write_floats(mem_space::sram, core, c.v + to, matrix(&R.v.back()[from], &R.v.back()[from + n]));
-            }
-      }
-    }
-    replicas.push_back(R);
-  }
+  const step_data data = write_step_data(
+      s, step, [&](mem_space space, int core, uint64_t at, const matrix& values, dtype type) {
+        ex.write_floats(space, core, at, values, type);
+      });
+  for (size_t d = 0; d < step.batches.size(); ++d)  // outputs never stored stay NaN
+    ex.write_floats(mem_space::hbm, 0, step.x_out[d], matrix(data.replicas[d].x.size(), NAN));
   ex.run(step.programs, {order, 11});
+  const auto expected = expected_step(s, step, data);
   for (size_t d = 0; d < step.batches.size(); ++d) {
     INFO("replica " << d);
-    auto& R = replicas[d];
-    matrix x = R.x;
-    for (size_t l = 0; l < step.layers.size(); ++l) {
-      layer_data L = layers[l];
-      L.x = x;
-      L.kcache = R.k[l];
-      L.vcache = R.v[l];
-      // MoE: each token's experts (static routing), weighted by the softmax of its router logits over them.
-      auto moe_mlp = [&](const matrix& xn2) {
-        const auto& X = experts[l];
-        const size_t T = xn2.size() / h;
-        matrix out(T * h, 0.0f);
-        const matrix logits = matmul(xn2, X.router, T, h, E);
-        for (size_t t = 0; t < T; ++t) {
-          const auto& chosen = step.routing[d][l][t];
-          double mx = -1e300, sum = 0;
-          for (uint32_t e : chosen) mx = std::max(mx, double(logits[t * E + e]));
-          for (uint32_t e : chosen) sum += std::exp(logits[t * E + e] - mx);
-          const matrix row(&xn2[t * h], &xn2[(t + 1) * h]);
-          for (uint32_t e : chosen) {
-            const double weight = std::exp(logits[t * E + e] - mx) / sum;
-            const matrix wg(&X.gate[e * h * mI], &X.gate[(e + 1) * h * mI]),
-                wu(&X.up[e * h * mI], &X.up[(e + 1) * h * mI]), wd(&X.down[e * mI * h], &X.down[(e + 1) * mI * h]);
-            matrix g = matmul(row, wg, 1, h, mI);
-            const matrix u = matmul(row, wu, 1, h, mI);
-            for (size_t i = 0; i < mI; ++i) g[i] = float(g[i] / (1 + std::exp(-double(g[i]))) * u[i]);
-            const matrix y = matmul(narrowed(g, bf16), wd, 1, mI, h);
-            for (size_t i = 0; i < h; ++i) out[t * h + i] += float(weight * y[i]);
-          }
-        }
-        return out;
-      };
-      x = reference_layer(m, L, step.batches[d], step.kv[d][l].max_positions, bf16,
-                          moe ? std::function<matrix(const matrix&)>(moe_mlp) : nullptr);
-      R.k[l] = L.kcache;
-      R.v[l] = L.vcache;
-    }
-    const matrix got = ex.read_floats(mem_space::hbm, 0, step.x_out[d], x.size());
-    double worst = 0;
-    for (size_t e = 0; e < got.size(); ++e) {
-      const double err = std::abs(double(got[e]) - x[e]);
-      if (!(err <= worst)) worst = err;
-    }
-    CHECK(worst < (bf16 ? 2e-4 : 5e-4));
+    const matrix got = ex.read_floats(mem_space::hbm, 0, step.x_out[d], expected[d].x.size());
+    CHECK(worst_error(got, expected[d].x) < (bf16 ? 2e-4 : 5e-4));
     if (kv == "hbm") {  // the last layer's cache holds the new keys (after RoPE) and values
-      const auto& c = step.kv[d].back();
-      const matrix kc = ex.read_floats(mem_space::hbm, 0, c.k, R.k.back().size());
-      double cache_err = 0;
-      for (size_t e = 0; e < kc.size(); ++e) cache_err = std::max(cache_err, std::abs(double(kc[e]) - R.k.back()[e]));
-      CHECK(cache_err < 1e-4);
+      const matrix kc = ex.read_floats(mem_space::hbm, 0, step.kv[d].back().k, expected[d].k_last.size());
+      CHECK(worst_error(kc, expected[d].k_last) < 1e-4);
     }
   }
 }
@@ -429,11 +276,50 @@ TEST_CASE("step lowering: every partition on 4-core TP groups (2 x 2 grid for mn
   check_tiny_step("sram", "sram", executor_options::order::random, "megatron", dtype::fp32, 4);
 }
 
-TEST_CASE("step lowering: MoE layers (static routing, expert parallel, all-reduce combine) match the host layers",
+TEST_CASE("step lowering: MoE layers (static routing, expert parallel, all-to-all) match the host layers",
           "[kernels][step]") {
   check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", dtype::fp32, 2, true);
   check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", dtype::fp32, 4, true);
   check_tiny_step("hbm", "hbm", executor_options::order::round_robin, "megatron", dtype::bf16, 2, true);
+  // All-to-all: token t belongs to the rank whose rows T_r hold it, expert e sits on rank e % tp. Each
+  // (token, choice) whose expert is on another rank moves the token's row there (h x 4 B, fp32 operands) and
+  // the expert's output row back; the output rows are then all-gathered: (tp - 1) T h x 4 B per group.
+  for (int tp : {2, 4}) {
+    scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
+    make_tiny_moe(s);
+    if (tp == 4) {
+      s.model_cfg.num_attention_heads = 8;
+      s.model_cfg.num_key_value_heads = 4;
+      s.parallelism.tp = 4;
+    }
+    const lowered_step step = lower_step(s);
+    const uint64_t h = 64;
+    uint64_t remote = 0, all_gather = 0;
+    for (size_t d = 0; d < step.batches.size(); ++d)
+      for (size_t l = 0; l < step.layers.size(); ++l) {
+        const auto& tokens = step.routing[d][l];
+        const uint64_t T = tokens.size();
+        all_gather += (tp - 1) * T * h * 4;
+        for (uint64_t t = 0; t < T; ++t) {
+          int owner = 0;
+          while (t >= split_range(T, tp, owner).second) ++owner;
+          for (uint32_t e : tokens[t]) remote += int(e % tp) != owner;
+        }
+      }
+    INFO("tp " << tp << ": " << remote << " remote (token, expert) pairs");
+    CHECK(remote > 0);
+    uint64_t dispatch = 0, combine = 0, gathered = 0, all_reduce = 0;
+    for (const auto& op : step.ops) {
+      if (contains(op.name, ".moe_dispatch")) dispatch += op.noc_bytes;
+      if (contains(op.name, ".moe_combine")) combine += op.noc_bytes;
+      if (contains(op.name, ".moe_allgather")) gathered += op.noc_bytes;
+      if (contains(op.name, ".moe_allreduce")) all_reduce += op.noc_bytes;
+    }
+    CHECK(dispatch == remote * h * 4);
+    CHECK(combine == remote * h * 4);
+    CHECK(gathered == all_gather);
+    CHECK(all_reduce == 0);
+  }
   // The routing is seeded: the same seed gives the same assignment, another seed another one; Zipf skews the load.
   scenario s = load_scenario(root + "/scenarios/run/qwen3-30b-a3b_moe_decode.yaml", zoo);
   s.step.layers = 1;
