@@ -1,6 +1,8 @@
 #include "kernels/command.h"
 
+#include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -116,18 +118,78 @@ float from_bf16(uint16_t b) {
   return f;
 }
 
+dtype activation_type(dtype t) { return t == dtype::fp8 || t == dtype::int8 ? dtype::bf16 : t; }
+
+uint8_t to_fp8(float f) {
+  if (std::isnan(f)) return 0x7F;
+  const uint8_t sign = std::signbit(f) ? 0x80 : 0;
+  const float a = std::fabs(f);
+  if (a >= 448.0f) return sign | 0x7E;  // saturate to the largest finite value
+  // Spacing of the representable values around a: 2^(E-3) in binade [2^E, 2^(E+1)), E >= -6
+  // (3 mantissa bits); 2^-9 below 2^-6 (subnormals).
+  int e = 0;
+  std::frexp(a, &e);  // a = x 2^e, x in [0.5, 1)
+  const int quantum = std::max(e - 1, -6) - 3;
+  const float v = std::ldexp(std::nearbyint(std::ldexp(a, -quantum)), quantum);  // ties to even
+  if (v < std::ldexp(1.0f, -6)) return sign | static_cast<uint8_t>(std::ldexp(v, 9));
+  std::frexp(v, &e);
+  const auto mantissa = static_cast<uint8_t>(std::ldexp(v, 4 - e) - 8.0f);  // v = (8 + m) 2^(e-4)
+  return sign | static_cast<uint8_t>((e - 1 + 7) << 3) | mantissa;
+}
+
+float from_fp8(uint8_t b) {
+  const int exponent = (b >> 3) & 0xF, mantissa = b & 7;
+  float v;
+  if (exponent == 0xF && mantissa == 7)
+    v = NAN;
+  else if (exponent == 0)
+    v = std::ldexp(float(mantissa), -9);
+  else
+    v = std::ldexp(float(8 + mantissa), exponent - 10);
+  return b & 0x80 ? -v : v;
+}
+
+uint8_t to_int8(float f) {
+  if (std::isnan(f)) return 0;
+  const float q = std::min(127.0f, std::max(-128.0f, std::nearbyint(f * 128.0f)));
+  return static_cast<uint8_t>(static_cast<int8_t>(q));
+}
+
+float from_int8(uint8_t b) { return float(static_cast<int8_t>(b)) / 128.0f; }
+
+float stored_value(float f, dtype t) {
+  switch (t) {
+    case dtype::fp32:
+      return f;
+    case dtype::bf16:
+      return from_bf16(to_bf16(f));
+    case dtype::fp8:
+      return from_fp8(to_fp8(f));
+    case dtype::int8:
+      return from_int8(to_int8(f));
+  }
+  return f;
+}
+
 std::vector<uint8_t> encode_floats(const std::vector<float>& values, dtype t) {
   std::vector<uint8_t> out(values.size() * dtype_bytes(t));
-  if (t == dtype::fp32) {
-    if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
-    return out;
-  }
-  if (t != dtype::bf16) throw error(std::string("encode_floats: cannot store ") + dtype_name(t));
-  for (size_t e = 0; e < values.size(); ++e) {
-    const uint16_t b = to_bf16(values[e]);
-    out[2 * e] = uint8_t(b);
-    out[2 * e + 1] = uint8_t(b >> 8);
-  }
+  for (size_t e = 0; e < values.size(); ++e) switch (t) {
+      case dtype::fp32:
+        std::memcpy(&out[4 * e], &values[e], 4);
+        break;
+      case dtype::bf16: {
+        const uint16_t b = to_bf16(values[e]);
+        out[2 * e] = uint8_t(b);
+        out[2 * e + 1] = uint8_t(b >> 8);
+        break;
+      }
+      case dtype::fp8:
+        out[e] = to_fp8(values[e]);
+        break;
+      case dtype::int8:
+        out[e] = to_int8(values[e]);
+        break;
+    }
   return out;
 }
 

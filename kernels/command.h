@@ -166,11 +166,24 @@ const char* vector_op_name(vector_op op);
 const char* dtype_name(dtype t);
 // Bytes per element of A/B operands.
 int dtype_bytes(dtype t);
+// Element type of a matmul's A operand (the activations): its type, except bf16 for
+// fp8/int8 matmuls, which are weight-only quantised (W8A16: A bf16, B 8-bit, both
+// widened to fp32 in the array). docs/command_stream.md.
+dtype activation_type(dtype t);
 // bfloat16 <-> fp32 (round to nearest even; bf16 is the top half of an fp32).
 uint16_t to_bf16(float f);
 float from_bf16(uint16_t b);
-// Values as stored in memory with element type t (little-endian; bf16 rounded to nearest even).
-// Throws npuvp::error for a type it cannot store.
+// fp8 E4M3 (OCP 8-bit floating point, "FN": bias 7, subnormals, no infinities, 0x7F NaN,
+// max 448) <-> fp32: round to nearest even, saturating to +-448. Per-tensor scale 1.
+uint8_t to_fp8(float f);
+float from_fp8(uint8_t b);
+// int8 weights: value = q / 128 (symmetric, a per-tensor scale of 2^-7 fixed for every
+// tensor: range [-1, 127/128]); round to nearest even, saturating.
+uint8_t to_int8(float f);
+float from_int8(uint8_t b);
+// The value f holds once stored as t (fp32: f itself).
+float stored_value(float f, dtype t);
+// Values as stored in memory with element type t (little-endian).
 std::vector<uint8_t> encode_floats(const std::vector<float>& values, dtype t);
 
 // Checks that the command names an engine that can run it (dma/send/recv: dma;

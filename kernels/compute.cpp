@@ -12,10 +12,11 @@ namespace npuvp::kernels {
 
 matmul_extent extent_of(const matmul_cmd& m) {
   if (m.m == 0 || m.n == 0) return {};
-  const uint64_t eb = static_cast<uint64_t>(dtype_bytes(m.type));
+  const uint64_t eb = static_cast<uint64_t>(dtype_bytes(m.type)),
+                 ab = static_cast<uint64_t>(dtype_bytes(activation_type(m.type)));
   // B element (k, col): row-major [k x n], or [n x k] when transposed.
   const uint64_t b_rows = m.transpose_b ? m.n : m.k, b_cols = m.transpose_b ? m.k : m.n;
-  return {(uint64_t(m.m - 1) * m.lda + m.k) * eb, (b_rows == 0 ? 0 : (b_rows - 1) * m.ldb + b_cols) * eb,
+  return {(uint64_t(m.m - 1) * m.lda + m.k) * ab, (b_rows == 0 ? 0 : (b_rows - 1) * m.ldb + b_cols) * eb,
           uint64_t(m.m - 1) * m.ldc + m.n};
 }
 
@@ -52,24 +53,32 @@ vector_extent extent_of(const vector_cmd& v) {
 }
 
 void compute_matmul(const matmul_cmd& m, const uint8_t* a, const uint8_t* b, float* c) {
-  if (m.type != dtype::fp32 && m.type != dtype::bf16)
-    throw error(std::string("matmul: only fp32 and bf16 operands are computed, not ") + dtype_name(m.type));
-  // Operand element e of a span starting at p, widened to fp32.
-  auto element = [&](const uint8_t* p, uint64_t e) {
-    if (m.type == dtype::fp32) {
-      float f;
-      std::memcpy(&f, p + e * 4, 4);
-      return f;
+  // Element e of a span of `type` starting at p, widened to fp32.
+  auto element = [](dtype type, const uint8_t* p, uint64_t e) {
+    switch (type) {
+      case dtype::fp32: {
+        float f;
+        std::memcpy(&f, p + e * 4, 4);
+        return f;
+      }
+      case dtype::bf16:
+        return from_bf16(uint16_t(p[e * 2] | (p[e * 2 + 1] << 8)));
+      case dtype::fp8:
+        return from_fp8(p[e]);
+      case dtype::int8:
+        return from_int8(p[e]);
     }
-    return from_bf16(uint16_t(p[e * 2] | (p[e * 2 + 1] << 8)));
+    return 0.0f;
   };
+  const dtype at = activation_type(m.type), bt = m.type;
   // Operands widened to fp32 once: A as [m x k], B as [k x n].
   std::vector<float> aw(uint64_t(m.m) * m.k), bw(uint64_t(m.k) * m.n), row(m.n);
   for (uint32_t r = 0; r < m.m; ++r)
-    for (uint32_t k = 0; k < m.k; ++k) aw[uint64_t(r) * m.k + k] = element(a, uint64_t(r) * m.lda + k);
+    for (uint32_t k = 0; k < m.k; ++k) aw[uint64_t(r) * m.k + k] = element(at, a, uint64_t(r) * m.lda + k);
   for (uint32_t k = 0; k < m.k; ++k)
     for (uint32_t col = 0; col < m.n; ++col)
-      bw[uint64_t(k) * m.n + col] = element(b, m.transpose_b ? uint64_t(col) * m.ldb + k : uint64_t(k) * m.ldb + col);
+      bw[uint64_t(k) * m.n + col] =
+          element(bt, b, m.transpose_b ? uint64_t(col) * m.ldb + k : uint64_t(k) * m.ldb + col);
   // Each C element sums its k products in order, starting from C or 0.
   for (uint32_t r = 0; r < m.m; ++r) {
     float* cr = c + uint64_t(r) * m.ldc;

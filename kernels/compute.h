@@ -10,7 +10,7 @@
 
 namespace npuvp::kernels {
 
-// Bytes of A and B (in m.type) and fp32 elements of C a matmul touches
+// Bytes of A (in activation_type(m.type)) and B (in m.type) and fp32 elements of C a matmul touches
 // (all 0 when it computes nothing).
 struct matmul_extent {
   uint64_t a_bytes = 0, b_bytes = 0, c = 0;
@@ -26,8 +26,8 @@ struct vector_extent {
 };
 vector_extent extent_of(const vector_cmd& v);
 
-// C (+)= A B; A and B hold fp32 or bf16 (widened to fp32), little-endian,
-// B transposed when m.transpose_b. Throws npuvp::error for other types.
+// C (+)= A B; A holds activation_type(m.type) and B m.type (fp32, bf16, fp8 E4M3 or
+// int8, widened to fp32), little-endian, B transposed when m.transpose_b.
 // c must not overlap a or b.
 void compute_matmul(const matmul_cmd& m, const uint8_t* a, const uint8_t* b, float* c);
 // dst = op(src0, src1) in fp32 (bf16 for to_bf16, little-endian); dst may be

@@ -131,6 +131,7 @@ void store_2d(lowering_context& ctx, int core, uint32_t sram, uint64_t sram_ld, 
 void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint32_t b, uint32_t ldb, uint32_t c,
                 uint32_t ldc, uint32_t m, uint32_t k, uint32_t n, bool accumulate, dtype type) {
   const auto eb = static_cast<uint32_t>(dtype_bytes(type));
+  const auto ab = static_cast<uint32_t>(dtype_bytes(activation_type(type)));  // A: the activations
   const uint32_t tile_k = static_cast<uint32_t>(ctx.hw().core.matrix.rows);
   const uint32_t tile_n = static_cast<uint32_t>(ctx.hw().core.matrix.cols);
   if (m == 0 || n == 0) return;
@@ -145,7 +146,7 @@ void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint3
       mm.k = kt;
       mm.n = nt;
       mm.type = type;
-      mm.a = a + k0 * eb;
+      mm.a = a + k0 * ab;
       mm.b = b + (k0 * ldb + n0) * eb;
       mm.c = c + n0 * 4;
       mm.lda = lda;

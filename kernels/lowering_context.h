@@ -98,7 +98,7 @@ void load_2d(lowering_context& ctx, int core, uint64_t hbm, uint64_t hbm_ld, uin
              uint32_t rows, uint32_t row_elems, uint32_t elem_bytes = 4);
 void store_2d(lowering_context& ctx, int core, uint32_t sram, uint64_t sram_ld, uint64_t hbm, uint64_t hbm_ld,
               uint32_t rows, uint32_t row_elems, uint32_t elem_bytes = 4);
-// C[m x n] (+)= A[m x k] B[k x n] on SRAM operands (A, B of `type`, C fp32), cut
+// C[m x n] (+)= A[m x k] B[k x n] on SRAM operands (A of activation_type(type), B of `type`, C fp32), cut
 // into matmul commands whose weight tile fits the systolic array
 // (k <= matrix.rows, n <= matrix.cols).
 void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint32_t b, uint32_t ldb, uint32_t c,

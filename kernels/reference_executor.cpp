@@ -150,12 +150,9 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       }
       stats.dma_bytes += uint64_t(d->rows) * d->row_bytes;
     } else if (auto* m = std::get_if<matmul_cmd>(&cmd)) {
-      if (m->type != dtype::fp32 && m->type != dtype::bf16)
-        throw error(where(core, i) + ": the reference executor multiplies fp32 and bf16 only, not " +
-                    dtype_name(m->type));
-      const uint64_t eb = dtype_bytes(m->type);
+      const uint64_t eb = dtype_bytes(m->type), ab = dtype_bytes(activation_type(m->type));
       const uint64_t b_rows = m->transpose_b ? m->n : m->k, b_cols = m->transpose_b ? m->k : m->n;
-      touch(mem_space::sram, core, m->a, m->m, m->k * eb, m->lda * eb, false);
+      touch(mem_space::sram, core, m->a, m->m, m->k * ab, m->lda * ab, false);
       touch(mem_space::sram, core, m->b, uint32_t(b_rows), b_cols * eb, m->ldb * eb, false);
       touch(mem_space::sram, core, m->c, m->m, m->n * 4ull, m->ldc * 4ull, true);
       if (m->m == 0 || m->n == 0) {

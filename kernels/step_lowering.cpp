@@ -93,9 +93,6 @@ lowered_step lower_step(const scenario& s) {
   const auto& par = s.parallelism;
   const int tp = static_cast<int>(par.tp), pp = static_cast<int>(par.pp), dp = static_cast<int>(par.dp);
   const std::string where = s.origin.empty() ? std::string("scenario") : s.origin;
-  if (s.weights != dtype::fp32 && s.weights != dtype::bf16)
-    throw error(where + ": weights_dtype " + dtype_name(s.weights) +
-                " is not lowered yet (fp32 and bf16 are; fp8/int8 need scale factors)");
   if (model.num_key_value_heads % tp != 0)
     throw error(where + ": parallelism.tp (" + std::to_string(tp) + ") must divide " + model.name +
                 "'s num_key_value_heads (" + std::to_string(model.num_key_value_heads) + ")");

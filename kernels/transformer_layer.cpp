@@ -135,10 +135,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t qn = buffer(hd, "q_norm"), kn = buffer(hd, "k_norm");
   // Weights stream from HBM in column tiles through one double buffer, sized for the deepest GEMM.
   if (job.weight_tile == 0) throw error(what + ": weight_tile must be > 0");
-  if (job.weight_type != dtype::fp32 && job.weight_type != dtype::bf16)
-    throw error(what + ": weights must be fp32 or bf16, not " + dtype_name(job.weight_type));
   const dtype wtype = job.weight_type;
-  const bool narrow = wtype == dtype::bf16;
+  // Narrow weights (bf16, fp8, int8): the activation operands are bf16 copies (activation_type).
+  const bool narrow = wtype != dtype::fp32;
   const uint64_t eb = dtype_bytes(wtype);
   const uint32_t wt = job.weight_tile;
   const uint32_t weights =

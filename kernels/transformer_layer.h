@@ -54,8 +54,10 @@ struct layer_job {
   uint64_t x_in = 0, x_out = 0;  // [T x h] fp32, T = sum of new_tokens, rows in batch order
   uint32_t kv_tile = 128;        // keys per attention tile (<= core.matrix.rows and cols)
   uint32_t weight_tile = 128;    // weight columns per streamed tile (two tiles in SRAM at a time)
-  // Projection and MLP weights in HBM: fp32, or bf16 (then each matmul's activation operand is rounded
-  // to bf16 by the vector unit first; accumulation stays fp32). Norm weights are always fp32.
+  // Projection and MLP weights in HBM: fp32, or bf16 / fp8 E4M3 / int8 (1 byte per element moved and
+  // stored; to_fp8 / to_int8 in command.h give their scales). With narrow weights each matmul's
+  // activation operand is rounded to bf16 by the vector unit first (activation_type); accumulation stays
+  // fp32. Norm weights are always fp32.
   dtype weight_type = dtype::fp32;
   // >= 0: x is already in every rank's SRAM at this offset (fp32 [T x h], written
   // before the layer on the DMA or vector engine and ordered by the caller), and

@@ -102,6 +102,12 @@ inline matrix narrowed(matrix v, bool on) {
   return v;
 }
 
+// The values as stored with element type t (the weights the device multiplies).
+inline matrix stored(matrix v, dtype t) {
+  for (auto& e : v) e = stored_value(e, t);
+  return v;
+}
+
 // `mlp` (optional) replaces the dense SwiGLU MLP: normed x2 (bf16-rounded with bf16) -> MLP output.
 inline matrix reference_layer(const model_config& m, layer_data& L, const std::vector<sequence>& batch,
                               uint32_t max_pos, bool bf16, const std::function<matrix(const matrix&)>& mlp = nullptr) {

@@ -4,6 +4,7 @@
 #include <dirent.h>
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <set>
 
 #include "kernels/reference_executor.h"
@@ -205,7 +206,7 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
                      bool moe = false) {
   INFO("weights " << weights << ", kv " << kv << ", " << partition << ", " << dtype_name(weight_type) << ", tp "
                   << group_size);
-  const bool bf16 = weight_type == dtype::bf16;
+  const bool narrow = weight_type != dtype::fp32;  // bf16 activation operands
   scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
   s.parallelism.partition = partition;
   s.weights = weight_type;
@@ -215,9 +216,10 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
     s.parallelism.tp = 4;
   }
   if (moe) make_tiny_moe(s);
-  // bf16: one layer. The device rounds its fp32 sums to bf16 operands where the host's sums (differing in
-  // the last bits) may round the other way; over several layers one such flip grows past any useful bound.
-  if (bf16) s.step.layers = s.parallelism.pp = 1;
+  // Narrow weights: one layer. The device rounds its fp32 sums to bf16 operands where the host's sums
+  // (differing in the last bits) may round the other way; over several layers one such flip grows past any
+  // useful bound.
+  if (narrow) s.step.layers = s.parallelism.pp = 1;
   s.residency.weights = weights;
   s.residency.kv = kv;
   s.hw.core.sram.capacity_kib = 512;  // keeps the executor small; the step needs less
@@ -234,7 +236,7 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
   for (size_t d = 0; d < step.batches.size(); ++d) {
     INFO("replica " << d);
     const matrix got = ex.read_floats(mem_space::hbm, 0, step.x_out[d], expected[d].x.size());
-    CHECK(worst_error(got, expected[d].x) < (bf16 ? 2e-4 : 5e-4));
+    CHECK(worst_error(got, expected[d].x) < (narrow ? 2e-4 : 5e-4));
     if (kv == "hbm") {  // the last layer's cache holds the new keys (after RoPE) and values
       const matrix kc = ex.read_floats(mem_space::hbm, 0, step.kv[d].back().k, expected[d].k_last.size());
       CHECK(worst_error(kc, expected[d].k_last) < 1e-4);
@@ -348,6 +350,47 @@ TEST_CASE("step lowering: MoE layers (static routing, expert parallel, all-to-al
 TEST_CASE("step lowering: bf16 weights match the host layers with bf16 operands", "[kernels][step]") {
   check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", dtype::bf16);
   check_tiny_step("hbm", "hbm", executor_options::order::random, "k_split", dtype::bf16);
+}
+
+TEST_CASE("step lowering: fp8 and int8 weights (1 byte per element, W8A16) match the host layers",
+          "[kernels][step]") {
+  for (dtype t : {dtype::fp8, dtype::int8}) {
+    check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", t);
+    check_tiny_step("hbm", "sram", executor_options::order::random, "mn_split", t);
+    check_tiny_step("hbm", "hbm", executor_options::order::random, "k_split", t, 4);
+    check_tiny_step("sram", "hbm", executor_options::order::round_robin, "megatron", t);
+    check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", t, 2, true);
+  }
+  // The formats: E4M3 keeps 3 mantissa bits, saturates at 448 and has subnormals down to 2^-9;
+  // int8 holds q / 128.
+  CHECK(stored_value(0.3f, dtype::fp8) == 0.3125f);  // 1.25 x 2^-2 (0.3 = 1.2 x 2^-2, step 2^-5)
+  CHECK(stored_value(1000.0f, dtype::fp8) == 448.0f);
+  CHECK(stored_value(-0.0029f, dtype::fp8) == -0.001953125f);  // subnormal: 1.48 x 2^-9 -> 2^-9
+  CHECK(stored_value(0.3f, dtype::int8) == 38.0f / 128);
+  CHECK(stored_value(-2.0f, dtype::int8) == -1.0f);
+  CHECK(stored_value(2.0f, dtype::int8) == 127.0f / 128);
+  for (int b = 0; b < 256; ++b)
+    if ((b & 0x7F) != 0x7F) CHECK(to_fp8(from_fp8(uint8_t(b))) == (b == 0x80 ? 0x80 : b));
+  // Weight bytes halve against bf16: the Qwen3-8B layer's projections read 1 byte per weight.
+  scenario s = load_scenario(root + "/scenarios/run/qwen3-8b_layer_prefill512.yaml", zoo);
+  std::map<std::string, uint64_t> bf16_bytes;
+  const lowered_step bf16_step = lower_step(s);
+  for (const auto& op : bf16_step.ops) bf16_bytes[op.name] = op.hbm_bytes;
+  for (dtype t : {dtype::fp8, dtype::int8}) {
+    s.weights = t;
+    const lowered_step step = lower_step(s);
+    for (const auto& op : step.ops)
+      if (op.name == "layer0.qkv_proj" || op.name == "layer0.o_proj" || op.name == "layer0.gate_up" ||
+          op.name == "layer0.down_proj") {
+        INFO(op.name);
+        CHECK(op.hbm_bytes * 2 == bf16_bytes[op.name]);
+        if (op.name == "layer0.qkv_proj") CHECK(op.hbm_bytes == 4096ull * 48 * 128);  // 1 B per weight
+      }
+    // Laid out: the layer's weights (4096 x 48 x 128 QKV, 4096^2 o, 3 x 4096 x 12288 MLP) take half the bf16
+    // bytes; KV cache, norms and activations are fp32 either way.
+    CHECK(bf16_step.hbm_bytes - step.hbm_bytes >= (4096ull * 48 * 128 + 4096ull * 4096 + 3ull * 4096 * 12288));
+    CHECK(bf16_step.hbm_bytes - step.hbm_bytes < (4096ull * 48 * 128 + 4096ull * 4096 + 3ull * 4096 * 12288) + 4096);
+  }
 }
 
 TEST_CASE("step lowering: k_split layers (K-split QKV and gate/up, all-reduced) match the host layers",

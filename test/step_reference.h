@@ -31,11 +31,11 @@ struct step_data {
   std::vector<replica_data> replicas;
 };
 
-// Draws the step's data from sim.seed and stores it: weights in HBM (and, resident, each rank's
+// Draws the step's data from sim.seed and stores it: weights (rounded to weights_dtype) in HBM (and, resident, each rank's
 // slices in SRAM), inputs and caches where the step keeps them.
 inline step_data write_step_data(const scenario& s, const lowered_step& step, const store_fn& store) {
   const model_config& m = s.model_cfg;
-  const bool bf16 = s.weights == dtype::bf16, moe = m.is_moe();
+  const bool moe = m.is_moe();
   const size_t h = m.hidden_size, hd = m.head_dim, H = m.num_attention_heads, KV = m.num_key_value_heads,
                I = m.intermediate_size, E = m.num_experts, mI = m.moe_intermediate_size;
   const size_t tp = s.parallelism.tp, hr = H / tp, kvr = KV / tp, pp = step.stage_layers.size();
@@ -44,15 +44,15 @@ inline step_data write_step_data(const scenario& s, const lowered_step& step, co
   for (size_t l = 0; l < step.layers.size(); ++l) {
     layer_data L = random_layer(random, m, 0, 0);
     const auto& w = step.weights[l];
-    for (auto* mat : {&L.wq, &L.wk, &L.wv, &L.wo, &L.wg, &L.wu, &L.wd}) *mat = narrowed(*mat, bf16);
+    for (auto* mat : {&L.wq, &L.wk, &L.wv, &L.wo, &L.wg, &L.wu, &L.wd}) *mat = stored(*mat, s.weights);
     const std::pair<uint64_t, const matrix*> norms[] = {
         {w.input_norm, &L.in_norm}, {w.q_norm, &L.q_norm}, {w.k_norm, &L.k_norm}, {w.post_norm, &L.post_norm}};
     for (const auto& [at, values] : norms) store(mem_space::hbm, 0, at, *values, dtype::fp32);
     const std::pair<uint64_t, const matrix*> matrices[] = {{w.q, &L.wq},    {w.k, &L.wk},  {w.v, &L.wv},   {w.o, &L.wo},
                                                            {w.gate, &L.wg}, {w.up, &L.wu}, {w.down, &L.wd}};
     if (moe) {
-      moe_data X{narrowed(random(h * E), bf16), narrowed(random(E * h * mI), bf16), narrowed(random(E * h * mI), bf16),
-                 narrowed(random(E * mI * h), bf16)};
+      moe_data X{stored(random(h * E), s.weights), stored(random(E * h * mI), s.weights),
+                 stored(random(E * h * mI), s.weights), stored(random(E * mI * h), s.weights)};
       store(mem_space::hbm, 0, w.router, X.router, s.weights);
       store(mem_space::hbm, 0, w.experts_gate, X.gate, s.weights);
       store(mem_space::hbm, 0, w.experts_up, X.up, s.weights);
@@ -136,7 +136,7 @@ struct replica_expected {
 inline std::vector<replica_expected> expected_step(const scenario& s, const lowered_step& step,
                                                    const step_data& data) {
   const model_config& m = s.model_cfg;
-  const bool bf16 = s.weights == dtype::bf16;
+  const bool bf16 = s.weights != dtype::fp32;  // the activation operands are rounded to bf16
   const size_t h = m.hidden_size, E = m.num_experts, mI = m.moe_intermediate_size;
   std::vector<replica_expected> out;
   for (size_t d = 0; d < step.batches.size(); ++d) {

@@ -22,7 +22,7 @@ void mn_split_rotate(lowering_context& ctx, const std::vector<int>& group, const
     const auto next = static_cast<uint16_t>(group[wrap(r + 1)]), prev = static_cast<uint16_t>(group[wrap(r - 1)]);
     const auto mr = size(op.m, n, r);
     const uint64_t m0 = split_range(op.m, n, r).first;
-    const auto a = static_cast<uint32_t>(op.a + (op.a_whole ? m0 * op.lda * eb : 0));
+    const auto a = static_cast<uint32_t>(op.a + (op.a_whole ? m0 * op.lda * dtype_bytes(activation_type(op.type)) : 0));
     const auto c = static_cast<uint32_t>(op.c + (op.c_whole ? m0 * op.ldc * 4 : 0));
     const uint64_t n0_own = split_range(N, n, r).first;
     load_2d(ctx, me, op.hbm_b + n0_own * eb, N, buf(0), size(N, n, r), K, size(N, n, r), eb);

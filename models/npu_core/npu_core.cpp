@@ -342,9 +342,6 @@ void npu_core::run_matmul(const kernels::matmul_cmd& m, size_t i) {
       cycles += core_timing::matmul_cycles(m.m, std::min(rows, m.k - k0), std::min(cols, m.n - n0), m_cfg.matrix);
   if (cycles) wait(m_period * static_cast<double>(cycles));
   if (m_functional) {
-    if (m.type != kernels::dtype::fp32 && m.type != kernels::dtype::bf16)
-      fail(where(i) + std::string(": functional mode multiplies fp32 and bf16 only, not ") +
-           kernels::dtype_name(m.type));
     const kernels::matmul_extent x = kernels::extent_of(m);
     if (x.c) {
       const std::vector<uint8_t> a = read_bytes(m.a, x.a_bytes, i), b = read_bytes(m.b, x.b_bytes, i);
