@@ -1,5 +1,5 @@
 // The reference functional executor: runs a set of per-core command streams on
-// real bytes (HBM and every core's SRAM are byte arrays; operands are fp32) and
+// real bytes (HBM and every core's SRAM are byte arrays; operands are widened to fp32) and
 // so defines what each command means. The SystemC NPU core and the perfmodel
 // implement these semantics with timing; this executor has none.
 //
@@ -48,7 +48,7 @@ class reference_executor {
   std::vector<uint8_t>& sram(int core);
 
   // Helpers for tests and tools; bounds-checked (throw npuvp::error). write_floats
-  // stores the values as `type` (fp32 or bf16, rounded to nearest even).
+  // stores the values as `type` (encode_floats).
   void write_floats(mem_space space, int core, uint64_t addr, const std::vector<float>& values,
                     dtype type = dtype::fp32);
   std::vector<float> read_floats(mem_space space, int core, uint64_t addr, size_t count) const;
