@@ -242,6 +242,15 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
       CHECK(worst_error(kc, expected[d].k_last) < 1e-4);
     }
   }
+  if (weight_type == dtype::fp8 || weight_type == dtype::int8) {
+    // The 8-bit rounding of the weights matters: the host layers with the same draws rounded to bf16 instead
+    // are visibly off.
+    scenario finer = s;
+    finer.weights = dtype::bf16;
+    const auto with_bf16 = expected_step(finer, step, write_step_data(finer, step, [](auto...) {}));
+    const matrix got = ex.read_floats(mem_space::hbm, 0, step.x_out[0], with_bf16[0].x.size());
+    CHECK(worst_error(got, with_bf16[0].x) > 1e-2);
+  }
 }
 
 }  // namespace
