@@ -171,13 +171,20 @@ int lower_layer(const std::vector<std::string>& args) {
       "kv-tile", po::value(&kv_tile)->default_value(128), "keys per attention tile")(
       "weight-tile", po::value(&weight_tile)->default_value(128), "weight columns per streamed tile")(
       "weights", po::value(&weights_name)->default_value("bf16"),
-      "projection/MLP weight type: bf16 (activations rounded to bf16 before each matmul) or fp32")(
+      "projection/MLP weight type: bf16, fp8 or int8 (activations rounded to bf16 before each matmul) or fp32")(
       "out", po::value(&out_dir), "write one stream file per busy core: DIR/core_<id>.bin")(
       "stats", po::value(&stats_file), "write the figures as a statistics JSON file");
   po::variables_map vm;
   if (!parse("npuvp lower layer --hw FILE --model NAME [options]", desc, args, vm)) return 0;
-  if (weights_name != "fp32" && weights_name != "bf16") throw usage_error("--weights must be fp32 or bf16");
-  const auto wtype = weights_name == "bf16" ? kernels::dtype::bf16 : kernels::dtype::fp32;
+  kernels::dtype wtype = kernels::dtype::fp32;
+  if (weights_name == "bf16")
+    wtype = kernels::dtype::bf16;
+  else if (weights_name == "fp8")
+    wtype = kernels::dtype::fp8;
+  else if (weights_name == "int8")
+    wtype = kernels::dtype::int8;
+  else if (weights_name != "fp32")
+    throw usage_error("--weights must be fp32, bf16, fp8 or int8");
   const hw_config hw = load_hw_config(hw_file);
   const kernels::model_config model = kernels::load_model_config(model_name, zoo);
   if (!vm.count("cores")) cores = hw.mesh.width * hw.mesh.height;
