@@ -12,6 +12,7 @@ noc_mesh::noc_mesh(const sc_core::sc_module_name& name, const noc_config& cfg, i
                    const std::vector<noc_attach_point>& extra)
     : sc_module(name),
       m_cfg(cfg),
+      m_fast(cfg.mode == "lt"),
       m_width(width),
       m_height(height),
       m_period(1.0 / cfg.clock_ghz, sc_core::SC_NS),

@@ -54,7 +54,7 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   int width() const { return m_width; }
   int height() const { return m_height; }
   const noc_config& config() const { return m_cfg; }
-  bool fast() const { return m_cfg.mode == "lt"; }
+  bool fast() const { return m_fast; }
   sc_core::sc_time period() const { return m_period; }
 
   noc_endpoint core_port(int x, int y) const { return {y * m_width + x, 0}; }
@@ -153,6 +153,7 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   int sink_index(noc_endpoint e) const { return m_port_base[static_cast<size_t>(e.node)] + e.port; }
 
   noc_config m_cfg;
+  bool m_fast;  // noc.mode lt
   int m_width, m_height;
   sc_core::sc_time m_period;
   uint64_t m_watchdog_cycles;

@@ -128,16 +128,17 @@ bool noc_router::grant_vc(int i, int o) {
   return true;
 }
 
-void noc_router::allocate_vcs(bool& stalled) {
+bool noc_router::allocate_vcs() {
   // Head flits get their route, then each output hands its free VCs (of the
-  // packet's class) to the requesting input VCs round-robin.
+  // packet's class) to the requesting input VCs round-robin. Returns whether
+  // a head found no free VC at its output (a stall).
   const int only = m_need_vc.single();
   if (only >= 0) {  // the usual case: one head waiting, no competition
     input_vc& ivc = m_in[only];
     if (ivc.out_port < 0) ivc.out_port = route(ivc);
-    if (!grant_vc(only, ivc.out_port)) stalled = true;  // no free VC at this output
-    return;
+    return !grant_vc(only, ivc.out_port);
   }
+  bool stalled = false;
   uint32_t touched = 0;
   m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
@@ -153,11 +154,42 @@ void noc_router::allocate_vcs(bool& stalled) {
       if (!grant_vc(i, o)) stalled = true;  // no free VC at this output
     });
   }
+  return stalled;
+}
+
+inline void noc_router::traverse(int in_port, output& out) {
+  // The flit at the front of the input VC picked at `in_port` leaves through
+  // `out`; the next VC of the port gets the round-robin pointer.
+  input_port& ip = m_inp[static_cast<size_t>(in_port)];
+  const int in = ip.pick;
+  input_vc& ivc = m_in[static_cast<size_t>(in)];
+  ip.rr_after = m_after_vc[ivc.vc];
+  const noc_flit f = ivc.buf.front();
+  ivc.buf.pop();
+  --m_buffered;
+  const bool empty = ivc.buf.empty();
+  if ((f.tail || empty) && !(ip.has &= ~(uint32_t(1) << ivc.vc))) m_has_ports &= ~(uint32_t(1) << in_port);
+  if (f.tail && !empty) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
+  // The flit and the freed slot's credit cross their links (Dally & Towles
+  // 13.3) and arrive link_cycles + 1 cycles later.
+  if (ivc.up) m_mesh.post_credit(*ivc.up, ivc.up_credit);
+  else --m_local_occupancy[static_cast<size_t>(in - mesh_directions * m_p.vcs)];
+  const int out_vc = ivc.credit;
+  if (out.local) {
+    m_mesh.post_ejection(f);
+  } else {
+    if (--m_credits[static_cast<size_t>(out_vc)] == 0) set_credit_bit(ivc, false);
+    m_mesh.post_flit(*out.next, out.next_in + ivc.out_vc, f);
+  }
+  ++out.flits;
+  if (f.tail) {
+    m_owner[static_cast<size_t>(out_vc)] = -1;
+    ivc.out_port = ivc.out_vc = ivc.credit = -1;
+  }
 }
 
 int noc_router::allocate_() {
-  bool stalled = false;
-  if (m_need_vc.any()) allocate_vcs(stalled);
+  bool stalled = m_need_vc.any() && allocate_vcs();
   // Switch allocation, separable input-first (Dally & Towles 2004, sec. 19.3):
   // each input port picks one VC with a credit downstream round-robin, then
   // each output grants one requesting input port round-robin, so flows share
@@ -167,12 +199,28 @@ int noc_router::allocate_() {
   // buffered flit is ready (receive_flit), so the VC masks say it all.
   int moved = 0;
   const int vcs = m_p.vcs;
-  input_vc* const in_vcs = m_in.data();
   input_port* const in_ports = m_inp.data();
   output* const outs = m_out.data();
   for (int round = 0; round < m_p.link_flits && m_has_ports; ++round) {
+    const uint32_t has_ports = m_has_ports;
+    if (!(has_ports & (has_ports - 1))) {
+      // One input port with work: its pick wins its output uncontested.
+      const int port = __builtin_ctz(has_ports);
+      input_port& ip = in_ports[port];
+      const uint32_t ok = ip.has & ip.cred;
+      stalled |= ok != ip.has;  // no credit downstream (or ejection refused)
+      if (!ok) break;
+      stalled |= (ok & (ok - 1)) != 0;  // two ready VCs at one input port
+      const uint32_t later = ok & ip.rr_after;
+      ip.pick = port * vcs + __builtin_ctz(later ? later : ok);
+      output& out = outs[m_in[static_cast<size_t>(ip.pick)].out_port];
+      out.sa_after = m_after_port[port];
+      traverse(port, out);
+      ++moved;
+      continue;
+    }
     uint32_t outputs = 0;
-    for (uint32_t pending = m_has_ports; pending; pending &= pending - 1) {
+    for (uint32_t pending = has_ports; pending; pending &= pending - 1) {
       const int port = __builtin_ctz(pending);
       input_port& ip = in_ports[port];
       const uint32_t ok = ip.has & ip.cred;
@@ -182,14 +230,13 @@ int noc_router::allocate_() {
       // First ready VC at or after the round-robin pointer.
       const uint32_t later = ok & ip.rr_after;
       ip.pick = port * vcs + __builtin_ctz(later ? later : ok);
-      const int o = in_vcs[ip.pick].out_port;
+      const int o = m_in[static_cast<size_t>(ip.pick)].out_port;
       outs[o].requests |= uint32_t(1) << port;
       outputs |= uint32_t(1) << o;
     }
     if (!outputs) break;
     for (; outputs; outputs &= outputs - 1) {
-      const int o = __builtin_ctz(outputs);
-      output& out = outs[o];
+      output& out = outs[__builtin_ctz(outputs)];
       const uint32_t req = out.requests;
       out.requests = 0;
       // First requesting input port at or after the round-robin pointer.
@@ -197,37 +244,11 @@ int noc_router::allocate_() {
       const int in_port = __builtin_ctz(later ? later : req);
       stalled |= (req & (req - 1)) != 0;
       out.sa_after = m_after_port[in_port];
-      // Traversal: the flit leaves, the next VC of the port gets the pointer.
-      input_port& ip = in_ports[in_port];
-      const int in = ip.pick;
-      input_vc& ivc = in_vcs[in];
-      ip.rr_after = m_after_vc[ivc.vc];
-      const noc_flit f = ivc.buf.front();
-      ivc.buf.pop();
-      --m_buffered;
-      const bool empty = ivc.buf.empty();
-      if ((f.tail || empty) && !(ip.has &= ~(uint32_t(1) << ivc.vc))) m_has_ports &= ~(uint32_t(1) << in_port);
-      if (f.tail && !empty) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
-      // The flit and the freed slot's credit cross their links (Dally & Towles
-      // 13.3) and arrive link_cycles + 1 cycles later.
-      if (ivc.up) m_mesh.post_credit(*ivc.up, ivc.up_credit);
-      else --m_local_occupancy[static_cast<size_t>(in - mesh_directions * vcs)];
-      const int out_vc = ivc.credit;
-      if (out.local) {
-        m_mesh.post_ejection(f);
-      } else {
-        if (--m_credits[out_vc] == 0) set_credit_bit(ivc, false);
-        m_mesh.post_flit(*out.next, out.next_in + ivc.out_vc, f);
-      }
-      ++out.flits;
-      ++m_forwarded;
-      if (f.tail) {
-        m_owner[out_vc] = -1;
-        ivc.out_port = ivc.out_vc = ivc.credit = -1;
-      }
+      traverse(in_port, out);
       ++moved;
     }
   }
+  m_forwarded += static_cast<uint64_t>(moved);
   m_stall_cycles += stalled;
   if (m_trace && moved) note_busy(m_mesh.cycles());
   return moved;

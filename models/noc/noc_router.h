@@ -183,7 +183,8 @@ class noc_router : public sc_core::sc_module, public stats_source {
   }
   int inject_();
   int allocate_();
-  void allocate_vcs(bool& stalled);
+  bool allocate_vcs();
+  void traverse(int in_port, output& out);
   int route(const input_vc& ivc) const;  // output port of the packet at the front
   bool grant_vc(int i, int o);
 
