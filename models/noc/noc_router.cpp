@@ -19,6 +19,7 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
   for (int n = 0; n < mesh.width() * mesh.height(); ++n)
     m_route.push_back(static_cast<int8_t>(routing.route(p.x, p.y, n % mesh.width(), n / mesh.width())));
   for (int o = mesh_directions; o < ports; ++o) m_out[o].local = true;
+  for (auto& o : m_out) o.free_vcs = p.vcs == 32 ? ~uint32_t(0) : (uint32_t(1) << p.vcs) - 1;
   m_credits.assign(static_cast<size_t>(ports) * p.vcs, p.buffer_flits);
   // Ejection ports always accept: credits that never run out (unless blocked).
   std::fill(m_credits.begin() + mesh_directions * p.vcs, m_credits.end(), ejection_credits);
@@ -104,24 +105,25 @@ int noc_router::inject_() {
   return moved;
 }
 
-int noc_router::route(const input_vc& ivc) const {
+void noc_router::route(input_vc& ivc) const {
   const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
   const int dir = m_route[static_cast<size_t>(pkt.dst.node)];
-  return dir < 0 ? mesh_directions + pkt.dst.port : dir;
+  ivc.out_port = dir < 0 ? mesh_directions + pkt.dst.port : dir;
+  ivc.vc_class = ((uint32_t(1) << pkt.vc_hi) - 1) & ~((uint32_t(1) << pkt.vc_lo) - 1);
 }
 
 bool noc_router::grant_vc(int i, int o) {
   // The lowest free VC of the packet's class at output o, if any.
   input_vc& ivc = m_in[i];
-  int* owner = &m_owner[static_cast<size_t>(o) * m_p.vcs];
-  const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
-  int v = pkt.vc_lo;
-  while (v < pkt.vc_hi && owner[v] >= 0) ++v;
-  if (v == pkt.vc_hi) return false;
-  owner[v] = i;
+  output& out = m_out[o];
+  const uint32_t free = out.free_vcs & ivc.vc_class;
+  if (!free) return false;
+  const int v = __builtin_ctz(free);
+  out.free_vcs &= ~(uint32_t(1) << v);
   ivc.out_vc = v;
   ivc.credit = o * m_p.vcs + v;
-  m_out[o].va_next = i + 1;
+  m_owner[static_cast<size_t>(ivc.credit)] = i;
+  out.va_next = i + 1;
   m_need_vc.reset(static_cast<size_t>(i));
   set_has_bit(ivc);
   set_credit_bit(ivc, m_credits[ivc.credit] > 0);
@@ -135,14 +137,14 @@ bool noc_router::allocate_vcs() {
   const int only = m_need_vc.single();
   if (only >= 0) {  // the usual case: one head waiting, no competition
     input_vc& ivc = m_in[only];
-    if (ivc.out_port < 0) ivc.out_port = route(ivc);
+    if (ivc.out_port < 0) route(ivc);
     return !grant_vc(only, ivc.out_port);
   }
   bool stalled = false;
   uint32_t touched = 0;
   m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
-    if (ivc.out_port < 0) ivc.out_port = route(ivc);
+    if (ivc.out_port < 0) route(ivc);
     m_va_requests[ivc.out_port].set(static_cast<size_t>(i));
     touched |= uint32_t(1) << ivc.out_port;
   });
@@ -184,6 +186,7 @@ inline void noc_router::traverse(int in_port, output& out) {
   ++out.flits;
   if (f.tail) {
     m_owner[static_cast<size_t>(out_vc)] = -1;
+    out.free_vcs |= uint32_t(1) << ivc.out_vc;
     ivc.out_port = ivc.out_vc = ivc.credit = -1;
   }
 }

@@ -98,12 +98,14 @@ class noc_router : public sc_core::sc_module, public stats_source {
     // after the next one to serve, VC allocation as the next input VC.
     uint32_t sa_after = ~uint32_t(0);
     int va_next = 0;
+    uint32_t free_vcs = 0;  // VCs held by no input VC (bit = VC)
     uint32_t requests = 0;  // input ports asking for it this cycle (scratch)
     uint64_t flits = 0;
   };
   struct input_vc {
     noc_ring<noc_flit> buf;
     int out_port = -1, out_vc = -1;  // route of the packet at the front
+    uint32_t vc_class = 0;           // and the output VCs it may take (bit = VC), set with out_port
     int credit = -1;                 // out_port * vcs + out_vc (index of its credit count)
     uint8_t port = 0, vc = 0;
     noc_router* up = nullptr;        // who gets the freed slots' credits (null: local port)
@@ -185,7 +187,7 @@ class noc_router : public sc_core::sc_module, public stats_source {
   int allocate_();
   bool allocate_vcs();
   void traverse(int in_port, output& out);
-  int route(const input_vc& ivc) const;  // output port of the packet at the front
+  void route(input_vc& ivc) const;  // output port and VC class of the packet at the front
   bool grant_vc(int i, int o);
 
   noc_mesh& m_mesh;
