@@ -78,24 +78,26 @@ int noc_router::inject_() {
     uint32_t* occupancy = &m_local_occupancy[static_cast<size_t>(l) * m_p.vcs];
     const auto full = static_cast<uint32_t>(m_p.buffer_flits);
     for (int k = 0; k < m_p.link_flits && !q.empty(); ++k) {
-      const noc_packet& pkt = m_mesh.packet(q.front());
       if (s.vc < 0) {
         // The packet takes the least occupied local input VC of its class.
+        const noc_packet& pkt = m_mesh.packet(q.front());
         uint32_t best = full + 1;
         for (int v = pkt.vc_lo; v < pkt.vc_hi; ++v)
           if (occupancy[v] < full && occupancy[v] < best) best = occupancy[v], s.vc = v;
         if (s.vc < 0) break;
+        s.packet = q.front();
+        s.flits = pkt.flits;
       }
       if (occupancy[s.vc] == full) break;
       ++occupancy[s.vc];
       const int in = (mesh_directions + l) * m_p.vcs + s.vc;
-      const noc_flit f{q.front(), s.seq == 0, s.seq + 1 == pkt.flits};
+      const noc_flit f{s.packet, s.seq == 0, s.seq + 1 == s.flits};
       // The router pipeline starts at the buffer write (docs/noc.md).
       if (m_p.router_cycles == 1) push_input(in, f);
       else m_mesh.post_injection(*this, in, f);
       ++m_injected;
       ++moved;
-      if (++s.seq == pkt.flits) {
+      if (++s.seq == s.flits) {
         q.pop_front();
         --m_queued;
         s = source_state{};

@@ -120,8 +120,10 @@ class noc_router : public sc_core::sc_module, public stats_source {
     int pick = -1;                     // VC chosen this cycle (scratch)
   };
   struct source_state {
-    int vc = -1;        // input VC of the packet being injected
-    uint32_t seq = 0;   // next flit to inject
+    int vc = -1;           // input VC of the packet being injected
+    uint32_t seq = 0;      // next flit to inject
+    uint32_t packet = 0;   // the packet (front of the source queue) and its flits
+    uint32_t flits = 0;
   };
 
   // A set of small integers (input VCs, outputs) walked in ascending order.
