@@ -19,7 +19,7 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
   for (int n = 0; n < mesh.width() * mesh.height(); ++n)
     m_route.push_back(static_cast<int8_t>(routing.route(p.x, p.y, n % mesh.width(), n / mesh.width())));
   for (int o = mesh_directions; o < ports; ++o) m_out[o].local = true;
-  for (auto& o : m_out) o.free_vcs = p.vcs == 32 ? ~uint32_t(0) : (uint32_t(1) << p.vcs) - 1;
+  for (auto& o : m_out) o.free_vcs = (uint32_t(1) << p.vcs) - 1;  // vcs <= 25 (limits above)
   m_credits.assign(static_cast<size_t>(ports) * p.vcs, p.buffer_flits);
   // Ejection ports always accept: credits that never run out (unless blocked).
   std::fill(m_credits.begin() + mesh_directions * p.vcs, m_credits.end(), ejection_credits);
@@ -154,6 +154,11 @@ bool noc_router::allocate_vcs() {
     const int o = __builtin_ctz(touched);
     const bit_set requests = m_va_requests[o];
     m_va_requests[o] = bit_set{};
+    const int only_request = requests.single();
+    if (only_request >= 0) {  // one requester: no round-robin order to follow
+      stalled |= !grant_vc(only_request, o);
+      continue;
+    }
     requests.for_each_from(static_cast<size_t>(m_out[o].va_next), [&](int i) {
       if (!grant_vc(i, o)) stalled = true;  // no free VC at this output
     });
@@ -253,7 +258,6 @@ int noc_router::allocate_() {
       ++moved;
     }
   }
-  m_forwarded += static_cast<uint64_t>(moved);
   m_stall_cycles += stalled;
   if (m_trace && moved) note_busy(m_mesh.cycles());
   return moved;
@@ -325,7 +329,7 @@ void noc_router::describe_blocked(std::string& out) const {
 void noc_router::report_stats(stats_writer& out) const {
   const std::string g = name();
   const double cycles = static_cast<double>(std::max<uint64_t>(1, m_mesh.cycles()));
-  out.scalar(g, "flits_forwarded", static_cast<double>(m_forwarded), "flits", "flits through the crossbar");
+  out.scalar(g, "flits_forwarded", static_cast<double>(forwarded()), "flits", "flits through the crossbar");
   out.scalar(g, "flits_injected", static_cast<double>(m_injected), "flits", "flits entering from local ports");
   out.scalar(g, "stall_cycles", static_cast<double>(m_stall_cycles), "cycles",
              "cycles in which a ready flit could not advance (no VC, no credit or lost arbitration)");

@@ -71,7 +71,11 @@ class noc_router : public sc_core::sc_module, public stats_source {
 
   // Counters and state, for statistics and tests.
   uint64_t link_flits(int port) const { return m_out[port].flits; }
-  uint64_t forwarded() const { return m_forwarded; }
+  uint64_t forwarded() const {  // flits through the crossbar: the sum over its outputs
+    uint64_t n = 0;
+    for (const output& o : m_out) n += o.flits;
+    return n;
+  }
   uint64_t stall_cycles() const { return m_stall_cycles; }
   // Flits in input VC `vc` of `port`, including those that arrived but are
   // still in the router pipeline.
@@ -211,7 +215,7 @@ class noc_router : public sc_core::sc_module, public stats_source {
   std::vector<bit_set> m_va_requests;
   uint64_t m_buffered = 0;  // flits in input buffers
   uint64_t m_queued = 0;    // packets in source queues
-  uint64_t m_forwarded = 0, m_stall_cycles = 0, m_injected = 0;
+  uint64_t m_stall_cycles = 0, m_injected = 0;
   trace_writer* m_trace = nullptr;
   uint32_t m_track = 0, m_ev_busy = 0, m_ev_packet = 0;
   uint64_t m_busy_first = 0, m_busy_end = 0;  // open busy run: cycles [first, end)
