@@ -12,6 +12,7 @@ noc_mesh::noc_mesh(const sc_core::sc_module_name& name, const noc_config& cfg, i
                    const std::vector<noc_attach_point>& extra)
     : sc_module(name),
       m_cfg(cfg),
+      m_fast(cfg.mode == "lt"),
       m_width(width),
       m_height(height),
       m_period(1.0 / cfg.clock_ghz, sc_core::SC_NS),
@@ -43,6 +44,16 @@ noc_mesh::noc_mesh(const sc_core::sc_module_name& name, const noc_config& cfg, i
       const std::string rname = "router_" + std::to_string(x) + "_" + std::to_string(y);
       m_routers.push_back(std::make_unique<noc_router>(rname.c_str(), *this, *m_routing, p));
     }
+  // Wheel slots, bounded as said in noc_mesh.h: per cycle at most link_flits
+  // flits leave each of the 4 mesh outputs and each local port of a router,
+  // and as many credits leave each mesh input port.
+  const size_t routers = static_cast<size_t>(width * height), local_ports = m_sinks[0].size();
+  const size_t lf = static_cast<size_t>(cfg.link_flits_per_cycle);
+  for (auto& slot : m_wheel) {
+    slot.flits = noc_list<flit_event>(lf * (mesh_directions * routers + local_ports));
+    slot.ejections = noc_list<noc_flit>(lf * local_ports);
+    slot.credits = noc_list<credit_event>(lf * mesh_directions * routers);
+  }
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x) {
       if (x + 1 < width) {

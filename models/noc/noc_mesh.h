@@ -54,7 +54,7 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   int width() const { return m_width; }
   int height() const { return m_height; }
   const noc_config& config() const { return m_cfg; }
-  bool fast() const { return m_cfg.mode == "lt"; }
+  bool fast() const { return m_fast; }
   sc_core::sc_time period() const { return m_period; }
 
   noc_endpoint core_port(int x, int y) const { return {y * m_width + x, 0}; }
@@ -113,14 +113,14 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   // injected flit router_cycles - 1 cycles after the source writes it.
   const noc_packet& packet(uint32_t id) const { return m_packets[id]; }
   void post_flit(noc_router& to, int input_vc, const noc_flit& f) {
-    m_buffer_slot->flits.push_back({&to, input_vc, f});
+    m_buffer_slot->flits.push({&to, input_vc, f});
     ++m_link_slot->arrivals;
   }
   void post_injection(noc_router& to, int input_vc, const noc_flit& f) {
-    m_injection_slot->flits.push_back({&to, input_vc, f});
+    m_injection_slot->flits.push({&to, input_vc, f});
   }
-  void post_ejection(const noc_flit& f) { m_link_slot->ejections.push_back(f); }
-  void post_credit(noc_router& to, int output_vc) { m_link_slot->credits.push_back({&to, output_vc}); }
+  void post_ejection(const noc_flit& f) { m_link_slot->ejections.push(f); }
+  void post_credit(noc_router& to, int output_vc) { m_link_slot->credits.push({&to, output_vc}); }
   // Flits that have reached input VC `in` of `to` but are still in its router
   // pipeline (not yet buffered), and the packet of the oldest (diagnostics).
   std::pair<size_t, uint32_t> pipelined(const noc_router& to, int in) const;
@@ -135,10 +135,13 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
     noc_router* router;
     int32_t output_vc;
   };
+  // A slot receives what one cycle sends over links (at most link_flits per
+  // output and per input port) and what one cycle injects (at most
+  // link_flits per local port): the lists are sized for that at elaboration.
   struct wheel_slot {
-    std::vector<flit_event> flits;      // entering input buffers
-    std::vector<noc_flit> ejections;    // arriving at their destination port
-    std::vector<credit_event> credits;  // arriving at the upstream router
+    noc_list<flit_event> flits;      // entering input buffers
+    noc_list<noc_flit> ejections;    // arriving at their destination port
+    noc_list<credit_event> credits;  // arriving at the upstream router
     int arrivals = 0;                   // flits arriving over mesh links (the watchdog counts them)
   };
   bool credits_in_flight() const;
@@ -153,6 +156,7 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   int sink_index(noc_endpoint e) const { return m_port_base[static_cast<size_t>(e.node)] + e.port; }
 
   noc_config m_cfg;
+  bool m_fast;  // noc.mode lt
   int m_width, m_height;
   sc_core::sc_time m_period;
   uint64_t m_watchdog_cycles;

@@ -81,4 +81,27 @@ class noc_ring {
   uint32_t m_head = 0, m_tail = 0;  // free-running
 };
 
+// Fixed-capacity list (a slot of the mesh's time wheel): storage allocated
+// once, appended to without a capacity check (the caller bounds how many items
+// a slot can receive), emptied by clear().
+template <class T>
+class noc_list {
+ public:
+  explicit noc_list(size_t capacity = 0) : m_items(capacity), m_end(m_items.data()) {}
+  noc_list(noc_list&&) = default;
+  noc_list& operator=(noc_list&&) = default;
+  noc_list(const noc_list&) = delete;
+  noc_list& operator=(const noc_list&) = delete;
+  void push(const T& v) { *m_end++ = v; }
+  const T* begin() const { return m_items.data(); }
+  const T* end() const { return m_end; }
+  bool empty() const { return m_end == m_items.data(); }
+  size_t size() const { return static_cast<size_t>(m_end - m_items.data()); }
+  void clear() { m_end = m_items.data(); }
+
+ private:
+  std::vector<T> m_items;
+  T* m_end;
+};
+
 }  // namespace npuvp

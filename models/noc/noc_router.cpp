@@ -19,6 +19,7 @@ noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, cons
   for (int n = 0; n < mesh.width() * mesh.height(); ++n)
     m_route.push_back(static_cast<int8_t>(routing.route(p.x, p.y, n % mesh.width(), n / mesh.width())));
   for (int o = mesh_directions; o < ports; ++o) m_out[o].local = true;
+  for (auto& o : m_out) o.free_vcs = (uint32_t(1) << p.vcs) - 1;  // vcs <= 25 (limits above)
   m_credits.assign(static_cast<size_t>(ports) * p.vcs, p.buffer_flits);
   // Ejection ports always accept: credits that never run out (unless blocked).
   std::fill(m_credits.begin() + mesh_directions * p.vcs, m_credits.end(), ejection_credits);
@@ -77,24 +78,26 @@ int noc_router::inject_() {
     uint32_t* occupancy = &m_local_occupancy[static_cast<size_t>(l) * m_p.vcs];
     const auto full = static_cast<uint32_t>(m_p.buffer_flits);
     for (int k = 0; k < m_p.link_flits && !q.empty(); ++k) {
-      const noc_packet& pkt = m_mesh.packet(q.front());
       if (s.vc < 0) {
         // The packet takes the least occupied local input VC of its class.
+        const noc_packet& pkt = m_mesh.packet(q.front());
         uint32_t best = full + 1;
         for (int v = pkt.vc_lo; v < pkt.vc_hi; ++v)
           if (occupancy[v] < full && occupancy[v] < best) best = occupancy[v], s.vc = v;
         if (s.vc < 0) break;
+        s.packet = q.front();
+        s.flits = pkt.flits;
       }
       if (occupancy[s.vc] == full) break;
       ++occupancy[s.vc];
       const int in = (mesh_directions + l) * m_p.vcs + s.vc;
-      const noc_flit f{q.front(), s.seq == 0, s.seq + 1 == pkt.flits};
+      const noc_flit f{s.packet, s.seq == 0, s.seq + 1 == s.flits};
       // The router pipeline starts at the buffer write (docs/noc.md).
       if (m_p.router_cycles == 1) push_input(in, f);
       else m_mesh.post_injection(*this, in, f);
       ++m_injected;
       ++moved;
-      if (++s.seq == pkt.flits) {
+      if (++s.seq == s.flits) {
         q.pop_front();
         --m_queued;
         s = source_state{};
@@ -104,44 +107,46 @@ int noc_router::inject_() {
   return moved;
 }
 
-int noc_router::route(const input_vc& ivc) const {
+void noc_router::route(input_vc& ivc) const {
   const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
   const int dir = m_route[static_cast<size_t>(pkt.dst.node)];
-  return dir < 0 ? mesh_directions + pkt.dst.port : dir;
+  ivc.out_port = dir < 0 ? mesh_directions + pkt.dst.port : dir;
+  ivc.vc_class = ((uint32_t(1) << pkt.vc_hi) - 1) & ~((uint32_t(1) << pkt.vc_lo) - 1);
 }
 
 bool noc_router::grant_vc(int i, int o) {
   // The lowest free VC of the packet's class at output o, if any.
   input_vc& ivc = m_in[i];
-  int* owner = &m_owner[static_cast<size_t>(o) * m_p.vcs];
-  const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
-  int v = pkt.vc_lo;
-  while (v < pkt.vc_hi && owner[v] >= 0) ++v;
-  if (v == pkt.vc_hi) return false;
-  owner[v] = i;
+  output& out = m_out[o];
+  const uint32_t free = out.free_vcs & ivc.vc_class;
+  if (!free) return false;
+  const int v = __builtin_ctz(free);
+  out.free_vcs &= ~(uint32_t(1) << v);
   ivc.out_vc = v;
   ivc.credit = o * m_p.vcs + v;
-  m_out[o].va_next = i + 1;
+  m_owner[static_cast<size_t>(ivc.credit)] = i;
+  out.va_next = i + 1;
   m_need_vc.reset(static_cast<size_t>(i));
   set_has_bit(ivc);
   set_credit_bit(ivc, m_credits[ivc.credit] > 0);
   return true;
 }
 
-void noc_router::allocate_vcs(bool& stalled) {
+bool noc_router::allocate_vcs() {
   // Head flits get their route, then each output hands its free VCs (of the
-  // packet's class) to the requesting input VCs round-robin.
+  // packet's class) to the requesting input VCs round-robin. Returns whether
+  // a head found no free VC at its output (a stall).
   const int only = m_need_vc.single();
   if (only >= 0) {  // the usual case: one head waiting, no competition
     input_vc& ivc = m_in[only];
-    if (ivc.out_port < 0) ivc.out_port = route(ivc);
-    if (!grant_vc(only, ivc.out_port)) stalled = true;  // no free VC at this output
-    return;
+    if (ivc.out_port < 0) route(ivc);
+    return !grant_vc(only, ivc.out_port);
   }
+  bool stalled = false;
   uint32_t touched = 0;
   m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
-    if (ivc.out_port < 0) ivc.out_port = route(ivc);
+    if (ivc.out_port < 0) route(ivc);
     m_va_requests[ivc.out_port].set(static_cast<size_t>(i));
     touched |= uint32_t(1) << ivc.out_port;
   });
@@ -149,15 +154,52 @@ void noc_router::allocate_vcs(bool& stalled) {
     const int o = __builtin_ctz(touched);
     const bit_set requests = m_va_requests[o];
     m_va_requests[o] = bit_set{};
+    const int only_request = requests.single();
+    if (only_request >= 0) {  // one requester: no round-robin order to follow
+      stalled |= !grant_vc(only_request, o);
+      continue;
+    }
     requests.for_each_from(static_cast<size_t>(m_out[o].va_next), [&](int i) {
       if (!grant_vc(i, o)) stalled = true;  // no free VC at this output
     });
   }
+  return stalled;
+}
+
+inline void noc_router::traverse(int in_port, output& out) {
+  // The flit at the front of the input VC picked at `in_port` leaves through
+  // `out`; the next VC of the port gets the round-robin pointer.
+  input_port& ip = m_inp[static_cast<size_t>(in_port)];
+  const int in = ip.pick;
+  input_vc& ivc = m_in[static_cast<size_t>(in)];
+  ip.rr_after = m_after_vc[ivc.vc];
+  const noc_flit f = ivc.buf.front();
+  ivc.buf.pop();
+  --m_buffered;
+  const bool empty = ivc.buf.empty();
+  if ((f.tail || empty) && !(ip.has &= ~(uint32_t(1) << ivc.vc))) m_has_ports &= ~(uint32_t(1) << in_port);
+  if (f.tail && !empty) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
+  // The flit and the freed slot's credit cross their links (Dally & Towles
+  // 13.3) and arrive link_cycles + 1 cycles later.
+  if (ivc.up) m_mesh.post_credit(*ivc.up, ivc.up_credit);
+  else --m_local_occupancy[static_cast<size_t>(in - mesh_directions * m_p.vcs)];
+  const int out_vc = ivc.credit;
+  if (out.local) {
+    m_mesh.post_ejection(f);
+  } else {
+    if (--m_credits[static_cast<size_t>(out_vc)] == 0) set_credit_bit(ivc, false);
+    m_mesh.post_flit(*out.next, out.next_in + ivc.out_vc, f);
+  }
+  ++out.flits;
+  if (f.tail) {
+    m_owner[static_cast<size_t>(out_vc)] = -1;
+    out.free_vcs |= uint32_t(1) << ivc.out_vc;
+    ivc.out_port = ivc.out_vc = ivc.credit = -1;
+  }
 }
 
 int noc_router::allocate_() {
-  bool stalled = false;
-  if (m_need_vc.any()) allocate_vcs(stalled);
+  bool stalled = m_need_vc.any() && allocate_vcs();
   // Switch allocation, separable input-first (Dally & Towles 2004, sec. 19.3):
   // each input port picks one VC with a credit downstream round-robin, then
   // each output grants one requesting input port round-robin, so flows share
@@ -167,12 +209,28 @@ int noc_router::allocate_() {
   // buffered flit is ready (receive_flit), so the VC masks say it all.
   int moved = 0;
   const int vcs = m_p.vcs;
-  input_vc* const in_vcs = m_in.data();
   input_port* const in_ports = m_inp.data();
   output* const outs = m_out.data();
   for (int round = 0; round < m_p.link_flits && m_has_ports; ++round) {
+    const uint32_t has_ports = m_has_ports;
+    if (!(has_ports & (has_ports - 1))) {
+      // One input port with work: its pick wins its output uncontested.
+      const int port = __builtin_ctz(has_ports);
+      input_port& ip = in_ports[port];
+      const uint32_t ok = ip.has & ip.cred;
+      stalled |= ok != ip.has;  // no credit downstream (or ejection refused)
+      if (!ok) break;
+      stalled |= (ok & (ok - 1)) != 0;  // two ready VCs at one input port
+      const uint32_t later = ok & ip.rr_after;
+      ip.pick = port * vcs + __builtin_ctz(later ? later : ok);
+      output& out = outs[m_in[static_cast<size_t>(ip.pick)].out_port];
+      out.sa_after = m_after_port[port];
+      traverse(port, out);
+      ++moved;
+      continue;
+    }
     uint32_t outputs = 0;
-    for (uint32_t pending = m_has_ports; pending; pending &= pending - 1) {
+    for (uint32_t pending = has_ports; pending; pending &= pending - 1) {
       const int port = __builtin_ctz(pending);
       input_port& ip = in_ports[port];
       const uint32_t ok = ip.has & ip.cred;
@@ -182,14 +240,13 @@ int noc_router::allocate_() {
       // First ready VC at or after the round-robin pointer.
       const uint32_t later = ok & ip.rr_after;
       ip.pick = port * vcs + __builtin_ctz(later ? later : ok);
-      const int o = in_vcs[ip.pick].out_port;
+      const int o = m_in[static_cast<size_t>(ip.pick)].out_port;
       outs[o].requests |= uint32_t(1) << port;
       outputs |= uint32_t(1) << o;
     }
     if (!outputs) break;
     for (; outputs; outputs &= outputs - 1) {
-      const int o = __builtin_ctz(outputs);
-      output& out = outs[o];
+      output& out = outs[__builtin_ctz(outputs)];
       const uint32_t req = out.requests;
       out.requests = 0;
       // First requesting input port at or after the round-robin pointer.
@@ -197,34 +254,7 @@ int noc_router::allocate_() {
       const int in_port = __builtin_ctz(later ? later : req);
       stalled |= (req & (req - 1)) != 0;
       out.sa_after = m_after_port[in_port];
-      // Traversal: the flit leaves, the next VC of the port gets the pointer.
-      input_port& ip = in_ports[in_port];
-      const int in = ip.pick;
-      input_vc& ivc = in_vcs[in];
-      ip.rr_after = m_after_vc[ivc.vc];
-      const noc_flit f = ivc.buf.front();
-      ivc.buf.pop();
-      --m_buffered;
-      const bool empty = ivc.buf.empty();
-      if ((f.tail || empty) && !(ip.has &= ~(uint32_t(1) << ivc.vc))) m_has_ports &= ~(uint32_t(1) << in_port);
-      if (f.tail && !empty) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
-      // The flit and the freed slot's credit cross their links (Dally & Towles
-      // 13.3) and arrive link_cycles + 1 cycles later.
-      if (ivc.up) m_mesh.post_credit(*ivc.up, ivc.up_credit);
-      else --m_local_occupancy[static_cast<size_t>(in - mesh_directions * vcs)];
-      const int out_vc = ivc.credit;
-      if (out.local) {
-        m_mesh.post_ejection(f);
-      } else {
-        if (--m_credits[out_vc] == 0) set_credit_bit(ivc, false);
-        m_mesh.post_flit(*out.next, out.next_in + ivc.out_vc, f);
-      }
-      ++out.flits;
-      ++m_forwarded;
-      if (f.tail) {
-        m_owner[out_vc] = -1;
-        ivc.out_port = ivc.out_vc = ivc.credit = -1;
-      }
+      traverse(in_port, out);
       ++moved;
     }
   }
@@ -299,7 +329,7 @@ void noc_router::describe_blocked(std::string& out) const {
 void noc_router::report_stats(stats_writer& out) const {
   const std::string g = name();
   const double cycles = static_cast<double>(std::max<uint64_t>(1, m_mesh.cycles()));
-  out.scalar(g, "flits_forwarded", static_cast<double>(m_forwarded), "flits", "flits through the crossbar");
+  out.scalar(g, "flits_forwarded", static_cast<double>(forwarded()), "flits", "flits through the crossbar");
   out.scalar(g, "flits_injected", static_cast<double>(m_injected), "flits", "flits entering from local ports");
   out.scalar(g, "stall_cycles", static_cast<double>(m_stall_cycles), "cycles",
              "cycles in which a ready flit could not advance (no VC, no credit or lost arbitration)");

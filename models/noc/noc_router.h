@@ -71,7 +71,11 @@ class noc_router : public sc_core::sc_module, public stats_source {
 
   // Counters and state, for statistics and tests.
   uint64_t link_flits(int port) const { return m_out[port].flits; }
-  uint64_t forwarded() const { return m_forwarded; }
+  uint64_t forwarded() const {  // flits through the crossbar: the sum over its outputs
+    uint64_t n = 0;
+    for (const output& o : m_out) n += o.flits;
+    return n;
+  }
   uint64_t stall_cycles() const { return m_stall_cycles; }
   // Flits in input VC `vc` of `port`, including those that arrived but are
   // still in the router pipeline.
@@ -98,12 +102,14 @@ class noc_router : public sc_core::sc_module, public stats_source {
     // after the next one to serve, VC allocation as the next input VC.
     uint32_t sa_after = ~uint32_t(0);
     int va_next = 0;
+    uint32_t free_vcs = 0;  // VCs held by no input VC (bit = VC)
     uint32_t requests = 0;  // input ports asking for it this cycle (scratch)
     uint64_t flits = 0;
   };
   struct input_vc {
     noc_ring<noc_flit> buf;
     int out_port = -1, out_vc = -1;  // route of the packet at the front
+    uint32_t vc_class = 0;           // and the output VCs it may take (bit = VC), set with out_port
     int credit = -1;                 // out_port * vcs + out_vc (index of its credit count)
     uint8_t port = 0, vc = 0;
     noc_router* up = nullptr;        // who gets the freed slots' credits (null: local port)
@@ -118,8 +124,10 @@ class noc_router : public sc_core::sc_module, public stats_source {
     int pick = -1;                     // VC chosen this cycle (scratch)
   };
   struct source_state {
-    int vc = -1;        // input VC of the packet being injected
-    uint32_t seq = 0;   // next flit to inject
+    int vc = -1;           // input VC of the packet being injected
+    uint32_t seq = 0;      // next flit to inject
+    uint32_t packet = 0;   // the packet (front of the source queue) and its flits
+    uint32_t flits = 0;
   };
 
   // A set of small integers (input VCs, outputs) walked in ascending order.
@@ -183,8 +191,9 @@ class noc_router : public sc_core::sc_module, public stats_source {
   }
   int inject_();
   int allocate_();
-  void allocate_vcs(bool& stalled);
-  int route(const input_vc& ivc) const;  // output port of the packet at the front
+  bool allocate_vcs();
+  void traverse(int in_port, output& out);
+  void route(input_vc& ivc) const;  // output port and VC class of the packet at the front
   bool grant_vc(int i, int o);
 
   noc_mesh& m_mesh;
@@ -206,7 +215,7 @@ class noc_router : public sc_core::sc_module, public stats_source {
   std::vector<bit_set> m_va_requests;
   uint64_t m_buffered = 0;  // flits in input buffers
   uint64_t m_queued = 0;    // packets in source queues
-  uint64_t m_forwarded = 0, m_stall_cycles = 0, m_injected = 0;
+  uint64_t m_stall_cycles = 0, m_injected = 0;
   trace_writer* m_trace = nullptr;
   uint32_t m_track = 0, m_ev_busy = 0, m_ev_packet = 0;
   uint64_t m_busy_first = 0, m_busy_end = 0;  // open busy run: cycles [first, end)

@@ -18,7 +18,7 @@ const std::vector<std::string>& noc_patterns() {
 }
 
 noc_synthetic_traffic::noc_synthetic_traffic(noc_mesh& mesh, const noc_synthetic_config& cfg)
-    : m_mesh(mesh), m_cfg(cfg), m_rng(cfg.seed) {
+    : m_mesh(mesh), m_cfg(cfg), m_rng(cfg.seed), m_calendar(calendar_slots) {
   const auto& names = noc_patterns();
   const auto it = std::find(names.begin(), names.end(), cfg.pattern);
   if (it == names.end()) throw error("unknown traffic pattern '" + cfg.pattern + "'");
@@ -42,7 +42,8 @@ noc_synthetic_traffic::noc_synthetic_traffic(noc_mesh& mesh, const noc_synthetic
 }
 
 void noc_synthetic_traffic::schedule_next(size_t node, uint64_t after) {
-  m_next.push({after + (m_p >= 1.0 ? 0 : m_gap(m_rng)), static_cast<uint32_t>(node)});
+  const uint64_t due = after + (m_p >= 1.0 ? 0 : m_gap(m_rng));
+  m_calendar[due & (calendar_slots - 1)].push_back({due, static_cast<uint32_t>(node)});
 }
 
 int noc_synthetic_traffic::destination(int x, int y) {
@@ -66,9 +67,16 @@ bool noc_synthetic_traffic::generate(uint64_t cycle) {
   }
   const bool measured = cycle >= m_cfg.warmup_cycles && cycle < end;
   const int w = m_mesh.width();
-  while (m_next.top().first == cycle) {
-    const size_t n = m_next.top().second;
-    m_next.pop();
+  // The kernel calls this every cycle, so every entry is seen in its cycle.
+  auto& slot = m_calendar[cycle & (calendar_slots - 1)];
+  m_due.clear();
+  size_t later = 0;
+  for (const injection& e : slot)
+    if (e.first == cycle) m_due.push_back(e.second);
+    else slot[later++] = e;
+  slot.resize(later);
+  std::sort(m_due.begin(), m_due.end());
+  for (const uint32_t n : m_due) {
     const int x = static_cast<int>(n) % w, y = static_cast<int>(n) / w;
     const int dst = destination(x, y);
     const uint64_t id = m_delivered.size();

@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <queue>
 #include <random>
 #include <string>
 #include <vector>
@@ -63,11 +62,14 @@ class noc_synthetic_traffic : public noc_traffic, public noc_sink {
   std::mt19937_64 m_rng;
   std::geometric_distribution<uint64_t> m_gap;
   double m_p;
-  // Next injection (cycle, node) of every node, earliest first; nodes due in
-  // the same cycle come out in ascending order, so the random draws follow
-  // node order.
+  // Next injection (cycle, node) of every node on a calendar: slot = cycle
+  // modulo its size (a later cycle waits in its slot until due). The nodes due
+  // in a cycle are served in ascending order, so the random draws follow node
+  // order.
   using injection = std::pair<uint64_t, uint32_t>;
-  std::priority_queue<injection, std::vector<injection>, std::greater<injection>> m_next;
+  static constexpr size_t calendar_slots = 1024;  // a power of two
+  std::vector<std::vector<injection>> m_calendar;
+  std::vector<uint32_t> m_due;  // nodes due this cycle (scratch)
   size_t m_nodes;
   bool m_injecting = true;
   std::vector<uint8_t> m_delivered;  // per packet: times delivered
