@@ -46,7 +46,11 @@ enum kind_id : int {
   k_end,
   k_vector0
 };
-constexpr int kind_count = k_vector0 + static_cast<int>(vector_op::to_bf16) + 1;  // the last vector_op
+// One row per possible vector_op value (its underlying type), so that an
+// operation added to kernels/command.h can never index past the table (a
+// stale "last op" bound here wrote out of bounds: the heap corruption of
+// bench roofline --perfmodel); rows without commands are not reported.
+constexpr int kind_count = k_vector0 + (1 << (8 * sizeof(vector_op)));
 std::string kind_name(int k) {
   static const char* names[] = {"dma load", "dma store", "dma copy", "dma hbm copy", "matmul", "send",
                                 "recv",     "wait",      "signal",   "barrier",      "end"};
@@ -194,6 +198,7 @@ class model {
     bool issuing = false;         // a transfer of the DMA engine is in setup or flowing
     dep issue_free;               // when and by which transfer the DMA issue stage was freed
     double dma_done_at = 0;       // completion of the latest transfer
+    double dma_retired_at = 0;    // retirement of the latest transfer (per-op engine time)
     std::vector<running_cmd> slots;
     double idle_since[engines] = {};
     double busy_since[engines] = {};
@@ -411,7 +416,8 @@ class model {
     m_recs.push_back({core, i, start, start, {}, pred});
     return static_cast<int>(m_recs.size()) - 1;
   }
-  void finish_rec(int rec, double ready, double end, const bound_times& busy_bounds, double bytes) {
+  void finish_rec(int rec, double ready, double end, const bound_times& busy_bounds, double bytes,
+                  int engine_index = -1, double engine_ns = 0) {
     exec_rec& x = m_recs[rec];
     x.end = end;
     x.busy = busy_bounds;
@@ -433,6 +439,7 @@ class model {
       r->flops += flops;
       r->vector_elements += elems;
       for (int b = 0; b < bound_count; ++b) r->bound_ns[b] += busy_bounds[b];
+      if (engine_index >= 0) r->engine_busy_ns[engine_index] += engine_ns;
     }
     m_result.flops += flops;
     m_result.vector_elements += elems;
@@ -629,7 +636,12 @@ class model {
     r.used = false;
     if (--s.in_flight[e] == 0) s.busy_ns[e] += m_now - s.busy_since[e];
     s.idle_since[e] = m_now;
-    finish_rec(r.rec, r.ready, m_now, bounds, r.plan.bytes);
+    double engine_ns = m_now - r.start;
+    if (e == 0) {  // transfers retire in order: each gets the time since the previous retirement
+      engine_ns = m_now - std::max(r.start, s.dma_retired_at);
+      s.dma_retired_at = m_now;
+    }
+    finish_rec(r.rec, r.ready, m_now, bounds, r.plan.bytes, e, engine_ns);
     s.last_rec[e] = r.rec;
     if (auto* sd = std::get_if<send_cmd>(&m_programs[core][r.index])) {
       // The arrival notice is a message to the peer, like a remote signal.
@@ -734,7 +746,7 @@ class model {
   flow_network m_net;
   double m_channel_peak = 0, m_sram_bw = 0, m_link_bw = 0;
   std::vector<core_state> m_st;
-  std::vector<std::vector<uint8_t>> m_kind;
+  std::vector<std::vector<uint16_t>> m_kind;
   std::vector<std::vector<int>> m_group;
   std::vector<breakdown_row> m_kind_rows, m_group_rows, m_op_rows;
   std::priority_queue<event, std::vector<event>, std::greater<event>> m_events;
@@ -760,7 +772,7 @@ perf_result model::run() {
   m_group.resize(n);
   std::vector<int> group_kind;
   for (int c = 0; c < n; ++c) {
-    for (const command& cmd : m_programs[c]) m_kind[c].push_back(static_cast<uint8_t>(kind_of_command(cmd)));
+    for (const command& cmd : m_programs[c]) m_kind[c].push_back(static_cast<uint16_t>(kind_of_command(cmd)));
     m_group[c] = group_of_commands(m_programs[c], group_kind);
   }
   uint16_t max_op = 0;
@@ -891,6 +903,7 @@ nlohmann::json row_json(const breakdown_row& row) {
           {"bytes", row.bytes},
           {"flops", row.flops},
           {"vector_elements", row.vector_elements},
+          {"engine_busy_ns", {{"dma", row.engine_busy_ns[0]}, {"matrix", row.engine_busy_ns[1]}, {"vector", row.engine_busy_ns[2]}}},
           {"bound_ns", b},
           {"critical_path_ns", crit},
           {"bounded_by", bound_name(row.bounded_by())}};
