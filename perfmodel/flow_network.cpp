@@ -100,7 +100,8 @@ std::vector<int> flow_network::finish_drained(double now) {
 // resource and repeat with the rest.
 void flow_network::recompute() {
   ++m_recomputations;
-  std::vector<int> touched;
+  std::vector<int>& touched = m_touched;  // scratch, kept between calls (no allocation per event)
+  touched.clear();
   for (int id : m_active) {
     flow& f = m_flows[id];
     f.frozen = false;

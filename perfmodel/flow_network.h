@@ -80,6 +80,7 @@ class flow_network {
   std::vector<resource> m_res;
   std::vector<flow> m_flows;
   std::vector<int> m_active;
+  std::vector<int> m_touched;  // scratch of recompute()
   double m_now = 0;
   uint64_t m_recomputations = 0;
 };

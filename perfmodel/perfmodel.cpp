@@ -133,8 +133,11 @@ class model {
       throw error("perfmodel: " + std::to_string(programs.size()) + " programs for " + std::to_string(m_cores) +
                   " cores");
     for (size_t c = 0; c < programs.size(); ++c)
-      for (size_t i = 0; i < programs[c].size(); ++i)
-        check_command(programs[c][i], "core " + std::to_string(c) + " command " + std::to_string(i));
+      for (size_t i = 0; i < programs[c].size(); ++i) try {
+          check_command(programs[c][i], std::string());
+        } catch (const error&) {  // the location string only for the message (building it costs ~30 %)
+          check_command(programs[c][i], "core " + std::to_string(c) + " command " + std::to_string(i));
+        }
     const auto routers = hbm_channel_routers(hw);
     for (const auto& r : routers) m_channel_router.push_back(r[1] * m_w + r[0]);
     build_resources();
@@ -292,7 +295,8 @@ class model {
       const int routers = reading ? route_into(core, rc, 1.0, path) : route_into(rc, core, 1.0, path);
       return 2 * routers * m_p.noc_hop_ns + m_p.sram_access_ns;
     }
-    std::vector<double> bytes(m_channels, 0.0);
+    std::vector<double>& bytes = m_channel_bytes;  // scratch
+    bytes.assign(size_t(m_channels), 0.0);
     hbm_spread(addr, run, rows, stride, bytes);
     const double total = double(run) * double(rows);
     const double eff = hbm_efficiency(run, rows, stride);
@@ -756,6 +760,7 @@ class model {
   std::map<int, std::pair<int, int>> m_flow_owner;
   std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> m_arrivals;
   std::vector<exec_rec> m_recs;
+  std::vector<double> m_channel_bytes;  // scratch of endpoint()
   std::map<std::pair<int, uint16_t>, dep> m_sem_src;           // latest increment of (core, semaphore)
   std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
   std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;      // released (group, generation)
@@ -787,10 +792,14 @@ perf_result model::run() {
     m_group_rows[g].name =
         "group " + std::to_string(g) + ": " + (g < group_kind.size() ? kind_name(group_kind[g]) : "sync");
 
+  size_t total = 0;
+  for (const program& p : m_programs) total += p.size();
+  m_recs.reserve(total);
   for (int c = 0; c < n; ++c) poke(c);
+  std::vector<int> wake;  // swapped with m_wake: both keep their capacity
   for (;;) {
     while (!m_wake.empty()) {
-      std::vector<int> wake;
+      wake.clear();
       wake.swap(m_wake);
       std::sort(wake.begin(), wake.end());
       wake.erase(std::unique(wake.begin(), wake.end()), wake.end());
