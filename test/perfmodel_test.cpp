@@ -274,6 +274,24 @@ TEST_CASE("perfmodel: max-min fairness gives a flow limited elsewhere its share 
   CHECK(net.resource_bytes(link) == Approx(100.0));
 }
 
+TEST_CASE("perfmodel: flows share a saturated resource in proportion to their caps", "[perfmodel]") {
+  // Window-limited DMAs (cap = window / round trip) through one queue: a
+  // channel of 20 B/ns shared by caps 10 and 30 gives 5 and 15 (equal shares
+  // would give 10 and 10).
+  flow_network net;
+  const int channel = net.add_resource(20.0, bound::hbm);
+  const int a = net.start({{channel, 1, 1}}, 50.0, 10.0, 0.0);
+  const int b = net.start({{channel, 1, 1}}, 150.0, 30.0, 0.0);
+  CHECK(net.next_finish() == Approx(10.0));  // both drain together: 50 / 5 = 150 / 15
+  REQUIRE(net.finish_drained(10.0) == std::vector<int>{a, b});
+  // Below saturation every flow runs at its cap.
+  flow_network idle_net;
+  const int wide = idle_net.add_resource(100.0, bound::hbm);
+  idle_net.start({{wide, 1, 1}}, 50.0, 10.0, 0.0);
+  idle_net.start({{wide, 1, 1}}, 150.0, 30.0, 0.0);
+  CHECK(idle_net.next_finish() == Approx(5.0));
+}
+
 TEST_CASE("perfmodel: the stream penalty counts distinct streams", "[perfmodel]") {
   flow_network net;
   const int channel = net.add_resource(12.0, bound::hbm, 0.5);
