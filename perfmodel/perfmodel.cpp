@@ -562,7 +562,14 @@ class model {
     const size_t i = head.index;
     const command& c = m_programs[core][i];
     const bool transfer = std::holds_alternative<dma_cmd>(c) || std::holds_alternative<send_cmd>(c);
-    if (s.issuing || s.in_flight[e] >= depth(e)) return false;
+    // The matrix and vector engines run one command at a time, in order. The
+    // DMA engine's thread only submits: a transfer waits for a free
+    // descriptor slot and for the engine's issue stage (one transfer in setup
+    // or flowing at a time); a wait or recv behind it runs as soon as it is
+    // the head of the queue, while the transfers before it are in flight
+    // (models/npu_core/npu_core.cpp, issue_dma).
+    if (e != 0 && s.in_flight[e] >= depth(e)) return false;
+    if (transfer && (s.issuing || s.in_flight[e] >= depth(e))) return false;
     // A signal counts every earlier command of its engine as done.
     if (std::holds_alternative<signal_cmd>(c) && s.in_flight[e] > 0) return false;
     const double ready = std::max(head.since, s.idle_since[e]);
