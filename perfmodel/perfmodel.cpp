@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <queue>
 #include <set>
 #include <sstream>
@@ -111,6 +112,13 @@ std::vector<int> group_of_commands(const program& p, std::vector<int>& group_kin
   }
   return g;
 }
+
+// Resources of one transfer being planned, each once (usage summed):
+// slot[r] is r's index in `uses`, -1 when absent. Reused for every transfer.
+struct path_builder {
+  std::vector<usage> uses;
+  std::vector<int> slot;
+};
 
 struct transfer_plan {
   std::vector<usage> path;
@@ -242,6 +250,7 @@ class model {
     m_sram_bw = double(m_hw.core.sram.banks) * m_hw.core.sram.bank_bytes_per_cycle * m_hw.core.clock_ghz;
     for (int i = 0; i < m_cores; ++i) m_net.add_resource(m_sram_bw, bound::sram);
     m_link_bw = link_bw;
+    m_path.slot.assign(size_t(m_net.resources()), -1);
   }
 
   // Bytes per HBM channel of `rows` runs of `run` bytes at addr + i * stride
@@ -273,7 +282,12 @@ class model {
     } else if (stride % (I * C) == 0) {  // every row sees the same channels
       one(addr, run, double(rows));
     } else {
-      for (uint64_t r = 0; r < rows; ++r) one(addr + r * stride, run, 1.0);
+      // Row r's channels depend on (addr + r x stride) mod (I x C): they repeat
+      // every `period` rows, so one period is spread and weighted.
+      const uint64_t wrap = I * C, period = wrap / std::gcd(stride % wrap, wrap);
+      const uint64_t full = rows / period, rest = rows % period;
+      for (uint64_t r = 0; r < std::min(rows, period); ++r)
+        one(addr + r * stride, run, double(full) + (r < rest ? 1.0 : 0.0));
     }
   }
 
@@ -286,7 +300,7 @@ class model {
   // One side of a transfer. `reading`: data flows from the location to the DMA's core.
   // Returns the round trip of one burst to it (ns).
   double endpoint(int rc, mem_space space, int core, uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride,
-                  bool reading, std::map<int, usage>& path, transfer_plan& plan) {
+                  bool reading, path_builder& path, transfer_plan& plan) {
     if (space == mem_space::sram) {
       add_usage(path, sram(core), 1.0, 1.0);
       if (core == rc && !m_p.local_sram_via_noc) return m_p.sram_access_ns;
@@ -319,18 +333,19 @@ class model {
     plan.stream = h | 1;
     return 2 * max_routers * m_p.noc_hop_ns + (reading ? m_p.hbm_read_latency_ns : m_p.hbm_write_latency_ns);
   }
-  static void add_usage(std::map<int, usage>& path, int res, double coef, double share) {
-    auto it = path.find(res);
-    if (it == path.end()) {
-      path.emplace(res, usage{res, coef, share});
+  static void add_usage(path_builder& path, int res, double coef, double share) {
+    int& at = path.slot[size_t(res)];
+    if (at < 0) {
+      at = static_cast<int>(path.uses.size());
+      path.uses.push_back(usage{res, coef, share});
     } else {
-      it->second.coef += coef;
-      it->second.share += share;
+      path.uses[size_t(at)].coef += coef;
+      path.uses[size_t(at)].share += share;
     }
   }
   // Dimension-order route (hw.noc.routing) from router a to router b: adds the
   // links crossed; returns the number of routers passed (Manhattan distance + 1).
-  int route_into(int a, int b, double share, std::map<int, usage>& path) const {
+  int route_into(int a, int b, double share, path_builder& path) const {
     int x = a % m_w, y = a / m_w;
     const int tx = b % m_w, ty = b / m_w;
     const int routers = std::abs(tx - x) + std::abs(ty - y) + 1;
@@ -354,10 +369,15 @@ class model {
   transfer_plan plan_copy(int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst, uint64_t run,
                           uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
     transfer_plan plan;
-    std::map<int, usage> path;
+    path_builder& path = m_path;
+    path.uses.clear();
     const double read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, path, plan);
     const double write_rtt = endpoint(rc, ds, dc, dst, run, rows, dst_stride, false, path, plan);
-    for (const auto& [r, u] : path) plan.path.push_back(u);
+    // By resource id, as an ordered map gave them (the flow network's sums
+    // then add in the same order: results do not depend on the route order).
+    std::sort(path.uses.begin(), path.uses.end(), [](const usage& a, const usage& b) { return a.resource < b.resource; });
+    for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
+    plan.path = path.uses;
     plan.bytes = double(run) * double(rows);
     // Bursts of at most burst_bytes, cut at every multiple of burst_bytes in
     // source and destination (models/dma/dma_engine.h), counted on the first row.
@@ -768,6 +788,7 @@ class model {
   std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> m_arrivals;
   std::vector<exec_rec> m_recs;
   std::vector<double> m_channel_bytes;  // scratch of endpoint()
+  path_builder m_path;                  // scratch of plan_copy()
   std::map<std::pair<int, uint16_t>, dep> m_sem_src;           // latest increment of (core, semaphore)
   std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
   std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;      // released (group, generation)
