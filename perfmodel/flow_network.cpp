@@ -94,12 +94,14 @@ std::vector<int> flow_network::finish_drained(double now) {
   return done;
 }
 
-// Progressive filling: raise the rate of every unfrozen flow together until a
-// resource saturates or a flow reaches its cap; freeze the flows that cross a
-// saturated resource (or are capped) and repeat with the rest.
+// Weighted progressive filling: raise every unfrozen flow's rate in
+// proportion to its cap (rate = level x cap) until a resource saturates or the
+// flows reach their caps (level 1); freeze the flows that cross a saturated
+// resource and repeat with the rest.
 void flow_network::recompute() {
   ++m_recomputations;
-  std::vector<int> touched;
+  std::vector<int>& touched = m_touched;  // scratch, kept between calls (no allocation per event)
+  touched.clear();
   for (int id : m_active) {
     flow& f = m_flows[id];
     f.frozen = false;
@@ -111,7 +113,7 @@ void flow_network::recompute() {
         r.load = 0;
         r.streams.clear();
       }
-      r.load += u.coef;
+      r.load += u.coef * f.cap;
       if (r.penalty > 0 && std::find(r.streams.begin(), r.streams.end(), f.stream) == r.streams.end())
         r.streams.push_back(f.stream);
     }
@@ -127,18 +129,19 @@ void flow_network::recompute() {
     double step = std::numeric_limits<double>::infinity();
     for (int ri : touched) {
       const resource& r = m_res[ri];
-      if (r.load > 1e-15) step = std::min(step, r.rem / r.load);
+      if (r.load > 1e-9 * r.capacity) step = std::min(step, r.rem / r.load);  // above rounding residue
     }
     for (int id : m_active)
-      if (!m_flows[id].frozen) step = std::min(step, m_flows[id].cap - level);
+      if (!m_flows[id].frozen) step = std::min(step, 1.0 - level);
     step = std::max(step, 0.0);
     level += step;
     for (int ri : touched) m_res[ri].rem -= step * m_res[ri].load;
+    const size_t before = unfrozen;
     for (int id : m_active) {
       flow& f = m_flows[id];
       if (f.frozen) continue;
       bool freeze = false;
-      if (level >= f.cap * (1 - 1e-12)) {
+      if (level >= 1 - 1e-12) {
         freeze = true;
         f.limit = bound::dma_issue;
       } else {
@@ -153,10 +156,17 @@ void flow_network::recompute() {
       }
       if (!freeze) continue;
       f.frozen = true;
-      f.rate = level;
+      f.rate = level * f.cap;
       --unfrozen;
-      for (const usage& u : f.path) m_res[u.resource].load -= u.coef;
+      for (const usage& u : f.path) m_res[u.resource].load -= u.coef * f.cap;
     }
+    if (unfrozen == before && step <= 0)  // only rounding left: keep the current level
+      for (int id : m_active)
+        if (!m_flows[id].frozen) {
+          m_flows[id].frozen = true;
+          m_flows[id].rate = level * m_flows[id].cap;
+          --unfrozen;
+        }
   }
   for (int ri : touched) m_res[ri].users = 0;
 }

@@ -1,8 +1,13 @@
 // Fluid model of concurrent transfers over shared resources (NoC links and
 // ports, HBM channels, SRAMs): each active flow moves its remaining bytes at a
-// rate given by max-min fairness (progressive filling; Bertsekas & Gallager,
-// "Data Networks", 1992, sec. 6.5.2), recomputed whenever a flow starts or
-// ends. A flow uses resource r at `coef` units of r's capacity per byte moved
+// rate given by weighted max-min fairness (progressive filling; Bertsekas &
+// Gallager, "Data Networks", 1992, sec. 6.5.2), recomputed whenever a flow
+// starts or ends. A flow's weight is its own cap: a DMA keeps a window of
+// bursts in flight, and window-limited flows sharing a queue get throughput in
+// proportion to window / round trip (Little's law), not equal shares. Equal
+// shares would keep identical cores reading the same HBM channel in lockstep
+// for ever; on the TLM chip the nearer core gets ahead, moves on to the next
+// channel, and the cores spread over the channels. A flow uses resource r at `coef` units of r's capacity per byte moved
 // (a DMA spread over 8 HBM channels uses each at 1/8 of its rate), and has its
 // own rate cap (the DMA engine's issue limit).
 #pragma once
@@ -75,6 +80,7 @@ class flow_network {
   std::vector<resource> m_res;
   std::vector<flow> m_flows;
   std::vector<int> m_active;
+  std::vector<int> m_touched;  // scratch of recompute()
   double m_now = 0;
   uint64_t m_recomputations = 0;
 };

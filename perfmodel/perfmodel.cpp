@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <queue>
 #include <set>
 #include <sstream>
@@ -46,7 +47,11 @@ enum kind_id : int {
   k_end,
   k_vector0
 };
-constexpr int kind_count = k_vector0 + static_cast<int>(vector_op::to_bf16) + 1;  // the last vector_op
+// One row per possible vector_op value (its underlying type), so that an
+// operation added to kernels/command.h can never index past the table (a
+// stale "last op" bound here wrote out of bounds: the heap corruption of
+// bench roofline --perfmodel); rows without commands are not reported.
+constexpr int kind_count = k_vector0 + (1 << (8 * sizeof(vector_op)));
 std::string kind_name(int k) {
   static const char* names[] = {"dma load", "dma store", "dma copy", "dma hbm copy", "matmul", "send",
                                 "recv",     "wait",      "signal",   "barrier",      "end"};
@@ -108,6 +113,13 @@ std::vector<int> group_of_commands(const program& p, std::vector<int>& group_kin
   return g;
 }
 
+// Resources of one transfer being planned, each once (usage summed):
+// slot[r] is r's index in `uses`, -1 when absent. Reused for every transfer.
+struct path_builder {
+  std::vector<usage> uses;
+  std::vector<int> slot;
+};
+
 struct transfer_plan {
   std::vector<usage> path;
   double bytes = 0, cap = 0, tail_ns = 0;
@@ -129,8 +141,11 @@ class model {
       throw error("perfmodel: " + std::to_string(programs.size()) + " programs for " + std::to_string(m_cores) +
                   " cores");
     for (size_t c = 0; c < programs.size(); ++c)
-      for (size_t i = 0; i < programs[c].size(); ++i)
-        check_command(programs[c][i], "core " + std::to_string(c) + " command " + std::to_string(i));
+      for (size_t i = 0; i < programs[c].size(); ++i) try {
+          check_command(programs[c][i], std::string());
+        } catch (const error&) {  // the location string only for the message (building it costs ~30 %)
+          check_command(programs[c][i], "core " + std::to_string(c) + " command " + std::to_string(i));
+        }
     const auto routers = hbm_channel_routers(hw);
     for (const auto& r : routers) m_channel_router.push_back(r[1] * m_w + r[0]);
     build_resources();
@@ -194,6 +209,7 @@ class model {
     bool issuing = false;         // a transfer of the DMA engine is in setup or flowing
     dep issue_free;               // when and by which transfer the DMA issue stage was freed
     double dma_done_at = 0;       // completion of the latest transfer
+    double dma_retired_at = 0;    // retirement of the latest transfer (per-op engine time)
     std::vector<running_cmd> slots;
     double idle_since[engines] = {};
     double busy_since[engines] = {};
@@ -234,6 +250,7 @@ class model {
     m_sram_bw = double(m_hw.core.sram.banks) * m_hw.core.sram.bank_bytes_per_cycle * m_hw.core.clock_ghz;
     for (int i = 0; i < m_cores; ++i) m_net.add_resource(m_sram_bw, bound::sram);
     m_link_bw = link_bw;
+    m_path.slot.assign(size_t(m_net.resources()), -1);
   }
 
   // Bytes per HBM channel of `rows` runs of `run` bytes at addr + i * stride
@@ -265,7 +282,12 @@ class model {
     } else if (stride % (I * C) == 0) {  // every row sees the same channels
       one(addr, run, double(rows));
     } else {
-      for (uint64_t r = 0; r < rows; ++r) one(addr + r * stride, run, 1.0);
+      // Row r's channels depend on (addr + r x stride) mod (I x C): they repeat
+      // every `period` rows, so one period is spread and weighted.
+      const uint64_t wrap = I * C, period = wrap / std::gcd(stride % wrap, wrap);
+      const uint64_t full = rows / period, rest = rows % period;
+      for (uint64_t r = 0; r < std::min(rows, period); ++r)
+        one(addr + r * stride, run, double(full) + (r < rest ? 1.0 : 0.0));
     }
   }
 
@@ -278,7 +300,7 @@ class model {
   // One side of a transfer. `reading`: data flows from the location to the DMA's core.
   // Returns the round trip of one burst to it (ns).
   double endpoint(int rc, mem_space space, int core, uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride,
-                  bool reading, std::map<int, usage>& path, transfer_plan& plan) {
+                  bool reading, path_builder& path, transfer_plan& plan) {
     if (space == mem_space::sram) {
       add_usage(path, sram(core), 1.0, 1.0);
       if (core == rc && !m_p.local_sram_via_noc) return m_p.sram_access_ns;
@@ -287,7 +309,8 @@ class model {
       const int routers = reading ? route_into(core, rc, 1.0, path) : route_into(rc, core, 1.0, path);
       return 2 * routers * m_p.noc_hop_ns + m_p.sram_access_ns;
     }
-    std::vector<double> bytes(m_channels, 0.0);
+    std::vector<double>& bytes = m_channel_bytes;  // scratch
+    bytes.assign(size_t(m_channels), 0.0);
     hbm_spread(addr, run, rows, stride, bytes);
     const double total = double(run) * double(rows);
     const double eff = hbm_efficiency(run, rows, stride);
@@ -310,18 +333,19 @@ class model {
     plan.stream = h | 1;
     return 2 * max_routers * m_p.noc_hop_ns + (reading ? m_p.hbm_read_latency_ns : m_p.hbm_write_latency_ns);
   }
-  static void add_usage(std::map<int, usage>& path, int res, double coef, double share) {
-    auto it = path.find(res);
-    if (it == path.end()) {
-      path.emplace(res, usage{res, coef, share});
+  static void add_usage(path_builder& path, int res, double coef, double share) {
+    int& at = path.slot[size_t(res)];
+    if (at < 0) {
+      at = static_cast<int>(path.uses.size());
+      path.uses.push_back(usage{res, coef, share});
     } else {
-      it->second.coef += coef;
-      it->second.share += share;
+      path.uses[size_t(at)].coef += coef;
+      path.uses[size_t(at)].share += share;
     }
   }
   // Dimension-order route (hw.noc.routing) from router a to router b: adds the
   // links crossed; returns the number of routers passed (Manhattan distance + 1).
-  int route_into(int a, int b, double share, std::map<int, usage>& path) const {
+  int route_into(int a, int b, double share, path_builder& path) const {
     int x = a % m_w, y = a / m_w;
     const int tx = b % m_w, ty = b / m_w;
     const int routers = std::abs(tx - x) + std::abs(ty - y) + 1;
@@ -345,10 +369,15 @@ class model {
   transfer_plan plan_copy(int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst, uint64_t run,
                           uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
     transfer_plan plan;
-    std::map<int, usage> path;
+    path_builder& path = m_path;
+    path.uses.clear();
     const double read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, path, plan);
     const double write_rtt = endpoint(rc, ds, dc, dst, run, rows, dst_stride, false, path, plan);
-    for (const auto& [r, u] : path) plan.path.push_back(u);
+    // By resource id, as an ordered map gave them (the flow network's sums
+    // then add in the same order: results do not depend on the route order).
+    std::sort(path.uses.begin(), path.uses.end(), [](const usage& a, const usage& b) { return a.resource < b.resource; });
+    for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
+    plan.path = path.uses;
     plan.bytes = double(run) * double(rows);
     // Bursts of at most burst_bytes, cut at every multiple of burst_bytes in
     // source and destination (models/dma/dma_engine.h), counted on the first row.
@@ -411,7 +440,8 @@ class model {
     m_recs.push_back({core, i, start, start, {}, pred});
     return static_cast<int>(m_recs.size()) - 1;
   }
-  void finish_rec(int rec, double ready, double end, const bound_times& busy_bounds, double bytes) {
+  void finish_rec(int rec, double ready, double end, const bound_times& busy_bounds, double bytes,
+                  int engine_index = -1, double engine_ns = 0) {
     exec_rec& x = m_recs[rec];
     x.end = end;
     x.busy = busy_bounds;
@@ -433,6 +463,7 @@ class model {
       r->flops += flops;
       r->vector_elements += elems;
       for (int b = 0; b < bound_count; ++b) r->bound_ns[b] += busy_bounds[b];
+      if (engine_index >= 0) r->engine_busy_ns[engine_index] += engine_ns;
     }
     m_result.flops += flops;
     m_result.vector_elements += elems;
@@ -551,7 +582,14 @@ class model {
     const size_t i = head.index;
     const command& c = m_programs[core][i];
     const bool transfer = std::holds_alternative<dma_cmd>(c) || std::holds_alternative<send_cmd>(c);
-    if (s.issuing || s.in_flight[e] >= depth(e)) return false;
+    // The matrix and vector engines run one command at a time, in order. The
+    // DMA engine's thread only submits: a transfer waits for a free
+    // descriptor slot and for the engine's issue stage (one transfer in setup
+    // or flowing at a time); a wait or recv behind it runs as soon as it is
+    // the head of the queue, while the transfers before it are in flight
+    // (models/npu_core/npu_core.cpp, issue_dma).
+    if (e != 0 && s.in_flight[e] >= depth(e)) return false;
+    if (transfer && (s.issuing || s.in_flight[e] >= depth(e))) return false;
     // A signal counts every earlier command of its engine as done.
     if (std::holds_alternative<signal_cmd>(c) && s.in_flight[e] > 0) return false;
     const double ready = std::max(head.since, s.idle_since[e]);
@@ -629,7 +667,12 @@ class model {
     r.used = false;
     if (--s.in_flight[e] == 0) s.busy_ns[e] += m_now - s.busy_since[e];
     s.idle_since[e] = m_now;
-    finish_rec(r.rec, r.ready, m_now, bounds, r.plan.bytes);
+    double engine_ns = m_now - r.start;
+    if (e == 0) {  // transfers retire in order: each gets the time since the previous retirement
+      engine_ns = m_now - std::max(r.start, s.dma_retired_at);
+      s.dma_retired_at = m_now;
+    }
+    finish_rec(r.rec, r.ready, m_now, bounds, r.plan.bytes, e, engine_ns);
     s.last_rec[e] = r.rec;
     if (auto* sd = std::get_if<send_cmd>(&m_programs[core][r.index])) {
       // The arrival notice is a message to the peer, like a remote signal.
@@ -734,7 +777,7 @@ class model {
   flow_network m_net;
   double m_channel_peak = 0, m_sram_bw = 0, m_link_bw = 0;
   std::vector<core_state> m_st;
-  std::vector<std::vector<uint8_t>> m_kind;
+  std::vector<std::vector<uint16_t>> m_kind;
   std::vector<std::vector<int>> m_group;
   std::vector<breakdown_row> m_kind_rows, m_group_rows, m_op_rows;
   std::priority_queue<event, std::vector<event>, std::greater<event>> m_events;
@@ -744,6 +787,8 @@ class model {
   std::map<int, std::pair<int, int>> m_flow_owner;
   std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> m_arrivals;
   std::vector<exec_rec> m_recs;
+  std::vector<double> m_channel_bytes;  // scratch of endpoint()
+  path_builder m_path;                  // scratch of plan_copy()
   std::map<std::pair<int, uint16_t>, dep> m_sem_src;           // latest increment of (core, semaphore)
   std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
   std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;      // released (group, generation)
@@ -760,7 +805,7 @@ perf_result model::run() {
   m_group.resize(n);
   std::vector<int> group_kind;
   for (int c = 0; c < n; ++c) {
-    for (const command& cmd : m_programs[c]) m_kind[c].push_back(static_cast<uint8_t>(kind_of_command(cmd)));
+    for (const command& cmd : m_programs[c]) m_kind[c].push_back(static_cast<uint16_t>(kind_of_command(cmd)));
     m_group[c] = group_of_commands(m_programs[c], group_kind);
   }
   uint16_t max_op = 0;
@@ -775,10 +820,14 @@ perf_result model::run() {
     m_group_rows[g].name =
         "group " + std::to_string(g) + ": " + (g < group_kind.size() ? kind_name(group_kind[g]) : "sync");
 
+  size_t total = 0;
+  for (const program& p : m_programs) total += p.size();
+  m_recs.reserve(total);
   for (int c = 0; c < n; ++c) poke(c);
+  std::vector<int> wake;  // swapped with m_wake: both keep their capacity
   for (;;) {
     while (!m_wake.empty()) {
-      std::vector<int> wake;
+      wake.clear();
       wake.swap(m_wake);
       std::sort(wake.begin(), wake.end());
       wake.erase(std::unique(wake.begin(), wake.end()), wake.end());
@@ -891,6 +940,7 @@ nlohmann::json row_json(const breakdown_row& row) {
           {"bytes", row.bytes},
           {"flops", row.flops},
           {"vector_elements", row.vector_elements},
+          {"engine_busy_ns", {{"dma", row.engine_busy_ns[0]}, {"matrix", row.engine_busy_ns[1]}, {"vector", row.engine_busy_ns[2]}}},
           {"bound_ns", b},
           {"critical_path_ns", crit},
           {"bounded_by", bound_name(row.bounded_by())}};

@@ -10,6 +10,7 @@
 //     per-descriptor setup and the round trip of the last burst.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -33,6 +34,11 @@ struct breakdown_row {
   double bytes = 0;  // bytes moved by dma/send commands
   double flops = 0;  // 2 m k n per matmul
   double vector_elements = 0;
+  // Engine time by engine (dma, matrix, vector), as the TLM core counts its
+  // per-operator times (npu_core::op_times): a compute command from start to
+  // end; a dma/send from its issue, or the previous transfer's retirement if
+  // later, to its own (in order) retirement.
+  std::array<double, 3> engine_busy_ns{};
   bound_times bound_ns{};     // busy time by what limited it (sync: none, see blocked_ns)
   bound_times critical_ns{};  // time on the run's critical path, by what limited it
   // The largest entry of critical_ns, else of bound_ns, else sync.

@@ -11,6 +11,7 @@
 
 #include "kernels/collectives.h"
 #include "kernels/partition/partition.h"
+#include "kernels/step_lowering.h"
 #include "kernels/transformer_layer.h"
 #include "models/npu_core/core_timing.h"
 #include "perfmodel/calibration.h"
@@ -271,6 +272,24 @@ TEST_CASE("perfmodel: max-min fairness gives a flow limited elsewhere its share 
   CHECK(net.flow_bound_times(a)[static_cast<int>(bound::hbm)] == Approx(10.0));
   CHECK(net.flow_bound_times(b)[static_cast<int>(bound::noc)] == Approx(10.0));
   CHECK(net.resource_bytes(link) == Approx(100.0));
+}
+
+TEST_CASE("perfmodel: flows share a saturated resource in proportion to their caps", "[perfmodel]") {
+  // Window-limited DMAs (cap = window / round trip) through one queue: a
+  // channel of 20 B/ns shared by caps 10 and 30 gives 5 and 15 (equal shares
+  // would give 10 and 10).
+  flow_network net;
+  const int channel = net.add_resource(20.0, bound::hbm);
+  const int a = net.start({{channel, 1, 1}}, 50.0, 10.0, 0.0);
+  const int b = net.start({{channel, 1, 1}}, 150.0, 30.0, 0.0);
+  CHECK(net.next_finish() == Approx(10.0));  // both drain together: 50 / 5 = 150 / 15
+  REQUIRE(net.finish_drained(10.0) == std::vector<int>{a, b});
+  // Below saturation every flow runs at its cap.
+  flow_network idle_net;
+  const int wide = idle_net.add_resource(100.0, bound::hbm);
+  idle_net.start({{wide, 1, 1}}, 50.0, 10.0, 0.0);
+  idle_net.start({{wide, 1, 1}}, 150.0, 30.0, 0.0);
+  CHECK(idle_net.next_finish() == Approx(5.0));
 }
 
 TEST_CASE("perfmodel: the stream penalty counts distinct streams", "[perfmodel]") {
@@ -644,4 +663,45 @@ TEST_CASE("perfmodel: a lowered Qwen3-0.6B decoder layer evaluates, with a break
   std::cout << "perfmodel: Qwen3-0.6B layer (4 sequences, 67 tokens) on 8 cores of the 4x4: " << commands
             << " commands, " << r.events << " events, evaluated in " << wall * 1e3 << " ms\n"
             << summary(r);
+}
+
+// Regression: the per-kind table once ended at a fixed "last" vector_op, and a
+// newer op (to_bf16) wrote past it (heap corruption in bench roofline
+// --perfmodel). Every named vector op gets its own row.
+TEST_CASE("perfmodel: every vector op has its own breakdown row", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  auto programs = idle(hw);
+  programs[0].clear();
+  int ops = 0;
+  for (; std::string(vector_op_name(vector_op(ops))) != "?"; ++ops) {
+    vector_cmd v;
+    v.op = vector_op(ops);
+    v.rows = 1;
+    v.cols = 64;
+    v.src0 = 0;
+    v.src1 = 4096;
+    v.dst = 8192;
+    v.param0 = 1;  // topk: keep one; rope: position
+    v.param1 = 1;  // rope: one row per position
+    programs[0].push_back(v);
+  }
+  programs[0].push_back(end_cmd{});
+  const perf_result r = evaluate(hw, programs, first_principles_params(hw));
+  CHECK(ops >= 20);
+  for (int o = 0; o < ops; ++o) CHECK(kind_row(r, std::string("vector ") + vector_op_name(vector_op(o))).commands == 1);
+}
+
+// Regression: the two bench roofline streams (one layer, one pipeline stage),
+// lowered in-process as the bench does, evaluate to a finite time.
+TEST_CASE("perfmodel: the bench roofline streams evaluate", "[perfmodel]") {
+  for (const char* f : {"qwen3-8b_decode1_streamed.yaml", "qwen3-0.6b_prefill2048.yaml"}) {
+    scenario s = load_scenario(std::string(NPUVP_SOURCE_DIR) + "/scenarios/run/" + f,
+                               std::string(NPUVP_SOURCE_DIR) + "/scenarios/models");
+    s.step.layers = 1;
+    s.parallelism.pp = 1;
+    const lowered_step step = lower_step(s);
+    const perf_result r = evaluate(s.hw, step.programs, first_principles_params(s.hw));
+    CHECK(r.time_ns > 0);
+    CHECK(std::isfinite(r.time_ns));
+  }
 }

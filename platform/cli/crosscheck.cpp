@@ -5,6 +5,7 @@
 // cartesian product over scenario keys; `crosscheck gemm`: lowered GEMMs for
 // every partition strategy x placement policy. docs/perfmodel.md.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -226,7 +227,7 @@ int crosscheck(const std::vector<std::string>& args) {
       "csv", po::value(&csv), "write per-step and per-operator rows as CSV")(
       "json", po::value(&json_file), "write every case, operator and the summary as JSON")(
       "zoo", po::value(&zoo)->default_value(zoo), "folder of the model zoo")(
-      "ops", "print the per-operator rows too")(
+      "no-ops", "do not print the per-operator rows (engine time summed over cores: TLM us, model us, error %)")(
       "parallel", po::value(&parallel)->default_value(parallel), "TLM simulations run at once");
   po::positional_options_description pos;
   pos.add("scenario", -1);
@@ -265,18 +266,39 @@ int crosscheck(const std::vector<std::string>& args) {
       const auto m0 = std::chrono::steady_clock::now();
       const perf::perf_result r = perf::evaluate(c.hw, c.step.programs, params.at(c.hw.name));
       const double model_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count();
-      nlohmann::json ops = nlohmann::json::array();
-      for (size_t o = 1; o < r.by_op.size(); ++o)
-        if (r.by_op[o].commands)
-          ops.push_back({{"op_id", o},
-                         {"model_span_ns", r.by_op[o].last_end_ns - r.by_op[o].first_start_ns},
-                         {"model_busy_ns", r.by_op[o].busy_ns},
-                         {"commands", r.by_op[o].commands},
-                         {"bound", perf::bound_name(r.by_op[o].bounded_by())},
-                         {"class", bound_class(r.by_op[o].bounded_by())}});
+      // Per operator: engine time (dma, matrix, vector) summed over the cores,
+      // counted as the TLM core counts it (npu_core::op_times).
+      std::vector<std::array<double, 3>> tlm_ops;
+      chip_run_options options;
+      options.after = [&tlm_ops](chip& npu, stats_writer&) {
+        for (int k = 0; k < npu.cores(); ++k) {
+          const auto& t = npu.core(k).op_times();
+          if (t.size() > tlm_ops.size()) tlm_ops.resize(t.size(), {0, 0, 0});
+          for (size_t o = 0; o < t.size(); ++o)
+            for (int e = 0; e < 3; ++e) tlm_ops[o][size_t(e)] += t[o].busy[e].to_seconds() * 1e9;
+        }
+      };
       const auto t0 = std::chrono::steady_clock::now();
-      const stats_writer st = run_chip(c.hw, c.step.programs, {});
+      const stats_writer st = run_chip(c.hw, c.step.programs, options);
       const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      nlohmann::json ops = nlohmann::json::array();
+      for (size_t o = 1; o < std::max(r.by_op.size(), tlm_ops.size()); ++o) {
+        const std::array<double, 3> none{0, 0, 0};
+        const auto& m = o < r.by_op.size() ? r.by_op[o].engine_busy_ns : none;
+        const auto& t = o < tlm_ops.size() ? tlm_ops[o] : none;
+        if (m[0] + m[1] + m[2] + t[0] + t[1] + t[2] <= 0) continue;
+        const perf::bound b = o < r.by_op.size() ? r.by_op[o].bounded_by() : perf::bound::sync;
+        ops.push_back({{"op_id", o},
+                       {"tlm_engine_ns", t[0] + t[1] + t[2]},
+                       {"model_engine_ns", m[0] + m[1] + m[2]},
+                       {"tlm_dma_ns", t[0]},
+                       {"model_dma_ns", m[0]},
+                       {"tlm_compute_ns", t[1] + t[2]},
+                       {"model_compute_ns", m[1] + m[2]},
+                       {"model_span_ns", o < r.by_op.size() ? r.by_op[o].last_end_ns - r.by_op[o].first_start_ns : 0.0},
+                       {"bound", perf::bound_name(b)},
+                       {"class", bound_class(b)}});
+      }
       return nlohmann::json{{"elapsed_ns", st.value(c.hw.name, "elapsed_ns")},
                             {"wall_s", wall},
                             {"model_ns", r.time_ns},
@@ -300,7 +322,8 @@ int crosscheck(const std::vector<std::string>& args) {
     int n = 0;
   };
   std::map<std::string, stat_t> by_class;
-  stat_t all;
+  stat_t all, op_stats;
+  const bool show_ops = !vm.count("no-ops");
   std::vector<double> speedups;
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
@@ -326,19 +349,30 @@ int crosscheck(const std::vector<std::string>& args) {
                          {"tlm_wall_s", w},       {"model_wall_s", wall},
                          {"speedup", w / wall},   {"bound", bnd},
                          {"class", cls},          {"ops", nlohmann::json::array()}};
-    // Per operator: the perfmodel's span of its commands; the TLM chip does not
-    // time operators yet, so only the step is compared.
+    // Per operator: engine time summed over cores and engines (the DMA part in
+    // brackets), TLM against perfmodel.
+    double case_engine = 0;
+    for (const nlohmann::json& op : x["ops"]) case_engine += op["tlm_engine_ns"].get<double>();
     for (nlohmann::json op : x["ops"]) {
       const size_t o = op["op_id"];
       const std::string op_name = o < c.step.op_names.size() ? c.step.op_names[o] : "op " + std::to_string(o);
-      const double span = op["model_span_ns"];
-      rows << "op," << csv_field(c.name) << "," << o << "," << csv_field(op_name) << ",," << span << ",,,,,"
-           << op["bound"].get<std::string>() << "," << op["class"].get<std::string>() << "\n";
+      const double te = op["tlm_engine_ns"], me = op["model_engine_ns"];
+      const double op_err = te > 0 ? 100 * (me - te) / te : 0.0;
+      op["error_percent"] = op_err;
       op["op"] = op_name;
-      if (vm.count("ops"))
-        std::cout << "    " << std::left << std::setw(56) << op_name << std::right << std::setw(12) << "-"
-                  << std::setw(12) << std::setprecision(2) << span / 1e3 << "  " << op["bound"].get<std::string>()
-                  << "\n";
+      rows << "op," << csv_field(c.name) << "," << o << "," << csv_field(op_name) << "," << te << "," << me << ","
+           << op_err << ",,,," << op["bound"].get<std::string>() << "," << op["class"].get<std::string>() << "\n";
+      // Operators with at least 1 % of the case's engine time enter the per-operator figures.
+      if (te >= 0.01 * case_engine) {
+        op_stats.sum += std::fabs(op_err);
+        op_stats.worst = std::max(op_stats.worst, std::fabs(op_err));
+        ++op_stats.n;
+      }
+      if (show_ops)
+        std::cout << "    " << std::left << std::setw(56) << op_name << std::right << std::setprecision(2)
+                  << std::setw(12) << te / 1e3 << std::setw(12) << me / 1e3 << std::setw(9) << op_err << "  dma "
+                  << op["tlm_dma_ns"].get<double>() / 1e3 << " / " << op["model_dma_ns"].get<double>() / 1e3
+                  << " us, " << op["bound"].get<std::string>() << "\n";
       jc["ops"].push_back(op);
     }
     out["cases"].push_back(jc);
@@ -352,6 +386,13 @@ int crosscheck(const std::vector<std::string>& args) {
               << all.n << " cases; median speed-up " << std::setprecision(0) << median << "x\n";
     summary = {{"cases", all.n}, {"mape_percent", all.sum / all.n}, {"max_error_percent", all.worst},
                {"median_speedup", median}};
+    if (op_stats.n) {
+      std::cout << std::setprecision(2) << "  per operator (engine time, " << op_stats.n
+                << " operators with >= 1% of their case): MAPE " << op_stats.sum / op_stats.n << "%, max "
+                << op_stats.worst << "%\n";
+      summary["per_operator"] = {
+          {"operators", op_stats.n}, {"mape_percent", op_stats.sum / op_stats.n}, {"max_error_percent", op_stats.worst}};
+    }
     for (const auto& [cls, st] : by_class) {
       std::cout << std::setprecision(2) << "  " << std::left << std::setw(14) << cls << std::right << std::setw(4)
                 << st.n << " cases: MAPE " << st.sum / st.n << "%, max " << st.worst << "%\n";
