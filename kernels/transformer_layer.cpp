@@ -193,8 +193,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     ctx.emit(me, vec(vector_op::to_bf16, 1, elems, src, 0, x16));
     return x16;
   };
-  const uint32_t q = buffer(uint64_t(T) * qh * hd, "Q"), k = buffer(uint64_t(T) * kh * hd, "K"),
-                 v = buffer(uint64_t(T) * kh * hd, "V"), att = buffer(uint64_t(T) * att_heads * hd, "attention out");
+  // Q, K and V back to back (one all-reduce in wide k_split).
+  const uint32_t q = buffer(uint64_t(T) * (qh + 2 * kh) * hd, "Q, K, V"), k = q + T * qh * hd * 4,
+                 v = k + T * kh * hd * 4;
+  const uint32_t att = buffer(uint64_t(T) * att_heads * hd, "attention out");
   const uint32_t kt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "K tile");
   const uint32_t vt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "V tile");
   const uint32_t sc = buffer(uint64_t(m_max) * bc, "scores"), o = buffer(uint64_t(m_max) * hd, "O accumulator");
@@ -204,7 +206,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial");
   // x in SRAM is updated in place: x2 = x + y, then out = x2 + d.
   const uint32_t x2 = x_in_sram ? x : buffer(uint64_t(T) * h, "residual");
-  const uint32_t g = buffer(uint64_t(T) * gcols, "gate"), u = buffer(uint64_t(T) * gcols, "up");
+  // gate and up back to back (one all-reduce in wide k_split).
+  const uint32_t g = buffer(2 * uint64_t(T) * gcols, "gate, up"), u = g + T * gcols * 4;
   // The down partial reuses the o_proj partial's buffer: y is last read by the residual add (vector),
   // which is ordered before the down matmul writes (vector -> matrix), and the all-reduce's handshakes
   // keep peers from writing into it before.
@@ -289,9 +292,13 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   engine qkv_done = engine::matrix;
   if (split_k) {
     label("qkv_allreduce");
-    all_reduce(q, uint64_t(T) * H * hd, engine::matrix);
-    all_reduce(k, uint64_t(T) * KV * hd, engine::matrix);
-    qkv_done = all_reduce(v, uint64_t(T) * KV * hd, engine::matrix);
+    if (wide) {
+      qkv_done = all_reduce(q, uint64_t(T) * (H + 2 * KV) * hd, engine::matrix);
+    } else {
+      ring_all_reduce(ctx, group, q, uint64_t(T) * H * hd, engine::matrix);
+      ring_all_reduce(ctx, group, k, uint64_t(T) * KV * hd, engine::matrix);
+      qkv_done = ring_all_reduce(ctx, group, v, uint64_t(T) * KV * hd, engine::matrix);
+    }
   }
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
@@ -575,8 +582,12 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     }
     if (split_k) {
       label("gate_up_allreduce");
-      all_reduce(g, uint64_t(T) * I, engine::matrix);
-      gate_up_done = all_reduce(u, uint64_t(T) * I, engine::matrix);
+      if (wide) {
+        gate_up_done = all_reduce(g, 2 * uint64_t(T) * I, engine::matrix);
+      } else {
+        ring_all_reduce(ctx, group, g, uint64_t(T) * I, engine::matrix);
+        gate_up_done = ring_all_reduce(ctx, group, u, uint64_t(T) * I, engine::matrix);
+      }
     }
     for (int r = 0; r < n; ++r) {
       const int me = group[r];
