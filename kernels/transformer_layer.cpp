@@ -251,6 +251,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     return wide ? direct_all_reduce(ctx, group, data, elems, ready) : ring_all_reduce(ctx, group, data, elems, ready);
   };
 
+  // Wide decode: the leaders' receive slots for the key-split partials ([decode sequence][part][O, max, sum]).
+  const uint32_t split_slots =
+      wide ? buffer(uint64_t(job.batch.size()) * ranks_per_kv * (per_kv * hd + 2 * per_kv), "split-key partials") : 0;
+  const uint32_t split_tag = wide ? ctx.new_tag() : 0;
   // Attention: everything up to the o_proj partial sum.
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
@@ -340,23 +344,32 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
+      // Wide decode: the ranks_per_kv ranks of a KV head split its keys (Flash-Decoding, Dao et al. 2023);
+      // the leader takes the last range (with the key it just appended), the others send their
+      // unnormalised O and row max / sum to it, and it merges them with the online-softmax rescaling.
+      const uint32_t len_all = seq.past + seq.new_tokens;
+      const bool split_keys = wide && seq.new_tokens == 1 && len_all >= ranks_per_kv;
+      const uint32_t part = static_cast<uint32_t>(r) % ranks_per_kv;
+      const auto [k_begin, k_end] = split_keys ? split_range(len_all, ranks_per_kv, ranks_per_kv - 1 - part)
+                                               : std::pair<uint64_t, uint64_t>(0, len_all);
       // One attention unit reads one KV head once. Decode (one token): the unit is a KV head and its
       // rows are the KV head's per_kv query heads, contiguous in Q, and no key lies after the query.
       // Prefill: the unit is a query head and its rows are the tokens (row stride qh*hd), causally masked.
       const bool decode = seq.new_tokens == 1;
-      const uint32_t m = decode ? per_kv : seq.new_tokens, len = seq.past + seq.new_tokens;
+      const uint32_t m = decode ? per_kv : seq.new_tokens;
       // The rank's query heads and where their outputs go (wide: the leader's block of att).
       const uint32_t rank_heads = kv_count(r) * per_kv;
       const uint32_t att_base = wide ? att + kv_first(r) * T * per_kv * hd * 4 : att;
       const uint32_t lda = decode ? hd : qh * hd, att_ld = decode ? hd : rank_heads * hd;
-      for (uint32_t unit = 0; unit < (decode ? kv_count(r) : rank_heads); ++unit) {
+      const uint32_t units = decode ? (split_keys ? 1 : kv_count(r)) : rank_heads;
+      for (uint32_t unit = 0; unit < units; ++unit) {
         const uint32_t kv_local = decode ? unit : unit / per_kv, first_head = decode ? unit * per_kv : unit;
         const uint64_t head = cache_head(s, r, kv_local) * cache_row;
         const uint32_t qa = q + (t0 * qh + q_first + first_head) * hd * 4;
         const uint32_t att_at = att_base + (t0 * rank_heads + first_head) * hd * 4;
-        for (uint32_t c0 = 0; c0 < len; c0 += bc) {
-          const uint32_t n_keys = std::min(bc, len - c0);
-          const bool first = c0 == 0;
+        for (uint32_t c0 = static_cast<uint32_t>(k_begin); c0 < k_end; c0 += bc) {
+          const uint32_t n_keys = std::min(bc, static_cast<uint32_t>(k_end) - c0);
+          const bool first = c0 == k_begin;
           // The tiles are single-buffered: load once the matrix unit is done with the last ones.
           // A cache in SRAM is read in place (the order still puts the append before).
           ctx.order(me, engine::matrix, engine::dma);
@@ -395,7 +408,40 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
           ctx.order(me, engine::vector, engine::matrix);
           emit(attention_matmul(m, n_keys, hd, sc, n_keys, vta, hd, o, hd, !first, false));  // O (+)= P V
         }
+        // Split keys: slot of sequence s from part p on the leader: O [m x hd], row max [m], row sum [m].
+        auto slot = [&](uint32_t p) { return split_slots + (uint32_t(s) * ranks_per_kv + p) * (m * hd + 2 * m) * 4; };
+        if (split_keys && part != 0) {  // send the partial to the leader, then free o, mrow, lrow again
+          const auto leader = static_cast<uint16_t>(group[r - static_cast<int>(part)]);
+          ctx.order(me, engine::matrix, engine::dma);
+          ctx.order(me, engine::vector, engine::dma);
+          ctx.emit(me, send_cmd{engine::dma, leader, o, slot(part), m * hd * 4, split_tag});
+          ctx.emit(me, send_cmd{engine::dma, leader, mrow, slot(part) + m * hd * 4, m * 4, split_tag});
+          ctx.emit(me, send_cmd{engine::dma, leader, lrow, slot(part) + (m * hd + m) * 4, m * 4, split_tag});
+          ctx.order(me, engine::dma, engine::matrix);
+          ctx.order(me, engine::dma, engine::vector);
+          continue;
+        }
         ctx.order(me, engine::matrix, engine::vector);
+        for (uint32_t p = 1; split_keys && p < ranks_per_kv; ++p) {
+          const auto peer = static_cast<uint16_t>(group[r + static_cast<int>(p)]);
+          const uint32_t po = slot(p), pm = po + m * hd * 4, pl = pm + m * 4;
+          ctx.emit(me, recv_cmd{engine::dma, peer, po, m * hd * 4, split_tag});
+          ctx.emit(me, recv_cmd{engine::dma, peer, pm, m * 4, split_tag});
+          ctx.emit(me, recv_cmd{engine::dma, peer, pl, m * 4, split_tag});
+          ctx.order(me, engine::dma, engine::vector);
+          emit(vec(vector_op::max, 1, m, mrow, pm, mnew));
+          emit(vec(vector_op::sub, 1, m, mrow, mnew, alpha));
+          emit(vec(vector_op::exp, 1, m, alpha, 0, alpha));
+          emit(vec(vector_op::sub, 1, m, pm, mnew, tmax));
+          emit(vec(vector_op::exp, 1, m, tmax, 0, tmax));
+          emit(vec(vector_op::mul, 1, m, lrow, alpha, lrow));
+          emit(vec(vector_op::mul, 1, m, pl, tmax, rsum));
+          emit(vec(vector_op::add, 1, m, lrow, rsum, lrow));
+          emit(vec(vector_op::mul_row, m, hd, o, alpha, o));
+          emit(vec(vector_op::mul_row, m, hd, po, tmax, po));
+          emit(vec(vector_op::add, m, hd, o, po, o));
+          emit(vec(vector_op::copy, 1, m, mnew, 0, mrow));
+        }
         emit(vec(vector_op::div_row, m, hd, o, lrow, o));
         ctx.order(me, engine::vector, engine::dma);
         dma_cmd place;  // O -> this head's columns of the attention output
