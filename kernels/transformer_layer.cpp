@@ -344,14 +344,15 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
-      // Wide decode: the ranks_per_kv ranks of a KV head split its keys (Flash-Decoding, Dao et al. 2023);
-      // the leader takes the last range (with the key it just appended), the others send their
-      // unnormalised O and row max / sum to it, and it merges them with the online-softmax rescaling.
-      const uint32_t len_all = seq.past + seq.new_tokens;
-      const bool split_keys = wide && seq.new_tokens == 1 && len_all >= ranks_per_kv;
-      const uint32_t part = static_cast<uint32_t>(r) % ranks_per_kv;
-      const auto [k_begin, k_end] = split_keys ? split_range(len_all, ranks_per_kv, ranks_per_kv - 1 - part)
-                                               : std::pair<uint64_t, uint64_t>(0, len_all);
+      // Wide decode: the ranks_per_kv ranks of a KV head split its key tiles (Flash-Decoding, Dao et
+      // al. 2023), cyclically counted from the last tile: part p takes tiles last - p, last - p - parts,
+      // ..., so the leader (part 0) has the key it just appended and the parts read neighbouring tiles
+      // at the same time. The others send their unnormalised O and row max / sum to the leader, which
+      // merges them with the online-softmax rescaling.
+      const uint32_t len_all = seq.past + seq.new_tokens, last_tile = (len_all - 1) / bc;
+      const bool split_keys = wide && seq.new_tokens == 1 && last_tile + 1 >= ranks_per_kv;
+      const uint32_t part = split_keys ? static_cast<uint32_t>(r) % ranks_per_kv : 0;
+      const uint32_t parts = split_keys ? ranks_per_kv : 1;
       // One attention unit reads one KV head once. Decode (one token): the unit is a KV head and its
       // rows are the KV head's per_kv query heads, contiguous in Q, and no key lies after the query.
       // Prefill: the unit is a query head and its rows are the tokens (row stride qh*hd), causally masked.
@@ -367,9 +368,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
         const uint64_t head = cache_head(s, r, kv_local) * cache_row;
         const uint32_t qa = q + (t0 * qh + q_first + first_head) * hd * 4;
         const uint32_t att_at = att_base + (t0 * rank_heads + first_head) * hd * 4;
-        for (uint32_t c0 = static_cast<uint32_t>(k_begin); c0 < k_end; c0 += bc) {
-          const uint32_t n_keys = std::min(bc, static_cast<uint32_t>(k_end) - c0);
-          const bool first = c0 == k_begin;
+        for (uint32_t tile_id = (last_tile - part) % parts; tile_id <= last_tile; tile_id += parts) {
+          const uint32_t c0 = tile_id * bc, n_keys = std::min(bc, len_all - c0);
+          const bool first = tile_id == (last_tile - part) % parts;
           // The tiles are single-buffered: load once the matrix unit is done with the last ones.
           // A cache in SRAM is read in place (the order still puts the append before).
           ctx.order(me, engine::matrix, engine::dma);
