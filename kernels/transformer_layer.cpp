@@ -75,8 +75,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     throw error(what + ": MoE layers need a static token->expert assignment (layer_job::experts; npuvp lower step "
                        "draws one from the scenario's moe section)");
   // Wide k_split: more ranks than KV heads (decode at small batch streams every weight over
-  // all cores). Rank r takes rows h_r, rows of o and rows I_r of every weight; attention runs
-  // on one leader rank per KV head and its output is all-gathered before o_proj.
+  // all cores). Rank r takes the rows r::n of every weight (cyclic_gemm below), partial sums
+  // are combined by direct all-reduces, attention runs per KV head on its ranks (keys split,
+  // merged on the leader) and the leaders' outputs are all-gathered before o_proj.
   const bool wide = job.split_k && n > model.num_key_value_heads;
   if (wide && (n % model.num_key_value_heads != 0 || model.hidden_size % n != 0 ||
                model.intermediate_size % n != 0 ||
