@@ -38,6 +38,7 @@ hbm_address_mapper::hbm_address_mapper(const hbm_config& cfg) {
   }
   order[4] = {ro, widths[0]};
   m_xor = cfg.bank_xor;
+  m_ba_bits = widths[1];
   int shift = burst_bits;
   for (auto& [f, w] : order) {
     f->shift = shift;
@@ -50,9 +51,8 @@ hbm_address hbm_address_mapper::decode(uint64_t a) const {
   const uint64_t row = m_row.get(a);
   uint64_t ba = m_ba.get(a), bg = m_bg.get(a);
   if (m_xor) {  // the row's low bits permute the banks, the next ones the bank groups
-    const int ba_bits = __builtin_popcountll(m_ba.mask);
     ba ^= row & m_ba.mask;
-    bg ^= (row >> ba_bits) & m_bg.mask;
+    bg ^= (row >> m_ba_bits) & m_bg.mask;
   }
   return {static_cast<int>(m_pc.get(a)), static_cast<int>(bg), static_cast<int>(ba), static_cast<int64_t>(row),
           static_cast<int64_t>(m_col.get(a))};

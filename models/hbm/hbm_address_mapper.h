@@ -31,6 +31,7 @@ class hbm_address_mapper {
   };
   field m_pc, m_bg, m_ba, m_row, m_col;
   bool m_xor = false;
+  int m_ba_bits = 0;  // width of the bank field
 };
 
 }  // namespace npuvp
