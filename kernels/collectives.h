@@ -40,4 +40,21 @@ engine ring_all_gather(lowering_context& ctx, const std::vector<int>& ring, uint
 engine ring_all_reduce(lowering_context& ctx, const std::vector<int>& ring, uint32_t data, uint64_t elems,
                        engine ready);
 
+// Direct ("two-shot") collectives for small messages over many ranks, where the
+// 2(n-1) latency-bound steps of a ring dominate (Thakur, Rabenseifner & Gropp
+// 2005, sec. 4: latency term; the one-shot/two-shot all-reduce of NCCL and
+// TensorRT-LLM for small messages). Each rank sends straight to every other one,
+// starting with the next rank so no receiver is hit by every sender at once.
+
+// Every rank ends with all of `chunks`; chunk i starts on group[i] (empty chunks
+// are skipped). 1 step: rank i sends chunk i to each peer, receives the others.
+engine direct_all_gather(lowering_context& ctx, const std::vector<int>& group, uint32_t data,
+                         const std::vector<chunk>& chunks, engine ready);
+
+// Reduce-scatter then all-gather, one step each: rank i receives chunk i of every
+// peer into its own scratch slot for that peer, adds them (n-1 vector adds), then
+// sends the sum to every peer. Same data per rank as the ring, 2 steps instead of 2(n-1).
+engine direct_all_reduce(lowering_context& ctx, const std::vector<int>& group, uint32_t data, uint64_t elems,
+                         engine ready);
+
 }  // namespace npuvp::kernels

@@ -93,9 +93,13 @@ lowered_step lower_step(const scenario& s) {
   const auto& par = s.parallelism;
   const int tp = static_cast<int>(par.tp), pp = static_cast<int>(par.pp), dp = static_cast<int>(par.dp);
   const std::string where = s.origin.empty() ? std::string("scenario") : s.origin;
-  if (model.num_key_value_heads % tp != 0)
+  // k_split may also spread over a multiple of the KV heads (lower_transformer_layer: wide k_split).
+  const bool wide = par.partition == "k_split" && tp > model.num_key_value_heads;
+  if (wide ? tp % model.num_key_value_heads != 0 || s.residency.kv != "hbm" || s.residency.weights != "hbm"
+           : model.num_key_value_heads % tp != 0)
     throw error(where + ": parallelism.tp (" + std::to_string(tp) + ") must divide " + model.name +
-                "'s num_key_value_heads (" + std::to_string(model.num_key_value_heads) + ")");
+                "'s num_key_value_heads (" + std::to_string(model.num_key_value_heads) +
+                "), or with partition k_split and weights and KV cache in HBM be a multiple of it");
 
   lowered_step out;
   if (par.partition == "mnk_2d")

@@ -74,7 +74,20 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   if (model.is_moe() && !moe)
     throw error(what + ": MoE layers need a static token->expert assignment (layer_job::experts; npuvp lower step "
                        "draws one from the scenario's moe section)");
-  if (model.num_key_value_heads % n != 0)
+  // Wide k_split: more ranks than KV heads (decode at small batch streams every weight over
+  // all cores). Rank r takes the rows r::n of every weight (cyclic_gemm below), partial sums
+  // are combined by direct all-reduces, attention runs per KV head on its ranks (keys split,
+  // merged on the leader) and the leaders' outputs are all-gathered before o_proj.
+  const bool wide = job.split_k && n > model.num_key_value_heads;
+  if (wide && (n % model.num_key_value_heads != 0 || model.hidden_size % n != 0 ||
+               model.intermediate_size % n != 0 ||
+               (model.num_attention_heads / model.num_key_value_heads * model.head_dim) % n != 0 ||
+               job.cache.space == mem_space::sram))
+    throw error(what + ": k_split over more ranks than num_key_value_heads (" +
+                std::to_string(model.num_key_value_heads) +
+                ") needs the group size to be a multiple of it and to divide hidden_size, intermediate_size and "
+                "a KV head's query width (heads per KV head x head_dim), and the KV cache in HBM");
+  if (!wide && model.num_key_value_heads % n != 0)
     throw error(what + ": the group size must divide num_key_value_heads (" +
                 std::to_string(model.num_key_value_heads) + ")");
   const auto h = static_cast<uint32_t>(model.hidden_size), hd = static_cast<uint32_t>(model.head_dim);
@@ -82,6 +95,13 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
              KV = static_cast<uint32_t>(model.num_key_value_heads);
   const auto I = static_cast<uint32_t>(model.intermediate_size);
   const uint32_t hr = H / n, kvr = KV / n, per_kv = H / KV;  // heads per rank; q heads per kv head
+  // KV heads of rank r and its first one (wide: ranks_per_kv ranks per KV head, the first leads).
+  const uint32_t ranks_per_kv = wide ? static_cast<uint32_t>(n) / KV : 1;
+  auto kv_count = [&](int r) { return wide ? (uint32_t(r) % ranks_per_kv == 0 ? 1u : 0u) : kvr; };
+  auto kv_first = [&](int r) { return wide ? uint32_t(r) / ranks_per_kv : uint32_t(r) * kvr; };
+  // Query heads whose attention output a rank's att buffer holds (wide: all, block-major by KV head
+  // [KV][T x per_kv*hd], so each leader's block is contiguous for the all-gather).
+  const uint32_t att_heads = wide ? H : hr;
   const uint32_t bc = job.kv_tile;
   if (bc == 0 || bc > uint32_t(ctx.hw().core.matrix.rows) || bc > uint32_t(ctx.hw().core.matrix.cols) ||
       hd > uint32_t(ctx.hw().core.matrix.rows) || hd > uint32_t(ctx.hw().core.matrix.cols))
@@ -122,8 +142,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const bool cache_in_sram = cache_space == mem_space::sram;
   // Index of (sequence s, local kv head j of rank r) in the cache: HBM holds every
   // KV head, a rank's SRAM only its own.
-  auto cache_head = [&](uint64_t s, uint32_t r, uint32_t j) {
-    return cache_in_sram ? s * kvr + j : s * KV + r * kvr + j;
+  auto cache_head = [&](uint64_t s, int r, uint32_t j) {
+    return cache_in_sram ? s * kvr + j : s * KV + kv_first(r) + j;
   };
 
   // Every rank allocates the same buffers at the same offsets.
@@ -140,10 +160,12 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const bool narrow = wtype != dtype::fp32;
   const uint64_t eb = dtype_bytes(wtype);
   const uint32_t wt = job.weight_tile;
-  const uint32_t weights =
-      job.weights_resident
-          ? 0
-          : ctx.alloc_symmetric(group, 2ull * std::max({h, hr * hd, down_k}) * wt * eb, "weight tiles (2 buffers)");
+  // Deepest streamed k: wide k_split streams rows h_r, H*hd/n rows of o and I_r rows of down.
+  const uint32_t deepest = wide ? std::max({h, H * hd, I}) / static_cast<uint32_t>(n)
+                                : std::max({h, hr * hd, down_k});
+  const uint32_t weights = job.weights_resident
+                               ? 0
+                               : ctx.alloc_symmetric(group, 2ull * deepest * wt * eb, "weight tiles (2 buffers)");
   const uint64_t aeb = narrow ? 2 : 4;  // bytes per element of a matmul's activation operand
   // mn_split: the two rotating weight blocks, sized for the larger of gate/up (h x I/n) and down (I x h/n).
   const uint32_t mn_blocks =
@@ -162,7 +184,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   };
   // bf16 copies of the activation operands (bf16 weights only).
   const uint32_t x16 =
-      narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, hr * hd, gcols}) * 2, "bf16 activation operand")
+      narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, att_heads * hd, gcols}) * 2,
+                                   "bf16 activation operand")
              : 0;
   // The matmul operand for fp32 activations at `src`: itself, or its bf16 copy.
   auto operand = [&](int me, uint32_t src, uint32_t elems) {
@@ -170,8 +193,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     ctx.emit(me, vec(vector_op::to_bf16, 1, elems, src, 0, x16));
     return x16;
   };
-  const uint32_t q = buffer(uint64_t(T) * qh * hd, "Q"), k = buffer(uint64_t(T) * kh * hd, "K"),
-                 v = buffer(uint64_t(T) * kh * hd, "V"), att = buffer(uint64_t(T) * hr * hd, "attention out");
+  // Q, K and V back to back (one all-reduce in wide k_split).
+  const uint32_t q = buffer(uint64_t(T) * (qh + 2 * kh) * hd, "Q, K, V"), k = q + T * qh * hd * 4,
+                 v = k + T * kh * hd * 4;
+  const uint32_t att = buffer(uint64_t(T) * att_heads * hd, "attention out");
   const uint32_t kt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "K tile");
   const uint32_t vt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "V tile");
   const uint32_t sc = buffer(uint64_t(m_max) * bc, "scores"), o = buffer(uint64_t(m_max) * hd, "O accumulator");
@@ -181,7 +206,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial");
   // x in SRAM is updated in place: x2 = x + y, then out = x2 + d.
   const uint32_t x2 = x_in_sram ? x : buffer(uint64_t(T) * h, "residual");
-  const uint32_t g = buffer(uint64_t(T) * gcols, "gate"), u = buffer(uint64_t(T) * gcols, "up");
+  // gate and up back to back (one all-reduce in wide k_split).
+  const uint32_t g = buffer(2 * uint64_t(T) * gcols, "gate, up"), u = g + T * gcols * 4;
   // The down partial reuses the o_proj partial's buffer: y is last read by the residual add (vector),
   // which is ordered before the down matmul writes (vector -> matrix), and the all-reduce's handshakes
   // keep peers from writing into it before.
@@ -198,7 +224,37 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   auto label = [&](const char* op) {
     if (!job.op_prefix.empty()) ctx.begin_op(job.op_prefix + "." + op);
   };
+  // Wide k_split: rank r takes the weight rows r, r + n, r + 2n, ... (a cyclic K
+  // distribution, as in ScaLAPACK's block-cyclic layouts with block 1): at any moment the
+  // n ranks read n adjacent rows, one contiguous HBM region, so each channel serves
+  // neighbouring addresses (row hits) instead of n far-apart streams that thrash its banks.
+  // The rank's activation columns r::n are gathered into `xk` first (a strided DMA copy).
+  const uint32_t xk = wide ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, H * hd, I}) / n * aeb,
+                                                 "activation columns of the rank's weight rows")
+                           : 0;
+  // x[:, r::n] of the row-major [T x cols] activation operand at src -> xk ([T x cols/n]).
+  auto gather_columns = [&](int me, int r, uint32_t src, uint32_t cols) {
+    ctx.order(me, engine::vector, engine::dma);  // src written
+    ctx.order(me, engine::matrix, engine::dma);  // xk free
+    copy_2d(ctx, me, mem_space::sram, src + r * aeb, static_cast<uint64_t>(n), mem_space::sram, xk, 1,
+            T * cols / static_cast<uint32_t>(n), 1, static_cast<uint32_t>(aeb));
+    ctx.order(me, engine::dma, engine::matrix);
+  };
+  // C[T x cols] = xk W[r::n, :] for the rank's rows of a [rows x cols] weight at hbm.
+  auto cyclic_gemm = [&](int me, int r, uint64_t hbm, uint32_t rows, uint32_t cols, uint32_t c) {
+    const uint32_t kr = rows / static_cast<uint32_t>(n);
+    streamed_gemm(ctx, me, xk, kr, hbm + uint64_t(r) * cols * eb, uint64_t(n) * cols, weights, wt, c, cols, T, kr,
+                  cols, wtype);
+  };
+  // Over many ranks the ring's 2(n-1) steps are latency-bound: the direct all-reduce takes 2.
+  auto all_reduce = [&](uint32_t data, uint64_t elems, engine ready) {
+    return wide ? direct_all_reduce(ctx, group, data, elems, ready) : ring_all_reduce(ctx, group, data, elems, ready);
+  };
 
+  // Wide decode: the leaders' receive slots for the key-split partials ([decode sequence][part][O, max, sum]).
+  const uint32_t split_slots =
+      wide ? buffer(uint64_t(job.batch.size()) * ranks_per_kv * (per_kv * hd + 2 * per_kv), "split-key partials") : 0;
+  const uint32_t split_tag = wide ? ctx.new_tag() : 0;
   // Attention: everything up to the o_proj partial sum.
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
@@ -219,6 +275,13 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       const auto [h0, h1] = split_range(h, n, r);
       const auto hr_rows = static_cast<uint32_t>(h1 - h0);
       const uint32_t a = static_cast<uint32_t>(xq + h0 * aeb);
+      if (wide) {
+        gather_columns(me, r, xq, h);
+        cyclic_gemm(me, r, w.q, h, H * hd, q);
+        cyclic_gemm(me, r, w.k, h, KV * hd, k);
+        cyclic_gemm(me, r, w.v, h, KV * hd, v);
+        continue;
+      }
       streamed_gemm(ctx, me, a, h, w.q + h0 * H * hd * eb, H * hd, weights, wt, q, H * hd, T, hr_rows, H * hd, wtype);
       streamed_gemm(ctx, me, a, h, w.k + h0 * KV * hd * eb, KV * hd, weights, wt, k, KV * hd, T, hr_rows, KV * hd,
                     wtype);
@@ -233,15 +296,19 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   engine qkv_done = engine::matrix;
   if (split_k) {
     label("qkv_allreduce");
-    ring_all_reduce(ctx, group, q, uint64_t(T) * H * hd, engine::matrix);
-    ring_all_reduce(ctx, group, k, uint64_t(T) * KV * hd, engine::matrix);
-    qkv_done = ring_all_reduce(ctx, group, v, uint64_t(T) * KV * hd, engine::matrix);
+    if (wide) {
+      qkv_done = all_reduce(q, uint64_t(T) * (H + 2 * KV) * hd, engine::matrix);
+    } else {
+      ring_all_reduce(ctx, group, q, uint64_t(T) * H * hd, engine::matrix);
+      ring_all_reduce(ctx, group, k, uint64_t(T) * KV * hd, engine::matrix);
+      qkv_done = ring_all_reduce(ctx, group, v, uint64_t(T) * KV * hd, engine::matrix);
+    }
   }
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
     auto emit = [&](const command& c) { ctx.emit(me, c); };
     // The rank's first query / KV head in Q and K, V.
-    const uint32_t q_first = split_k ? r * hr : 0, k_first = split_k ? r * kvr : 0;
+    const uint32_t q_first = split_k ? kv_first(r) * per_kv : 0, k_first = split_k ? kv_first(r) : 0;
     label("qk_norm_rope");
     ctx.order(me, engine::dma, engine::vector);  // q/k norm weights
     ctx.order(me, qkv_done, engine::vector);
@@ -264,7 +331,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
-      for (uint32_t j = 0; j < kvr; ++j) {
+      for (uint32_t j = 0; j < kv_count(r); ++j) {
         const uint64_t row = cache_head(s, r, j) * cache_row + uint64_t(seq.past) * hd;
         copy_2d(ctx, me, mem_space::sram, k + (t0 * kh + k_first + j) * hd * 4, kh * hd, cache_space,
                 job.cache.k + row * 4, hd, seq.new_tokens, hd);
@@ -277,20 +344,33 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
+      // Wide decode: the ranks_per_kv ranks of a KV head split its key tiles (Flash-Decoding, Dao et
+      // al. 2023), cyclically counted from the last tile: part p takes tiles last - p, last - p - parts,
+      // ..., so the leader (part 0) has the key it just appended and the parts read neighbouring tiles
+      // at the same time. The others send their unnormalised O and row max / sum to the leader, which
+      // merges them with the online-softmax rescaling.
+      const uint32_t len_all = seq.past + seq.new_tokens, last_tile = (len_all - 1) / bc;
+      const bool split_keys = wide && seq.new_tokens == 1 && last_tile + 1 >= ranks_per_kv;
+      const uint32_t part = split_keys ? static_cast<uint32_t>(r) % ranks_per_kv : 0;
+      const uint32_t parts = split_keys ? ranks_per_kv : 1;
       // One attention unit reads one KV head once. Decode (one token): the unit is a KV head and its
       // rows are the KV head's per_kv query heads, contiguous in Q, and no key lies after the query.
       // Prefill: the unit is a query head and its rows are the tokens (row stride qh*hd), causally masked.
       const bool decode = seq.new_tokens == 1;
-      const uint32_t m = decode ? per_kv : seq.new_tokens, len = seq.past + seq.new_tokens;
-      const uint32_t lda = decode ? hd : qh * hd, att_ld = decode ? hd : hr * hd;
-      for (uint32_t unit = 0; unit < (decode ? kvr : hr); ++unit) {
+      const uint32_t m = decode ? per_kv : seq.new_tokens;
+      // The rank's query heads and where their outputs go (wide: the leader's block of att).
+      const uint32_t rank_heads = kv_count(r) * per_kv;
+      const uint32_t att_base = wide ? att + kv_first(r) * T * per_kv * hd * 4 : att;
+      const uint32_t lda = decode ? hd : qh * hd, att_ld = decode ? hd : rank_heads * hd;
+      const uint32_t units = decode ? (split_keys ? 1 : kv_count(r)) : rank_heads;
+      for (uint32_t unit = 0; unit < units; ++unit) {
         const uint32_t kv_local = decode ? unit : unit / per_kv, first_head = decode ? unit * per_kv : unit;
         const uint64_t head = cache_head(s, r, kv_local) * cache_row;
         const uint32_t qa = q + (t0 * qh + q_first + first_head) * hd * 4;
-        const uint32_t att_at = att + (t0 * hr + first_head) * hd * 4;
-        for (uint32_t c0 = 0; c0 < len; c0 += bc) {
-          const uint32_t n_keys = std::min(bc, len - c0);
-          const bool first = c0 == 0;
+        const uint32_t att_at = att_base + (t0 * rank_heads + first_head) * hd * 4;
+        for (uint32_t tile_id = (last_tile - part) % parts; tile_id <= last_tile; tile_id += parts) {
+          const uint32_t c0 = tile_id * bc, n_keys = std::min(bc, len_all - c0);
+          const bool first = tile_id == (last_tile - part) % parts;
           // The tiles are single-buffered: load once the matrix unit is done with the last ones.
           // A cache in SRAM is read in place (the order still puts the append before).
           ctx.order(me, engine::matrix, engine::dma);
@@ -329,7 +409,40 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
           ctx.order(me, engine::vector, engine::matrix);
           emit(attention_matmul(m, n_keys, hd, sc, n_keys, vta, hd, o, hd, !first, false));  // O (+)= P V
         }
+        // Split keys: slot of sequence s from part p on the leader: O [m x hd], row max [m], row sum [m].
+        auto slot = [&](uint32_t p) { return split_slots + (uint32_t(s) * ranks_per_kv + p) * (m * hd + 2 * m) * 4; };
+        if (split_keys && part != 0) {  // send the partial to the leader, then free o, mrow, lrow again
+          const auto leader = static_cast<uint16_t>(group[r - static_cast<int>(part)]);
+          ctx.order(me, engine::matrix, engine::dma);
+          ctx.order(me, engine::vector, engine::dma);
+          ctx.emit(me, send_cmd{engine::dma, leader, o, slot(part), m * hd * 4, split_tag});
+          ctx.emit(me, send_cmd{engine::dma, leader, mrow, slot(part) + m * hd * 4, m * 4, split_tag});
+          ctx.emit(me, send_cmd{engine::dma, leader, lrow, slot(part) + (m * hd + m) * 4, m * 4, split_tag});
+          ctx.order(me, engine::dma, engine::matrix);
+          ctx.order(me, engine::dma, engine::vector);
+          continue;
+        }
         ctx.order(me, engine::matrix, engine::vector);
+        for (uint32_t p = 1; split_keys && p < ranks_per_kv; ++p) {
+          const auto peer = static_cast<uint16_t>(group[r + static_cast<int>(p)]);
+          const uint32_t po = slot(p), pm = po + m * hd * 4, pl = pm + m * 4;
+          ctx.emit(me, recv_cmd{engine::dma, peer, po, m * hd * 4, split_tag});
+          ctx.emit(me, recv_cmd{engine::dma, peer, pm, m * 4, split_tag});
+          ctx.emit(me, recv_cmd{engine::dma, peer, pl, m * 4, split_tag});
+          ctx.order(me, engine::dma, engine::vector);
+          emit(vec(vector_op::max, 1, m, mrow, pm, mnew));
+          emit(vec(vector_op::sub, 1, m, mrow, mnew, alpha));
+          emit(vec(vector_op::exp, 1, m, alpha, 0, alpha));
+          emit(vec(vector_op::sub, 1, m, pm, mnew, tmax));
+          emit(vec(vector_op::exp, 1, m, tmax, 0, tmax));
+          emit(vec(vector_op::mul, 1, m, lrow, alpha, lrow));
+          emit(vec(vector_op::mul, 1, m, pl, tmax, rsum));
+          emit(vec(vector_op::add, 1, m, lrow, rsum, lrow));
+          emit(vec(vector_op::mul_row, m, hd, o, alpha, o));
+          emit(vec(vector_op::mul_row, m, hd, po, tmax, po));
+          emit(vec(vector_op::add, m, hd, o, po, o));
+          emit(vec(vector_op::copy, 1, m, mnew, 0, mrow));
+        }
         emit(vec(vector_op::div_row, m, hd, o, lrow, o));
         ctx.order(me, engine::vector, engine::dma);
         dma_cmd place;  // O -> this head's columns of the attention output
@@ -344,14 +457,37 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       }
       t0 += seq.new_tokens;
     }
+  }
+  if (wide) {  // every rank needs its rows of the attention output for its rows of o
+    label("attention_allgather");
+    std::vector<chunk> blocks(n);
+    for (int r = 0; r < n; ++r)
+      if (kv_count(r) > 0) blocks[r] = {uint64_t(kv_first(r)) * T * per_kv * hd, uint64_t(T) * per_kv * hd};
+    direct_all_gather(ctx, group, att, blocks, engine::dma);
+  }
+  for (int r = 0; r < n; ++r) {
+    const int me = group[r];
     label("o_proj");
     ctx.order(me, engine::dma, narrow ? engine::vector : engine::matrix);  // attention output placed
-    const uint32_t ao = operand(me, att, T * hr * hd);
+    const uint32_t ao = operand(me, att, T * att_heads * hd);
     ctx.order(me, engine::vector, engine::matrix);
+    if (wide) {  // rows r::n of o; att is block-major [KV][T x per_kv*hd]: gather per block and token
+      const uint32_t block = per_kv * hd, per_block = block / static_cast<uint32_t>(n);
+      ctx.order(me, engine::vector, engine::dma);
+      ctx.order(me, engine::matrix, engine::dma);
+      for (uint32_t b = 0; b < KV; ++b)
+        for (uint32_t t = 0; t < T; ++t)
+          copy_2d(ctx, me, mem_space::sram, ao + ((b * T + t) * block + r) * aeb, static_cast<uint64_t>(n),
+                  mem_space::sram, xk + (t * H * hd / n + b * per_block) * aeb, 1, per_block, 1,
+                  static_cast<uint32_t>(aeb));
+      ctx.order(me, engine::dma, engine::matrix);
+      cyclic_gemm(me, r, w.o, H * hd, h, y);
+      continue;
+    }
     project(me, ao, hr * hd, w.o, w.o + uint64_t(r) * hr * hd * h * eb, h, y, T, hr * hd, h);
   }
   label("o_allreduce");
-  const engine attention_done = ring_all_reduce(ctx, group, y, uint64_t(T) * h, engine::matrix);
+  const engine attention_done = all_reduce(y, uint64_t(T) * h, engine::matrix);
 
   // MLP: residual, norm, SwiGLU with gate/up column-parallel and down row-parallel.
   for (int r = 0; r < n; ++r) {
@@ -383,6 +519,12 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       const auto [h0, h1] = split_range(h, n, r);
       const auto rows = static_cast<uint32_t>(h1 - h0);
       const auto a = static_cast<uint32_t>(xm + h0 * aeb);
+      if (wide) {
+        gather_columns(me, r, xm, h);
+        cyclic_gemm(me, r, w.gate, h, I, g);
+        cyclic_gemm(me, r, w.up, h, I, u);
+        continue;
+      }
       streamed_gemm(ctx, me, a, h, w.gate + h0 * I * eb, I, weights, wt, g, I, T, rows, I, wtype);
       streamed_gemm(ctx, me, a, h, w.up + h0 * I * eb, I, weights, wt, u, I, T, rows, I, wtype);
     } else {
@@ -562,8 +704,12 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     }
     if (split_k) {
       label("gate_up_allreduce");
-      ring_all_reduce(ctx, group, g, uint64_t(T) * I, engine::matrix);
-      gate_up_done = ring_all_reduce(ctx, group, u, uint64_t(T) * I, engine::matrix);
+      if (wide) {
+        gate_up_done = all_reduce(g, 2 * uint64_t(T) * I, engine::matrix);
+      } else {
+        ring_all_reduce(ctx, group, g, uint64_t(T) * I, engine::matrix);
+        gate_up_done = ring_all_reduce(ctx, group, u, uint64_t(T) * I, engine::matrix);
+      }
     }
     for (int r = 0; r < n; ++r) {
       const int me = group[r];
@@ -601,6 +747,11 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
                       h, weights, wt, static_cast<uint32_t>(d_blocks + h_blocks[gj].offset * 4), nj, T, ki, nj, wtype);
         continue;
       }
+      if (wide) {
+        gather_columns(me, r, gd, I);
+        cyclic_gemm(me, r, w.down, I, h, d);
+        continue;
+      }
       project(me, static_cast<uint32_t>(gd + first_col * aeb), cols, w.down, w.down + i0 * h * eb, h, d, T, ir, h);
     }
     if (split_2d) {
@@ -629,7 +780,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       mlp_done = ring_all_gather(ctx, group, d, rows, 0, engine::matrix);
     } else {
       label("down_allreduce");
-      mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
+      mlp_done = all_reduce(d, uint64_t(T) * h, engine::matrix);
     }
   }  // dense MLP
   for (int r = 0; r < n; ++r) {

@@ -77,6 +77,10 @@ struct layer_job {
   // gate and up are ring all-reduced, and each rank then works on its heads and
   // I_r columns of the replicated results). o_proj and down are row-parallel
   // (split along K, all-reduced) either way. Not with weights_resident.
+  // With more ranks than KV heads ("wide", batch-1 decode over a whole chip): every weight
+  // is split by rows cyclically (rank r: rows r::n, so all ranks read neighbouring rows),
+  // partials are combined by direct all-reduces, the ranks of a KV head split its keys
+  // (Flash-Decoding) and its leader (rank KV-head x n/KV) merges them; docs/lowering.md.
   bool split_k = false;
   // MLP MN-split (mn_split): rank r takes token rows T_r, gate/up and down weight
   // column blocks rotate around the ring (mn_split_rotate), the down output rows are
@@ -110,7 +114,8 @@ struct resident_slices {
 resident_slices resident_layout(const model_config& model, int group_size, dtype weights);
 
 // Appends the layer to the programs of `group` (rank order). Needs the group
-// size to divide num_key_value_heads. Throws npuvp::error for MoE layers, a
+// size to divide num_key_value_heads (or, with split_k, to be a multiple of it
+// dividing hidden_size, intermediate_size and a KV head's query width). Throws npuvp::error for MoE layers, a
 // cache too small, or buffers that do not fit SRAM (saying by how much).
 void lower_transformer_layer(lowering_context& ctx, const model_config& model, const layer_job& job,
                              const std::vector<int>& group);

@@ -427,3 +427,38 @@ TEST_CASE("random reads are bound by tFAW, far below sequential", "[hbm]") {
   CHECK(e < 0.31);
   CHECK(e > 0.15);
 }
+
+TEST_CASE("bank_xor permutes bank and bank group by the low row bits, columns stay in their bank", "[hbm]") {
+  hbm_config cfg;
+  cfg.preset = "hbm3";
+  const auto p = hbm_preset("hbm3");
+  cfg.org = p.org;
+  cfg.timing = p.timing;
+  // ro_ba_co_bg_pc: burst offset, pc, bg, column, bank, then row bits.
+  auto bits = [](int64_t x) {
+    int n = 0;
+    while ((int64_t{1} << n) < x) ++n;
+    return n;
+  };
+  const auto& o = cfg.org;
+  const int row_shift = bits(o.burst_bytes()) + bits(o.pseudo_channels) + bits(o.bank_groups) +
+                        bits(o.row_bytes / o.burst_bytes()) + bits(o.banks_per_group);
+  const uint64_t row = uint64_t{1} << row_shift;
+  const hbm_address_mapper plain(cfg);
+  cfg.bank_xor = true;
+  const hbm_address_mapper hashed(cfg);
+  // Row 1 and row 4 of bank 0 / bank group 0: the same bank without hashing (a row conflict).
+  CHECK(plain.decode(row).ba == 0);
+  const uint64_t bg_row = uint64_t(o.banks_per_group) * row;  // the first row bit above the bank bits
+  CHECK(plain.decode(bg_row).bg == 0);
+  // Hashed: row 1 -> bank 1, row banks_per_group -> bank group 1, bank 0.
+  CHECK(hashed.decode(row).ba == 1);
+  CHECK(hashed.decode(row).row == 1);
+  CHECK(hashed.decode(bg_row).bg == 1);
+  CHECK(hashed.decode(bg_row).ba == 0);
+  // Row 0 is unchanged, and the columns of one row stay in one bank (row hits kept).
+  const uint64_t col = uint64_t(o.burst_bytes()) * o.pseudo_channels * o.bank_groups;
+  CHECK(hashed.decode(row + col).ba == hashed.decode(row).ba);
+  CHECK(hashed.decode(row + col).col == 1);
+  CHECK(hashed.decode(col).ba == plain.decode(col).ba);
+}

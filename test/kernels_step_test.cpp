@@ -203,14 +203,15 @@ void make_tiny_moe(scenario& s) {
 // replica's output and KV caches with the host layer applied layer by layer.
 void check_tiny_step(const std::string& weights, const std::string& kv, executor_options::order order,
                      const std::string& partition = "megatron", dtype weight_type = dtype::fp32, int group_size = 2,
-                     bool moe = false) {
+                     bool moe = false, bool wide = false) {
   INFO("weights " << weights << ", kv " << kv << ", " << partition << ", " << dtype_name(weight_type) << ", tp "
                   << group_size);
   const bool narrow = weight_type != dtype::fp32;  // bf16 activation operands
   scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
   s.parallelism.partition = partition;
   s.weights = weight_type;
-  if (group_size == 4) {  // 8 query heads over 4 KV heads, so 4 ranks own one GQA group each; 2 x 2 x 4 = all 16 cores
+  if (wide) s.parallelism.tp = group_size;  // more ranks than the 2 KV heads (wide k_split)
+  if (group_size == 4 && !wide) {  // 8 query heads over 4 KV heads, so 4 ranks own one GQA group each; 2 x 2 x 4 = all 16 cores
     s.model_cfg.num_attention_heads = 8;
     s.model_cfg.num_key_value_heads = 4;
     s.parallelism.tp = 4;
@@ -427,4 +428,27 @@ TEST_CASE("step lowering: SRAM-resident weights and KV cache give the same resul
   const lowered_step step = lower_step(s);
   for (const auto& op : step.ops)
     if (contains(op.name, "_proj") || contains(op.name, "gate_up")) CHECK(op.hbm_bytes == 0);
+}
+
+TEST_CASE("step lowering: wide k_split (tp 4 over 2 KV heads: cyclic weight rows, attention leaders, direct "
+          "collectives) matches the host layers",
+          "[kernels][step]") {
+  check_tiny_step("hbm", "hbm", executor_options::order::random, "k_split", dtype::fp32, 4, false, true);
+  check_tiny_step("hbm", "hbm", executor_options::order::round_robin, "k_split", dtype::bf16, 4, false, true);
+  // Every weight is read once over the group (rank r: rows r, r + 4, ...), the partial Q, K, V and the
+  // leaders' attention outputs cross the NoC; the KV cache in SRAM is not lowered wide.
+  scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
+  s.parallelism.partition = "k_split";
+  s.parallelism.tp = 4;
+  const lowered_step step = lower_step(s);
+  int seen = 0;
+  for (const auto& op : step.ops) {
+    if (op.name == "layer0.qkv_proj") CHECK(op.hbm_bytes == 2 * 64 * (64 + 32 + 32) * 4);  // 2 replicas
+    if (op.name == "layer0.o_proj") CHECK(op.hbm_bytes == 2 * 64 * 64 * 4);
+    if (op.name == "layer0.down_proj") CHECK(op.hbm_bytes == 2 * 96 * 64 * 4);
+    if (op.name == "layer0.qkv_allreduce" || op.name == "layer0.attention_allgather") seen += op.noc_bytes > 0;
+  }
+  CHECK(seen == 2);
+  s.residency.kv = "sram";
+  CHECK_THROWS_WITH(lower_step(s), Catch::Contains("multiple of it"));
 }

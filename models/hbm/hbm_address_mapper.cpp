@@ -37,6 +37,8 @@ hbm_address_mapper::hbm_address_mapper(const hbm_config& cfg) {
     throw error("hbm.address_mapping: unknown mapping '" + cfg.address_mapping + "'");
   }
   order[4] = {ro, widths[0]};
+  m_xor = cfg.bank_xor;
+  m_ba_bits = widths[1];
   int shift = burst_bits;
   for (auto& [f, w] : order) {
     f->shift = shift;
@@ -46,8 +48,14 @@ hbm_address_mapper::hbm_address_mapper(const hbm_config& cfg) {
 }
 
 hbm_address hbm_address_mapper::decode(uint64_t a) const {
-  return {static_cast<int>(m_pc.get(a)), static_cast<int>(m_bg.get(a)), static_cast<int>(m_ba.get(a)),
-          static_cast<int64_t>(m_row.get(a)), static_cast<int64_t>(m_col.get(a))};
+  const uint64_t row = m_row.get(a);
+  uint64_t ba = m_ba.get(a), bg = m_bg.get(a);
+  if (m_xor) {  // the row's low bits permute the banks, the next ones the bank groups
+    ba ^= row & m_ba.mask;
+    bg ^= (row >> m_ba_bits) & m_bg.mask;
+  }
+  return {static_cast<int>(m_pc.get(a)), static_cast<int>(bg), static_cast<int>(ba), static_cast<int64_t>(row),
+          static_cast<int64_t>(m_col.get(a))};
 }
 
 }  // namespace npuvp

@@ -34,7 +34,7 @@ double layer_weight_bytes(const kernels::scenario& s) {
 
 int bench_roofline(const std::vector<std::string>& args) {
   po::options_description desc("bench roofline options");
-  std::string decode_file = shipped("run/qwen3-8b_decode1_streamed.yaml"),
+  std::string decode_file = shipped("run/qwen3-8b_decode1_wide.yaml"),
               prefill_file = shipped("run/qwen3-0.6b_prefill2048.yaml"), zoo = shipped("models"), mode;
   int64_t layers = 1;
   desc.add_options()("decode", po::value(&decode_file)->default_value(decode_file), "(a) decode scenario")(

@@ -100,6 +100,7 @@ struct hbm_config {
   int queue_depth = 32;
   int lookahead = 32;
   std::string address_mapping = "ro_ba_co_bg_pc";
+  bool bank_xor = false;
   bool refresh = true;
   hbm_org org;
   hbm_timing timing;
@@ -134,6 +135,9 @@ struct hbm_config {
     v.choice("address_mapping", address_mapping, {"ro_ba_co_bg_pc", "ro_co_ba_bg_pc", "ro_ba_bg_pc_co"},
              "channel-local address bits, most significant first (ro row, ba bank, bg bank group, "
              "pc pseudo-channel, co column)");
+    v.field("bank_xor", bank_xor, "",
+            "permutation-based page interleaving (Zhang, Zhu & Zhang, MICRO 2000): the bank and bank-group "
+            "fields are XORed with the low row bits, so streams at row-sized strides spread over the banks");
     v.field("refresh", refresh, "", "issue all-bank refresh every tREFI");
     v.section("org", org, "organisation of one channel (defaults from the preset)");
     v.section("timing", timing, "timing of one channel (defaults from the preset)");
