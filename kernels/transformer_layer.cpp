@@ -72,8 +72,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const std::string what = model.name + " layer on " + std::to_string(n) + " cores";
   const bool moe = !job.experts.empty();
   if (model.is_moe() && !moe)
-    throw error(what + ": MoE layers need a static token->expert assignment (layer_job::experts; npuvp lower step "
-                       "draws one from the scenario's moe section)");
+    throw error(what +
+                ": MoE layers need a static token->expert assignment (layer_job::experts; npuvp lower step "
+                "draws one from the scenario's moe section)");
   if (model.num_key_value_heads % n != 0)
     throw error(what + ": the group size must divide num_key_value_heads (" +
                 std::to_string(model.num_key_value_heads) + ")");
@@ -173,12 +174,18 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   };
   const uint32_t q = buffer(uint64_t(T) * qh * hd, "Q"), k = buffer(uint64_t(T) * kh * hd, "K"),
                  v = buffer(uint64_t(T) * kh * hd, "V"), att = buffer(uint64_t(T) * hr * hd, "attention out");
-  const uint32_t kt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "K tile");
-  const uint32_t vt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "V tile");
-  const uint32_t sc = buffer(uint64_t(m_max) * bc, "scores"), o = buffer(uint64_t(m_max) * hd, "O accumulator");
-  const uint32_t mrow = buffer(m_max, "row max"), mnew = buffer(m_max, "new row max"),
-                 tmax = buffer(m_max, "tile row max"), alpha = buffer(m_max, "rescale"),
-                 lrow = buffer(m_max, "row sum"), rsum = buffer(m_max, "tile row sum");
+  // Attention works on blocks of up to `br` query rows. The K/V tiles read from the HBM cache, and the
+  // score tiles, are double-buffered so that the matrix unit computes the scores of tile j+1 while the
+  // vector unit runs the softmax of tile j (software pipelining as in FlashAttention-3, Shah et al. 2024,
+  // and the ping-pong buffers of NPU attention kernels).
+  if (job.query_tile == 0) throw error(what + ": query_tile must be > 0");
+  const uint32_t br = std::min(m_max, job.query_tile);
+  const uint32_t kt = job.cache.space == mem_space::sram ? 0 : buffer(2ull * bc * hd, "K tiles (2 buffers)");
+  const uint32_t vt = job.cache.space == mem_space::sram ? 0 : buffer(2ull * bc * hd, "V tiles (2 buffers)");
+  const uint32_t sc = buffer(2ull * br * bc, "score tiles (2 buffers)"), o = buffer(uint64_t(br) * hd, "O accumulator");
+  const uint32_t o_out = buffer(uint64_t(br) * hd, "O normalised");
+  const uint32_t mrow = buffer(br, "row max"), mnew = buffer(br, "new row max"), tmax = buffer(br, "tile row max"),
+                 alpha = buffer(br, "rescale"), lrow = buffer(br, "row sum"), rsum = buffer(br, "tile row sum");
   const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial");
   // x in SRAM is updated in place: x2 = x + y, then out = x2 + d.
   const uint32_t x2 = x_in_sram ? x : buffer(uint64_t(T) * h, "residual");
@@ -275,73 +282,120 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       t0 += seq.new_tokens;
     }
     label("attention");
+    // Q is scaled by 1/sqrt(hd) once instead of every score tile (FlashAttention-2 folds the scale into
+    // the exponent the same way; Dao 2023). Then the matrix unit reads the roped Q and K.
+    emit(vec(vector_op::scale, T * qh, hd, q, 0, q, 1.0f / std::sqrt(float(hd))));
+    ctx.order(me, engine::vector, engine::matrix);
+    // A cache in SRAM is read in place: a tile reaching into the appended positions needs the append
+    // done. (An HBM cache is loaded by the DMA, behind the append.)
+    if (cache_in_sram) ctx.order(me, engine::dma, engine::matrix);
+    // Scores ready / P V done (matrix -> vector) and probabilities ready (vector -> matrix): the pair
+    // semaphores count, so each wait below consumes the signal emitted for it, in the same order.
+    const uint16_t to_vector = lowering_context::pair_semaphore(engine::matrix, engine::vector),
+                   to_matrix = lowering_context::pair_semaphore(engine::vector, engine::matrix);
+    bool placed_before = false;  // an earlier block's O is being placed by the DMA (o_out in use)
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
       // One attention unit reads one KV head once. Decode (one token): the unit is a KV head and its
       // rows are the KV head's per_kv query heads, contiguous in Q, and no key lies after the query.
-      // Prefill: the unit is a query head and its rows are the tokens (row stride qh*hd), causally masked.
+      // Prefill: the unit is a query head and its rows are the tokens (row stride qh*hd), causally
+      // masked, in blocks of br query rows; a block reads the keys up to its last query only.
       const bool decode = seq.new_tokens == 1;
-      const uint32_t m = decode ? per_kv : seq.new_tokens, len = seq.past + seq.new_tokens;
+      const uint32_t rows = decode ? per_kv : seq.new_tokens, len = seq.past + seq.new_tokens;
       const uint32_t lda = decode ? hd : qh * hd, att_ld = decode ? hd : hr * hd;
       for (uint32_t unit = 0; unit < (decode ? kvr : hr); ++unit) {
         const uint32_t kv_local = decode ? unit : unit / per_kv, first_head = decode ? unit * per_kv : unit;
         const uint64_t head = cache_head(s, r, kv_local) * cache_row;
-        const uint32_t qa = q + (t0 * qh + q_first + first_head) * hd * 4;
-        const uint32_t att_at = att + (t0 * hr + first_head) * hd * 4;
-        for (uint32_t c0 = 0; c0 < len; c0 += bc) {
-          const uint32_t n_keys = std::min(bc, len - c0);
-          const bool first = c0 == 0;
-          // The tiles are single-buffered: load once the matrix unit is done with the last ones.
-          // A cache in SRAM is read in place (the order still puts the append before).
-          ctx.order(me, engine::matrix, engine::dma);
-          const uint64_t tile = (head + uint64_t(c0) * hd) * 4;
-          if (!cache_in_sram) {
-            load_2d(ctx, me, job.cache.k + tile, hd, kt, hd, n_keys, hd);
-            load_2d(ctx, me, job.cache.v + tile, hd, vt, hd, n_keys, hd);
+        for (uint32_t q0 = 0; q0 < rows; q0 += br) {
+          const uint32_t m = std::min(br, rows - q0);
+          const uint32_t first_query = seq.past + q0;  // position of the block's first row (prefill)
+          const uint32_t keys = decode ? len : first_query + m;
+          const uint32_t qa = q + ((t0 * qh + q_first + first_head) * hd + q0 * lda) * 4;
+          const uint32_t att_at = att + ((t0 * hr + first_head) * hd + q0 * att_ld) * 4;
+          const uint32_t tiles = (keys + bc - 1) / bc;
+          // Where key tile j lies: the new tokens' K and V are still in SRAM (row stride kh*hd); older
+          // positions are in the cache (read in place in SRAM, or loaded from HBM into buffer j % 2).
+          auto source = [&](uint32_t j, bool value) {
+            const uint32_t c0 = j * bc;
+            if (c0 >= seq.past)
+              return std::pair<uint32_t, uint32_t>(
+                  (value ? v : k) + ((t0 + c0 - seq.past) * kh + k_first + kv_local) * hd * 4, kh * hd);
+            const uint64_t tile = (head + uint64_t(c0) * hd) * 4;
+            if (cache_in_sram)
+              return std::pair<uint32_t, uint32_t>(static_cast<uint32_t>((value ? job.cache.v : job.cache.k) + tile),
+                                                   hd);
+            return std::pair<uint32_t, uint32_t>((value ? vt : kt) + (j % 2) * bc * hd * 4, hd);
+          };
+          auto keys_in = [&](uint32_t j) { return std::min(bc, keys - j * bc); };
+          auto scores = [&](uint32_t j) { return sc + (j % 2) * br * bc * 4; };
+          // P V of tile j, once the vector unit has written P_j and rescaled O.
+          auto pv = [&](uint32_t j) {
+            emit(wait_cmd{engine::matrix, to_matrix, 1});
+            const auto [vb, ldv] = source(j, true);
+            emit(attention_matmul(m, keys_in(j), hd, scores(j), keys_in(j), vb, ldv, o, hd, j > 0, false));
+            emit(signal_cmd{engine::matrix, to_vector, self_core, 1});
+          };
+          for (uint32_t j = 0; j < tiles; ++j) {
+            const uint32_t c0 = j * bc, n_keys = keys_in(j);
+            if (c0 < seq.past && !cache_in_sram) {
+              // Buffer j % 2 was last read by P V of tile j-2, issued before: the DMA waits for it.
+              ctx.order(me, engine::matrix, engine::dma);
+              const uint64_t tile = (head + uint64_t(c0) * hd) * 4;
+              load_2d(ctx, me, job.cache.k + tile, hd, source(j, false).first, hd, n_keys, hd);
+              load_2d(ctx, me, job.cache.v + tile, hd, source(j, true).first, hd, n_keys, hd);
+              ctx.order(me, engine::dma, engine::matrix);
+            }
+            // S_j = Q K_j^T into score buffer j % 2 (last read by P V of tile j-2, earlier on the matrix unit).
+            const auto [kb, ldk] = source(j, false);
+            emit(attention_matmul(m, hd, n_keys, qa, lda, kb, ldk, scores(j), n_keys, false, true));
+            emit(signal_cmd{engine::matrix, to_vector, self_core, 1});
+            if (j > 0) pv(j - 1);  // the matrix unit runs S_j before P V of tile j-1: the softmax of j-1 overlaps
+            // Softmax of tile j on the vector unit, while the matrix unit computes S_j+1.
+            const uint32_t p = scores(j);
+            emit(wait_cmd{engine::vector, to_vector, 1});
+            if (!decode && c0 + n_keys - 1 > first_query)  // a key after the block's first query
+              emit(vec(vector_op::causal_mask, m, n_keys, p, 0, p, 0, c0, first_query));
+            emit(vec(vector_op::row_max, m, n_keys, p, 0, tmax));
+            if (j == 0) {
+              emit(vec(vector_op::copy, 1, m, tmax, 0, mrow));
+              emit(vec(vector_op::sub_row, m, n_keys, p, mrow, p));
+              emit(vec(vector_op::exp, m, n_keys, p, 0, p));
+              emit(vec(vector_op::row_sum, m, n_keys, p, 0, lrow));
+            } else {
+              // Online softmax (Milakov & Gimelshein 2018; Dao et al. 2022): rescale what was summed
+              // so far by exp(old max - new max).
+              emit(vec(vector_op::max, 1, m, mrow, tmax, mnew));
+              emit(vec(vector_op::sub, 1, m, mrow, mnew, alpha));
+              emit(vec(vector_op::exp, 1, m, alpha, 0, alpha));
+              emit(vec(vector_op::sub_row, m, n_keys, p, mnew, p));
+              emit(vec(vector_op::exp, m, n_keys, p, 0, p));
+              emit(vec(vector_op::row_sum, m, n_keys, p, 0, rsum));
+              emit(vec(vector_op::mul, 1, m, lrow, alpha, lrow));
+              emit(vec(vector_op::add, 1, m, lrow, rsum, lrow));
+              emit(vec(vector_op::copy, 1, m, mnew, 0, mrow));
+              emit(wait_cmd{engine::vector, to_vector, 1});  // P V of tile j-1 has updated O
+              emit(vec(vector_op::mul_row, m, hd, o, alpha, o));
+            }
+            emit(signal_cmd{engine::vector, to_matrix, self_core, 1});
           }
-          const auto kta = cache_in_sram ? static_cast<uint32_t>(job.cache.k + tile) : kt;
-          const auto vta = cache_in_sram ? static_cast<uint32_t>(job.cache.v + tile) : vt;
-          ctx.order(me, engine::dma, engine::matrix);
-          emit(attention_matmul(m, hd, n_keys, qa, lda, kta, hd, sc, n_keys, false, true));  // S = Q K^T
-          ctx.order(me, engine::matrix, engine::vector);
-          emit(vec(vector_op::scale, m, n_keys, sc, 0, sc, 1.0f / std::sqrt(float(hd))));
-          if (!decode) emit(vec(vector_op::causal_mask, m, n_keys, sc, 0, sc, 0, c0, seq.past));
-          emit(vec(vector_op::row_max, m, n_keys, sc, 0, tmax));
-          if (first) {
-            emit(vec(vector_op::copy, 1, m, tmax, 0, mrow));
-            emit(vec(vector_op::sub_row, m, n_keys, sc, mrow, sc));
-            emit(vec(vector_op::exp, m, n_keys, sc, 0, sc));
-            emit(vec(vector_op::row_sum, m, n_keys, sc, 0, lrow));
-          } else {
-            // Online softmax (Milakov & Gimelshein 2018; Dao et al. 2022): rescale what was summed
-            // so far by exp(old max - new max).
-            emit(vec(vector_op::max, 1, m, mrow, tmax, mnew));
-            emit(vec(vector_op::sub, 1, m, mrow, mnew, alpha));
-            emit(vec(vector_op::exp, 1, m, alpha, 0, alpha));
-            emit(vec(vector_op::sub_row, m, n_keys, sc, mnew, sc));
-            emit(vec(vector_op::exp, m, n_keys, sc, 0, sc));
-            emit(vec(vector_op::row_sum, m, n_keys, sc, 0, rsum));
-            emit(vec(vector_op::mul, 1, m, lrow, alpha, lrow));
-            emit(vec(vector_op::add, 1, m, lrow, rsum, lrow));
-            emit(vec(vector_op::mul_row, m, hd, o, alpha, o));
-            emit(vec(vector_op::copy, 1, m, mnew, 0, mrow));
-          }
-          ctx.order(me, engine::vector, engine::matrix);
-          emit(attention_matmul(m, n_keys, hd, sc, n_keys, vta, hd, o, hd, !first, false));  // O (+)= P V
+          pv(tiles - 1);
+          emit(wait_cmd{engine::vector, to_vector, 1});
+          // O / l into o_out, free once the DMA has placed the previous block (long done by now).
+          if (placed_before) ctx.order(me, engine::dma, engine::vector);
+          emit(vec(vector_op::div_row, m, hd, o, lrow, o_out));
+          ctx.order(me, engine::vector, engine::dma);
+          dma_cmd place;  // O -> this head's columns of the attention output
+          place.src_space = place.dst_space = mem_space::sram;
+          place.src = o_out;
+          place.dst = att_at;
+          place.row_bytes = hd * 4;
+          place.rows = m;
+          place.src_stride = hd * 4;
+          place.dst_stride = uint64_t(att_ld) * 4;
+          emit(place);
+          placed_before = true;
         }
-        ctx.order(me, engine::matrix, engine::vector);
-        emit(vec(vector_op::div_row, m, hd, o, lrow, o));
-        ctx.order(me, engine::vector, engine::dma);
-        dma_cmd place;  // O -> this head's columns of the attention output
-        place.src_space = place.dst_space = mem_space::sram;
-        place.src = o;
-        place.dst = att_at;
-        place.row_bytes = hd * 4;
-        place.rows = m;
-        place.src_stride = hd * 4;
-        place.dst_stride = uint64_t(att_ld) * 4;
-        emit(place);
       }
       t0 += seq.new_tokens;
     }

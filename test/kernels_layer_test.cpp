@@ -23,16 +23,25 @@ model_config tiny_model(const std::string& type) {
                             type + "/config.json");
 }
 
-void check_layer(const std::string& type, const std::vector<int>& group, executor_options::order order,
-                 dtype weights = dtype::fp32) {
+// The batch and the attention tiling of a check_layer run.
+struct attention_case {
+  std::vector<sequence> batch = {{5, 1}, {0, 7}, {20, 3}};  // decode, prefill, chunked prefill
+  uint32_t kv_tile = 8;                                     // several tiles per sequence, masked ones included
+  uint32_t query_tile = 1024;
+};
+
+// Runs the layer and checks it against the host reference; returns the stream's matmul MACs.
+uint64_t check_layer(const std::string& type, const std::vector<int>& group, executor_options::order order,
+                     dtype weights = dtype::fp32, const attention_case& ac = {}) {
   INFO(type << " on " << group.size() << " cores" << (order == executor_options::order::random ? ", random order" : "")
             << ", " << dtype_name(weights) << " weights");
   const bool bf16 = weights == dtype::bf16;
   const model_config m = tiny_model(type);
   const size_t h = 64, hd = 16, H = 4, KV = 2, I = 96;
   const uint32_t max_pos = 32;
-  const std::vector<sequence> batch = {{5, 1}, {0, 7}, {20, 3}};  // decode, prefill, chunked prefill
-  const size_t T = 11;
+  const std::vector<sequence>& batch = ac.batch;
+  size_t T = 0;
+  for (const auto& seq : batch) T += seq.new_tokens;
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-0.5f, 0.5f);
   auto random = [&](size_t count, float offset = 0) {
@@ -74,11 +83,13 @@ void check_layer(const std::string& type, const std::vector<int>& group, executo
   job.cache = {place(L.kcache), place(L.vcache), max_pos};
   job.x_out = place(matrix(T * h, NAN));
   job.batch = batch;
-  job.kv_tile = 8;       // several tiles per sequence, masked ones included
+  job.kv_tile = ac.kv_tile;
+  job.query_tile = ac.query_tile;
   job.weight_tile = 24;  // several streamed weight tiles per GEMM, the last one narrower
   lowering_context ctx(hw);
   lower_transformer_layer(ctx, m, job, group);
-  ex.run(ctx.finish(), {order, 5});
+  const auto programs = ctx.finish();
+  ex.run(programs, {order, 5});
   const matrix expected = reference_layer(m, L, batch, max_pos, bf16);
   const matrix got = ex.read_floats(mem_space::hbm, 0, job.x_out, T * h);
   double worst = 0;
@@ -103,6 +114,7 @@ void check_layer(const std::string& type, const std::vector<int>& group, executo
   for (size_t e = 0; e < kc.size(); ++e)
     cache_err = std::max({cache_err, std::abs(double(kc[e]) - L.kcache[e]), std::abs(double(vc[e]) - L.vcache[e])});
   CHECK(cache_err < 1e-5);
+  return summarize(programs, hw.mesh.width).matmul_macs;
 }
 
 }  // namespace
@@ -114,6 +126,24 @@ TEST_CASE("a decoder layer lowered over 1 and 2 cores matches the host reference
     check_layer(type, {9, 10}, executor_options::order::random);
     check_layer(type, {3, 7}, executor_options::order::random, dtype::bf16);
   }
+}
+
+TEST_CASE("a causal prefill skips the key tiles after each query block and still matches the reference",
+          "[kernels][layer]") {
+  // 24 new tokens after 6 cached ones, keys in tiles of 4 (tile 1 straddles the cached and the new
+  // positions). One query block of 24 rows reads all 30 keys; blocks of 8 rows (positions 6-13, 14-21,
+  // 22-29) read the tiles up to their last query only: 14, 22 and 30 keys.
+  attention_case whole{{{6, 24}}, 4, 24}, blocks{{{6, 24}}, 4, 8};
+  for (const auto& type : {"qwen3", "llama"}) {
+    const uint64_t all = check_layer(type, {1, 2}, executor_options::order::random, dtype::fp32, whole);
+    const uint64_t skipped = check_layer(type, {1, 2}, executor_options::order::random, dtype::fp32, blocks);
+    // QK^T and PV MACs per key for 8 query rows: 2 x 8 x 16 (head_dim). Skipped per head:
+    // (30 - 14) + (30 - 22) = 24 keys of 8 rows, times 4 heads.
+    CHECK(all - skipped == 4 * 24 * (2 * 8 * 16));
+  }
+  // Query blocks in a mixed batch (decode, prefill and chunked prefill), in random order with bf16 weights.
+  check_layer("qwen3", {3, 7}, executor_options::order::random, dtype::bf16,
+              attention_case{{{5, 1}, {0, 7}, {20, 3}}, 4, 2});
 }
 
 TEST_CASE("a Qwen3-8B layer lowers onto 4 cores with weights streamed through SRAM", "[kernels][layer]") {
