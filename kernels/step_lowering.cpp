@@ -293,6 +293,7 @@ lowered_step lower_step(const scenario& s) {
         job.x_out = out.x_out[d];
         job.x_sram = x;
         job.store_out = st == pp - 1 && l == last - 1;
+        job.out_rows_only = job.store_out;  // nothing reads x in SRAM after the step's last layer
         job.kv_tile = static_cast<uint32_t>(s.step.kv_tile);
         job.weight_tile = static_cast<uint32_t>(s.step.weight_tile);
         job.weight_type = s.weights;

@@ -405,23 +405,68 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     ctx.order(me, engine::vector, engine::matrix);
     project(me, ao, hr * hd, w.o, w.o + uint64_t(r) * hr * hd * h * eb, h, y, T, hr * hd, h);
   }
-  label("o_allreduce");
-  const engine attention_done = ring_all_reduce(ctx, group, y, uint64_t(T) * h, engine::matrix);
+  // Token rows of each rank's part of the output, as element chunks of [T x h].
+  std::vector<chunk> out_rows;
+  for (int r = 0; r < n; ++r) {
+    const auto [t0, t1] = split_range(T, n, r);
+    out_rows.push_back({t0 * h, (t1 - t0) * h});
+  }
+  // Only the stored rows are needed: as in Megatron's sequence parallelism (Korthikanti et al., MLSys
+  // 2023), the o_proj partial sums are reduce-scattered by rows, each rank adds the residual and
+  // normalises the chunk it reduced, and the matmul operand (bf16 when the weights are) is all-gathered
+  // for gate/up; the down projection is reduce-scattered too and each rank stores the chunk it reduced.
+  // The all-reduces' all-gather halves of fp32 rows become one of the operand.
+  const bool rows_only = job.out_rows_only && job.store_out && !moe && !split_mn && !split_2d;
+  engine attention_done = engine::matrix;
+  if (rows_only) {
+    label("o_reduce_scatter");
+    attention_done = ring_reduce_scatter(ctx, group, y, out_rows, engine::matrix);
+  } else {
+    label("o_allreduce");
+    attention_done = ring_all_reduce(ctx, group, y, uint64_t(T) * h, engine::matrix);
+  }
+  // The gate/up operand: rows_only all-gathers it (in 4-byte words: a bf16 row is h / 2 of them).
+  const uint32_t gathered = narrow ? x16 : xn;
+  if (rows_only) {
+    std::vector<chunk> words;
+    for (const chunk& c : out_rows) words.push_back({c.offset * aeb / 4, c.elems * aeb / 4});
+    for (int r = 0; r < n; ++r) {
+      const int me = group[r];
+      const chunk mine = out_rows[(r + 1) % n];
+      const auto at = static_cast<uint32_t>(mine.offset * 4), rows = static_cast<uint32_t>(mine.elems / h);
+      label("post_norm");
+      load_2d(ctx, me, w.post_norm, h, norm2, h, 1, h);
+      ctx.order(me, attention_done, engine::vector);
+      ctx.order(me, engine::dma, engine::vector);
+      ctx.emit(me, vec(vector_op::add, rows, h, x + at, y + at, x2 + at));
+      ctx.emit(me, vec(vector_op::rmsnorm, rows, h, x2 + at, norm2, xn + at, eps));
+      if (narrow)
+        ctx.emit(me, vec(vector_op::to_bf16, 1, rows * h, xn + at, 0, static_cast<uint32_t>(x16 + mine.offset * 2)));
+    }
+    label("post_norm_allgather");
+    ring_all_gather(ctx, group, gathered, words, 1, engine::vector);
+  }
 
   // MLP: residual, norm, SwiGLU with gate/up column-parallel and down row-parallel.
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
     const auto [i0, i1] = split_range(I, n, r);
     const auto ir = static_cast<uint32_t>(i1 - i0);
-    label("post_norm");
-    load_2d(ctx, me, w.post_norm, h, norm2, h, 1, h);
-    ctx.order(me, attention_done, engine::vector);
-    ctx.order(me, engine::dma, engine::vector);
-    ctx.emit(me, vec(vector_op::add, T, h, x, y, x2));
-    ctx.emit(me, vec(vector_op::rmsnorm, T, h, x2, norm2, xn, eps));
-    label("gate_up");
-    const uint32_t xm = operand(me, xn, T * h);
-    ctx.order(me, engine::vector, engine::matrix);
+    uint32_t xm = gathered;
+    if (rows_only) {
+      label("gate_up");
+      ctx.order(me, engine::dma, engine::matrix);
+    } else {
+      label("post_norm");
+      load_2d(ctx, me, w.post_norm, h, norm2, h, 1, h);
+      ctx.order(me, attention_done, engine::vector);
+      ctx.order(me, engine::dma, engine::vector);
+      ctx.emit(me, vec(vector_op::add, T, h, x, y, x2));
+      ctx.emit(me, vec(vector_op::rmsnorm, T, h, x2, norm2, xn, eps));
+      label("gate_up");
+      xm = operand(me, xn, T * h);
+      ctx.order(me, engine::vector, engine::matrix);
+    }
     if (split_mn || moe) continue;  // below, over the whole group
     if (split_2d) {                 // grid (i, j): gate/up columns I_i (block i of g, u) over rows h_j
       const int i = r / grid_q, j = r % grid_q;
@@ -607,6 +652,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       std::vector<chunk> rows;
       for (int r = 0; r < n; ++r) rows.push_back({uint64_t(rows_of(r).first) * h, uint64_t(rows_of(r).second) * h});
       mlp_done = ring_all_gather(ctx, group, d, rows, 0, engine::matrix);
+    } else if (rows_only) {
+      label("down_reduce_scatter");
+      mlp_done = ring_reduce_scatter(ctx, group, d, out_rows, engine::matrix);
     } else {
       label("down_allreduce");
       mlp_done = ring_all_reduce(ctx, group, d, uint64_t(T) * h, engine::matrix);
@@ -616,12 +664,16 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     const int me = group[r];
     label("residual");
     ctx.order(me, mlp_done, engine::vector);
-    ctx.emit(me, vec(vector_op::add, T, h, x2, d, out));
+    // The rows this rank stores: its part of T, or (rows_only) the chunk the reduce-scatter completed on it.
+    const chunk mine = rows_only ? out_rows[(r + 1) % n] : out_rows[r];
+    const auto at = static_cast<uint32_t>(mine.offset * 4);
+    if (rows_only)
+      ctx.emit(me, vec(vector_op::add, static_cast<uint32_t>(mine.elems / h), h, x2 + at, d + at, out + at));
+    else
+      ctx.emit(me, vec(vector_op::add, T, h, x2, d, out));
     if (!job.store_out) continue;
     ctx.order(me, engine::vector, engine::dma);
-    const auto [t0, t1] = split_range(T, n, r);
-    store_2d(ctx, me, out + static_cast<uint32_t>(t0 * h * 4), h, job.x_out + t0 * h * 4, h,
-             static_cast<uint32_t>(t1 - t0), h);
+    store_2d(ctx, me, out + at, h, job.x_out + mine.offset * 4, h, static_cast<uint32_t>(mine.elems / h), h);
   }
 }
 

@@ -68,6 +68,10 @@ struct layer_job {
   int64_t x_sram = -1;
   // Store the output rows T_r of rank r to x_out.
   bool store_out = true;
+  // With store_out: the stored rows are all that is needed of the output (the step's last layer), so
+  // the dense layer reduce-scatters the down projection instead of all-reducing it and each rank
+  // stores the rows it reduced; x in SRAM (x_sram) then holds the output in those rows only.
+  bool out_rows_only = false;
   // Weights resident in SRAM: the projection/MLP fields of `weights` are then SRAM
   // offsets (the same on every rank) of the rank's slices, row-major:
   // q [h x H/n*hd], k and v [h x KV/n*hd], o [H/n*hd x h], gate and up [h x I_r],

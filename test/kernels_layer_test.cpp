@@ -23,16 +23,17 @@ model_config tiny_model(const std::string& type) {
                             type + "/config.json");
 }
 
-// The batch and the attention tiling of a check_layer run.
-struct attention_case {
+// The batch, the attention tiling and the output mode of a check_layer run.
+struct layer_case {
   std::vector<sequence> batch = {{5, 1}, {0, 7}, {20, 3}};  // decode, prefill, chunked prefill
   uint32_t kv_tile = 8;                                     // several tiles per sequence, masked ones included
   uint32_t query_tile = 1024;
+  bool out_rows_only = false;
 };
 
 // Runs the layer and checks it against the host reference; returns the stream's matmul MACs.
 uint64_t check_layer(const std::string& type, const std::vector<int>& group, executor_options::order order,
-                     dtype weights = dtype::fp32, const attention_case& ac = {}) {
+                     dtype weights = dtype::fp32, const layer_case& ac = {}) {
   INFO(type << " on " << group.size() << " cores" << (order == executor_options::order::random ? ", random order" : "")
             << ", " << dtype_name(weights) << " weights");
   const bool bf16 = weights == dtype::bf16;
@@ -85,6 +86,7 @@ uint64_t check_layer(const std::string& type, const std::vector<int>& group, exe
   job.batch = batch;
   job.kv_tile = ac.kv_tile;
   job.query_tile = ac.query_tile;
+  job.out_rows_only = ac.out_rows_only;
   job.weight_tile = 24;  // several streamed weight tiles per GEMM, the last one narrower
   lowering_context ctx(hw);
   lower_transformer_layer(ctx, m, job, group);
@@ -125,6 +127,12 @@ TEST_CASE("a decoder layer lowered over 1 and 2 cores matches the host reference
     check_layer(type, {1, 2}, executor_options::order::round_robin);
     check_layer(type, {9, 10}, executor_options::order::random);
     check_layer(type, {3, 7}, executor_options::order::random, dtype::bf16);
+    // Only the stored rows needed: o_proj and down reduce-scattered, the gate/up operand all-gathered,
+    // rank r normalising and storing chunk r+1.
+    layer_case rows_only;
+    rows_only.out_rows_only = true;
+    check_layer(type, {9, 10}, executor_options::order::random, dtype::bf16, rows_only);
+    check_layer(type, {1, 2}, executor_options::order::random, dtype::fp32, rows_only);
   }
 }
 
@@ -133,7 +141,7 @@ TEST_CASE("a causal prefill skips the key tiles after each query block and still
   // 24 new tokens after 6 cached ones, keys in tiles of 4 (tile 1 straddles the cached and the new
   // positions). One query block of 24 rows reads all 30 keys; blocks of 8 rows (positions 6-13, 14-21,
   // 22-29) read the tiles up to their last query only: 14, 22 and 30 keys.
-  attention_case whole{{{6, 24}}, 4, 24}, blocks{{{6, 24}}, 4, 8};
+  layer_case whole{{{6, 24}}, 4, 24}, blocks{{{6, 24}}, 4, 8};
   for (const auto& type : {"qwen3", "llama"}) {
     const uint64_t all = check_layer(type, {1, 2}, executor_options::order::random, dtype::fp32, whole);
     const uint64_t skipped = check_layer(type, {1, 2}, executor_options::order::random, dtype::fp32, blocks);
@@ -143,7 +151,7 @@ TEST_CASE("a causal prefill skips the key tiles after each query block and still
   }
   // Query blocks in a mixed batch (decode, prefill and chunked prefill), in random order with bf16 weights.
   check_layer("qwen3", {3, 7}, executor_options::order::random, dtype::bf16,
-              attention_case{{{5, 1}, {0, 7}, {20, 3}}, 4, 2});
+              layer_case{{{5, 1}, {0, 7}, {20, 3}}, 4, 2});
 }
 
 TEST_CASE("a Qwen3-8B layer lowers onto 4 cores with weights streamed through SRAM", "[kernels][layer]") {
