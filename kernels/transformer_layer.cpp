@@ -72,9 +72,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const std::string what = model.name + " layer on " + std::to_string(n) + " cores";
   const bool moe = !job.experts.empty();
   if (model.is_moe() && !moe)
-    throw error(what +
-                ": MoE layers need a static token->expert assignment (layer_job::experts; npuvp lower step "
-                "draws one from the scenario's moe section)");
+    throw error(what + ": MoE layers need a static token->expert assignment (layer_job::experts; npuvp lower step "
+                       "draws one from the scenario's moe section)");
   if (model.num_key_value_heads % n != 0)
     throw error(what + ": the group size must divide num_key_value_heads (" +
                 std::to_string(model.num_key_value_heads) + ")");

@@ -69,8 +69,9 @@ struct layer_job {
   // Store the output rows T_r of rank r to x_out.
   bool store_out = true;
   // With store_out: the stored rows are all that is needed of the output (the step's last layer), so
-  // the dense layer reduce-scatters the down projection instead of all-reducing it and each rank
-  // stores the rows it reduced; x in SRAM (x_sram) then holds the output in those rows only.
+  // the dense layer (megatron or k_split) reduce-scatters o_proj and down instead of all-reducing them,
+  // all-gathers the gate/up operand, and each rank stores the rows it reduced; x in SRAM (x_sram) then
+  // holds the output in those rows only (docs/lowering.md).
   bool out_rows_only = false;
   // Weights resident in SRAM: the projection/MLP fields of `weights` are then SRAM
   // offsets (the same on every rank) of the rank's slices, row-major:

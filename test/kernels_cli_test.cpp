@@ -33,10 +33,9 @@ TEST_CASE("npuvp lower gemm writes streams that disassemble and pass the referen
   const std::string hw = std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_4x4.yaml";
   const std::string dir = "lower_cli_test";
   REQUIRE(shell("mkdir -p " + dir).first == 0);
-  auto [code, out] =
-      shell(std::string(NPUVP_BINARY) + " lower gemm --hw " + hw +
-            " --m 64 --k 200 --n 96 --groups 4 --strategy k_split --placement ring_block --check --out " + dir +
-            " --stats " + dir + "/stats.json");
+  auto [code, out] = shell(std::string(NPUVP_BINARY) + " lower gemm --hw " + hw +
+                         " --m 64 --k 200 --n 96 --groups 4 --strategy k_split --placement ring_block --check --out " +
+                         dir + " --stats " + dir + "/stats.json");
   INFO(out);
   CHECK(code == 0);
   CHECK(out.find("k_split on ring_block: 4 x 4 cores") != std::string::npos);
@@ -49,7 +48,7 @@ TEST_CASE("npuvp lower gemm writes streams that disassemble and pass the referen
   CHECK(out.find("core 5,") != std::string::npos);
   CHECK(out.find("send     dma") != std::string::npos);
   std::tie(code, out) = shell(std::string(NPUVP_BINARY) + " lower gemm --hw " + hw +
-                              " --m 64 --k 64 --n 64 --groups 3 --group-size 6 --placement mesh_block");
+                            " --m 64 --k 64 --n 64 --groups 3 --group-size 6 --placement mesh_block");
   CHECK(code == 1);
   CHECK(out.find("cannot tile 3 blocks of 6 cores on a 4x4 mesh") != std::string::npos);
   shell("rm -rf " + dir);
@@ -65,8 +64,8 @@ TEST_CASE("npuvp lower layer lowers a zoo model's layer and reports its work", "
   // One token: q 1024x2048 + k, v 2 x 1024x1024 + o 2048x1024 + MLP 3 x 1024x3072 = 15728640 MACs,
   // plus attention over one key: 16 heads x (128 + 128).
   CHECK(out.find("MACs 15732736,") != std::string::npos);
-  std::tie(code, out) = shell(std::string(NPUVP_BINARY) + " lower layer --hw " + hw + " --zoo " + zoo +
-                              " --model qwen3-30b-a3b --cores 4");
+  std::tie(code, out) =
+      shell(std::string(NPUVP_BINARY) + " lower layer --hw " + hw + " --zoo " + zoo + " --model qwen3-30b-a3b --cores 4");
   CHECK(code == 1);
   CHECK(out.find("MoE layers need a static token->expert assignment") != std::string::npos);
 }
@@ -85,7 +84,7 @@ TEST_CASE("npuvp scenario check/describe and lower step", "[kernels][cli]") {
   const std::string dir = "lower_step_cli_test";
   REQUIRE(shell("mkdir -p " + dir).first == 0);
   std::tie(code, out) = shell(bin + " lower step " + src + "/scenarios/run/tiny_functional_4x4.yaml" + zoo + " --out " +
-                              dir + " --stats " + dir + "/stats.json");
+                            dir + " --stats " + dir + "/stats.json");
   CHECK(code == 0);
   // Stage 0 -> stage 1 of each replica: tp 2 ranks each send the replica's [T x 64] fp32 activations (T = 8, 2).
   CHECK(out.find("pipeline_send                    8                 0               0            5120") !=

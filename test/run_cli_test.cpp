@@ -15,6 +15,7 @@ using nlohmann::json;
 
 namespace {
 
+
 json load(const std::string& path) {
   std::ifstream in(path);
   REQUIRE(in);
@@ -32,8 +33,10 @@ TEST_CASE("npuvp run on a tiny functional scenario prints the breakdown and writ
       shell(npuvp + NPUVP_SOURCE_DIR + "/scenarios/run/tiny_functional_4x4.yaml --functional --out " + dir);
   INFO(out);
   REQUIRE(rc == 0);
+  // The step's last layer reduce-scatters instead of all-reducing (docs/lowering.md).
   for (const char* s : {"per operator", "layer0.qkv_proj", "layer2.down_allreduce", "layer3.down_reduce_scatter",
-                        "totals", "tokens/s", "compute (matrix)", "NoC links", "HBM", "wall-clock"})
+                        "totals", "tokens/s",
+                        "compute (matrix)", "NoC links", "HBM", "wall-clock"})
     CHECK(out.find(s) != std::string::npos);
 
   // Per-operator engine time, summed over the ops, is each engine's whole busy time.
@@ -57,9 +60,9 @@ TEST_CASE("npuvp run on a tiny functional scenario prints the breakdown and writ
   CHECK(groups["run.ops.layer_barrier"]["bound"]["value"] == "sync");
   CHECK(cores_matrix > 0);
   CHECK(ops_matrix == Approx(cores_matrix).epsilon(1e-9));
-  CHECK(ops_dma == Approx(cores_dma).epsilon(1e-9));      // overlapped DMA time split over the ops, not double-counted
+  CHECK(ops_dma == Approx(cores_dma).epsilon(1e-9));  // overlapped DMA time split over the ops, not double-counted
   CHECK(ops_flops == Approx(cores_flops).epsilon(1e-9));  // lowering's figures = what the cores executed
-  CHECK(st["meta"]["tokens"] == 10);                      // 5 + 3 prefill + 2 decode
+  CHECK(st["meta"]["tokens"] == 10);                       // 5 + 3 prefill + 2 decode
 
   // Perfetto trace-event JSON: a track per core engine, router and HBM channel.
   const json tr = load(dir + "/trace.json");

@@ -60,9 +60,8 @@ int bench_roofline(const std::vector<std::string>& args) {
       "zoo", po::value(&zoo)->default_value(zoo), "folder of the model zoo")(
       "layers", po::value(&layers)->default_value(layers), "layers simulated (one pipeline stage: pp = 1)")(
       "mode", po::value(&mode), "at|lt: override NoC, HBM and SRAM modes")(
-      "perfmodel",
-      "also print the perfmodel's time (perf::evaluate currently aborts with heap corruption on these "
-      "streams: off by default)");
+      "perfmodel", "also print the perfmodel's time (perf::evaluate currently aborts with heap corruption on these "
+                   "streams: off by default)");
   po::variables_map vm;
   if (!parse("npuvp bench roofline [--decode FILE] [--prefill FILE] [--layers N] [--mode at|lt]", desc, args, vm))
     return 0;
