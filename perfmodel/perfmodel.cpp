@@ -593,13 +593,8 @@ class model {
     const double t0 = m_now + m_p.command_overhead_ns;
     const double clock = m_hw.core.clock_ghz;
     if (auto* m = std::get_if<matmul_cmd>(&c)) {
-      // A weight tile larger than the array runs as ceil(k/R) x ceil(n/C) folds,
-      // each timed by the single-tile formula (as models/npu_core/npu_core.cpp does).
-      const uint64_t R = m_hw.core.matrix.rows, C = m_hw.core.matrix.cols;
-      uint64_t cycles = 0;
-      for (uint64_t k0 = 0; k0 < m->k; k0 += R)
-        for (uint64_t n0 = 0; n0 < m->n; n0 += C)
-          cycles += core_timing::matmul_cycles(m->m, std::min(R, m->k - k0), std::min(C, m->n - n0), m_hw.core.matrix);
+      // Folds back to back with double-buffered weights (as models/npu_core/npu_core.cpp does).
+      const uint64_t cycles = core_timing::matmul_command_cycles(m->m, m->k, m->n, m_hw.core.matrix);
       push(t0 + cycles / clock, ev::compute_done, core, e, slot);
     } else if (auto* v = std::get_if<vector_cmd>(&c)) {
       const uint64_t elems = uint64_t(v->rows) * v->cols;

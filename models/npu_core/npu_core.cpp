@@ -333,13 +333,9 @@ std::vector<float> npu_core::read_floats(uint32_t addr, uint64_t count, size_t i
 }
 
 void npu_core::run_matmul(const kernels::matmul_cmd& m, size_t i) {
-  // A weight tile larger than the array runs as ceil(k/R) x ceil(n/C) folds,
-  // each timed by the single-tile formula.
-  const uint64_t rows = uint64_t(m_cfg.matrix.rows), cols = uint64_t(m_cfg.matrix.cols);
-  uint64_t cycles = 0;
-  for (uint64_t k0 = 0; k0 < m.k; k0 += rows)
-    for (uint64_t n0 = 0; n0 < m.n; n0 += cols)
-      cycles += core_timing::matmul_cycles(m.m, std::min(rows, m.k - k0), std::min(cols, m.n - n0), m_cfg.matrix);
+  // Folds of a weight tile larger than the array run back to back with
+  // double-buffered weights (core_timing::matmul_command_cycles).
+  const uint64_t cycles = core_timing::matmul_command_cycles(m.m, m.k, m.n, m_cfg.matrix);
   if (cycles) wait(m_period * static_cast<double>(cycles));
   if (m_functional) {
     if (m.type != kernels::dtype::fp32 && m.type != kernels::dtype::bf16)
