@@ -206,22 +206,65 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     if (!job.op_prefix.empty()) ctx.begin_op(job.op_prefix + "." + op);
   };
 
+  // Token rows of each rank's part of the output, as element chunks of [T x h].
+  std::vector<chunk> out_rows;
+  for (int r = 0; r < n; ++r) {
+    const auto [t0, t1] = split_range(T, n, r);
+    out_rows.push_back({t0 * h, (t1 - t0) * h});
+  }
+  // Only the stored rows are needed: as in Megatron's sequence parallelism (Korthikanti et al., MLSys
+  // 2023), the o_proj partial sums are reduce-scattered by rows, each rank adds the residual and
+  // normalises the chunk it reduced, and the matmul operand (bf16 when the weights are) is all-gathered
+  // for gate/up; the down projection is reduce-scattered too and each rank stores the chunk it reduced.
+  // The all-reduces' all-gather halves of fp32 rows become one of the operand.
+  const bool rows_only = job.out_rows_only && job.store_out && !moe && !split_mn && !split_2d;
+  // The all-gathered matmul operand (in 4-byte words: a bf16 row is h / 2 of them); rank r owns the
+  // rows out_rows[(r + 1) mod n], the chunk its reduce-scatter leaves it.
+  const uint32_t gathered = narrow ? x16 : xn;
+  std::vector<chunk> words;
+  for (const chunk& c : out_rows) words.push_back({c.offset * aeb / 4, c.elems * aeb / 4});
+  // rows_only with x in HBM: the input is sequence-parallel too: each rank loads and normalises its
+  // own rows of x (the only ones its residual adds need) and the normalised operand is all-gathered
+  // over the NoC, instead of every rank loading all of x from HBM.
+  const bool rows_input = rows_only && !x_in_sram;
+
   // Attention: everything up to the o_proj partial sum.
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
     auto emit = [&](const command& c) { ctx.emit(me, c); };
     label("input_norm");
-    if (!x_in_sram) load_2d(ctx, me, job.x_in, h, x, h, T, h);
     load_2d(ctx, me, w.input_norm, h, norm1, h, 1, h);
-    ctx.order(me, engine::dma, engine::vector);
-    emit(vec(vector_op::rmsnorm, T, h, x, norm1, xn, eps));
+    if (rows_input) {
+      const chunk mine = out_rows[(r + 1) % n];
+      const auto at = static_cast<uint32_t>(mine.offset * 4), rows = static_cast<uint32_t>(mine.elems / h);
+      load_2d(ctx, me, job.x_in + mine.offset * 4, h, x + at, h, rows, h);
+      ctx.order(me, engine::dma, engine::vector);
+      emit(vec(vector_op::rmsnorm, rows, h, x + at, norm1, xn + at, eps));
+      if (narrow) emit(vec(vector_op::to_bf16, 1, rows * h, xn + at, 0, static_cast<uint32_t>(x16 + mine.offset * 2)));
+    } else {
+      if (!x_in_sram) load_2d(ctx, me, job.x_in, h, x, h, T, h);
+      ctx.order(me, engine::dma, engine::vector);
+      emit(vec(vector_op::rmsnorm, T, h, x, norm1, xn, eps));
+    }
     if (model.has_qk_norm()) {
       load_2d(ctx, me, w.q_norm, hd, qn, hd, 1, hd);
       load_2d(ctx, me, w.k_norm, hd, kn, hd, 1, hd);
     }
+  }
+  if (rows_input) {
+    label("input_allgather");
+    ring_all_gather(ctx, group, gathered, words, 1, engine::vector);
+  }
+  for (int r = 0; r < n; ++r) {
+    const int me = group[r];
     label("qkv_proj");
-    const uint32_t xq = operand(me, xn, T * h);
-    ctx.order(me, engine::vector, engine::matrix);
+    uint32_t xq = gathered;
+    if (rows_input) {
+      ctx.order(me, engine::dma, engine::matrix);
+    } else {
+      xq = operand(me, xn, T * h);
+      ctx.order(me, engine::vector, engine::matrix);
+    }
     if (split_k) {  // partial products over the rank's rows h_r of every weight
       const auto [h0, h1] = split_range(h, n, r);
       const auto hr_rows = static_cast<uint32_t>(h1 - h0);
@@ -404,18 +447,6 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     ctx.order(me, engine::vector, engine::matrix);
     project(me, ao, hr * hd, w.o, w.o + uint64_t(r) * hr * hd * h * eb, h, y, T, hr * hd, h);
   }
-  // Token rows of each rank's part of the output, as element chunks of [T x h].
-  std::vector<chunk> out_rows;
-  for (int r = 0; r < n; ++r) {
-    const auto [t0, t1] = split_range(T, n, r);
-    out_rows.push_back({t0 * h, (t1 - t0) * h});
-  }
-  // Only the stored rows are needed: as in Megatron's sequence parallelism (Korthikanti et al., MLSys
-  // 2023), the o_proj partial sums are reduce-scattered by rows, each rank adds the residual and
-  // normalises the chunk it reduced, and the matmul operand (bf16 when the weights are) is all-gathered
-  // for gate/up; the down projection is reduce-scattered too and each rank stores the chunk it reduced.
-  // The all-reduces' all-gather halves of fp32 rows become one of the operand.
-  const bool rows_only = job.out_rows_only && job.store_out && !moe && !split_mn && !split_2d;
   engine attention_done = engine::matrix;
   if (rows_only) {
     label("o_reduce_scatter");
@@ -424,11 +455,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     label("o_allreduce");
     attention_done = ring_all_reduce(ctx, group, y, uint64_t(T) * h, engine::matrix);
   }
-  // The gate/up operand: rows_only all-gathers it (in 4-byte words: a bf16 row is h / 2 of them).
-  const uint32_t gathered = narrow ? x16 : xn;
+  // The gate/up operand: rows_only all-gathers it.
   if (rows_only) {
-    std::vector<chunk> words;
-    for (const chunk& c : out_rows) words.push_back({c.offset * aeb / 4, c.elems * aeb / 4});
     for (int r = 0; r < n; ++r) {
       const int me = group[r];
       const chunk mine = out_rows[(r + 1) % n];

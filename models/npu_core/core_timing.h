@@ -34,8 +34,9 @@ inline uint64_t matmul_cycles(uint64_t m, uint64_t k, uint64_t n, const matrix_c
 // (fill and drain of consecutive folds overlap). Folds t = 1..T:
 //   k_1 + sum_t max(m, k_{t+1}) + (k_T + n_T - 2),   k_{T+1} = 0:
 // the first load, one issue interval per fold, the last fold's drain. One fold
-// is exactly matmul_cycles. Consecutive commands do not overlap (the engine
-// retires a command when its results are in the SRAM).
+// is exactly matmul_cycles; consecutive commands overlap the same way
+// (matmul_follow_cycles), so k folds in one command take as long as k one-fold
+// commands back to back.
 inline uint64_t matmul_command_cycles(uint64_t m, uint64_t k, uint64_t n, const matrix_config& array) {
   if (m == 0 || k == 0 || n == 0) return 0;
   const uint64_t R = uint64_t(array.rows), C = uint64_t(array.cols);
@@ -46,6 +47,31 @@ inline uint64_t matmul_command_cycles(uint64_t m, uint64_t k, uint64_t n, const 
   uint64_t cycles = k_of(0);
   for (uint64_t t = 0; t < folds; ++t) cycles += std::max(m, t + 1 < folds ? k_of(t + 1) : uint64_t(0));
   return cycles + k_last + n_last - 2;
+}
+
+// The last fold's drain, k_T + n_T - 2 cycles: the results leaving the array
+// after the command's last input row entered.
+inline uint64_t matmul_drain_cycles(uint64_t m, uint64_t k, uint64_t n, const matrix_config& array) {
+  if (m == 0 || k == 0 || n == 0) return 0;
+  const uint64_t R = uint64_t(array.rows), C = uint64_t(array.cols);
+  return (k - (k - 1) / R * R) + (n - (n - 1) / C * C) - 2;
+}
+
+// A matmul command that starts on the matrix unit the moment the previous one
+// retired (nothing between them on the matrix engine but zero-time
+// waits/signals): its first fold's weights (k_1 = min(k, rows)) were shifted in
+// behind the previous command's last m_prev input rows (double-buffered, the
+// TPU's weight FIFO prefetch, Jouppi et al. ISCA 2017 section 2) and its first
+// row entered right behind the previous command's last, so the previous
+// command's drain d_prev (matmul_drain_cycles) and min(k_1, m_prev) of its own
+// load are hidden:
+//   alone - d_prev - min(k_1, m_prev), at least 0 (commands retire in order).
+// `alone` is matmul_command_cycles. The prefetch assumes the command's
+// operands were ready while the previous one streamed.
+inline uint64_t matmul_follow_cycles(uint64_t alone, uint64_t k, uint64_t prev_m, uint64_t prev_drain,
+                                     const matrix_config& array) {
+  const uint64_t hidden = prev_drain + std::min({k, uint64_t(array.rows), prev_m});
+  return alone > hidden ? alone - hidden : 0;
 }
 
 // Passes a vector op makes over its data per element (element-wise ops read
