@@ -129,6 +129,12 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   // Every rank allocates the same buffers at the same offsets.
   auto buffer = [&](uint64_t elems, const char* name) { return ctx.alloc_symmetric(group, elems * 4, name); };
   const bool x_in_sram = job.x_sram >= 0;
+  const bool rows_only = job.out_rows_only && job.store_out && !moe && !split_mn && !split_2d;
+  // rows_only with x in HBM: the input is sequence-parallel too: each rank loads and normalises its
+  // own rows of x (the only ones its residual adds need) and the normalised operand is all-gathered
+  // over the NoC, instead of every rank loading all of x from HBM.
+  const bool rows_input = rows_only && !x_in_sram;
+  const bool x_in_place = x_in_sram || rows_input;  // the residual adds update x in place
   const uint32_t x = x_in_sram ? static_cast<uint32_t>(job.x_sram) : buffer(uint64_t(T) * h, "x");
   const uint32_t xn = buffer(uint64_t(T) * h, "normed x");
   const uint32_t norm1 = buffer(h, "input_norm"), norm2 = buffer(h, "post_attention_norm");
@@ -187,13 +193,13 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
                  alpha = buffer(br, "rescale"), lrow = buffer(br, "row sum"), rsum = buffer(br, "tile row sum");
   const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial");
   // x in SRAM is updated in place: x2 = x + y, then out = x2 + d.
-  const uint32_t x2 = x_in_sram ? x : buffer(uint64_t(T) * h, "residual");
+  const uint32_t x2 = x_in_place ? x : buffer(uint64_t(T) * h, "residual");
   const uint32_t g = buffer(uint64_t(T) * gcols, "gate"), u = buffer(uint64_t(T) * gcols, "up");
   // The down partial reuses the o_proj partial's buffer: y is last read by the residual add (vector),
   // which is ordered before the down matmul writes (vector -> matrix), and the all-reduce's handshakes
   // keep peers from writing into it before.
   const uint32_t d = y;
-  const uint32_t out = x_in_sram ? x : buffer(uint64_t(T) * h, "layer out");
+  const uint32_t out = x_in_place ? x : buffer(uint64_t(T) * h, "layer out");
   const auto& w = job.weights;
   // split_2d: gate/up kept block-major by I_i ([block i][T x I_i]), the down output by h_j.
   const std::vector<chunk> i_blocks = mnk_blocks(T, I, grid_p), h_blocks = mnk_blocks(T, h, grid_q);
@@ -217,16 +223,11 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   // normalises the chunk it reduced, and the matmul operand (bf16 when the weights are) is all-gathered
   // for gate/up; the down projection is reduce-scattered too and each rank stores the chunk it reduced.
   // The all-reduces' all-gather halves of fp32 rows become one of the operand.
-  const bool rows_only = job.out_rows_only && job.store_out && !moe && !split_mn && !split_2d;
   // The all-gathered matmul operand (in 4-byte words: a bf16 row is h / 2 of them); rank r owns the
   // rows out_rows[(r + 1) mod n], the chunk its reduce-scatter leaves it.
   const uint32_t gathered = narrow ? x16 : xn;
   std::vector<chunk> words;
   for (const chunk& c : out_rows) words.push_back({c.offset * aeb / 4, c.elems * aeb / 4});
-  // rows_only with x in HBM: the input is sequence-parallel too: each rank loads and normalises its
-  // own rows of x (the only ones its residual adds need) and the normalised operand is all-gathered
-  // over the NoC, instead of every rank loading all of x from HBM.
-  const bool rows_input = rows_only && !x_in_sram;
 
   // Attention: everything up to the o_proj partial sum.
   for (int r = 0; r < n; ++r) {
