@@ -132,9 +132,11 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const bool rows_only = job.out_rows_only && job.store_out && !moe && !split_mn && !split_2d;
   // rows_only with x in HBM: the input is sequence-parallel too: each rank loads and normalises its
   // own rows of x (the only ones its residual adds need) and the normalised operand is all-gathered
-  // over the NoC, instead of every rank loading all of x from HBM.
-  const bool rows_input = rows_only && !x_in_sram;
-  const bool x_in_place = x_in_sram || rows_input;  // the residual adds update x in place
+  // over the NoC, instead of every rank loading all of x from HBM. Only with at least an array's
+  // rows (matrix.rows) per rank: below, the ring's n - 1 latency-bound steps cost more than the few
+  // rows they save (a threshold, not a cost model; Qwen3-8B decode, batch 1: +40 us with the gather).
+  const bool rows_input =
+      rows_only && !x_in_sram && T >= uint64_t(n) * uint64_t(ctx.hw().core.matrix.rows);
   const uint32_t x = x_in_sram ? static_cast<uint32_t>(job.x_sram) : buffer(uint64_t(T) * h, "x");
   const uint32_t xn = buffer(uint64_t(T) * h, "normed x");
   const uint32_t norm1 = buffer(h, "input_norm"), norm2 = buffer(h, "post_attention_norm");
@@ -192,14 +194,14 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t mrow = buffer(br, "row max"), mnew = buffer(br, "new row max"), tmax = buffer(br, "tile row max"),
                  alpha = buffer(br, "rescale"), lrow = buffer(br, "row sum"), rsum = buffer(br, "tile row sum");
   const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial");
-  // x in SRAM is updated in place: x2 = x + y, then out = x2 + d.
-  const uint32_t x2 = x_in_place ? x : buffer(uint64_t(T) * h, "residual");
+  // x (the caller's in SRAM, or the layer's copy of x_in) is updated in place: x2 = x + y, then out = x2 + d.
+  const uint32_t x2 = x;
   const uint32_t g = buffer(uint64_t(T) * gcols, "gate"), u = buffer(uint64_t(T) * gcols, "up");
   // The down partial reuses the o_proj partial's buffer: y is last read by the residual add (vector),
   // which is ordered before the down matmul writes (vector -> matrix), and the all-reduce's handshakes
   // keep peers from writing into it before.
   const uint32_t d = y;
-  const uint32_t out = x_in_place ? x : buffer(uint64_t(T) * h, "layer out");
+  const uint32_t out = x;
   const auto& w = job.weights;
   // split_2d: gate/up kept block-major by I_i ([block i][T x I_i]), the down output by h_j.
   const std::vector<chunk> i_blocks = mnk_blocks(T, I, grid_p), h_blocks = mnk_blocks(T, h, grid_q);

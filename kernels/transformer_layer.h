@@ -54,8 +54,8 @@ struct layer_job {
   uint32_t kv_tile = 128;        // keys per attention tile (<= core.matrix.rows and cols)
   // Query rows per attention block (prefill): a causal prefill skips the KV tiles that lie wholly after
   // a block's last query. Smaller blocks skip more of the masked half, but every matmul command then
-  // streams fewer rows past its weight tile (2k + n cycles of load and skew per command,
-  // core_timing::matmul_cycles): 1024 rows is the cheaper of the two on 128x128 arrays for 2048 tokens.
+  // streams fewer rows past its weight tile (a weight load hidden only behind min(k, m) rows of the
+  // previous command, core_timing::matmul_follow_cycles).
   uint32_t query_tile = 1024;
   uint32_t weight_tile = 128;  // weight columns per streamed tile (two tiles in SRAM at a time)
   // Projection and MLP weights in HBM: fp32, or bf16 (then each matmul's activation operand is rounded
