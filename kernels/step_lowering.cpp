@@ -248,8 +248,7 @@ lowered_step lower_step(const scenario& s) {
     // A step of one layer on one stage: the layer reads x from HBM itself (its rows only when it
     // stores only the rows it reduced: transformer_layer.cpp's sequence-parallel input).
     const bool x_from_hbm = pp == 1 && out.stage_layers[0].second - out.stage_layers[0].first == 1;
-    const uint32_t x =
-        x_from_hbm ? 0 : ctx.alloc_symmetric(replica_cores, uint64_t(T) * h * 4, "activations x");
+    const uint32_t x = x_from_hbm ? 0 : ctx.alloc_symmetric(replica_cores, uint64_t(T) * h * 4, "activations x");
     if (kv_in_sram) {
       const uint64_t bytes = batch.size() * (KV / tp) * positions(batch) * hd * 4;
       for (int st = 0; st < pp; ++st)

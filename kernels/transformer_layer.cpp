@@ -135,8 +135,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   // over the NoC, instead of every rank loading all of x from HBM. Only with at least an array's
   // rows (matrix.rows) per rank: below, the ring's n - 1 latency-bound steps cost more than the few
   // rows they save (a threshold, not a cost model; Qwen3-8B decode, batch 1: +40 us with the gather).
-  const bool rows_input =
-      rows_only && !x_in_sram && T >= uint64_t(n) * uint64_t(ctx.hw().core.matrix.rows);
+  const bool rows_input = rows_only && !x_in_sram && T >= uint64_t(n) * uint64_t(ctx.hw().core.matrix.rows);
   const uint32_t x = x_in_sram ? static_cast<uint32_t>(job.x_sram) : buffer(uint64_t(T) * h, "x");
   const uint32_t xn = buffer(uint64_t(T) * h, "normed x");
   const uint32_t norm1 = buffer(h, "input_norm"), norm2 = buffer(h, "post_attention_norm");

@@ -604,7 +604,8 @@ class model {
         if (s.last_matmul.m > 0 && m_now == s.last_matmul.end)
           cycles = core_timing::matmul_follow_cycles(cycles, m->k, s.last_matmul.m, s.last_matmul.drain_cycles,
                                                      m_hw.core.matrix);
-        s.last_matmul = {t0 + cycles / clock, m->m, core_timing::matmul_drain_cycles(m->m, m->k, m->n, m_hw.core.matrix)};
+        s.last_matmul = {t0 + cycles / clock, m->m,
+                         core_timing::matmul_drain_cycles(m->m, m->k, m->n, m_hw.core.matrix)};
       }
       push(t0 + cycles / clock, ev::compute_done, core, e, slot);
     } else if (auto* v = std::get_if<vector_cmd>(&c)) {

@@ -340,7 +340,8 @@ void npu_core::run_matmul(const kernels::matmul_cmd& m, size_t i) {
   if (cycles) {
     const sc_time now = sc_core::sc_time_stamp();
     if (m_last_matmul.m > 0 && now == m_last_matmul.end)
-      cycles = core_timing::matmul_follow_cycles(cycles, m.k, m_last_matmul.m, m_last_matmul.drain_cycles, m_cfg.matrix);
+      cycles =
+          core_timing::matmul_follow_cycles(cycles, m.k, m_last_matmul.m, m_last_matmul.drain_cycles, m_cfg.matrix);
     m_last_matmul = {now + m_period * static_cast<double>(cycles), m.m,
                      core_timing::matmul_drain_cycles(m.m, m.k, m.n, m_cfg.matrix)};
   }
