@@ -247,7 +247,10 @@ lowered_step lower_step(const scenario& s) {
       for (int c : out.groups[d * pp + st]) replica_cores.push_back(c);
     // The activations stay in SRAM, at the same offset on every core of the replica, so
     // one stage sends them straight into the next stage's buffer.
-    const uint32_t x = ctx.alloc_symmetric(replica_cores, uint64_t(T) * h * 4, "activations x");
+    // A step of one layer on one stage: the layer reads x from HBM itself (its rows only when it
+    // stores only the rows it reduced: transformer_layer.cpp's sequence-parallel input).
+    const bool x_from_hbm = pp == 1 && out.stage_layers[0].second - out.stage_layers[0].first == 1;
+    const uint32_t x = x_from_hbm ? 0 : ctx.alloc_symmetric(replica_cores, uint64_t(T) * h * 4, "activations x");
     if (kv_in_sram) {
       const uint64_t bytes = batch.size() * (KV / tp) * positions(batch) * hd * 4;
       for (int st = 0; st < pp; ++st)
@@ -265,7 +268,7 @@ lowered_step lower_step(const scenario& s) {
       const std::vector<int>& group = out.groups[d * pp + st];
       const uint16_t barrier = ctx.new_barrier_group();
       const auto [first, last] = out.stage_layers[st];
-      for (int r = 0; r < tp; ++r) {
+      for (int r = 0; r < tp && !x_from_hbm; ++r) {
         if (st == 0) {
           ctx.begin_op("input");
           load_2d(ctx, group[r], out.x_in[d], h, x, h, T, h);
@@ -293,8 +296,10 @@ lowered_step lower_step(const scenario& s) {
         job.cache = out.kv[d][l];
         job.batch = batch;
         job.x_out = out.x_out[d];
-        job.x_sram = x;
+        job.x_sram = x_from_hbm ? int64_t(-1) : int64_t(x);
+        job.x_in = out.x_in[d];
         job.store_out = st == pp - 1 && l == last - 1;
+        job.out_rows_only = job.store_out;  // nothing reads x in SRAM after the step's last layer
         job.kv_tile = static_cast<uint32_t>(s.step.kv_tile);
         job.weight_tile = static_cast<uint32_t>(s.step.weight_tile);
         job.weight_type = s.weights;

@@ -149,6 +149,13 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   // Every rank allocates the same buffers at the same offsets.
   auto buffer = [&](uint64_t elems, const char* name) { return ctx.alloc_symmetric(group, elems * 4, name); };
   const bool x_in_sram = job.x_sram >= 0;
+  const bool rows_only = job.out_rows_only && job.store_out && !moe && !split_mn && !split_2d && !wide;
+  // rows_only with x in HBM: the input is sequence-parallel too: each rank loads and normalises its
+  // own rows of x (the only ones its residual adds need) and the normalised operand is all-gathered
+  // over the NoC, instead of every rank loading all of x from HBM. Only with at least an array's
+  // rows (matrix.rows) per rank: below, the ring's n - 1 latency-bound steps cost more than the few
+  // rows they save (a threshold, not a cost model; Qwen3-8B decode, batch 1: +40 us with the gather).
+  const bool rows_input = rows_only && !x_in_sram && T >= uint64_t(n) * uint64_t(ctx.hw().core.matrix.rows);
   const uint32_t x = x_in_sram ? static_cast<uint32_t>(job.x_sram) : buffer(uint64_t(T) * h, "x");
   const uint32_t xn = buffer(uint64_t(T) * h, "normed x");
   const uint32_t norm1 = buffer(h, "input_norm"), norm2 = buffer(h, "post_attention_norm");
@@ -197,22 +204,28 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t q = buffer(uint64_t(T) * (qh + 2 * kh) * hd, "Q, K, V"), k = q + T * qh * hd * 4,
                  v = k + T * kh * hd * 4;
   const uint32_t att = buffer(uint64_t(T) * att_heads * hd, "attention out");
-  const uint32_t kt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "K tile");
-  const uint32_t vt = job.cache.space == mem_space::sram ? 0 : buffer(uint64_t(bc) * hd, "V tile");
-  const uint32_t sc = buffer(uint64_t(m_max) * bc, "scores"), o = buffer(uint64_t(m_max) * hd, "O accumulator");
-  const uint32_t mrow = buffer(m_max, "row max"), mnew = buffer(m_max, "new row max"),
-                 tmax = buffer(m_max, "tile row max"), alpha = buffer(m_max, "rescale"),
-                 lrow = buffer(m_max, "row sum"), rsum = buffer(m_max, "tile row sum");
+  // Attention works on blocks of up to `br` query rows. The K/V tiles read from the HBM cache, and the
+  // score tiles, are double-buffered so that the matrix unit computes the scores of tile j+1 while the
+  // vector unit runs the softmax of tile j (software pipelining as in FlashAttention-3, Shah et al. 2024,
+  // and the ping-pong buffers of NPU attention kernels).
+  if (job.query_tile == 0) throw error(what + ": query_tile must be > 0");
+  const uint32_t br = std::min(m_max, job.query_tile);
+  const uint32_t kt = job.cache.space == mem_space::sram ? 0 : buffer(2ull * bc * hd, "K tiles (2 buffers)");
+  const uint32_t vt = job.cache.space == mem_space::sram ? 0 : buffer(2ull * bc * hd, "V tiles (2 buffers)");
+  const uint32_t sc = buffer(2ull * br * bc, "score tiles (2 buffers)"), o = buffer(uint64_t(br) * hd, "O accumulator");
+  const uint32_t o_out = buffer(uint64_t(br) * hd, "O normalised");
+  const uint32_t mrow = buffer(br, "row max"), mnew = buffer(br, "new row max"), tmax = buffer(br, "tile row max"),
+                 alpha = buffer(br, "rescale"), lrow = buffer(br, "row sum"), rsum = buffer(br, "tile row sum");
   const uint32_t y = buffer(uint64_t(T) * h, "o_proj partial");
-  // x in SRAM is updated in place: x2 = x + y, then out = x2 + d.
-  const uint32_t x2 = x_in_sram ? x : buffer(uint64_t(T) * h, "residual");
+  // x (the caller's in SRAM, or the layer's copy of x_in) is updated in place: x2 = x + y, then out = x2 + d.
+  const uint32_t x2 = x;
   // gate and up back to back (one all-reduce in wide k_split).
   const uint32_t g = buffer(2 * uint64_t(T) * gcols, "gate, up"), u = g + T * gcols * 4;
   // The down partial reuses the o_proj partial's buffer: y is last read by the residual add (vector),
   // which is ordered before the down matmul writes (vector -> matrix), and the all-reduce's handshakes
   // keep peers from writing into it before.
   const uint32_t d = y;
-  const uint32_t out = x_in_sram ? x : buffer(uint64_t(T) * h, "layer out");
+  const uint32_t out = x;
   const auto& w = job.weights;
   // split_2d: gate/up kept block-major by I_i ([block i][T x I_i]), the down output by h_j.
   const std::vector<chunk> i_blocks = mnk_blocks(T, I, grid_p), h_blocks = mnk_blocks(T, h, grid_q);
@@ -255,22 +268,60 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint32_t split_slots =
       wide ? buffer(uint64_t(job.batch.size()) * ranks_per_kv * (per_kv * hd + 2 * per_kv), "split-key partials") : 0;
   const uint32_t split_tag = wide ? ctx.new_tag() : 0;
+  // Token rows of each rank's part of the output, as element chunks of [T x h].
+  std::vector<chunk> out_rows;
+  for (int r = 0; r < n; ++r) {
+    const auto [t0, t1] = split_range(T, n, r);
+    out_rows.push_back({t0 * h, (t1 - t0) * h});
+  }
+  // Only the stored rows are needed: as in Megatron's sequence parallelism (Korthikanti et al., MLSys
+  // 2023), the o_proj partial sums are reduce-scattered by rows, each rank adds the residual and
+  // normalises the chunk it reduced, and the matmul operand (bf16 when the weights are) is all-gathered
+  // for gate/up; the down projection is reduce-scattered too and each rank stores the chunk it reduced.
+  // The all-reduces' all-gather halves of fp32 rows become one of the operand.
+  // The all-gathered matmul operand (in 4-byte words: a bf16 row is h / 2 of them); rank r owns the
+  // rows out_rows[(r + 1) mod n], the chunk its reduce-scatter leaves it.
+  const uint32_t gathered = narrow ? x16 : xn;
+  std::vector<chunk> words;
+  for (const chunk& c : out_rows) words.push_back({c.offset * aeb / 4, c.elems * aeb / 4});
+
   // Attention: everything up to the o_proj partial sum.
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
     auto emit = [&](const command& c) { ctx.emit(me, c); };
     label("input_norm");
-    if (!x_in_sram) load_2d(ctx, me, job.x_in, h, x, h, T, h);
     load_2d(ctx, me, w.input_norm, h, norm1, h, 1, h);
-    ctx.order(me, engine::dma, engine::vector);
-    emit(vec(vector_op::rmsnorm, T, h, x, norm1, xn, eps));
+    if (rows_input) {
+      const chunk mine = out_rows[(r + 1) % n];
+      const auto at = static_cast<uint32_t>(mine.offset * 4), rows = static_cast<uint32_t>(mine.elems / h);
+      load_2d(ctx, me, job.x_in + mine.offset * 4, h, x + at, h, rows, h);
+      ctx.order(me, engine::dma, engine::vector);
+      emit(vec(vector_op::rmsnorm, rows, h, x + at, norm1, xn + at, eps));
+      if (narrow) emit(vec(vector_op::to_bf16, 1, rows * h, xn + at, 0, static_cast<uint32_t>(x16 + mine.offset * 2)));
+    } else {
+      if (!x_in_sram) load_2d(ctx, me, job.x_in, h, x, h, T, h);
+      ctx.order(me, engine::dma, engine::vector);
+      emit(vec(vector_op::rmsnorm, T, h, x, norm1, xn, eps));
+    }
     if (model.has_qk_norm()) {
       load_2d(ctx, me, w.q_norm, hd, qn, hd, 1, hd);
       load_2d(ctx, me, w.k_norm, hd, kn, hd, 1, hd);
     }
+  }
+  if (rows_input) {
+    label("input_allgather");
+    ring_all_gather(ctx, group, gathered, words, 1, engine::vector);
+  }
+  for (int r = 0; r < n; ++r) {
+    const int me = group[r];
     label("qkv_proj");
-    const uint32_t xq = operand(me, xn, T * h);
-    ctx.order(me, engine::vector, engine::matrix);
+    uint32_t xq = gathered;
+    if (rows_input) {
+      ctx.order(me, engine::dma, engine::matrix);
+    } else {
+      xq = operand(me, xn, T * h);
+      ctx.order(me, engine::vector, engine::matrix);
+    }
     if (split_k) {  // partial products over the rank's rows h_r of every weight
       const auto [h0, h1] = split_range(h, n, r);
       const auto hr_rows = static_cast<uint32_t>(h1 - h0);
@@ -341,6 +392,18 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       t0 += seq.new_tokens;
     }
     label("attention");
+    // Q is scaled by 1/sqrt(hd) once instead of every score tile (FlashAttention-2 folds the scale into
+    // the exponent the same way; Dao 2023). Then the matrix unit reads the roped Q and K.
+    emit(vec(vector_op::scale, T * qh, hd, q, 0, q, 1.0f / std::sqrt(float(hd))));
+    ctx.order(me, engine::vector, engine::matrix);
+    // A cache in SRAM is read in place: a tile reaching into the appended positions needs the append
+    // done. (An HBM cache is loaded by the DMA, behind the append.)
+    if (cache_in_sram) ctx.order(me, engine::dma, engine::matrix);
+    // Scores ready / P V done (matrix -> vector) and probabilities ready (vector -> matrix): the pair
+    // semaphores count, so each wait below consumes the signal emitted for it, in the same order.
+    const uint16_t to_vector = lowering_context::pair_semaphore(engine::matrix, engine::vector),
+                   to_matrix = lowering_context::pair_semaphore(engine::vector, engine::matrix);
+    bool placed_before = false;  // an earlier block's O is being placed by the DMA (o_out in use)
     t0 = 0;
     for (size_t s = 0; s < job.batch.size(); ++s) {
       const auto& seq = job.batch[s];
@@ -355,9 +418,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       const uint32_t parts = split_keys ? ranks_per_kv : 1;
       // One attention unit reads one KV head once. Decode (one token): the unit is a KV head and its
       // rows are the KV head's per_kv query heads, contiguous in Q, and no key lies after the query.
-      // Prefill: the unit is a query head and its rows are the tokens (row stride qh*hd), causally masked.
+      // Prefill: the unit is a query head and its rows are the tokens (row stride qh*hd), causally
+      // masked, in blocks of br query rows; a block reads the keys up to its last query only.
       const bool decode = seq.new_tokens == 1;
-      const uint32_t m = decode ? per_kv : seq.new_tokens;
+      const uint32_t rows = decode ? per_kv : seq.new_tokens;
       // The rank's query heads and where their outputs go (wide: the leader's block of att).
       const uint32_t rank_heads = kv_count(r) * per_kv;
       const uint32_t att_base = wide ? att + kv_first(r) * T * per_kv * hd * 4 : att;
@@ -366,94 +430,131 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       for (uint32_t unit = 0; unit < units; ++unit) {
         const uint32_t kv_local = decode ? unit : unit / per_kv, first_head = decode ? unit * per_kv : unit;
         const uint64_t head = cache_head(s, r, kv_local) * cache_row;
-        const uint32_t qa = q + (t0 * qh + q_first + first_head) * hd * 4;
-        const uint32_t att_at = att_base + (t0 * rank_heads + first_head) * hd * 4;
-        for (uint32_t tile_id = (last_tile - part) % parts; tile_id <= last_tile; tile_id += parts) {
-          const uint32_t c0 = tile_id * bc, n_keys = std::min(bc, len_all - c0);
-          const bool first = tile_id == (last_tile - part) % parts;
-          // The tiles are single-buffered: load once the matrix unit is done with the last ones.
-          // A cache in SRAM is read in place (the order still puts the append before).
-          ctx.order(me, engine::matrix, engine::dma);
-          const uint64_t tile = (head + uint64_t(c0) * hd) * 4;
-          if (!cache_in_sram) {
-            load_2d(ctx, me, job.cache.k + tile, hd, kt, hd, n_keys, hd);
-            load_2d(ctx, me, job.cache.v + tile, hd, vt, hd, n_keys, hd);
+        for (uint32_t q0 = 0; q0 < rows; q0 += br) {
+          const uint32_t m = std::min(br, rows - q0);
+          const uint32_t first_query = seq.past + q0;  // position of the block's first row (prefill)
+          const uint32_t keys = decode ? len_all : first_query + m;
+          const uint32_t qa = q + ((t0 * qh + q_first + first_head) * hd + q0 * lda) * 4;
+          const uint32_t att_at = att_base + ((t0 * rank_heads + first_head) * hd + q0 * att_ld) * 4;
+          // The key tiles this rank reads, in order (split keys: every parts-th, counted from the last).
+          const uint32_t tiles = (keys + bc - 1) / bc;
+          std::vector<uint32_t> ids;
+          for (uint32_t j = (tiles - 1 - part) % parts; j < tiles; j += parts) ids.push_back(j);
+          // Where key tile j lies: the new tokens' K and V are still in SRAM (row stride kh*hd); older
+          // positions are in the cache (read in place in SRAM, or loaded from HBM into buffer i % 2 for
+          // the i-th tile read).
+          auto source = [&](uint32_t i, bool value) {
+            const uint32_t c0 = ids[i] * bc;
+            if (c0 >= seq.past)
+              return std::pair<uint32_t, uint32_t>(
+                  (value ? v : k) + ((t0 + c0 - seq.past) * kh + k_first + kv_local) * hd * 4, kh * hd);
+            const uint64_t tile = (head + uint64_t(c0) * hd) * 4;
+            if (cache_in_sram)
+              return std::pair<uint32_t, uint32_t>(static_cast<uint32_t>((value ? job.cache.v : job.cache.k) + tile),
+                                                   hd);
+            return std::pair<uint32_t, uint32_t>((value ? vt : kt) + (i % 2) * bc * hd * 4, hd);
+          };
+          auto keys_in = [&](uint32_t i) { return std::min(bc, keys - ids[i] * bc); };
+          auto scores = [&](uint32_t i) { return sc + (i % 2) * br * bc * 4; };
+          // P V of the i-th tile, once the vector unit has written its P and rescaled O.
+          auto pv = [&](uint32_t i) {
+            emit(wait_cmd{engine::matrix, to_matrix, 1});
+            const auto [vb, ldv] = source(i, true);
+            emit(attention_matmul(m, keys_in(i), hd, scores(i), keys_in(i), vb, ldv, o, hd, i > 0, false));
+            emit(signal_cmd{engine::matrix, to_vector, self_core, 1});
+          };
+          for (uint32_t i = 0; i < ids.size(); ++i) {
+            const uint32_t c0 = ids[i] * bc, n_keys = keys_in(i);
+            if (c0 < seq.past && !cache_in_sram) {
+              // Buffer i % 2 was last read by P V of tile i-2, issued before: the DMA waits for it.
+              ctx.order(me, engine::matrix, engine::dma);
+              const uint64_t tile = (head + uint64_t(c0) * hd) * 4;
+              load_2d(ctx, me, job.cache.k + tile, hd, source(i, false).first, hd, n_keys, hd);
+              load_2d(ctx, me, job.cache.v + tile, hd, source(i, true).first, hd, n_keys, hd);
+              ctx.order(me, engine::dma, engine::matrix);
+            }
+            // S_i = Q K_i^T into score buffer i % 2 (last read by P V of tile i-2, earlier on the matrix unit).
+            const auto [kb, ldk] = source(i, false);
+            emit(attention_matmul(m, hd, n_keys, qa, lda, kb, ldk, scores(i), n_keys, false, true));
+            emit(signal_cmd{engine::matrix, to_vector, self_core, 1});
+            if (i > 0) pv(i - 1);  // the matrix unit runs S_i before P V of tile i-1: the softmax of i-1 overlaps
+            // Softmax of tile i on the vector unit, while the matrix unit computes S_i+1.
+            const uint32_t p = scores(i);
+            emit(wait_cmd{engine::vector, to_vector, 1});
+            if (!decode && c0 + n_keys - 1 > first_query)  // a key after the block's first query
+              emit(vec(vector_op::causal_mask, m, n_keys, p, 0, p, 0, c0, first_query));
+            emit(vec(vector_op::row_max, m, n_keys, p, 0, tmax));
+            if (i == 0) {
+              emit(vec(vector_op::copy, 1, m, tmax, 0, mrow));
+              emit(vec(vector_op::sub_row, m, n_keys, p, mrow, p));
+              emit(vec(vector_op::exp, m, n_keys, p, 0, p));
+              emit(vec(vector_op::row_sum, m, n_keys, p, 0, lrow));
+            } else {
+              // Online softmax (Milakov & Gimelshein 2018; Dao et al. 2022): rescale what was summed
+              // so far by exp(old max - new max).
+              emit(vec(vector_op::max, 1, m, mrow, tmax, mnew));
+              emit(vec(vector_op::sub, 1, m, mrow, mnew, alpha));
+              emit(vec(vector_op::exp, 1, m, alpha, 0, alpha));
+              emit(vec(vector_op::sub_row, m, n_keys, p, mnew, p));
+              emit(vec(vector_op::exp, m, n_keys, p, 0, p));
+              emit(vec(vector_op::row_sum, m, n_keys, p, 0, rsum));
+              emit(vec(vector_op::mul, 1, m, lrow, alpha, lrow));
+              emit(vec(vector_op::add, 1, m, lrow, rsum, lrow));
+              emit(vec(vector_op::copy, 1, m, mnew, 0, mrow));
+              emit(wait_cmd{engine::vector, to_vector, 1});  // P V of tile i-1 has updated O
+              emit(vec(vector_op::mul_row, m, hd, o, alpha, o));
+            }
+            emit(signal_cmd{engine::vector, to_matrix, self_core, 1});
           }
-          const auto kta = cache_in_sram ? static_cast<uint32_t>(job.cache.k + tile) : kt;
-          const auto vta = cache_in_sram ? static_cast<uint32_t>(job.cache.v + tile) : vt;
-          ctx.order(me, engine::dma, engine::matrix);
-          emit(attention_matmul(m, hd, n_keys, qa, lda, kta, hd, sc, n_keys, false, true));  // S = Q K^T
-          ctx.order(me, engine::matrix, engine::vector);
-          emit(vec(vector_op::scale, m, n_keys, sc, 0, sc, 1.0f / std::sqrt(float(hd))));
-          if (!decode) emit(vec(vector_op::causal_mask, m, n_keys, sc, 0, sc, 0, c0, seq.past));
-          emit(vec(vector_op::row_max, m, n_keys, sc, 0, tmax));
-          if (first) {
-            emit(vec(vector_op::copy, 1, m, tmax, 0, mrow));
-            emit(vec(vector_op::sub_row, m, n_keys, sc, mrow, sc));
-            emit(vec(vector_op::exp, m, n_keys, sc, 0, sc));
-            emit(vec(vector_op::row_sum, m, n_keys, sc, 0, lrow));
-          } else {
-            // Online softmax (Milakov & Gimelshein 2018; Dao et al. 2022): rescale what was summed
-            // so far by exp(old max - new max).
-            emit(vec(vector_op::max, 1, m, mrow, tmax, mnew));
+          pv(static_cast<uint32_t>(ids.size()) - 1);
+          emit(wait_cmd{engine::vector, to_vector, 1});
+          // Split keys: slot of sequence s from part p on the leader: O [m x hd], row max [m], row sum [m].
+          auto slot = [&](uint32_t p) { return split_slots + (uint32_t(s) * ranks_per_kv + p) * (m * hd + 2 * m) * 4; };
+          if (split_keys && part != 0) {  // send the unnormalised partial to the leader, then free o, mrow, lrow
+            const auto leader = static_cast<uint16_t>(group[r - static_cast<int>(part)]);
+            ctx.order(me, engine::vector, engine::dma);
+            ctx.emit(me, send_cmd{engine::dma, leader, o, slot(part), m * hd * 4, split_tag});
+            ctx.emit(me, send_cmd{engine::dma, leader, mrow, slot(part) + m * hd * 4, m * 4, split_tag});
+            ctx.emit(me, send_cmd{engine::dma, leader, lrow, slot(part) + (m * hd + m) * 4, m * 4, split_tag});
+            ctx.order(me, engine::dma, engine::matrix);
+            ctx.order(me, engine::dma, engine::vector);
+            continue;
+          }
+          for (uint32_t p = 1; split_keys && p < ranks_per_kv; ++p) {  // the leader merges the parts
+            const auto peer = static_cast<uint16_t>(group[r + static_cast<int>(p)]);
+            const uint32_t po = slot(p), pm = po + m * hd * 4, pl = pm + m * 4;
+            ctx.emit(me, recv_cmd{engine::dma, peer, po, m * hd * 4, split_tag});
+            ctx.emit(me, recv_cmd{engine::dma, peer, pm, m * 4, split_tag});
+            ctx.emit(me, recv_cmd{engine::dma, peer, pl, m * 4, split_tag});
+            ctx.order(me, engine::dma, engine::vector);
+            emit(vec(vector_op::max, 1, m, mrow, pm, mnew));
             emit(vec(vector_op::sub, 1, m, mrow, mnew, alpha));
             emit(vec(vector_op::exp, 1, m, alpha, 0, alpha));
-            emit(vec(vector_op::sub_row, m, n_keys, sc, mnew, sc));
-            emit(vec(vector_op::exp, m, n_keys, sc, 0, sc));
-            emit(vec(vector_op::row_sum, m, n_keys, sc, 0, rsum));
+            emit(vec(vector_op::sub, 1, m, pm, mnew, tmax));
+            emit(vec(vector_op::exp, 1, m, tmax, 0, tmax));
             emit(vec(vector_op::mul, 1, m, lrow, alpha, lrow));
+            emit(vec(vector_op::mul, 1, m, pl, tmax, rsum));
             emit(vec(vector_op::add, 1, m, lrow, rsum, lrow));
             emit(vec(vector_op::mul_row, m, hd, o, alpha, o));
+            emit(vec(vector_op::mul_row, m, hd, po, tmax, po));
+            emit(vec(vector_op::add, m, hd, o, po, o));
             emit(vec(vector_op::copy, 1, m, mnew, 0, mrow));
           }
-          ctx.order(me, engine::vector, engine::matrix);
-          emit(attention_matmul(m, n_keys, hd, sc, n_keys, vta, hd, o, hd, !first, false));  // O (+)= P V
-        }
-        // Split keys: slot of sequence s from part p on the leader: O [m x hd], row max [m], row sum [m].
-        auto slot = [&](uint32_t p) { return split_slots + (uint32_t(s) * ranks_per_kv + p) * (m * hd + 2 * m) * 4; };
-        if (split_keys && part != 0) {  // send the partial to the leader, then free o, mrow, lrow again
-          const auto leader = static_cast<uint16_t>(group[r - static_cast<int>(part)]);
-          ctx.order(me, engine::matrix, engine::dma);
+          // O / l into o_out, free once the DMA has placed the previous block (long done by now).
+          if (placed_before) ctx.order(me, engine::dma, engine::vector);
+          emit(vec(vector_op::div_row, m, hd, o, lrow, o_out));
           ctx.order(me, engine::vector, engine::dma);
-          ctx.emit(me, send_cmd{engine::dma, leader, o, slot(part), m * hd * 4, split_tag});
-          ctx.emit(me, send_cmd{engine::dma, leader, mrow, slot(part) + m * hd * 4, m * 4, split_tag});
-          ctx.emit(me, send_cmd{engine::dma, leader, lrow, slot(part) + (m * hd + m) * 4, m * 4, split_tag});
-          ctx.order(me, engine::dma, engine::matrix);
-          ctx.order(me, engine::dma, engine::vector);
-          continue;
+          dma_cmd place;  // O -> this head's columns of the attention output
+          place.src_space = place.dst_space = mem_space::sram;
+          place.src = o_out;
+          place.dst = att_at;
+          place.row_bytes = hd * 4;
+          place.rows = m;
+          place.src_stride = hd * 4;
+          place.dst_stride = uint64_t(att_ld) * 4;
+          emit(place);
+          placed_before = true;
         }
-        ctx.order(me, engine::matrix, engine::vector);
-        for (uint32_t p = 1; split_keys && p < ranks_per_kv; ++p) {
-          const auto peer = static_cast<uint16_t>(group[r + static_cast<int>(p)]);
-          const uint32_t po = slot(p), pm = po + m * hd * 4, pl = pm + m * 4;
-          ctx.emit(me, recv_cmd{engine::dma, peer, po, m * hd * 4, split_tag});
-          ctx.emit(me, recv_cmd{engine::dma, peer, pm, m * 4, split_tag});
-          ctx.emit(me, recv_cmd{engine::dma, peer, pl, m * 4, split_tag});
-          ctx.order(me, engine::dma, engine::vector);
-          emit(vec(vector_op::max, 1, m, mrow, pm, mnew));
-          emit(vec(vector_op::sub, 1, m, mrow, mnew, alpha));
-          emit(vec(vector_op::exp, 1, m, alpha, 0, alpha));
-          emit(vec(vector_op::sub, 1, m, pm, mnew, tmax));
-          emit(vec(vector_op::exp, 1, m, tmax, 0, tmax));
-          emit(vec(vector_op::mul, 1, m, lrow, alpha, lrow));
-          emit(vec(vector_op::mul, 1, m, pl, tmax, rsum));
-          emit(vec(vector_op::add, 1, m, lrow, rsum, lrow));
-          emit(vec(vector_op::mul_row, m, hd, o, alpha, o));
-          emit(vec(vector_op::mul_row, m, hd, po, tmax, po));
-          emit(vec(vector_op::add, m, hd, o, po, o));
-          emit(vec(vector_op::copy, 1, m, mnew, 0, mrow));
-        }
-        emit(vec(vector_op::div_row, m, hd, o, lrow, o));
-        ctx.order(me, engine::vector, engine::dma);
-        dma_cmd place;  // O -> this head's columns of the attention output
-        place.src_space = place.dst_space = mem_space::sram;
-        place.src = o;
-        place.dst = att_at;
-        place.row_bytes = hd * 4;
-        place.rows = m;
-        place.src_stride = hd * 4;
-        place.dst_stride = uint64_t(att_ld) * 4;
-        emit(place);
       }
       t0 += seq.new_tokens;
     }
@@ -486,23 +587,53 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     }
     project(me, ao, hr * hd, w.o, w.o + uint64_t(r) * hr * hd * h * eb, h, y, T, hr * hd, h);
   }
-  label("o_allreduce");
-  const engine attention_done = all_reduce(y, uint64_t(T) * h, engine::matrix);
+  engine attention_done = engine::matrix;
+  if (rows_only) {
+    label("o_reduce_scatter");
+    attention_done = ring_reduce_scatter(ctx, group, y, out_rows, engine::matrix);
+  } else {
+    label("o_allreduce");
+    attention_done = all_reduce(y, uint64_t(T) * h, engine::matrix);
+  }
+  // The gate/up operand: rows_only all-gathers it.
+  if (rows_only) {
+    for (int r = 0; r < n; ++r) {
+      const int me = group[r];
+      const chunk mine = out_rows[(r + 1) % n];
+      const auto at = static_cast<uint32_t>(mine.offset * 4), rows = static_cast<uint32_t>(mine.elems / h);
+      label("post_norm");
+      load_2d(ctx, me, w.post_norm, h, norm2, h, 1, h);
+      ctx.order(me, attention_done, engine::vector);
+      ctx.order(me, engine::dma, engine::vector);
+      ctx.emit(me, vec(vector_op::add, rows, h, x + at, y + at, x2 + at));
+      ctx.emit(me, vec(vector_op::rmsnorm, rows, h, x2 + at, norm2, xn + at, eps));
+      if (narrow)
+        ctx.emit(me, vec(vector_op::to_bf16, 1, rows * h, xn + at, 0, static_cast<uint32_t>(x16 + mine.offset * 2)));
+    }
+    label("post_norm_allgather");
+    ring_all_gather(ctx, group, gathered, words, 1, engine::vector);
+  }
 
   // MLP: residual, norm, SwiGLU with gate/up column-parallel and down row-parallel.
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
     const auto [i0, i1] = split_range(I, n, r);
     const auto ir = static_cast<uint32_t>(i1 - i0);
-    label("post_norm");
-    load_2d(ctx, me, w.post_norm, h, norm2, h, 1, h);
-    ctx.order(me, attention_done, engine::vector);
-    ctx.order(me, engine::dma, engine::vector);
-    ctx.emit(me, vec(vector_op::add, T, h, x, y, x2));
-    ctx.emit(me, vec(vector_op::rmsnorm, T, h, x2, norm2, xn, eps));
-    label("gate_up");
-    const uint32_t xm = operand(me, xn, T * h);
-    ctx.order(me, engine::vector, engine::matrix);
+    uint32_t xm = gathered;
+    if (rows_only) {
+      label("gate_up");
+      ctx.order(me, engine::dma, engine::matrix);
+    } else {
+      label("post_norm");
+      load_2d(ctx, me, w.post_norm, h, norm2, h, 1, h);
+      ctx.order(me, attention_done, engine::vector);
+      ctx.order(me, engine::dma, engine::vector);
+      ctx.emit(me, vec(vector_op::add, T, h, x, y, x2));
+      ctx.emit(me, vec(vector_op::rmsnorm, T, h, x2, norm2, xn, eps));
+      label("gate_up");
+      xm = operand(me, xn, T * h);
+      ctx.order(me, engine::vector, engine::matrix);
+    }
     if (split_mn || moe) continue;  // below, over the whole group
     if (split_2d) {                 // grid (i, j): gate/up columns I_i (block i of g, u) over rows h_j
       const int i = r / grid_q, j = r % grid_q;
@@ -778,6 +909,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       std::vector<chunk> rows;
       for (int r = 0; r < n; ++r) rows.push_back({uint64_t(rows_of(r).first) * h, uint64_t(rows_of(r).second) * h});
       mlp_done = ring_all_gather(ctx, group, d, rows, 0, engine::matrix);
+    } else if (rows_only) {
+      label("down_reduce_scatter");
+      mlp_done = ring_reduce_scatter(ctx, group, d, out_rows, engine::matrix);
     } else {
       label("down_allreduce");
       mlp_done = all_reduce(d, uint64_t(T) * h, engine::matrix);
@@ -787,12 +921,16 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     const int me = group[r];
     label("residual");
     ctx.order(me, mlp_done, engine::vector);
-    ctx.emit(me, vec(vector_op::add, T, h, x2, d, out));
+    // The rows this rank stores: its part of T, or (rows_only) the chunk the reduce-scatter completed on it.
+    const chunk mine = rows_only ? out_rows[(r + 1) % n] : out_rows[r];
+    const auto at = static_cast<uint32_t>(mine.offset * 4);
+    if (rows_only)
+      ctx.emit(me, vec(vector_op::add, static_cast<uint32_t>(mine.elems / h), h, x2 + at, d + at, out + at));
+    else
+      ctx.emit(me, vec(vector_op::add, T, h, x2, d, out));
     if (!job.store_out) continue;
     ctx.order(me, engine::vector, engine::dma);
-    const auto [t0, t1] = split_range(T, n, r);
-    store_2d(ctx, me, out + static_cast<uint32_t>(t0 * h * 4), h, job.x_out + t0 * h * 4, h,
-             static_cast<uint32_t>(t1 - t0), h);
+    store_2d(ctx, me, out + at, h, job.x_out + mine.offset * 4, h, static_cast<uint32_t>(mine.elems / h), h);
   }
 }
 

@@ -53,7 +53,12 @@ struct layer_job {
   std::vector<sequence> batch;
   uint64_t x_in = 0, x_out = 0;  // [T x h] fp32, T = sum of new_tokens, rows in batch order
   uint32_t kv_tile = 128;        // keys per attention tile (<= core.matrix.rows and cols)
-  uint32_t weight_tile = 128;    // weight columns per streamed tile (two tiles in SRAM at a time)
+  // Query rows per attention block (prefill): a causal prefill skips the KV tiles that lie wholly after
+  // a block's last query. Smaller blocks skip more of the masked half, but every matmul command then
+  // streams fewer rows past its weight tile (a weight load hidden only behind min(k, m) rows of the
+  // previous command, core_timing::matmul_follow_cycles).
+  uint32_t query_tile = 1024;
+  uint32_t weight_tile = 128;  // weight columns per streamed tile (two tiles in SRAM at a time)
   // Projection and MLP weights in HBM: fp32, or bf16 / fp8 E4M3 / int8 (1 byte per element moved and
   // stored; to_fp8 / to_int8 in command.h give their scales). With narrow weights each matmul's
   // activation operand is rounded to bf16 by the vector unit first (activation_type); accumulation stays
@@ -66,6 +71,11 @@ struct layer_job {
   int64_t x_sram = -1;
   // Store the output rows T_r of rank r to x_out.
   bool store_out = true;
+  // With store_out: the stored rows are all that is needed of the output (the step's last layer), so
+  // the dense layer (megatron or k_split) reduce-scatters o_proj and down instead of all-reducing them,
+  // all-gathers the gate/up operand, and each rank stores the rows it reduced; x in SRAM (x_sram) then
+  // holds the output in those rows only (docs/lowering.md).
+  bool out_rows_only = false;
   // Weights resident in SRAM: the projection/MLP fields of `weights` are then SRAM
   // offsets (the same on every rank) of the rank's slices, row-major:
   // q [h x H/n*hd], k and v [h x KV/n*hd], o [H/n*hd x h], gate and up [h x I_r],

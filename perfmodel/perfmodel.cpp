@@ -223,6 +223,10 @@ class model {
     bool finished = false;
     double sync_since = -1;  // the sync command at pc became the head of dispatch
     double end_ns = 0;
+    struct {  // the matrix unit's latest timed matmul (core_timing::matmul_follow_cycles)
+      double end = -1;
+      uint64_t m = 0, drain_cycles = 0;
+    } last_matmul;
     bool done() const {
       for (int e = 0; e < engines; ++e)
         if (in_flight[e] || !q[e].empty()) return false;
@@ -631,13 +635,16 @@ class model {
     const double t0 = m_now + m_p.command_overhead_ns;
     const double clock = m_hw.core.clock_ghz;
     if (auto* m = std::get_if<matmul_cmd>(&c)) {
-      // A weight tile larger than the array runs as ceil(k/R) x ceil(n/C) folds,
-      // each timed by the single-tile formula (as models/npu_core/npu_core.cpp does).
-      const uint64_t R = m_hw.core.matrix.rows, C = m_hw.core.matrix.cols;
-      uint64_t cycles = 0;
-      for (uint64_t k0 = 0; k0 < m->k; k0 += R)
-        for (uint64_t n0 = 0; n0 < m->n; n0 += C)
-          cycles += core_timing::matmul_cycles(m->m, std::min(R, m->k - k0), std::min(C, m->n - n0), m_hw.core.matrix);
+      // Folds back to back with double-buffered weights, overlapping the previous matmul when right
+      // behind it (as models/npu_core/npu_core.cpp does).
+      uint64_t cycles = core_timing::matmul_command_cycles(m->m, m->k, m->n, m_hw.core.matrix);
+      if (cycles) {
+        if (s.last_matmul.m > 0 && m_now == s.last_matmul.end)
+          cycles = core_timing::matmul_follow_cycles(cycles, m->k, s.last_matmul.m, s.last_matmul.drain_cycles,
+                                                     m_hw.core.matrix);
+        s.last_matmul = {t0 + cycles / clock, m->m,
+                         core_timing::matmul_drain_cycles(m->m, m->k, m->n, m_hw.core.matrix)};
+      }
       push(t0 + cycles / clock, ev::compute_done, core, e, slot);
     } else if (auto* v = std::get_if<vector_cmd>(&c)) {
       const uint64_t elems = uint64_t(v->rows) * v->cols;

@@ -90,7 +90,7 @@ TEST_CASE("npuvp scenario check/describe and lower step", "[kernels][cli]") {
   CHECK(out.find("pipeline_send                    8                 0               0            5120") !=
         std::string::npos);
   CHECK(out.find("wrote 8 stream files") != std::string::npos);
-  CHECK(read_file(dir + "/stats.json").find("lowering.op.layer3.down_allreduce") != std::string::npos);
+  CHECK(read_file(dir + "/stats.json").find("lowering.op.layer3.down_reduce_scatter") != std::string::npos);
   // Labelled commands disassemble with their op id.
   std::tie(code, out) = shell(bin + " disasm " + dir + "/core_0.bin");
   CHECK(code == 0);

@@ -22,16 +22,26 @@ model_config tiny_model(const std::string& type) {
                             type + "/config.json");
 }
 
-void check_layer(const std::string& type, const std::vector<int>& group, executor_options::order order,
-                 dtype weights = dtype::fp32) {
+// The batch, the attention tiling and the output mode of a check_layer run.
+struct layer_case {
+  std::vector<sequence> batch = {{5, 1}, {0, 7}, {20, 3}};  // decode, prefill, chunked prefill
+  uint32_t kv_tile = 8;                                     // several tiles per sequence, masked ones included
+  uint32_t query_tile = 1024;
+  bool out_rows_only = false;
+};
+
+// Runs the layer and checks it against the host reference; returns the stream's matmul MACs.
+uint64_t check_layer(const std::string& type, const std::vector<int>& group, executor_options::order order,
+                     dtype weights = dtype::fp32, const layer_case& ac = {}) {
   INFO(type << " on " << group.size() << " cores" << (order == executor_options::order::random ? ", random order" : "")
             << ", " << dtype_name(weights) << " weights");
   const bool bf16 = weights == dtype::bf16;
   const model_config m = tiny_model(type);
   const size_t h = 64, hd = 16, KV = 2;
   const uint32_t max_pos = 32;
-  const std::vector<sequence> batch = {{5, 1}, {0, 7}, {20, 3}};  // decode, prefill, chunked prefill
-  const size_t T = 11;
+  const std::vector<sequence>& batch = ac.batch;
+  size_t T = 0;
+  for (const auto& seq : batch) T += seq.new_tokens;
   random_values random(7);
   layer_data L = random_layer(random, m, T, batch.size() * KV * max_pos * hd);
   hw_config hw;
@@ -54,11 +64,14 @@ void check_layer(const std::string& type, const std::vector<int>& group, executo
   job.cache = {place(L.kcache), place(L.vcache), max_pos};
   job.x_out = place(matrix(T * h, NAN));
   job.batch = batch;
-  job.kv_tile = 8;       // several tiles per sequence, masked ones included
+  job.kv_tile = ac.kv_tile;
+  job.query_tile = ac.query_tile;
+  job.out_rows_only = ac.out_rows_only;
   job.weight_tile = 24;  // several streamed weight tiles per GEMM, the last one narrower
   lowering_context ctx(hw);
   lower_transformer_layer(ctx, m, job, group);
-  ex.run(ctx.finish(), {order, 5});
+  const auto programs = ctx.finish();
+  ex.run(programs, {order, 5});
   const matrix expected = reference_layer(m, L, batch, max_pos, bf16);
   const matrix got = ex.read_floats(mem_space::hbm, 0, job.x_out, T * h);
   const double worst = worst_error(got, expected);
@@ -79,6 +92,7 @@ void check_layer(const std::string& type, const std::vector<int>& group, executo
   for (size_t e = 0; e < kc.size(); ++e)
     cache_err = std::max({cache_err, std::abs(double(kc[e]) - L.kcache[e]), std::abs(double(vc[e]) - L.vcache[e])});
   CHECK(cache_err < 1e-5);
+  return summarize(programs, hw.mesh.width).matmul_macs;
 }
 
 }  // namespace
@@ -89,7 +103,31 @@ TEST_CASE("a decoder layer lowered over 1 and 2 cores matches the host reference
     check_layer(type, {1, 2}, executor_options::order::round_robin);
     check_layer(type, {9, 10}, executor_options::order::random);
     check_layer(type, {3, 7}, executor_options::order::random, dtype::bf16);
+    // Only the stored rows needed: o_proj and down reduce-scattered, the gate/up operand all-gathered,
+    // rank r normalising and storing chunk r+1.
+    layer_case rows_only;
+    rows_only.out_rows_only = true;
+    check_layer(type, {9, 10}, executor_options::order::random, dtype::bf16, rows_only);
+    check_layer(type, {1, 2}, executor_options::order::random, dtype::fp32, rows_only);
   }
+}
+
+TEST_CASE("a causal prefill skips the key tiles after each query block and still matches the reference",
+          "[kernels][layer]") {
+  // 24 new tokens after 6 cached ones, keys in tiles of 4 (tile 1 straddles the cached and the new
+  // positions). One query block of 24 rows reads all 30 keys; blocks of 8 rows (positions 6-13, 14-21,
+  // 22-29) read the tiles up to their last query only: 14, 22 and 30 keys.
+  layer_case whole{{{6, 24}}, 4, 24}, blocks{{{6, 24}}, 4, 8};
+  for (const auto& type : {"qwen3", "llama"}) {
+    const uint64_t all = check_layer(type, {1, 2}, executor_options::order::random, dtype::fp32, whole);
+    const uint64_t skipped = check_layer(type, {1, 2}, executor_options::order::random, dtype::fp32, blocks);
+    // QK^T and PV MACs per key for 8 query rows: 2 x 8 x 16 (head_dim). Skipped per head:
+    // (30 - 14) + (30 - 22) = 24 keys of 8 rows, times 4 heads.
+    CHECK(all - skipped == 4 * 24 * (2 * 8 * 16));
+  }
+  // Query blocks in a mixed batch (decode, prefill and chunked prefill), in random order with bf16 weights.
+  check_layer("qwen3", {3, 7}, executor_options::order::random, dtype::bf16,
+              layer_case{{{5, 1}, {0, 7}, {20, 3}}, 4, 2});
 }
 
 TEST_CASE("a Qwen3-8B layer lowers onto 4 cores with weights streamed through SRAM", "[kernels][layer]") {

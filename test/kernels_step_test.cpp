@@ -141,8 +141,12 @@ TEST_CASE("step lowering: figures of the Qwen3-8B 512-token layer prefill", "[ke
   CHECK(op("layer0.down_proj").macs == 512ull * 12288 * 4096);
   // Every bf16 weight byte of the projections is read once (streamed), split over the 8 ranks.
   CHECK(op("layer0.qkv_proj").hbm_bytes == 4096ull * 48 * 128 * 2);
-  // Ring all-reduce of the [512 x 4096] fp32 partial: 2 (n-1) / n of it sent per rank, 8 ranks.
-  CHECK(op("layer0.o_allreduce").noc_bytes == 2ull * 7 * 512 * 4096 * 4);
+  // The step's only layer is its last: ring reduce-scatter of the [512 x 4096] fp32 o_proj partial,
+  // (n-1) / n of it sent per rank, 8 ranks; then the all-gather of the bf16 gate/up operand, and the
+  // reduce-scatter of the down partial.
+  CHECK(op("layer0.o_reduce_scatter").noc_bytes == 7ull * 512 * 4096 * 4);
+  CHECK(op("layer0.post_norm_allgather").noc_bytes == 7ull * 512 * 4096 * 2);
+  CHECK(op("layer0.down_reduce_scatter").noc_bytes == 7ull * 512 * 4096 * 4);
   CHECK(step.groups.size() == 1);
   CHECK(step.stage_layers == std::vector<std::pair<int, int>>{{0, 1}});
 }

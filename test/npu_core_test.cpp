@@ -110,11 +110,43 @@ TEST_CASE("npu_core: one matmul tile takes exactly the systolic formula", "[npu_
 
 TEST_CASE("npu_core: matmuls run back to back - a tile larger than the array folds", "[npu_core]") {
   bench b(1, false);
-  // 322 cycles, then k = 200 on 128 rows: folds k 128 (2*128+96+100-2 = 450)
-  // and k 72 (2*72+96+100-2 = 338): 322 + 788 = 1110 cycles = 555 ns.
+  // 322 cycles, then k = 200 on 128 rows: folds k 128 and k 72 back to back
+  // with double-buffered weights: load 128, fold 1 streams max(100, 72) while
+  // fold 2's weights shift in, fold 2 streams 100, drain 72 + 96 - 2 = 166:
+  // 494 cycles alone (each fold by the formula: 450 + 338 = 788).
+  // Right behind the first command, it hides the first's drain 64 + 96 - 2 =
+  // 158 and min(128, 100) = 100 cycles of its first load (shifted in while the
+  // first's 100 rows stream): 494 - 258 = 236. 322 + 236 = 558 cycles = 279 ns.
   b.cores[0]->load({matmul(100, 64, 96), matmul(100, 200, 96), end_cmd{}});
   sc_core::sc_start();
-  CHECK(b.end_ns(0) == Approx(555));
+  CHECK(b.end_ns(0) == Approx(279));
+}
+
+TEST_CASE("npu_core: a matmul after an idle gap does not overlap the previous one", "[npu_core]") {
+  bench b(1, false);
+  // Matrix: matmul (322 cycles), then a wait for the vector add (8 + 200 x 128
+  // / 64 = 408 cycles) to signal: the second matmul starts at cycle 408, not
+  // right behind the first, and takes its 322 cycles alone (to 730). The third
+  // is right behind the second: 322 - 158 - min(64, 100) = 100 (to 830).
+  // 830 cycles = 415 ns at 2 GHz.
+  b.cores[0]->load({matmul(100, 64, 96), vec(vector_op::add, 200, 128), signal_cmd{engine::vector, 5, self_core, 1},
+                    wait_cmd{engine::matrix, 5, 1}, matmul(100, 64, 96), matmul(100, 64, 96), end_cmd{}});
+  sc_core::sc_start();
+  CHECK(b.end_ns(0) == Approx(415));
+  CHECK(b.stats().value("core_0_0.matrix", "active_ns") == Approx((322 + 322 + 100) / 2.0));
+}
+
+TEST_CASE("npu_core: double-buffered folds - a weight load longer than the stream is exposed", "[npu_core]") {
+  bench b(1, false);
+  // m = 50 rows, k = 300 on 128 rows, n = 200 on 128 cols: folds (k, n) in
+  // order (128,128) (128,72) (128,128) (128,72) (44,128) (44,72).
+  // Load 128; folds 1-3 issue max(50, 128) = 128 each (the next fold loads
+  // 128 weight rows, longer than the 50-row stream), folds 4-6 max(50, 44),
+  // max(50, 44), max(50, 0) = 50 each; drain 44 + 72 - 2 = 114.
+  // 128 + 384 + 150 + 114 = 776 cycles = 388 ns at 2 GHz.
+  b.cores[0]->load({matmul(50, 300, 200), end_cmd{}});
+  sc_core::sc_start();
+  CHECK(b.end_ns(0) == Approx(388));
 }
 
 TEST_CASE("npu_core: vector op timing by kind - engines run concurrently", "[npu_core]") {

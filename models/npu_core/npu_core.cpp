@@ -333,13 +333,18 @@ std::vector<float> npu_core::read_floats(uint32_t addr, uint64_t count, size_t i
 }
 
 void npu_core::run_matmul(const kernels::matmul_cmd& m, size_t i) {
-  // A weight tile larger than the array runs as ceil(k/R) x ceil(n/C) folds,
-  // each timed by the single-tile formula.
-  const uint64_t rows = uint64_t(m_cfg.matrix.rows), cols = uint64_t(m_cfg.matrix.cols);
-  uint64_t cycles = 0;
-  for (uint64_t k0 = 0; k0 < m.k; k0 += rows)
-    for (uint64_t n0 = 0; n0 < m.n; n0 += cols)
-      cycles += core_timing::matmul_cycles(m.m, std::min(rows, m.k - k0), std::min(cols, m.n - n0), m_cfg.matrix);
+  // Folds of a weight tile larger than the array run back to back with
+  // double-buffered weights (core_timing::matmul_command_cycles); a command
+  // right behind the previous matmul overlaps it (matmul_follow_cycles).
+  uint64_t cycles = core_timing::matmul_command_cycles(m.m, m.k, m.n, m_cfg.matrix);
+  if (cycles) {
+    const sc_time now = sc_core::sc_time_stamp();
+    if (m_last_matmul.m > 0 && now == m_last_matmul.end)
+      cycles =
+          core_timing::matmul_follow_cycles(cycles, m.k, m_last_matmul.m, m_last_matmul.drain_cycles, m_cfg.matrix);
+    m_last_matmul = {now + m_period * static_cast<double>(cycles), m.m,
+                     core_timing::matmul_drain_cycles(m.m, m.k, m.n, m_cfg.matrix)};
+  }
   if (cycles) wait(m_period * static_cast<double>(cycles));
   if (m_functional) {
     const kernels::matmul_extent x = kernels::extent_of(m);

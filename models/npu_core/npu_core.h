@@ -8,7 +8,8 @@
 //  - the DMA, matrix and vector engines are SystemC threads running their
 //    queues concurrently, each command after the previous one of the same
 //    engine has completed; wait/signal may sit on any engine queue;
-//  - matrix:  core_timing::matmul_cycles per matmul command;
+//  - matrix:  core_timing::matmul_command_cycles per matmul command, less
+//             matmul_follow_cycles' overlap right behind the previous one;
 //    vector:  core_timing::vector_cycles per vector command;
 //    DMA:     dma/send through the core's dma_engine (global addresses from
 //             the memory map); up to core.dma.descriptors_in_flight
@@ -169,6 +170,12 @@ class npu_core : public sc_core::sc_module, public stats_source {
   size_t m_pc = 0;
   bool m_started = false, m_streaming = false, m_ended = false, m_done = false;
   sc_core::sc_time m_end_time;
+  // The matrix unit's latest timed matmul: when it retired, its rows m and its
+  // last fold's drain (core_timing::matmul_follow_cycles).
+  struct last_matmul {
+    sc_core::sc_time end;
+    uint64_t m = 0, drain_cycles = 0;
+  } m_last_matmul;
   std::deque<size_t> m_queue[engines];
   sc_core::sc_event m_queued[engines], m_retired, m_more_commands;
 
