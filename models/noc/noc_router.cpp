@@ -107,14 +107,14 @@ int noc_router::inject_() {
   return moved;
 }
 
-void noc_router::route(input_vc& ivc) const {
+inline void noc_router::route(input_vc& ivc) const {
   const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
   const int dir = m_route[static_cast<size_t>(pkt.dst.node)];
   ivc.out_port = dir < 0 ? mesh_directions + pkt.dst.port : dir;
   ivc.vc_class = ((uint32_t(1) << pkt.vc_hi) - 1) & ~((uint32_t(1) << pkt.vc_lo) - 1);
 }
 
-bool noc_router::grant_vc(int i, int o) {
+inline bool noc_router::grant_vc(int i, int o) {
   // The lowest free VC of the packet's class at output o, if any.
   input_vc& ivc = m_in[i];
   output& out = m_out[o];
@@ -135,13 +135,8 @@ bool noc_router::grant_vc(int i, int o) {
 bool noc_router::allocate_vcs() {
   // Head flits get their route, then each output hands its free VCs (of the
   // packet's class) to the requesting input VCs round-robin. Returns whether
-  // a head found no free VC at its output (a stall).
-  const int only = m_need_vc.single();
-  if (only >= 0) {  // the usual case: one head waiting, no competition
-    input_vc& ivc = m_in[only];
-    if (ivc.out_port < 0) route(ivc);
-    return !grant_vc(only, ivc.out_port);
-  }
+  // a head found no free VC at its output (a stall). Several heads waiting
+  // (allocate_ serves a single one itself).
   bool stalled = false;
   uint32_t touched = 0;
   m_need_vc.for_each([&](int i) {
@@ -199,7 +194,17 @@ inline void noc_router::traverse(int in_port, output& out) {
 }
 
 int noc_router::allocate_() {
-  bool stalled = m_need_vc.any() && allocate_vcs();
+  bool stalled = false;
+  if (m_need_vc.any()) {
+    const int only = m_need_vc.single();
+    if (only >= 0) {  // the usual case: one head waiting, no competition
+      input_vc& ivc = m_in[static_cast<size_t>(only)];
+      if (ivc.out_port < 0) route(ivc);
+      stalled = !grant_vc(only, ivc.out_port);
+    } else {
+      stalled = allocate_vcs();
+    }
+  }
   // Switch allocation, separable input-first (Dally & Towles 2004, sec. 19.3):
   // each input port picks one VC with a credit downstream round-robin, then
   // each output grants one requesting input port round-robin, so flows share
@@ -211,7 +216,8 @@ int noc_router::allocate_() {
   const int vcs = m_p.vcs;
   input_port* const in_ports = m_inp.data();
   output* const outs = m_out.data();
-  for (int round = 0; round < m_p.link_flits && m_has_ports; ++round) {
+  const int rounds = m_p.link_flits;
+  for (int round = 0; round < rounds && m_has_ports; ++round) {
     const uint32_t has_ports = m_has_ports;
     if (!(has_ports & (has_ports - 1))) {
       // One input port with work: its pick wins its output uncontested.

@@ -191,7 +191,7 @@ class noc_router : public sc_core::sc_module, public stats_source {
   }
   int inject_();
   int allocate_();
-  bool allocate_vcs();
+  bool allocate_vcs();  // several heads waiting for an output VC
   void traverse(int in_port, output& out);
   void route(input_vc& ivc) const;  // output port and VC class of the packet at the front
   bool grant_vc(int i, int o);
