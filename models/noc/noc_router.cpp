@@ -70,7 +70,7 @@ void noc_router::connect(int dir, noc_router& next) {
   }
 }
 
-int noc_router::inject_() {
+inline int noc_router::inject_() {
   int moved = 0;
   for (int l = 0; l < m_p.local_ports; ++l) {
     auto& q = m_source[l];
@@ -193,7 +193,7 @@ inline void noc_router::traverse(int in_port, output& out) {
   }
 }
 
-int noc_router::allocate_() {
+inline int noc_router::allocate_() {
   bool stalled = false;
   if (m_need_vc.any()) {
     const int only = m_need_vc.single();
@@ -266,6 +266,16 @@ int noc_router::allocate_() {
   }
   m_stall_cycles += stalled;
   if (m_trace && moved) note_busy(m_mesh.cycles());
+  return moved;
+}
+
+int noc_router::advance(const std::vector<std::unique_ptr<noc_router>>& routers) {
+  int moved = 0;
+  for (const auto& p : routers) {
+    noc_router& r = *p;
+    if (r.m_queued) moved += r.inject_();
+    if (r.m_buffered) moved += r.allocate_();
+  }
   return moved;
 }
 
