@@ -142,6 +142,12 @@ bool noc_router::allocate_vcs() {
   m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
     if (ivc.out_port < 0) route(ivc);
+    // No free VC of its class at its output: it fails whatever the order
+    // (grants only take VCs), so it need not queue for the output.
+    if (!(m_out[ivc.out_port].free_vcs & ivc.vc_class)) {
+      stalled = true;
+      return;
+    }
     m_va_requests[ivc.out_port].set(static_cast<size_t>(i));
     touched |= uint32_t(1) << ivc.out_port;
   });
