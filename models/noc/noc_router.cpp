@@ -138,28 +138,39 @@ bool noc_router::allocate_vcs() {
   // a head found no free VC at its output (a stall). Several heads waiting
   // (allocate_ serves a single one itself).
   bool stalled = false;
-  uint32_t touched = 0;
+  // Outputs asked for, and those asked for by several heads; per output its
+  // first requester (the only one when uncontested, the usual case), and the
+  // requesters' set only when contested.
+  uint32_t touched = 0, contested = 0;
+  int first[32];
   m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
     if (ivc.out_port < 0) route(ivc);
     // No free VC of its class at its output: it fails whatever the order
     // (grants only take VCs), so it need not queue for the output.
-    if (!(m_out[ivc.out_port].free_vcs & ivc.vc_class)) {
+    const int o = ivc.out_port;
+    if (!(m_out[o].free_vcs & ivc.vc_class)) {
       stalled = true;
       return;
     }
-    m_va_requests[ivc.out_port].set(static_cast<size_t>(i));
-    touched |= uint32_t(1) << ivc.out_port;
+    const uint32_t bit = uint32_t(1) << o;
+    if (!(touched & bit)) {
+      first[o] = i;
+      touched |= bit;
+      return;
+    }
+    if (!(contested & bit)) m_va_requests[o].set(static_cast<size_t>(first[o]));
+    contested |= bit;
+    m_va_requests[o].set(static_cast<size_t>(i));
   });
   for (; touched; touched &= touched - 1) {
     const int o = __builtin_ctz(touched);
-    const bit_set requests = m_va_requests[o];
-    m_va_requests[o] = bit_set{};
-    const int only_request = requests.single();
-    if (only_request >= 0) {  // one requester: no round-robin order to follow
-      stalled |= !grant_vc(only_request, o);
+    if (!(contested & (uint32_t(1) << o))) {  // one requester: no round-robin order to follow
+      stalled |= !grant_vc(first[o], o);
       continue;
     }
+    const bit_set requests = m_va_requests[o];
+    m_va_requests[o] = bit_set{};
     requests.for_each_from(static_cast<size_t>(m_out[o].va_next), [&](int i) {
       if (!grant_vc(i, o)) stalled = true;  // no free VC at this output
     });
