@@ -230,7 +230,7 @@ void noc_mesh::tick() {
   now.arrivals = 0;
   for (const noc_flit& f : now.ejections) flit_delivered(f, c);
   now.ejections.clear();
-  for (auto& r : m_routers) moved += r->inject() + r->allocate();
+  moved += noc_router::advance(m_routers);
   if (moved) {
     m_last_move = c;
   } else if (m_in_flight && c - m_last_move >= m_watchdog_cycles) {

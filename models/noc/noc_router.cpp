@@ -70,7 +70,7 @@ void noc_router::connect(int dir, noc_router& next) {
   }
 }
 
-int noc_router::inject_() {
+inline int noc_router::inject_() {
   int moved = 0;
   for (int l = 0; l < m_p.local_ports; ++l) {
     auto& q = m_source[l];
@@ -107,14 +107,14 @@ int noc_router::inject_() {
   return moved;
 }
 
-void noc_router::route(input_vc& ivc) const {
+inline void noc_router::route(input_vc& ivc) const {
   const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
   const int dir = m_route[static_cast<size_t>(pkt.dst.node)];
   ivc.out_port = dir < 0 ? mesh_directions + pkt.dst.port : dir;
   ivc.vc_class = ((uint32_t(1) << pkt.vc_hi) - 1) & ~((uint32_t(1) << pkt.vc_lo) - 1);
 }
 
-bool noc_router::grant_vc(int i, int o) {
+inline bool noc_router::grant_vc(int i, int o) {
   // The lowest free VC of the packet's class at output o, if any.
   input_vc& ivc = m_in[i];
   output& out = m_out[o];
@@ -135,30 +135,42 @@ bool noc_router::grant_vc(int i, int o) {
 bool noc_router::allocate_vcs() {
   // Head flits get their route, then each output hands its free VCs (of the
   // packet's class) to the requesting input VCs round-robin. Returns whether
-  // a head found no free VC at its output (a stall).
-  const int only = m_need_vc.single();
-  if (only >= 0) {  // the usual case: one head waiting, no competition
-    input_vc& ivc = m_in[only];
-    if (ivc.out_port < 0) route(ivc);
-    return !grant_vc(only, ivc.out_port);
-  }
+  // a head found no free VC at its output (a stall). Several heads waiting
+  // (allocate_ serves a single one itself).
   bool stalled = false;
-  uint32_t touched = 0;
+  // Outputs asked for, and those asked for by several heads; per output its
+  // first requester (the only one when uncontested, the usual case), and the
+  // requesters' set only when contested.
+  uint32_t touched = 0, contested = 0;
+  int first[32];
   m_need_vc.for_each([&](int i) {
     input_vc& ivc = m_in[i];
     if (ivc.out_port < 0) route(ivc);
-    m_va_requests[ivc.out_port].set(static_cast<size_t>(i));
-    touched |= uint32_t(1) << ivc.out_port;
+    // No free VC of its class at its output: it fails whatever the order
+    // (grants only take VCs), so it need not queue for the output.
+    const int o = ivc.out_port;
+    if (!(m_out[o].free_vcs & ivc.vc_class)) {
+      stalled = true;
+      return;
+    }
+    const uint32_t bit = uint32_t(1) << o;
+    if (!(touched & bit)) {
+      first[o] = i;
+      touched |= bit;
+      return;
+    }
+    if (!(contested & bit)) m_va_requests[o].set(static_cast<size_t>(first[o]));
+    contested |= bit;
+    m_va_requests[o].set(static_cast<size_t>(i));
   });
   for (; touched; touched &= touched - 1) {
     const int o = __builtin_ctz(touched);
-    const bit_set requests = m_va_requests[o];
-    m_va_requests[o] = bit_set{};
-    const int only_request = requests.single();
-    if (only_request >= 0) {  // one requester: no round-robin order to follow
-      stalled |= !grant_vc(only_request, o);
+    if (!(contested & (uint32_t(1) << o))) {  // one requester: no round-robin order to follow
+      stalled |= !grant_vc(first[o], o);
       continue;
     }
+    const bit_set requests = m_va_requests[o];
+    m_va_requests[o] = bit_set{};
     requests.for_each_from(static_cast<size_t>(m_out[o].va_next), [&](int i) {
       if (!grant_vc(i, o)) stalled = true;  // no free VC at this output
     });
@@ -198,8 +210,18 @@ inline void noc_router::traverse(int in_port, output& out) {
   }
 }
 
-int noc_router::allocate_() {
-  bool stalled = m_need_vc.any() && allocate_vcs();
+inline int noc_router::allocate_() {
+  bool stalled = false;
+  if (m_need_vc.any()) {
+    const int only = m_need_vc.single();
+    if (only >= 0) {  // the usual case: one head waiting, no competition
+      input_vc& ivc = m_in[static_cast<size_t>(only)];
+      if (ivc.out_port < 0) route(ivc);
+      stalled = !grant_vc(only, ivc.out_port);
+    } else {
+      stalled = allocate_vcs();
+    }
+  }
   // Switch allocation, separable input-first (Dally & Towles 2004, sec. 19.3):
   // each input port picks one VC with a credit downstream round-robin, then
   // each output grants one requesting input port round-robin, so flows share
@@ -211,7 +233,8 @@ int noc_router::allocate_() {
   const int vcs = m_p.vcs;
   input_port* const in_ports = m_inp.data();
   output* const outs = m_out.data();
-  for (int round = 0; round < m_p.link_flits && m_has_ports; ++round) {
+  const int rounds = m_p.link_flits;
+  for (int round = 0; round < rounds && m_has_ports; ++round) {
     const uint32_t has_ports = m_has_ports;
     if (!(has_ports & (has_ports - 1))) {
       // One input port with work: its pick wins its output uncontested.
@@ -260,6 +283,16 @@ int noc_router::allocate_() {
   }
   m_stall_cycles += stalled;
   if (m_trace && moved) note_busy(m_mesh.cycles());
+  return moved;
+}
+
+int noc_router::advance(const std::vector<std::unique_ptr<noc_router>>& routers) {
+  int moved = 0;
+  for (const auto& p : routers) {
+    noc_router& r = *p;
+    if (r.m_queued) moved += r.inject_();
+    if (r.m_buffered) moved += r.allocate_();
+  }
   return moved;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,11 +49,13 @@ class noc_router : public sc_core::sc_module, public stats_source {
   // Test hook: a blocked local output never accepts a flit (wedges the mesh).
   void block_ejection(int local_port, bool blocked);
 
-  // The kernel's phases for the current cycle; each returns the number of
-  // flits moved. The inline guards keep idle routers cheap. Link arrivals come
-  // from the mesh's time wheel through receive_flit / receive_credit.
-  int inject() { return m_queued ? inject_() : 0; }        // source queues -> input buffers
-  int allocate() { return m_buffered ? allocate_() : 0; }  // VC/switch allocation, traversal
+  // The kernel's router phase for the current cycle: router by router,
+  // injection (source queues -> input buffers), then VC and switch allocation
+  // and traversal, skipping idle routers; returns the flits moved. One loop
+  // in noc_router.cpp, so the allocator is inlined into it instead of being
+  // called per busy router. Link arrivals come from the mesh's time wheel
+  // through receive_flit / receive_credit.
+  static int advance(const std::vector<std::unique_ptr<noc_router>>& routers);
   // A flit enters input VC `in` once the router pipeline (route computation,
   // VC and switch allocation, crossbar: router_cycles - 1 cycles after it
   // arrived) has elapsed, so every buffered flit is ready to leave; the mesh's
@@ -191,7 +194,7 @@ class noc_router : public sc_core::sc_module, public stats_source {
   }
   int inject_();
   int allocate_();
-  bool allocate_vcs();
+  bool allocate_vcs();  // several heads waiting for an output VC
   void traverse(int in_port, output& out);
   void route(input_vc& ivc) const;  // output port and VC class of the packet at the front
   bool grant_vc(int i, int o);
