@@ -200,6 +200,29 @@ std::vector<calibration_sample> calibration_suite(const hw_config& hw) {
     p[sink].push_back(end_cmd{});
     add("noc_shared_" + std::to_string(n), p, {"noc_stream_penalty"});
   }
+  // A core's ejection port carrying HBM read data and a neighbour's send at
+  // once (the mix of weight streaming and collectives).
+  if (N > 1) {
+    const uint32_t bytes = static_cast<uint32_t>(big / 4);
+    auto p = idle();
+    p[0] = {load(0, big, 1, big, 0), recv_cmd{engine::dma, 1, static_cast<uint32_t>(big), bytes, 1}, end_cmd{}};
+    p[1] = {send_cmd{engine::dma, 0, 0, static_cast<uint32_t>(big), bytes, 1}, end_cmd{}};
+    add("port_mixed", p, {"noc_stream_penalty"});
+  }
+  // The four cores of a 2x2 block each load from HBM and send to the next
+  // core of the block (a ring all-gather running with weight streaming).
+  if (W >= 2 && H >= 2) {
+    const uint32_t bytes = static_cast<uint32_t>(big / 4);
+    const int ring[4] = {0, 1, W + 1, W};
+    auto p = idle();
+    for (int i = 0; i < 4; ++i) {
+      const int c = ring[i], next = ring[(i + 1) % 4], prev = ring[(i + 3) % 4];
+      p[c] = {load(uint64_t(i) * big, big, 1, big, 0),
+              send_cmd{engine::dma, static_cast<uint16_t>(next), 0, static_cast<uint32_t>(big), bytes, 1},
+              recv_cmd{engine::dma, static_cast<uint16_t>(prev), static_cast<uint32_t>(big), bytes, 1}, end_cmd{}};
+    }
+    add("ring_mixed", p, {"noc_stream_penalty"});
+  }
   if (far > 0) {
     auto p = idle();
     p[0].clear();
