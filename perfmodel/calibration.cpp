@@ -158,6 +158,18 @@ std::vector<calibration_sample> calibration_suite(const hw_config& hw) {
     add("hbm_strided_all", strided, {"hbm_efficiency_strided"});
     add("hbm_random_all", random, {"hbm_efficiency_random"});
   }
+  // n cores of a 2x2 block stream their own contiguous regions at once: every
+  // channel serves n interleaved streams, each core's DMA is window-limited
+  // by the loaded round trip (hbm_stream_latency_ns).
+  for (int n : {2, 4}) {
+    if (n > N || W < 2) break;
+    auto p = idle();
+    for (int i = 0; i < n; ++i) {
+      const int c = i % 2 + (i / 2) * W;
+      p[c] = {load(uint64_t(i) * big, big, 1, big, 0), end_cmd{}};
+    }
+    add("hbm_streams_" + std::to_string(n), p, {"hbm_stream_latency_ns", "hbm_stream_penalty"});
+  }
   for (int n : {1, 2, 4}) {
     if (n > N) break;
     auto p = idle();
@@ -172,6 +184,44 @@ std::vector<calibration_sample> calibration_suite(const hw_config& hw) {
     p[0] = {send_cmd{engine::dma, static_cast<uint16_t>(peer), 0, 0, bytes, 1}, end_cmd{}};
     p[peer] = {recv_cmd{engine::dma, 0, 0, bytes, 1}, end_cmd{}};
     add("send_d" + std::to_string(peer % W + peer / W), p, {"noc_payload_efficiency", "noc_hop_ns"});
+  }
+  // n cores of row 0 send to the last core of the row at once: their packets
+  // interleave on the links of the row and on its ejection port.
+  for (int n : {2, 3}) {
+    if (n >= W) break;
+    const uint32_t bytes = static_cast<uint32_t>(big / 4);
+    const uint16_t sink = static_cast<uint16_t>(W - 1);
+    auto p = idle();
+    p[sink].clear();
+    for (int c = 0; c < n; ++c) {
+      p[c] = {send_cmd{engine::dma, sink, 0, c * bytes, bytes, 1}, end_cmd{}};
+      p[sink].push_back(recv_cmd{engine::dma, static_cast<uint16_t>(c), c * bytes, bytes, 1});
+    }
+    p[sink].push_back(end_cmd{});
+    add("noc_shared_" + std::to_string(n), p, {"noc_stream_penalty"});
+  }
+  // A core's ejection port carrying HBM read data and a neighbour's send at
+  // once (the mix of weight streaming and collectives).
+  if (N > 1) {
+    const uint32_t bytes = static_cast<uint32_t>(big / 4);
+    auto p = idle();
+    p[0] = {load(0, big, 1, big, 0), recv_cmd{engine::dma, 1, static_cast<uint32_t>(big), bytes, 1}, end_cmd{}};
+    p[1] = {send_cmd{engine::dma, 0, 0, static_cast<uint32_t>(big), bytes, 1}, end_cmd{}};
+    add("port_mixed", p, {"noc_stream_penalty"});
+  }
+  // The four cores of a 2x2 block each load from HBM and send to the next
+  // core of the block (a ring all-gather running with weight streaming).
+  if (W >= 2 && H >= 2) {
+    const uint32_t bytes = static_cast<uint32_t>(big / 4);
+    const int ring[4] = {0, 1, W + 1, W};
+    auto p = idle();
+    for (int i = 0; i < 4; ++i) {
+      const int c = ring[i], next = ring[(i + 1) % 4], prev = ring[(i + 3) % 4];
+      p[c] = {load(uint64_t(i) * big, big, 1, big, 0),
+              send_cmd{engine::dma, static_cast<uint16_t>(next), 0, static_cast<uint32_t>(big), bytes, 1},
+              recv_cmd{engine::dma, static_cast<uint16_t>(prev), static_cast<uint32_t>(big), bytes, 1}, end_cmd{}};
+    }
+    add("ring_mixed", p, {"noc_stream_penalty"});
   }
   if (far > 0) {
     auto p = idle();

@@ -72,7 +72,15 @@ struct calibration_sample {
 //   hbm_{sequential,strided,random}_all     every core loads its own region
 //       (HBM efficiencies: the channels are the bottleneck);
 //   streams_<n>        n cores load from channel 0 at once (hbm_stream_penalty);
+//   hbm_streams_<n>    n cores of a 2x2 block load their own contiguous
+//                      regions at once (hbm_stream_latency_ns);
 //   send_d<d>          core-to-core transfer (noc_payload_efficiency, noc_hop_ns);
+//   noc_shared_<n>     n cores of row 0 send to its last core at once
+//                      (noc_stream_penalty);
+//   port_mixed         core 0 loads from HBM while core 1 sends to it
+//                      (noc_stream_penalty);
+//   ring_mixed         each core of a 2x2 block loads from HBM and sends to
+//                      the next one of the block (noc_stream_penalty);
 //   signal_pingpong    8 semaphore round trips between distant cores;
 //   command_chain      64 tiny matmuls (command_overhead_ns);
 //   dma_chain          8 back-to-back one-block loads (dma_setup_ns, overlap);

@@ -26,24 +26,28 @@ const char* bound_name(bound b) {
   return "?";
 }
 
-int flow_network::add_resource(double capacity, bound kind, double penalty) {
+int flow_network::add_resource(double capacity, bound kind, double penalty, double flow_penalty) {
   if (!(capacity > 0)) throw error("flow network: resource capacity must be positive");
   resource r;
   r.capacity = capacity;
   r.kind = kind;
   r.penalty = penalty;
+  r.flow_penalty = flow_penalty;
   m_res.push_back(r);
   return static_cast<int>(m_res.size()) - 1;
 }
 
-int flow_network::start(std::vector<usage> path, double bytes, double cap, double now, uint64_t stream) {
+int flow_network::start(std::vector<usage> path, double bytes, double cap, double now, uint64_t stream, double window,
+                        double rtt0) {
   if (!(cap > 0) || cap == std::numeric_limits<double>::infinity())
     throw error("flow network: a flow needs a finite positive rate cap");
   advance(now);
   flow f;
   f.path = std::move(path);
   f.remaining = f.total = bytes;
-  f.cap = cap;
+  f.cap = f.issue_cap = cap;
+  f.window = window;
+  f.rtt0 = rtt0;
   f.stream = stream;
   f.active = true;
   m_flows.push_back(std::move(f));
@@ -113,15 +117,27 @@ void flow_network::recompute() {
         r.load = 0;
         r.streams.clear();
       }
-      r.load += u.coef * f.cap;
-      if (r.penalty > 0 && std::find(r.streams.begin(), r.streams.end(), f.stream) == r.streams.end())
+      if ((r.penalty > 0 || r.stream_latency > 0) && std::find(r.streams.begin(), r.streams.end(), f.stream) == r.streams.end())
         r.streams.push_back(f.stream);
     }
+  }
+  // Caps of window-limited flows from their loaded round trip, then the loads.
+  for (int id : m_active) {
+    flow& f = m_flows[id];
+    if (f.window > 0) {
+      double rtt = f.rtt0;
+      for (const usage& u : f.path) {
+        const resource& r = m_res[u.resource];
+        if (r.stream_latency > 0) rtt += u.share * r.stream_latency * double(r.streams.size() - 1);
+      }
+      f.cap = std::min(f.issue_cap, f.window / rtt);
+    }
+    for (const usage& u : f.path) m_res[u.resource].load += u.coef * f.cap;
   }
   for (int ri : touched) {
     resource& r = m_res[ri];
     const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
-    r.rem = r.capacity / (1.0 + r.penalty * (streams - 1));
+    r.rem = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (r.users - 1));
   }
   double level = 0;
   size_t unfrozen = m_active.size();

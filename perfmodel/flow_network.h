@@ -35,13 +35,24 @@ struct usage {
 class flow_network {
  public:
   // capacity in bytes/ns; `penalty`: with n streams (flows with distinct
-  // stream keys) on it the capacity is divided by 1 + penalty * (n - 1).
-  int add_resource(double capacity, bound kind, double penalty = 0.0);
+  // stream keys) on it the capacity is divided by 1 + penalty * (n - 1);
+  // `flow_penalty`: with f flows crossing it (whatever their keys), by
+  // 1 + flow_penalty * (f - 1) as well (both terms add).
+  int add_resource(double capacity, bound kind, double penalty = 0.0, double flow_penalty = 0.0);
+  // Queueing on resource r: every stream on it beyond the first adds
+  // `ns_per_stream` to the round trip of the flows crossing it (weighted by
+  // their share of bytes through it), which lowers window-limited caps.
+  void set_stream_latency(int r, double ns_per_stream) { m_res[r].stream_latency = ns_per_stream; }
+
 
   // Starts a flow at `now` (after advancing every flow to `now`); returns its
   // id. Flows with the same `stream` key (e.g. reads of the same HBM range)
   // count as one stream for the penalty of the resources they share.
-  int start(std::vector<usage> path, double bytes, double cap, double now, uint64_t stream = 0);
+  // A window-limited flow (window > 0 bytes in flight, zero-load round trip
+  // rtt0 ns) runs at most at min(cap, window / (rtt0 + queueing on its path)),
+  // re-evaluated with its rate (Little's law); with window 0 the cap is fixed.
+  int start(std::vector<usage> path, double bytes, double cap, double now, uint64_t stream = 0, double window = 0,
+            double rtt0 = 0);
   // Time at which the next active flow drains; infinity when none.
   double next_finish() const;
   // Advances every flow to `now` and removes the drained ones, returning their ids.
@@ -59,7 +70,7 @@ class flow_network {
   struct resource {
     double capacity = 0;
     bound kind = bound::noc;
-    double penalty = 0;
+    double penalty = 0, flow_penalty = 0, stream_latency = 0;
     double bytes = 0;
     // scratch of recompute()
     double rem = 0, load = 0;
@@ -69,6 +80,7 @@ class flow_network {
   struct flow {
     std::vector<usage> path;
     double remaining = 0, total = 0, cap = 0, rate = 0;
+    double issue_cap = 0, window = 0, rtt0 = 0;  // cap = min(issue_cap, window / loaded round trip)
     uint64_t stream = 0;
     bound limit = bound::dma_issue;
     bound_times times{};

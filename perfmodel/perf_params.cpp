@@ -36,6 +36,8 @@ perf_params first_principles_params(const hw_config& hw) {
   p.hbm_efficiency_random = hbm_run_efficiency(h, double(h.org.burst_bytes()));
   // First principles give no loss from interleaved streams under FR-FCFS; to be calibrated.
   p.hbm_stream_penalty = 0.0;
+  // Nor queueing delay; to be calibrated (streams_<n>, hbm_streams_<n>).
+  p.hbm_stream_latency_ns = 0.0;
   // Row miss on an idle bank: ACT -> RD (tRCD), RD -> data (tCL), data burst (tBURST).
   p.hbm_read_latency_ns = (t.tRCD + t.tCL + t.tBURST) * t.tck_ns;
   // ACT -> WR (tRCD), WR -> data (tWL), data burst (tBURST); answered when written.
@@ -46,6 +48,8 @@ perf_params first_principles_params(const hw_config& hw) {
   // (models/noc/noc_interface.h).
   const double data_flits = std::ceil(double(hw.core.dma.burst_bytes) / hw.noc.flit_bytes);
   p.noc_payload_efficiency = data_flits / (data_flits + 1.0);
+  // A fluid link loses nothing to interleaved flows; to be calibrated (noc_shared_<n>).
+  p.noc_stream_penalty = 0.0;
   // A signal is one header flit: one NoC cycle of serialisation.
   p.signal_overhead_ns = 1.0 / hw.noc.clock_ghz;
   // Arrivals gathered at one core, then a release message: two one-hop messages

@@ -21,12 +21,20 @@ struct perf_params {
   // Each extra concurrent stream on a channel divides its capacity by
   // (1 + penalty): streams break each other's row-buffer locality.
   double hbm_stream_penalty = 0.0;
+  // Each extra concurrent stream on a channel adds this to the round trip of
+  // the bursts it serves (queueing behind the other streams' row misses): a
+  // DMA's window-limited rate is window / loaded round trip (Little's law).
+  double hbm_stream_latency_ns = 0.0;
   double hbm_read_latency_ns = 0.0;
   double hbm_write_latency_ns = 0.0;
   // NoC: latency per router passed (router pipeline + the link after it) and
   // the payload fraction of link bandwidth (header flits are overhead).
   double noc_hop_ns = 0.0;
   double noc_payload_efficiency = 1.0;
+  // Each extra flow crossing a NoC link or port divides its capacity by
+  // (1 + penalty): packets of several flows interleave under wormhole
+  // arbitration and block each other.
+  double noc_stream_penalty = 0.0;
   // A message between cores (remote signal, send's arrival notice): one flit,
   // routers x noc_hop_ns plus this.
   double signal_overhead_ns = 0.0;
@@ -57,6 +65,9 @@ struct perf_params {
             "fraction of peak for 2-D transfers with rows shorter than one interleave block", 0.01, 1.0);
     v.field("hbm_stream_penalty", hbm_stream_penalty, "",
             "channel capacity is divided by 1 + penalty x (concurrent streams - 1)", 0.0, 10.0);
+    v.field("hbm_stream_latency_ns", hbm_stream_latency_ns, "ns",
+            "round trip added per extra concurrent stream on an HBM channel (queueing; lowers window-limited DMA rates)",
+            0.0, 1e4);
     v.field("hbm_read_latency_ns", hbm_read_latency_ns, "ns", "unloaded HBM read latency (controller to data)", 0.0,
             1e5);
     v.field("hbm_write_latency_ns", hbm_write_latency_ns, "ns", "unloaded HBM write latency (to the response)", 0.0,
@@ -64,6 +75,8 @@ struct perf_params {
     v.field("noc_hop_ns", noc_hop_ns, "ns", "latency per router passed (router pipeline + link)", 0.0, 1e4);
     v.field("noc_payload_efficiency", noc_payload_efficiency, "",
             "payload fraction of NoC link bandwidth (header flits are overhead)", 0.01, 1.0);
+    v.field("noc_stream_penalty", noc_stream_penalty, "",
+            "NoC link/port capacity is divided by 1 + penalty x (flows crossing it - 1)", 0.0, 10.0);
     v.field("signal_overhead_ns", signal_overhead_ns, "ns",
             "fixed cost of a message to another core (remote signal, arrival notice), on top of its hops", 0.0, 1e5);
     v.field("barrier_release_ns", barrier_release_ns, "ns", "a barrier opens this long after the last arrival", 0.0,

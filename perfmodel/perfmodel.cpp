@@ -123,6 +123,7 @@ struct path_builder {
 struct transfer_plan {
   std::vector<usage> path;
   double bytes = 0, cap = 0, tail_ns = 0;
+  double window = 0;  // bytes in flight at most (max_outstanding bursts); the round trip is tail_ns unloaded
   double hbm_read = 0, hbm_write = 0;
   uint64_t stream = 0;  // HBM stream identity: transfers of the same HBM range share rows
 };
@@ -247,10 +248,15 @@ class model {
     // A link moves link_flits_per_cycle flits of flit_bytes per NoC cycle; the payload is a fraction of it.
     const double link_bw =
         double(m_hw.noc.flit_bytes) * m_hw.noc.link_flits_per_cycle * m_hw.noc.clock_ghz * m_p.noc_payload_efficiency;
-    for (int i = 0; i < 4 * m_cores; ++i) m_net.add_resource(link_bw, bound::noc);
-    for (int i = 0; i < 2 * m_cores + 2 * m_channels; ++i) m_net.add_resource(link_bw, bound::noc);
+    // Wormhole links and ports lose throughput as packets of several flows
+    // interleave on them (arbitration, head-of-line blocking: Dally & Towles
+    // 2004 ch. 23, saturation below the fluid bound): noc_stream_penalty.
+    for (int i = 0; i < 6 * m_cores + 2 * m_channels; ++i)
+      m_net.add_resource(link_bw, bound::noc, 0.0, m_p.noc_stream_penalty);
     m_channel_peak = m_hw.hbm.peak_gbps();
-    for (int i = 0; i < m_channels; ++i) m_net.add_resource(m_channel_peak, bound::hbm, m_p.hbm_stream_penalty);
+    for (int i = 0; i < m_channels; ++i)
+      m_net.set_stream_latency(m_net.add_resource(m_channel_peak, bound::hbm, m_p.hbm_stream_penalty),
+                               m_p.hbm_stream_latency_ns);
     m_sram_bw = double(m_hw.core.sram.banks) * m_hw.core.sram.bank_bytes_per_cycle * m_hw.core.clock_ghz;
     for (int i = 0; i < m_cores; ++i) m_net.add_resource(m_sram_bw, bound::sram);
     m_link_bw = link_bw;
@@ -397,6 +403,7 @@ class model {
     const double out_rate = m_hw.core.dma.max_outstanding * burst_bytes / (read_rtt + write_rtt);
     plan.cap = std::min(req_rate, out_rate);
     plan.tail_ns = read_rtt + write_rtt;
+    plan.window = m_hw.core.dma.max_outstanding * burst_bytes;
     return plan;
   }
 
@@ -700,7 +707,8 @@ class model {
       }
       case ev::setup_done: {
         running_cmd& r = m_st[ev.core].slots[ev.a];
-        r.flow = m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now, r.plan.stream);
+        r.flow = m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now, r.plan.stream, r.plan.window,
+                             r.plan.tail_ns);
         m_flow_owner[r.flow] = {ev.core, static_cast<int>(ev.a)};
         m_result.hbm_read_bytes += r.plan.hbm_read;
         m_result.hbm_write_bytes += r.plan.hbm_write;
