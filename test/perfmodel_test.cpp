@@ -36,6 +36,19 @@ std::vector<program> idle(const hw_config& hw) {
   return std::vector<program>(static_cast<size_t>(hw.mesh.width * hw.mesh.height), program{end_cmd{}});
 }
 
+// A dense [m x k] x [k x n] matmul with packed operands at SRAM offset 0 (A), b and c.
+matmul_cmd dense_matmul(uint32_t m, uint32_t k, uint32_t n, uint32_t b = 0, uint32_t c = 0) {
+  matmul_cmd mm;
+  mm.m = m;
+  mm.k = k;
+  mm.n = n;
+  mm.lda = k;
+  mm.ldb = mm.ldc = n;
+  mm.b = b;
+  mm.c = c;
+  return mm;
+}
+
 // Payload bandwidth of one NoC link or port, bytes/ns.
 double link_bw(const hw_config& hw, const perf_params& p) {
   return hw.noc.flit_bytes * hw.noc.link_flits_per_cycle * hw.noc.clock_ghz * p.noc_payload_efficiency;
@@ -75,15 +88,7 @@ TEST_CASE("perfmodel: first-principles parameters come from the hardware config"
 TEST_CASE("perfmodel: a single matmul takes the core_timing cycles", "[perfmodel]") {
   const hw_config hw = hw4x4();
   auto programs = idle(hw);
-  matmul_cmd m;
-  m.m = 64;
-  m.k = 128;
-  m.n = 96;
-  m.lda = 128;
-  m.ldb = 96;
-  m.ldc = 96;
-  m.b = 64 * 128 * 4;
-  m.c = m.b + 128 * 96 * 4;
+  const matmul_cmd m = dense_matmul(64, 128, 96, 64 * 128 * 4, 64 * 128 * 4 + 128 * 96 * 4);
   programs[3] = {m, end_cmd{}};
   const perf_result r = evaluate(hw, programs, first_principles_params(hw));
   // 2k + n + m - 2 = 256 + 96 + 64 - 2 = 414 cycles at 1 GHz.
@@ -102,12 +107,7 @@ TEST_CASE("perfmodel: a single matmul takes the core_timing cycles", "[perfmodel
 TEST_CASE("perfmodel: a matmul larger than the array runs as folds", "[perfmodel]") {
   const hw_config hw = hw4x4();
   auto programs = idle(hw);
-  matmul_cmd m;
-  m.m = 50;
-  m.k = 300;  // folds of 128, 128, 44 rows
-  m.n = 200;  // folds of 128, 72 columns
-  m.lda = 300;
-  m.ldb = m.ldc = 200;
+  const matmul_cmd m = dense_matmul(50, 300, 200);  // folds of 128, 128, 44 rows and 128, 72 columns
   programs[0] = {m, end_cmd{}};
   // Folds back to back with double-buffered weights (as test/npu_core_test.cpp's
   // same command): load 128, 3 x max(50, 128), 3 x 50, drain 44 + 72 - 2:
@@ -118,12 +118,7 @@ TEST_CASE("perfmodel: a matmul larger than the array runs as folds", "[perfmodel
 TEST_CASE("perfmodel: a matmul right behind another overlaps it as in the TLM core", "[perfmodel]") {
   const hw_config hw = hw4x4();
   auto programs = idle(hw);
-  matmul_cmd m;
-  m.m = 64;
-  m.k = 128;
-  m.n = 96;
-  m.lda = 128;
-  m.ldb = m.ldc = 96;
+  const matmul_cmd m = dense_matmul(64, 128, 96);
   programs[0] = {m, m, end_cmd{}};
   // 414 cycles, then the second hides the first's drain 128 + 96 - 2 = 222 and
   // min(128, 64) = 64 cycles of its weight load: 414 - 286 = 128. 542 ns at 1 GHz.
@@ -364,9 +359,7 @@ TEST_CASE("perfmodel: a window-limited flow slows down with the streams queued o
 TEST_CASE("perfmodel: semaphores order engines and cores", "[perfmodel]") {
   const hw_config hw = hw4x4();
   const perf_params p = first_principles_params(hw);
-  matmul_cmd m;
-  m.m = m.k = m.n = 128;
-  m.lda = m.ldb = m.ldc = 128;
+  const matmul_cmd m = dense_matmul(128, 128, 128);
   const double mm = 2 * 128 + 128 + 128 - 2;  // 510 cycles
   auto programs = idle(hw);
   SECTION("within a core: vector after matrix") {
@@ -433,10 +426,7 @@ TEST_CASE("perfmodel: recv waits for the matching send", "[perfmodel]") {
 TEST_CASE("perfmodel: barriers release together", "[perfmodel]") {
   const hw_config hw = hw4x4();
   const perf_params p = first_principles_params(hw);
-  matmul_cmd m;
-  m.m = 100;
-  m.k = m.n = 128;
-  m.lda = m.ldb = m.ldc = 128;
+  const matmul_cmd m = dense_matmul(100, 128, 128);
   auto programs = idle(hw);
   programs[0] = {m, barrier_cmd{engine::sync, 1, 2}, m, end_cmd{}};
   programs[1] = {barrier_cmd{engine::sync, 1, 2}, m, end_cmd{}};
