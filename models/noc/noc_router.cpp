@@ -110,7 +110,7 @@ inline int noc_router::inject_() {
 inline void noc_router::route(input_vc& ivc) const {
   const noc_packet& pkt = m_mesh.packet(ivc.buf.front().packet);
   const int dir = m_route[static_cast<size_t>(pkt.dst.node)];
-  ivc.out_port = dir < 0 ? mesh_directions + pkt.dst.port : dir;
+  ivc.out_port = static_cast<int8_t>(dir < 0 ? mesh_directions + pkt.dst.port : dir);
   ivc.vc_class = ((uint32_t(1) << pkt.vc_hi) - 1) & ~((uint32_t(1) << pkt.vc_lo) - 1);
 }
 
@@ -122,7 +122,7 @@ inline bool noc_router::grant_vc(int i, int o) {
   if (!free) return false;
   const int v = __builtin_ctz(free);
   out.free_vcs &= ~(uint32_t(1) << v);
-  ivc.out_vc = v;
+  ivc.out_vc = static_cast<int8_t>(v);
   ivc.credit = o * m_p.vcs + v;
   m_owner[static_cast<size_t>(ivc.credit)] = i;
   out.va_next = i + 1;

@@ -109,15 +109,17 @@ class noc_router : public sc_core::sc_module, public stats_source {
     uint32_t requests = 0;  // input ports asking for it this cycle (scratch)
     uint64_t flits = 0;
   };
+  // 64 bytes (one cache line; indexing is a shift): ports <= 32 and VCs <= 25 fit in int8_t.
   struct input_vc {
     noc_ring<noc_flit> buf;
-    int out_port = -1, out_vc = -1;  // route of the packet at the front
-    uint32_t vc_class = 0;           // and the output VCs it may take (bit = VC), set with out_port
-    int credit = -1;                 // out_port * vcs + out_vc (index of its credit count)
+    uint32_t vc_class = 0;               // output VCs the front packet may take (bit = VC), set with out_port
+    int8_t out_port = -1, out_vc = -1;   // route of the packet at the front
     uint8_t port = 0, vc = 0;
-    noc_router* up = nullptr;        // who gets the freed slots' credits (null: local port)
-    int up_credit = -1;              // and at which index of its credit counts
+    int credit = -1;                     // out_port * vcs + out_vc (index of its credit count)
+    int up_credit = -1;                  // index of the freed slots' credit count at `up`
+    noc_router* up = nullptr;            // who gets the freed slots' credits (null: local port)
   };
+  static_assert(sizeof(input_vc) == 64, "input_vc fills one cache line");
   // Per input port, masks of its VCs (bit = VC): `has`: non-empty and holding
   // an output VC; `cred`: the output VC held has a credit downstream. Switch
   // allocation works on these masks only.
