@@ -176,6 +176,17 @@ std::vector<calibration_sample> calibration_suite(const hw_config& hw) {
     for (int c = 0; c < n; ++c) p[c] = {load(c * channel0_rows * C * I, I, channel0_rows, C * I, 0), end_cmd{}};
     add("streams_" + std::to_string(n), p, {"hbm_stream_penalty"});
   }
+  // The streamed weight tiles of a wide GEMM (gate_up of Qwen3-1.7B: 128
+  // bf16 columns of a 6144-column matrix, row stride 12 KiB = 6 x C x I):
+  // every row lands in the same channel, one DRAM row apart, and the four
+  // cores of a 2x2 block read their own tiles of that channel at once.
+  if (N >= 4 && W >= 2) {
+    auto p = idle();
+    for (int i = 0; i < 4; ++i)
+      p[i % 2 + (i / 2) * W] = {load(uint64_t(i) * channel0_rows * 6 * C * I, I, channel0_rows, 6 * C * I, 0),
+                                end_cmd{}};
+    add("streams_4_wide", p, {"hbm_efficiency_strided", "hbm_stream_latency_ns"});
+  }
   const int far = N - 1;
   for (int peer : {1, far}) {
     if (peer >= N || peer == 0) continue;

@@ -317,6 +317,12 @@ class model {
       add_usage(path, reading ? core_inject(core) : core_inject(rc), 1.0, 1.0);
       add_usage(path, reading ? core_eject(rc) : core_eject(core), 1.0, 1.0);
       const int routers = reading ? route_into(core, rc, 1.0, path) : route_into(rc, core, 1.0, path);
+      // The header-only packets the other way: read requests to `core`, write responses from it.
+      const double k = control_coef();
+      add_usage(path, reading ? core_inject(rc) : core_inject(core), k, 0.0);
+      add_usage(path, reading ? core_eject(core) : core_eject(rc), k, 0.0);
+      if (reading) route_into(rc, core, 0.0, path, k);
+      else route_into(core, rc, 0.0, path, k);
       return 2 * routers * m_p.noc_hop_ns + m_p.sram_access_ns;
     }
     std::vector<double>& bytes = m_channel_bytes;  // scratch
@@ -324,6 +330,7 @@ class model {
     hbm_spread(addr, run, rows, stride, bytes);
     const double total = double(run) * double(rows);
     const double eff = hbm_efficiency(run, rows, stride);
+    const double k = control_coef();
     int max_routers = 0;
     for (int ch = 0; ch < m_channels; ++ch) {
       if (bytes[ch] <= 0) continue;
@@ -333,8 +340,13 @@ class model {
       const int r =
           reading ? route_into(m_channel_router[ch], rc, f, path) : route_into(rc, m_channel_router[ch], f, path);
       max_routers = std::max(max_routers, r);
+      // Header-only packets the other way: read requests to the channel, write responses from it.
+      add_usage(path, reading ? channel_eject(ch) : channel_inject(ch), f * k, 0.0);
+      if (reading) route_into(rc, m_channel_router[ch], 0.0, path, f * k);
+      else route_into(m_channel_router[ch], rc, 0.0, path, f * k);
     }
     add_usage(path, reading ? core_eject(rc) : core_inject(rc), 1.0, 1.0);
+    add_usage(path, reading ? core_inject(rc) : core_eject(rc), k, 0.0);
     (reading ? plan.hbm_read : plan.hbm_write) += total;
     // Identity of the HBM access stream: start address, shape and direction
     // (FNV-1a; 0 is left for transfers without HBM).
@@ -342,6 +354,16 @@ class model {
     for (uint64_t v : {addr, run, rows, stride, uint64_t(reading)}) h = (h ^ v) * 1099511628211ull;
     plan.stream = h | 1;
     return 2 * max_routers * m_p.noc_hop_ns + (reading ? m_p.hbm_read_latency_ns : m_p.hbm_write_latency_ns);
+  }
+  // Capacity a transfer's header-only packets use per byte it moves: one flit
+  // per burst (a read request, a write response: models/noc/noc_interface.cpp)
+  // on the route opposite to the data. Capacities are in payload bytes
+  // (raw x noc_payload_efficiency), so a flit of flit_bytes per burst_bytes
+  // of payload costs efficiency x flit_bytes / burst_bytes. A ring of sends
+  // (each core sends to the next while receiving from the previous) puts the
+  // responses of one send on the port the next send's data uses.
+  double control_coef() const {
+    return m_p.noc_payload_efficiency * double(m_hw.noc.flit_bytes) / double(m_hw.core.dma.burst_bytes);
   }
   static void add_usage(path_builder& path, int res, double coef, double share) {
     int& at = path.slot[size_t(res)];
@@ -355,15 +377,17 @@ class model {
   }
   // Dimension-order route (hw.noc.routing) from router a to router b: adds the
   // links crossed; returns the number of routers passed (Manhattan distance + 1).
-  int route_into(int a, int b, double share, path_builder& path) const {
+  // `coef`: capacity used per byte of the transfer (default: its share).
+  int route_into(int a, int b, double share, path_builder& path, double coef = -1) const {
+    if (coef < 0) coef = share;
     int x = a % m_w, y = a / m_w;
     const int tx = b % m_w, ty = b / m_w;
     const int routers = std::abs(tx - x) + std::abs(ty - y) + 1;
     auto step_x = [&] {
-      for (; x != tx; x += tx > x ? 1 : -1) add_usage(path, link(y * m_w + x, tx > x ? 0 : 1), share, share);
+      for (; x != tx; x += tx > x ? 1 : -1) add_usage(path, link(y * m_w + x, tx > x ? 0 : 1), coef, share);
     };
     auto step_y = [&] {
-      for (; y != ty; y += ty > y ? 1 : -1) add_usage(path, link(y * m_w + x, ty > y ? 2 : 3), share, share);
+      for (; y != ty; y += ty > y ? 1 : -1) add_usage(path, link(y * m_w + x, ty > y ? 2 : 3), coef, share);
     };
     if (m_hw.noc.routing == "xy") {
       step_x();

@@ -180,10 +180,13 @@ TEST_CASE("perfmodel: an HBM load on an idle chip = setup + round trip + bytes /
   SECTION("through the local port when the local SRAM is reached over the NoC") {
     p.local_sram_via_noc = true;
     // The write crosses core 5's router too: its ejection port carries the
-    // read data and the write data, so it runs at half the rate.
+    // read data, the write data and the write responses (one header-only flit
+    // per 256 B burst, at payload efficiency: 2 + 0.8 x 64 / 256 = 2.2 units
+    // per byte; the read requests leave through the injection port).
     const double tail2 = tail + 2 * 1 * p.noc_hop_ns;
+    const double control = p.noc_payload_efficiency * hw.noc.flit_bytes / hw.core.dma.burst_bytes;
     const perf_result r = evaluate(hw, programs, p);
-    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail2 + bytes / (link_bw(hw, p) / 2)));
+    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail2 + bytes / (link_bw(hw, p) / (2 + control))));
     CHECK(r.noc_link_bytes == Approx(2 * bytes));
   }
   SECTION("DMA issue bound with few outstanding bursts") {
@@ -449,7 +452,12 @@ TEST_CASE("perfmodel: a ring all-reduce takes 2(n-1) steps of (send + notice) pl
   ring_all_reduce(ctx, ring, data, elems, engine::dma);
   const perf_result r = evaluate(hw, ctx.finish(), p);
   // A send: setup, chunk over one link, local SRAM read + round trip over 2 routers.
-  const double step = p.dma_setup_ns + chunk * 4 / link_bw(hw, p) + 2 * p.sram_access_ns + 2 * 2 * p.noc_hop_ns;
+  // Every rank sends while it receives, so its ports carry the incoming data
+  // plus the write responses of its own send: one flit per 256 B burst, 0.8 x
+  // 64 / 256 = 0.2 units per byte at payload efficiency.
+  const double control = p.noc_payload_efficiency * hw.noc.flit_bytes / hw.core.dma.burst_bytes;
+  const double step =
+      p.dma_setup_ns + chunk * 4 * (1 + control) / link_bw(hw, p) + 2 * p.sram_access_ns + 2 * 2 * p.noc_hop_ns;
   const double add = double(core_timing::vector_cycles(chunk, core_timing::vector_kind::elementwise, hw.core.vector));
   // Every receive waits for the arrival notice (2 routers + one flit). Reduce-
   // scatter: each send waits for the previous add; all-gather starts after a
