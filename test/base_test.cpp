@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -69,4 +71,26 @@ TEST_CASE("isolated runs return results in order and report failures", "[base]")
   }
   std::vector<isolated_job> bad = {[]() -> nlohmann::json { throw npuvp::error("boom"); }};
   CHECK_THROWS_WITH(run_isolated(bad, 1), Catch::Contains("boom"));
+}
+
+TEST_CASE("isolated runs name a child that died and stop the others", "[base]") {
+  // Job 1 sleeps far longer than the test may take; job 2 is killed by a
+  // signal (as by a crash) before it reports anything.
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<isolated_job> jobs = {[] {
+                                      ::sleep(60);
+                                      return nlohmann::json();
+                                    },
+                                    []() -> nlohmann::json {
+                                      ::kill(::getpid(), SIGKILL);
+                                      return nlohmann::json();
+                                    }};
+  CHECK_THROWS_WITH(run_isolated(jobs, 2), Catch::StartsWith("simulation 2 of 2 (process ") &&
+                                               Catch::EndsWith(") died with signal 9 (Killed) before reporting a result"));
+  // The sleeping child was killed and reaped, not waited for.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
+  // A child that exits without writing its result.
+  std::vector<isolated_job> silent = {[]() -> nlohmann::json { ::_exit(3); }};
+  CHECK_THROWS_WITH(run_isolated(silent, 1),
+                    Catch::EndsWith(") exited with status 3 without a readable result"));
 }

@@ -299,3 +299,82 @@ TEST_CASE("chip: an HBM stream over all 16 cores of the 4x4 preset reaches 70 % 
   // channel's NoC port carries at most 32 x 8/9 GB/s) stays below 55 %.
   CHECK(double(r[1]["gbps"]) < 0.55 * peak);
 }
+
+namespace {
+enum class fault { bad_dma, thrown };
+
+// All 16 cores stream 16 x 8 KiB of HBM into their SRAM (tile j of core c at
+// (16 j + c) x 8 KiB), so NoC buffers, HBM queues and DMA engines are full
+// when `f` stops the run: bad_dma: core 5's third command reads one past the
+// last HBM byte; thrown: a process throws simulation_error at 300 ns (a
+// module's protocol check). `busy` gets the number of DMA engines with
+// descriptors in flight when it stopped. The chip is destroyed with their
+// payloads in flight; the error propagates.
+void run_faulty_stream(fault f, int& busy) {
+  const hw_config hw = test_hw(false);
+  const uint64_t tile = 8 << 10;
+  std::vector<program> programs(16);
+  for (int c = 0; c < 16; ++c) {
+    for (uint64_t j = 0; j < 16; ++j) {
+      dma_cmd d;
+      d.src = (j * 16 + uint64_t(c)) * tile;
+      d.dst = j * tile;
+      d.row_bytes = static_cast<uint32_t>(tile);
+      programs[c].push_back(d);
+    }
+    programs[c].push_back(end_cmd{});
+  }
+  chip npu(hw);
+  if (f == fault::bad_dma) {
+    dma_cmd bad;
+    bad.src = npu.map().hbm_bytes();
+    bad.dst = 256 << 10;
+    bad.row_bytes = 256;
+    programs[5].insert(programs[5].begin() + 2, bad);
+  } else {
+    sc_core::sc_spawn([] {
+      sc_core::wait(300, sc_core::SC_NS);
+      throw simulation_error("test.fault: protocol error at 300 ns");
+    });
+  }
+  npu.load_programs(programs);
+  try {
+    npu.run();
+  } catch (...) {
+    for (int c = 0; c < npu.cores(); ++c) busy += npu.core(c).dma().idle() ? 0 : 1;
+    throw;
+  }
+}
+
+// The error text and busy DMA engines, or what run_isolated reports for a crash.
+nlohmann::json faulty_stream_error(fault f) {
+  int busy = 0;
+  try {
+    run_faulty_stream(f, busy);
+  } catch (const std::exception& e) {
+    return {{"error", e.what()}, {"busy", busy}};
+  }
+  return {{"error", ""}, {"busy", busy}};
+}
+}  // namespace
+
+TEST_CASE("chip: a simulation error with traffic in flight is reported, not a crash", "[chip]") {
+  const auto r = run_isolated({[] { return faulty_stream_error(fault::bad_dma); },
+                               [] { return faulty_stream_error(fault::thrown); }},
+                              2);
+  INFO(r[0].dump() << "\n" << r[1].dump());
+  CHECK_THAT(r[0]["error"].get<std::string>(), Catch::Contains("npu4x4.core_1_1 (core 5) command 2 (dma") &&
+                                                  Catch::Contains("error response"));
+  CHECK_THAT(r[1]["error"].get<std::string>(), Catch::Contains("test.fault: protocol error at 300 ns"));
+  // Most engines were still streaming: the chip was torn down mid-traffic.
+  CHECK(r[0]["busy"].get<int>() >= 12);
+  CHECK(r[1]["busy"].get<int>() >= 12);
+  // Propagated out of the child, the error names the simulation.
+  int busy = 0;
+  CHECK_THROWS_WITH(run_isolated({[&] {
+                                    run_faulty_stream(fault::bad_dma, busy);
+                                    return nlohmann::json();
+                                  }},
+                                 1),
+                    Catch::StartsWith("simulation 1 of 1: npu4x4.core_1_1 (core 5) command 2 (dma"));
+}

@@ -1,4 +1,4 @@
-// `npuvp run SCENARIO` from the command line: breakdown, stats and trace files, errors.
+// `npuvp run SCENARIO` from the command line: breakdown, stats and trace files, errors (also from the simulation).
 #include <sys/wait.h>
 
 #include <array>
@@ -120,4 +120,25 @@ TEST_CASE("npuvp run rejects a bad scenario and one that does not fit, writing n
   }
   CHECK(!std::filesystem::exists(dir + "/stats.json"));
   CHECK(!std::filesystem::exists(dir + "/trace.json"));
+}
+
+// npuvp run and bench dma share run_chip; the scenario lowering rejects an
+// HBM that is too small, bench dma does not, so it reaches the simulation.
+TEST_CASE("a simulation error while the cores stream exits 1 with the error, no crash and no stats file",
+          "[run][cli]") {
+  const std::string dir = "run_cli_sim_error";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // 8 channels x 2 pseudo-channels x 16 banks x 1 row x 1 KiB = 256 KiB of
+  // HBM: cores 0-3 stream their 64 KiB while cores 4-15 read past the end.
+  std::ofstream(dir + "/hw.yaml") << "name: npu4x4\nmesh: {width: 4, height: 4}\n"
+                                  << "hbm: {mode: at, preset: hbm2e, channels: 8, interleave_bytes: 256, org: {rows: 1}}\n";
+  const auto [rc, out] = shell(std::string(NPUVP_BINARY) + " bench dma --hw " + dir + "/hw.yaml --bytes-per-core 65536 " +
+                               "--tile 8192 --stats " + dir + "/stats.json");
+  INFO(out);
+  CHECK(rc == 1);
+  CHECK_THAT(out, Catch::StartsWith("npuvp: error: npu4x4.core_") && Catch::Contains(") command 0 (dma") &&
+                      Catch::Contains("error response"));
+  CHECK_THAT(out, !Catch::Contains("Warning"));  // one sc_stop, no SystemC W545 noise
+  CHECK(!std::filesystem::exists(dir + "/stats.json"));
 }

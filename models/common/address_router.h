@@ -48,12 +48,15 @@ class address_router : public sc_core::sc_module, public stats_source {
   void report_stats(stats_writer& out) const override;
 
  private:
-  // Carried by a payload between BEGIN_REQ and its BEGIN_RESP.
+  // Carried by a payload between BEGIN_REQ and its BEGIN_RESP. Owned by the
+  // router (m_ext_all, recycled in response_method), not by the payload: a
+  // payload destroyed in flight (a run stopped by an error) must not delete it.
   struct route_ext : tlm::tlm_extension<route_ext> {
     int initiator = 0, target = 0;
     uint64_t global = 0;
     tlm::tlm_extension_base* clone() const override { return new route_ext(*this); }
     void copy_from(const tlm::tlm_extension_base& e) override { *this = static_cast<const route_ext&>(e); }
+    void free() override {}
   };
   struct target_side {
     std::deque<tlm::tlm_generic_payload*> queue;

@@ -3,8 +3,13 @@
 namespace npuvp {
 
 payload_pool::~payload_pool() {
-  // Payloads hold a pointer back to this pool; detach before they are destroyed.
-  for (auto& p : m_all) p->reset();
+  // Payloads still in flight keep the extensions of modules that may be gone
+  // already (header comment): detach them unread, never free() them.
+  const unsigned int extensions = tlm::max_num_extensions();
+  for (auto& p : m_all) {
+    p->resize_extensions();
+    for (unsigned int i = 0; i < extensions; ++i) p->set_extension(i, nullptr);
+  }
 }
 
 tlm::tlm_generic_payload* payload_pool::allocate() {

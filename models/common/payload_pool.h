@@ -1,5 +1,13 @@
 // Pooled TLM generic payloads with reference counting (IEEE 1666-2011, 14.5):
 // initiators take a payload from the pool, the last release() returns it.
+//
+// Ownership at teardown: the pool owns the payloads, not their extensions.
+// A run stopped by an error leaves payloads in flight, still carrying
+// extensions that interconnect modules set and would have cleared on the
+// response path (address_router's route_ext); those modules may be destroyed
+// before the pool. The destructor therefore detaches every extension without
+// calling free() on it (~tlm_generic_payload would), and holders of pooled
+// payloads must not release() or read them in their own destructors.
 #pragma once
 
 #include <memory>

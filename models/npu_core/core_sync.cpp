@@ -39,13 +39,15 @@ void core_sync::barrier(int core_id, uint16_t group, uint32_t participants) {
   if (++b->released == participants) m_barriers.erase(key);
 }
 
+// sc_stop() once: a second call only adds SystemC warning W545 before the error.
 void core_sync::fail(const std::string& what) {
-  if (m_failure.empty()) m_failure = what;
+  if (!m_failure.empty()) return;
+  m_failure = what;
   sc_core::sc_stop();
 }
 
 void core_sync::core_done() {
-  if (--m_running == 0) sc_core::sc_stop();
+  if (--m_running == 0 && m_failure.empty()) sc_core::sc_stop();
 }
 
 }  // namespace npuvp

@@ -1,6 +1,7 @@
 #include "platform/sim/isolated_run.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,29 +82,52 @@ std::vector<nlohmann::json> run_isolated(const std::vector<isolated_job>& jobs, 
       running.erase(pids[i]);
       const std::string where =
           "simulation " + std::to_string(done.job + 1) + " of " + std::to_string(jobs.size());
-      if (done.out.empty())
-        throw error(where + " died" +
-                    (WIFSIGNALED(status) ? " with signal " + std::to_string(WTERMSIG(status)) : std::string()));
-      const auto reply = nlohmann::json::parse(done.out);
+      // A child that died (crash, abort, kill) may have written part of a reply: trust none of it.
+      if (WIFSIGNALED(status))
+        throw error(where + " (process " + std::to_string(pids[i]) + ") died with signal " +
+                    std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) +
+                    ") before reporting a result");
+      const auto reply = nlohmann::json::parse(done.out, nullptr, false);
+      if (reply.is_discarded() || !reply.is_object() || !reply.contains("ok"))
+        throw error(where + " (process " + std::to_string(pids[i]) + ") exited with status " +
+                    std::to_string(WEXITSTATUS(status)) + " without a readable result");
       if (!reply.at("ok").get<bool>()) throw error(where + ": " + reply.at("error").get<std::string>());
       results[done.job] = reply.at("result");
     }
   };
-  while (next < jobs.size() || !running.empty()) {
-    while (next < jobs.size() && static_cast<int>(running.size()) < parallel) {
-      int fds[2];
-      if (::pipe(fds) != 0) throw error(std::string("pipe failed: ") + std::strerror(errno));
-      const pid_t pid = ::fork();
-      if (pid < 0) throw error(std::string("fork failed: ") + std::strerror(errno));
-      if (pid == 0) {
-        ::close(fds[0]);
-        run_child(jobs[next], fds[1]);
-      }
-      ::close(fds[1]);
-      running.emplace(pid, child{next, fds[0], {}});
-      ++next;
+  // On an error, the other children's results are of no use: stop them and
+  // reap them, so none outlives the caller.
+  auto stop_running = [&] {
+    for (auto& [pid, c] : running) {
+      ::kill(pid, SIGKILL);
+      ::close(c.fd);
+      ::waitpid(pid, nullptr, 0);
     }
-    collect();
+    running.clear();
+  };
+  auto run_all = [&] {
+    while (next < jobs.size() || !running.empty()) {
+      while (next < jobs.size() && static_cast<int>(running.size()) < parallel) {
+        int fds[2];
+        if (::pipe(fds) != 0) throw error(std::string("pipe failed: ") + std::strerror(errno));
+        const pid_t pid = ::fork();
+        if (pid < 0) throw error(std::string("fork failed: ") + std::strerror(errno));
+        if (pid == 0) {
+          ::close(fds[0]);
+          run_child(jobs[next], fds[1]);
+        }
+        ::close(fds[1]);
+        running.emplace(pid, child{next, fds[0], {}});
+        ++next;
+      }
+      collect();
+    }
+  };
+  try {
+    run_all();
+  } catch (...) {
+    stop_running();
+    throw;
   }
   return results;
 }

@@ -13,8 +13,11 @@ namespace npuvp {
 using isolated_job = std::function<nlohmann::json()>;
 
 // Runs every job in its own child process, at most `parallel` at a time, and
-// returns their results in job order. A job that throws npuvp::error, or a child
-// that dies, makes this throw npuvp::error with the job index and the reason.
+// returns their results in job order. A job that throws (std::exception), or a
+// child that dies, makes this throw npuvp::error with the job index and the
+// reason ("simulation 2 of 4: <what>", or the child's process id and the signal
+// that killed it, or its exit status); the other children are then killed and
+// reaped.
 std::vector<nlohmann::json> run_isolated(const std::vector<isolated_job>& jobs, int parallel);
 
 }  // namespace npuvp
