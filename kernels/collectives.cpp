@@ -109,7 +109,8 @@ engine direct_all_gather(lowering_context& ctx, const std::vector<int>& group, u
     // Peers may overwrite our non-owned chunks once every engine that used them is
     // done: each rank tells every peer, and sends only after all peers told it.
     ctx.order(me, ready, engine::dma);
-    for (int s = 1; s < n; ++s) ctx.emit(me, signal_cmd{engine::dma, go, static_cast<uint16_t>(group[wrap(r + s, n)]), 1});
+    for (int s = 1; s < n; ++s)
+      ctx.emit(me, signal_cmd{engine::dma, go, static_cast<uint16_t>(group[wrap(r + s, n)]), 1});
     ctx.emit(me, wait_cmd{engine::dma, go, static_cast<uint32_t>(n - 1)});
     if (bytes(r) > 0)
       for (int s = 1; s < n; ++s)

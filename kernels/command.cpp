@@ -201,7 +201,8 @@ void require(bool ok, const std::string& where, const std::string& what) {
 
 void check_engine(engine actual, engine expected, const char* op, const std::string& where) {
   if (actual != expected)  // the message is built only on failure (this runs for every command)
-    require(false, where, std::string(op) + " runs on the " + engine_name(expected) + " engine, not " + engine_name(actual));
+    require(false, where,
+            std::string(op) + " runs on the " + engine_name(expected) + " engine, not " + engine_name(actual));
 }
 
 }  // namespace

@@ -79,8 +79,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   // are combined by direct all-reduces, attention runs per KV head on its ranks (keys split,
   // merged on the leader) and the leaders' outputs are all-gathered before o_proj.
   const bool wide = job.split_k && n > model.num_key_value_heads;
-  if (wide && (n % model.num_key_value_heads != 0 || model.hidden_size % n != 0 ||
-               model.intermediate_size % n != 0 ||
+  if (wide && (n % model.num_key_value_heads != 0 || model.hidden_size % n != 0 || model.intermediate_size % n != 0 ||
                (model.num_attention_heads / model.num_key_value_heads * model.head_dim) % n != 0 ||
                job.cache.space == mem_space::sram))
     throw error(what + ": k_split over more ranks than num_key_value_heads (" +
@@ -168,11 +167,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const uint64_t eb = dtype_bytes(wtype);
   const uint32_t wt = job.weight_tile;
   // Deepest streamed k: wide k_split streams rows h_r, H*hd/n rows of o and I_r rows of down.
-  const uint32_t deepest = wide ? std::max({h, H * hd, I}) / static_cast<uint32_t>(n)
-                                : std::max({h, hr * hd, down_k});
-  const uint32_t weights = job.weights_resident
-                               ? 0
-                               : ctx.alloc_symmetric(group, 2ull * deepest * wt * eb, "weight tiles (2 buffers)");
+  const uint32_t deepest = wide ? std::max({h, H * hd, I}) / static_cast<uint32_t>(n) : std::max({h, hr * hd, down_k});
+  const uint32_t weights =
+      job.weights_resident ? 0 : ctx.alloc_symmetric(group, 2ull * deepest * wt * eb, "weight tiles (2 buffers)");
   const uint64_t aeb = narrow ? 2 : 4;  // bytes per element of a matmul's activation operand
   // mn_split: the two rotating weight blocks, sized for the larger of gate/up (h x I/n) and down (I x h/n).
   const uint32_t mn_blocks =
@@ -190,10 +187,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       streamed_gemm(ctx, me, a, lda, hbm, hbm_ld, weights, wt, c, n, m, k, n, wtype);
   };
   // bf16 copies of the activation operands (bf16 weights only).
-  const uint32_t x16 =
-      narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, att_heads * hd, gcols}) * 2,
-                                   "bf16 activation operand")
-             : 0;
+  const uint32_t x16 = narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, att_heads * hd, gcols}) * 2,
+                                                    "bf16 activation operand")
+                              : 0;
   // The matmul operand for fp32 activations at `src`: itself, or its bf16 copy.
   auto operand = [&](int me, uint32_t src, uint32_t elems) {
     if (!narrow) return src;
@@ -256,8 +252,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   // C[T x cols] = xk W[r::n, :] for the rank's rows of a [rows x cols] weight at hbm.
   auto cyclic_gemm = [&](int me, int r, uint64_t hbm, uint32_t rows, uint32_t cols, uint32_t c) {
     const uint32_t kr = rows / static_cast<uint32_t>(n);
-    streamed_gemm(ctx, me, xk, kr, hbm + uint64_t(r) * cols * eb, uint64_t(n) * cols, weights, wt, c, cols, T, kr,
-                  cols, wtype);
+    streamed_gemm(ctx, me, xk, kr, hbm + uint64_t(r) * cols * eb, uint64_t(n) * cols, weights, wt, c, cols, T, kr, cols,
+                  wtype);
   };
   // Over many ranks the ring's 2(n-1) steps are latency-bound: the direct all-reduce takes 2.
   auto all_reduce = [&](uint32_t data, uint64_t elems, engine ready) {
@@ -718,8 +714,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       const auto tr = static_cast<uint32_t>(t1 - t0);
       label("router");  // the owner's tokens only
       if (tr > 0) {
-        streamed_gemm(ctx, me, row_at(xm, t0, xrow), h, w.router, E, weights, wt, row_at(logits, t0, E * 4), E,
-                      tr, h, E, wtype);
+        streamed_gemm(ctx, me, row_at(xm, t0, xrow), h, w.router, E, weights, wt, row_at(logits, t0, E * 4), E, tr, h,
+                      E, wtype);
         ctx.order(me, engine::matrix, engine::dma);
         for (auto t = static_cast<uint32_t>(t0); t < t1; ++t)
           for (uint32_t j = 0; j < top; ++j)
@@ -745,8 +741,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       for (size_t i = 0; i < pairs[q].size(); ++i) {
         const int p = owner(pairs[q][i].t);
         if (p != q)
-          ctx.emit(me, recv_cmd{engine::dma, static_cast<uint16_t>(group[p]), row_at(xr, i, xrow), xrow,
-                                dispatch_tag});
+          ctx.emit(me, recv_cmd{engine::dma, static_cast<uint16_t>(group[p]), row_at(xr, i, xrow), xrow, dispatch_tag});
       }
       label("experts");
       ctx.order(me, engine::dma, engine::matrix);

@@ -117,7 +117,8 @@ void flow_network::recompute() {
         r.load = 0;
         r.streams.clear();
       }
-      if ((r.penalty > 0 || r.stream_latency > 0) && std::find(r.streams.begin(), r.streams.end(), f.stream) == r.streams.end())
+      if ((r.penalty > 0 || r.stream_latency > 0) &&
+          std::find(r.streams.begin(), r.streams.end(), f.stream) == r.streams.end())
         r.streams.push_back(f.stream);
     }
   }

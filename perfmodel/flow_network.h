@@ -7,9 +7,9 @@
 // proportion to window / round trip (Little's law), not equal shares. Equal
 // shares would keep identical cores reading the same HBM channel in lockstep
 // for ever; on the TLM chip the nearer core gets ahead, moves on to the next
-// channel, and the cores spread over the channels. A flow uses resource r at `coef` units of r's capacity per byte moved
-// (a DMA spread over 8 HBM channels uses each at 1/8 of its rate), and has its
-// own rate cap (the DMA engine's issue limit).
+// channel, and the cores spread over the channels. A flow uses resource r at `coef` units of r's capacity per byte
+// moved (a DMA spread over 8 HBM channels uses each at 1/8 of its rate), and has its own rate cap (the DMA engine's
+// issue limit).
 #pragma once
 
 #include <array>
@@ -43,7 +43,6 @@ class flow_network {
   // `ns_per_stream` to the round trip of the flows crossing it (weighted by
   // their share of bytes through it), which lowers window-limited caps.
   void set_stream_latency(int r, double ns_per_stream) { m_res[r].stream_latency = ns_per_stream; }
-
 
   // Starts a flow at `now` (after advancing every flow to `now`); returns its
   // id. Flows with the same `stream` key (e.g. reads of the same HBM range)

@@ -65,9 +65,10 @@ struct perf_params {
             "fraction of peak for 2-D transfers with rows shorter than one interleave block", 0.01, 1.0);
     v.field("hbm_stream_penalty", hbm_stream_penalty, "",
             "channel capacity is divided by 1 + penalty x (concurrent streams - 1)", 0.0, 10.0);
-    v.field("hbm_stream_latency_ns", hbm_stream_latency_ns, "ns",
-            "round trip added per extra concurrent stream on an HBM channel (queueing; lowers window-limited DMA rates)",
-            0.0, 1e4);
+    v.field(
+        "hbm_stream_latency_ns", hbm_stream_latency_ns, "ns",
+        "round trip added per extra concurrent stream on an HBM channel (queueing; lowers window-limited DMA rates)",
+        0.0, 1e4);
     v.field("hbm_read_latency_ns", hbm_read_latency_ns, "ns", "unloaded HBM read latency (controller to data)", 0.0,
             1e5);
     v.field("hbm_write_latency_ns", hbm_write_latency_ns, "ns", "unloaded HBM write latency (to the response)", 0.0,

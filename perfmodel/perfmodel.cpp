@@ -321,8 +321,10 @@ class model {
       const double k = control_coef();
       add_usage(path, reading ? core_inject(rc) : core_inject(core), k, 0.0);
       add_usage(path, reading ? core_eject(core) : core_eject(rc), k, 0.0);
-      if (reading) route_into(rc, core, 0.0, path, k);
-      else route_into(core, rc, 0.0, path, k);
+      if (reading)
+        route_into(rc, core, 0.0, path, k);
+      else
+        route_into(core, rc, 0.0, path, k);
       return 2 * routers * m_p.noc_hop_ns + m_p.sram_access_ns;
     }
     std::vector<double>& bytes = m_channel_bytes;  // scratch
@@ -342,8 +344,10 @@ class model {
       max_routers = std::max(max_routers, r);
       // Header-only packets the other way: read requests to the channel, write responses from it.
       add_usage(path, reading ? channel_eject(ch) : channel_inject(ch), f * k, 0.0);
-      if (reading) route_into(rc, m_channel_router[ch], 0.0, path, f * k);
-      else route_into(m_channel_router[ch], rc, 0.0, path, f * k);
+      if (reading)
+        route_into(rc, m_channel_router[ch], 0.0, path, f * k);
+      else
+        route_into(m_channel_router[ch], rc, 0.0, path, f * k);
     }
     add_usage(path, reading ? core_eject(rc) : core_inject(rc), 1.0, 1.0);
     add_usage(path, reading ? core_inject(rc) : core_eject(rc), k, 0.0);
@@ -409,7 +413,8 @@ class model {
     const double write_rtt = endpoint(rc, ds, dc, dst, run, rows, dst_stride, false, path, plan);
     // By resource id, as an ordered map gave them (the flow network's sums
     // then add in the same order: results do not depend on the route order).
-    std::sort(path.uses.begin(), path.uses.end(), [](const usage& a, const usage& b) { return a.resource < b.resource; });
+    std::sort(path.uses.begin(), path.uses.end(),
+              [](const usage& a, const usage& b) { return a.resource < b.resource; });
     for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
     plan.path = path.uses;
     plan.bytes = double(run) * double(rows);
@@ -731,8 +736,8 @@ class model {
       }
       case ev::setup_done: {
         running_cmd& r = m_st[ev.core].slots[ev.a];
-        r.flow = m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now, r.plan.stream, r.plan.window,
-                             r.plan.tail_ns);
+        r.flow =
+            m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now, r.plan.stream, r.plan.window, r.plan.tail_ns);
         m_flow_owner[r.flow] = {ev.core, static_cast<int>(ev.a)};
         m_result.hbm_read_bytes += r.plan.hbm_read;
         m_result.hbm_write_bytes += r.plan.hbm_write;
@@ -826,8 +831,8 @@ class model {
   std::map<int, std::pair<int, int>> m_flow_owner;
   std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> m_arrivals;
   std::vector<exec_rec> m_recs;
-  std::vector<double> m_channel_bytes;  // scratch of endpoint()
-  path_builder m_path;                  // scratch of plan_copy()
+  std::vector<double> m_channel_bytes;                         // scratch of endpoint()
+  path_builder m_path;                                         // scratch of plan_copy()
   std::map<std::pair<int, uint16_t>, dep> m_sem_src;           // latest increment of (core, semaphore)
   std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
   std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;      // released (group, generation)
@@ -979,7 +984,8 @@ nlohmann::json row_json(const breakdown_row& row) {
           {"bytes", row.bytes},
           {"flops", row.flops},
           {"vector_elements", row.vector_elements},
-          {"engine_busy_ns", {{"dma", row.engine_busy_ns[0]}, {"matrix", row.engine_busy_ns[1]}, {"vector", row.engine_busy_ns[2]}}},
+          {"engine_busy_ns",
+           {{"dma", row.engine_busy_ns[0]}, {"matrix", row.engine_busy_ns[1]}, {"vector", row.engine_busy_ns[2]}}},
           {"bound_ns", b},
           {"critical_path_ns", crit},
           {"bounded_by", bound_name(row.bounded_by())}};

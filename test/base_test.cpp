@@ -1,12 +1,10 @@
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "platform/base/error.h"
@@ -85,12 +83,12 @@ TEST_CASE("isolated runs name a child that died and stop the others", "[base]") 
                                       ::kill(::getpid(), SIGKILL);
                                       return nlohmann::json();
                                     }};
-  CHECK_THROWS_WITH(run_isolated(jobs, 2), Catch::StartsWith("simulation 2 of 2 (process ") &&
-                                               Catch::EndsWith(") died with signal 9 (Killed) before reporting a result"));
+  CHECK_THROWS_WITH(run_isolated(jobs, 2),
+                    Catch::StartsWith("simulation 2 of 2 (process ") &&
+                        Catch::EndsWith(") died with signal 9 (Killed) before reporting a result"));
   // The sleeping child was killed and reaped, not waited for.
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
   // A child that exits without writing its result.
   std::vector<isolated_job> silent = {[]() -> nlohmann::json { ::_exit(3); }};
-  CHECK_THROWS_WITH(run_isolated(silent, 1),
-                    Catch::EndsWith(") exited with status 3 without a readable result"));
+  CHECK_THROWS_WITH(run_isolated(silent, 1), Catch::EndsWith(") exited with status 3 without a readable result"));
 }

@@ -58,8 +58,8 @@ nlohmann::json run_step(const std::string& partition, const std::string& placeme
   const lowered_step step = lower_step(s);
   chip npu(s.hw);
   npu.load_programs(step.programs);
-  const step_data data = write_step_data(
-      s, step, [&](mem_space space, int core, uint64_t at, const matrix& values, dtype type) {
+  const step_data data =
+      write_step_data(s, step, [&](mem_space space, int core, uint64_t at, const matrix& values, dtype type) {
         const std::vector<uint8_t> bytes = encode_floats(values, type);
         if (space == mem_space::hbm)
           npu.write_hbm(at, bytes.data(), bytes.size());
@@ -108,16 +108,13 @@ void check_layers(const std::string& partition, const std::string& variant = "de
 
 }  // namespace
 
-TEST_CASE("chip: megatron decoder-layer steps on every placement match the host layers (functional)",
-          "[chip][layer]") {
+TEST_CASE("chip: megatron decoder-layer steps on every placement match the host layers (functional)", "[chip][layer]") {
   check_layers("megatron", "dense", true);
 }
-TEST_CASE("chip: k_split decoder-layer steps on every placement match the host layers (functional)",
-          "[chip][layer]") {
+TEST_CASE("chip: k_split decoder-layer steps on every placement match the host layers (functional)", "[chip][layer]") {
   check_layers("k_split");
 }
-TEST_CASE("chip: mn_split decoder-layer steps on every placement match the host layers (functional)",
-          "[chip][layer]") {
+TEST_CASE("chip: mn_split decoder-layer steps on every placement match the host layers (functional)", "[chip][layer]") {
   check_layers("mn_split");
 }
 TEST_CASE("chip: mnk_2d decoder-layer steps (2 x 2 grids) on every placement match the host layers (functional)",
@@ -133,11 +130,11 @@ TEST_CASE("chip: decoder-layer steps with weights and KV cache in SRAM on every 
   check_layers("megatron", "resident");
 }
 TEST_CASE("chip: decoder-layer steps with fp8 and int8 weights match the host layers (functional)", "[chip][layer]") {
-  const auto r = run_isolated({[] { return run_step("megatron", "ring_block", "fp8"); },
-                               [] { return run_step("mnk_2d", "mesh_block", "fp8"); },
-                               [] { return run_step("megatron", "ring_block", "int8"); },
-                               [] { return run_step("k_split", "linear_interleaved", "int8"); }},
-                              2);
+  const auto r = run_isolated(
+      {[] { return run_step("megatron", "ring_block", "fp8"); }, [] { return run_step("mnk_2d", "mesh_block", "fp8"); },
+       [] { return run_step("megatron", "ring_block", "int8"); },
+       [] { return run_step("k_split", "linear_interleaved", "int8"); }},
+      2);
   for (const auto& x : r) {
     INFO(x.dump());
     CHECK(x["worst"].get<double>() < 5e-4);

@@ -359,12 +359,11 @@ nlohmann::json faulty_stream_error(fault f) {
 }  // namespace
 
 TEST_CASE("chip: a simulation error with traffic in flight is reported, not a crash", "[chip]") {
-  const auto r = run_isolated({[] { return faulty_stream_error(fault::bad_dma); },
-                               [] { return faulty_stream_error(fault::thrown); }},
-                              2);
+  const auto r = run_isolated(
+      {[] { return faulty_stream_error(fault::bad_dma); }, [] { return faulty_stream_error(fault::thrown); }}, 2);
   INFO(r[0].dump() << "\n" << r[1].dump());
-  CHECK_THAT(r[0]["error"].get<std::string>(), Catch::Contains("npu4x4.core_1_1 (core 5) command 2 (dma") &&
-                                                  Catch::Contains("error response"));
+  CHECK_THAT(r[0]["error"].get<std::string>(),
+             Catch::Contains("npu4x4.core_1_1 (core 5) command 2 (dma") && Catch::Contains("error response"));
   CHECK_THAT(r[1]["error"].get<std::string>(), Catch::Contains("test.fault: protocol error at 300 ns"));
   // Most engines were still streaming: the chip was torn down mid-traffic.
   CHECK(r[0]["busy"].get<int>() >= 12);
@@ -372,9 +371,9 @@ TEST_CASE("chip: a simulation error with traffic in flight is reported, not a cr
   // Propagated out of the child, the error names the simulation.
   int busy = 0;
   CHECK_THROWS_WITH(run_isolated({[&] {
-                                    run_faulty_stream(fault::bad_dma, busy);
-                                    return nlohmann::json();
-                                  }},
+                                   run_faulty_stream(fault::bad_dma, busy);
+                                   return nlohmann::json();
+                                 }},
                                  1),
                     Catch::StartsWith("simulation 1 of 1: npu4x4.core_1_1 (core 5) command 2 (dma"));
 }

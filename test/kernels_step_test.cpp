@@ -215,7 +215,8 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
   s.parallelism.partition = partition;
   s.weights = weight_type;
   if (wide) s.parallelism.tp = group_size;  // more ranks than the 2 KV heads (wide k_split)
-  if (group_size == 4 && !wide) {  // 8 query heads over 4 KV heads, so 4 ranks own one GQA group each; 2 x 2 x 4 = all 16 cores
+  if (group_size == 4 &&
+      !wide) {  // 8 query heads over 4 KV heads, so 4 ranks own one GQA group each; 2 x 2 x 4 = all 16 cores
     s.model_cfg.num_attention_heads = 8;
     s.model_cfg.num_key_value_heads = 4;
     s.parallelism.tp = 4;
@@ -230,8 +231,8 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
   s.hw.core.sram.capacity_kib = 512;  // keeps the executor small; the step needs less
   const lowered_step step = lower_step(s);
   reference_executor ex(s.hw.mesh.width * s.hw.mesh.height, s.hw.core.sram.capacity_bytes(), step.hbm_bytes);
-  const step_data data = write_step_data(
-      s, step, [&](mem_space space, int core, uint64_t at, const matrix& values, dtype type) {
+  const step_data data =
+      write_step_data(s, step, [&](mem_space space, int core, uint64_t at, const matrix& values, dtype type) {
         ex.write_floats(space, core, at, values, type);
       });
   for (size_t d = 0; d < step.batches.size(); ++d)  // outputs never stored stay NaN
@@ -366,8 +367,7 @@ TEST_CASE("step lowering: bf16 weights match the host layers with bf16 operands"
   check_tiny_step("hbm", "hbm", executor_options::order::random, "k_split", dtype::bf16);
 }
 
-TEST_CASE("step lowering: fp8 and int8 weights (1 byte per element, W8A16) match the host layers",
-          "[kernels][step]") {
+TEST_CASE("step lowering: fp8 and int8 weights (1 byte per element, W8A16) match the host layers", "[kernels][step]") {
   for (dtype t : {dtype::fp8, dtype::int8}) {
     check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", t);
     check_tiny_step("hbm", "sram", executor_options::order::random, "mn_split", t);
@@ -434,9 +434,10 @@ TEST_CASE("step lowering: SRAM-resident weights and KV cache give the same resul
     if (contains(op.name, "_proj") || contains(op.name, "gate_up")) CHECK(op.hbm_bytes == 0);
 }
 
-TEST_CASE("step lowering: wide k_split (tp 4 over 2 KV heads: cyclic weight rows, attention leaders, direct "
-          "collectives) matches the host layers",
-          "[kernels][step]") {
+TEST_CASE(
+    "step lowering: wide k_split (tp 4 over 2 KV heads: cyclic weight rows, attention leaders, direct "
+    "collectives) matches the host layers",
+    "[kernels][step]") {
   check_tiny_step("hbm", "hbm", executor_options::order::random, "k_split", dtype::fp32, 4, false, true);
   check_tiny_step("hbm", "hbm", executor_options::order::round_robin, "k_split", dtype::bf16, 4, false, true);
   // Every weight is read once over the group (rank r: rows r, r + 4, ...), the partial Q, K, V and the

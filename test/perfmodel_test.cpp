@@ -659,9 +659,8 @@ TEST_CASE("perfmodel: the calibration suite runs and identifies the parameters",
   }
   const auto t0 = std::chrono::steady_clock::now();
   const fit_report rep = fit(hw, suite, start,
-                             {"hbm_efficiency_sequential", "hbm_read_latency_ns", "noc_hop_ns",
-                              "signal_overhead_ns", "command_overhead_ns", "noc_stream_penalty",
-                              "hbm_stream_latency_ns"});
+                             {"hbm_efficiency_sequential", "hbm_read_latency_ns", "noc_hop_ns", "signal_overhead_ns",
+                              "command_overhead_ns", "noc_stream_penalty", "hbm_stream_latency_ns"});
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "calibration fit: " << suite.size() << " samples, " << rep.evaluations << " suite evaluations, " << wall
             << " s, MAPE " << rep.quality.mape_percent << "%, max " << rep.quality.max_error_percent << "%\n";

@@ -35,8 +35,7 @@ TEST_CASE("npuvp run on a tiny functional scenario prints the breakdown and writ
   REQUIRE(rc == 0);
   // The step's last layer reduce-scatters instead of all-reducing (docs/lowering.md).
   for (const char* s : {"per operator", "layer0.qkv_proj", "layer2.down_allreduce", "layer3.down_reduce_scatter",
-                        "totals", "tokens/s",
-                        "compute (matrix)", "NoC links", "HBM", "wall-clock"})
+                        "totals", "tokens/s", "compute (matrix)", "NoC links", "HBM", "wall-clock"})
     CHECK(out.find(s) != std::string::npos);
 
   // Per-operator engine time, summed over the ops, is each engine's whole busy time.
@@ -131,10 +130,11 @@ TEST_CASE("a simulation error while the cores stream exits 1 with the error, no 
   std::filesystem::create_directories(dir);
   // 8 channels x 2 pseudo-channels x 16 banks x 1 row x 1 KiB = 256 KiB of
   // HBM: cores 0-3 stream their 64 KiB while cores 4-15 read past the end.
-  std::ofstream(dir + "/hw.yaml") << "name: npu4x4\nmesh: {width: 4, height: 4}\n"
-                                  << "hbm: {mode: at, preset: hbm2e, channels: 8, interleave_bytes: 256, org: {rows: 1}}\n";
-  const auto [rc, out] = shell(std::string(NPUVP_BINARY) + " bench dma --hw " + dir + "/hw.yaml --bytes-per-core 65536 " +
-                               "--tile 8192 --stats " + dir + "/stats.json");
+  std::ofstream(dir + "/hw.yaml")
+      << "name: npu4x4\nmesh: {width: 4, height: 4}\n"
+      << "hbm: {mode: at, preset: hbm2e, channels: 8, interleave_bytes: 256, org: {rows: 1}}\n";
+  const auto [rc, out] = shell(std::string(NPUVP_BINARY) + " bench dma --hw " + dir +
+                               "/hw.yaml --bytes-per-core 65536 " + "--tile 8192 --stats " + dir + "/stats.json");
   INFO(out);
   CHECK(rc == 1);
   CHECK_THAT(out, Catch::StartsWith("npuvp: error: npu4x4.core_") && Catch::Contains(") command 0 (dma") &&

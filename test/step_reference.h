@@ -21,7 +21,7 @@ struct moe_data {
 };
 
 struct replica_data {
-  matrix x;              // [T x h] input
+  matrix x;                  // [T x h] input
   std::vector<matrix> k, v;  // [simulated layer] caches, [seq][KV][max_positions][hd], past positions filled
 };
 
@@ -31,8 +31,8 @@ struct step_data {
   std::vector<replica_data> replicas;
 };
 
-// Draws the step's data from sim.seed and stores it: weights (rounded to weights_dtype) in HBM (and, resident, each rank's
-// slices in SRAM), inputs and caches where the step keeps them.
+// Draws the step's data from sim.seed and stores it: weights (rounded to weights_dtype) in HBM (and, resident, each
+// rank's slices in SRAM), inputs and caches where the step keeps them.
 inline step_data write_step_data(const scenario& s, const lowered_step& step, const store_fn& store) {
   const model_config& m = s.model_cfg;
   const bool moe = m.is_moe();
@@ -133,8 +133,7 @@ struct replica_expected {
 
 // The host layers applied layer by layer to each replica (MoE: each token's statically routed
 // experts, weighted by the softmax of its router logits over them).
-inline std::vector<replica_expected> expected_step(const scenario& s, const lowered_step& step,
-                                                   const step_data& data) {
+inline std::vector<replica_expected> expected_step(const scenario& s, const lowered_step& step, const step_data& data) {
   const model_config& m = s.model_cfg;
   const bool bf16 = s.weights != dtype::fp32;  // the activation operands are rounded to bf16
   const size_t h = m.hidden_size, E = m.num_experts, mI = m.moe_intermediate_size;

@@ -139,9 +139,9 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   // output and per input port) and what one cycle injects (at most
   // link_flits per local port): the lists are sized for that at elaboration.
   struct wheel_slot {
-    noc_list<flit_event> flits;      // entering input buffers
-    noc_list<noc_flit> ejections;    // arriving at their destination port
-    noc_list<credit_event> credits;  // arriving at the upstream router
+    noc_list<flit_event> flits;         // entering input buffers
+    noc_list<noc_flit> ejections;       // arriving at their destination port
+    noc_list<credit_event> credits;     // arriving at the upstream router
     int arrivals = 0;                   // flits arriving over mesh links (the watchdog counts them)
   };
   bool credits_in_flight() const;

@@ -193,8 +193,10 @@ inline void noc_router::traverse(int in_port, output& out) {
   if (f.tail && !empty) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
   // The flit and the freed slot's credit cross their links (Dally & Towles
   // 13.3) and arrive link_cycles + 1 cycles later.
-  if (ivc.up) m_mesh.post_credit(*ivc.up, ivc.up_credit);
-  else --m_local_occupancy[static_cast<size_t>(in - mesh_directions * m_p.vcs)];
+  if (ivc.up)
+    m_mesh.post_credit(*ivc.up, ivc.up_credit);
+  else
+    --m_local_occupancy[static_cast<size_t>(in - mesh_directions * m_p.vcs)];
   const int out_vc = ivc.credit;
   if (out.local) {
     m_mesh.post_ejection(f);

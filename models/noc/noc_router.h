@@ -11,9 +11,8 @@
 #include <deque>
 #include <memory>
 #include <string>
-#include <vector>
-
 #include <systemc>
+#include <vector>
 
 #include "models/noc/noc_packet.h"
 #include "models/noc/routing/routing_policy.h"
@@ -112,12 +111,12 @@ class noc_router : public sc_core::sc_module, public stats_source {
   // 64 bytes (one cache line; indexing is a shift): ports <= 32 and VCs <= 25 fit in int8_t.
   struct input_vc {
     noc_ring<noc_flit> buf;
-    uint32_t vc_class = 0;               // output VCs the front packet may take (bit = VC), set with out_port
-    int8_t out_port = -1, out_vc = -1;   // route of the packet at the front
+    uint32_t vc_class = 0;              // output VCs the front packet may take (bit = VC), set with out_port
+    int8_t out_port = -1, out_vc = -1;  // route of the packet at the front
     uint8_t port = 0, vc = 0;
-    int credit = -1;                     // out_port * vcs + out_vc (index of its credit count)
-    int up_credit = -1;                  // index of the freed slots' credit count at `up`
-    noc_router* up = nullptr;            // who gets the freed slots' credits (null: local port)
+    int credit = -1;           // out_port * vcs + out_vc (index of its credit count)
+    int up_credit = -1;        // index of the freed slots' credit count at `up`
+    noc_router* up = nullptr;  // who gets the freed slots' credits (null: local port)
   };
   static_assert(sizeof(input_vc) == 64, "input_vc fills one cache line");
   // Per input port, masks of its VCs (bit = VC): `has`: non-empty and holding
@@ -129,9 +128,9 @@ class noc_router : public sc_core::sc_module, public stats_source {
     int pick = -1;                     // VC chosen this cycle (scratch)
   };
   struct source_state {
-    int vc = -1;           // input VC of the packet being injected
-    uint32_t seq = 0;      // next flit to inject
-    uint32_t packet = 0;   // the packet (front of the source queue) and its flits
+    int vc = -1;          // input VC of the packet being injected
+    uint32_t seq = 0;     // next flit to inject
+    uint32_t packet = 0;  // the packet (front of the source queue) and its flits
     uint32_t flits = 0;
   };
 

@@ -72,8 +72,10 @@ bool noc_synthetic_traffic::generate(uint64_t cycle) {
   m_due.clear();
   size_t later = 0;
   for (const injection& e : slot)
-    if (e.first == cycle) m_due.push_back(e.second);
-    else slot[later++] = e;
+    if (e.first == cycle)
+      m_due.push_back(e.second);
+    else
+      slot[later++] = e;
   slot.resize(later);
   std::sort(m_due.begin(), m_due.end());
   for (const uint32_t n : m_due) {

@@ -4,6 +4,8 @@
 // GRID.yaml`: serving steps of scenarios (kernels::lower_step), a grid being a
 // cartesian product over scenario keys; `crosscheck gemm`: lowered GEMMs for
 // every partition strategy x placement policy. docs/perfmodel.md.
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -12,14 +14,11 @@
 #include <iostream>
 #include <sstream>
 
-#include <yaml-cpp/yaml.h>
-
-#include "kernels/step_lowering.h"
-#include "platform/base/file_io.h"
-
 #include "kernels/partition/partition.h"
+#include "kernels/step_lowering.h"
 #include "perfmodel/calibration.h"
 #include "perfmodel/perfmodel.h"
+#include "platform/base/file_io.h"
 #include "platform/chip_run.h"
 #include "platform/cli/command.h"
 #include "platform/config/hw_config.h"
@@ -371,8 +370,8 @@ int crosscheck(const std::vector<std::string>& args) {
       if (show_ops)
         std::cout << "    " << std::left << std::setw(56) << op_name << std::right << std::setprecision(2)
                   << std::setw(12) << te / 1e3 << std::setw(12) << me / 1e3 << std::setw(9) << op_err << "  dma "
-                  << op["tlm_dma_ns"].get<double>() / 1e3 << " / " << op["model_dma_ns"].get<double>() / 1e3
-                  << " us, " << op["bound"].get<std::string>() << "\n";
+                  << op["tlm_dma_ns"].get<double>() / 1e3 << " / " << op["model_dma_ns"].get<double>() / 1e3 << " us, "
+                  << op["bound"].get<std::string>() << "\n";
       jc["ops"].push_back(op);
     }
     out["cases"].push_back(jc);
@@ -390,8 +389,9 @@ int crosscheck(const std::vector<std::string>& args) {
       std::cout << std::setprecision(2) << "  per operator (engine time, " << op_stats.n
                 << " operators with >= 1% of their case): MAPE " << op_stats.sum / op_stats.n << "%, max "
                 << op_stats.worst << "%\n";
-      summary["per_operator"] = {
-          {"operators", op_stats.n}, {"mape_percent", op_stats.sum / op_stats.n}, {"max_error_percent", op_stats.worst}};
+      summary["per_operator"] = {{"operators", op_stats.n},
+                                 {"mape_percent", op_stats.sum / op_stats.n},
+                                 {"max_error_percent", op_stats.worst}};
     }
     for (const auto& [cls, st] : by_class) {
       std::cout << std::setprecision(2) << "  " << std::left << std::setw(14) << cls << std::right << std::setw(4)
