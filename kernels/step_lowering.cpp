@@ -19,7 +19,9 @@ std::string mib(uint64_t bytes) {
   return buf;
 }
 
+// GiB, or MiB below 0.1 GiB (a tiny test HBM would print as 0.00 GiB).
 std::string gib(uint64_t bytes) {
+  if (bytes < (uint64_t(100) << 20)) return mib(bytes);
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f GiB", double(bytes) / (1024.0 * 1024.0 * 1024.0));
   return buf;
