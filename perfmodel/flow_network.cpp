@@ -44,6 +44,8 @@ int flow_network::start(std::vector<usage> path, double bytes, double cap, doubl
   advance(now);
   flow f;
   f.path = std::move(path);
+  for (size_t k = 0; k < f.path.size(); ++k)
+    if (m_res[f.path[k].resource].stream_latency > 0) f.queueing.push_back(static_cast<int>(k));
   f.remaining = f.total = bytes;
   f.cap = f.issue_cap = cap;
   f.window = window;
@@ -53,6 +55,7 @@ int flow_network::start(std::vector<usage> path, double bytes, double cap, doubl
   m_flows.push_back(std::move(f));
   const int id = static_cast<int>(m_flows.size()) - 1;
   m_active.push_back(id);
+  attach(id);
   recompute();
   return id;
 }
@@ -74,7 +77,8 @@ void flow_network::advance(double now) {
     const double moved = std::min(f.remaining, f.rate * dt);
     f.remaining -= moved;
     f.times[static_cast<int>(f.limit)] += dt;
-    for (const usage& u : f.path) m_res[u.resource].bytes += moved * u.share;
+    for (const usage& u : f.path)
+      if (u.share != 0) m_res[u.resource].bytes += moved * u.share;  // adding 0 would leave the sum as it is
   }
   m_now = now;
 }
@@ -89,8 +93,10 @@ std::vector<int> flow_network::finish_drained(double now) {
   }
   if (done.empty()) return done;
   for (int id : done) {
+    detach(id);
     m_flows[id].active = false;
     std::vector<usage>().swap(m_flows[id].path);  // only the bound times are kept
+    std::vector<int>().swap(m_flows[id].queueing);
   }
   m_active.erase(std::remove_if(m_active.begin(), m_active.end(), [&](int id) { return !m_flows[id].active; }),
                  m_active.end());
@@ -98,94 +104,172 @@ std::vector<int> flow_network::finish_drained(double now) {
   return done;
 }
 
+void flow_network::mark_stale(int ri) {
+  resource& r = m_res[ri];
+  if (r.stale) return;
+  r.stale = true;
+  m_stale.push_back(ri);
+}
+
+// Flow `id` joins the users (and streams) of the resources on its path.
+void flow_network::attach(int id) {
+  const flow& f = m_flows[id];
+  for (const usage& u : f.path) {
+    resource& r = m_res[u.resource];
+    if (!r.busy) {
+      r.busy = true;
+      m_busy.push_back(u.resource);
+    }
+    r.users.push_back({id, u.coef});  // the largest id so far: the list stays in id order
+    if (r.penalty > 0 || r.stream_latency > 0) {
+      auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
+      if (it == r.streams.end())
+        r.streams.push_back({f.stream, 1});
+      else
+        ++it->second;
+    }
+    mark_stale(u.resource);
+  }
+}
+
+void flow_network::detach(int id) {
+  const flow& f = m_flows[id];
+  for (const usage& u : f.path) {
+    resource& r = m_res[u.resource];
+    r.users.erase(std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; }));
+    if (r.penalty > 0 || r.stream_latency > 0) {
+      auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
+      if (--it->second == 0) r.streams.erase(it);
+    }
+    mark_stale(u.resource);
+  }
+}
+
 // Weighted progressive filling: raise every unfrozen flow's rate in
 // proportion to its cap (rate = level x cap) until a resource saturates or the
 // flows reach their caps (level 1); freeze the flows that cross a saturated
-// resource and repeat with the rest.
+// resource and repeat with the rest. All flows share one level, so the
+// filling stays global (per connected component, the levels would round
+// differently); what is kept between calls is only what a full pass would
+// recompute to the same bits.
 void flow_network::recompute() {
   ++m_recomputations;
-  std::vector<int>& touched = m_touched;  // scratch, kept between calls (no allocation per event)
-  touched.clear();
+  // Caps of window-limited flows from their loaded round trip; a changed cap changes the loads on its path.
   for (int id : m_active) {
     flow& f = m_flows[id];
     f.frozen = false;
-    f.rate = 0;
-    for (const usage& u : f.path) {
-      resource& r = m_res[u.resource];
-      if (r.users++ == 0) {
-        touched.push_back(u.resource);
-        r.load = 0;
-        r.streams.clear();
-      }
-      if ((r.penalty > 0 || r.stream_latency > 0) &&
-          std::find(r.streams.begin(), r.streams.end(), f.stream) == r.streams.end())
-        r.streams.push_back(f.stream);
+    if (!(f.window > 0)) continue;
+    double rtt = f.rtt0;
+    for (int k : f.queueing) {
+      const usage& u = f.path[size_t(k)];
+      const resource& r = m_res[u.resource];
+      rtt += u.share * r.stream_latency * double(r.streams.size() - 1);
     }
+    const double cap = std::min(f.issue_cap, f.window / rtt);
+    if (cap == f.cap) continue;
+    f.cap = cap;
+    for (const usage& u : f.path) mark_stale(u.resource);
   }
-  // Caps of window-limited flows from their loaded round trip, then the loads.
-  for (int id : m_active) {
-    flow& f = m_flows[id];
-    if (f.window > 0) {
-      double rtt = f.rtt0;
-      for (const usage& u : f.path) {
-        const resource& r = m_res[u.resource];
-        if (r.stream_latency > 0) rtt += u.share * r.stream_latency * double(r.streams.size() - 1);
-      }
-      f.cap = std::min(f.issue_cap, f.window / rtt);
-    }
-    for (const usage& u : f.path) m_res[u.resource].load += u.coef * f.cap;
-  }
-  for (int ri : touched) {
+  // Free capacities and loads of the resources whose flows changed, the loads
+  // summed in id order as a pass over the active flows adds them.
+  for (int ri : m_stale) {
     resource& r = m_res[ri];
+    r.stale = false;
+    if (r.users.empty()) continue;
     const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
-    r.rem = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (r.users - 1));
+    const int users = static_cast<int>(r.users.size());
+    r.free_capacity = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (users - 1));
+    double load = 0;
+    for (const user& x : r.users) load += x.coef * m_flows[x.flow].cap;
+    r.load = load;
   }
+  m_stale.clear();
+  std::vector<int>& work = m_work;  // the resources still taking part in the filling
+  work.clear();
+  for (int ri : m_busy) {
+    resource& r = m_res[ri];
+    if (r.users.empty()) {
+      r.busy = false;
+      continue;
+    }
+    r.rem = r.free_capacity;
+    r.level_load = r.load;
+    r.unfrozen = static_cast<int>(r.users.size());
+    work.push_back(ri);
+  }
+  m_busy = work;
   double level = 0;
   size_t unfrozen = m_active.size();
+  std::vector<int>& freezing = m_freezing;
   while (unfrozen > 0) {
     double step = std::numeric_limits<double>::infinity();
-    for (int ri : touched) {
+    for (int ri : work) {
       const resource& r = m_res[ri];
-      if (r.load > 1e-9 * r.capacity) step = std::min(step, r.rem / r.load);  // above rounding residue
+      if (r.level_load > 1e-9 * r.capacity) step = std::min(step, r.rem / r.level_load);  // above rounding residue
     }
-    for (int id : m_active)
-      if (!m_flows[id].frozen) step = std::min(step, 1.0 - level);
+    step = std::min(step, 1.0 - level);
     step = std::max(step, 0.0);
     level += step;
-    for (int ri : touched) m_res[ri].rem -= step * m_res[ri].load;
-    const size_t before = unfrozen;
-    for (int id : m_active) {
+    for (int ri : work) m_res[ri].rem -= step * m_res[ri].level_load;
+    // The flows that freeze at this level, in id order (their loads leave the resources in that order).
+    freezing.clear();
+    const bool capped = level >= 1 - 1e-12;
+    if (capped) {
+      for (int id : m_active)
+        if (!m_flows[id].frozen) freezing.push_back(id);
+    } else {
+      for (int ri : work) {
+        const resource& r = m_res[ri];
+        if (r.unfrozen == 0 || r.rem > 1e-12 * r.capacity) continue;
+        for (const user& x : r.users) {
+          flow& f = m_flows[x.flow];
+          if (x.coef > 0 && !f.frozen && !f.marked) {
+            f.marked = true;
+            freezing.push_back(x.flow);
+          }
+        }
+      }
+      std::sort(freezing.begin(), freezing.end());
+    }
+    for (int id : freezing) {
       flow& f = m_flows[id];
-      if (f.frozen) continue;
-      bool freeze = false;
-      if (level >= 1 - 1e-12) {
-        freeze = true;
+      f.marked = false;
+      if (capped) {
         f.limit = bound::dma_issue;
       } else {
-        for (const usage& u : f.path) {
+        for (const usage& u : f.path) {  // the first saturated resource on its path
           const resource& r = m_res[u.resource];
           if (u.coef > 0 && r.rem <= 1e-12 * r.capacity) {
-            freeze = true;
             f.limit = r.kind;
             break;
           }
         }
       }
-      if (!freeze) continue;
       f.frozen = true;
       f.rate = level * f.cap;
       --unfrozen;
-      for (const usage& u : f.path) m_res[u.resource].load -= u.coef * f.cap;
+      for (const usage& u : f.path) {
+        resource& r = m_res[u.resource];
+        r.level_load -= u.coef * f.cap;
+        --r.unfrozen;
+      }
     }
-    if (unfrozen == before && step <= 0)  // only rounding left: keep the current level
+    if (freezing.empty() && step <= 0)  // only rounding left: keep the current level
       for (int id : m_active)
         if (!m_flows[id].frozen) {
           m_flows[id].frozen = true;
           m_flows[id].rate = level * m_flows[id].cap;
           --unfrozen;
         }
+    // A resource whose flows are all frozen, with only a rounding residue of
+    // load, can neither bound a step nor freeze a flow any more.
+    work.erase(std::remove_if(work.begin(), work.end(),
+                              [&](int ri) {
+                                const resource& r = m_res[ri];
+                                return r.unfrozen == 0 && !(r.level_load > 1e-9 * r.capacity);
+                              }),
+               work.end());
   }
-  for (int ri : touched) m_res[ri].users = 0;
 }
 
 }  // namespace npuvp::perf
