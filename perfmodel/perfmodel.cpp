@@ -193,6 +193,10 @@ class model {
     uint32_t bytes;
     dep from;
   };
+  struct semaphore {
+    int64_t value = 0;
+    dep src;  // its latest increment
+  };
   struct running_cmd {
     bool used = false;
     int engine = 0;
@@ -215,7 +219,7 @@ class model {
     double idle_since[engines] = {};
     double busy_since[engines] = {};
     double busy_ns[engines] = {};
-    std::map<uint16_t, int64_t> sem;
+    std::vector<semaphore> sems;  // by id, grown on first use
     std::map<uint16_t, uint64_t> barrier_gen;
     bool at_barrier = false, ended = false;
     int last_rec[engines] = {-1, -1, -1};  // last command executed by each engine
@@ -458,12 +462,23 @@ class model {
   // A one-flit message between cores (remote signal, arrival notice).
   double message_ns(int from, int to) const { return hop_routers(from, to) * m_p.noc_hop_ns + m_p.signal_overhead_ns; }
 
+  semaphore& sem(int core, uint16_t id) {
+    std::vector<semaphore>& v = m_st[core].sems;
+    if (v.size() <= id) v.resize(size_t(id) + 1);
+    return v[id];
+  }
+  bool is_transfer(int core, size_t i) const {
+    const int k = m_kind[core][i];
+    return k <= k_dma_hbm_copy || k == k_send;
+  }
+
   // `rec`: the executed signal command.
   void signal(int core, const signal_cmd& s, size_t i, int rec) {
     const int target = target_core(core, s.core, i);
     if (target == core) {
-      m_st[core].sem[s.sem] += s.count;
-      m_sem_src[{core, s.sem}] = {m_now, rec};
+      semaphore& x = sem(core, s.sem);
+      x.value += s.count;
+      x.src = {m_now, rec};
       return;
     }
     push(m_now + message_ns(core, target), ev::sem_add, target, -1, s.sem, s.count, rec);
@@ -542,6 +557,9 @@ class model {
       if (!s.ended && s.pc == prog.size()) s.ended = true;
       for (int e = 0; e < engines; ++e)
         while (!s.q[e].empty()) {
+          // A busy matrix or vector engine, or a transfer waiting for the issue stage or a descriptor slot.
+          if (s.in_flight[e] >= depth(e) && (e != 0 || is_transfer(core, s.q[e].front().index))) break;
+          if (e == 0 && s.issuing && is_transfer(core, s.q[e].front().index)) break;
           if (!start_command(core, e)) break;
           progress = true;
         }
@@ -563,10 +581,10 @@ class model {
     core_state& s = m_st[core];
     const command& c = m_programs[core][i];
     if (auto* w = std::get_if<wait_cmd>(&c)) {
-      int64_t& v = s.sem[w->sem];
-      if (v < int64_t(w->count)) return false;
-      v -= w->count;
-      why = m_sem_src[{core, w->sem}];
+      semaphore& x = sem(core, w->sem);
+      if (x.value < int64_t(w->count)) return false;
+      x.value -= w->count;
+      why = x.src;
     } else if (auto* b = std::get_if<barrier_cmd>(&c)) {
       for (int e = 0; e < engines; ++e)
         if (s.in_flight[e] || !s.q[e].empty()) return false;
@@ -621,7 +639,8 @@ class model {
     const queued head = s.q[e].front();
     const size_t i = head.index;
     const command& c = m_programs[core][i];
-    const bool transfer = std::holds_alternative<dma_cmd>(c) || std::holds_alternative<send_cmd>(c);
+    const int kind = m_kind[core][i];
+    const bool transfer = is_transfer(core, i);
     // The matrix and vector engines run one command at a time, in order. The
     // DMA engine's thread only submits: a transfer waits for a free
     // descriptor slot and for the engine's issue stage (one transfer in setup
@@ -631,34 +650,32 @@ class model {
     if (e != 0 && s.in_flight[e] >= depth(e)) return false;
     if (transfer && (s.issuing || s.in_flight[e] >= depth(e))) return false;
     // A signal counts every earlier command of its engine as done.
-    if (std::holds_alternative<signal_cmd>(c) && s.in_flight[e] > 0) return false;
-    const double ready = std::max(head.since, s.idle_since[e]);
-    const dep order = latest({done_dep(s.last_rec[e]), done_dep(head.dispatch_rec), transfer ? s.issue_free : dep{}});
-    auto instant = [&](dep why) {
-      s.q[e].pop_front();
-      s.idle_since[e] = m_now;
-      return s.last_rec[e] = account(core, i, ready, m_now, m_now, {}, 0, latest({why, order}).rec);
-    };
-    if (auto* w = std::get_if<wait_cmd>(&c)) {
-      int64_t& v = s.sem[w->sem];
-      if (v < int64_t(w->count)) return false;
-      v -= w->count;
-      instant(m_sem_src[{core, w->sem}]);
-      return true;
-    }
-    if (auto* sg = std::get_if<signal_cmd>(&c)) {
-      signal(core, *sg, i, instant({}));
-      return true;
-    }
-    if (auto* rv = std::get_if<recv_cmd>(&c)) {
-      auto it = m_arrivals.find({target_core(core, rv->peer, i), core, rv->tag});
+    if (kind == k_signal && s.in_flight[e] > 0) return false;
+    // Waits, signals and recvs run at once when they can (checked before any accounting); `why`: what they waited for.
+    dep why;
+    if (kind == k_wait) {
+      const wait_cmd& w = std::get<wait_cmd>(c);
+      semaphore& x = sem(core, w.sem);
+      if (x.value < int64_t(w.count)) return false;
+      x.value -= w.count;
+      why = x.src;
+    } else if (kind == k_recv) {
+      const recv_cmd& rv = std::get<recv_cmd>(c);
+      auto it = m_arrivals.find({target_core(core, rv.peer, i), core, rv.tag});
       if (it == m_arrivals.end() || it->second.empty()) return false;
-      if (it->second.front().bytes != rv->bytes)
+      if (it->second.front().bytes != rv.bytes)
         throw error(where(core, i) + ": the matching send wrote " + std::to_string(it->second.front().bytes) +
                     " bytes");
-      const dep from = it->second.front().from;
+      why = it->second.front().from;
       it->second.pop_front();
-      instant(from);
+    }
+    const double ready = std::max(head.since, s.idle_since[e]);
+    const dep order = latest({done_dep(s.last_rec[e]), done_dep(head.dispatch_rec), transfer ? s.issue_free : dep{}});
+    if (kind == k_wait || kind == k_recv || kind == k_signal) {
+      s.q[e].pop_front();
+      s.idle_since[e] = m_now;
+      const int rec = s.last_rec[e] = account(core, i, ready, m_now, m_now, {}, 0, latest({why, order}).rec);
+      if (kind == k_signal) signal(core, std::get<signal_cmd>(c), i, rec);
       return true;
     }
     s.q[e].pop_front();
@@ -738,7 +755,8 @@ class model {
         running_cmd& r = m_st[ev.core].slots[ev.a];
         r.flow =
             m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now, r.plan.stream, r.plan.window, r.plan.tail_ns);
-        m_flow_owner[r.flow] = {ev.core, static_cast<int>(ev.a)};
+        if (m_flow_owner.size() <= size_t(r.flow)) m_flow_owner.resize(size_t(r.flow) + 1);
+        m_flow_owner[size_t(r.flow)] = {ev.core, static_cast<int>(ev.a)};
         m_result.hbm_read_bytes += r.plan.hbm_read;
         m_result.hbm_write_bytes += r.plan.hbm_write;
         schedule_network();
@@ -747,8 +765,7 @@ class model {
       case ev::network: {
         if (static_cast<uint64_t>(ev.a) != m_net_version) break;  // superseded
         for (int id : m_net.finish_drained(m_now)) {
-          const auto [core, slot] = m_flow_owner.at(id);
-          m_flow_owner.erase(id);
+          const auto [core, slot] = m_flow_owner[size_t(id)];
           core_state& s = m_st[core];
           running_cmd& r = s.slots[slot];
           r.flow_times = m_net.flow_bound_times(id);
@@ -787,11 +804,13 @@ class model {
         for (int c : m_barrier_waiters[key]) m_wake.push_back(c);
         break;
       }
-      case ev::sem_add:
-        m_st[ev.core].sem[static_cast<uint16_t>(ev.a)] += ev.b;
-        m_sem_src[{ev.core, static_cast<uint16_t>(ev.a)}] = {m_now, static_cast<int>(ev.c)};
+      case ev::sem_add: {
+        semaphore& x = sem(ev.core, static_cast<uint16_t>(ev.a));
+        x.value += ev.b;
+        x.src = {m_now, static_cast<int>(ev.c)};
         m_wake.push_back(ev.core);
         break;
+      }
     }
   }
 
@@ -828,12 +847,11 @@ class model {
   uint64_t m_seq = 0, m_net_version = 0;
   double m_now = 0;
   std::vector<int> m_wake;
-  std::map<int, std::pair<int, int>> m_flow_owner;
+  std::vector<std::pair<int, int>> m_flow_owner;  // (core, slot) by flow id
   std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> m_arrivals;
   std::vector<exec_rec> m_recs;
   std::vector<double> m_channel_bytes;                         // scratch of endpoint()
   path_builder m_path;                                         // scratch of plan_copy()
-  std::map<std::pair<int, uint16_t>, dep> m_sem_src;           // latest increment of (core, semaphore)
   std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
   std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;      // released (group, generation)
   std::map<std::tuple<int, int, uint32_t>, std::deque<uint32_t>> m_pending_bytes;  // sends whose notice is in flight
