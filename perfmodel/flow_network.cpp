@@ -37,13 +37,17 @@ int flow_network::add_resource(double capacity, bound kind, double penalty, doub
   return static_cast<int>(m_res.size()) - 1;
 }
 
-int flow_network::start(std::vector<usage> path, double bytes, double cap, double now, uint64_t stream, double window,
+int flow_network::start(const std::vector<usage>& path, double bytes, double cap, double now, uint64_t stream, double window,
                         double rtt0) {
   if (!(cap > 0) || cap == std::numeric_limits<double>::infinity())
     throw error("flow network: a flow needs a finite positive rate cap");
   advance(now);
   flow f;
-  f.path = std::move(path);
+  if (!m_spare_paths.empty()) {
+    f.path = std::move(m_spare_paths.back());
+    m_spare_paths.pop_back();
+  }
+  f.path.assign(path.begin(), path.end());
   for (size_t k = 0; k < f.path.size(); ++k)
     if (m_res[f.path[k].resource].stream_latency > 0) f.queueing.push_back(static_cast<int>(k));
   f.remaining = f.total = bytes;
@@ -95,7 +99,8 @@ std::vector<int> flow_network::finish_drained(double now) {
   for (int id : done) {
     detach(id);
     m_flows[id].active = false;
-    std::vector<usage>().swap(m_flows[id].path);  // only the bound times are kept
+    m_spare_paths.push_back(std::move(m_flows[id].path));  // only the bound times are kept
+    m_flows[id].path.clear();
     std::vector<int>().swap(m_flows[id].queueing);
   }
   m_active.erase(std::remove_if(m_active.begin(), m_active.end(), [&](int id) { return !m_flows[id].active; }),

@@ -51,7 +51,7 @@ class flow_network {
   // A window-limited flow (window > 0 bytes in flight, zero-load round trip
   // rtt0 ns) runs at most at min(cap, window / (rtt0 + queueing on its path)),
   // re-evaluated with its rate (Little's law); with window 0 the cap is fixed.
-  int start(std::vector<usage> path, double bytes, double cap, double now, uint64_t stream = 0, double window = 0,
+  int start(const std::vector<usage>& path, double bytes, double cap, double now, uint64_t stream = 0, double window = 0,
             double rtt0 = 0);
   // Time at which the next active flow drains; infinity when none.
   double next_finish() const;
@@ -113,6 +113,7 @@ class flow_network {
   std::vector<int> m_stale;   // resources whose free_capacity and load are to be redone
   std::vector<int> m_busy;    // resources crossed by active flows (any order)
   std::vector<int> m_work, m_freezing;  // scratch of recompute()
+  std::vector<std::vector<usage>> m_spare_paths;  // of drained flows, reused (no allocation per flow)
   double m_now = 0;
   uint64_t m_recomputations = 0;
 };

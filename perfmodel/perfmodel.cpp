@@ -408,9 +408,9 @@ class model {
   }
 
   // A 2-D copy run by the DMA engine of core rc (dma_cmd, or send as a 1-D copy).
-  transfer_plan plan_copy(int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst, uint64_t run,
-                          uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
-    transfer_plan plan;
+  // Fills `plan` (fresh but for the capacity of its path).
+  void plan_copy(transfer_plan& plan, int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst,
+                 uint64_t run, uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
     path_builder& path = m_path;
     path.uses.clear();
     const double read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, path, plan);
@@ -420,7 +420,7 @@ class model {
     std::sort(path.uses.begin(), path.uses.end(),
               [](const usage& a, const usage& b) { return a.resource < b.resource; });
     for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
-    plan.path = path.uses;
+    plan.path.assign(path.uses.begin(), path.uses.end());
     plan.bytes = double(run) * double(rows);
     // Bursts of at most burst_bytes, cut at every multiple of burst_bytes in
     // source and destination (models/dma/dma_engine.h), counted on the first row.
@@ -437,7 +437,6 @@ class model {
     plan.cap = std::min(req_rate, out_rate);
     plan.tail_ns = read_rtt + write_rtt;
     plan.window = m_hw.core.dma.max_outstanding * burst_bytes;
-    return plan;
   }
 
   void push(double t, ev kind, int core, int engine, int64_t a = 0, int64_t b = 0, int64_t c = -1) {
@@ -451,9 +450,11 @@ class model {
 
   int target_core(int core, uint16_t field, size_t i) const {
     const int id = field == self_core ? core : field;
-    if (id >= static_cast<int>(m_programs.size()))
-      throw error(where(core, i) + ": core " + std::to_string(id) + " runs no program");
+    if (id >= static_cast<int>(m_programs.size())) no_program(core, id, i);
     return id;
+  }
+  [[noreturn]] void no_program(int core, int id, size_t i) const {
+    throw error(where(core, i) + ": core " + std::to_string(id) + " runs no program");
   }
   std::string where(int core, size_t i) const {
     return "core " + std::to_string(core) + " command " + std::to_string(i) + " (" + to_text(m_programs[core][i]) + ")";
@@ -532,8 +533,7 @@ class model {
     for (bool progress = true; progress;) {
       progress = false;
       while (!s.ended && s.pc < prog.size()) {
-        const command& c = prog[s.pc];
-        const engine e = engine_of(c);
+        const engine e = static_cast<engine>(m_engine[core][s.pc]);
         if (e != engine::sync) {
           s.q[static_cast<int>(e)].push_back({s.pc++, m_now, s.last_sync});
           progress = true;
@@ -622,7 +622,10 @@ class model {
     if (s.in_flight[e] == 1) s.busy_since[e] = m_now;
     for (size_t k = 0; k < s.slots.size(); ++k)
       if (!s.slots[k].used) {
+        std::vector<usage> path = std::move(s.slots[k].plan.path);  // keeps its capacity
+        path.clear();
         s.slots[k] = running_cmd{};
+        s.slots[k].plan.path = std::move(path);
         s.slots[k].used = true;
         s.slots[k].engine = e;
         return static_cast<int>(k);
@@ -706,14 +709,14 @@ class model {
     } else if (auto* d = std::get_if<dma_cmd>(&c)) {
       const int sc = d->src_space == mem_space::sram ? target_core(core, d->src_core, i) : 0;
       const int dc = d->dst_space == mem_space::sram ? target_core(core, d->dst_core, i) : 0;
-      r.plan = plan_copy(core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows, d->src_stride,
-                         d->dst_stride);
+      plan_copy(r.plan, core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows, d->src_stride,
+                d->dst_stride);
       s.issuing = true;
       push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
     } else if (auto* sd = std::get_if<send_cmd>(&c)) {
       const int peer = target_core(core, sd->peer, i);
-      r.plan = plan_copy(core, mem_space::sram, core, sd->src, mem_space::sram, peer, sd->dst, sd->bytes, 1, sd->bytes,
-                         sd->bytes);
+      plan_copy(r.plan, core, mem_space::sram, core, sd->src, mem_space::sram, peer, sd->dst, sd->bytes, 1, sd->bytes,
+                sd->bytes);
       s.issuing = true;
       push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
     }
@@ -841,6 +844,7 @@ class model {
   double m_channel_peak = 0, m_sram_bw = 0, m_link_bw = 0;
   std::vector<core_state> m_st;
   std::vector<std::vector<uint16_t>> m_kind;
+  std::vector<std::vector<uint8_t>> m_engine;  // engine_of each command
   std::vector<std::vector<int>> m_group;
   std::vector<breakdown_row> m_kind_rows, m_group_rows, m_op_rows;
   std::priority_queue<event, std::vector<event>, std::greater<event>> m_events;
@@ -864,10 +868,14 @@ perf_result model::run() {
   const int n = static_cast<int>(m_programs.size());
   m_st.resize(n);
   m_kind.resize(n);
+  m_engine.resize(n);
   m_group.resize(n);
   std::vector<int> group_kind;
   for (int c = 0; c < n; ++c) {
-    for (const command& cmd : m_programs[c]) m_kind[c].push_back(static_cast<uint16_t>(kind_of_command(cmd)));
+    for (const command& cmd : m_programs[c]) {
+      m_kind[c].push_back(static_cast<uint16_t>(kind_of_command(cmd)));
+      m_engine[c].push_back(static_cast<uint8_t>(engine_of(cmd)));
+    }
     m_group[c] = group_of_commands(m_programs[c], group_kind);
   }
   uint16_t max_op = 0;
