@@ -125,7 +125,7 @@ void flow_network::attach(int id) {
       r.busy = true;
       m_busy.push_back(u.resource);
     }
-    r.users.push_back({id, u.coef});  // the largest id so far: the list stays in id order
+    r.users.push_back({id, static_cast<int>(&u - f.path.data()), u.coef});  // the largest id so far: stays in id order
     if (r.penalty > 0 || r.stream_latency > 0) {
       auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
       if (it == r.streams.end())
@@ -189,8 +189,12 @@ void flow_network::recompute() {
     r.load = load;
   }
   m_stale.clear();
-  std::vector<int>& work = m_work;  // the resources still taking part in the filling
+  // The resources still taking part in the filling. A resource whose flows
+  // are all frozen, with only a rounding residue of load, can neither bound a
+  // step nor freeze a flow any more: it leaves the list while the next step is sought.
+  std::vector<int>& work = m_work;
   work.clear();
+  double step = std::numeric_limits<double>::infinity();
   for (int ri : m_busy) {
     resource& r = m_res[ri];
     if (r.users.empty()) {
@@ -201,55 +205,59 @@ void flow_network::recompute() {
     r.level_load = r.load;
     r.unfrozen = static_cast<int>(r.users.size());
     work.push_back(ri);
+    if (r.level_load > 1e-9 * r.capacity) step = std::min(step, r.rem / r.level_load);  // above rounding residue
   }
   m_busy = work;
   double level = 0;
   size_t unfrozen = m_active.size();
   std::vector<int>& freezing = m_freezing;
-  while (unfrozen > 0) {
-    double step = std::numeric_limits<double>::infinity();
-    for (int ri : work) {
-      const resource& r = m_res[ri];
-      if (r.level_load > 1e-9 * r.capacity) step = std::min(step, r.rem / r.level_load);  // above rounding residue
+  for (bool first = true; unfrozen > 0; first = false) {
+    if (!first) {
+      step = std::numeric_limits<double>::infinity();
+      size_t keep = 0;
+      for (int ri : work) {
+        const resource& r = m_res[ri];
+        const bool loaded = r.level_load > 1e-9 * r.capacity;
+        if (r.unfrozen == 0 && !loaded) continue;
+        work[keep++] = ri;
+        if (loaded) step = std::min(step, r.rem / r.level_load);
+      }
+      work.resize(keep);
     }
     step = std::min(step, 1.0 - level);
     step = std::max(step, 0.0);
     level += step;
-    for (int ri : work) m_res[ri].rem -= step * m_res[ri].level_load;
-    // The flows that freeze at this level, in id order (their loads leave the resources in that order).
+    // The flows that freeze at this level: those crossing a saturated
+    // resource, each bound by the first one on its path (or all, at their caps).
     freezing.clear();
     const bool capped = level >= 1 - 1e-12;
+    for (int ri : work) {
+      resource& r = m_res[ri];
+      r.rem -= step * r.level_load;
+      if (capped || r.unfrozen == 0 || r.rem > 1e-12 * r.capacity) continue;
+      for (const user& x : r.users) {
+        if (!(x.coef > 0)) continue;
+        flow& f = m_flows[x.flow];
+        if (f.frozen) continue;
+        if (!f.marked) {
+          f.marked = true;
+          f.first_saturated = x.pos;
+          freezing.push_back(x.flow);
+        } else {
+          f.first_saturated = std::min(f.first_saturated, x.pos);
+        }
+      }
+    }
     if (capped) {
       for (int id : m_active)
         if (!m_flows[id].frozen) freezing.push_back(id);
     } else {
-      for (int ri : work) {
-        const resource& r = m_res[ri];
-        if (r.unfrozen == 0 || r.rem > 1e-12 * r.capacity) continue;
-        for (const user& x : r.users) {
-          flow& f = m_flows[x.flow];
-          if (x.coef > 0 && !f.frozen && !f.marked) {
-            f.marked = true;
-            freezing.push_back(x.flow);
-          }
-        }
-      }
-      std::sort(freezing.begin(), freezing.end());
+      std::sort(freezing.begin(), freezing.end());  // id order: their loads leave the resources in that order
     }
     for (int id : freezing) {
       flow& f = m_flows[id];
       f.marked = false;
-      if (capped) {
-        f.limit = bound::dma_issue;
-      } else {
-        for (const usage& u : f.path) {  // the first saturated resource on its path
-          const resource& r = m_res[u.resource];
-          if (u.coef > 0 && r.rem <= 1e-12 * r.capacity) {
-            f.limit = r.kind;
-            break;
-          }
-        }
-      }
+      f.limit = capped ? bound::dma_issue : m_res[f.path[size_t(f.first_saturated)].resource].kind;
       f.frozen = true;
       f.rate = level * f.cap;
       --unfrozen;
@@ -266,14 +274,6 @@ void flow_network::recompute() {
           m_flows[id].rate = level * m_flows[id].cap;
           --unfrozen;
         }
-    // A resource whose flows are all frozen, with only a rounding residue of
-    // load, can neither bound a step nor freeze a flow any more.
-    work.erase(std::remove_if(work.begin(), work.end(),
-                              [&](int ri) {
-                                const resource& r = m_res[ri];
-                                return r.unfrozen == 0 && !(r.level_load > 1e-9 * r.capacity);
-                              }),
-               work.end());
   }
 }
 

@@ -74,6 +74,7 @@ class flow_network {
   // recomputing everything at every event, at a fraction of the cost.
   struct user {
     int flow;
+    int pos;  // index in the flow's path
     double coef;
   };
   struct resource {
@@ -100,6 +101,7 @@ class flow_network {
     bound limit = bound::dma_issue;
     bound_times times{};
     bool active = false, frozen = false, marked = false;
+    int first_saturated = 0;  // scratch of recompute(): index in path of the first saturated resource
   };
   void advance(double now);
   void attach(int id);
