@@ -121,10 +121,6 @@ void flow_network::attach(int id) {
   const flow& f = m_flows[id];
   for (const usage& u : f.path) {
     resource& r = m_res[u.resource];
-    if (!r.busy) {
-      r.busy = true;
-      m_busy.push_back(u.resource);
-    }
     r.users.push_back({id, static_cast<int>(&u - f.path.data()), u.coef});  // the largest id so far: stays in id order
     if (r.penalty > 0 || r.stream_latency > 0) {
       auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
@@ -156,7 +152,10 @@ void flow_network::detach(int id) {
 // resource and repeat with the rest. All flows share one level, so the
 // filling stays global (per connected component, the levels would round
 // differently); what is kept between calls is only what a full pass would
-// recompute to the same bits.
+// recompute to the same bits. A resource with at least twice the capacity
+// its flows can take at their caps (slack) can neither saturate nor bound a
+// step before level 1 (its rem / load stays above 2 - level > 1 - level): only
+// the others (tight) take part, which leaves every rate and limit as they were.
 void flow_network::recompute() {
   ++m_recomputations;
   // Caps of window-limited flows from their loaded round trip; a changed cap changes the loads on its path.
@@ -180,13 +179,21 @@ void flow_network::recompute() {
   for (int ri : m_stale) {
     resource& r = m_res[ri];
     r.stale = false;
-    if (r.users.empty()) continue;
+    if (r.users.empty()) {
+      r.tight = false;
+      continue;
+    }
     const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
     const int users = static_cast<int>(r.users.size());
     r.free_capacity = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (users - 1));
     double load = 0;
     for (const user& x : r.users) load += x.coef * m_flows[x.flow].cap;
     r.load = load;
+    r.tight = !(r.free_capacity >= 2 * r.load && r.free_capacity > 1e-6 * r.capacity);
+    if (r.tight && !r.listed) {
+      r.listed = true;
+      m_tight.push_back(ri);
+    }
   }
   m_stale.clear();
   // The resources still taking part in the filling. A resource whose flows
@@ -195,10 +202,10 @@ void flow_network::recompute() {
   std::vector<int>& work = m_work;
   work.clear();
   double step = std::numeric_limits<double>::infinity();
-  for (int ri : m_busy) {
+  for (int ri : m_tight) {
     resource& r = m_res[ri];
-    if (r.users.empty()) {
-      r.busy = false;
+    if (!r.tight) {
+      r.listed = false;
       continue;
     }
     r.rem = r.free_capacity;
@@ -207,7 +214,7 @@ void flow_network::recompute() {
     work.push_back(ri);
     if (r.level_load > 1e-9 * r.capacity) step = std::min(step, r.rem / r.level_load);  // above rounding residue
   }
-  m_busy = work;
+  m_tight = work;
   double level = 0;
   size_t unfrozen = m_active.size();
   std::vector<int>& freezing = m_freezing;
@@ -263,6 +270,7 @@ void flow_network::recompute() {
       --unfrozen;
       for (const usage& u : f.path) {
         resource& r = m_res[u.resource];
+        if (!r.tight) continue;
         r.level_load -= u.coef * f.cap;
         --r.unfrozen;
       }

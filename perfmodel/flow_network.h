@@ -87,7 +87,8 @@ class flow_network {
     double free_capacity = 0;  // capacity after the penalties of its streams and flows
     double load = 0;           // sum of coef x cap over `users`
     bool stale = false;        // users or streams changed: free_capacity and load are redone
-    bool busy = false;         // listed in m_busy
+    bool tight = false;        // may saturate or bound a step (recompute())
+    bool listed = false;       // in m_tight
     // scratch of recompute(): capacity left, load of the unfrozen flows, unfrozen flows
     double rem = 0, level_load = 0;
     int unfrozen = 0;
@@ -113,7 +114,7 @@ class flow_network {
   std::vector<flow> m_flows;
   std::vector<int> m_active;  // by id: flows start in id order and leave it in place
   std::vector<int> m_stale;   // resources whose free_capacity and load are to be redone
-  std::vector<int> m_busy;    // resources crossed by active flows (any order)
+  std::vector<int> m_tight;   // the tight resources, and some that were (any order)
   std::vector<int> m_work, m_freezing;  // scratch of recompute()
   std::vector<std::vector<usage>> m_spare_paths;  // of drained flows, reused (no allocation per flow)
   double m_now = 0;
