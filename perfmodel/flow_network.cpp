@@ -43,11 +43,14 @@ int flow_network::start(const std::vector<usage>& path, double bytes, double cap
     throw error("flow network: a flow needs a finite positive rate cap");
   advance(now);
   flow f;
-  if (!m_spare_paths.empty()) {
-    f.path = std::move(m_spare_paths.back());
-    m_spare_paths.pop_back();
-  }
+  for (std::vector<usage>* v : {&f.path, &f.carried})
+    if (!m_spare_paths.empty()) {
+      *v = std::move(m_spare_paths.back());
+      m_spare_paths.pop_back();
+    }
   f.path.assign(path.begin(), path.end());
+  for (const usage& u : path)
+    if (u.share != 0) f.carried.push_back(u);  // adding 0 to a byte count would leave it as it is
   for (size_t k = 0; k < f.path.size(); ++k)
     if (m_res[f.path[k].resource].stream_latency > 0) f.queueing.push_back(static_cast<int>(k));
   f.remaining = f.total = bytes;
@@ -81,8 +84,7 @@ void flow_network::advance(double now) {
     const double moved = std::min(f.remaining, f.rate * dt);
     f.remaining -= moved;
     f.times[static_cast<int>(f.limit)] += dt;
-    for (const usage& u : f.path)
-      if (u.share != 0) m_res[u.resource].bytes += moved * u.share;  // adding 0 would leave the sum as it is
+    for (const usage& u : f.carried) m_res[u.resource].bytes += moved * u.share;
   }
   m_now = now;
 }
@@ -99,8 +101,11 @@ std::vector<int> flow_network::finish_drained(double now) {
   for (int id : done) {
     detach(id);
     m_flows[id].active = false;
-    m_spare_paths.push_back(std::move(m_flows[id].path));  // only the bound times are kept
-    m_flows[id].path.clear();
+    for (std::vector<usage>* v : {&m_flows[id].path, &m_flows[id].carried}) {  // only the bound times are kept
+      v->clear();
+      m_spare_paths.push_back(std::move(*v));
+      *v = std::vector<usage>();
+    }
     std::vector<int>().swap(m_flows[id].queueing);
   }
   m_active.erase(std::remove_if(m_active.begin(), m_active.end(), [&](int id) { return !m_flows[id].active; }),
@@ -257,17 +262,25 @@ void flow_network::recompute() {
     }
     if (capped) {
       for (int id : m_active)
-        if (!m_flows[id].frozen) freezing.push_back(id);
+        if (!m_flows[id].frozen) {
+          m_flows[id].marked = true;
+          freezing.push_back(id);
+        }
     } else {
       std::sort(freezing.begin(), freezing.end());  // id order: their loads leave the resources in that order
     }
     for (int id : freezing) {
       flow& f = m_flows[id];
-      f.marked = false;
       f.limit = capped ? bound::dma_issue : m_res[f.path[size_t(f.first_saturated)].resource].kind;
       f.frozen = true;
       f.rate = level * f.cap;
       --unfrozen;
+    }
+    // Their loads leave the tight resources in id order, if a next level follows.
+    for (int id : freezing) {
+      flow& f = m_flows[id];
+      f.marked = false;
+      if (unfrozen == 0) continue;
       for (const usage& u : f.path) {
         resource& r = m_res[u.resource];
         if (!r.tight) continue;

@@ -95,7 +95,8 @@ class flow_network {
   };
   struct flow {
     std::vector<usage> path;
-    std::vector<int> queueing;  // indices in path of the resources with a stream latency
+    std::vector<int> queueing;    // indices in path of the resources with a stream latency
+    std::vector<usage> carried;  // the usages with a share of its bytes
     double remaining = 0, total = 0, cap = 0, rate = 0;
     double issue_cap = 0, window = 0, rtt0 = 0;  // cap = min(issue_cap, window / loaded round trip)
     uint64_t stream = 0;
