@@ -193,6 +193,12 @@ class model {
     uint32_t bytes;
     dep from;
   };
+  // Sends from one core to another with one tag: arrived (notice received) and in flight.
+  struct mailbox {
+    uint32_t tag;
+    std::deque<arrival> arrived;
+    std::deque<uint32_t> pending;  // bytes of the sends whose notice is in flight
+  };
   struct semaphore {
     int64_t value = 0;
     dep src;  // its latest increment
@@ -468,6 +474,17 @@ class model {
     if (v.size() <= id) v.resize(size_t(id) + 1);
     return v[id];
   }
+  mailbox* find_mail(int from, int to, uint32_t tag) {
+    for (mailbox& m : m_mail[size_t(from) * m_programs.size() + size_t(to)])
+      if (m.tag == tag) return &m;
+    return nullptr;
+  }
+  mailbox& mail(int from, int to, uint32_t tag) {
+    if (mailbox* m = find_mail(from, to, tag)) return *m;
+    auto& box = m_mail[size_t(from) * m_programs.size() + size_t(to)];
+    box.push_back({tag, {}, {}});
+    return box.back();
+  }
   bool is_transfer(int core, size_t i) const {
     const int k = m_kind[core][i];
     return k <= k_dma_hbm_copy || k == k_send;
@@ -557,10 +574,8 @@ class model {
       if (!s.ended && s.pc == prog.size()) s.ended = true;
       for (int e = 0; e < engines; ++e)
         while (!s.q[e].empty()) {
-          // A busy matrix or vector engine, or a transfer waiting for the issue stage or a descriptor slot.
-          if (s.in_flight[e] >= depth(e) && (e != 0 || is_transfer(core, s.q[e].front().index))) break;
-          if (e == 0 && s.issuing && is_transfer(core, s.q[e].front().index)) break;
-          if (!start_command(core, e)) break;
+          if (!can_start(core, e)) break;
+          start_command(core, e);
           progress = true;
         }
     }
@@ -636,14 +651,11 @@ class model {
     return static_cast<int>(s.slots.size()) - 1;
   }
 
-  // Starts the head command of engine e; returns false if it cannot start now.
-  bool start_command(int core, int e) {
-    core_state& s = m_st[core];
-    const queued head = s.q[e].front();
-    const size_t i = head.index;
-    const command& c = m_programs[core][i];
+  // Whether the head command of engine e can start now.
+  bool can_start(int core, int e) {
+    const core_state& s = m_st[core];
+    const size_t i = s.q[e].front().index;
     const int kind = m_kind[core][i];
-    const bool transfer = is_transfer(core, i);
     // The matrix and vector engines run one command at a time, in order. The
     // DMA engine's thread only submits: a transfer waits for a free
     // descriptor slot and for the engine's issue stage (one transfer in setup
@@ -651,26 +663,43 @@ class model {
     // the head of the queue, while the transfers before it are in flight
     // (models/npu_core/npu_core.cpp, issue_dma).
     if (e != 0 && s.in_flight[e] >= depth(e)) return false;
-    if (transfer && (s.issuing || s.in_flight[e] >= depth(e))) return false;
+    if (is_transfer(core, i) && (s.issuing || s.in_flight[e] >= depth(e))) return false;
     // A signal counts every earlier command of its engine as done.
-    if (kind == k_signal && s.in_flight[e] > 0) return false;
-    // Waits, signals and recvs run at once when they can (checked before any accounting); `why`: what they waited for.
+    if (kind == k_signal) return s.in_flight[e] == 0;
+    if (kind == k_wait) {
+      const wait_cmd& w = std::get<wait_cmd>(m_programs[core][i]);
+      return sem(core, w.sem).value >= int64_t(w.count);
+    }
+    if (kind == k_recv) {
+      const recv_cmd& rv = std::get<recv_cmd>(m_programs[core][i]);
+      const mailbox* m = find_mail(target_core(core, rv.peer, i), core, rv.tag);
+      return m && !m->arrived.empty();
+    }
+    return true;
+  }
+
+  // Starts the head command of engine e (can_start).
+  void start_command(int core, int e) {
+    core_state& s = m_st[core];
+    const queued head = s.q[e].front();
+    const size_t i = head.index;
+    const command& c = m_programs[core][i];
+    const int kind = m_kind[core][i];
+    const bool transfer = is_transfer(core, i);
+    // Waits, signals and recvs run at once; `why`: what they waited for.
     dep why;
     if (kind == k_wait) {
       const wait_cmd& w = std::get<wait_cmd>(c);
       semaphore& x = sem(core, w.sem);
-      if (x.value < int64_t(w.count)) return false;
       x.value -= w.count;
       why = x.src;
     } else if (kind == k_recv) {
       const recv_cmd& rv = std::get<recv_cmd>(c);
-      auto it = m_arrivals.find({target_core(core, rv.peer, i), core, rv.tag});
-      if (it == m_arrivals.end() || it->second.empty()) return false;
-      if (it->second.front().bytes != rv.bytes)
-        throw error(where(core, i) + ": the matching send wrote " + std::to_string(it->second.front().bytes) +
-                    " bytes");
-      why = it->second.front().from;
-      it->second.pop_front();
+      std::deque<arrival>& arrived = find_mail(target_core(core, rv.peer, i), core, rv.tag)->arrived;
+      if (arrived.front().bytes != rv.bytes)
+        throw error(where(core, i) + ": the matching send wrote " + std::to_string(arrived.front().bytes) + " bytes");
+      why = arrived.front().from;
+      arrived.pop_front();
     }
     const double ready = std::max(head.since, s.idle_since[e]);
     const dep order = latest({done_dep(s.last_rec[e]), done_dep(head.dispatch_rec), transfer ? s.issue_free : dep{}});
@@ -679,7 +708,7 @@ class model {
       s.idle_since[e] = m_now;
       const int rec = s.last_rec[e] = account(core, i, ready, m_now, m_now, {}, 0, latest({why, order}).rec);
       if (kind == k_signal) signal(core, std::get<signal_cmd>(c), i, rec);
-      return true;
+      return;
     }
     s.q[e].pop_front();
     const int slot = new_slot(s, e);
@@ -720,7 +749,6 @@ class model {
       s.issuing = true;
       push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
     }
-    return true;
   }
 
   void finish_command(int core, int slot, const bound_times& bounds) {
@@ -741,7 +769,7 @@ class model {
       // The arrival notice is a message to the peer, like a remote signal.
       const int to = target_core(core, sd->peer, r.index);
       push(m_now + message_ns(core, to), ev::arrival, to, -1, core, sd->tag, r.rec);
-      m_pending_bytes[{core, to, sd->tag}].push_back(sd->bytes);
+      mail(core, to, sd->tag).pending.push_back(sd->bytes);
     }
     m_wake.push_back(core);
   }
@@ -793,10 +821,9 @@ class model {
         break;
       }
       case ev::arrival: {
-        const auto key = std::make_tuple(static_cast<int>(ev.a), ev.core, static_cast<uint32_t>(ev.b));
-        auto& pending = m_pending_bytes[key];
-        m_arrivals[key].push_back({pending.front(), {m_now, static_cast<int>(ev.c)}});
-        pending.pop_front();
+        mailbox& m = mail(static_cast<int>(ev.a), ev.core, static_cast<uint32_t>(ev.b));
+        m.arrived.push_back({m.pending.front(), {m_now, static_cast<int>(ev.c)}});
+        m.pending.pop_front();
         m_wake.push_back(ev.core);
         break;
       }
@@ -852,13 +879,12 @@ class model {
   double m_now = 0;
   std::vector<int> m_wake;
   std::vector<std::pair<int, int>> m_flow_owner;  // (core, slot) by flow id
-  std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> m_arrivals;
+  std::vector<std::vector<mailbox>> m_mail;  // by sender x programs + receiver
   std::vector<exec_rec> m_recs;
   std::vector<double> m_channel_bytes;                         // scratch of endpoint()
   path_builder m_path;                                         // scratch of plan_copy()
   std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
   std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;      // released (group, generation)
-  std::map<std::tuple<int, int, uint32_t>, std::deque<uint32_t>> m_pending_bytes;  // sends whose notice is in flight
   std::map<std::pair<uint16_t, uint64_t>, uint32_t> m_barrier_arrivals;
   std::map<std::pair<uint16_t, uint64_t>, std::vector<int>> m_barrier_waiters;
   perf_result m_result;
@@ -868,6 +894,7 @@ perf_result model::run() {
   const int n = static_cast<int>(m_programs.size());
   m_st.resize(n);
   m_kind.resize(n);
+  m_mail.resize(size_t(n) * size_t(n));
   m_engine.resize(n);
   m_group.resize(n);
   std::vector<int> group_kind;
