@@ -522,10 +522,13 @@ class model {
     const size_t i = x.index;
     const double start = x.start;
     const command& c = m_programs[core][i];
-    breakdown_row* rows[3] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]], &m_op_rows[op_of(c)]};
+    breakdown_row* rows[3] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]], &m_op_rows[m_op[core][i]]};
     double flops = 0, elems = 0;
     if (auto* m = std::get_if<matmul_cmd>(&c)) flops = 2.0 * m->m * m->k * m->n;
     if (auto* v = std::get_if<vector_cmd>(&c)) elems = double(v->rows) * v->cols;
+    int limits[bound_count], n_limits = 0;  // the nonzero entries (adding 0 would leave a sum as it is)
+    for (int b = 0; b < bound_count; ++b)
+      if (busy_bounds[b] != 0) limits[n_limits++] = b;
     for (breakdown_row* r : rows) {
       ++r->commands;
       r->busy_ns += end - start;
@@ -535,7 +538,7 @@ class model {
       r->bytes += bytes;
       r->flops += flops;
       r->vector_elements += elems;
-      for (int b = 0; b < bound_count; ++b) r->bound_ns[b] += busy_bounds[b];
+      for (int k = 0; k < n_limits; ++k) r->bound_ns[limits[k]] += busy_bounds[limits[k]];
       if (engine_index >= 0) r->engine_busy_ns[engine_index] += engine_ns;
     }
     m_result.flops += flops;
@@ -872,6 +875,7 @@ class model {
   std::vector<core_state> m_st;
   std::vector<std::vector<uint16_t>> m_kind;
   std::vector<std::vector<uint8_t>> m_engine;  // engine_of each command
+  std::vector<std::vector<uint16_t>> m_op;     // op_of each command
   std::vector<std::vector<int>> m_group;
   std::vector<breakdown_row> m_kind_rows, m_group_rows, m_op_rows;
   std::priority_queue<event, std::vector<event>, std::greater<event>> m_events;
@@ -896,18 +900,20 @@ perf_result model::run() {
   m_kind.resize(n);
   m_mail.resize(size_t(n) * size_t(n));
   m_engine.resize(n);
+  m_op.resize(n);
   m_group.resize(n);
   std::vector<int> group_kind;
   for (int c = 0; c < n; ++c) {
     for (const command& cmd : m_programs[c]) {
       m_kind[c].push_back(static_cast<uint16_t>(kind_of_command(cmd)));
       m_engine[c].push_back(static_cast<uint8_t>(engine_of(cmd)));
+      m_op[c].push_back(op_of(cmd));
     }
     m_group[c] = group_of_commands(m_programs[c], group_kind);
   }
   uint16_t max_op = 0;
-  for (const program& p : m_programs)
-    for (const command& cmd : p) max_op = std::max(max_op, op_of(cmd));
+  for (const auto& ops : m_op)
+    for (uint16_t o : ops) max_op = std::max(max_op, o);
   m_op_rows.resize(size_t(max_op) + 1);
   for (size_t o = 0; o < m_op_rows.size(); ++o) m_op_rows[o].name = "op " + std::to_string(o);
   m_kind_rows.resize(kind_count);
@@ -967,7 +973,7 @@ void model::finish_result() {
     t[static_cast<int>(bound::sync)] += std::max(0.0, cursor - std::max(x.end, x.start));
     if (x.pred < 0) t[static_cast<int>(bound::sync)] += x.start;
     for (breakdown_row* row : {&m_kind_rows[m_kind[x.core][x.index]], &m_group_rows[m_group[x.core][x.index]],
-                               &m_op_rows[op_of(m_programs[x.core][x.index])]})
+                               &m_op_rows[m_op[x.core][x.index]]})
       for (int b = 0; b < bound_count; ++b) row->critical_ns[b] += t[b];
     for (int b = 0; b < bound_count; ++b) r.critical_path_ns[b] += t[b];
     cursor = std::min(cursor, x.start);
