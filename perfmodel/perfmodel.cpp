@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <tuple>
+#include <unordered_map>
 
 #include "models/npu_core/core_timing.h"
 #include "platform/base/error.h"
@@ -118,6 +119,30 @@ std::vector<int> group_of_commands(const program& p, std::vector<int>& group_kin
 struct path_builder {
   std::vector<usage> uses;
   std::vector<int> slot;
+};
+
+// What a transfer's resources depend on (plan_copy) and what they are.
+struct route_key {
+  int rc, sc, dc, ss, ds;
+  uint64_t src, dst, run, rows, src_stride, dst_stride;
+  bool operator==(const route_key& o) const {
+    return std::tie(rc, sc, dc, ss, ds, src, dst, run, rows, src_stride, dst_stride) ==
+           std::tie(o.rc, o.sc, o.dc, o.ss, o.ds, o.src, o.dst, o.run, o.rows, o.src_stride, o.dst_stride);
+  }
+};
+struct route_key_hash {
+  size_t operator()(const route_key& k) const {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields
+    for (uint64_t v : {uint64_t(k.rc), uint64_t(k.sc), uint64_t(k.dc), uint64_t(k.ss), uint64_t(k.ds), k.src, k.dst,
+                       k.run, k.rows, k.src_stride, k.dst_stride})
+      h = (h ^ v) * 1099511628211ull;
+    return size_t(h);
+  }
+};
+struct route {
+  std::vector<usage> path;
+  double read_rtt = 0, write_rtt = 0;  // round trip of one burst to each side (ns)
+  double hbm_read = 0, hbm_write = 0;
 };
 
 struct transfer_plan {
@@ -317,6 +342,14 @@ class model {
                                                                    : m_p.hbm_efficiency_random;
   }
 
+  // Identity of an HBM access stream: start address, shape and direction
+  // (FNV-1a; 0 is left for transfers without HBM).
+  static uint64_t hbm_stream(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, bool reading) {
+    uint64_t h = 1469598103934665603ull;
+    for (uint64_t v : {addr, run, rows, stride, uint64_t(reading)}) h = (h ^ v) * 1099511628211ull;
+    return h | 1;
+  }
+
   // One side of a transfer. `reading`: data flows from the location to the DMA's core.
   // Returns the round trip of one burst to it (ns).
   double endpoint(int rc, mem_space space, int core, uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride,
@@ -362,11 +395,7 @@ class model {
     add_usage(path, reading ? core_eject(rc) : core_inject(rc), 1.0, 1.0);
     add_usage(path, reading ? core_inject(rc) : core_eject(rc), k, 0.0);
     (reading ? plan.hbm_read : plan.hbm_write) += total;
-    // Identity of the HBM access stream: start address, shape and direction
-    // (FNV-1a; 0 is left for transfers without HBM).
-    uint64_t h = 1469598103934665603ull;
-    for (uint64_t v : {addr, run, rows, stride, uint64_t(reading)}) h = (h ^ v) * 1099511628211ull;
-    plan.stream = h | 1;
+    plan.stream = hbm_stream(addr, run, rows, stride, reading);
     return 2 * max_routers * m_p.noc_hop_ns + (reading ? m_p.hbm_read_latency_ns : m_p.hbm_write_latency_ns);
   }
   // Capacity a transfer's header-only packets use per byte it moves: one flit
@@ -417,16 +446,35 @@ class model {
   // Fills `plan` (fresh but for the capacity of its path).
   void plan_copy(transfer_plan& plan, int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst,
                  uint64_t run, uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
-    path_builder& path = m_path;
-    path.uses.clear();
-    const double read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, path, plan);
-    const double write_rtt = endpoint(rc, ds, dc, dst, run, rows, dst_stride, false, path, plan);
-    // By resource id, as an ordered map gave them (the flow network's sums
-    // then add in the same order: results do not depend on the route order).
-    std::sort(path.uses.begin(), path.uses.end(),
-              [](const usage& a, const usage& b) { return a.resource < b.resource; });
-    for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
-    plan.path.assign(path.uses.begin(), path.uses.end());
+    // The resources depend on an HBM address only modulo the interleave
+    // period (the channels it maps to), not on an SRAM address: transfers
+    // alike in all else share them (planned once).
+    const uint64_t period = uint64_t(m_hw.hbm.interleave_bytes) * uint64_t(m_channels);
+    const route_key key{rc,  sc,  dc,   static_cast<int>(ss), static_cast<int>(ds), ss == mem_space::hbm ? src % period : 0,
+                        ds == mem_space::hbm ? dst % period : 0, run, rows, src_stride, dst_stride};
+    auto [it, fresh] = m_routes.try_emplace(key);
+    route& rt = it->second;
+    if (fresh) {
+      path_builder& path = m_path;
+      path.uses.clear();
+      rt.read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, path, plan);
+      rt.write_rtt = endpoint(rc, ds, dc, dst, run, rows, dst_stride, false, path, plan);
+      // By resource id, as an ordered map gave them (the flow network's sums
+      // then add in the same order: results do not depend on the route order).
+      std::sort(path.uses.begin(), path.uses.end(),
+                [](const usage& a, const usage& b) { return a.resource < b.resource; });
+      for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
+      rt.path = path.uses;
+      rt.hbm_read = plan.hbm_read;
+      rt.hbm_write = plan.hbm_write;
+    } else {
+      plan.hbm_read = rt.hbm_read;
+      plan.hbm_write = rt.hbm_write;
+      if (ss == mem_space::hbm) plan.stream = hbm_stream(src, run, rows, src_stride, true);
+      if (ds == mem_space::hbm) plan.stream = hbm_stream(dst, run, rows, dst_stride, false);
+    }
+    const double read_rtt = rt.read_rtt, write_rtt = rt.write_rtt;
+    plan.path.assign(rt.path.begin(), rt.path.end());
     plan.bytes = double(run) * double(rows);
     // Bursts of at most burst_bytes, cut at every multiple of burst_bytes in
     // source and destination (models/dma/dma_engine.h), counted on the first row.
@@ -887,6 +935,7 @@ class model {
   std::vector<exec_rec> m_recs;
   std::vector<double> m_channel_bytes;                         // scratch of endpoint()
   path_builder m_path;                                         // scratch of plan_copy()
+  std::unordered_map<route_key, route, route_key_hash> m_routes;  // planned transfers (plan_copy)
   std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
   std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;      // released (group, generation)
   std::map<std::pair<uint16_t, uint64_t>, uint32_t> m_barrier_arrivals;
