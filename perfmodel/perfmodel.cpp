@@ -598,13 +598,16 @@ class model {
   void poke(int core) {
     core_state& s = m_st[core];
     const program& prog = m_programs[core];
-    for (bool progress = true; progress;) {
-      progress = false;
+    // Dispatch, then the engines, again after an engine ran a wait, signal
+    // or recv (a semaphore or an emptied queue may let the dispatcher or
+    // another engine go on); a started compute or transfer changes nothing the
+    // others wait for.
+    for (bool again = true; again;) {
+      again = false;
       while (!s.ended && s.pc < prog.size()) {
         const engine e = static_cast<engine>(m_engine[core][s.pc]);
         if (e != engine::sync) {
           s.q[static_cast<int>(e)].push_back({s.pc++, m_now, s.last_sync});
-          progress = true;
           continue;
         }
         if (s.sync_since < 0) s.sync_since = m_now;
@@ -620,14 +623,12 @@ class model {
         if (auto* sg = std::get_if<signal_cmd>(&prog[s.pc])) signal(core, *sg, s.pc, rec);
         s.sync_since = -1;
         ++s.pc;
-        progress = true;
       }
       if (!s.ended && s.pc == prog.size()) s.ended = true;
       for (int e = 0; e < engines; ++e)
         while (!s.q[e].empty()) {
           if (!can_start(core, e)) break;
-          start_command(core, e);
-          progress = true;
+          if (start_command(core, e)) again = true;
         }
     }
     if (s.done() && !s.finished) {
@@ -729,8 +730,8 @@ class model {
     return true;
   }
 
-  // Starts the head command of engine e (can_start).
-  void start_command(int core, int e) {
+  // Starts the head command of engine e (can_start); true if it ran at once (wait, signal, recv).
+  bool start_command(int core, int e) {
     core_state& s = m_st[core];
     const queued head = s.q[e].front();
     const size_t i = head.index;
@@ -759,7 +760,7 @@ class model {
       s.idle_since[e] = m_now;
       const int rec = s.last_rec[e] = account(core, i, ready, m_now, m_now, {}, 0, latest({why, order}).rec);
       if (kind == k_signal) signal(core, std::get<signal_cmd>(c), i, rec);
-      return;
+      return true;
     }
     s.q[e].pop_front();
     const int slot = new_slot(s, e);
@@ -800,6 +801,7 @@ class model {
       s.issuing = true;
       push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
     }
+    return false;
   }
 
   void finish_command(int core, int slot, const bound_times& bounds) {
