@@ -134,6 +134,7 @@ void flow_network::attach(int id) {
       else
         ++it->second;
     }
+    r.members_changed = true;
     mark_stale(u.resource);
   }
 }
@@ -147,6 +148,7 @@ void flow_network::detach(int id) {
       auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
       if (--it->second == 0) r.streams.erase(it);
     }
+    r.members_changed = true;
     mark_stale(u.resource);
   }
 }
@@ -186,11 +188,15 @@ void flow_network::recompute() {
     r.stale = false;
     if (r.users.empty()) {
       r.tight = false;
+      r.members_changed = false;
       continue;
     }
-    const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
-    const int users = static_cast<int>(r.users.size());
-    r.free_capacity = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (users - 1));
+    if (r.members_changed) {
+      r.members_changed = false;
+      const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
+      const int users = static_cast<int>(r.users.size());
+      r.free_capacity = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (users - 1));
+    }
     double load = 0;
     for (const user& x : r.users) load += x.coef * m_flows[x.flow].cap;
     r.load = load;

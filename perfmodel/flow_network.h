@@ -86,7 +86,8 @@ class flow_network {
     std::vector<std::pair<uint64_t, int>> streams;  // distinct stream keys and their flows (penalised resources only)
     double free_capacity = 0;  // capacity after the penalties of its streams and flows
     double load = 0;           // sum of coef x cap over `users`
-    bool stale = false;        // users or streams changed: free_capacity and load are redone
+    bool stale = false;            // load (and, if members_changed, free_capacity) to be redone
+    bool members_changed = false;  // users or streams changed
     bool tight = false;        // may saturate or bound a step (recompute())
     bool listed = false;       // in m_tight
     // scratch of recompute(): capacity left, load of the unfrozen flows, unfrozen flows
