@@ -89,9 +89,10 @@ void flow_network::advance(double now) {
   m_now = now;
 }
 
-std::vector<int> flow_network::finish_drained(double now) {
+const std::vector<int>& flow_network::finish_drained(double now) {
   advance(now);
-  std::vector<int> done;
+  std::vector<int>& done = m_done;
+  done.clear();
   for (int id : m_active) {
     const flow& f = m_flows[id];
     // Drained up to rounding: less than a millionth of a byte or of a picosecond at its rate.

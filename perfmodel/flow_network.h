@@ -55,8 +55,9 @@ class flow_network {
             double rtt0 = 0);
   // Time at which the next active flow drains; infinity when none.
   double next_finish() const;
-  // Advances every flow to `now` and removes the drained ones, returning their ids.
-  std::vector<int> finish_drained(double now);
+  // Advances every flow to `now` and removes the drained ones, returning their
+  // ids (valid until the next call).
+  const std::vector<int>& finish_drained(double now);
 
   // Per flow, after it drained: time spent at each bottleneck.
   const bound_times& flow_bound_times(int id) const { return m_flows[id].times; }
@@ -118,6 +119,7 @@ class flow_network {
   std::vector<int> m_stale;   // resources whose free_capacity and load are to be redone
   std::vector<int> m_tight;   // the tight resources, and some that were (any order)
   std::vector<int> m_work, m_freezing;  // scratch of recompute()
+  std::vector<int> m_done;              // returned by finish_drained()
   std::vector<std::vector<usage>> m_spare_paths;  // of drained flows, reused (no allocation per flow)
   double m_now = 0;
   uint64_t m_recomputations = 0;
