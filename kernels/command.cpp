@@ -202,8 +202,9 @@ void require(bool ok, const std::string& where, const char* what) {
 
 void check_engine(engine actual, engine expected, const char* op, const std::string& where) {
   if (actual != expected)  // the message is built only on failure (this runs for every command)
-    require(false, where,
-            (std::string(op) + " runs on the " + engine_name(expected) + " engine, not " + engine_name(actual)).c_str());
+    require(
+        false, where,
+        (std::string(op) + " runs on the " + engine_name(expected) + " engine, not " + engine_name(actual)).c_str());
 }
 
 }  // namespace

@@ -37,8 +37,8 @@ int flow_network::add_resource(double capacity, bound kind, double penalty, doub
   return static_cast<int>(m_res.size()) - 1;
 }
 
-int flow_network::start(const std::vector<usage>& path, double bytes, double cap, double now, uint64_t stream, double window,
-                        double rtt0) {
+int flow_network::start(const std::vector<usage>& path, double bytes, double cap, double now, uint64_t stream,
+                        double window, double rtt0) {
   if (!(cap > 0) || cap == std::numeric_limits<double>::infinity())
     throw error("flow network: a flow needs a finite positive rate cap");
   advance(now);

@@ -51,8 +51,8 @@ class flow_network {
   // A window-limited flow (window > 0 bytes in flight, zero-load round trip
   // rtt0 ns) runs at most at min(cap, window / (rtt0 + queueing on its path)),
   // re-evaluated with its rate (Little's law); with window 0 the cap is fixed.
-  int start(const std::vector<usage>& path, double bytes, double cap, double now, uint64_t stream = 0, double window = 0,
-            double rtt0 = 0);
+  int start(const std::vector<usage>& path, double bytes, double cap, double now, uint64_t stream = 0,
+            double window = 0, double rtt0 = 0);
   // Time at which the next active flow drains; infinity when none.
   double next_finish() const;
   // Advances every flow to `now` and removes the drained ones, returning their
@@ -85,19 +85,19 @@ class flow_network {
     double bytes = 0;
     std::vector<user> users;  // active flows crossing it, by id (the order their loads are added in)
     std::vector<std::pair<uint64_t, int>> streams;  // distinct stream keys and their flows (penalised resources only)
-    double free_capacity = 0;  // capacity after the penalties of its streams and flows
-    double load = 0;           // sum of coef x cap over `users`
-    bool stale = false;            // load (and, if members_changed, free_capacity) to be redone
-    bool members_changed = false;  // users or streams changed
-    bool tight = false;        // may saturate or bound a step (recompute())
-    bool listed = false;       // in m_tight
+    double free_capacity = 0;                       // capacity after the penalties of its streams and flows
+    double load = 0;                                // sum of coef x cap over `users`
+    bool stale = false;                             // load (and, if members_changed, free_capacity) to be redone
+    bool members_changed = false;                   // users or streams changed
+    bool tight = false;                             // may saturate or bound a step (recompute())
+    bool listed = false;                            // in m_tight
     // scratch of recompute(): capacity left, load of the unfrozen flows, unfrozen flows
     double rem = 0, level_load = 0;
     int unfrozen = 0;
   };
   struct flow {
     std::vector<usage> path;
-    std::vector<int> queueing;    // indices in path of the resources with a stream latency
+    std::vector<int> queueing;   // indices in path of the resources with a stream latency
     std::vector<usage> carried;  // the usages with a share of its bytes
     double remaining = 0, total = 0, cap = 0, rate = 0;
     double issue_cap = 0, window = 0, rtt0 = 0;  // cap = min(issue_cap, window / loaded round trip)
@@ -115,11 +115,11 @@ class flow_network {
 
   std::vector<resource> m_res;
   std::vector<flow> m_flows;
-  std::vector<int> m_active;  // by id: flows start in id order and leave it in place
-  std::vector<int> m_stale;   // resources whose free_capacity and load are to be redone
-  std::vector<int> m_tight;   // the tight resources, and some that were (any order)
-  std::vector<int> m_work, m_freezing;  // scratch of recompute()
-  std::vector<int> m_done;              // returned by finish_drained()
+  std::vector<int> m_active;                      // by id: flows start in id order and leave it in place
+  std::vector<int> m_stale;                       // resources whose free_capacity and load are to be redone
+  std::vector<int> m_tight;                       // the tight resources, and some that were (any order)
+  std::vector<int> m_work, m_freezing;            // scratch of recompute()
+  std::vector<int> m_done;                        // returned by finish_drained()
   std::vector<std::vector<usage>> m_spare_paths;  // of drained flows, reused (no allocation per flow)
   double m_now = 0;
   uint64_t m_recomputations = 0;

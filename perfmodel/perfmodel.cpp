@@ -450,8 +450,17 @@ class model {
     // period (the channels it maps to), not on an SRAM address: transfers
     // alike in all else share them (planned once).
     const uint64_t period = uint64_t(m_hw.hbm.interleave_bytes) * uint64_t(m_channels);
-    const route_key key{rc,  sc,  dc,   static_cast<int>(ss), static_cast<int>(ds), ss == mem_space::hbm ? src % period : 0,
-                        ds == mem_space::hbm ? dst % period : 0, run, rows, src_stride, dst_stride};
+    const route_key key{rc,
+                        sc,
+                        dc,
+                        static_cast<int>(ss),
+                        static_cast<int>(ds),
+                        ss == mem_space::hbm ? src % period : 0,
+                        ds == mem_space::hbm ? dst % period : 0,
+                        run,
+                        rows,
+                        src_stride,
+                        dst_stride};
     auto [it, fresh] = m_routes.try_emplace(key);
     route& rt = it->second;
     if (fresh) {
@@ -570,7 +579,8 @@ class model {
     const size_t i = x.index;
     const double start = x.start;
     const command& c = m_programs[core][i];
-    breakdown_row* rows[3] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]], &m_op_rows[m_op[core][i]]};
+    breakdown_row* rows[3] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]],
+                              &m_op_rows[m_op[core][i]]};
     double flops = 0, elems = 0;
     if (auto* m = std::get_if<matmul_cmd>(&c)) flops = 2.0 * m->m * m->k * m->n;
     if (auto* v = std::get_if<vector_cmd>(&c)) elems = double(v->rows) * v->cols;
@@ -933,7 +943,7 @@ class model {
   double m_now = 0;
   std::vector<int> m_wake;
   std::vector<std::pair<int, int>> m_flow_owner;  // (core, slot) by flow id
-  std::vector<std::vector<mailbox>> m_mail;  // by sender x programs + receiver
+  std::vector<std::vector<mailbox>> m_mail;       // by sender x programs + receiver
   std::vector<exec_rec> m_recs;
   std::vector<double> m_channel_bytes;                         // scratch of endpoint()
   path_builder m_path;                                         // scratch of plan_copy()
