@@ -207,13 +207,21 @@ class model {
     return best;
   }
   dep done_dep(int rec) const { return rec < 0 ? dep{} : dep{m_recs[rec].end, rec}; }
+  // An executed command (critical path). Its busy time by limit (busy_of) is
+  // kept aside only when it is not all zero or all compute (a transfer's): the
+  // records stay small, one per command.
   struct exec_rec {
-    int core;
     size_t index;
     double start, end;
-    bound_times busy;
-    int pred;
+    int core, pred;
+    int busy;  // -1: none; -2: compute, end - start; else its entry in m_rec_busy
   };
+  bound_times busy_of(const exec_rec& x) const {
+    bound_times b{};
+    if (x.busy == -2) b[static_cast<int>(bound::compute)] = x.end - x.start;
+    if (x.busy >= 0) b = m_rec_busy[size_t(x.busy)];
+    return b;
+  }
   struct arrival {
     uint32_t bytes;
     dep from;
@@ -567,14 +575,13 @@ class model {
     return rec;
   }
   int begin_rec(int core, size_t i, double start, int pred) {
-    m_recs.push_back({core, i, start, start, {}, pred});
+    m_recs.push_back({i, start, start, core, pred, -1});
     return static_cast<int>(m_recs.size()) - 1;
   }
   void finish_rec(int rec, double ready, double end, const bound_times& busy_bounds, double bytes,
                   int engine_index = -1, double engine_ns = 0) {
     exec_rec& x = m_recs[rec];
     x.end = end;
-    x.busy = busy_bounds;
     const int core = x.core;
     const size_t i = x.index;
     const double start = x.start;
@@ -587,6 +594,13 @@ class model {
     int limits[bound_count], n_limits = 0;  // the nonzero entries (adding 0 would leave a sum as it is)
     for (int b = 0; b < bound_count; ++b)
       if (busy_bounds[b] != 0) limits[n_limits++] = b;
+    const int compute = static_cast<int>(bound::compute);
+    if (n_limits == 1 && limits[0] == compute && busy_bounds[compute] == end - start) {
+      x.busy = -2;
+    } else if (n_limits > 0) {
+      x.busy = static_cast<int>(m_rec_busy.size());
+      m_rec_busy.push_back(busy_bounds);
+    }
     for (breakdown_row* r : rows) {
       ++r->commands;
       r->busy_ns += end - start;
@@ -945,6 +959,7 @@ class model {
   std::vector<std::pair<int, int>> m_flow_owner;  // (core, slot) by flow id
   std::vector<std::vector<mailbox>> m_mail;       // by sender x programs + receiver
   std::vector<exec_rec> m_recs;
+  std::vector<bound_times> m_rec_busy;  // busy times of the records that need them (exec_rec::busy)
   std::vector<double> m_channel_bytes;                         // scratch of endpoint()
   path_builder m_path;                                         // scratch of plan_copy()
   std::unordered_map<route_key, route, route_key_hash> m_routes;  // planned transfers (plan_copy)
@@ -1029,8 +1044,10 @@ void model::finish_result() {
     bound_times t{};
     const double len = x.end - x.start;
     const double counted = std::max(0.0, std::min(cursor, x.end) - x.start);
-    if (len > 0)
-      for (int b = 0; b < bound_count; ++b) t[b] = x.busy[b] * counted / len;
+    if (len > 0) {
+      const bound_times busy = busy_of(x);
+      for (int b = 0; b < bound_count; ++b) t[b] = busy[b] * counted / len;
+    }
     t[static_cast<int>(bound::sync)] += std::max(0.0, cursor - std::max(x.end, x.start));
     if (x.pred < 0) t[static_cast<int>(bound::sync)] += x.start;
     for (breakdown_row* row : {&m_kind_rows[m_kind[x.core][x.index]], &m_group_rows[m_group[x.core][x.index]],
