@@ -166,12 +166,15 @@ class model {
     if (programs.size() > static_cast<size_t>(m_cores))
       throw error("perfmodel: " + std::to_string(programs.size()) + " programs for " + std::to_string(m_cores) +
                   " cores");
-    for (size_t c = 0; c < programs.size(); ++c)
+    for (size_t c = 0; c < programs.size(); ++c) {
+      if (programs[c].size() > UINT32_MAX)  // command indices are kept in 32 bits
+        throw error("perfmodel: core " + std::to_string(c) + " runs more than 2^32 commands");
       for (size_t i = 0; i < programs[c].size(); ++i) try {
           check_command(programs[c][i], std::string());
         } catch (const error&) {  // the location string only for the message (building it costs ~30 %)
           check_command(programs[c][i], "core " + std::to_string(c) + " command " + std::to_string(i));
         }
+    }
     const auto routers = hbm_channel_routers(hw);
     for (const auto& r : routers) m_channel_router.push_back(r[1] * m_w + r[0]);
     build_resources();
@@ -189,9 +192,9 @@ class model {
     int64_t a, b, c;
     bool operator>(const event& o) const { return t != o.t ? t > o.t : seq > o.seq; }
   };
-  struct queued {
-    size_t index;
+  struct queued {  // 16 bytes: every engine command passes through a queue
     double since;
+    uint32_t index;
     int dispatch_rec;  // the sync command that let it be dispatched (-1: none)
   };
   // What let a command start: the latest of its dependencies, as the time it
@@ -211,8 +214,8 @@ class model {
   // kept aside only when it is not all zero or all compute (a transfer's): the
   // records stay small, one per command.
   struct exec_rec {
-    size_t index;
     double start, end;
+    uint32_t index;
     int core, pred;
     int busy;  // -1: none; -2: compute, end - start; else its entry in m_rec_busy
   };
@@ -575,7 +578,7 @@ class model {
     return rec;
   }
   int begin_rec(int core, size_t i, double start, int pred) {
-    m_recs.push_back({i, start, start, core, pred, -1});
+    m_recs.push_back({start, start, static_cast<uint32_t>(i), core, pred, -1});
     return static_cast<int>(m_recs.size()) - 1;
   }
   void finish_rec(int rec, double ready, double end, const bound_times& busy_bounds, double bytes,
@@ -631,7 +634,7 @@ class model {
       while (!s.ended && s.pc < prog.size()) {
         const engine e = static_cast<engine>(m_engine[core][s.pc]);
         if (e != engine::sync) {
-          s.q[static_cast<int>(e)].push_back({s.pc++, m_now, s.last_sync});
+          s.q[static_cast<int>(e)].push_back({m_now, static_cast<uint32_t>(s.pc++), s.last_sync});
           continue;
         }
         if (s.sync_since < 0) s.sync_since = m_now;
