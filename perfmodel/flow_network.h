@@ -13,6 +13,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -53,6 +54,8 @@ class flow_network {
   // re-evaluated with its rate (Little's law); with window 0 the cap is fixed.
   int start(const std::vector<usage>& path, double bytes, double cap, double now, uint64_t stream = 0,
             double window = 0, double rtt0 = 0);
+  // Room for n flows in all (no reallocation while they start).
+  void reserve_flows(std::size_t n) { m_flows.reserve(n); }
   // Time at which the next active flow drains; infinity when none.
   double next_finish() const;
   // Advances every flow to `now` and removes the drained ones, returning their

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 
 #include "models/npu_core/core_timing.h"
 #include "platform/base/error.h"
@@ -1002,9 +1003,12 @@ perf_result model::run() {
     m_group_rows[g].name =
         "group " + std::to_string(g) + ": " + (g < group_kind.size() ? kind_name(group_kind[g]) : "sync");
 
-  size_t total = 0;
+  size_t total = 0, transfers = 0;
   for (const program& p : m_programs) total += p.size();
+  for (int c = 0; c < n; ++c)
+    for (size_t i = 0; i < m_programs[c].size(); ++i) transfers += is_transfer(c, i) ? 1 : 0;
   m_recs.reserve(total);
+  m_net.reserve_flows(transfers);
   for (int c = 0; c < n; ++c) poke(c);
   std::vector<int> wake;  // swapped with m_wake: both keep their capacity
   for (;;) {
@@ -1025,7 +1029,7 @@ perf_result model::run() {
   for (const core_state& s : m_st)
     if (!s.done()) deadlock();
   finish_result();
-  return m_result;
+  return std::move(m_result);  // the model ends with the run
 }
 
 void model::finish_result() {
