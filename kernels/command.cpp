@@ -195,14 +195,16 @@ std::vector<uint8_t> encode_floats(const std::vector<float>& values, dtype t) {
 
 namespace {
 
-void require(bool ok, const std::string& where, const std::string& what) {
+// `what` is a C string: a std::string parameter would build one per check of every command.
+void require(bool ok, const std::string& where, const char* what) {
   if (!ok) throw error(where + ": " + what);
 }
 
 void check_engine(engine actual, engine expected, const char* op, const std::string& where) {
   if (actual != expected)  // the message is built only on failure (this runs for every command)
-    require(false, where,
-            std::string(op) + " runs on the " + engine_name(expected) + " engine, not " + engine_name(actual));
+    require(
+        false, where,
+        (std::string(op) + " runs on the " + engine_name(expected) + " engine, not " + engine_name(actual)).c_str());
 }
 
 }  // namespace

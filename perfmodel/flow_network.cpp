@@ -37,13 +37,22 @@ int flow_network::add_resource(double capacity, bound kind, double penalty, doub
   return static_cast<int>(m_res.size()) - 1;
 }
 
-int flow_network::start(std::vector<usage> path, double bytes, double cap, double now, uint64_t stream, double window,
-                        double rtt0) {
+int flow_network::start(const std::vector<usage>& path, double bytes, double cap, double now, uint64_t stream,
+                        double window, double rtt0) {
   if (!(cap > 0) || cap == std::numeric_limits<double>::infinity())
     throw error("flow network: a flow needs a finite positive rate cap");
   advance(now);
   flow f;
-  f.path = std::move(path);
+  for (std::vector<usage>* v : {&f.path, &f.carried})
+    if (!m_spare_paths.empty()) {
+      *v = std::move(m_spare_paths.back());
+      m_spare_paths.pop_back();
+    }
+  f.path.assign(path.begin(), path.end());
+  for (const usage& u : path)
+    if (u.share != 0) f.carried.push_back(u);  // adding 0 to a byte count would leave it as it is
+  for (size_t k = 0; k < f.path.size(); ++k)
+    if (m_res[f.path[k].resource].stream_latency > 0) f.queueing.push_back(static_cast<int>(k));
   f.remaining = f.total = bytes;
   f.cap = f.issue_cap = cap;
   f.window = window;
@@ -53,6 +62,7 @@ int flow_network::start(std::vector<usage> path, double bytes, double cap, doubl
   m_flows.push_back(std::move(f));
   const int id = static_cast<int>(m_flows.size()) - 1;
   m_active.push_back(id);
+  attach(id);
   recompute();
   return id;
 }
@@ -74,14 +84,15 @@ void flow_network::advance(double now) {
     const double moved = std::min(f.remaining, f.rate * dt);
     f.remaining -= moved;
     f.times[static_cast<int>(f.limit)] += dt;
-    for (const usage& u : f.path) m_res[u.resource].bytes += moved * u.share;
+    for (const usage& u : f.carried) m_res[u.resource].bytes += moved * u.share;
   }
   m_now = now;
 }
 
-std::vector<int> flow_network::finish_drained(double now) {
+const std::vector<int>& flow_network::finish_drained(double now) {
   advance(now);
-  std::vector<int> done;
+  std::vector<int>& done = m_done;
+  done.clear();
   for (int id : m_active) {
     const flow& f = m_flows[id];
     // Drained up to rounding: less than a millionth of a byte or of a picosecond at its rate.
@@ -89,8 +100,14 @@ std::vector<int> flow_network::finish_drained(double now) {
   }
   if (done.empty()) return done;
   for (int id : done) {
+    detach(id);
     m_flows[id].active = false;
-    std::vector<usage>().swap(m_flows[id].path);  // only the bound times are kept
+    for (std::vector<usage>* v : {&m_flows[id].path, &m_flows[id].carried}) {  // only the bound times are kept
+      v->clear();
+      m_spare_paths.push_back(std::move(*v));
+      *v = std::vector<usage>();
+    }
+    std::vector<int>().swap(m_flows[id].queueing);
   }
   m_active.erase(std::remove_if(m_active.begin(), m_active.end(), [&](int id) { return !m_flows[id].active; }),
                  m_active.end());
@@ -98,86 +115,187 @@ std::vector<int> flow_network::finish_drained(double now) {
   return done;
 }
 
+void flow_network::mark_stale(int ri) {
+  resource& r = m_res[ri];
+  if (r.stale) return;
+  r.stale = true;
+  m_stale.push_back(ri);
+}
+
+// Flow `id` joins the users (and streams) of the resources on its path.
+void flow_network::attach(int id) {
+  const flow& f = m_flows[id];
+  for (const usage& u : f.path) {
+    resource& r = m_res[u.resource];
+    r.users.push_back({id, static_cast<int>(&u - f.path.data()), u.coef});  // the largest id so far: stays in id order
+    if (r.penalty > 0 || r.stream_latency > 0) {
+      auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
+      if (it == r.streams.end())
+        r.streams.push_back({f.stream, 1});
+      else
+        ++it->second;
+    }
+    r.members_changed = true;
+    mark_stale(u.resource);
+  }
+}
+
+void flow_network::detach(int id) {
+  const flow& f = m_flows[id];
+  for (const usage& u : f.path) {
+    resource& r = m_res[u.resource];
+    r.users.erase(std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; }));
+    if (r.penalty > 0 || r.stream_latency > 0) {
+      auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
+      if (--it->second == 0) r.streams.erase(it);
+    }
+    r.members_changed = true;
+    mark_stale(u.resource);
+  }
+}
+
 // Weighted progressive filling: raise every unfrozen flow's rate in
 // proportion to its cap (rate = level x cap) until a resource saturates or the
 // flows reach their caps (level 1); freeze the flows that cross a saturated
-// resource and repeat with the rest.
+// resource and repeat with the rest. All flows share one level, so the
+// filling stays global (per connected component, the levels would round
+// differently); what is kept between calls is only what a full pass would
+// recompute to the same bits. A resource with at least twice the capacity
+// its flows can take at their caps (slack) can neither saturate nor bound a
+// step before level 1 (its rem / load stays above 2 - level > 1 - level): only
+// the others (tight) take part, which leaves every rate and limit as they were.
 void flow_network::recompute() {
   ++m_recomputations;
-  std::vector<int>& touched = m_touched;  // scratch, kept between calls (no allocation per event)
-  touched.clear();
+  // Caps of window-limited flows from their loaded round trip; a changed cap changes the loads on its path.
   for (int id : m_active) {
     flow& f = m_flows[id];
     f.frozen = false;
-    f.rate = 0;
-    for (const usage& u : f.path) {
-      resource& r = m_res[u.resource];
-      if (r.users++ == 0) {
-        touched.push_back(u.resource);
-        r.load = 0;
-        r.streams.clear();
-      }
-      if ((r.penalty > 0 || r.stream_latency > 0) &&
-          std::find(r.streams.begin(), r.streams.end(), f.stream) == r.streams.end())
-        r.streams.push_back(f.stream);
+    if (!(f.window > 0)) continue;
+    double rtt = f.rtt0;
+    for (int k : f.queueing) {
+      const usage& u = f.path[size_t(k)];
+      const resource& r = m_res[u.resource];
+      rtt += u.share * r.stream_latency * double(r.streams.size() - 1);
     }
+    const double cap = std::min(f.issue_cap, f.window / rtt);
+    if (cap == f.cap) continue;
+    f.cap = cap;
+    for (const usage& u : f.path) mark_stale(u.resource);
   }
-  // Caps of window-limited flows from their loaded round trip, then the loads.
-  for (int id : m_active) {
-    flow& f = m_flows[id];
-    if (f.window > 0) {
-      double rtt = f.rtt0;
-      for (const usage& u : f.path) {
-        const resource& r = m_res[u.resource];
-        if (r.stream_latency > 0) rtt += u.share * r.stream_latency * double(r.streams.size() - 1);
-      }
-      f.cap = std::min(f.issue_cap, f.window / rtt);
-    }
-    for (const usage& u : f.path) m_res[u.resource].load += u.coef * f.cap;
-  }
-  for (int ri : touched) {
+  // Free capacities and loads of the resources whose flows changed, the loads
+  // summed in id order as a pass over the active flows adds them.
+  for (int ri : m_stale) {
     resource& r = m_res[ri];
-    const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
-    r.rem = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (r.users - 1));
+    r.stale = false;
+    if (r.users.empty()) {
+      r.tight = false;
+      r.members_changed = false;
+      continue;
+    }
+    if (r.members_changed) {
+      r.members_changed = false;
+      const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
+      const int users = static_cast<int>(r.users.size());
+      r.free_capacity = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (users - 1));
+    }
+    double load = 0;
+    for (const user& x : r.users) load += x.coef * m_flows[x.flow].cap;
+    r.load = load;
+    r.tight = !(r.free_capacity >= 2 * r.load && r.free_capacity > 1e-6 * r.capacity);
+    if (r.tight && !r.listed) {
+      r.listed = true;
+      m_tight.push_back(ri);
+    }
   }
+  m_stale.clear();
+  // The resources still taking part in the filling. A resource whose flows
+  // are all frozen, with only a rounding residue of load, can neither bound a
+  // step nor freeze a flow any more: it leaves the list while the next step is sought.
+  std::vector<int>& work = m_work;
+  work.clear();
+  double step = std::numeric_limits<double>::infinity();
+  for (int ri : m_tight) {
+    resource& r = m_res[ri];
+    if (!r.tight) {
+      r.listed = false;
+      continue;
+    }
+    r.rem = r.free_capacity;
+    r.level_load = r.load;
+    r.unfrozen = static_cast<int>(r.users.size());
+    work.push_back(ri);
+    if (r.level_load > 1e-9 * r.capacity) step = std::min(step, r.rem / r.level_load);  // above rounding residue
+  }
+  m_tight = work;
   double level = 0;
   size_t unfrozen = m_active.size();
-  while (unfrozen > 0) {
-    double step = std::numeric_limits<double>::infinity();
-    for (int ri : touched) {
-      const resource& r = m_res[ri];
-      if (r.load > 1e-9 * r.capacity) step = std::min(step, r.rem / r.load);  // above rounding residue
+  std::vector<int>& freezing = m_freezing;
+  for (bool first = true; unfrozen > 0; first = false) {
+    if (!first) {
+      step = std::numeric_limits<double>::infinity();
+      size_t keep = 0;
+      for (int ri : work) {
+        const resource& r = m_res[ri];
+        const bool loaded = r.level_load > 1e-9 * r.capacity;
+        if (r.unfrozen == 0 && !loaded) continue;
+        work[keep++] = ri;
+        if (loaded) step = std::min(step, r.rem / r.level_load);
+      }
+      work.resize(keep);
     }
-    for (int id : m_active)
-      if (!m_flows[id].frozen) step = std::min(step, 1.0 - level);
+    step = std::min(step, 1.0 - level);
     step = std::max(step, 0.0);
     level += step;
-    for (int ri : touched) m_res[ri].rem -= step * m_res[ri].load;
-    const size_t before = unfrozen;
-    for (int id : m_active) {
-      flow& f = m_flows[id];
-      if (f.frozen) continue;
-      bool freeze = false;
-      if (level >= 1 - 1e-12) {
-        freeze = true;
-        f.limit = bound::dma_issue;
-      } else {
-        for (const usage& u : f.path) {
-          const resource& r = m_res[u.resource];
-          if (u.coef > 0 && r.rem <= 1e-12 * r.capacity) {
-            freeze = true;
-            f.limit = r.kind;
-            break;
-          }
+    // The flows that freeze at this level: those crossing a saturated
+    // resource, each bound by the first one on its path (or all, at their caps).
+    freezing.clear();
+    const bool capped = level >= 1 - 1e-12;
+    for (int ri : work) {
+      resource& r = m_res[ri];
+      r.rem -= step * r.level_load;
+      if (capped || r.unfrozen == 0 || r.rem > 1e-12 * r.capacity) continue;
+      for (const user& x : r.users) {
+        if (!(x.coef > 0)) continue;
+        flow& f = m_flows[x.flow];
+        if (f.frozen) continue;
+        if (!f.marked) {
+          f.marked = true;
+          f.first_saturated = x.pos;
+          freezing.push_back(x.flow);
+        } else {
+          f.first_saturated = std::min(f.first_saturated, x.pos);
         }
       }
-      if (!freeze) continue;
+    }
+    if (capped) {
+      for (int id : m_active)
+        if (!m_flows[id].frozen) {
+          m_flows[id].marked = true;
+          freezing.push_back(id);
+        }
+    } else {
+      std::sort(freezing.begin(), freezing.end());  // id order: their loads leave the resources in that order
+    }
+    for (int id : freezing) {
+      flow& f = m_flows[id];
+      f.limit = capped ? bound::dma_issue : m_res[f.path[size_t(f.first_saturated)].resource].kind;
       f.frozen = true;
       f.rate = level * f.cap;
       --unfrozen;
-      for (const usage& u : f.path) m_res[u.resource].load -= u.coef * f.cap;
     }
-    if (unfrozen == before && step <= 0)  // only rounding left: keep the current level
+    // Their loads leave the tight resources in id order, if a next level follows.
+    for (int id : freezing) {
+      flow& f = m_flows[id];
+      f.marked = false;
+      if (unfrozen == 0) continue;
+      for (const usage& u : f.path) {
+        resource& r = m_res[u.resource];
+        if (!r.tight) continue;
+        r.level_load -= u.coef * f.cap;
+        --r.unfrozen;
+      }
+    }
+    if (freezing.empty() && step <= 0)  // only rounding left: keep the current level
       for (int id : m_active)
         if (!m_flows[id].frozen) {
           m_flows[id].frozen = true;
@@ -185,7 +303,6 @@ void flow_network::recompute() {
           --unfrozen;
         }
   }
-  for (int ri : touched) m_res[ri].users = 0;
 }
 
 }  // namespace npuvp::perf

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -42,6 +43,7 @@ class flow_network {
   // Queueing on resource r: every stream on it beyond the first adds
   // `ns_per_stream` to the round trip of the flows crossing it (weighted by
   // their share of bytes through it), which lowers window-limited caps.
+  // Set before any flow starts (a flow notes its queueing resources at its start).
   void set_stream_latency(int r, double ns_per_stream) { m_res[r].stream_latency = ns_per_stream; }
 
   // Starts a flow at `now` (after advancing every flow to `now`); returns its
@@ -50,12 +52,15 @@ class flow_network {
   // A window-limited flow (window > 0 bytes in flight, zero-load round trip
   // rtt0 ns) runs at most at min(cap, window / (rtt0 + queueing on its path)),
   // re-evaluated with its rate (Little's law); with window 0 the cap is fixed.
-  int start(std::vector<usage> path, double bytes, double cap, double now, uint64_t stream = 0, double window = 0,
-            double rtt0 = 0);
+  int start(const std::vector<usage>& path, double bytes, double cap, double now, uint64_t stream = 0,
+            double window = 0, double rtt0 = 0);
+  // Room for n flows in all (no reallocation while they start).
+  void reserve_flows(std::size_t n) { m_flows.reserve(n); }
   // Time at which the next active flow drains; infinity when none.
   double next_finish() const;
-  // Advances every flow to `now` and removes the drained ones, returning their ids.
-  std::vector<int> finish_drained(double now);
+  // Advances every flow to `now` and removes the drained ones, returning their
+  // ids (valid until the next call).
+  const std::vector<int>& finish_drained(double now);
 
   // Per flow, after it drained: time spent at each bottleneck.
   const bound_times& flow_bound_times(int id) const { return m_flows[id].times; }
@@ -66,32 +71,59 @@ class flow_network {
   uint64_t recomputations() const { return m_recomputations; }
 
  private:
+  // What recompute() needs of the active flows is kept up to date as flows
+  // start and end (users, streams, per-resource flow lists), and the sums are
+  // redone only for the resources whose flows or caps changed, in the same
+  // order as a full recomputation adds them: the rates are bit-identical to
+  // recomputing everything at every event, at a fraction of the cost.
+  struct user {
+    int flow;
+    int pos;  // index in the flow's path
+    double coef;
+  };
   struct resource {
     double capacity = 0;
     bound kind = bound::noc;
     double penalty = 0, flow_penalty = 0, stream_latency = 0;
     double bytes = 0;
-    // scratch of recompute()
-    double rem = 0, load = 0;
-    int users = 0;
-    std::vector<uint64_t> streams;  // distinct stream keys (penalised resources only)
+    std::vector<user> users;  // active flows crossing it, by id (the order their loads are added in)
+    std::vector<std::pair<uint64_t, int>> streams;  // distinct stream keys and their flows (penalised resources only)
+    double free_capacity = 0;                       // capacity after the penalties of its streams and flows
+    double load = 0;                                // sum of coef x cap over `users`
+    bool stale = false;                             // load (and, if members_changed, free_capacity) to be redone
+    bool members_changed = false;                   // users or streams changed
+    bool tight = false;                             // may saturate or bound a step (recompute())
+    bool listed = false;                            // in m_tight
+    // scratch of recompute(): capacity left, load of the unfrozen flows, unfrozen flows
+    double rem = 0, level_load = 0;
+    int unfrozen = 0;
   };
   struct flow {
     std::vector<usage> path;
+    std::vector<int> queueing;   // indices in path of the resources with a stream latency
+    std::vector<usage> carried;  // the usages with a share of its bytes
     double remaining = 0, total = 0, cap = 0, rate = 0;
     double issue_cap = 0, window = 0, rtt0 = 0;  // cap = min(issue_cap, window / loaded round trip)
     uint64_t stream = 0;
     bound limit = bound::dma_issue;
     bound_times times{};
-    bool active = false, frozen = false;
+    bool active = false, frozen = false, marked = false;
+    int first_saturated = 0;  // scratch of recompute(): index in path of the first saturated resource
   };
   void advance(double now);
+  void attach(int id);
+  void detach(int id);
+  void mark_stale(int r);
   void recompute();
 
   std::vector<resource> m_res;
   std::vector<flow> m_flows;
-  std::vector<int> m_active;
-  std::vector<int> m_touched;  // scratch of recompute()
+  std::vector<int> m_active;                      // by id: flows start in id order and leave it in place
+  std::vector<int> m_stale;                       // resources whose free_capacity and load are to be redone
+  std::vector<int> m_tight;                       // the tight resources, and some that were (any order)
+  std::vector<int> m_work, m_freezing;            // scratch of recompute()
+  std::vector<int> m_done;                        // returned by finish_drained()
+  std::vector<std::vector<usage>> m_spare_paths;  // of drained flows, reused (no allocation per flow)
   double m_now = 0;
   uint64_t m_recomputations = 0;
 };

@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 #include <tuple>
+#include <unordered_map>
+#include <utility>
 
 #include "models/npu_core/core_timing.h"
 #include "platform/base/error.h"
@@ -120,6 +122,30 @@ struct path_builder {
   std::vector<int> slot;
 };
 
+// What a transfer's resources depend on (plan_copy) and what they are.
+struct route_key {
+  int rc, sc, dc, ss, ds;
+  uint64_t src, dst, run, rows, src_stride, dst_stride;
+  bool operator==(const route_key& o) const {
+    return std::tie(rc, sc, dc, ss, ds, src, dst, run, rows, src_stride, dst_stride) ==
+           std::tie(o.rc, o.sc, o.dc, o.ss, o.ds, o.src, o.dst, o.run, o.rows, o.src_stride, o.dst_stride);
+  }
+};
+struct route_key_hash {
+  size_t operator()(const route_key& k) const {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields
+    for (uint64_t v : {uint64_t(k.rc), uint64_t(k.sc), uint64_t(k.dc), uint64_t(k.ss), uint64_t(k.ds), k.src, k.dst,
+                       k.run, k.rows, k.src_stride, k.dst_stride})
+      h = (h ^ v) * 1099511628211ull;
+    return size_t(h);
+  }
+};
+struct route {
+  std::vector<usage> path;
+  double read_rtt = 0, write_rtt = 0;  // round trip of one burst to each side (ns)
+  double hbm_read = 0, hbm_write = 0;
+};
+
 struct transfer_plan {
   std::vector<usage> path;
   double bytes = 0, cap = 0, tail_ns = 0;
@@ -141,12 +167,15 @@ class model {
     if (programs.size() > static_cast<size_t>(m_cores))
       throw error("perfmodel: " + std::to_string(programs.size()) + " programs for " + std::to_string(m_cores) +
                   " cores");
-    for (size_t c = 0; c < programs.size(); ++c)
+    for (size_t c = 0; c < programs.size(); ++c) {
+      if (programs[c].size() > UINT32_MAX)  // command indices are kept in 32 bits
+        throw error("perfmodel: core " + std::to_string(c) + " runs more than 2^32 commands");
       for (size_t i = 0; i < programs[c].size(); ++i) try {
           check_command(programs[c][i], std::string());
         } catch (const error&) {  // the location string only for the message (building it costs ~30 %)
           check_command(programs[c][i], "core " + std::to_string(c) + " command " + std::to_string(i));
         }
+    }
     const auto routers = hbm_channel_routers(hw);
     for (const auto& r : routers) m_channel_router.push_back(r[1] * m_w + r[0]);
     build_resources();
@@ -164,9 +193,9 @@ class model {
     int64_t a, b, c;
     bool operator>(const event& o) const { return t != o.t ? t > o.t : seq > o.seq; }
   };
-  struct queued {
-    size_t index;
+  struct queued {  // 16 bytes: every engine command passes through a queue
     double since;
+    uint32_t index;
     int dispatch_rec;  // the sync command that let it be dispatched (-1: none)
   };
   // What let a command start: the latest of its dependencies, as the time it
@@ -182,16 +211,34 @@ class model {
     return best;
   }
   dep done_dep(int rec) const { return rec < 0 ? dep{} : dep{m_recs[rec].end, rec}; }
+  // An executed command (critical path). Its busy time by limit (busy_of) is
+  // kept aside only when it is not all zero or all compute (a transfer's): the
+  // records stay small, one per command.
   struct exec_rec {
-    int core;
-    size_t index;
     double start, end;
-    bound_times busy;
-    int pred;
+    uint32_t index;
+    int core, pred;
+    int busy;  // -1: none; -2: compute, end - start; else its entry in m_rec_busy
   };
+  bound_times busy_of(const exec_rec& x) const {
+    bound_times b{};
+    if (x.busy == -2) b[static_cast<int>(bound::compute)] = x.end - x.start;
+    if (x.busy >= 0) b = m_rec_busy[size_t(x.busy)];
+    return b;
+  }
   struct arrival {
     uint32_t bytes;
     dep from;
+  };
+  // Sends from one core to another with one tag: arrived (notice received) and in flight.
+  struct mailbox {
+    uint32_t tag;
+    std::deque<arrival> arrived;
+    std::deque<uint32_t> pending;  // bytes of the sends whose notice is in flight
+  };
+  struct semaphore {
+    int64_t value = 0;
+    dep src;  // its latest increment
   };
   struct running_cmd {
     bool used = false;
@@ -215,7 +262,7 @@ class model {
     double idle_since[engines] = {};
     double busy_since[engines] = {};
     double busy_ns[engines] = {};
-    std::map<uint16_t, int64_t> sem;
+    std::vector<semaphore> sems;  // by id, grown on first use
     std::map<uint16_t, uint64_t> barrier_gen;
     bool at_barrier = false, ended = false;
     int last_rec[engines] = {-1, -1, -1};  // last command executed by each engine
@@ -307,6 +354,14 @@ class model {
                                                                    : m_p.hbm_efficiency_random;
   }
 
+  // Identity of an HBM access stream: start address, shape and direction
+  // (FNV-1a; 0 is left for transfers without HBM).
+  static uint64_t hbm_stream(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, bool reading) {
+    uint64_t h = 1469598103934665603ull;
+    for (uint64_t v : {addr, run, rows, stride, uint64_t(reading)}) h = (h ^ v) * 1099511628211ull;
+    return h | 1;
+  }
+
   // One side of a transfer. `reading`: data flows from the location to the DMA's core.
   // Returns the round trip of one burst to it (ns).
   double endpoint(int rc, mem_space space, int core, uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride,
@@ -352,11 +407,7 @@ class model {
     add_usage(path, reading ? core_eject(rc) : core_inject(rc), 1.0, 1.0);
     add_usage(path, reading ? core_inject(rc) : core_eject(rc), k, 0.0);
     (reading ? plan.hbm_read : plan.hbm_write) += total;
-    // Identity of the HBM access stream: start address, shape and direction
-    // (FNV-1a; 0 is left for transfers without HBM).
-    uint64_t h = 1469598103934665603ull;
-    for (uint64_t v : {addr, run, rows, stride, uint64_t(reading)}) h = (h ^ v) * 1099511628211ull;
-    plan.stream = h | 1;
+    plan.stream = hbm_stream(addr, run, rows, stride, reading);
     return 2 * max_routers * m_p.noc_hop_ns + (reading ? m_p.hbm_read_latency_ns : m_p.hbm_write_latency_ns);
   }
   // Capacity a transfer's header-only packets use per byte it moves: one flit
@@ -404,19 +455,47 @@ class model {
   }
 
   // A 2-D copy run by the DMA engine of core rc (dma_cmd, or send as a 1-D copy).
-  transfer_plan plan_copy(int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst, uint64_t run,
-                          uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
-    transfer_plan plan;
-    path_builder& path = m_path;
-    path.uses.clear();
-    const double read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, path, plan);
-    const double write_rtt = endpoint(rc, ds, dc, dst, run, rows, dst_stride, false, path, plan);
-    // By resource id, as an ordered map gave them (the flow network's sums
-    // then add in the same order: results do not depend on the route order).
-    std::sort(path.uses.begin(), path.uses.end(),
-              [](const usage& a, const usage& b) { return a.resource < b.resource; });
-    for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
-    plan.path = path.uses;
+  // Fills `plan` (fresh but for the capacity of its path).
+  void plan_copy(transfer_plan& plan, int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst,
+                 uint64_t run, uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
+    // The resources depend on an HBM address only modulo the interleave
+    // period (the channels it maps to), not on an SRAM address: transfers
+    // alike in all else share them (planned once).
+    const uint64_t period = uint64_t(m_hw.hbm.interleave_bytes) * uint64_t(m_channels);
+    const route_key key{rc,
+                        sc,
+                        dc,
+                        static_cast<int>(ss),
+                        static_cast<int>(ds),
+                        ss == mem_space::hbm ? src % period : 0,
+                        ds == mem_space::hbm ? dst % period : 0,
+                        run,
+                        rows,
+                        src_stride,
+                        dst_stride};
+    auto [it, fresh] = m_routes.try_emplace(key);
+    route& rt = it->second;
+    if (fresh) {
+      path_builder& path = m_path;
+      path.uses.clear();
+      rt.read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, path, plan);
+      rt.write_rtt = endpoint(rc, ds, dc, dst, run, rows, dst_stride, false, path, plan);
+      // By resource id, as an ordered map gave them (the flow network's sums
+      // then add in the same order: results do not depend on the route order).
+      std::sort(path.uses.begin(), path.uses.end(),
+                [](const usage& a, const usage& b) { return a.resource < b.resource; });
+      for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
+      rt.path = path.uses;
+      rt.hbm_read = plan.hbm_read;
+      rt.hbm_write = plan.hbm_write;
+    } else {
+      plan.hbm_read = rt.hbm_read;
+      plan.hbm_write = rt.hbm_write;
+      if (ss == mem_space::hbm) plan.stream = hbm_stream(src, run, rows, src_stride, true);
+      if (ds == mem_space::hbm) plan.stream = hbm_stream(dst, run, rows, dst_stride, false);
+    }
+    const double read_rtt = rt.read_rtt, write_rtt = rt.write_rtt;
+    plan.path.assign(rt.path.begin(), rt.path.end());
     plan.bytes = double(run) * double(rows);
     // Bursts of at most burst_bytes, cut at every multiple of burst_bytes in
     // source and destination (models/dma/dma_engine.h), counted on the first row.
@@ -433,7 +512,6 @@ class model {
     plan.cap = std::min(req_rate, out_rate);
     plan.tail_ns = read_rtt + write_rtt;
     plan.window = m_hw.core.dma.max_outstanding * burst_bytes;
-    return plan;
   }
 
   void push(double t, ev kind, int core, int engine, int64_t a = 0, int64_t b = 0, int64_t c = -1) {
@@ -447,9 +525,11 @@ class model {
 
   int target_core(int core, uint16_t field, size_t i) const {
     const int id = field == self_core ? core : field;
-    if (id >= static_cast<int>(m_programs.size()))
-      throw error(where(core, i) + ": core " + std::to_string(id) + " runs no program");
+    if (id >= static_cast<int>(m_programs.size())) no_program(core, id, i);
     return id;
+  }
+  [[noreturn]] void no_program(int core, int id, size_t i) const {
+    throw error(where(core, i) + ": core " + std::to_string(id) + " runs no program");
   }
   std::string where(int core, size_t i) const {
     return "core " + std::to_string(core) + " command " + std::to_string(i) + " (" + to_text(m_programs[core][i]) + ")";
@@ -458,12 +538,34 @@ class model {
   // A one-flit message between cores (remote signal, arrival notice).
   double message_ns(int from, int to) const { return hop_routers(from, to) * m_p.noc_hop_ns + m_p.signal_overhead_ns; }
 
+  semaphore& sem(int core, uint16_t id) {
+    std::vector<semaphore>& v = m_st[core].sems;
+    if (v.size() <= id) v.resize(size_t(id) + 1);
+    return v[id];
+  }
+  mailbox* find_mail(int from, int to, uint32_t tag) {
+    for (mailbox& m : m_mail[size_t(from) * m_programs.size() + size_t(to)])
+      if (m.tag == tag) return &m;
+    return nullptr;
+  }
+  mailbox& mail(int from, int to, uint32_t tag) {
+    if (mailbox* m = find_mail(from, to, tag)) return *m;
+    auto& box = m_mail[size_t(from) * m_programs.size() + size_t(to)];
+    box.push_back({tag, {}, {}});
+    return box.back();
+  }
+  bool is_transfer(int core, size_t i) const {
+    const int k = m_kind[core][i];
+    return k <= k_dma_hbm_copy || k == k_send;
+  }
+
   // `rec`: the executed signal command.
   void signal(int core, const signal_cmd& s, size_t i, int rec) {
     const int target = target_core(core, s.core, i);
     if (target == core) {
-      m_st[core].sem[s.sem] += s.count;
-      m_sem_src[{core, s.sem}] = {m_now, rec};
+      semaphore& x = sem(core, s.sem);
+      x.value += s.count;
+      x.src = {m_now, rec};
       return;
     }
     push(m_now + message_ns(core, target), ev::sem_add, target, -1, s.sem, s.count, rec);
@@ -477,22 +579,32 @@ class model {
     return rec;
   }
   int begin_rec(int core, size_t i, double start, int pred) {
-    m_recs.push_back({core, i, start, start, {}, pred});
+    m_recs.push_back({start, start, static_cast<uint32_t>(i), core, pred, -1});
     return static_cast<int>(m_recs.size()) - 1;
   }
   void finish_rec(int rec, double ready, double end, const bound_times& busy_bounds, double bytes,
                   int engine_index = -1, double engine_ns = 0) {
     exec_rec& x = m_recs[rec];
     x.end = end;
-    x.busy = busy_bounds;
     const int core = x.core;
     const size_t i = x.index;
     const double start = x.start;
     const command& c = m_programs[core][i];
-    breakdown_row* rows[3] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]], &m_op_rows[op_of(c)]};
+    breakdown_row* rows[3] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]],
+                              &m_op_rows[m_op[core][i]]};
     double flops = 0, elems = 0;
     if (auto* m = std::get_if<matmul_cmd>(&c)) flops = 2.0 * m->m * m->k * m->n;
     if (auto* v = std::get_if<vector_cmd>(&c)) elems = double(v->rows) * v->cols;
+    int limits[bound_count], n_limits = 0;  // the nonzero entries (adding 0 would leave a sum as it is)
+    for (int b = 0; b < bound_count; ++b)
+      if (busy_bounds[b] != 0) limits[n_limits++] = b;
+    const int compute = static_cast<int>(bound::compute);
+    if (n_limits == 1 && limits[0] == compute && busy_bounds[compute] == end - start) {
+      x.busy = -2;
+    } else if (n_limits > 0) {
+      x.busy = static_cast<int>(m_rec_busy.size());
+      m_rec_busy.push_back(busy_bounds);
+    }
     for (breakdown_row* r : rows) {
       ++r->commands;
       r->busy_ns += end - start;
@@ -502,7 +614,7 @@ class model {
       r->bytes += bytes;
       r->flops += flops;
       r->vector_elements += elems;
-      for (int b = 0; b < bound_count; ++b) r->bound_ns[b] += busy_bounds[b];
+      for (int k = 0; k < n_limits; ++k) r->bound_ns[limits[k]] += busy_bounds[limits[k]];
       if (engine_index >= 0) r->engine_busy_ns[engine_index] += engine_ns;
     }
     m_result.flops += flops;
@@ -514,14 +626,16 @@ class model {
   void poke(int core) {
     core_state& s = m_st[core];
     const program& prog = m_programs[core];
-    for (bool progress = true; progress;) {
-      progress = false;
+    // Dispatch, then the engines, again after an engine ran a wait, signal
+    // or recv (a semaphore or an emptied queue may let the dispatcher or
+    // another engine go on); a started compute or transfer changes nothing the
+    // others wait for.
+    for (bool again = true; again;) {
+      again = false;
       while (!s.ended && s.pc < prog.size()) {
-        const command& c = prog[s.pc];
-        const engine e = engine_of(c);
+        const engine e = static_cast<engine>(m_engine[core][s.pc]);
         if (e != engine::sync) {
-          s.q[static_cast<int>(e)].push_back({s.pc++, m_now, s.last_sync});
-          progress = true;
+          s.q[static_cast<int>(e)].push_back({m_now, static_cast<uint32_t>(s.pc++), s.last_sync});
           continue;
         }
         if (s.sync_since < 0) s.sync_since = m_now;
@@ -537,13 +651,12 @@ class model {
         if (auto* sg = std::get_if<signal_cmd>(&prog[s.pc])) signal(core, *sg, s.pc, rec);
         s.sync_since = -1;
         ++s.pc;
-        progress = true;
       }
       if (!s.ended && s.pc == prog.size()) s.ended = true;
       for (int e = 0; e < engines; ++e)
         while (!s.q[e].empty()) {
-          if (!start_command(core, e)) break;
-          progress = true;
+          if (!can_start(core, e)) break;
+          if (start_command(core, e)) again = true;
         }
     }
     if (s.done() && !s.finished) {
@@ -563,10 +676,10 @@ class model {
     core_state& s = m_st[core];
     const command& c = m_programs[core][i];
     if (auto* w = std::get_if<wait_cmd>(&c)) {
-      int64_t& v = s.sem[w->sem];
-      if (v < int64_t(w->count)) return false;
-      v -= w->count;
-      why = m_sem_src[{core, w->sem}];
+      semaphore& x = sem(core, w->sem);
+      if (x.value < int64_t(w->count)) return false;
+      x.value -= w->count;
+      why = x.src;
     } else if (auto* b = std::get_if<barrier_cmd>(&c)) {
       for (int e = 0; e < engines; ++e)
         if (s.in_flight[e] || !s.q[e].empty()) return false;
@@ -604,7 +717,10 @@ class model {
     if (s.in_flight[e] == 1) s.busy_since[e] = m_now;
     for (size_t k = 0; k < s.slots.size(); ++k)
       if (!s.slots[k].used) {
+        std::vector<usage> path = std::move(s.slots[k].plan.path);  // keeps its capacity
+        path.clear();
         s.slots[k] = running_cmd{};
+        s.slots[k].plan.path = std::move(path);
         s.slots[k].used = true;
         s.slots[k].engine = e;
         return static_cast<int>(k);
@@ -615,13 +731,11 @@ class model {
     return static_cast<int>(s.slots.size()) - 1;
   }
 
-  // Starts the head command of engine e; returns false if it cannot start now.
-  bool start_command(int core, int e) {
-    core_state& s = m_st[core];
-    const queued head = s.q[e].front();
-    const size_t i = head.index;
-    const command& c = m_programs[core][i];
-    const bool transfer = std::holds_alternative<dma_cmd>(c) || std::holds_alternative<send_cmd>(c);
+  // Whether the head command of engine e can start now.
+  bool can_start(int core, int e) {
+    const core_state& s = m_st[core];
+    const size_t i = s.q[e].front().index;
+    const int kind = m_kind[core][i];
     // The matrix and vector engines run one command at a time, in order. The
     // DMA engine's thread only submits: a transfer waits for a free
     // descriptor slot and for the engine's issue stage (one transfer in setup
@@ -629,36 +743,51 @@ class model {
     // the head of the queue, while the transfers before it are in flight
     // (models/npu_core/npu_core.cpp, issue_dma).
     if (e != 0 && s.in_flight[e] >= depth(e)) return false;
-    if (transfer && (s.issuing || s.in_flight[e] >= depth(e))) return false;
+    if (is_transfer(core, i) && (s.issuing || s.in_flight[e] >= depth(e))) return false;
     // A signal counts every earlier command of its engine as done.
-    if (std::holds_alternative<signal_cmd>(c) && s.in_flight[e] > 0) return false;
+    if (kind == k_signal) return s.in_flight[e] == 0;
+    if (kind == k_wait) {
+      const wait_cmd& w = std::get<wait_cmd>(m_programs[core][i]);
+      return sem(core, w.sem).value >= int64_t(w.count);
+    }
+    if (kind == k_recv) {
+      const recv_cmd& rv = std::get<recv_cmd>(m_programs[core][i]);
+      const mailbox* m = find_mail(target_core(core, rv.peer, i), core, rv.tag);
+      return m && !m->arrived.empty();
+    }
+    return true;
+  }
+
+  // Starts the head command of engine e (can_start); true if it ran at once (wait, signal, recv).
+  bool start_command(int core, int e) {
+    core_state& s = m_st[core];
+    const queued head = s.q[e].front();
+    const size_t i = head.index;
+    const command& c = m_programs[core][i];
+    const int kind = m_kind[core][i];
+    const bool transfer = is_transfer(core, i);
+    // Waits, signals and recvs run at once; `why`: what they waited for.
+    dep why;
+    if (kind == k_wait) {
+      const wait_cmd& w = std::get<wait_cmd>(c);
+      semaphore& x = sem(core, w.sem);
+      x.value -= w.count;
+      why = x.src;
+    } else if (kind == k_recv) {
+      const recv_cmd& rv = std::get<recv_cmd>(c);
+      std::deque<arrival>& arrived = find_mail(target_core(core, rv.peer, i), core, rv.tag)->arrived;
+      if (arrived.front().bytes != rv.bytes)
+        throw error(where(core, i) + ": the matching send wrote " + std::to_string(arrived.front().bytes) + " bytes");
+      why = arrived.front().from;
+      arrived.pop_front();
+    }
     const double ready = std::max(head.since, s.idle_since[e]);
     const dep order = latest({done_dep(s.last_rec[e]), done_dep(head.dispatch_rec), transfer ? s.issue_free : dep{}});
-    auto instant = [&](dep why) {
+    if (kind == k_wait || kind == k_recv || kind == k_signal) {
       s.q[e].pop_front();
       s.idle_since[e] = m_now;
-      return s.last_rec[e] = account(core, i, ready, m_now, m_now, {}, 0, latest({why, order}).rec);
-    };
-    if (auto* w = std::get_if<wait_cmd>(&c)) {
-      int64_t& v = s.sem[w->sem];
-      if (v < int64_t(w->count)) return false;
-      v -= w->count;
-      instant(m_sem_src[{core, w->sem}]);
-      return true;
-    }
-    if (auto* sg = std::get_if<signal_cmd>(&c)) {
-      signal(core, *sg, i, instant({}));
-      return true;
-    }
-    if (auto* rv = std::get_if<recv_cmd>(&c)) {
-      auto it = m_arrivals.find({target_core(core, rv->peer, i), core, rv->tag});
-      if (it == m_arrivals.end() || it->second.empty()) return false;
-      if (it->second.front().bytes != rv->bytes)
-        throw error(where(core, i) + ": the matching send wrote " + std::to_string(it->second.front().bytes) +
-                    " bytes");
-      const dep from = it->second.front().from;
-      it->second.pop_front();
-      instant(from);
+      const int rec = s.last_rec[e] = account(core, i, ready, m_now, m_now, {}, 0, latest({why, order}).rec);
+      if (kind == k_signal) signal(core, std::get<signal_cmd>(c), i, rec);
       return true;
     }
     s.q[e].pop_front();
@@ -689,18 +818,18 @@ class model {
     } else if (auto* d = std::get_if<dma_cmd>(&c)) {
       const int sc = d->src_space == mem_space::sram ? target_core(core, d->src_core, i) : 0;
       const int dc = d->dst_space == mem_space::sram ? target_core(core, d->dst_core, i) : 0;
-      r.plan = plan_copy(core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows, d->src_stride,
-                         d->dst_stride);
+      plan_copy(r.plan, core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows, d->src_stride,
+                d->dst_stride);
       s.issuing = true;
       push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
     } else if (auto* sd = std::get_if<send_cmd>(&c)) {
       const int peer = target_core(core, sd->peer, i);
-      r.plan = plan_copy(core, mem_space::sram, core, sd->src, mem_space::sram, peer, sd->dst, sd->bytes, 1, sd->bytes,
-                         sd->bytes);
+      plan_copy(r.plan, core, mem_space::sram, core, sd->src, mem_space::sram, peer, sd->dst, sd->bytes, 1, sd->bytes,
+                sd->bytes);
       s.issuing = true;
       push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
     }
-    return true;
+    return false;
   }
 
   void finish_command(int core, int slot, const bound_times& bounds) {
@@ -721,7 +850,7 @@ class model {
       // The arrival notice is a message to the peer, like a remote signal.
       const int to = target_core(core, sd->peer, r.index);
       push(m_now + message_ns(core, to), ev::arrival, to, -1, core, sd->tag, r.rec);
-      m_pending_bytes[{core, to, sd->tag}].push_back(sd->bytes);
+      mail(core, to, sd->tag).pending.push_back(sd->bytes);
     }
     m_wake.push_back(core);
   }
@@ -738,7 +867,8 @@ class model {
         running_cmd& r = m_st[ev.core].slots[ev.a];
         r.flow =
             m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now, r.plan.stream, r.plan.window, r.plan.tail_ns);
-        m_flow_owner[r.flow] = {ev.core, static_cast<int>(ev.a)};
+        if (m_flow_owner.size() <= size_t(r.flow)) m_flow_owner.resize(size_t(r.flow) + 1);
+        m_flow_owner[size_t(r.flow)] = {ev.core, static_cast<int>(ev.a)};
         m_result.hbm_read_bytes += r.plan.hbm_read;
         m_result.hbm_write_bytes += r.plan.hbm_write;
         schedule_network();
@@ -747,8 +877,7 @@ class model {
       case ev::network: {
         if (static_cast<uint64_t>(ev.a) != m_net_version) break;  // superseded
         for (int id : m_net.finish_drained(m_now)) {
-          const auto [core, slot] = m_flow_owner.at(id);
-          m_flow_owner.erase(id);
+          const auto [core, slot] = m_flow_owner[size_t(id)];
           core_state& s = m_st[core];
           running_cmd& r = s.slots[slot];
           r.flow_times = m_net.flow_bound_times(id);
@@ -773,10 +902,9 @@ class model {
         break;
       }
       case ev::arrival: {
-        const auto key = std::make_tuple(static_cast<int>(ev.a), ev.core, static_cast<uint32_t>(ev.b));
-        auto& pending = m_pending_bytes[key];
-        m_arrivals[key].push_back({pending.front(), {m_now, static_cast<int>(ev.c)}});
-        pending.pop_front();
+        mailbox& m = mail(static_cast<int>(ev.a), ev.core, static_cast<uint32_t>(ev.b));
+        m.arrived.push_back({m.pending.front(), {m_now, static_cast<int>(ev.c)}});
+        m.pending.pop_front();
         m_wake.push_back(ev.core);
         break;
       }
@@ -787,11 +915,13 @@ class model {
         for (int c : m_barrier_waiters[key]) m_wake.push_back(c);
         break;
       }
-      case ev::sem_add:
-        m_st[ev.core].sem[static_cast<uint16_t>(ev.a)] += ev.b;
-        m_sem_src[{ev.core, static_cast<uint16_t>(ev.a)}] = {m_now, static_cast<int>(ev.c)};
+      case ev::sem_add: {
+        semaphore& x = sem(ev.core, static_cast<uint16_t>(ev.a));
+        x.value += ev.b;
+        x.src = {m_now, static_cast<int>(ev.c)};
         m_wake.push_back(ev.core);
         break;
+      }
     }
   }
 
@@ -822,21 +952,23 @@ class model {
   double m_channel_peak = 0, m_sram_bw = 0, m_link_bw = 0;
   std::vector<core_state> m_st;
   std::vector<std::vector<uint16_t>> m_kind;
+  std::vector<std::vector<uint8_t>> m_engine;  // engine_of each command
+  std::vector<std::vector<uint16_t>> m_op;     // op_of each command
   std::vector<std::vector<int>> m_group;
   std::vector<breakdown_row> m_kind_rows, m_group_rows, m_op_rows;
   std::priority_queue<event, std::vector<event>, std::greater<event>> m_events;
   uint64_t m_seq = 0, m_net_version = 0;
   double m_now = 0;
   std::vector<int> m_wake;
-  std::map<int, std::pair<int, int>> m_flow_owner;
-  std::map<std::tuple<int, int, uint32_t>, std::deque<arrival>> m_arrivals;
+  std::vector<std::pair<int, int>> m_flow_owner;  // (core, slot) by flow id
+  std::vector<std::vector<mailbox>> m_mail;       // by sender x programs + receiver
   std::vector<exec_rec> m_recs;
+  std::vector<bound_times> m_rec_busy;  // busy times of the records that need them (exec_rec::busy)
   std::vector<double> m_channel_bytes;                         // scratch of endpoint()
   path_builder m_path;                                         // scratch of plan_copy()
-  std::map<std::pair<int, uint16_t>, dep> m_sem_src;           // latest increment of (core, semaphore)
+  std::unordered_map<route_key, route, route_key_hash> m_routes;  // planned transfers (plan_copy)
   std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
   std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;      // released (group, generation)
-  std::map<std::tuple<int, int, uint32_t>, std::deque<uint32_t>> m_pending_bytes;  // sends whose notice is in flight
   std::map<std::pair<uint16_t, uint64_t>, uint32_t> m_barrier_arrivals;
   std::map<std::pair<uint16_t, uint64_t>, std::vector<int>> m_barrier_waiters;
   perf_result m_result;
@@ -846,15 +978,22 @@ perf_result model::run() {
   const int n = static_cast<int>(m_programs.size());
   m_st.resize(n);
   m_kind.resize(n);
+  m_mail.resize(size_t(n) * size_t(n));
+  m_engine.resize(n);
+  m_op.resize(n);
   m_group.resize(n);
   std::vector<int> group_kind;
   for (int c = 0; c < n; ++c) {
-    for (const command& cmd : m_programs[c]) m_kind[c].push_back(static_cast<uint16_t>(kind_of_command(cmd)));
+    for (const command& cmd : m_programs[c]) {
+      m_kind[c].push_back(static_cast<uint16_t>(kind_of_command(cmd)));
+      m_engine[c].push_back(static_cast<uint8_t>(engine_of(cmd)));
+      m_op[c].push_back(op_of(cmd));
+    }
     m_group[c] = group_of_commands(m_programs[c], group_kind);
   }
   uint16_t max_op = 0;
-  for (const program& p : m_programs)
-    for (const command& cmd : p) max_op = std::max(max_op, op_of(cmd));
+  for (const auto& ops : m_op)
+    for (uint16_t o : ops) max_op = std::max(max_op, o);
   m_op_rows.resize(size_t(max_op) + 1);
   for (size_t o = 0; o < m_op_rows.size(); ++o) m_op_rows[o].name = "op " + std::to_string(o);
   m_kind_rows.resize(kind_count);
@@ -864,9 +1003,12 @@ perf_result model::run() {
     m_group_rows[g].name =
         "group " + std::to_string(g) + ": " + (g < group_kind.size() ? kind_name(group_kind[g]) : "sync");
 
-  size_t total = 0;
+  size_t total = 0, transfers = 0;
   for (const program& p : m_programs) total += p.size();
+  for (int c = 0; c < n; ++c)
+    for (size_t i = 0; i < m_programs[c].size(); ++i) transfers += is_transfer(c, i) ? 1 : 0;
   m_recs.reserve(total);
+  m_net.reserve_flows(transfers);
   for (int c = 0; c < n; ++c) poke(c);
   std::vector<int> wake;  // swapped with m_wake: both keep their capacity
   for (;;) {
@@ -887,7 +1029,7 @@ perf_result model::run() {
   for (const core_state& s : m_st)
     if (!s.done()) deadlock();
   finish_result();
-  return m_result;
+  return std::move(m_result);  // the model ends with the run
 }
 
 void model::finish_result() {
@@ -909,12 +1051,14 @@ void model::finish_result() {
     bound_times t{};
     const double len = x.end - x.start;
     const double counted = std::max(0.0, std::min(cursor, x.end) - x.start);
-    if (len > 0)
-      for (int b = 0; b < bound_count; ++b) t[b] = x.busy[b] * counted / len;
+    if (len > 0) {
+      const bound_times busy = busy_of(x);
+      for (int b = 0; b < bound_count; ++b) t[b] = busy[b] * counted / len;
+    }
     t[static_cast<int>(bound::sync)] += std::max(0.0, cursor - std::max(x.end, x.start));
     if (x.pred < 0) t[static_cast<int>(bound::sync)] += x.start;
     for (breakdown_row* row : {&m_kind_rows[m_kind[x.core][x.index]], &m_group_rows[m_group[x.core][x.index]],
-                               &m_op_rows[op_of(m_programs[x.core][x.index])]})
+                               &m_op_rows[m_op[x.core][x.index]]})
       for (int b = 0; b < bound_count; ++b) row->critical_ns[b] += t[b];
     for (int b = 0; b < bound_count; ++b) r.critical_path_ns[b] += t[b];
     cursor = std::min(cursor, x.start);

@@ -336,6 +336,31 @@ TEST_CASE("perfmodel: the flow penalty counts every flow, whatever its stream", 
   CHECK(alone.next_finish() == Approx(10.0));
 }
 
+TEST_CASE("perfmodel: flows that ended no longer count on the resources they crossed", "[perfmodel]") {
+  // The flow network keeps users, streams and loads between events: after a
+  // flow ends, its flow penalty, its stream and its load must be gone.
+  // Link 12 B/ns with flow penalty 0.5; channel 100 B/ns adding 50 ns per extra stream.
+  flow_network net;
+  const int link = net.add_resource(12.0, bound::noc, 0.0, 0.5);
+  const int channel = net.add_resource(100.0, bound::hbm);
+  net.set_stream_latency(channel, 50.0);
+  const int a = net.start({{link, 1, 1}}, 20.0, 10.0, 0.0, 7);
+  const int b = net.start({{link, 1, 1}}, 20.0, 10.0, 0.0, 8);
+  net.start({{link, 1, 1}, {channel, 1, 1}}, 1e6, 1e9, 0.0, 9, 1000.0, 100.0);  // c
+  const int d = net.start({{channel, 1, 1}}, 20.0, 10.0, 0.0, 11);
+  // Link: 12 / (1 + 0.5 x 2) = 6 shared by caps 10, 10 and 1000 / 150 (two
+  // streams on the channel): level 0.225, rates 2.25, 2.25, 1.5. d runs at its cap 10.
+  CHECK(net.next_finish() == Approx(2.0));
+  REQUIRE(net.finish_drained(2.0) == std::vector<int>{d});
+  // c alone on the channel: round trip 100 ns, cap 10; the link's 6 at 2 each.
+  CHECK(net.next_finish() == Approx(2.0 + (20.0 - 2 * 2.25) / 2.0));
+  REQUIRE(net.finish_drained(9.75) == std::vector<int>{a, b});
+  // c alone on the link: no flow penalty left, runs at its cap 10.
+  CHECK(net.next_finish() == Approx(9.75 + (1e6 - 2 * 1.5 - 7.75 * 2.0) / 10.0));
+  CHECK(net.flow_bound_times(d)[static_cast<int>(bound::dma_issue)] == Approx(2.0));
+  CHECK(net.flow_bound_times(a)[static_cast<int>(bound::noc)] == Approx(9.75));
+}
+
 TEST_CASE("perfmodel: a window-limited flow slows down with the streams queued on its channel", "[perfmodel]") {
   // Window 1000 B, zero-load round trip 100 ns: 10 B/ns alone. A channel of
   // 100 B/ns adding 50 ns per extra stream; three streams on it: round trip
