@@ -61,3 +61,32 @@ TEST_CASE("npuvp calibrate runs the micro-benchmarks on the TLM chip and writes 
   CHECK(out.find("warning") == std::string::npos);
   shell("rm -rf " + dir);
 }
+
+TEST_CASE("npuvp crosscheck runs both engines on a scenario and writes the table as JSON", "[perfmodel][cli]") {
+  const std::string dir = "crosscheck_cli_test";
+  REQUIRE(shell("mkdir -p " + dir).first == 0);
+  const auto [code, out] = shell(std::string(NPUVP_BINARY) + " crosscheck " + NPUVP_SOURCE_DIR +
+                                 "/scenarios/run/tiny_functional_4x4.yaml --parallel 1 --json " + dir + "/x.json");
+  INFO(out);
+  REQUIRE(code == 0);
+  CHECK(out.find("MAPE") != std::string::npos);
+  const auto j = nlohmann::json::parse(npuvp::read_file(dir + "/x.json"));
+  REQUIRE(j["cases"].size() == 1);
+  const auto& c = j["cases"][0];
+  CHECK(c["tlm_ns"].get<double>() > 0);
+  CHECK(c["model_ns"].get<double>() > 0);
+  CHECK(c["error_percent"].get<double>() ==
+        Approx(100 * (c["model_ns"].get<double>() - c["tlm_ns"].get<double>()) / c["tlm_ns"].get<double>()));
+  CHECK(c["speedup"].get<double>() ==
+        Approx(c["tlm_wall_s"].get<double>() / c["model_wall_s"].get<double>()));
+  // Every operator row carries both engines' time; some operator took time on both.
+  REQUIRE(!c["ops"].empty());
+  bool both = false;
+  for (const auto& op : c["ops"]) {
+    CHECK(op.contains("op"));
+    both |= op["tlm_engine_ns"].get<double>() > 0 && op["model_engine_ns"].get<double>() > 0;
+  }
+  CHECK(both);
+  CHECK(j["summary"]["cases"] == 1);
+  shell("rm -rf " + dir);
+}

@@ -260,11 +260,7 @@ int crosscheck(const std::vector<std::string>& args) {
     }
   std::vector<isolated_job> jobs;
   for (const auto& c : cases)
-    jobs.push_back([&c, &params] {
-      // The perfmodel runs in the same fresh child as the TLM chip, first.
-      const auto m0 = std::chrono::steady_clock::now();
-      const perf::perf_result r = perf::evaluate(c.hw, c.step.programs, params.at(c.hw.name));
-      const double model_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count();
+    jobs.push_back([&c] {
       // Per operator: engine time (dma, matrix, vector) summed over the cores,
       // counted as the TLM core counts it (npu_core::op_times).
       std::vector<std::array<double, 3>> tlm_ops;
@@ -280,31 +276,7 @@ int crosscheck(const std::vector<std::string>& args) {
       const auto t0 = std::chrono::steady_clock::now();
       const stats_writer st = run_chip(c.hw, c.step.programs, options);
       const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      nlohmann::json ops = nlohmann::json::array();
-      for (size_t o = 1; o < std::max(r.by_op.size(), tlm_ops.size()); ++o) {
-        const std::array<double, 3> none{0, 0, 0};
-        const auto& m = o < r.by_op.size() ? r.by_op[o].engine_busy_ns : none;
-        const auto& t = o < tlm_ops.size() ? tlm_ops[o] : none;
-        if (m[0] + m[1] + m[2] + t[0] + t[1] + t[2] <= 0) continue;
-        const perf::bound b = o < r.by_op.size() ? r.by_op[o].bounded_by() : perf::bound::sync;
-        ops.push_back({{"op_id", o},
-                       {"tlm_engine_ns", t[0] + t[1] + t[2]},
-                       {"model_engine_ns", m[0] + m[1] + m[2]},
-                       {"tlm_dma_ns", t[0]},
-                       {"model_dma_ns", m[0]},
-                       {"tlm_compute_ns", t[1] + t[2]},
-                       {"model_compute_ns", m[1] + m[2]},
-                       {"model_span_ns", o < r.by_op.size() ? r.by_op[o].last_end_ns - r.by_op[o].first_start_ns : 0.0},
-                       {"bound", perf::bound_name(b)},
-                       {"class", bound_class(b)}});
-      }
-      return nlohmann::json{{"elapsed_ns", st.value(c.hw.name, "elapsed_ns")},
-                            {"wall_s", wall},
-                            {"model_ns", r.time_ns},
-                            {"model_wall_s", model_wall},
-                            {"bound", perf::bound_name(r.bounded_by)},
-                            {"class", bound_class(r.bounded_by)},
-                            {"ops", ops}};
+      return nlohmann::json{{"elapsed_ns", st.value(c.hw.name, "elapsed_ns")}, {"wall_s", wall}, {"ops", tlm_ops}};
     });
   std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
   const auto tlm = run_isolated(jobs, parallel);
@@ -326,11 +298,34 @@ int crosscheck(const std::vector<std::string>& args) {
   std::vector<double> speedups;
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
-    const nlohmann::json& x = tlm[i];
-    const double t = x["elapsed_ns"].get<double>(), w = x["wall_s"].get<double>();
-    const double model_ns = x["model_ns"].get<double>(), wall = x["model_wall_s"].get<double>();
+    const double t = tlm[i]["elapsed_ns"].get<double>(), w = tlm[i]["wall_s"].get<double>();
+    const auto tlm_ops = tlm[i]["ops"].get<std::vector<std::array<double, 3>>>();
+    // The perfmodel runs here, in the parent, as `npuvp perf` or a sweep
+    // would run it (in the fork it pays copy-on-write faults on the parent's heap).
+    const auto m0 = std::chrono::steady_clock::now();
+    const perf::perf_result r = perf::evaluate(c.hw, c.step.programs, params.at(c.hw.name));
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count();
+    const double model_ns = r.time_ns;
     const double err = 100 * (model_ns - t) / t;
-    const std::string cls = x["class"], bnd = x["bound"];
+    const std::string cls = bound_class(r.bounded_by), bnd = perf::bound_name(r.bounded_by);
+    nlohmann::json ops = nlohmann::json::array();
+    for (size_t o = 1; o < std::max(r.by_op.size(), tlm_ops.size()); ++o) {
+      const std::array<double, 3> none{0, 0, 0};
+      const auto& m = o < r.by_op.size() ? r.by_op[o].engine_busy_ns : none;
+      const auto& e = o < tlm_ops.size() ? tlm_ops[o] : none;
+      if (m[0] + m[1] + m[2] + e[0] + e[1] + e[2] <= 0) continue;
+      const perf::bound b = o < r.by_op.size() ? r.by_op[o].bounded_by() : perf::bound::sync;
+      ops.push_back({{"op_id", o},
+                     {"tlm_engine_ns", e[0] + e[1] + e[2]},
+                     {"model_engine_ns", m[0] + m[1] + m[2]},
+                     {"tlm_dma_ns", e[0]},
+                     {"model_dma_ns", m[0]},
+                     {"tlm_compute_ns", e[1] + e[2]},
+                     {"model_compute_ns", m[1] + m[2]},
+                     {"model_span_ns", o < r.by_op.size() ? r.by_op[o].last_end_ns - r.by_op[o].first_start_ns : 0.0},
+                     {"bound", perf::bound_name(b)},
+                     {"class", bound_class(b)}});
+    }
     for (stat_t* st : {&all, &by_class[cls]}) {
       st->sum += std::fabs(err);
       st->worst = std::max(st->worst, std::fabs(err));
@@ -351,8 +346,8 @@ int crosscheck(const std::vector<std::string>& args) {
     // Per operator: engine time summed over cores and engines (the DMA part in
     // brackets), TLM against perfmodel.
     double case_engine = 0;
-    for (const nlohmann::json& op : x["ops"]) case_engine += op["tlm_engine_ns"].get<double>();
-    for (nlohmann::json op : x["ops"]) {
+    for (const nlohmann::json& op : ops) case_engine += op["tlm_engine_ns"].get<double>();
+    for (nlohmann::json op : ops) {
       const size_t o = op["op_id"];
       const std::string op_name = o < c.step.op_names.size() ? c.step.op_names[o] : "op " + std::to_string(o);
       const double te = op["tlm_engine_ns"], me = op["model_engine_ns"];
