@@ -14,9 +14,7 @@ address_router::address_router(sc_core::sc_module_name name, decoder decode, sc_
       port_in("port_in"),
       mem_out("mem_out"),
       m_decode(std::move(decode)),
-      m_latency(latency),
-      m_req_peq("req_peq"),
-      m_resp_peq("resp_peq") {
+      m_latency(latency) {
   port_in.register_b_transport(this, &address_router::b_transport);
   port_in.register_nb_transport_fw(this, &address_router::nb_transport_fw);
   port_in.register_transport_dbg(this, &address_router::transport_dbg);
