@@ -34,35 +34,43 @@ sram::sram(sc_core::sc_module_name name, const sram_config& cfg, double clock_gh
 }
 
 sc_time sram::reserve_banks(uint64_t addr, uint64_t len, const sc_time& arrival) {
-  // Bytes per bank: a partial head chunk, whole interleave chunks dealt
-  // round-robin from the next bank, a partial tail chunk.
-  const uint64_t il = static_cast<uint64_t>(m_cfg.bank_interleave_bytes);
-  const uint64_t banks = m_bank_bytes.size();
-  std::fill(m_bank_bytes.begin(), m_bank_bytes.end(), 0);
-  uint64_t chunk = addr / il;
-  const uint64_t head = std::min(len, il - addr % il);
-  m_bank_bytes[chunk % banks] += head;
-  len -= head;
-  ++chunk;
-  const uint64_t whole = len / il;
-  for (uint64_t b = 0; b < banks; ++b) {
-    const uint64_t k = (b + banks - chunk % banks) % banks;  // b is the k-th bank from `chunk`
-    m_bank_bytes[b] += (whole / banks + (k < whole % banks ? 1 : 0)) * il;
-  }
-  chunk += whole;
-  if (len % il) m_bank_bytes[chunk % banks] += len % il;
-
   // In SystemC time units: m_period * n rounds period * n to a whole unit,
   // which the integer product is already (exact below 2^53 units).
   const uint64_t t = arrival.value(), period = m_period.value();
-  uint64_t done = t, conflict = 0;
   const uint64_t bpc = static_cast<uint64_t>(m_cfg.bank_bytes_per_cycle);
-  for (uint64_t b = 0; b < banks; ++b) {
-    if (!m_bank_bytes[b]) continue;
-    const uint64_t start = std::max(t, m_bank_free[b]);
+  uint64_t done = t, conflict = 0;
+  // A bank moves all the bytes of the access that fall in it back to back.
+  auto occupy = [&](uint64_t bank, uint64_t bytes) {
+    const uint64_t start = std::max(t, m_bank_free[bank]);
     conflict += start - t;
-    m_bank_free[b] = start + period * ((m_bank_bytes[b] + bpc - 1) / bpc);
-    done = std::max(done, m_bank_free[b]);
+    m_bank_free[bank] = start + period * ((bytes + bpc - 1) / bpc);
+    done = std::max(done, m_bank_free[bank]);
+  };
+  const uint64_t il = static_cast<uint64_t>(m_cfg.bank_interleave_bytes);
+  const uint64_t banks = m_bank_bytes.size();
+  uint64_t chunk = addr / il;
+  const uint64_t last = (addr + len - 1) / il;
+  if (last - chunk < banks) {
+    // At most one interleave chunk per bank (the usual burst): chunk by chunk.
+    for (uint64_t end = addr + len; chunk <= last; ++chunk)
+      occupy(chunk % banks, std::min(end, (chunk + 1) * il) - std::max(addr, chunk * il));
+  } else {
+    // Bytes per bank: a partial head chunk, whole interleave chunks dealt
+    // round-robin from the next bank, a partial tail chunk.
+    std::fill(m_bank_bytes.begin(), m_bank_bytes.end(), 0);
+    const uint64_t head = std::min(len, il - addr % il);
+    m_bank_bytes[chunk % banks] += head;
+    len -= head;
+    ++chunk;
+    const uint64_t whole = len / il;
+    for (uint64_t b = 0; b < banks; ++b) {
+      const uint64_t k = (b + banks - chunk % banks) % banks;  // b is the k-th bank from `chunk`
+      m_bank_bytes[b] += (whole / banks + (k < whole % banks ? 1 : 0)) * il;
+    }
+    chunk += whole;
+    if (len % il) m_bank_bytes[chunk % banks] += len % il;
+    for (uint64_t b = 0; b < banks; ++b)
+      if (m_bank_bytes[b]) occupy(b, m_bank_bytes[b]);
   }
   m_conflict += sc_time::from_value(conflict);
   return sc_time::from_value(done);
