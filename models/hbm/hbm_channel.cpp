@@ -315,8 +315,20 @@ void hbm_channel::schedule() {
       }
       if ((full || p.hits == 0) && p.closed == 0) break;  // no hit may go and no bank to open
       ++m_scan;
-      for (size_t i = 0; i < n && best > bound; ++i) {
-        const burst& b = p.queue[i];
+      // Banks that can hold a candidate: closed ones (misses) and, unless the
+      // lookahead is full, those with queued row hits. Bursts to the other
+      // banks are skipped without reading their bank state (a filter only:
+      // the checks below decide; up to 64 banks, else every bank passes).
+      uint64_t may_go = ~uint64_t{0};
+      if (p.banks.size() <= 64) {
+        may_go = 0;
+        for (size_t j = 0; j < p.banks.size(); ++j)
+          if (p.banks[j].open_row < 0 || (!full && p.banks[j].hits > 0)) may_go |= uint64_t{1} << j;
+      }
+      const burst* queued = &p.queue[0];  // contiguous (fifo_buffer)
+      for (size_t i = 0; i < n; ++i) {
+        const burst& b = queued[i];
+        if (!((may_go >> (b.bank & 63)) & 1)) continue;
         const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
         const bool hit = k.open_row == b.row;
         if (hit ? full : k.open_row >= 0) continue;  // a conflict waits for its PRE (above)
@@ -342,6 +354,7 @@ void hbm_channel::schedule() {
           best = pl.cas;
           pick = i;
           best_plan = pl;
+          if (best <= bound) break;  // none can do better
         }
       }
       if (pick == n) break;
