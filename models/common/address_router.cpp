@@ -142,8 +142,10 @@ void address_router::take_response(route_ext& ext, tlm::tlm_generic_payload& tra
 }
 
 void address_router::request_method() {
-  while (tlm::tlm_generic_payload* t = m_req_peq.get_next_transaction())
-    m_targets[static_cast<size_t>(t->get_extension<route_ext>()->target)].queue.push_back(t);
+  while (tlm::tlm_generic_payload* t = m_req_peq.get_next_transaction()) {
+    route_ext* ext = t->get_extension<route_ext>();
+    m_targets[static_cast<size_t>(ext->target)].queue.push_back({t, ext});
+  }
   for (size_t i = 0; i < m_targets.size(); ++i) send_requests(static_cast<int>(i));
 }
 
@@ -155,9 +157,9 @@ void address_router::send_requests(int target) {
       m_retry_req.notify(side.free_at - now);
       return;
     }
-    tlm::tlm_generic_payload* t = side.queue.front();
+    tlm::tlm_generic_payload* t = side.queue.front().trans;
+    route_ext& ext = *side.queue.front().ext;
     side.queue.pop_front();
-    route_ext& ext = *t->get_extension<route_ext>();
     side.open = t;
     tlm::tlm_phase phase = tlm::BEGIN_REQ;
     sc_time delay = SC_ZERO_TIME;

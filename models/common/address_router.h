@@ -58,8 +58,12 @@ class address_router : public sc_core::sc_module, public stats_source {
     void copy_from(const tlm::tlm_extension_base& e) override { *this = static_cast<const route_ext&>(e); }
     void free() override {}
   };
+  struct queued_request {
+    tlm::tlm_generic_payload* trans;
+    route_ext* ext;
+  };
   struct target_side {
-    fifo_buffer<tlm::tlm_generic_payload*> queue;
+    fifo_buffer<queued_request> queue;
     tlm::tlm_generic_payload* open = nullptr;  // forwarded, END_REQ pending
     sc_core::sc_time free_at;                  // END_REQ time of the last request
   };

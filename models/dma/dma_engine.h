@@ -104,7 +104,11 @@ class dma_engine : public sc_core::sc_module, public stats_source {
   const bool m_functional;
   const sc_core::sc_time m_period;
   payload_pool m_pool;
-  std::vector<unsigned char> m_buffers;  // max_outstanding * burst_bytes
+  // Burst buffers, one per outstanding burst, 2^m_slot_shift >= burst_bytes
+  // bytes apart: the slot of a data pointer is a shift, not a division.
+  static int slot_shift(int burst_bytes);
+  const int m_slot_shift;
+  std::vector<unsigned char> m_buffers;
   std::vector<unsigned char*> m_free_buffers;
   // Bursts in flight by buffer slot: a payload's data pointer names its burst.
   std::vector<burst> m_bursts_in_flight;
