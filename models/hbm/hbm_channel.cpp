@@ -319,12 +319,7 @@ void hbm_channel::schedule() {
       // lookahead is full, those with queued row hits. Bursts to the other
       // banks are skipped without reading their bank state (a filter only:
       // the checks below decide; up to 64 banks, else every bank passes).
-      uint64_t may_go = ~uint64_t{0};
-      if (p.banks.size() <= 64) {
-        may_go = 0;
-        for (size_t j = 0; j < p.banks.size(); ++j)
-          if (p.banks[j].open_row < 0 || (!full && p.banks[j].hits > 0)) may_go |= uint64_t{1} << j;
-      }
+      const uint64_t may_go = p.banks.size() <= 64 ? p.closed_banks | (full ? 0 : p.hit_banks) : ~uint64_t{0};
       const burst* queued = &p.queue[0];  // contiguous (fifo_buffer)
       for (size_t i = 0; i < n; ++i) {
         const burst& b = queued[i];
@@ -381,6 +376,10 @@ void hbm_channel::update_pre_wanted(pc_state& p, int bank) {
     w |= bit;
   else
     w &= ~bit;
+  if (bank < 64) {
+    p.closed_banks = k.open_row < 0 ? p.closed_banks | bit : p.closed_banks & ~bit;
+    p.hit_banks = k.hits > 0 ? p.hit_banks | bit : p.hit_banks & ~bit;
+  }
 }
 
 // PRE of a bank holding another row than queued bursts want; their ACT
@@ -499,6 +498,8 @@ void hbm_channel::refresh(int64_t due) {
     }
     p.hits = 0;
     std::fill(p.pre_wanted.begin(), p.pre_wanted.end(), 0);
+    p.closed_banks = ~uint64_t{0};
+    p.hit_banks = 0;
   }
   m_next_refresh = due + m_t.tREFI;
   ++m_refreshes;
