@@ -368,18 +368,14 @@ void hbm_channel::set_hits(pc_state& p, int bank, int hits) {
   update_pre_wanted(p, bank);
 }
 
-void hbm_channel::update_pre_wanted(pc_state& p, int bank) {
+inline void hbm_channel::update_pre_wanted(pc_state& p, int bank) {
   const bank_state& k = p.banks[static_cast<size_t>(bank)];
   const uint64_t bit = uint64_t{1} << (bank % 64);
   uint64_t& w = p.pre_wanted[static_cast<size_t>(bank / 64)];
-  if (k.open_row >= 0 && k.queued > k.hits)
-    w |= bit;
-  else
-    w &= ~bit;
-  if (bank < 64) {
-    p.closed_banks = k.open_row < 0 ? p.closed_banks | bit : p.closed_banks & ~bit;
-    p.hit_banks = k.hits > 0 ? p.hit_banks | bit : p.hit_banks & ~bit;
-  }
+  w = (k.open_row >= 0 && k.queued > k.hits) ? w | bit : w & ~bit;
+  const uint64_t low = bank < 64 ? bit : 0;  // the masks hold the first 64 banks
+  p.closed_banks = k.open_row < 0 ? p.closed_banks | low : p.closed_banks & ~low;
+  p.hit_banks = k.hits > 0 ? p.hit_banks | low : p.hit_banks & ~low;
 }
 
 // PRE of a bank holding another row than queued bursts want; their ACT
