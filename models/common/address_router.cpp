@@ -10,11 +10,7 @@ using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
 
 address_router::address_router(sc_core::sc_module_name name, decoder decode, sc_time latency)
-    : sc_module(name),
-      port_in("port_in"),
-      mem_out("mem_out"),
-      m_decode(std::move(decode)),
-      m_latency(latency) {
+    : sc_module(name), port_in("port_in"), mem_out("mem_out"), m_decode(std::move(decode)), m_latency(latency) {
   port_in.register_b_transport(this, &address_router::b_transport);
   port_in.register_nb_transport_fw(this, &address_router::nb_transport_fw);
   port_in.register_transport_dbg(this, &address_router::transport_dbg);

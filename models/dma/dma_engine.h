@@ -27,8 +27,8 @@
 #include <tlm>
 #include <vector>
 
-#include "models/common/payload_event_queue.h"
 #include "models/common/fifo_buffer.h"
+#include "models/common/payload_event_queue.h"
 #include "models/common/payload_pool.h"
 #include "models/dma/dma_descriptor.h"
 #include "platform/base/stats.h"

@@ -211,8 +211,7 @@ tlm::tlm_sync_enum noc_target_ni::nb_transport_bw(tlm::tlm_generic_payload& gp, 
     if (!m_taking.empty()) m_delta.notify(delay);
   }
   if (phase == tlm::END_REQ) return tlm::TLM_ACCEPTED;
-  if (phase != tlm::BEGIN_RESP)
-    throw simulation_error(std::string(name()) + ": unexpected phase on nb_transport_bw");
+  if (phase != tlm::BEGIN_RESP) throw simulation_error(std::string(name()) + ": unexpected phase on nb_transport_bw");
   auto it = m_in_target.begin();
   while (it != m_in_target.end() && it->t->gp != &gp) ++it;
   if (it == m_in_target.end())

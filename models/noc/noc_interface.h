@@ -15,17 +15,17 @@
 // address replaced by the local one; flits carry timing only.
 #pragma once
 
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <unordered_map>
-#include <vector>
-
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
-#include <tlm_utils/simple_target_socket.h>
+#include <unordered_map>
+#include <vector>
 
 #include "models/common/fifo_buffer.h"
 #include "models/noc/noc_mesh.h"
@@ -126,11 +126,11 @@ class noc_target_ni : public sc_core::sc_module, public noc_sink, public stats_s
   noc_mesh& m_mesh;
   noc_endpoint m_at;
   const noc_target_protocol m_protocol;
-  fifo_buffer<request> m_queue;        // arrived, not taken
-  int m_idle;                          // at: free slots of max_outstanding
+  fifo_buffer<request> m_queue;                  // arrived, not taken
+  int m_idle;                                    // at: free slots of max_outstanding
   std::vector<request> m_taking, m_next_taking;  // at: BEGIN_REQ in this / the next delta cycle
-  std::vector<response> m_answered;    // at: responses to send in the next delta cycle
-  std::vector<request> m_in_target;    // at: by payload, BEGIN_REQ sent, response pending (small: linear search)
+  std::vector<response> m_answered;              // at: responses to send in the next delta cycle
+  std::vector<request> m_in_target;  // at: by payload, BEGIN_REQ sent, response pending (small: linear search)
   tlm::tlm_generic_payload* m_req_open = nullptr;  // at: BEGIN_REQ sent, END_REQ pending
   sc_core::sc_event m_delta, m_step;
   uint64_t m_served = 0;
