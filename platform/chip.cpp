@@ -65,13 +65,14 @@ void chip::build_fabric() {
     port->mem_out.bind(m_initiator_nis.back()->port_in);
     m_core_ports.push_back(std::move(port));
   }
-  // An HBM channel's NI serves as many requests at once as the controller
-  // queues (hbm.queue_depth), so it can keep that queue full (with 16, a
-  // channel saw at most 16 x 256 B per loaded round trip: ~23 GB/s of 51.2).
+  // An HBM channel's NI (4-phase towards an AT controller) keeps as many
+  // requests in it as the controller queues (hbm.queue_depth), so it can keep
+  // that queue full (with 16, a channel saw at most 16 x 256 B per loaded
+  // round trip: ~23 GB/s of 51.2).
   for (int k = 0; k < m_map.hbm_channels(); ++k) {
-    m_target_nis.push_back(std::make_unique<noc_target_ni>(("hbm_" + std::to_string(k) + "_ni").c_str(), *m_noc,
-                                                           m_noc->extra_port(static_cast<size_t>(k)),
-                                                           m_hw.hbm.queue_depth));
+    m_target_nis.push_back(std::make_unique<noc_target_ni>(
+        ("hbm_" + std::to_string(k) + "_ni").c_str(), *m_noc, m_noc->extra_port(static_cast<size_t>(k)),
+        m_hw.hbm.mode == "at" ? noc_target_protocol::at : noc_target_protocol::lt, m_hw.hbm.queue_depth));
     m_target_nis.back()->mem_out.bind(m_hbm[static_cast<size_t>(k)]->port_in);
   }
 }

@@ -1,17 +1,16 @@
 // NoC: routing, closed-form zero-load latency, link sharing, back-pressure,
 // conservation, watchdog and the TLM network interfaces. Each test case runs
 // in its own process (fresh SystemC kernel). Cycles are 1 ns (1 GHz NoC).
-#include <catch2/catch.hpp>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
 
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <map>
 #include <set>
-#include <vector>
-
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
-#include <tlm_utils/simple_target_socket.h>
+#include <vector>
 
 #include "models/common/backing_store.h"
 #include "models/common/payload_pool.h"
@@ -19,6 +18,7 @@
 #include "models/noc/noc_mesh.h"
 #include "models/noc/noc_synthetic_traffic.h"
 #include "platform/base/error.h"
+#include "test/tlm_stubs.h"
 
 using namespace npuvp;
 using sc_core::SC_NS;
@@ -436,4 +436,51 @@ TEST_CASE("network interfaces refuse a single virtual channel", "[noc]") {
   noc_mesh m("m", cfg, 2, 2);
   CHECK_THROWS_WITH(noc_initiator_ni("ini", m, m.core_port(0, 0), [](uint64_t) { return noc_destination{}; }),
                     Catch::Contains("vcs >= 2"));
+}
+
+namespace {
+
+// Four 32-byte reads from core (0,0) to a 4-phase memory behind a target NI in
+// AT mode; returns the memory (arrival times, concurrency, violations).
+struct at_ni_bench {
+  noc_mesh mesh{"npu", test_noc(), 4, 4, {{"mem", 3, 0}}};
+  noc_initiator_ni ini{"ini", mesh, mesh.core_port(0, 0), [this](uint64_t addr) {
+                         return noc_destination{mesh.extra_port(0), addr};
+                       }};
+  noc_target_ni tgt;
+  npuvp::test::stub_initiator cpu{"cpu"};
+  npuvp::test::stub_memory mem{"mem", 100, 4096};
+  at_ni_bench(int max_outstanding, double accept_ns)
+      : tgt("tgt", mesh, mesh.extra_port(0), noc_target_protocol::at, max_outstanding) {
+    mem.accept_delay = sc_time(accept_ns, SC_NS);
+    for (int i = 0; i < 4; ++i) cpu.add(0, tlm::TLM_READ_COMMAND, 0x100 * static_cast<uint64_t>(i), 32);
+    cpu.mem_out.bind(ini.port_in);
+    tgt.mem_out.bind(mem.port_in);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a target NI in AT mode keeps at most max_outstanding requests in its target", "[noc]") {
+  at_ni_bench b(2, 0);
+  sc_core::sc_start();
+  REQUIRE(b.mem.arrivals.size() == 4);
+  for (const auto& r : b.cpu.results) CHECK(r.status == tlm::TLM_OK_RESPONSE);
+  CHECK(b.mem.max_in_flight == 2);
+  CHECK(b.mem.addresses == std::vector<uint64_t>{0x000, 0x100, 0x200, 0x300});  // arrival order kept
+  // The 1-flit requests follow each other one cycle (1 ns) apart; the third
+  // and fourth wait for a free slot: they enter the memory when the first and
+  // second responses leave it, 100 ns after those arrived.
+  CHECK(b.mem.arrivals[1] == b.mem.arrivals[0] + sc_time(1, SC_NS));
+  CHECK(b.mem.arrivals[2] == b.mem.arrivals[0] + sc_time(100, SC_NS));
+  CHECK(b.mem.arrivals[3] == b.mem.arrivals[1] + sc_time(100, SC_NS));
+}
+
+TEST_CASE("a target NI in AT mode waits for END_REQ before the next BEGIN_REQ", "[noc]") {
+  at_ni_bench b(4, 5);  // the memory accepts a request 5 ns after BEGIN_REQ
+  sc_core::sc_start();
+  REQUIRE(b.mem.arrivals.size() == 4);
+  CHECK(b.mem.violations == 0);
+  for (const auto& r : b.cpu.results) CHECK(r.status == tlm::TLM_OK_RESPONSE);
+  for (size_t i = 1; i < 4; ++i) CHECK(b.mem.arrivals[i] == b.mem.arrivals[i - 1] + sc_time(5, SC_NS));
 }

@@ -10,13 +10,7 @@ using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
 
 address_router::address_router(sc_core::sc_module_name name, decoder decode, sc_time latency)
-    : sc_module(name),
-      port_in("port_in"),
-      mem_out("mem_out"),
-      m_decode(std::move(decode)),
-      m_latency(latency),
-      m_req_peq("req_peq"),
-      m_resp_peq("resp_peq") {
+    : sc_module(name), port_in("port_in"), mem_out("mem_out"), m_decode(std::move(decode)), m_latency(latency) {
   port_in.register_b_transport(this, &address_router::b_transport);
   port_in.register_nb_transport_fw(this, &address_router::nb_transport_fw);
   port_in.register_transport_dbg(this, &address_router::transport_dbg);
@@ -144,8 +138,10 @@ void address_router::take_response(route_ext& ext, tlm::tlm_generic_payload& tra
 }
 
 void address_router::request_method() {
-  while (tlm::tlm_generic_payload* t = m_req_peq.get_next_transaction())
-    m_targets[static_cast<size_t>(t->get_extension<route_ext>()->target)].queue.push_back(t);
+  while (tlm::tlm_generic_payload* t = m_req_peq.get_next_transaction()) {
+    route_ext* ext = t->get_extension<route_ext>();
+    m_targets[static_cast<size_t>(ext->target)].queue.push_back({t, ext});
+  }
   for (size_t i = 0; i < m_targets.size(); ++i) send_requests(static_cast<int>(i));
 }
 
@@ -157,9 +153,9 @@ void address_router::send_requests(int target) {
       m_retry_req.notify(side.free_at - now);
       return;
     }
-    tlm::tlm_generic_payload* t = side.queue.front();
+    tlm::tlm_generic_payload* t = side.queue.front().trans;
+    route_ext& ext = *side.queue.front().ext;
     side.queue.pop_front();
-    route_ext& ext = *t->get_extension<route_ext>();
     side.open = t;
     tlm::tlm_phase phase = tlm::BEGIN_REQ;
     sc_time delay = SC_ZERO_TIME;

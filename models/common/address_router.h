@@ -17,16 +17,16 @@
 
 #include <tlm_utils/multi_passthrough_initiator_socket.h>
 #include <tlm_utils/multi_passthrough_target_socket.h>
-#include <tlm_utils/peq_with_get.h>
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <systemc>
 #include <tlm>
 #include <vector>
 
+#include "models/common/fifo_buffer.h"
+#include "models/common/payload_event_queue.h"
 #include "platform/base/stats.h"
 
 namespace npuvp {
@@ -58,13 +58,17 @@ class address_router : public sc_core::sc_module, public stats_source {
     void copy_from(const tlm::tlm_extension_base& e) override { *this = static_cast<const route_ext&>(e); }
     void free() override {}
   };
+  struct queued_request {
+    tlm::tlm_generic_payload* trans;
+    route_ext* ext;
+  };
   struct target_side {
-    std::deque<tlm::tlm_generic_payload*> queue;
+    fifo_buffer<queued_request> queue;
     tlm::tlm_generic_payload* open = nullptr;  // forwarded, END_REQ pending
     sc_core::sc_time free_at;                  // END_REQ time of the last request
   };
   struct initiator_side {
-    std::deque<tlm::tlm_generic_payload*> queue;
+    fifo_buffer<tlm::tlm_generic_payload*> queue;
     tlm::tlm_generic_payload* open = nullptr;  // BEGIN_RESP sent, END_RESP pending
   };
 
@@ -88,7 +92,7 @@ class address_router : public sc_core::sc_module, public stats_source {
   const sc_core::sc_time m_latency;
   std::vector<target_side> m_targets;
   std::vector<initiator_side> m_initiators;
-  tlm_utils::peq_with_get<tlm::tlm_generic_payload> m_req_peq, m_resp_peq;
+  payload_event_queue<tlm::tlm_generic_payload> m_req_peq, m_resp_peq;
   sc_core::sc_event m_retry_req, m_retry_resp;
   std::vector<std::unique_ptr<route_ext>> m_ext_all;
   std::vector<route_ext*> m_ext_free;

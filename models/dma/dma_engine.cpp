@@ -16,11 +16,12 @@ dma_engine::dma_engine(sc_core::sc_module_name name, const dma_config& cfg, doub
       m_cfg(cfg),
       m_functional(functional),
       m_period(1.0 / clock_ghz, sc_core::SC_NS),
-      m_buffers(static_cast<size_t>(cfg.max_outstanding) * static_cast<size_t>(cfg.burst_bytes)),
-      m_resp_peq("resp_peq"),
+      m_slot_shift(slot_shift(cfg.burst_bytes)),
+      m_buffers(static_cast<size_t>(cfg.max_outstanding) << m_slot_shift),
+      m_bursts_in_flight(static_cast<size_t>(cfg.max_outstanding)),
       m_trace(trace) {
   for (int i = cfg.max_outstanding - 1; i >= 0; --i)
-    m_free_buffers.push_back(m_buffers.data() + static_cast<size_t>(i) * static_cast<size_t>(cfg.burst_bytes));
+    m_free_buffers.push_back(m_buffers.data() + (static_cast<size_t>(i) << m_slot_shift));
   mem_out.register_nb_transport_bw(this, &dma_engine::nb_transport_bw);
   SC_HAS_PROCESS(dma_engine);
   SC_THREAD(issue_thread);
@@ -31,6 +32,12 @@ dma_engine::dma_engine(sc_core::sc_module_name name, const dma_config& cfg, doub
     m_track = m_trace->track(this->name());
     m_ev_desc = m_trace->name("descriptor");
   }
+}
+
+int dma_engine::slot_shift(int burst_bytes) {
+  int shift = 0;
+  while ((int64_t{1} << shift) < burst_bytes) ++shift;
+  return shift;
 }
 
 uint64_t dma_engine::submit(const dma_descriptor& d, callback on_done) {
@@ -125,11 +132,14 @@ void dma_engine::issue_read(desc_state& ds) {
   ++m_bursts;
 
   tlm::tlm_generic_payload* t = m_pool.allocate();
-  burst& b = m_bursts_in_flight[t];
+  unsigned char* buf = m_free_buffers.back();
+  m_free_buffers.pop_back();
+  burst& b = m_bursts_in_flight[static_cast<size_t>(buf - m_buffers.data()) >> m_slot_shift];
+  b = burst{};
+  b.trans = t;
   b.desc = ds.c.id;
   b.dst = dst;
-  b.buf = m_free_buffers.back();
-  m_free_buffers.pop_back();
+  b.buf = buf;
   t->set_command(tlm::TLM_READ_COMMAND);
   t->set_address(src);
   t->set_data_ptr(b.buf);
@@ -152,7 +162,7 @@ void dma_engine::send(tlm::tlm_generic_payload* t) {
   if (m_req_open == t) m_req_open = nullptr;
   m_next_issue = std::max(m_next_issue, now + delay);
   if (s == tlm::TLM_COMPLETED || phase == tlm::BEGIN_RESP) {
-    m_bursts_in_flight.at(t).owe_end_resp = (s == tlm::TLM_UPDATED);
+    burst_of(*t).owe_end_resp = (s == tlm::TLM_UPDATED);
     m_resp_peq.notify(*t, delay);
   }
 }
@@ -172,9 +182,19 @@ tlm::tlm_sync_enum dma_engine::nb_transport_bw(tlm::tlm_generic_payload& trans, 
   return tlm::TLM_COMPLETED;  // the response needs no END_RESP
 }
 
+dma_engine::burst& dma_engine::burst_of(tlm::tlm_generic_payload& t) {
+  // Wraps around to a huge slot for a pointer below the buffers.
+  const size_t slot = static_cast<size_t>(reinterpret_cast<uintptr_t>(t.get_data_ptr()) -
+                                          reinterpret_cast<uintptr_t>(m_buffers.data())) >>
+                      m_slot_shift;
+  if (slot >= m_bursts_in_flight.size() || m_bursts_in_flight[slot].trans != &t)
+    throw simulation_error(std::string(name()) + ": a response for a transaction this engine has not sent");
+  return m_bursts_in_flight[slot];
+}
+
 void dma_engine::response_method() {
   while (tlm::tlm_generic_payload* t = m_resp_peq.get_next_transaction()) {
-    burst& b = m_bursts_in_flight.at(t);
+    burst& b = burst_of(*t);
     if (b.owe_end_resp) {
       b.owe_end_resp = false;
       tlm::tlm_phase phase = tlm::END_RESP;
@@ -202,7 +222,7 @@ void dma_engine::response_method() {
 void dma_engine::finish_burst(tlm::tlm_generic_payload* t, burst& b) {
   const uint64_t id = b.desc;
   m_free_buffers.push_back(b.buf);
-  m_bursts_in_flight.erase(t);
+  b.trans = nullptr;
   t->release();
   m_wakeup.notify();
   auto it = m_descs.find(id);

@@ -17,7 +17,6 @@
 // completion; run() submits and waits (from an SC_THREAD).
 #pragma once
 
-#include <tlm_utils/peq_with_get.h>
 #include <tlm_utils/simple_initiator_socket.h>
 
 #include <cstdint>
@@ -26,9 +25,10 @@
 #include <map>
 #include <systemc>
 #include <tlm>
-#include <unordered_map>
 #include <vector>
 
+#include "models/common/fifo_buffer.h"
+#include "models/common/payload_event_queue.h"
 #include "models/common/payload_pool.h"
 #include "models/dma/dma_descriptor.h"
 #include "platform/base/stats.h"
@@ -85,6 +85,7 @@ class dma_engine : public sc_core::sc_module, public stats_source {
     bool all_issued = false;
   };
   struct burst {
+    tlm::tlm_generic_payload* trans = nullptr;  // null: the slot is free
     uint64_t desc = 0;
     uint64_t dst = 0;
     bool writing = false;
@@ -103,20 +104,26 @@ class dma_engine : public sc_core::sc_module, public stats_source {
   const bool m_functional;
   const sc_core::sc_time m_period;
   payload_pool m_pool;
-  std::vector<unsigned char> m_buffers;  // max_outstanding * burst_bytes
+  // Burst buffers, one per outstanding burst, 2^m_slot_shift >= burst_bytes
+  // bytes apart: the slot of a data pointer is a shift, not a division.
+  static int slot_shift(int burst_bytes);
+  const int m_slot_shift;
+  std::vector<unsigned char> m_buffers;
   std::vector<unsigned char*> m_free_buffers;
-  std::unordered_map<tlm::tlm_generic_payload*, burst> m_bursts_in_flight;
+  // Bursts in flight by buffer slot: a payload's data pointer names its burst.
+  std::vector<burst> m_bursts_in_flight;
+  burst& burst_of(tlm::tlm_generic_payload& t);
 
   uint64_t m_next_id = 1;
   std::deque<uint64_t> m_queue;            // submitted, setup not begun
   std::map<uint64_t, desc_state> m_descs;  // submitted, not completed
   uint64_t m_issuing = 0;                  // descriptor whose bursts are being issued (0: none)
   sc_core::sc_time m_setup_done;
-  std::deque<tlm::tlm_generic_payload*> m_writes;  // reads answered, writes to send
+  fifo_buffer<tlm::tlm_generic_payload*> m_writes;  // reads answered, writes to send
   tlm::tlm_generic_payload* m_req_open = nullptr;  // BEGIN_REQ sent, END_REQ pending
   sc_core::sc_time m_next_issue;                   // request channel: one BEGIN_REQ per cycle
   sc_core::sc_event m_wakeup, m_done_ev;
-  tlm_utils::peq_with_get<tlm::tlm_generic_payload> m_resp_peq;
+  payload_event_queue<tlm::tlm_generic_payload> m_resp_peq;
   std::deque<dma_completion> m_completions;
 
   uint64_t m_descriptors = 0, m_bursts = 0, m_bytes = 0, m_errors = 0;

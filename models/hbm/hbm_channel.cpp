@@ -315,8 +315,15 @@ void hbm_channel::schedule() {
       }
       if ((full || p.hits == 0) && p.closed == 0) break;  // no hit may go and no bank to open
       ++m_scan;
-      for (size_t i = 0; i < n && best > bound; ++i) {
-        const burst& b = p.queue[i];
+      // Banks that can hold a candidate: closed ones (misses) and, unless the
+      // lookahead is full, those with queued row hits. Bursts to the other
+      // banks are skipped without reading their bank state (a filter only:
+      // the checks below decide; up to 64 banks, else every bank passes).
+      const uint64_t may_go = p.banks.size() <= 64 ? p.closed_banks | (full ? 0 : p.hit_banks) : ~uint64_t{0};
+      const burst* queued = &p.queue[0];  // contiguous (fifo_buffer)
+      for (size_t i = 0; i < n; ++i) {
+        const burst& b = queued[i];
+        if (!((may_go >> (b.bank & 63)) & 1)) continue;
         const bank_state& k = p.banks[static_cast<size_t>(b.bank)];
         const bool hit = k.open_row == b.row;
         if (hit ? full : k.open_row >= 0) continue;  // a conflict waits for its PRE (above)
@@ -342,6 +349,7 @@ void hbm_channel::schedule() {
           best = pl.cas;
           pick = i;
           best_plan = pl;
+          if (best <= bound) break;  // none can do better
         }
       }
       if (pick == n) break;
@@ -360,14 +368,14 @@ void hbm_channel::set_hits(pc_state& p, int bank, int hits) {
   update_pre_wanted(p, bank);
 }
 
-void hbm_channel::update_pre_wanted(pc_state& p, int bank) {
+inline void hbm_channel::update_pre_wanted(pc_state& p, int bank) {
   const bank_state& k = p.banks[static_cast<size_t>(bank)];
   const uint64_t bit = uint64_t{1} << (bank % 64);
   uint64_t& w = p.pre_wanted[static_cast<size_t>(bank / 64)];
-  if (k.open_row >= 0 && k.queued > k.hits)
-    w |= bit;
-  else
-    w &= ~bit;
+  w = (k.open_row >= 0 && k.queued > k.hits) ? w | bit : w & ~bit;
+  const uint64_t low = bank < 64 ? bit : 0;  // the masks hold the first 64 banks
+  p.closed_banks = k.open_row < 0 ? p.closed_banks | low : p.closed_banks & ~low;
+  p.hit_banks = k.hits > 0 ? p.hit_banks | low : p.hit_banks & ~low;
 }
 
 // PRE of a bank holding another row than queued bursts want; their ACT
@@ -486,6 +494,8 @@ void hbm_channel::refresh(int64_t due) {
     }
     p.hits = 0;
     std::fill(p.pre_wanted.begin(), p.pre_wanted.end(), 0);
+    p.closed_banks = ~uint64_t{0};
+    p.hit_banks = 0;
   }
   m_next_refresh = due + m_t.tREFI;
   ++m_refreshes;

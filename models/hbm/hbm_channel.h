@@ -89,6 +89,9 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
     // Banks holding a row while bursts for other rows are queued (bit per
     // bank): the only banks the FR-FCFS precharge pass has to look at.
     std::vector<uint64_t> pre_wanted;
+    // Bit per bank (the first 64): closed, and holding queued row hits (the
+    // banks a scheduler scan can pick from).
+    uint64_t closed_banks = ~uint64_t{0}, hit_banks = 0;
   };
   struct plan {
     bool hit;          // row hit: no ACT

@@ -15,18 +15,19 @@
 // address replaced by the local one; flits carry timing only.
 #pragma once
 
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <systemc>
+#include <tlm>
 #include <unordered_map>
 #include <vector>
 
-#include <systemc>
-#include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
-#include <tlm_utils/simple_target_socket.h>
-
+#include "models/common/fifo_buffer.h"
 #include "models/noc/noc_mesh.h"
 #include "platform/base/stats.h"
 
@@ -78,30 +79,60 @@ class noc_initiator_ni : public sc_core::sc_module, public noc_sink, public stat
   sample_stats m_round_trip;  // ns
 };
 
-// Target side: a TLM initiator socket bound to a memory target. Each request
-// packet is served by one of `workers` threads calling b_transport on the
-// target (which may be an AT target behind a simple_target_socket), waiting
-// its annotated delay, then sending the response packet.
+// How the target NI talks to its target.
+//   lt: b_transport, which must not call wait() (an LT target, or an address
+//       router in front of one): requests are served at once in arrival order
+//       and the response leaves after the returned delay.
+//   at: the 4-phase base protocol (an AT target such as the HBM controller):
+//       up to `max_outstanding` requests are in the target or about to enter
+//       it; the others wait in the NI in arrival order. BEGIN_REQ goes out one
+//       delta cycle after the request packet arrived (or after the response
+//       that freed its slot left), the response packet one delta cycle after
+//       BEGIN_RESP (or TLM_COMPLETED) with its annotated delay.
+enum class noc_target_protocol { lt, at };
+
+// Target side: a TLM initiator socket bound to a memory target. No SystemC
+// thread: requests are taken from a method that runs after the other
+// processes of the delta cycle in which they arrived (docs/noc.md, "Network
+// interfaces"), so no coroutine switch happens per transaction.
 class noc_target_ni : public sc_core::sc_module, public noc_sink, public stats_source {
  public:
   tlm_utils::simple_initiator_socket<noc_target_ni> mem_out;
 
-  noc_target_ni(const sc_core::sc_module_name& name, noc_mesh& mesh, noc_endpoint at, int workers = 16);
+  noc_target_ni(const sc_core::sc_module_name& name, noc_mesh& mesh, noc_endpoint at,
+                noc_target_protocol protocol = noc_target_protocol::lt, int max_outstanding = 16);
 
   void packet_delivered(const noc_packet& p, uint64_t cycle) override;
   void report_stats(stats_writer& out) const override;
 
  private:
-  void worker();
-
-  noc_mesh& m_mesh;
-  noc_endpoint m_at;
   struct request {
     noc_transaction* t;
     noc_endpoint reply_to;
+    uint64_t global;  // the initiator's address, restored for the response
   };
-  std::deque<request> m_queue;
-  sc_core::sc_event m_arrived;
+  struct response {
+    request r;
+    sc_core::sc_time delay;
+    uint64_t delta;  // sc_delta_count() when it came: sent in the next delta cycle
+  };
+  void relay_method();  // a delta cycle later: step_method after that cycle's other processes
+  void step_method();
+  void serve_lt(const request& r);
+  void begin_request(const request& r);
+  void send_response(const request& r, const sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase, sc_core::sc_time& delay);
+
+  noc_mesh& m_mesh;
+  noc_endpoint m_at;
+  const noc_target_protocol m_protocol;
+  fifo_buffer<request> m_queue;                  // arrived, not taken
+  int m_idle;                                    // at: free slots of max_outstanding
+  std::vector<request> m_taking, m_next_taking;  // at: BEGIN_REQ in this / the next delta cycle
+  std::vector<response> m_answered;              // at: responses to send in the next delta cycle
+  std::vector<request> m_in_target;  // at: by payload, BEGIN_REQ sent, response pending (small: linear search)
+  tlm::tlm_generic_payload* m_req_open = nullptr;  // at: BEGIN_REQ sent, END_REQ pending
+  sc_core::sc_event m_delta, m_step;
   uint64_t m_served = 0;
 };
 

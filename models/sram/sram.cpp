@@ -16,9 +16,8 @@ sram::sram(sc_core::sc_module_name name, const sram_config& cfg, double clock_gh
       m_at(cfg.mode == "at"),
       m_period(1.0 / clock_ghz, sc_core::SC_NS),
       m_capacity(cfg.capacity_bytes()),
-      m_bank_free(static_cast<size_t>(cfg.banks), SC_ZERO_TIME),
+      m_bank_free(static_cast<size_t>(cfg.banks), 0),
       m_bank_bytes(static_cast<size_t>(cfg.banks), 0),
-      m_resp_peq("resp_peq"),
       m_trace(trace) {
   port_in.register_b_transport(this, &sram::b_transport);
   port_in.register_nb_transport_fw(this, &sram::nb_transport_fw);
@@ -35,34 +34,46 @@ sram::sram(sc_core::sc_module_name name, const sram_config& cfg, double clock_gh
 }
 
 sc_time sram::reserve_banks(uint64_t addr, uint64_t len, const sc_time& arrival) {
-  // Bytes per bank: a partial head chunk, whole interleave chunks dealt
-  // round-robin from the next bank, a partial tail chunk.
+  // In SystemC time units: m_period * n rounds period * n to a whole unit,
+  // which the integer product is already (exact below 2^53 units).
+  const uint64_t t = arrival.value(), period = m_period.value();
+  const uint64_t bpc = static_cast<uint64_t>(m_cfg.bank_bytes_per_cycle);
+  uint64_t done = t, conflict = 0;
+  // A bank moves all the bytes of the access that fall in it back to back.
+  auto occupy = [&](uint64_t bank, uint64_t bytes) {
+    const uint64_t start = std::max(t, m_bank_free[bank]);
+    conflict += start - t;
+    m_bank_free[bank] = start + period * ((bytes + bpc - 1) / bpc);
+    done = std::max(done, m_bank_free[bank]);
+  };
   const uint64_t il = static_cast<uint64_t>(m_cfg.bank_interleave_bytes);
   const uint64_t banks = m_bank_bytes.size();
-  std::fill(m_bank_bytes.begin(), m_bank_bytes.end(), 0);
   uint64_t chunk = addr / il;
-  const uint64_t head = std::min(len, il - addr % il);
-  m_bank_bytes[chunk % banks] += head;
-  len -= head;
-  ++chunk;
-  const uint64_t whole = len / il;
-  for (uint64_t b = 0; b < banks; ++b) {
-    const uint64_t k = (b + banks - chunk % banks) % banks;  // b is the k-th bank from `chunk`
-    m_bank_bytes[b] += (whole / banks + (k < whole % banks ? 1 : 0)) * il;
+  const uint64_t last = (addr + len - 1) / il;
+  if (last - chunk < banks) {
+    // At most one interleave chunk per bank (the usual burst): chunk by chunk.
+    for (uint64_t end = addr + len; chunk <= last; ++chunk)
+      occupy(chunk % banks, std::min(end, (chunk + 1) * il) - std::max(addr, chunk * il));
+  } else {
+    // Bytes per bank: a partial head chunk, whole interleave chunks dealt
+    // round-robin from the next bank, a partial tail chunk.
+    std::fill(m_bank_bytes.begin(), m_bank_bytes.end(), 0);
+    const uint64_t head = std::min(len, il - addr % il);
+    m_bank_bytes[chunk % banks] += head;
+    len -= head;
+    ++chunk;
+    const uint64_t whole = len / il;
+    for (uint64_t b = 0; b < banks; ++b) {
+      const uint64_t k = (b + banks - chunk % banks) % banks;  // b is the k-th bank from `chunk`
+      m_bank_bytes[b] += (whole / banks + (k < whole % banks ? 1 : 0)) * il;
+    }
+    chunk += whole;
+    if (len % il) m_bank_bytes[chunk % banks] += len % il;
+    for (uint64_t b = 0; b < banks; ++b)
+      if (m_bank_bytes[b]) occupy(b, m_bank_bytes[b]);
   }
-  chunk += whole;
-  if (len % il) m_bank_bytes[chunk % banks] += len % il;
-
-  sc_time done = arrival;
-  const uint64_t bpc = static_cast<uint64_t>(m_cfg.bank_bytes_per_cycle);
-  for (uint64_t b = 0; b < banks; ++b) {
-    if (!m_bank_bytes[b]) continue;
-    const sc_time start = std::max(arrival, m_bank_free[b]);
-    m_conflict += start - arrival;
-    m_bank_free[b] = start + m_period * static_cast<double>((m_bank_bytes[b] + bpc - 1) / bpc);
-    done = std::max(done, m_bank_free[b]);
-  }
-  return done;
+  m_conflict += sc_time::from_value(conflict);
+  return sc_time::from_value(done);
 }
 
 sc_time sram::access(tlm::tlm_generic_payload& trans, const sc_time& arrival) {

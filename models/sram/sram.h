@@ -18,16 +18,16 @@
 // mode real bytes live in a backing_store; otherwise data is not touched.
 #pragma once
 
-#include <tlm_utils/peq_with_get.h>
 #include <tlm_utils/simple_target_socket.h>
 
 #include <cstdint>
-#include <deque>
 #include <systemc>
 #include <tlm>
 #include <vector>
 
 #include "models/common/backing_store.h"
+#include "models/common/fifo_buffer.h"
+#include "models/common/payload_event_queue.h"
 #include "platform/base/stats.h"
 #include "platform/base/trace.h"
 #include "platform/config/hw_config.h"
@@ -70,11 +70,11 @@ class sram : public sc_core::sc_module, public stats_source {
   backing_store m_store;
 
   // at mode: time at which each bank has moved all bytes queued on it.
-  std::vector<sc_core::sc_time> m_bank_free;
+  std::vector<uint64_t> m_bank_free;   // SystemC time units
   std::vector<uint64_t> m_bank_bytes;  // scratch: bytes of the current access per bank
 
-  tlm_utils::peq_with_get<tlm::tlm_generic_payload> m_resp_peq;
-  std::deque<tlm::tlm_generic_payload*> m_ready;    // responses due, waiting for the response channel
+  payload_event_queue<tlm::tlm_generic_payload> m_resp_peq;
+  fifo_buffer<tlm::tlm_generic_payload*> m_ready;   // responses due, waiting for the response channel
   tlm::tlm_generic_payload* m_resp_open = nullptr;  // BEGIN_RESP sent, END_RESP pending
   sc_core::sc_event m_resp_free;
 
