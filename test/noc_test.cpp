@@ -269,44 +269,6 @@ TEST_CASE("every flit is delivered exactly once under every pattern past saturat
   }
 }
 
-TEST_CASE("the router kernel gives identical results with any number of threads", "[noc]") {
-  // 6x5 = 30 routers: bands of 30, 15 and 7/8 routers, traffic past
-  // saturation (contention, back-pressure, stalls in every router).
-  const std::vector<int> threads = {1, 2, 4};
-  std::vector<std::unique_ptr<noc_mesh>> meshes;
-  std::vector<std::unique_ptr<noc_synthetic_traffic>> gens;
-  for (int t : threads) {
-    noc_config c = test_noc();
-    c.threads = t;
-    meshes.push_back(std::make_unique<noc_mesh>(("m_threads_" + std::to_string(t)).c_str(), c, 6, 5));
-    noc_synthetic_config s;
-    s.rate = 0.9;
-    s.packet_flits = 4;
-    s.warmup_cycles = 200;
-    s.measure_cycles = 600;
-    s.stop_when_done = false;
-    gens.push_back(std::make_unique<noc_synthetic_traffic>(*meshes.back(), s));
-  }
-  sc_core::sc_start();
-  const noc_mesh& one = *meshes[0];
-  CHECK(gens[0]->accepted_rate() < 0.9 * gens[0]->offered_rate());  // saturated
-  for (size_t i = 1; i < meshes.size(); ++i) {
-    INFO(threads[i] << " threads");
-    noc_mesh& m = *meshes[i];
-    CHECK(m.cycles() == one.cycles());
-    CHECK(m.flits_accepted() == one.flits_accepted());
-    CHECK(gens[i]->latency().mean() == gens[0]->latency().mean());
-    CHECK(gens[i]->latency().percentile(99) == gens[0]->latency().percentile(99));
-    for (int y = 0; y < 5; ++y)
-      for (int x = 0; x < 6; ++x) {
-        noc_router& r = m.router(x, y);
-        noc_router& r1 = meshes[0]->router(x, y);
-        CHECK(r.stall_cycles() == r1.stall_cycles());
-        for (int port = 0; port < r.ports(); ++port) CHECK(r.link_flits(port) == r1.link_flits(port));
-      }
-  }
-}
-
 TEST_CASE("the watchdog stops a wedged mesh with a report of the blocked routers", "[noc]") {
   noc_config cfg = test_noc();
   cfg.watchdog_ns = 500;

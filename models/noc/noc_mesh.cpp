@@ -1,6 +1,5 @@
 #include "models/noc/noc_mesh.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -29,21 +28,11 @@ noc_mesh::noc_mesh(const sc_core::sc_module_name& name, const noc_config& cfg, i
     const int node = a.y * width + a.x;
     m_extra.push_back({node, locals[static_cast<size_t>(node)]++});
   }
-  // Bands of consecutive routers (noc.threads), as even as the count allows.
-  const size_t routers = static_cast<size_t>(width * height);
-  const size_t bands = std::min(static_cast<size_t>(cfg.threads), routers);
-  for (size_t b = 0; b <= bands; ++b) m_band_first.push_back(b * routers / bands);
-  m_band_moved.assign(bands, 0);
-  m_posts.resize(bands);
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x) {
       noc_router_params p;
       p.x = x;
       p.y = y;
-      p.band = static_cast<int>(std::upper_bound(m_band_first.begin(), m_band_first.end(),
-                                                 static_cast<size_t>(y * width + x)) -
-                                m_band_first.begin()) -
-               1;
       p.local_ports = locals[static_cast<size_t>(y * width + x)];
       p.vcs = cfg.vcs;
       p.buffer_flits = cfg.buffer_flits;
@@ -57,23 +46,13 @@ noc_mesh::noc_mesh(const sc_core::sc_module_name& name, const noc_config& cfg, i
     }
   // Wheel slots, bounded as said in noc_mesh.h: per cycle at most link_flits
   // flits leave each of the 4 mesh outputs and each local port of a router,
-  // and as many credits leave each mesh input port; a band's lists are sized
-  // for its routers.
+  // and as many credits leave each mesh input port.
+  const size_t routers = static_cast<size_t>(width * height), local_ports = m_sinks[0].size();
   const size_t lf = static_cast<size_t>(cfg.link_flits_per_cycle);
   for (auto& slot : m_wheel) {
-    slot.from.resize(bands);
-    for (size_t b = 0; b < bands; ++b) {
-      size_t local_ports = 0;
-      for (size_t r = m_band_first[b]; r < m_band_first[b + 1]; ++r)
-        local_ports += static_cast<size_t>(m_routers[r]->ports() - mesh_directions);
-      const size_t band_routers = m_band_first[b + 1] - m_band_first[b];
-      outbox& box = slot.from[b];
-      for (size_t to = 0; to < bands; ++to) {
-        box.flits.emplace_back(lf * (mesh_directions * band_routers + local_ports));
-        box.credits.emplace_back(lf * mesh_directions * band_routers);
-      }
-      box.ejections = noc_list<noc_flit>(lf * local_ports);
-    }
+    slot.flits = noc_list<flit_event>(lf * (mesh_directions * routers + local_ports));
+    slot.ejections = noc_list<noc_flit>(lf * local_ports);
+    slot.credits = noc_list<credit_event>(lf * mesh_directions * routers);
   }
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x) {
@@ -86,7 +65,6 @@ noc_mesh::noc_mesh(const sc_core::sc_module_name& name, const noc_config& cfg, i
         router(x, y + 1).connect(dir_north, router(x, y));
       }
     }
-  if (bands > 1) m_bands = std::make_unique<fork_join>(static_cast<int>(bands), [this](int b) { advance_band(b); });
   SC_METHOD(tick);
   sensitive << m_wake;
   dont_initialize();
@@ -236,38 +214,23 @@ void noc_mesh::tick() {
     else if (!m_deliveries.empty()) wake_at(m_deliveries.top().first);
     return;
   }
-  // Deliveries first (a sink may send(): that only queues packets), then per
-  // band the link arrivals and the routers' injection and allocation. Routers
-  // reach each other only through the wheel, at c + 1 or later, and a band
-  // changes only its own routers, so the result depends neither on the
-  // routers' order nor on the number of bands.
+  // Link arrivals first, then injection and allocation router by router
+  // (these reach other routers only through the wheel, at c + 1 or later): the
+  // result does not depend on the routers' order.
   const uint64_t n = m_wheel.size();
-  m_now_slot = &m_wheel[c % n];
-  wheel_slot& link = m_wheel[(c + 1 + static_cast<uint64_t>(m_cfg.link_cycles)) % n];
-  wheel_slot& buffer = m_wheel[(c + static_cast<uint64_t>(m_cfg.link_cycles + m_cfg.router_cycles)) % n];
-  wheel_slot& injection = m_wheel[(c + static_cast<uint64_t>(m_cfg.router_cycles) - 1) % n];
-  for (size_t b = 0; b < m_posts.size(); ++b) {
-    noc_band_posts& p = m_posts[b];
-    p.flits = buffer.from[b].flits.data();
-    p.injection = &injection.from[b].flits[b];
-    p.credits = link.from[b].credits.data();
-    p.ejections = &link.from[b].ejections;
-    p.arrivals = &link.from[b].arrivals;
-  }
-  int moved = 0;
-  for (outbox& box : m_now_slot->from) {
-    moved += box.arrivals + static_cast<int>(box.ejections.size());
-    box.arrivals = 0;
-    for (const noc_flit& f : box.ejections) flit_delivered(f, c);
-    box.ejections.clear();
-  }
-  // Router traces are written as the routers go: one band at a time then.
-  if (m_bands && !m_tracing) {
-    m_bands->run();
-    for (int m : m_band_moved) moved += m;
-  } else {
-    for (size_t b = 0; b + 1 < m_band_first.size(); ++b) moved += advance_band(static_cast<int>(b));
-  }
+  wheel_slot& now = m_wheel[c % n];
+  m_link_slot = &m_wheel[(c + 1 + static_cast<uint64_t>(m_cfg.link_cycles)) % n];
+  m_buffer_slot = &m_wheel[(c + static_cast<uint64_t>(m_cfg.link_cycles + m_cfg.router_cycles)) % n];
+  m_injection_slot = &m_wheel[(c + static_cast<uint64_t>(m_cfg.router_cycles) - 1) % n];
+  for (const credit_event& e : now.credits) e.router->receive_credit(e.output_vc);
+  now.credits.clear();
+  for (const flit_event& e : now.flits) e.router->receive_flit(e.input_vc, e.flit);
+  now.flits.clear();
+  int moved = now.arrivals + static_cast<int>(now.ejections.size());
+  now.arrivals = 0;
+  for (const noc_flit& f : now.ejections) flit_delivered(f, c);
+  now.ejections.clear();
+  moved += noc_router::advance(m_routers);
   if (moved) {
     m_last_move = c;
   } else if (m_in_flight && c - m_last_move >= m_watchdog_cycles) {
@@ -278,27 +241,9 @@ void noc_mesh::tick() {
   if (m_in_flight || (m_traffic && m_traffic_on) || credits_in_flight()) wake_at(c + 1);
 }
 
-int noc_mesh::advance_band(int band) {
-  const size_t b = static_cast<size_t>(band);
-  for (outbox& box : m_now_slot->from) {
-    noc_list<noc_credit_event>& credits = box.credits[b];
-    for (const noc_credit_event& e : credits) e.router->receive_credit(e.output_vc);
-    credits.clear();
-  }
-  for (outbox& box : m_now_slot->from) {
-    noc_list<noc_flit_event>& flits = box.flits[b];
-    for (const noc_flit_event& e : flits) e.router->receive_flit(e.input_vc, e.flit);
-    flits.clear();
-  }
-  const auto* routers = m_routers.data();
-  return m_band_moved[b] = noc_router::advance(routers + m_band_first[b], routers + m_band_first[b + 1]);
-}
-
 bool noc_mesh::credits_in_flight() const {
   for (const auto& slot : m_wheel)
-    for (const outbox& box : slot.from)
-      for (const auto& credits : box.credits)
-        if (!credits.empty()) return true;
+    if (!slot.credits.empty()) return true;
   return false;
 }
 
@@ -309,9 +254,8 @@ std::pair<size_t, uint32_t> noc_mesh::pipelined(const noc_router& to, int in) co
   uint32_t first = 0;
   const uint64_t n = m_wheel.size();
   for (uint64_t t = m_cycle + 1; t < m_cycle + static_cast<uint64_t>(m_cfg.router_cycles); ++t)
-    for (const outbox& box : m_wheel[t % n].from)
-      for (const noc_flit_event& e : box.flits[static_cast<size_t>(to.band())])
-        if (e.router == &to && e.input_vc == in && count++ == 0) first = e.flit.packet;
+    for (const flit_event& e : m_wheel[t % n].flits)
+      if (e.router == &to && e.input_vc == in && count++ == 0) first = e.flit.packet;
   return {count, first};
 }
 

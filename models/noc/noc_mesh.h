@@ -26,7 +26,6 @@
 #include "models/noc/noc_packet.h"
 #include "models/noc/noc_router.h"
 #include "models/noc/routing/routing_policy.h"
-#include "platform/base/fork_join.h"
 #include "platform/base/stats.h"
 #include "platform/config/hw_config.h"
 
@@ -113,32 +112,42 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   // buffer router_cycles - 1 cycles after arriving (its router pipeline), an
   // injected flit router_cycles - 1 cycles after the source writes it.
   const noc_packet& packet(uint32_t id) const { return m_packets[id]; }
-  // Where the routers of a band post in the current cycle (noc_router.h).
-  const noc_band_posts& posts(int band) const { return m_posts[static_cast<size_t>(band)]; }
+  void post_flit(noc_router& to, int input_vc, const noc_flit& f) {
+    m_buffer_slot->flits.push({&to, input_vc, f});
+    ++m_link_slot->arrivals;
+  }
+  void post_injection(noc_router& to, int input_vc, const noc_flit& f) {
+    m_injection_slot->flits.push({&to, input_vc, f});
+  }
+  void post_ejection(const noc_flit& f) { m_link_slot->ejections.push(f); }
+  void post_credit(noc_router& to, int output_vc) { m_link_slot->credits.push({&to, output_vc}); }
   // Flits that have reached input VC `in` of `to` but are still in its router
   // pipeline (not yet buffered), and the packet of the oldest (diagnostics).
   std::pair<size_t, uint32_t> pipelined(const noc_router& to, int in) const;
 
  private:
+  struct flit_event {
+    noc_router* router;
+    int32_t input_vc;
+    noc_flit flit;
+  };
+  struct credit_event {
+    noc_router* router;
+    int32_t output_vc;
+  };
   // A slot receives what one cycle sends over links (at most link_flits per
   // output and per input port) and what one cycle injects (at most
-  // link_flits per local port), in one outbox per band of sending routers
-  // with a list per receiving band, so bands never write the same memory:
-  // the lists are sized for that at elaboration.
-  struct alignas(64) outbox {
-    std::vector<noc_list<noc_flit_event>> flits;      // per receiving band: entering input buffers
-    std::vector<noc_list<noc_credit_event>> credits;  // per receiving band: arriving at the upstream router
-    noc_list<noc_flit> ejections;                 // arriving at their destination port
-    int arrivals = 0;                             // flits arriving over mesh links (the watchdog counts them)
-  };
+  // link_flits per local port): the lists are sized for that at elaboration.
   struct wheel_slot {
-    std::vector<outbox> from;  // per sending band
+    noc_list<flit_event> flits;         // entering input buffers
+    noc_list<noc_flit> ejections;       // arriving at their destination port
+    noc_list<credit_event> credits;     // arriving at the upstream router
+    int arrivals = 0;                   // flits arriving over mesh links (the watchdog counts them)
   };
   bool credits_in_flight() const;
   void flit_delivered(const noc_flit& f, uint64_t cycle);
   void start_of_simulation() override;
   void tick();
-  int advance_band(int band);  // the band's link arrivals, then its routers
   void finish(uint32_t id, uint64_t cycle);
   void fail(uint64_t cycle);
   uint64_t cycle_at_or_after(const sc_core::sc_time& t) const;
@@ -153,11 +162,6 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   uint64_t m_watchdog_cycles;
   std::unique_ptr<routing_policy> m_routing;
   std::vector<std::unique_ptr<noc_router>> m_routers;
-  // noc.threads: the routers in bands of consecutive nodes (band b starts at
-  // m_band_first[b]), advanced in parallel when there are several.
-  std::vector<size_t> m_band_first;
-  std::vector<int> m_band_moved;
-  std::unique_ptr<fork_join> m_bands;
   std::vector<noc_endpoint> m_extra;
   std::vector<int> m_port_base;       // per node: index of its local port 0 in m_sinks
   std::vector<noc_sink*> m_sinks[3];  // per noc_class, per local port
@@ -168,8 +172,7 @@ class noc_mesh : public sc_core::sc_module, public stats_source {
   // Events by cycle modulo link_cycles + router_cycles + 1; the slots that
   // the current cycle posts to.
   std::vector<wheel_slot> m_wheel;
-  wheel_slot* m_now_slot = nullptr;
-  std::vector<noc_band_posts> m_posts;  // per band
+  wheel_slot *m_link_slot = nullptr, *m_buffer_slot = nullptr, *m_injection_slot = nullptr;
 
   std::vector<noc_packet> m_packets;
   std::vector<uint32_t> m_free_packets;

@@ -9,7 +9,7 @@ namespace npuvp {
 
 noc_router::noc_router(const sc_core::sc_module_name& name, noc_mesh& mesh, const routing_policy& routing,
                        const noc_router_params& p)
-    : sc_module(name), m_mesh(mesh), m_posts(&mesh.posts(p.band)), m_p(p) {
+    : sc_module(name), m_mesh(mesh), m_p(p) {
   const int ports = mesh_directions + p.local_ports;
   if (ports > 32 || static_cast<size_t>(ports) * p.vcs > bit_set::capacity)
     throw error(std::string(this->name()) + ": " + std::to_string(ports) + " ports x " + std::to_string(p.vcs) +
@@ -61,14 +61,12 @@ std::string noc_router::port_name(int port) {
 
 void noc_router::connect(int dir, noc_router& next) {
   m_out[dir].next = &next;
-  m_out[dir].next_band = static_cast<int8_t>(next.band());
   const int in_port = dir ^ 2;  // north<->south, east<->west
   m_out[dir].next_in = in_port * m_p.vcs;
   for (int v = 0; v < m_p.vcs; ++v) {
     input_vc& ivc = next.m_in[static_cast<size_t>(in_port * m_p.vcs + v)];
     ivc.up = this;
-    ivc.up_band = static_cast<int8_t>(band());
-    ivc.up_credit = static_cast<int16_t>(dir * m_p.vcs + v);
+    ivc.up_credit = dir * m_p.vcs + v;
   }
 }
 
@@ -96,7 +94,7 @@ inline int noc_router::inject_() {
       const noc_flit f{s.packet, s.seq == 0, s.seq + 1 == s.flits};
       // The router pipeline starts at the buffer write (docs/noc.md).
       if (m_p.router_cycles == 1) push_input(in, f);
-      else m_posts->injection->push({this, in, f});
+      else m_mesh.post_injection(*this, in, f);
       ++m_injected;
       ++moved;
       if (++s.seq == s.flits) {
@@ -195,18 +193,16 @@ inline void noc_router::traverse(int in_port, output& out) {
   if (f.tail && !empty) m_need_vc.set(static_cast<size_t>(in));  // the next packet's head
   // The flit and the freed slot's credit cross their links (Dally & Towles
   // 13.3) and arrive link_cycles + 1 cycles later.
-  const noc_band_posts& posts = *m_posts;
   if (ivc.up)
-    posts.credits[ivc.up_band].push({ivc.up, ivc.up_credit});
+    m_mesh.post_credit(*ivc.up, ivc.up_credit);
   else
     --m_local_occupancy[static_cast<size_t>(in - mesh_directions * m_p.vcs)];
   const int out_vc = ivc.credit;
   if (out.local) {
-    posts.ejections->push(f);
+    m_mesh.post_ejection(f);
   } else {
     if (--m_credits[static_cast<size_t>(out_vc)] == 0) set_credit_bit(ivc, false);
-    posts.flits[out.next_band].push({out.next, out.next_in + ivc.out_vc, f});
-    ++*posts.arrivals;
+    m_mesh.post_flit(*out.next, out.next_in + ivc.out_vc, f);
   }
   ++out.flits;
   if (f.tail) {
@@ -292,10 +288,10 @@ inline int noc_router::allocate_() {
   return moved;
 }
 
-int noc_router::advance(const std::unique_ptr<noc_router>* first, const std::unique_ptr<noc_router>* last) {
+int noc_router::advance(const std::vector<std::unique_ptr<noc_router>>& routers) {
   int moved = 0;
-  for (; first != last; ++first) {
-    noc_router& r = **first;
+  for (const auto& p : routers) {
+    noc_router& r = *p;
     if (r.m_queued) moved += r.inject_();
     if (r.m_buffered) moved += r.allocate_();
   }

@@ -22,32 +22,9 @@
 namespace npuvp {
 
 class noc_mesh;
-class noc_router;
-
-// What a router posts for later cycles on the mesh's time wheel.
-struct noc_flit_event {
-  noc_router* router;
-  int32_t input_vc;
-  noc_flit flit;
-};
-struct noc_credit_event {
-  noc_router* router;
-  int32_t output_vc;
-};
-// Where the routers of one band (noc.threads) post in the current cycle:
-// lists indexed by the receiving router's band, so that bands never write the
-// same memory. The mesh's tick() points them at the wheel's slots.
-struct noc_band_posts {
-  noc_list<noc_flit_event>* flits = nullptr;      // sent over a link: enter the input buffer at c + link + router cycles
-  noc_list<noc_flit_event>* injection = nullptr;  // the band's own list: enter at c + router_cycles - 1
-  noc_list<noc_credit_event>* credits = nullptr;  // arrive upstream at c + 1 + link_cycles
-  noc_list<noc_flit>* ejections = nullptr;        // delivered at c + 1 + link_cycles
-  int* arrivals = nullptr;                        // flits arriving over links then (the watchdog counts them)
-};
 
 struct noc_router_params {
   int x = 0, y = 0;
-  int band = 0;  // band of routers advanced together (noc.threads)
   int local_ports = 1;
   int vcs = 2;
   int buffer_flits = 8;
@@ -64,7 +41,6 @@ class noc_router : public sc_core::sc_module, public stats_source {
   int ports() const { return static_cast<int>(m_out.size()); }
   int x() const { return m_p.x; }
   int y() const { return m_p.y; }
-  int band() const { return m_p.band; }
   static std::string port_name(int port);
 
   // Wiring, at elaboration: output `dir` feeds input `dir ^ 2` of `next`.
@@ -72,14 +48,13 @@ class noc_router : public sc_core::sc_module, public stats_source {
   // Test hook: a blocked local output never accepts a flit (wedges the mesh).
   void block_ejection(int local_port, bool blocked);
 
-  // The kernel's router phase for the current cycle, for the routers
-  // [first, last) (a band): router by router, injection (source queues ->
-  // input buffers), then VC and switch allocation and traversal, skipping idle
-  // routers; returns the flits moved. One loop in noc_router.cpp, so the
-  // allocator is inlined into it instead of being called per busy router.
-  // Link arrivals come from the mesh's time wheel through receive_flit /
-  // receive_credit.
-  static int advance(const std::unique_ptr<noc_router>* first, const std::unique_ptr<noc_router>* last);
+  // The kernel's router phase for the current cycle: router by router,
+  // injection (source queues -> input buffers), then VC and switch allocation
+  // and traversal, skipping idle routers; returns the flits moved. One loop
+  // in noc_router.cpp, so the allocator is inlined into it instead of being
+  // called per busy router. Link arrivals come from the mesh's time wheel
+  // through receive_flit / receive_credit.
+  static int advance(const std::vector<std::unique_ptr<noc_router>>& routers);
   // A flit enters input VC `in` once the router pipeline (route computation,
   // VC and switch allocation, crossbar: router_cycles - 1 cycles after it
   // arrived) has elapsed, so every buffered flit is ready to leave; the mesh's
@@ -123,7 +98,6 @@ class noc_router : public sc_core::sc_module, public stats_source {
   struct output {
     noc_router* next = nullptr;  // null for a local (ejection) port or a mesh edge
     int next_in = -1;            // first input VC at `next` (its input port x vcs)
-    int8_t next_band = 0;        // band of `next`
     bool local = false;
     bool blocked = false;
     // Round-robin pointers: switch allocation as the mask of input ports at or
@@ -141,8 +115,7 @@ class noc_router : public sc_core::sc_module, public stats_source {
     int8_t out_port = -1, out_vc = -1;  // route of the packet at the front
     uint8_t port = 0, vc = 0;
     int credit = -1;           // out_port * vcs + out_vc (index of its credit count)
-    int16_t up_credit = -1;    // index of the freed slots' credit count at `up` (< 4 x 25)
-    int8_t up_band = 0;        // band of `up`
+    int up_credit = -1;        // index of the freed slots' credit count at `up`
     noc_router* up = nullptr;  // who gets the freed slots' credits (null: local port)
   };
   static_assert(sizeof(input_vc) == 64, "input_vc fills one cache line");
@@ -228,7 +201,6 @@ class noc_router : public sc_core::sc_module, public stats_source {
   bool grant_vc(int i, int o);
 
   noc_mesh& m_mesh;
-  const noc_band_posts* m_posts;  // where this router's band posts (the mesh's, stable)
   std::vector<int8_t> m_route;  // per destination node: the routing policy's direction (-1: local)
   noc_router_params m_p;
   std::vector<output> m_out;

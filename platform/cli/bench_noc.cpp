@@ -105,7 +105,7 @@ int bench_noc(const std::vector<std::string>& args) {
   po::options_description desc("bench noc options");
   std::string mesh_text, pattern = "uniform", hw_file, routing, csv, stats_file;
   double rate = 0;
-  int packet_flits = 0, vcs = 0, buffer_flits = 0, router_cycles = 0, link_cycles = 0, threads = 0;
+  int packet_flits = 0, vcs = 0, buffer_flits = 0, router_cycles = 0, link_cycles = 0;
   uint64_t warmup = 1000, measure = 3000, seed = 0;
   desc.add_options()("mesh", po::value(&mesh_text), "mesh size WxH (default: from the hardware file)")(
       "pattern", po::value(&pattern)->default_value(pattern),
@@ -119,9 +119,6 @@ int bench_noc(const std::vector<std::string>& args) {
       "router-cycles", po::value(&router_cycles), "router pipeline latency (overrides noc.router_cycles)")(
       "link-cycles", po::value(&link_cycles), "link latency (overrides noc.link_cycles)")(
       "routing", po::value(&routing), "xy | yx (overrides noc.routing)")(
-      "threads", po::value(&threads),
-      "host threads of the router kernel (overrides noc.threads; identical results, more flits per wall-clock "
-      "second on a busy mesh; the sweep's points run one thread each, two at a time)")(
       "warmup-cycles", po::value(&warmup)->default_value(warmup), "cycles before the measurement window")(
       "measure-cycles", po::value(&measure)->default_value(measure),
       "measurement window: packets created in it are measured, then drained")(
@@ -154,7 +151,6 @@ int bench_noc(const std::vector<std::string>& args) {
   if (vm.count("link-cycles")) s.hw.noc.link_cycles = link_cycles;
   if (vm.count("routing")) s.hw.noc.routing = routing;
   if (vm.count("packet-flits")) s.hw.noc.packet_flits = packet_flits;
-  if (vm.count("threads")) s.hw.noc.threads = threads;
   // Re-validate the overridden sections through the same tables as the YAML.
   s.hw.noc = config::read<noc_config>(config::parse_yaml(config::to_json(s.hw.noc).dump(), "command line"),
                                       "command line", "noc");
@@ -173,8 +169,8 @@ int bench_noc(const std::vector<std::string>& args) {
   head << "NoC benchmark: " << w << "x" << h << " mesh, " << pattern << " traffic, " << s.traffic.packet_flits
        << "-flit packets, " << s.hw.noc.vcs << " VCs x " << s.hw.noc.buffer_flits << " flits, router "
        << s.hw.noc.router_cycles << " + link " << s.hw.noc.link_cycles << " cycles, " << s.hw.noc.routing
-       << " routing, mode " << s.hw.noc.mode << (s.hw.noc.mode == "lt" ? " (ignores contention)" : "") << ", "
-       << s.hw.noc.threads << " kernel thread" << (s.hw.noc.threads > 1 ? "s" : "") << ", seed " << s.traffic.seed << ", warmup " << warmup << " + measure " << measure << " cycles\n";
+       << " routing, mode " << s.hw.noc.mode << (s.hw.noc.mode == "lt" ? " (ignores contention)" : "")
+       << ", seed " << s.traffic.seed << ", warmup " << warmup << " + measure " << measure << " cycles\n";
 
   if (!sweep) {
     s.traffic.rate = rate;
@@ -212,7 +208,6 @@ int bench_noc(const std::vector<std::string>& args) {
     for (int k = 0; k < 2 && step * (i + k) <= max_rate + 1e-9; ++k) {
       bench_setup point = s;
       point.traffic.rate = step * (i + k);
-      point.hw.noc.threads = 1;  // two points at a time
       jobs.push_back([point] { return run_point(point, ""); });
     }
     for (auto& p : run_isolated(jobs, 2)) {

@@ -117,7 +117,6 @@ struct noc_config {
   int packet_flits = 8;
   std::string routing = "xy";
   double watchdog_ns = 1e6;
-  int threads = 1;
   template <class V>
   void visit(V& v) {
     v.choice("mode", mode, {"at", "lt"},
@@ -139,11 +138,6 @@ struct noc_config {
     v.choice("routing", routing, {"xy", "yx"}, "dimension-order routing policy");
     v.field("watchdog_ns", watchdog_ns, "ns",
             "stop with a report when no flit moves this long while packets are in flight", 1.0, 1e12);
-    v.field("threads", threads, "threads",
-            "host threads of the flit-level router kernel (mode at): the mesh is cut into this many bands of "
-            "consecutive routers advanced in parallel every cycle; results are identical for any value; one "
-            "band at a time while tracing; worth it for busy meshes (npuvp bench noc), not for a mostly idle NoC",
-            1, 64);
   }
 };
 
