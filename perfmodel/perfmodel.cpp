@@ -122,6 +122,13 @@ struct path_builder {
   std::vector<int> slot;
 };
 
+// FNV-1a over 64-bit words.
+uint64_t fnv1a(std::initializer_list<uint64_t> words) {
+  uint64_t h = 1469598103934665603ull;
+  for (uint64_t v : words) h = (h ^ v) * 1099511628211ull;
+  return h;
+}
+
 // What a transfer's resources depend on (plan_copy) and what they are.
 struct route_key {
   int rc, sc, dc, ss, ds;
@@ -133,11 +140,8 @@ struct route_key {
 };
 struct route_key_hash {
   size_t operator()(const route_key& k) const {
-    uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields
-    for (uint64_t v : {uint64_t(k.rc), uint64_t(k.sc), uint64_t(k.dc), uint64_t(k.ss), uint64_t(k.ds), k.src, k.dst,
-                       k.run, k.rows, k.src_stride, k.dst_stride})
-      h = (h ^ v) * 1099511628211ull;
-    return size_t(h);
+    return size_t(fnv1a({uint64_t(k.rc), uint64_t(k.sc), uint64_t(k.dc), uint64_t(k.ss), uint64_t(k.ds), k.src, k.dst,
+                         k.run, k.rows, k.src_stride, k.dst_stride}));
   }
 };
 struct route {
@@ -357,9 +361,7 @@ class model {
   // Identity of an HBM access stream: start address, shape and direction
   // (FNV-1a; 0 is left for transfers without HBM).
   static uint64_t hbm_stream(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, bool reading) {
-    uint64_t h = 1469598103934665603ull;
-    for (uint64_t v : {addr, run, rows, stride, uint64_t(reading)}) h = (h ^ v) * 1099511628211ull;
-    return h | 1;
+    return fnv1a({addr, run, rows, stride, uint64_t(reading)}) | 1;
   }
 
   // One side of a transfer. `reading`: data flows from the location to the DMA's core.
