@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <cmath>
 #include <iostream>
 
@@ -15,6 +14,7 @@
 #include "kernels/transformer_layer.h"
 #include "models/npu_core/core_timing.h"
 #include "perfmodel/calibration.h"
+#include "platform/base/stopwatch.h"
 #include "platform/memory_map.h"
 
 using namespace npuvp;
@@ -650,9 +650,9 @@ TEST_CASE("perfmodel: speed on a large lowered GEMM (figures printed)", "[perfmo
   const auto programs = lowered(hw, "mnk_2d", map, jobs);
   size_t commands = 0;
   for (const auto& p : programs) commands += p.size();
-  const auto t0 = std::chrono::steady_clock::now();
+  const stopwatch clock;
   const perf_result r = evaluate(hw, programs, first_principles_params(hw));
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall = clock.seconds();
   std::cout << "perfmodel speed: 4 x GEMM " << M << "^3 mnk_2d on 8x8 (" << commands << " commands, " << r.events
             << " events): simulated " << r.time_ns / 1e3 << " us in " << wall * 1e3 << " ms wall\n"
             << summary(r);
@@ -682,11 +682,11 @@ TEST_CASE("perfmodel: the calibration suite runs and identifies the parameters",
     s.measured_ns = evaluate(hw, s.programs, truth).time_ns;
     CHECK(s.measured_ns > 0);
   }
-  const auto t0 = std::chrono::steady_clock::now();
+  const stopwatch clock;
   const fit_report rep = fit(hw, suite, start,
                              {"hbm_efficiency_sequential", "hbm_read_latency_ns", "noc_hop_ns", "signal_overhead_ns",
                               "command_overhead_ns", "noc_stream_penalty", "hbm_stream_latency_ns"});
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall = clock.seconds();
   std::cout << "calibration fit: " << suite.size() << " samples, " << rep.evaluations << " suite evaluations, " << wall
             << " s, MAPE " << rep.quality.mape_percent << "%, max " << rep.quality.max_error_percent << "%\n";
   CHECK(rep.params.hbm_efficiency_sequential == Approx(0.5).epsilon(0.02));
@@ -728,9 +728,9 @@ TEST_CASE("perfmodel: a lowered Qwen3-0.6B decoder layer evaluates, with a break
   const auto group = core_ids(make_placement("mesh_block")->place(1, 8, 4, 4)[0], 4);
   lower_transformer_layer(ctx, m, job, group);
   const auto programs = ctx.finish();
-  const auto t0 = std::chrono::steady_clock::now();
+  const stopwatch clock;
   const perf_result r = evaluate(hw, programs, first_principles_params(hw));
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall = clock.seconds();
   const double peak = 2.0 * hw.core.matrix.rows * hw.core.matrix.cols * hw.core.clock_ghz * 16;
   CHECK(r.time_ns >= r.flops / peak);
   CHECK(r.time_ns >= (r.hbm_read_bytes + r.hbm_write_bytes) / (hw.hbm.peak_gbps() * hw.hbm.channels));

@@ -6,11 +6,11 @@
 // (one contiguous region, tile j of core c at (j x cores + c) x tile: a
 // weight matrix streamed tile by tile over all cores).
 #include <algorithm>
-#include <chrono>
 #include <iomanip>
 #include <iostream>
 
 #include "kernels/lowering_context.h"
+#include "platform/base/stopwatch.h"
 #include "platform/chip_run.h"
 #include "platform/cli/command.h"
 #include "platform/config/hw_config.h"
@@ -60,9 +60,9 @@ int bench_dma(const std::vector<std::string>& args) {
   const auto programs = ctx.finish();
   chip_run_options options;
   options.stats_path = stats_path;
-  const auto t0 = std::chrono::steady_clock::now();
+  const stopwatch clock;
   const stats_writer st = run_chip(hw, programs, options);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall = clock.seconds();
 
   const double ns = st.value(hw.name, "elapsed_ns");
   double peak = 0;

@@ -1,7 +1,6 @@
 // `npuvp bench hbm`: one HBM channel driven by a synthetic traffic generator;
 // prints bandwidth, latency, row-buffer behaviour and simulator speed. --sweep
 // raises the offered load past saturation, one fresh kernel per point.
-#include <chrono>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -11,6 +10,7 @@
 #include "models/hbm/hbm_channel.h"
 #include "models/hbm/hbm_traffic_gen.h"
 #include "platform/base/file_io.h"
+#include "platform/base/stopwatch.h"
 #include "platform/base/trace.h"
 #include "platform/cli/command.h"
 #include "platform/config/hw_config.h"
@@ -48,9 +48,9 @@ nlohmann::json run_one(const bench_options& o) {
   hbm_traffic_gen traffic("traffic", tc);
   traffic.mem_out.bind(channel.port_in);
 
-  const auto wall0 = std::chrono::steady_clock::now();
+  const stopwatch clock;
   sc_core::sc_start();
-  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  const double wall_s = clock.seconds();
   if (traffic.completed() != o.requests)
     throw simulation_error("npuvp bench hbm: only " + std::to_string(traffic.completed()) + " of " +
                            std::to_string(o.requests) + " requests completed");

@@ -2,7 +2,6 @@
 // latency and throughput at one injection rate, or a latency-load sweep up to
 // saturation, and the simulator's speed in flits per wall-clock second.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <iomanip>
@@ -12,6 +11,7 @@
 #include "models/noc/noc_mesh.h"
 #include "models/noc/noc_synthetic_traffic.h"
 #include "platform/base/file_io.h"
+#include "platform/base/stopwatch.h"
 #include "platform/cli/command.h"
 #include "platform/config/hw_config.h"
 #include "platform/sim/isolated_run.h"
@@ -53,11 +53,11 @@ nlohmann::json run_point(const bench_setup& s, const std::string& stats_file) {
   const double zero_load = pattern_zero_load(mesh, gen, s.traffic.pattern, static_cast<uint32_t>(s.traffic.packet_flits));
   // The traffic generator ends the run with sc_stop(); that is not news.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
-  const auto t0 = std::chrono::steady_clock::now();
+  const stopwatch clock;
   const std::clock_t cpu0 = std::clock();
   sc_core::sc_start();
   const double cpu = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall = clock.seconds();
   mesh.check();
   if (!stats_file.empty()) {
     stats_writer w;

@@ -2,13 +2,13 @@
 // figures printed alongside): (a) a Qwen3-8B batch-1 decode with weights
 // streamed from HBM against weight bytes / HBM peak, (b) a 2048-token prefill
 // on 128x128 arrays against its FLOP bound. docs/run.md.
-#include <chrono>
 #include <iomanip>
 #include <iostream>
 
 #include "kernels/step_lowering.h"
 #include "perfmodel/perfmodel.h"
 #include "platform/base/error.h"
+#include "platform/base/stopwatch.h"
 #include "platform/chip_run.h"
 #include "platform/cli/command.h"
 #include "platform/sim/isolated_run.h"
@@ -89,10 +89,9 @@ int bench_roofline(const std::vector<std::string>& args) {
   std::vector<isolated_job> jobs;
   for (const auto& c : cases)
     jobs.push_back([&c] {
-      const auto t0 = std::chrono::steady_clock::now();
+      const stopwatch clock;
       const stats_writer st = run_chip(c.s.hw, c.step.programs, {});
-      return nlohmann::json{{"ns", st.value(c.s.hw.name, "elapsed_ns")},
-                            {"wall_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+      return nlohmann::json{{"ns", st.value(c.s.hw.name, "elapsed_ns")}, {"wall_s", clock.seconds()}};
     });
   const auto results = run_isolated(jobs, 1);
   const char* what[] = {"(a) decode, weights streamed", "(b) prefill, FLOP bound"};

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -19,6 +18,7 @@
 #include "perfmodel/calibration.h"
 #include "perfmodel/perfmodel.h"
 #include "platform/base/file_io.h"
+#include "platform/base/stopwatch.h"
 #include "platform/chip_run.h"
 #include "platform/cli/command.h"
 #include "platform/config/hw_config.h"
@@ -71,9 +71,9 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
   std::vector<isolated_job> jobs;
   for (const auto& c : cases)
     jobs.push_back([&hw, &c] {
-      const auto t0 = std::chrono::steady_clock::now();
+      const stopwatch clock;
       const stats_writer st = run_chip(hw, c.programs, {});
-      const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double wall = clock.seconds();
       return nlohmann::json{{"elapsed_ns", st.value(hw.name, "elapsed_ns")}, {"wall_s", wall}};
     });
   std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
@@ -84,9 +84,9 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
             << "  model bound\n";
   double sum = 0, worst = 0, tlm_wall = 0, model_wall = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const stopwatch clock;
     const perf::perf_result r = perf::evaluate(hw, cases[i].programs, params);
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double wall = clock.seconds();
     const double t = tlm[i]["elapsed_ns"].get<double>(), w = tlm[i]["wall_s"].get<double>();
     const double err = 100 * (r.time_ns - t) / t;
     sum += std::fabs(err);
@@ -273,9 +273,9 @@ int crosscheck(const std::vector<std::string>& args) {
             for (int e = 0; e < 3; ++e) tlm_ops[o][size_t(e)] += t[o].busy[e].to_seconds() * 1e9;
         }
       };
-      const auto t0 = std::chrono::steady_clock::now();
+      const stopwatch clock;
       const stats_writer st = run_chip(c.hw, c.step.programs, options);
-      const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double wall = clock.seconds();
       return nlohmann::json{{"elapsed_ns", st.value(c.hw.name, "elapsed_ns")}, {"wall_s", wall}, {"ops", tlm_ops}};
     });
   std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
@@ -302,9 +302,9 @@ int crosscheck(const std::vector<std::string>& args) {
     const auto tlm_ops = tlm[i]["ops"].get<std::vector<std::array<double, 3>>>();
     // The perfmodel runs here, in the parent, as `npuvp perf` or a sweep
     // would run it (in the fork it pays copy-on-write faults on the parent's heap).
-    const auto m0 = std::chrono::steady_clock::now();
+    const stopwatch clock;
     const perf::perf_result r = perf::evaluate(c.hw, c.step.programs, params.at(c.hw.name));
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count();
+    const double wall = clock.seconds();
     const double model_ns = r.time_ns;
     const double err = 100 * (model_ns - t) / t;
     const std::string cls = bound_class(r.bounded_by), bnd = perf::bound_name(r.bounded_by);

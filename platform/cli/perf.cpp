@@ -1,10 +1,10 @@
-#include <chrono>
 #include <iostream>
 
 #include "kernels/encoding.h"
 #include "perfmodel/calibration.h"
 #include "perfmodel/perfmodel.h"
 #include "platform/base/file_io.h"
+#include "platform/base/stopwatch.h"
 #include "platform/cli/command.h"
 #include "platform/config/hw_config.h"
 
@@ -41,9 +41,9 @@ int perf(const std::vector<std::string>& args) {
     seen[s.core_id] = true;
     programs[s.core_id] = std::move(s.commands);
   }
-  const auto t0 = std::chrono::steady_clock::now();
+  const stopwatch clock;
   const perf::perf_result r = perf::evaluate(hw, programs, params);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall = clock.seconds();
   std::cout << streams.size() << " streams, " << r.commands << " commands, " << r.events << " events, evaluated in "
             << wall * 1e3 << " ms\n"
             << perf::summary(r);

@@ -4,7 +4,6 @@
 // and a Perfetto trace.json (a track per core engine, router and HBM channel).
 // docs/run.md.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "kernels/step_lowering.h"
+#include "platform/base/stopwatch.h"
 #include "platform/chip_run.h"
 #include "platform/cli/command.h"
 
@@ -37,14 +37,13 @@ struct op_row {
 // It ends when nothing else is pending, so a deadlock is still detected.
 void spawn_progress(chip& npu, sc_core::sc_time step) {
   sc_core::sc_spawn([&npu, step] {
-    auto last = std::chrono::steady_clock::now();
+    stopwatch since_print;
     int with_program = 0;
     for (int c = 0; c < npu.cores(); ++c) with_program += npu.core(c).has_program() ? 1 : 0;
     for (;;) {
       sc_core::wait(step);
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last >= std::chrono::seconds(2)) {
-        last = now;
+      if (since_print.seconds() >= 2) {
+        since_print = stopwatch{};
         int done = 0;
         for (int c = 0; c < npu.cores(); ++c) done += npu.core(c).done() ? 1 : 0;
         std::fprintf(stderr, "\r  simulated %.3f us, %d/%d cores finished   ",
@@ -106,9 +105,9 @@ int run(const std::vector<std::string>& args) {
   if (!mode.empty()) s.hw.noc.mode = s.hw.hbm.mode = s.hw.core.sram.mode = mode;
   if (vm.count("functional")) s.hw.functional = true;
   hw_config& hw = s.hw;
-  const auto wall_start = std::chrono::steady_clock::now();
+  const stopwatch clock;
   const kernels::lowered_step step = kernels::lower_step(s);
-  const double lower_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  const double lower_s = clock.seconds();
 
   int64_t tokens = s.step.decode.batch;
   for (const auto& p : s.step.prefill) tokens += p.tokens;
@@ -178,7 +177,7 @@ int run(const std::vector<std::string>& args) {
     }
   };
   stats_writer st = run_chip(hw, step.programs, options);
-  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  const double wall_s = clock.seconds();
   if (progress) std::fprintf(stderr, "\r%60s\r", "");
 
   const double ns = st.value(hw.name, "elapsed_ns");
