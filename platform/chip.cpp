@@ -111,9 +111,22 @@ sc_time chip::run() {
     if (c->has_program() && !c->done()) blocked += "\n  " + c->blocked_report();
     if (c->done()) m_elapsed = std::max(m_elapsed, c->end_time());
   }
-  if (!blocked.empty())
+  if (!blocked.empty()) {
+    // What the transaction path still holds: a transfer that never completes
+    // shows where its request or response stopped.
+    std::string held;
+    for (const auto& c : m_cores) c->dma().describe_pending(held);
+    for (const auto& r : m_core_ports) r->describe_pending(held);
+    for (const auto& n : m_initiator_nis) n->describe_pending(held);
+    for (const auto& n : m_target_nis) n->describe_pending(held);
+    for (const auto& h : m_hbm) h->describe_pending(held);
+    if (m_noc->packets_in_flight())
+      held += "\n  " + std::string(m_noc->name()) + ": " + std::to_string(m_noc->packets_in_flight()) +
+              " packets in flight";
     throw simulation_error(std::string(name()) + ": deadlock at " + sc_core::sc_time_stamp().to_string() +
-                           ": no core can proceed" + blocked);
+                           ": no core can proceed" + blocked +
+                           (held.empty() ? "" : "\nheld on the transaction path:" + held));
+  }
   return m_elapsed;
 }
 

@@ -253,6 +253,34 @@ TEST_CASE("FR-FCFS serves a younger row hit before an older conflict", "[hbm]") 
   CHECK(b.stat("row_hits") == 1);
 }
 
+// Bank (pc 0, bg 0, ba 0) holds row 0, opened long ago (tRAS has passed); a
+// row hit C and a conflict D arrive together. Scheduling C moves the bank's
+// earliest PRE past now, and nothing else is queued: the PRE for D must still
+// be planned (a lost wake-up left D queued until another request came, here
+// for ever). With FCFS, D becomes the oldest burst after the row hit.
+static void check_conflict_after_last_hit(const char* scheduler) {
+  hbm_config c = tiny_config();
+  c.scheduler = scheduler;
+  c.lookahead = 4;
+  bench b(c, {{0, addr(0, 0, 0, 0, 0), 32, true}, {100, addr(0, 0, 0, 0, 1), 32, true}, {100, addr(0, 0, 0, 1, 0), 32, true}});
+  sc_core::sc_start();
+  for (size_t i = 0; i < 3; ++i) {
+    INFO("request " << i);
+    REQUIRE(b.stub.responses[i] == 1);
+  }
+  // C: READ 100, done 106; D: PRE 101 (tRTP after C's READ), ACT 106, READ 109, done 115.
+  CHECK(b.stub.resp_ns[1] == Approx(100 + 4 + 2));
+  CHECK(b.stub.resp_ns[2] == Approx(101 + 5 + 3 + 4 + 2));
+}
+
+TEST_CASE("FR-FCFS precharges for a conflict left behind the last row hit of its bank", "[hbm]") {
+  check_conflict_after_last_hit("fr_fcfs");
+}
+
+TEST_CASE("FCFS precharges for a conflict that becomes the oldest burst after a row hit", "[hbm]") {
+  check_conflict_after_last_hit("fcfs");
+}
+
 TEST_CASE("FCFS serves the older conflict first", "[hbm]") {
   bench b(tiny_config(), reorder_requests);
   sc_core::sc_start();

@@ -197,6 +197,19 @@ void address_router::send_responses(int initiator) {
   }
 }
 
+void address_router::describe_pending(std::string& out) const {
+  std::string held;
+  for (size_t t = 0; t < m_targets.size(); ++t)
+    if (!m_targets[t].queue.empty() || m_targets[t].open)
+      held += " target " + std::to_string(t) + ": " + std::to_string(m_targets[t].queue.size()) + " queued" +
+              (m_targets[t].open ? " + END_REQ pending" : "") + ";";
+  for (size_t i = 0; i < m_initiators.size(); ++i)
+    if (!m_initiators[i].queue.empty() || m_initiators[i].open)
+      held += " initiator " + std::to_string(i) + ": " + std::to_string(m_initiators[i].queue.size()) +
+              " responses queued" + (m_initiators[i].open ? " + END_RESP pending" : "") + ";";
+  if (!held.empty()) out += "\n  " + std::string(name()) + ":" + held;
+}
+
 void address_router::report_stats(stats_writer& out) const {
   const std::string g = name();
   out.scalar(g, "requests", static_cast<double>(m_requests), "requests", "requests routed (b_transport and AT)");

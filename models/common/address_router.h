@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <systemc>
 #include <tlm>
 #include <vector>
@@ -46,6 +47,9 @@ class address_router : public sc_core::sc_module, public stats_source {
   address_router(sc_core::sc_module_name name, decoder decode, sc_core::sc_time latency);
 
   void report_stats(stats_writer& out) const override;
+  // Requests and responses it holds, one line appended to `out` (nothing when
+  // none): the chip's deadlock report.
+  void describe_pending(std::string& out) const;
 
  private:
   // Carried by a payload between BEGIN_REQ and its BEGIN_RESP. Owned by the

@@ -246,6 +246,15 @@ void dma_engine::finish_burst(tlm::tlm_generic_payload* t, burst& b) {
     m_completions.push_back(c);
 }
 
+void dma_engine::describe_pending(std::string& out) const {
+  if (m_descs.empty()) return;
+  size_t bursts = 0;
+  for (const burst& b : m_bursts_in_flight) bursts += b.trans != nullptr;
+  out += "\n  " + std::string(name()) + ": " + std::to_string(m_descs.size()) + " descriptors not completed, " +
+         std::to_string(bursts) + " bursts in flight, " + std::to_string(m_writes.size()) + " writes to send" +
+         (m_req_open ? ", END_REQ pending" : "");
+}
+
 void dma_engine::report_stats(stats_writer& out) const {
   const std::string g = name();
   out.text(g, "data", m_functional ? "functional: bursts carry real bytes" : "timing only: bytes are not copied",

@@ -23,6 +23,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <string>
 #include <systemc>
 #include <tlm>
 #include <vector>
@@ -73,6 +74,9 @@ class dma_engine : public sc_core::sc_module, public stats_source {
   bool pop_completion(dma_completion& out);
 
   void report_stats(stats_writer& out) const override;
+  // Descriptors and bursts not completed, one line appended to `out` (nothing
+  // when idle): the chip's deadlock report.
+  void describe_pending(std::string& out) const;
   uint64_t bursts() const { return m_bursts; }
 
  private:

@@ -266,12 +266,16 @@ void hbm_channel::schedule() {
     // Row commands first: PRE for a bank that holds another row than queued
     // bursts want, as soon as the bank allows (tRAS, tRTP, tWR) -- unless
     // FR-FCFS still has hits queued for the open row. FCFS only prepares the
-    // oldest burst. Again after every ACT, which may create such banks.
-    int64_t acts_seen = never;
+    // oldest burst. Again after every burst scheduled that may create such a
+    // bank or move its PRE: an ACT, a bank's last queued hit (its READ or WRITE
+    // also moves the earliest PRE), and with FCFS any burst (the next one
+    // becomes the oldest). Without that pass nothing would wake the channel
+    // for the PRE until another request came (test/hbm_test.cpp).
+    bool pre_pass = true;
     while (!p.queue.empty()) {
       while (!p.pending_cas.empty() && p.pending_cas.front() <= now) p.pending_cas.pop_front();
-      if (acts_seen != p.last_act) {
-        acts_seen = p.last_act;
+      if (pre_pass) {
+        pre_pass = false;
         if (m_fr_fcfs) {
           for (size_t w = 0; w < p.pre_wanted.size(); ++w)
             for (uint64_t m = p.pre_wanted[w]; m != 0; m &= m - 1) {
@@ -353,7 +357,11 @@ void hbm_channel::schedule() {
         }
       }
       if (pick == n) break;
+      const int bank = queued[pick].bank;
+      const int64_t acts = p.last_act;
       commit(p, pick, best_plan, now);
+      const bank_state& k = p.banks[static_cast<size_t>(bank)];
+      pre_pass = !m_fr_fcfs || p.last_act != acts || (k.open_row >= 0 && k.hits == 0 && k.queued > 0);
     }
   }
   if (wake != std::numeric_limits<int64_t>::max()) m_wake.notify(at_cycle(wake) - sc_core::sc_time_stamp());
@@ -568,6 +576,20 @@ void hbm_channel::response_done(int r) {
 }
 
 // ------------------------------------------------------------------ statistics
+
+void hbm_channel::describe_pending(std::string& out) const {
+  std::string bursts;
+  size_t queued = 0;
+  for (size_t i = 0; i < m_pcs.size(); ++i) {
+    queued += m_pcs[i].queue.size();
+    bursts += (i ? "/" : "") + std::to_string(m_pcs[i].queue.size());
+  }
+  if (queued == 0 && m_responses.empty() && !m_resp_busy && !m_blocked) return;
+  out += "\n  " + std::string(name()) + ": " + std::to_string(m_queued) + " requests with bursts unscheduled (" +
+         bursts + " bursts queued per pseudo-channel), " + std::to_string(m_responses.size()) +
+         " responses to send" + (m_resp_busy ? ", END_RESP pending" : "") +
+         (m_blocked ? ", a BEGIN_REQ waiting for a queue slot" : "");
+}
 
 void hbm_channel::report_stats(stats_writer& out) const {
   const std::string g = name();

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <deque>
 #include <queue>
+#include <string>
 #include <systemc>
 #include <tlm>
 #include <vector>
@@ -50,6 +51,10 @@ class hbm_channel : public sc_core::sc_module, public stats_source {
 
   uint64_t capacity_bytes() const { return m_capacity; }
   void report_stats(stats_writer& out) const override;
+  // What it holds (queued bursts, responses not yet sent, a BEGIN_REQ waiting
+  // for a queue slot), one line appended to `out`, nothing when idle: the
+  // chip's deadlock report.
+  void describe_pending(std::string& out) const;
 
  private:
   static constexpr int64_t never = -(int64_t{1} << 40);

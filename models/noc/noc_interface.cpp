@@ -88,6 +88,13 @@ void noc_initiator_ni::packet_delivered(const noc_packet& p, uint64_t /*cycle*/)
   }
 }
 
+void noc_initiator_ni::describe_pending(std::string& out) const {
+  const size_t open = m_pool.size() - m_free.size();
+  if (open == 0) return;
+  out += "\n  " + std::string(name()) + ": " + std::to_string(open) + " transactions sent and not completed (" +
+         std::to_string(m_waiting_end_resp.size()) + " waiting for END_RESP)";
+}
+
 void noc_initiator_ni::report_stats(stats_writer& out) const {
   const std::string g = name();
   out.scalar(g, "reads", static_cast<double>(m_reads), "transactions", "read requests sent into the mesh");
@@ -231,6 +238,15 @@ void noc_target_ni::send_response(const request& r, const sc_core::sc_time& dela
   const uint32_t flits = 1 + (read ? noc_data_flits(gp.get_data_length(), m_mesh.config().flit_bytes) : 0);
   // The target's annotated delay passes before the response header leaves.
   m_mesh.send(m_at, r.reply_to, flits, noc_class::response, 0, r.t, delay);
+}
+
+void noc_target_ni::describe_pending(std::string& out) const {
+  const size_t waiting = m_queue.size() + m_taking.size() + m_next_taking.size();
+  if (waiting + m_in_target.size() + m_answered.size() == 0) return;
+  out += "\n  " + std::string(name()) + ": " + std::to_string(waiting) + " requests waiting (" +
+         std::to_string(m_idle) + " free slots), " + std::to_string(m_in_target.size()) + " in the target" +
+         (m_req_open ? " (END_REQ pending)" : "") + ", " + std::to_string(m_answered.size()) +
+         " responses to send";
 }
 
 void noc_target_ni::report_stats(stats_writer& out) const {

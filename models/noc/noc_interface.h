@@ -22,6 +22,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <string>
 #include <systemc>
 #include <tlm>
 #include <unordered_map>
@@ -63,6 +64,9 @@ class noc_initiator_ni : public sc_core::sc_module, public noc_sink, public stat
 
   void packet_delivered(const noc_packet& p, uint64_t cycle) override;
   void report_stats(stats_writer& out) const override;
+  // Transactions sent and not completed, one line appended to `out` (nothing
+  // when none): the chip's deadlock report.
+  void describe_pending(std::string& out) const;
 
  private:
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
@@ -104,6 +108,9 @@ class noc_target_ni : public sc_core::sc_module, public noc_sink, public stats_s
 
   void packet_delivered(const noc_packet& p, uint64_t cycle) override;
   void report_stats(stats_writer& out) const override;
+  // Requests waiting, in the target or answered and not yet sent back, one
+  // line appended to `out` (nothing when none): the chip's deadlock report.
+  void describe_pending(std::string& out) const;
 
  private:
   struct request {
