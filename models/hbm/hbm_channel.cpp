@@ -578,13 +578,9 @@ void hbm_channel::response_done(int r) {
 // ------------------------------------------------------------------ statistics
 
 void hbm_channel::describe_pending(std::string& out) const {
+  if (m_queued == 0 && m_responses.empty() && !m_resp_busy && !m_blocked) return;
   std::string bursts;
-  size_t queued = 0;
-  for (size_t i = 0; i < m_pcs.size(); ++i) {
-    queued += m_pcs[i].queue.size();
-    bursts += (i ? "/" : "") + std::to_string(m_pcs[i].queue.size());
-  }
-  if (queued == 0 && m_responses.empty() && !m_resp_busy && !m_blocked) return;
+  for (size_t i = 0; i < m_pcs.size(); ++i) bursts += (i ? "/" : "") + std::to_string(m_pcs[i].queue.size());
   out += "\n  " + std::string(name()) + ": " + std::to_string(m_queued) + " requests with bursts unscheduled (" +
          bursts + " bursts queued per pseudo-channel), " + std::to_string(m_responses.size()) +
          " responses to send" + (m_resp_busy ? ", END_RESP pending" : "") +
