@@ -97,11 +97,10 @@ lowered_step lower_step(const scenario& s) {
   const std::string where = s.origin.empty() ? std::string("scenario") : s.origin;
   // k_split may also spread over a multiple of the KV heads (lower_transformer_layer: wide k_split).
   const bool wide = par.partition == "k_split" && tp > model.num_key_value_heads;
-  if (wide ? tp % model.num_key_value_heads != 0 || s.residency.kv != "hbm" || s.residency.weights != "hbm"
-           : model.num_key_value_heads % tp != 0)
+  if (wide ? tp % model.num_key_value_heads != 0 || s.residency.kv != "hbm" : model.num_key_value_heads % tp != 0)
     throw error(where + ": parallelism.tp (" + std::to_string(tp) + ") must divide " + model.name +
                 "'s num_key_value_heads (" + std::to_string(model.num_key_value_heads) +
-                "), or with partition k_split and weights and KV cache in HBM be a multiple of it");
+                "), or with partition k_split and the KV cache in HBM be a multiple of it");
 
   lowered_step out;
   if (par.partition == "mnk_2d")
@@ -159,7 +158,7 @@ lowered_step lower_step(const scenario& s) {
   };
 
   // What must stay in each core's SRAM for the whole step: resident weight slices and the KV cache.
-  const resident_slices slices = resident_layout(model, tp, s.weights);
+  const resident_slices slices = resident_layout(model, par.partition, tp, s.weights);
   for (int d = 0; d < dp; ++d)
     for (int st = 0; st < pp; ++st) {
       const uint64_t n_layers = out.stage_layers[st].second - out.stage_layers[st].first;
@@ -286,13 +285,9 @@ lowered_step lower_step(const scenario& s) {
         job.weights = out.weights[l];
         if (resident) {
           const uint64_t base = out.resident_weights[l];
-          job.weights.q = base + slices.q;
-          job.weights.k = base + slices.k;
-          job.weights.v = base + slices.v;
-          job.weights.o = base + slices.o;
-          job.weights.gate = base + slices.gate;
-          job.weights.up = base + slices.up;
-          job.weights.down = base + slices.down;
+          uint64_t* fields[] = {&job.weights.q,    &job.weights.k,  &job.weights.v,   &job.weights.o,
+                                &job.weights.gate, &job.weights.up, &job.weights.down};
+          for (int w = 0; w < layer_weight_count; ++w) *fields[w] = base + slices.offset[w];
           job.weights_resident = true;
         }
         job.cache = out.kv[d][l];

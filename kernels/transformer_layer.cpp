@@ -45,24 +45,56 @@ matmul_cmd attention_matmul(uint32_t m, uint32_t k, uint32_t n, uint32_t a, uint
 
 }  // namespace
 
-resident_slices resident_layout(const model_config& model, int group_size, dtype weights) {
-  const uint64_t h = model.hidden_size, hd = model.head_dim, eb = dtype_bytes(weights);
-  const uint64_t hr = model.num_attention_heads / group_size, kvr = model.num_key_value_heads / group_size;
-  const uint64_t ir = split_range(model.intermediate_size, group_size, 0).second;  // the largest slice
-  resident_slices s;
-  uint64_t top = 0;
-  auto take = [&](uint64_t& field, uint64_t elems) {
-    field = top;
-    top += (elems * eb + 63) / 64 * 64;
+weight_block resident_block(const model_config& model, const std::string& partition, int n, int r, layer_weight w) {
+  const uint64_t h = model.hidden_size, hd = model.head_dim, H = model.num_attention_heads,
+                 KV = model.num_key_value_heads, I = model.intermediate_size;
+  const uint64_t rows[] = {h, h, h, H * hd, h, h, I}, cols[] = {H * hd, KV * hd, KV * hd, h, I, I, h};
+  const auto i = static_cast<size_t>(w);
+  const bool attention = w == layer_weight::q || w == layer_weight::k || w == layer_weight::v;
+  auto rows_of = [&](std::pair<uint64_t, uint64_t> range) {
+    return weight_block{range.first, range.second - range.first, 1, 0, cols[i]};
   };
-  take(s.q, h * hr * hd);
-  take(s.k, h * kvr * hd);
-  take(s.v, h * kvr * hd);
-  take(s.o, hr * hd * h);
-  take(s.gate, h * ir);
-  take(s.up, h * ir);
-  take(s.down, ir * h);
-  s.bytes = top;
+  auto cols_of = [&](std::pair<uint64_t, uint64_t> range) {
+    return weight_block{0, rows[i], 1, range.first, range.second - range.first};
+  };
+  if (partition == "k_split" && uint64_t(n) > KV)  // wide: rows r::n of every weight
+    return weight_block{uint64_t(r), rows[i] / n, uint64_t(n), 0, cols[i]};
+  if (partition == "k_split" && (attention || w == layer_weight::gate || w == layer_weight::up))
+    return rows_of(split_range(h, n, r));
+  if (partition == "mnk_2d" && (w == layer_weight::gate || w == layer_weight::up || w == layer_weight::down)) {
+    const auto [p, q] = grid_shape(n);
+    const auto h_j = split_range(h, q, r % q), i_i = split_range(I, p, r / q);
+    if (w == layer_weight::down) return {i_i.first, i_i.second - i_i.first, 1, h_j.first, h_j.second - h_j.first};
+    return {h_j.first, h_j.second - h_j.first, 1, i_i.first, i_i.second - i_i.first};
+  }
+  if (partition == "mn_split" && w == layer_weight::down) return cols_of(split_range(h, n, r));
+  // By heads (attention) and Megatron's column/row split of the MLP.
+  const uint64_t heads = w == layer_weight::q || w == layer_weight::o ? H / n : KV / n;
+  const std::pair<uint64_t, uint64_t> head_range{r * heads * hd, (r + 1) * heads * hd};
+  switch (w) {
+    case layer_weight::q:
+    case layer_weight::k:
+    case layer_weight::v: return cols_of(head_range);
+    case layer_weight::o: return rows_of(head_range);
+    case layer_weight::gate:
+    case layer_weight::up: return cols_of(split_range(I, n, r));
+    case layer_weight::down: return rows_of(split_range(I, n, r));
+  }
+  throw error("resident_block: unknown weight");
+}
+
+resident_slices resident_layout(const model_config& model, const std::string& partition, int group_size,
+                                dtype weights) {
+  resident_slices s;
+  for (int w = 0; w < layer_weight_count; ++w) {
+    uint64_t elems = 0;
+    for (int r = 0; r < group_size; ++r) {
+      const weight_block b = resident_block(model, partition, group_size, r, layer_weight(w));
+      elems = std::max(elems, b.rows * b.cols);
+    }
+    s.offset[w] = s.bytes;
+    s.bytes += (elems * dtype_bytes(weights) + 63) / 64 * 64;
+  }
   return s;
 }
 
@@ -120,8 +152,6 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   const auto max_ir = static_cast<uint32_t>(split_range(I, n, 0).second);
   const bool split_k = job.split_k;
   const bool split_mn = job.split_mn, split_2d = job.split_2d;
-  if ((split_k || split_mn || split_2d) && job.weights_resident)
-    throw error(what + ": k_split / mn_split / mnk_2d layers with resident weights are not lowered yet");
   if (int(split_k) + int(split_mn) + int(split_2d) > 1)
     throw error(what + ": split_k, split_mn and split_2d exclude each other");
   // Heads per token held in Q and K/V, and the rank's first head in them (split_k: all heads, replicated).
@@ -177,8 +207,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
                                      2 * std::max(uint64_t(h) * max_ir, uint64_t(I) * split_range(h, n, 0).second) * eb,
                                      "rotating weight blocks (2 buffers)")
                : 0;
-  // C[m x n] = A W with the rank's weight slice: resident in SRAM (at `resident`,
-  // row stride n), or streamed from HBM (at `hbm`, row stride hbm_ld).
+  // C[m x n] (row stride n) = A W with the rank's block of a weight: resident in SRAM (at `resident`,
+  // row stride n: resident_block), or streamed from HBM (at `hbm`, row stride hbm_ld).
   auto project = [&](int me, uint32_t a, uint32_t lda, uint64_t resident, uint64_t hbm, uint64_t hbm_ld, uint32_t c,
                      uint32_t m, uint32_t k, uint32_t n) {
     if (job.weights_resident)
@@ -252,8 +282,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   // C[T x cols] = xk W[r::n, :] for the rank's rows of a [rows x cols] weight at hbm.
   auto cyclic_gemm = [&](int me, int r, uint64_t hbm, uint32_t rows, uint32_t cols, uint32_t c) {
     const uint32_t kr = rows / static_cast<uint32_t>(n);
-    streamed_gemm(ctx, me, xk, kr, hbm + uint64_t(r) * cols * eb, uint64_t(n) * cols, weights, wt, c, cols, T, kr, cols,
-                  wtype);
+    project(me, xk, kr, hbm, hbm + uint64_t(r) * cols * eb, uint64_t(n) * cols, c, T, kr, cols);
   };
   // Over many ranks the ring's 2(n-1) steps are latency-bound: the direct all-reduce takes 2.
   auto all_reduce = [&](uint32_t data, uint64_t elems, engine ready) {
@@ -329,11 +358,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
         cyclic_gemm(me, r, w.v, h, KV * hd, v);
         continue;
       }
-      streamed_gemm(ctx, me, a, h, w.q + h0 * H * hd * eb, H * hd, weights, wt, q, H * hd, T, hr_rows, H * hd, wtype);
-      streamed_gemm(ctx, me, a, h, w.k + h0 * KV * hd * eb, KV * hd, weights, wt, k, KV * hd, T, hr_rows, KV * hd,
-                    wtype);
-      streamed_gemm(ctx, me, a, h, w.v + h0 * KV * hd * eb, KV * hd, weights, wt, v, KV * hd, T, hr_rows, KV * hd,
-                    wtype);
+      project(me, a, h, w.q, w.q + h0 * H * hd * eb, H * hd, q, T, hr_rows, H * hd);
+      project(me, a, h, w.k, w.k + h0 * KV * hd * eb, KV * hd, k, T, hr_rows, KV * hd);
+      project(me, a, h, w.v, w.v + h0 * KV * hd * eb, KV * hd, v, T, hr_rows, KV * hd);
     } else {
       project(me, xq, h, w.q, w.q + uint64_t(r) * hr * hd * eb, uint64_t(H) * hd, q, T, h, hr * hd);
       project(me, xq, h, w.k, w.k + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, k, T, h, kvr * hd);
@@ -638,8 +665,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       const auto a = static_cast<uint32_t>(xm + k0 * aeb);
       const auto kj = static_cast<uint32_t>(k1 - k0), ni = static_cast<uint32_t>(n1 - n0);
       const auto at = static_cast<uint32_t>(i_blocks[i].offset * 4);
-      streamed_gemm(ctx, me, a, h, w.gate + (k0 * I + n0) * eb, I, weights, wt, g + at, ni, T, kj, ni, wtype);
-      streamed_gemm(ctx, me, a, h, w.up + (k0 * I + n0) * eb, I, weights, wt, u + at, ni, T, kj, ni, wtype);
+      project(me, a, h, w.gate, w.gate + (k0 * I + n0) * eb, I, g + at, T, kj, ni);
+      project(me, a, h, w.up, w.up + (k0 * I + n0) * eb, I, u + at, T, kj, ni);
       continue;
     }
     if (split_k) {  // partial products over the rank's rows h_r of gate and up
@@ -652,8 +679,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
         cyclic_gemm(me, r, w.up, h, I, u);
         continue;
       }
-      streamed_gemm(ctx, me, a, h, w.gate + h0 * I * eb, I, weights, wt, g, I, T, rows, I, wtype);
-      streamed_gemm(ctx, me, a, h, w.up + h0 * I * eb, I, weights, wt, u, I, T, rows, I, wtype);
+      project(me, a, h, w.gate, w.gate + h0 * I * eb, I, g, T, rows, I);
+      project(me, a, h, w.up, w.up + h0 * I * eb, I, u, T, rows, I);
     } else {
       project(me, xm, h, w.gate, w.gate + i0 * eb, I, g, T, h, ir);
       project(me, xm, h, w.up, w.up + i0 * eb, I, u, T, h, ir);
@@ -819,9 +846,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     };
     if (split_mn) {  // xn's bf16 copy (or xn) is whole on every rank: rank r multiplies its rows T_r
       const uint32_t xm = narrow ? x16 : xn;
-      mn_split_rotate(ctx, group, {T, h, I, xm, h, w.gate, mn_blocks, g, I, wtype, true, true});
+      mn_split_rotate(ctx, group, {T, h, I, xm, h, w.gate, job.weights_resident, mn_blocks, g, I, wtype, true, true});
       rotation_barrier();
-      mn_split_rotate(ctx, group, {T, h, I, xm, h, w.up, mn_blocks, u, I, wtype, true, true});
+      mn_split_rotate(ctx, group, {T, h, I, xm, h, w.up, job.weights_resident, mn_blocks, u, I, wtype, true, true});
     }
     if (split_2d) {
       label("gate_up_combine");
@@ -869,8 +896,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
         const auto [k0, k1] = split_range(I, grid_p, gi);
         const auto [n0, n1] = split_range(h, grid_q, gj);
         const auto ki = static_cast<uint32_t>(k1 - k0), nj = static_cast<uint32_t>(n1 - n0);
-        streamed_gemm(ctx, me, static_cast<uint32_t>(gd + i_blocks[gi].offset * aeb), ki, w.down + (k0 * h + n0) * eb,
-                      h, weights, wt, static_cast<uint32_t>(d_blocks + h_blocks[gj].offset * 4), nj, T, ki, nj, wtype);
+        project(me, static_cast<uint32_t>(gd + i_blocks[gi].offset * aeb), ki, w.down, w.down + (k0 * h + n0) * eb, h,
+                static_cast<uint32_t>(d_blocks + h_blocks[gj].offset * 4), T, ki, nj);
         continue;
       }
       if (wide) {
@@ -899,7 +926,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       label("down_proj");
       rotation_barrier();
       // fp32: A is g itself (rank r's rows); bf16: the rank's strip at x16.
-      mn_split_rotate(ctx, group, {T, I, h, narrow ? x16 : g, I, w.down, mn_blocks, d, h, wtype, !narrow, true});
+      mn_split_rotate(ctx, group,
+                      {T, I, h, narrow ? x16 : g, I, w.down, job.weights_resident, mn_blocks, d, h, wtype, !narrow, true});
       label("down_allgather");
       std::vector<chunk> rows;
       for (int r = 0; r < n; ++r) rows.push_back({uint64_t(rows_of(r).first) * h, uint64_t(rows_of(r).second) * h});

@@ -7,6 +7,7 @@
 // parallel, all-to-all dispatch and combine). docs/lowering.md.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -77,16 +78,15 @@ struct layer_job {
   // holds the output in those rows only (docs/lowering.md).
   bool out_rows_only = false;
   // Weights resident in SRAM: the projection/MLP fields of `weights` are then SRAM
-  // offsets (the same on every rank) of the rank's slices, row-major:
-  // q [h x H/n*hd], k and v [h x KV/n*hd], o [H/n*hd x h], gate and up [h x I_r],
-  // down [I_r x h] (I_r = split_range(I, n, r)); norms stay in HBM.
+  // offsets (the same on every rank) of the rank's blocks, row-major: the part of each
+  // weight the partition has the rank multiply (resident_block); norms stay in HBM.
   bool weights_resident = false;
   // Tensor partition of the column-parallel GEMMs (QKV, gate/up). false: Megatron
   // (each rank multiplies all of x by its heads' / I_r columns). true: k_split (each
   // rank multiplies x[:, h_r] by rows h_r of the whole weight, the partial Q, K, V,
   // gate and up are ring all-reduced, and each rank then works on its heads and
   // I_r columns of the replicated results). o_proj and down are row-parallel
-  // (split along K, all-reduced) either way. Not with weights_resident.
+  // (split along K, all-reduced) either way.
   // With more ranks than KV heads ("wide", batch-1 decode over a whole chip): every weight
   // is split by rows cyclically (rank r: rows r::n, so all ranks read neighbouring rows),
   // partials are combined by direct all-reduces, the ranks of a KV head split its keys
@@ -94,13 +94,13 @@ struct layer_job {
   bool split_k = false;
   // MLP MN-split (mn_split): rank r takes token rows T_r, gate/up and down weight
   // column blocks rotate around the ring (mn_split_rotate), the down output rows are
-  // all-gathered. Attention stays split by heads. Not with weights_resident or split_k.
+  // all-gathered. Attention stays split by heads. Not with split_k.
   bool split_mn = false;
   // MLP 2-D MN/K split (mnk_2d) on the p x q grid of the group (grid_shape): gate/up
   // with I split over grid rows and h over grid columns, down with h split over grid
   // columns and I over grid rows; partials combined by mnk_2d_combine (all-reduce
   // along one grid dimension, all-gather along the other). Attention stays split by
-  // heads. Not with weights_resident, split_k or split_mn.
+  // heads. Not with split_k or split_mn.
   bool split_2d = false;
   // Non-empty: an MoE layer. experts[t] = the num_experts_per_tok distinct experts
   // token t is routed to (a static assignment: the stream cannot depend on data).
@@ -114,14 +114,36 @@ struct layer_job {
   std::string op_prefix;
 };
 
-// Offsets from a base of a rank's resident weight slices of one layer
-// (weights_resident): q, k, v, o, gate, up, down, each 64-byte aligned, sized for
-// the largest rank (the same offsets on every rank), and their total bytes.
+// The projection and MLP weights of a dense decoder layer, row-major in HBM: q [h x H*hd],
+// k and v [h x KV*hd], o [H*hd x h], gate and up [h x I], down [I x h].
+enum class layer_weight { q, k, v, o, gate, up, down };
+constexpr int layer_weight_count = 7;
+
+// Rows row0, row0 + row_step, ... (`rows` of them) and columns [col0, col0 + cols) of a weight.
+struct weight_block {
+  uint64_t row0 = 0, rows = 0, row_step = 1, col0 = 0, cols = 0;
+};
+
+// The block of weight `w` that rank r of an n-rank group multiplies under `partition`
+// (megatron, k_split, mn_split, mnk_2d), which it keeps row-major [rows x cols] in SRAM
+// with weights_resident. megatron, mn_split and mnk_2d split attention by heads (q, k,
+// v: the rank's heads' columns, o: their rows); k_split takes rows h_r of q, k, v,
+// gate and up (wide k_split, more ranks than KV heads: rows r, r + n, ... of every
+// weight). MLP: megatron and k_split down rows I_r, megatron gate/up columns I_r;
+// mn_split gate/up columns I_r and down columns h_r (the blocks the ring rotates);
+// mnk_2d on the p x q grid, rank (i, j): gate/up rows h_j x columns I_i, down rows I_i
+// x columns h_j. docs/lowering.md, "Residency".
+weight_block resident_block(const model_config& model, const std::string& partition, int n, int r, layer_weight w);
+
+// Offsets from a base of a rank's resident weight blocks of one layer, in layer_weight
+// order, each 64-byte aligned and sized for the largest rank's block (the same offsets
+// on every rank), and their total bytes.
 struct resident_slices {
-  uint64_t q = 0, k = 0, v = 0, o = 0, gate = 0, up = 0, down = 0;
+  std::array<uint64_t, layer_weight_count> offset{};
   uint64_t bytes = 0;
 };
-resident_slices resident_layout(const model_config& model, int group_size, dtype weights);
+resident_slices resident_layout(const model_config& model, const std::string& partition, int group_size,
+                                dtype weights);
 
 // Appends the layer to the programs of `group` (rank order). Needs the group
 // size to divide num_key_value_heads (or, with split_k, to be a multiple of it

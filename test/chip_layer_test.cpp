@@ -26,7 +26,7 @@ const std::string root = NPUVP_SOURCE_DIR;
 // stage; each replica runs a prefill chunk (5 fresh tokens, or 3 after 4 cached ones) and a decode
 // token after 6 cached ones, so every attention reads earlier context from the KV cache in HBM.
 // variant "moe": every layer's MLP is 6 experts of 24 (top 2, expert parallel, all-to-all dispatch
-// and combine); "resident": weights and KV cache in SRAM (megatron only); "fp8", "int8": 8-bit weights
+// and combine); "resident": weights and KV cache in SRAM; "fp8", "int8": 8-bit weights
 // (W8A16), one layer (a bf16 rounding flip of an activation would grow over several layers).
 scenario tiny_scenario(const std::string& partition, const std::string& placement, const std::string& variant) {
   scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", root + "/scenarios/models");
@@ -128,6 +128,18 @@ TEST_CASE("chip: MoE decoder-layer steps (all-to-all dispatch and combine) on ev
 TEST_CASE("chip: decoder-layer steps with weights and KV cache in SRAM on every placement match the host layers",
           "[chip][layer]") {
   check_layers("megatron", "resident");
+}
+TEST_CASE("chip: k_split, mn_split and mnk_2d steps with weights and KV cache in SRAM match the host layers",
+          "[chip][layer]") {
+  const auto r = run_isolated({[] { return run_step("k_split", "mesh_block", "resident"); },
+                               [] { return run_step("mn_split", "ring_block", "resident"); },
+                               [] { return run_step("mnk_2d", "linear_interleaved", "resident"); }},
+                              2);
+  for (const auto& x : r) {
+    INFO(x.dump());
+    CHECK(x["worst"].get<double>() < 5e-4);
+    CHECK(x["elapsed_ns"].get<double>() > 0);
+  }
 }
 TEST_CASE("chip: decoder-layer steps with fp8 and int8 weights match the host layers (functional)", "[chip][layer]") {
   const auto r = run_isolated(

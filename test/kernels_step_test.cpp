@@ -3,6 +3,7 @@
 // reference executor against the host layer, for each residency.
 #include <dirent.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
@@ -426,12 +427,51 @@ TEST_CASE("step lowering: SRAM-resident weights and KV cache give the same resul
   check_tiny_step("sram", "hbm", executor_options::order::random);
   check_tiny_step("hbm", "sram", executor_options::order::random);
   check_tiny_step("sram", "sram", executor_options::order::random);
+  // Every partition multiplies the blocks resident_block gives it (mn_split rotates them over the ring).
+  check_tiny_step("sram", "hbm", executor_options::order::random, "k_split");
+  check_tiny_step("sram", "sram", executor_options::order::round_robin, "mn_split", dtype::bf16);
+  check_tiny_step("sram", "hbm", executor_options::order::random, "mnk_2d", dtype::fp32, 4);
+  check_tiny_step("sram", "hbm", executor_options::order::random, "k_split", dtype::fp32, 4, false, true);
   // Resident weights: no weight matrix is read from HBM during the step.
-  scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
-  s.residency.weights = "sram";
-  const lowered_step step = lower_step(s);
-  for (const auto& op : step.ops)
-    if (contains(op.name, "_proj") || contains(op.name, "gate_up")) CHECK(op.hbm_bytes == 0);
+  for (const std::string partition : {"megatron", "k_split", "mn_split", "mnk_2d"}) {
+    INFO(partition);
+    scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
+    s.residency.weights = "sram";
+    s.parallelism.partition = partition;
+    const lowered_step step = lower_step(s);
+    for (const auto& op : step.ops)
+      if (contains(op.name, "_proj") || contains(op.name, "gate_up")) CHECK(op.hbm_bytes == 0);
+  }
+}
+
+TEST_CASE("resident_block: each partition's blocks cover every weight once over the group", "[kernels][step]") {
+  const model_config tiny = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo).model_cfg;
+  model_config gqa4 = tiny;  // 8 query heads over 4 KV heads: 4 ranks own a GQA group each
+  gqa4.num_attention_heads = 8;
+  gqa4.num_key_value_heads = 4;
+  for (const std::string partition : {"megatron", "k_split", "mn_split", "mnk_2d"})
+    for (const auto& [m, n] : {std::pair<model_config, int>{tiny, 2}, {gqa4, 4}, {tiny, 4}}) {
+      if (n > m.num_key_value_heads && partition != "k_split") continue;  // only k_split lowers wide groups
+      const uint64_t h = m.hidden_size, q = m.num_attention_heads * m.head_dim, kv = m.num_key_value_heads * m.head_dim,
+                     I = m.intermediate_size;
+      const uint64_t rows[] = {h, h, h, q, h, h, I}, cols[] = {q, kv, kv, h, I, I, h};
+      const resident_slices sl = resident_layout(m, partition, n, dtype::fp32);
+      for (int w = 0; w < layer_weight_count; ++w) {
+        INFO(partition << " over " << n << " ranks (" << m.num_key_value_heads << " KV heads), weight " << w);
+        std::vector<int> seen(rows[w] * cols[w], 0);
+        uint64_t largest = 0;
+        for (int r = 0; r < n; ++r) {
+          const weight_block b = resident_block(m, partition, n, r, layer_weight(w));
+          largest = std::max(largest, b.rows * b.cols);
+          for (uint64_t i = 0; i < b.rows; ++i)
+            for (uint64_t j = 0; j < b.cols; ++j) ++seen.at((b.row0 + i * b.row_step) * cols[w] + b.col0 + j);
+        }
+        CHECK(std::count(seen.begin(), seen.end(), 1) == static_cast<long>(seen.size()));
+        // Sized for the largest block (fp32), 64-byte aligned.
+        const uint64_t end = w + 1 < layer_weight_count ? sl.offset[w + 1] : sl.bytes;
+        CHECK(end - sl.offset[w] == (largest * 4 + 63) / 64 * 64);
+      }
+    }
 }
 
 TEST_CASE(

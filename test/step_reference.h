@@ -38,7 +38,7 @@ inline step_data write_step_data(const scenario& s, const lowered_step& step, co
   const bool moe = m.is_moe();
   const size_t h = m.hidden_size, hd = m.head_dim, H = m.num_attention_heads, KV = m.num_key_value_heads,
                I = m.intermediate_size, E = m.num_experts, mI = m.moe_intermediate_size;
-  const size_t tp = s.parallelism.tp, hr = H / tp, kvr = KV / tp, pp = step.stage_layers.size();
+  const size_t tp = s.parallelism.tp, kvr = KV / tp, pp = step.stage_layers.size();
   random_values random(static_cast<uint32_t>(s.sim.seed));
   step_data data;
   for (size_t l = 0; l < step.layers.size(); ++l) {
@@ -63,31 +63,27 @@ inline step_data write_step_data(const scenario& s, const lowered_step& step, co
       for (const auto& [at, values] : matrices) store(mem_space::hbm, 0, at, *values, s.weights);
     }
     if (!step.resident_weights.empty()) {
-      const resident_slices sl = resident_layout(m, static_cast<int>(tp), s.weights);
-      // Columns [c0, c0 + cols) of a [rows x ld] matrix.
-      auto columns = [](const matrix& a, size_t rows, size_t ld, size_t c0, size_t cols) {
-        matrix out;
-        for (size_t i = 0; i < rows; ++i) out.insert(out.end(), &a[i * ld + c0], &a[i * ld + c0 + cols]);
-        return out;
-      };
+      const std::string& partition = s.parallelism.partition;
+      const resident_slices sl = resident_layout(m, partition, static_cast<int>(tp), s.weights);
+      const std::pair<const matrix*, size_t> full[] = {{&L.wq, H * hd}, {&L.wk, KV * hd}, {&L.wv, KV * hd},
+                                                       {&L.wo, h},      {&L.wg, I},       {&L.wu, I},
+                                                       {&L.wd, h}};  // in layer_weight order, with their columns
       for (size_t st = 0; st < pp; ++st) {
         if (int(l) < step.stage_layers[st].first || int(l) >= step.stage_layers[st].second) continue;
         for (size_t d = 0; d < step.batches.size(); ++d)
-          for (size_t r = 0; r < tp; ++r) {
-            const int core = step.groups[d * pp + st][r];
-            const uint64_t base = step.resident_weights[l];
-            const auto [i0, i1] = split_range(I, tp, r);
-            auto put = [&](uint64_t offset, const matrix& slice) {
-              store(mem_space::sram, core, base + offset, slice, s.weights);
-            };
-            put(sl.q, columns(L.wq, h, H * hd, r * hr * hd, hr * hd));
-            put(sl.k, columns(L.wk, h, KV * hd, r * kvr * hd, kvr * hd));
-            put(sl.v, columns(L.wv, h, KV * hd, r * kvr * hd, kvr * hd));
-            put(sl.o, matrix(&L.wo[r * hr * hd * h], &L.wo[(r + 1) * hr * hd * h]));
-            put(sl.gate, columns(L.wg, h, I, i0, i1 - i0));
-            put(sl.up, columns(L.wu, h, I, i0, i1 - i0));
-            put(sl.down, matrix(&L.wd[i0 * h], &L.wd[i1 * h]));
-          }
+          for (size_t r = 0; r < tp; ++r)
+            for (int w = 0; w < layer_weight_count; ++w) {
+              const weight_block b = resident_block(m, partition, static_cast<int>(tp), static_cast<int>(r),
+                                                    layer_weight(w));
+              const auto& [values, ld] = full[w];
+              matrix block;
+              for (uint64_t i = 0; i < b.rows; ++i) {
+                const float* row = &(*values)[(b.row0 + i * b.row_step) * ld + b.col0];
+                block.insert(block.end(), row, row + b.cols);
+              }
+              store(mem_space::sram, step.groups[d * pp + st][r], step.resident_weights[l] + sl.offset[w], block,
+                    s.weights);
+            }
       }
     }
     data.layers.push_back(L);

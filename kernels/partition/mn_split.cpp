@@ -12,7 +12,12 @@ void mn_split_rotate(lowering_context& ctx, const std::vector<int>& group, const
   const uint64_t block_bytes = uint64_t(K) * size(N, n, 0) * eb;
   const uint16_t credit = ctx.new_semaphore();
   const uint32_t tag = ctx.new_tag();
-  auto buf = [&](int s) { return op.b_blocks + static_cast<uint32_t>((s % 2) * block_bytes); };
+  // The block multiplied (and sent on) at step s: the rank's own block (resident, or loaded into
+  // the first buffer), then the received ones, alternating between the two buffers.
+  auto buf = [&](int s) {
+    return s == 0 && op.b_resident ? static_cast<uint32_t>(op.b)
+                                   : op.b_blocks + static_cast<uint32_t>((s % 2) * block_bytes);
+  };
   auto wrap = [n](int i) { return ((i % n) + n) % n; };
   const uint16_t dma_to_matrix = lowering_context::pair_semaphore(engine::dma, engine::matrix);
   const uint16_t matrix_to_dma = lowering_context::pair_semaphore(engine::matrix, engine::dma);
@@ -25,8 +30,10 @@ void mn_split_rotate(lowering_context& ctx, const std::vector<int>& group, const
     const auto a = static_cast<uint32_t>(op.a + (op.a_whole ? m0 * op.lda * dtype_bytes(activation_type(op.type)) : 0));
     const auto c = static_cast<uint32_t>(op.c + (op.c_whole ? m0 * op.ldc * 4 : 0));
     const uint64_t n0_own = split_range(N, n, r).first;
-    load_2d(ctx, me, op.hbm_b + n0_own * eb, N, buf(0), size(N, n, r), K, size(N, n, r), eb);
-    ctx.order(me, engine::dma, engine::matrix);
+    if (!op.b_resident) {
+      load_2d(ctx, me, op.b + n0_own * eb, N, buf(0), size(N, n, r), K, size(N, n, r), eb);
+      ctx.order(me, engine::dma, engine::matrix);
+    }
     for (int s = 0; s < n; ++s) {
       // Step s: this rank holds block (r - s) of B's columns in buf(s).
       const int j = wrap(r - s);
@@ -62,7 +69,7 @@ void mn_split::lower(lowering_context& ctx, const gemm_job& job, const std::vect
     const auto [m0, m1] = split_range(job.m, n, r);
     load_2d(ctx, group[r], job.a + m0 * K * eb, K, a_strip, K, static_cast<uint32_t>(m1 - m0), K, eb);
   }
-  mn_split_rotate(ctx, group, {job.m, K, N, a_strip, K, job.b, b_blocks, c_strip, N, job.type});
+  mn_split_rotate(ctx, group, {job.m, K, N, a_strip, K, job.b, false, b_blocks, c_strip, N, job.type});
   for (int r = 0; r < n; ++r) {
     const auto [m0, m1] = split_range(job.m, n, r);
     ctx.order(group[r], engine::matrix, engine::dma);
