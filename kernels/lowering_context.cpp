@@ -161,7 +161,7 @@ void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint3
 
 void streamed_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint64_t hbm_b, uint64_t hbm_ld,
                    uint32_t bufs, uint32_t tile_n, uint32_t c, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n,
-                   dtype type) {
+                   dtype type, bool tile_major) {
   if (n == 0) return;
   const auto eb = static_cast<uint32_t>(dtype_bytes(type));
   const uint32_t tiles = (n + tile_n - 1) / tile_n;
@@ -173,7 +173,10 @@ void streamed_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, ui
     const uint32_t n0 = t * tile_n, nt = std::min(tile_n, n - n0);
     // Tile t reuses the buffer of tile t-2: wait until the matrix unit is done with it.
     if (t >= 2) ctx.emit(core, wait_cmd{engine::dma, consumed, 1});
-    load_2d(ctx, core, hbm_b + uint64_t(n0) * eb, hbm_ld, buf(t), nt, k, nt, eb);
+    if (tile_major)
+      load_2d(ctx, core, hbm_b + uint64_t(n0) * k * eb, nt, buf(t), nt, k, nt, eb);
+    else
+      load_2d(ctx, core, hbm_b + uint64_t(n0) * eb, hbm_ld, buf(t), nt, k, nt, eb);
     ctx.emit(core, signal_cmd{engine::dma, loaded, self_core, 1});
     ctx.emit(core, wait_cmd{engine::matrix, loaded, 1});
     local_gemm(ctx, core, a, lda, buf(t), nt, c + n0 * 4, ldc, m, k, nt, false, type);

@@ -45,20 +45,34 @@ matmul_cmd attention_matmul(uint32_t m, uint32_t k, uint32_t n, uint32_t a, uint
 
 }  // namespace
 
+std::pair<uint64_t, uint64_t> weight_shape(const model_config& model, layer_weight w) {
+  const uint64_t h = model.hidden_size, q = uint64_t(model.num_attention_heads) * model.head_dim,
+                 kv = uint64_t(model.num_key_value_heads) * model.head_dim, I = model.intermediate_size;
+  switch (w) {
+    case layer_weight::q: return {h, q};
+    case layer_weight::k:
+    case layer_weight::v: return {h, kv};
+    case layer_weight::o: return {q, h};
+    case layer_weight::gate:
+    case layer_weight::up: return {h, I};
+    case layer_weight::down: return {I, h};
+  }
+  throw error("weight_shape: unknown weight");
+}
+
 weight_block resident_block(const model_config& model, const std::string& partition, int n, int r, layer_weight w) {
   const uint64_t h = model.hidden_size, hd = model.head_dim, H = model.num_attention_heads,
                  KV = model.num_key_value_heads, I = model.intermediate_size;
-  const uint64_t rows[] = {h, h, h, H * hd, h, h, I}, cols[] = {H * hd, KV * hd, KV * hd, h, I, I, h};
-  const auto i = static_cast<size_t>(w);
+  const auto [rows, cols] = weight_shape(model, w);
   const bool attention = w == layer_weight::q || w == layer_weight::k || w == layer_weight::v;
   auto rows_of = [&](std::pair<uint64_t, uint64_t> range) {
-    return weight_block{range.first, range.second - range.first, 1, 0, cols[i]};
+    return weight_block{range.first, range.second - range.first, 1, 0, cols};
   };
   auto cols_of = [&](std::pair<uint64_t, uint64_t> range) {
-    return weight_block{0, rows[i], 1, range.first, range.second - range.first};
+    return weight_block{0, rows, 1, range.first, range.second - range.first};
   };
   if (partition == "k_split" && uint64_t(n) > KV)  // wide: rows r::n of every weight
-    return weight_block{uint64_t(r), rows[i] / n, uint64_t(n), 0, cols[i]};
+    return weight_block{uint64_t(r), rows / n, uint64_t(n), 0, cols};
   if (partition == "k_split" && (attention || w == layer_weight::gate || w == layer_weight::up))
     return rows_of(split_range(h, n, r));
   if (partition == "mnk_2d" && (w == layer_weight::gate || w == layer_weight::up || w == layer_weight::down)) {
@@ -81,6 +95,21 @@ weight_block resident_block(const model_config& model, const std::string& partit
     case layer_weight::down: return rows_of(split_range(I, n, r));
   }
   throw error("resident_block: unknown weight");
+}
+
+uint64_t tiled_index(const weight_block& b, uint64_t i, uint64_t j, uint64_t tile) {
+  const uint64_t t0 = j / tile * tile, width = std::min(tile, b.cols - t0);
+  return t0 * b.rows + i * width + (j - t0);
+}
+
+uint64_t tiled_block_offset(const model_config& model, const std::string& partition, int n, int r, layer_weight w,
+                            dtype weights) {
+  uint64_t elems = 0;
+  for (int before = 0; before < r; ++before) {
+    const weight_block b = resident_block(model, partition, n, before, w);
+    elems += b.rows * b.cols;
+  }
+  return elems * dtype_bytes(weights);
 }
 
 resident_slices resident_layout(const model_config& model, const std::string& partition, int group_size,
@@ -207,14 +236,25 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
                                      2 * std::max(uint64_t(h) * max_ir, uint64_t(I) * split_range(h, n, 0).second) * eb,
                                      "rotating weight blocks (2 buffers)")
                : 0;
-  // C[m x n] (row stride n) = A W with the rank's block of a weight: resident in SRAM (at `resident`,
-  // row stride n: resident_block), or streamed from HBM (at `hbm`, row stride hbm_ld).
-  auto project = [&](int me, uint32_t a, uint32_t lda, uint64_t resident, uint64_t hbm, uint64_t hbm_ld, uint32_t c,
-                     uint32_t m, uint32_t k, uint32_t n) {
-    if (job.weights_resident)
-      local_gemm(ctx, me, a, lda, static_cast<uint32_t>(resident), n, c, n, m, k, n, false, wtype);
-    else
-      streamed_gemm(ctx, me, a, lda, hbm, hbm_ld, weights, wt, c, n, m, k, n, wtype);
+  // C[T x cols] (row stride cols) = A W_r for rank r's block W_r [rows x cols] of weight `which`
+  // (resident_block): resident in SRAM, or streamed from HBM where the layout puts it.
+  const std::string partition = split_k ? "k_split" : split_mn ? "mn_split" : split_2d ? "mnk_2d" : "megatron";
+  const auto& w = job.weights;
+  const uint64_t bases[] = {w.q, w.k, w.v, w.o, w.gate, w.up, w.down};  // layer_weight order
+  auto project = [&](int me, int r, layer_weight which, uint32_t a, uint32_t lda, uint32_t c) {
+    const weight_block b = resident_block(model, partition, n, r, which);
+    const uint64_t base = bases[static_cast<int>(which)];
+    const auto k = static_cast<uint32_t>(b.rows), cols = static_cast<uint32_t>(b.cols);
+    if (job.weights_resident) {
+      local_gemm(ctx, me, a, lda, static_cast<uint32_t>(base), cols, c, cols, T, k, cols, false, wtype);
+    } else if (job.weights_tiled) {
+      streamed_gemm(ctx, me, a, lda, base + tiled_block_offset(model, partition, n, r, which, wtype), 0, weights, wt,
+                    c, cols, T, k, cols, wtype, true);
+    } else {
+      const uint64_t ld = weight_shape(model, which).second;
+      streamed_gemm(ctx, me, a, lda, base + (b.row0 * ld + b.col0) * eb, ld * b.row_step, weights, wt, c, cols, T, k,
+                    cols, wtype);
+    }
   };
   // bf16 copies of the activation operands (bf16 weights only).
   const uint32_t x16 = narrow ? ctx.alloc_symmetric(group, uint64_t(T) * std::max({h, att_heads * hd, gcols}) * 2,
@@ -252,7 +292,6 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   // keep peers from writing into it before.
   const uint32_t d = y;
   const uint32_t out = x;
-  const auto& w = job.weights;
   // split_2d: gate/up kept block-major by I_i ([block i][T x I_i]), the down output by h_j.
   const std::vector<chunk> i_blocks = mnk_blocks(T, I, grid_p), h_blocks = mnk_blocks(T, h, grid_q);
   const uint32_t d_blocks = split_2d ? buffer(uint64_t(T) * h, "down output, block-major") : 0;
@@ -279,10 +318,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
             T * cols / static_cast<uint32_t>(n), 1, static_cast<uint32_t>(aeb));
     ctx.order(me, engine::dma, engine::matrix);
   };
-  // C[T x cols] = xk W[r::n, :] for the rank's rows of a [rows x cols] weight at hbm.
-  auto cyclic_gemm = [&](int me, int r, uint64_t hbm, uint32_t rows, uint32_t cols, uint32_t c) {
-    const uint32_t kr = rows / static_cast<uint32_t>(n);
-    project(me, xk, kr, hbm, hbm + uint64_t(r) * cols * eb, uint64_t(n) * cols, c, T, kr, cols);
+  // C[T x cols] = xk W[r::n, :]: the rank's cyclic rows of weight `which`.
+  auto cyclic_gemm = [&](int me, int r, layer_weight which, uint32_t c) {
+    project(me, r, which, xk, static_cast<uint32_t>(resident_block(model, partition, n, r, which).rows), c);
   };
   // Over many ranks the ring's 2(n-1) steps are latency-bound: the direct all-reduce takes 2.
   auto all_reduce = [&](uint32_t data, uint64_t elems, engine ready) {
@@ -348,23 +386,21 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       ctx.order(me, engine::vector, engine::matrix);
     }
     if (split_k) {  // partial products over the rank's rows h_r of every weight
-      const auto [h0, h1] = split_range(h, n, r);
-      const auto hr_rows = static_cast<uint32_t>(h1 - h0);
-      const uint32_t a = static_cast<uint32_t>(xq + h0 * aeb);
+      const uint32_t a = static_cast<uint32_t>(xq + split_range(h, n, r).first * aeb);
       if (wide) {
         gather_columns(me, r, xq, h);
-        cyclic_gemm(me, r, w.q, h, H * hd, q);
-        cyclic_gemm(me, r, w.k, h, KV * hd, k);
-        cyclic_gemm(me, r, w.v, h, KV * hd, v);
+        cyclic_gemm(me, r, layer_weight::q, q);
+        cyclic_gemm(me, r, layer_weight::k, k);
+        cyclic_gemm(me, r, layer_weight::v, v);
         continue;
       }
-      project(me, a, h, w.q, w.q + h0 * H * hd * eb, H * hd, q, T, hr_rows, H * hd);
-      project(me, a, h, w.k, w.k + h0 * KV * hd * eb, KV * hd, k, T, hr_rows, KV * hd);
-      project(me, a, h, w.v, w.v + h0 * KV * hd * eb, KV * hd, v, T, hr_rows, KV * hd);
+      project(me, r, layer_weight::q, a, h, q);
+      project(me, r, layer_weight::k, a, h, k);
+      project(me, r, layer_weight::v, a, h, v);
     } else {
-      project(me, xq, h, w.q, w.q + uint64_t(r) * hr * hd * eb, uint64_t(H) * hd, q, T, h, hr * hd);
-      project(me, xq, h, w.k, w.k + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, k, T, h, kvr * hd);
-      project(me, xq, h, w.v, w.v + uint64_t(r) * kvr * hd * eb, uint64_t(KV) * hd, v, T, h, kvr * hd);
+      project(me, r, layer_weight::q, xq, h, q);
+      project(me, r, layer_weight::k, xq, h, k);
+      project(me, r, layer_weight::v, xq, h, v);
     }
   }
   engine qkv_done = engine::matrix;
@@ -605,10 +641,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
                   mem_space::sram, xk + (t * H * hd / n + b * per_block) * aeb, 1, per_block, 1,
                   static_cast<uint32_t>(aeb));
       ctx.order(me, engine::dma, engine::matrix);
-      cyclic_gemm(me, r, w.o, H * hd, h, y);
+      cyclic_gemm(me, r, layer_weight::o, y);
       continue;
     }
-    project(me, ao, hr * hd, w.o, w.o + uint64_t(r) * hr * hd * h * eb, h, y, T, hr * hd, h);
+    project(me, r, layer_weight::o, ao, hr * hd, y);
   }
   engine attention_done = engine::matrix;
   if (rows_only) {
@@ -640,8 +676,6 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   // MLP: residual, norm, SwiGLU with gate/up column-parallel and down row-parallel.
   for (int r = 0; r < n; ++r) {
     const int me = group[r];
-    const auto [i0, i1] = split_range(I, n, r);
-    const auto ir = static_cast<uint32_t>(i1 - i0);
     uint32_t xm = gathered;
     if (rows_only) {
       label("gate_up");
@@ -660,30 +694,25 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     if (split_mn || moe) continue;  // below, over the whole group
     if (split_2d) {                 // grid (i, j): gate/up columns I_i (block i of g, u) over rows h_j
       const int i = r / grid_q, j = r % grid_q;
-      const auto [k0, k1] = split_range(h, grid_q, j);
-      const auto [n0, n1] = split_range(I, grid_p, i);
-      const auto a = static_cast<uint32_t>(xm + k0 * aeb);
-      const auto kj = static_cast<uint32_t>(k1 - k0), ni = static_cast<uint32_t>(n1 - n0);
+      const auto a = static_cast<uint32_t>(xm + split_range(h, grid_q, j).first * aeb);
       const auto at = static_cast<uint32_t>(i_blocks[i].offset * 4);
-      project(me, a, h, w.gate, w.gate + (k0 * I + n0) * eb, I, g + at, T, kj, ni);
-      project(me, a, h, w.up, w.up + (k0 * I + n0) * eb, I, u + at, T, kj, ni);
+      project(me, r, layer_weight::gate, a, h, g + at);
+      project(me, r, layer_weight::up, a, h, u + at);
       continue;
     }
     if (split_k) {  // partial products over the rank's rows h_r of gate and up
-      const auto [h0, h1] = split_range(h, n, r);
-      const auto rows = static_cast<uint32_t>(h1 - h0);
-      const auto a = static_cast<uint32_t>(xm + h0 * aeb);
+      const auto a = static_cast<uint32_t>(xm + split_range(h, n, r).first * aeb);
       if (wide) {
         gather_columns(me, r, xm, h);
-        cyclic_gemm(me, r, w.gate, h, I, g);
-        cyclic_gemm(me, r, w.up, h, I, u);
+        cyclic_gemm(me, r, layer_weight::gate, g);
+        cyclic_gemm(me, r, layer_weight::up, u);
         continue;
       }
-      project(me, a, h, w.gate, w.gate + h0 * I * eb, I, g, T, rows, I);
-      project(me, a, h, w.up, w.up + h0 * I * eb, I, u, T, rows, I);
+      project(me, r, layer_weight::gate, a, h, g);
+      project(me, r, layer_weight::up, a, h, u);
     } else {
-      project(me, xm, h, w.gate, w.gate + i0 * eb, I, g, T, h, ir);
-      project(me, xm, h, w.up, w.up + i0 * eb, I, u, T, h, ir);
+      project(me, r, layer_weight::gate, xm, h, g);
+      project(me, r, layer_weight::up, xm, h, u);
     }
   }
   engine mlp_done = engine::matrix;
@@ -893,19 +922,17 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       ctx.order(me, engine::vector, engine::matrix);
       if (split_2d) {  // grid (i, j): down columns h_j over rows I_i (the rank's block i of the SwiGLU output)
         const int gi = r / grid_q, gj = r % grid_q;
-        const auto [k0, k1] = split_range(I, grid_p, gi);
-        const auto [n0, n1] = split_range(h, grid_q, gj);
-        const auto ki = static_cast<uint32_t>(k1 - k0), nj = static_cast<uint32_t>(n1 - n0);
-        project(me, static_cast<uint32_t>(gd + i_blocks[gi].offset * aeb), ki, w.down, w.down + (k0 * h + n0) * eb, h,
-                static_cast<uint32_t>(d_blocks + h_blocks[gj].offset * 4), T, ki, nj);
+        const auto ki = static_cast<uint32_t>(resident_block(model, partition, n, r, layer_weight::down).rows);  // I_i
+        project(me, r, layer_weight::down, static_cast<uint32_t>(gd + i_blocks[gi].offset * aeb), ki,
+                static_cast<uint32_t>(d_blocks + h_blocks[gj].offset * 4));
         continue;
       }
       if (wide) {
         gather_columns(me, r, gd, I);
-        cyclic_gemm(me, r, w.down, I, h, d);
+        cyclic_gemm(me, r, layer_weight::down, d);
         continue;
       }
-      project(me, static_cast<uint32_t>(gd + first_col * aeb), cols, w.down, w.down + i0 * h * eb, h, d, T, ir, h);
+      project(me, r, layer_weight::down, static_cast<uint32_t>(gd + first_col * aeb), cols, d);
     }
     if (split_2d) {
       label("down_combine");

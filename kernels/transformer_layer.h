@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/lowering_context.h"
@@ -81,6 +82,9 @@ struct layer_job {
   // offsets (the same on every rank) of the rank's blocks, row-major: the part of each
   // weight the partition has the rank multiply (resident_block); norms stay in HBM.
   bool weights_resident = false;
+  // Weights in HBM in the "tiled" layout (tiled_index): each streamed tile is one contiguous range
+  // (over all HBM channels) instead of one row segment per weight row. Not for MoE experts.
+  bool weights_tiled = false;
   // Tensor partition of the column-parallel GEMMs (QKV, gate/up). false: Megatron
   // (each rank multiplies all of x by its heads' / I_r columns). true: k_split (each
   // rank multiplies x[:, h_r] by rows h_r of the whole weight, the partial Q, K, V,
@@ -114,10 +118,11 @@ struct layer_job {
   std::string op_prefix;
 };
 
-// The projection and MLP weights of a dense decoder layer, row-major in HBM: q [h x H*hd],
-// k and v [h x KV*hd], o [H*hd x h], gate and up [h x I], down [I x h].
+// The projection and MLP weights of a dense decoder layer: q [h x H*hd], k and v [h x KV*hd],
+// o [H*hd x h], gate and up [h x I], down [I x h] (weight_shape: rows, columns).
 enum class layer_weight { q, k, v, o, gate, up, down };
 constexpr int layer_weight_count = 7;
+std::pair<uint64_t, uint64_t> weight_shape(const model_config& model, layer_weight w);
 
 // Rows row0, row0 + row_step, ... (`rows` of them) and columns [col0, col0 + cols) of a weight.
 struct weight_block {
@@ -134,6 +139,16 @@ struct weight_block {
 // mnk_2d on the p x q grid, rank (i, j): gate/up rows h_j x columns I_i, down rows I_i
 // x columns h_j. docs/lowering.md, "Residency".
 weight_block resident_block(const model_config& model, const std::string& partition, int n, int r, layer_weight w);
+
+// Weights in HBM with layer_job::weights_tiled ("tiled" layout): each weight's region holds the
+// ranks' blocks (resident_block) one after another, rank 0 first; a block is stored as its column
+// tiles of `tile` columns (the streamed GEMM's weight_tile; mn_split, which loads its block whole:
+// the block's columns), each tile row-major [rows x tile columns], so every tile a rank streams
+// is one contiguous range. tiled_index: the element (i, j) of the block in that order;
+// tiled_block_offset: the bytes of the blocks of ranks 0..r-1.
+uint64_t tiled_index(const weight_block& b, uint64_t i, uint64_t j, uint64_t tile);
+uint64_t tiled_block_offset(const model_config& model, const std::string& partition, int n, int r, layer_weight w,
+                            dtype weights);
 
 // Offsets from a base of a rank's resident weight blocks of one layer, in layer_weight
 // order, each 64-byte aligned and sized for the largest rank's block (the same offsets
