@@ -39,12 +39,18 @@ struct parallelism_config {
 struct residency_config {
   std::string weights = "hbm";
   std::string kv = "hbm";
+  std::string weight_layout = "row_major";
   template <class V>
   void visit(V& v) {
     v.choice("weights", weights, {"sram", "hbm"},
-             "sram: each rank's weight slices of its stage's layers stay in SRAM (no weight DMA in the step); "
+             "sram: each rank's weight blocks of its stage's layers stay in SRAM (no weight DMA in the step); "
              "hbm: streamed from HBM in double-buffered column tiles");
     v.choice("kv", kv, {"sram", "hbm"}, "where the KV cache lives (sram: each rank holds its KV heads)");
+    v.choice("weight_layout", weight_layout, {"row_major", "tiled"},
+             "layout of the dense layers' projection and MLP weights in HBM (weights: hbm). row_major: the "
+             "checkpoint's [in x out] matrices, so a streamed column tile reads one short segment per row; "
+             "tiled: each rank's block stored tile by tile, as NPU toolchains lay weights out ahead of time, so "
+             "a streamed tile is one contiguous range over every HBM channel (docs/lowering.md, Residency)");
   }
 };
 

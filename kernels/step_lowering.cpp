@@ -290,6 +290,7 @@ lowered_step lower_step(const scenario& s) {
           for (int w = 0; w < layer_weight_count; ++w) *fields[w] = base + slices.offset[w];
           job.weights_resident = true;
         }
+        job.weights_tiled = !resident && s.residency.weight_layout == "tiled";
         job.cache = out.kv[d][l];
         job.batch = batch;
         job.x_out = out.x_out[d];

@@ -97,6 +97,11 @@ weight_block resident_block(const model_config& model, const std::string& partit
   throw error("resident_block: unknown weight");
 }
 
+uint64_t tiled_width(const std::string& partition, layer_weight w, const weight_block& b, uint32_t weight_tile) {
+  const bool mlp = w == layer_weight::gate || w == layer_weight::up || w == layer_weight::down;
+  return partition == "mn_split" && mlp ? b.cols : weight_tile;
+}
+
 uint64_t tiled_index(const weight_block& b, uint64_t i, uint64_t j, uint64_t tile) {
   const uint64_t t0 = j / tile * tile, width = std::min(tile, b.cols - t0);
   return t0 * b.rows + i * width + (j - t0);
@@ -864,6 +869,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   } else {
     engine gate_up_done = engine::matrix;
     const uint16_t barrier = split_mn ? ctx.new_barrier_group() : 0;
+    // mn_split's weight blocks (its resident_block, tiled: one contiguous block per rank).
+    const auto weights_at = job.weights_resident ? mn_operands::place::sram
+                            : job.weights_tiled  ? mn_operands::place::hbm_blocks
+                                                 : mn_operands::place::hbm_matrix;
     // The weight blocks are reused by the next rotation: every rank is done with them first.
     auto rotation_barrier = [&] {
       for (int c : group) ctx.emit(c, barrier_cmd{engine::sync, barrier, static_cast<uint32_t>(n)});
@@ -875,9 +884,9 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
     };
     if (split_mn) {  // xn's bf16 copy (or xn) is whole on every rank: rank r multiplies its rows T_r
       const uint32_t xm = narrow ? x16 : xn;
-      mn_split_rotate(ctx, group, {T, h, I, xm, h, w.gate, job.weights_resident, mn_blocks, g, I, wtype, true, true});
+      mn_split_rotate(ctx, group, {T, h, I, xm, h, w.gate, weights_at, mn_blocks, g, I, wtype, true, true});
       rotation_barrier();
-      mn_split_rotate(ctx, group, {T, h, I, xm, h, w.up, job.weights_resident, mn_blocks, u, I, wtype, true, true});
+      mn_split_rotate(ctx, group, {T, h, I, xm, h, w.up, weights_at, mn_blocks, u, I, wtype, true, true});
     }
     if (split_2d) {
       label("gate_up_combine");
@@ -953,8 +962,7 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       label("down_proj");
       rotation_barrier();
       // fp32: A is g itself (rank r's rows); bf16: the rank's strip at x16.
-      mn_split_rotate(ctx, group,
-                      {T, I, h, narrow ? x16 : g, I, w.down, job.weights_resident, mn_blocks, d, h, wtype, !narrow, true});
+      mn_split_rotate(ctx, group, {T, I, h, narrow ? x16 : g, I, w.down, weights_at, mn_blocks, d, h, wtype, !narrow, true});
       label("down_allgather");
       std::vector<chunk> rows;
       for (int r = 0; r < n; ++r) rows.push_back({uint64_t(rows_of(r).first) * h, uint64_t(rows_of(r).second) * h});

@@ -142,10 +142,11 @@ weight_block resident_block(const model_config& model, const std::string& partit
 
 // Weights in HBM with layer_job::weights_tiled ("tiled" layout): each weight's region holds the
 // ranks' blocks (resident_block) one after another, rank 0 first; a block is stored as its column
-// tiles of `tile` columns (the streamed GEMM's weight_tile; mn_split, which loads its block whole:
-// the block's columns), each tile row-major [rows x tile columns], so every tile a rank streams
-// is one contiguous range. tiled_index: the element (i, j) of the block in that order;
+// tiles of `tile` columns (tiled_width: the streamed GEMM's weight_tile; mn_split's MLP, which loads
+// its block whole: the block's columns), each tile row-major [rows x tile columns], so every tile a
+// rank streams is one contiguous range. tiled_index: the element (i, j) of the block in that order;
 // tiled_block_offset: the bytes of the blocks of ranks 0..r-1.
+uint64_t tiled_width(const std::string& partition, layer_weight w, const weight_block& b, uint32_t weight_tile);
 uint64_t tiled_index(const weight_block& b, uint64_t i, uint64_t j, uint64_t tile);
 uint64_t tiled_block_offset(const model_config& model, const std::string& partition, int n, int r, layer_weight w,
                             dtype weights);

@@ -26,7 +26,8 @@ const std::string root = NPUVP_SOURCE_DIR;
 // stage; each replica runs a prefill chunk (5 fresh tokens, or 3 after 4 cached ones) and a decode
 // token after 6 cached ones, so every attention reads earlier context from the KV cache in HBM.
 // variant "moe": every layer's MLP is 6 experts of 24 (top 2, expert parallel, all-to-all dispatch
-// and combine); "resident": weights and KV cache in SRAM; "fp8", "int8": 8-bit weights
+// and combine); "resident": weights and KV cache in SRAM; "tiled": weights in HBM in the tiled
+// layout; "fp8", "int8": 8-bit weights
 // (W8A16), one layer (a bf16 rounding flip of an activation would grow over several layers).
 scenario tiny_scenario(const std::string& partition, const std::string& placement, const std::string& variant) {
   scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", root + "/scenarios/models");
@@ -44,6 +45,7 @@ scenario tiny_scenario(const std::string& partition, const std::string& placemen
     s.model_cfg.norm_topk_prob = true;
   }
   if (variant == "resident") s.residency.weights = s.residency.kv = "sram";
+  if (variant == "tiled") s.residency.weight_layout = "tiled";
   if (variant == "fp8" || variant == "int8") {
     s.weights = variant == "fp8" ? dtype::fp8 : dtype::int8;
     s.step.layers = s.parallelism.pp = 1;
@@ -139,6 +141,18 @@ TEST_CASE("chip: k_split, mn_split and mnk_2d steps with weights and KV cache in
     INFO(x.dump());
     CHECK(x["worst"].get<double>() < 5e-4);
     CHECK(x["elapsed_ns"].get<double>() > 0);
+  }
+}
+TEST_CASE("chip: decoder-layer steps with tiled HBM weights match the host layers (functional)", "[chip][layer]") {
+  const auto r = run_isolated({[] { return run_step("megatron", "linear_sequential", "tiled"); },
+                               [] { return run_step("k_split", "mesh_block", "tiled"); },
+                               [] { return run_step("mn_split", "ring_block", "tiled"); },
+                               [] { return run_step("mnk_2d", "linear_interleaved", "tiled"); }},
+                              2);
+  for (const auto& x : r) {
+    INFO(x.dump());
+    CHECK(x["worst"].get<double>() < 5e-4);
+    CHECK(x["cache"].get<double>() < 1e-4);
   }
 }
 TEST_CASE("chip: decoder-layer steps with fp8 and int8 weights match the host layers (functional)", "[chip][layer]") {

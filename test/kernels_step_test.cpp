@@ -206,6 +206,7 @@ void make_tiny_moe(scenario& s) {
 
 // Runs the tiny scenario's step on the reference executor and compares every
 // replica's output and KV caches with the host layer applied layer by layer.
+// weights: sram, hbm, or "tiled" (in HBM, residency.weight_layout tiled).
 void check_tiny_step(const std::string& weights, const std::string& kv, executor_options::order order,
                      const std::string& partition = "megatron", dtype weight_type = dtype::fp32, int group_size = 2,
                      bool moe = false, bool wide = false) {
@@ -227,7 +228,8 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
   // (differing in the last bits) may round the other way; over several layers one such flip grows past any
   // useful bound.
   if (narrow) s.step.layers = s.parallelism.pp = 1;
-  s.residency.weights = weights;
+  s.residency.weights = weights == "tiled" ? "hbm" : weights;
+  if (weights == "tiled") s.residency.weight_layout = "tiled";
   s.residency.kv = kv;
   s.hw.core.sram.capacity_kib = 512;  // keeps the executor small; the step needs less
   const lowered_step step = lower_step(s);
@@ -441,6 +443,46 @@ TEST_CASE("step lowering: SRAM-resident weights and KV cache give the same resul
     const lowered_step step = lower_step(s);
     for (const auto& op : step.ops)
       if (contains(op.name, "_proj") || contains(op.name, "gate_up")) CHECK(op.hbm_bytes == 0);
+  }
+}
+
+TEST_CASE("step lowering: tiled HBM weights (every streamed tile one contiguous range) match the host layers",
+          "[kernels][step]") {
+  check_tiny_step("tiled", "hbm", executor_options::order::random);
+  check_tiny_step("tiled", "hbm", executor_options::order::random, "k_split");
+  check_tiny_step("tiled", "sram", executor_options::order::round_robin, "mn_split", dtype::bf16);
+  check_tiny_step("tiled", "hbm", executor_options::order::random, "mnk_2d", dtype::fp32, 4);
+  check_tiny_step("tiled", "hbm", executor_options::order::random, "k_split", dtype::fp32, 4, false, true);
+  check_tiny_step("tiled", "hbm", executor_options::order::random, "megatron", dtype::fp32, 2, true);
+  // The same weight bytes are read, each weight load now contiguous (one row, or rows back to back).
+  for (const std::string partition : {"megatron", "k_split", "mn_split", "mnk_2d"}) {
+    INFO(partition);
+    scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
+    s.parallelism.partition = partition;
+    const lowered_step row_major = lower_step(s);
+    s.residency.weight_layout = "tiled";
+    const lowered_step tiled = lower_step(s);
+    int strided = 0, contiguous = 0;
+    for (size_t i = 0; i < row_major.ops.size(); ++i) {
+      CHECK(tiled.ops[i].hbm_bytes == row_major.ops[i].hbm_bytes);
+      const std::string& name = tiled.ops[i].name;
+      if (!contains(name, "_proj") && !contains(name, "gate_up")) continue;
+      for (const auto& [layout, step] : {std::pair<const char*, const lowered_step*>{"row_major", &row_major},
+                                         {"tiled", &tiled}})
+        for (const program& p : step->programs)
+          for (const command& c : p) {
+            const auto* d = std::get_if<dma_cmd>(&c);
+            if (!d || d->src_space != mem_space::hbm || d->op_id != i) continue;
+            const bool flat = d->rows == 1 || d->src_stride == d->row_bytes;
+            if (std::string(layout) == "tiled")
+              CHECK(flat);
+            else
+              strided += !flat;
+            contiguous += flat;
+          }
+    }
+    CHECK(strided > 0);  // row-major: the tiles are row segments
+    CHECK(contiguous > 0);
   }
 }
 

@@ -36,8 +36,8 @@ struct step_data {
 inline step_data write_step_data(const scenario& s, const lowered_step& step, const store_fn& store) {
   const model_config& m = s.model_cfg;
   const bool moe = m.is_moe();
-  const size_t h = m.hidden_size, hd = m.head_dim, H = m.num_attention_heads, KV = m.num_key_value_heads,
-               I = m.intermediate_size, E = m.num_experts, mI = m.moe_intermediate_size;
+  const size_t h = m.hidden_size, hd = m.head_dim, KV = m.num_key_value_heads, E = m.num_experts,
+               mI = m.moe_intermediate_size;
   const size_t tp = s.parallelism.tp, kvr = KV / tp, pp = step.stage_layers.size();
   random_values random(static_cast<uint32_t>(s.sim.seed));
   step_data data;
@@ -50,6 +50,30 @@ inline step_data write_step_data(const scenario& s, const lowered_step& step, co
     for (const auto& [at, values] : norms) store(mem_space::hbm, 0, at, *values, dtype::fp32);
     const std::pair<uint64_t, const matrix*> matrices[] = {{w.q, &L.wq},    {w.k, &L.wk},  {w.v, &L.wv},   {w.o, &L.wo},
                                                            {w.gate, &L.wg}, {w.up, &L.wu}, {w.down, &L.wd}};
+    // The rows of rank r's block of weight w (resident_block), row-major or (tiled) in tiled_index order.
+    auto block_of = [&](int which, size_t r, bool tiled) {
+      const weight_block b = resident_block(m, s.parallelism.partition, static_cast<int>(tp), static_cast<int>(r),
+                                            layer_weight(which));
+      const size_t ld = weight_shape(m, layer_weight(which)).second;
+      const uint64_t tile = tiled_width(s.parallelism.partition, layer_weight(which), b, s.step.weight_tile);
+      matrix block(b.rows * b.cols);
+      for (uint64_t i = 0; i < b.rows; ++i)
+        for (uint64_t j = 0; j < b.cols; ++j)
+          block[tiled ? tiled_index(b, i, j, tile) : i * b.cols + j] =
+              (*matrices[which].second)[(b.row0 + i * b.row_step) * ld + b.col0 + j];
+      return block;
+    };
+    const bool tiled = step.resident_weights.empty() && s.residency.weight_layout == "tiled";
+    const int dense = moe ? 4 : layer_weight_count;  // MoE layers: q, k, v, o (the experts stay row-major)
+    for (int i = 0; i < dense; ++i)
+      if (tiled)
+        for (size_t r = 0; r < tp; ++r)
+          store(mem_space::hbm, 0,
+                matrices[i].first + tiled_block_offset(m, s.parallelism.partition, static_cast<int>(tp),
+                                                       static_cast<int>(r), layer_weight(i), s.weights),
+                block_of(i, r, true), s.weights);
+      else
+        store(mem_space::hbm, 0, matrices[i].first, *matrices[i].second, s.weights);
     if (moe) {
       moe_data X{stored(random(h * E), s.weights), stored(random(E * h * mI), s.weights),
                  stored(random(E * h * mI), s.weights), stored(random(E * mI * h), s.weights)};
@@ -58,32 +82,16 @@ inline step_data write_step_data(const scenario& s, const lowered_step& step, co
       store(mem_space::hbm, 0, w.experts_up, X.up, s.weights);
       store(mem_space::hbm, 0, w.experts_down, X.down, s.weights);
       data.experts.push_back(X);
-      for (size_t i = 0; i < 4; ++i) store(mem_space::hbm, 0, matrices[i].first, *matrices[i].second, s.weights);
-    } else {
-      for (const auto& [at, values] : matrices) store(mem_space::hbm, 0, at, *values, s.weights);
     }
     if (!step.resident_weights.empty()) {
-      const std::string& partition = s.parallelism.partition;
-      const resident_slices sl = resident_layout(m, partition, static_cast<int>(tp), s.weights);
-      const std::pair<const matrix*, size_t> full[] = {{&L.wq, H * hd}, {&L.wk, KV * hd}, {&L.wv, KV * hd},
-                                                       {&L.wo, h},      {&L.wg, I},       {&L.wu, I},
-                                                       {&L.wd, h}};  // in layer_weight order, with their columns
+      const resident_slices sl = resident_layout(m, s.parallelism.partition, static_cast<int>(tp), s.weights);
       for (size_t st = 0; st < pp; ++st) {
         if (int(l) < step.stage_layers[st].first || int(l) >= step.stage_layers[st].second) continue;
         for (size_t d = 0; d < step.batches.size(); ++d)
           for (size_t r = 0; r < tp; ++r)
-            for (int w = 0; w < layer_weight_count; ++w) {
-              const weight_block b = resident_block(m, partition, static_cast<int>(tp), static_cast<int>(r),
-                                                    layer_weight(w));
-              const auto& [values, ld] = full[w];
-              matrix block;
-              for (uint64_t i = 0; i < b.rows; ++i) {
-                const float* row = &(*values)[(b.row0 + i * b.row_step) * ld + b.col0];
-                block.insert(block.end(), row, row + b.cols);
-              }
-              store(mem_space::sram, step.groups[d * pp + st][r], step.resident_weights[l] + sl.offset[w], block,
-                    s.weights);
-            }
+            for (int which = 0; which < layer_weight_count; ++which)
+              store(mem_space::sram, step.groups[d * pp + st][r], step.resident_weights[l] + sl.offset[which],
+                    block_of(which, r, false), s.weights);
       }
     }
     data.layers.push_back(L);

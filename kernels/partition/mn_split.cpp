@@ -15,7 +15,7 @@ void mn_split_rotate(lowering_context& ctx, const std::vector<int>& group, const
   // The block multiplied (and sent on) at step s: the rank's own block (resident, or loaded into
   // the first buffer), then the received ones, alternating between the two buffers.
   auto buf = [&](int s) {
-    return s == 0 && op.b_resident ? static_cast<uint32_t>(op.b)
+    return s == 0 && op.b_at == mn_operands::place::sram ? static_cast<uint32_t>(op.b)
                                    : op.b_blocks + static_cast<uint32_t>((s % 2) * block_bytes);
   };
   auto wrap = [n](int i) { return ((i % n) + n) % n; };
@@ -30,10 +30,11 @@ void mn_split_rotate(lowering_context& ctx, const std::vector<int>& group, const
     const auto a = static_cast<uint32_t>(op.a + (op.a_whole ? m0 * op.lda * dtype_bytes(activation_type(op.type)) : 0));
     const auto c = static_cast<uint32_t>(op.c + (op.c_whole ? m0 * op.ldc * 4 : 0));
     const uint64_t n0_own = split_range(N, n, r).first;
-    if (!op.b_resident) {
+    if (op.b_at == mn_operands::place::hbm_matrix)
       load_2d(ctx, me, op.b + n0_own * eb, N, buf(0), size(N, n, r), K, size(N, n, r), eb);
-      ctx.order(me, engine::dma, engine::matrix);
-    }
+    else if (op.b_at == mn_operands::place::hbm_blocks)
+      load_2d(ctx, me, op.b + n0_own * K * eb, size(N, n, r), buf(0), size(N, n, r), K, size(N, n, r), eb);
+    if (op.b_at != mn_operands::place::sram) ctx.order(me, engine::dma, engine::matrix);
     for (int s = 0; s < n; ++s) {
       // Step s: this rank holds block (r - s) of B's columns in buf(s).
       const int j = wrap(r - s);
@@ -69,7 +70,8 @@ void mn_split::lower(lowering_context& ctx, const gemm_job& job, const std::vect
     const auto [m0, m1] = split_range(job.m, n, r);
     load_2d(ctx, group[r], job.a + m0 * K * eb, K, a_strip, K, static_cast<uint32_t>(m1 - m0), K, eb);
   }
-  mn_split_rotate(ctx, group, {job.m, K, N, a_strip, K, job.b, false, b_blocks, c_strip, N, job.type});
+  mn_split_rotate(ctx, group,
+                  {job.m, K, N, a_strip, K, job.b, mn_operands::place::hbm_matrix, b_blocks, c_strip, N, job.type});
   for (int r = 0; r < n; ++r) {
     const auto [m0, m1] = split_range(job.m, n, r);
     ctx.order(group[r], engine::matrix, engine::dma);

@@ -39,12 +39,13 @@ void lower_gemm(lowering_context& ctx, const partition_strategy& strategy, const
                 const std::vector<gemm_job>& jobs);
 
 // The core of mn_split, for operands already in SRAM: rank r holds rows M_r of A
-// (at `a`, row stride lda, of `type`), loads column block r of B (row-major
-// [k x n] in HBM at `b`) into one of the two buffers at b_blocks (each
-// k x ceil(n/ranks) of `type`) and passes the blocks around the ring, so it
-// computes its whole row strip C[M_r, :] (fp32 at `c`, row stride ldc). With
-// b_resident, `b` is instead the SRAM offset of the rank's block r (row-major
-// [k x n_r], kept there): it is multiplied and sent on from there. Every
+// (at `a`, row stride lda, of `type`), loads column block r of B into one of the
+// two buffers at b_blocks (each k x ceil(n/ranks) of `type`) and passes the blocks
+// around the ring, so it computes its whole row strip C[M_r, :] (fp32 at `c`, row
+// stride ldc). Where B is (`b_at`): hbm_matrix: row-major [k x n] in HBM at `b`;
+// hbm_blocks: at `b` in HBM as the column blocks one after another, each row-major
+// [k x n_r] (one contiguous load); sram: `b` is the SRAM offset of the rank's own
+// block (row-major [k x n_r], kept there), multiplied and sent on from there. Every
 // rank uses the same SRAM offsets. The caller orders A's producer before the
 // matrix engine and the buffers' earlier users (on every rank) before this; C is
 // complete on the matrix engine.
@@ -54,7 +55,7 @@ struct mn_operands {
   uint32_t m = 0, k = 0, n = 0;
   uint32_t a = 0, lda = 0;
   uint64_t b = 0;
-  bool b_resident = false;
+  enum class place : uint8_t { hbm_matrix, hbm_blocks, sram } b_at = place::hbm_matrix;
   uint32_t b_blocks = 0;
   uint32_t c = 0, ldc = 0;
   dtype type = dtype::fp32;
