@@ -19,8 +19,9 @@
 namespace npuvp::kernels {
 
 // HBM addresses of one layer's weights. Matrices are [in x out] row-major
-// (the transpose of torch's nn.Linear.weight) of layer_job::weight_type; norms
-// are fp32 vectors.
+// (the transpose of torch's nn.Linear.weight) of layer_job::weight_type, or with
+// layer_job::weights_tiled q..down hold the ranks' blocks in the tiled layout
+// (tiled_index) in the same regions; norms are fp32 vectors.
 struct layer_weights {
   uint64_t input_norm = 0;          // [h]
   uint64_t q = 0, k = 0, v = 0;     // [h x H*hd], [h x KV*hd], [h x KV*hd]
