@@ -285,9 +285,7 @@ lowered_step lower_step(const scenario& s) {
         job.weights = out.weights[l];
         if (resident) {
           const uint64_t base = out.resident_weights[l];
-          uint64_t* fields[] = {&job.weights.q,    &job.weights.k,  &job.weights.v,   &job.weights.o,
-                                &job.weights.gate, &job.weights.up, &job.weights.down};
-          for (int w = 0; w < layer_weight_count; ++w) *fields[w] = base + slices.offset[w];
+          for (int w = 0; w < layer_weight_count; ++w) job.weights.matrix(layer_weight(w)) = base + slices.offset[w];
           job.weights_resident = true;
         }
         job.weights_tiled = !resident && s.residency.weight_layout == "tiled";

@@ -49,13 +49,18 @@ std::pair<uint64_t, uint64_t> weight_shape(const model_config& model, layer_weig
   const uint64_t h = model.hidden_size, q = uint64_t(model.num_attention_heads) * model.head_dim,
                  kv = uint64_t(model.num_key_value_heads) * model.head_dim, I = model.intermediate_size;
   switch (w) {
-    case layer_weight::q: return {h, q};
+    case layer_weight::q:
+      return {h, q};
     case layer_weight::k:
-    case layer_weight::v: return {h, kv};
-    case layer_weight::o: return {q, h};
+    case layer_weight::v:
+      return {h, kv};
+    case layer_weight::o:
+      return {q, h};
     case layer_weight::gate:
-    case layer_weight::up: return {h, I};
-    case layer_weight::down: return {I, h};
+    case layer_weight::up:
+      return {h, I};
+    case layer_weight::down:
+      return {I, h};
   }
   throw error("weight_shape: unknown weight");
 }
@@ -88,11 +93,15 @@ weight_block resident_block(const model_config& model, const std::string& partit
   switch (w) {
     case layer_weight::q:
     case layer_weight::k:
-    case layer_weight::v: return cols_of(head_range);
-    case layer_weight::o: return rows_of(head_range);
+    case layer_weight::v:
+      return cols_of(head_range);
+    case layer_weight::o:
+      return rows_of(head_range);
     case layer_weight::gate:
-    case layer_weight::up: return cols_of(split_range(I, n, r));
-    case layer_weight::down: return rows_of(split_range(I, n, r));
+    case layer_weight::up:
+      return cols_of(split_range(I, n, r));
+    case layer_weight::down:
+      return rows_of(split_range(I, n, r));
   }
   throw error("resident_block: unknown weight");
 }
@@ -245,16 +254,15 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
   // (resident_block): resident in SRAM, or streamed from HBM where the layout puts it.
   const std::string partition = split_k ? "k_split" : split_mn ? "mn_split" : split_2d ? "mnk_2d" : "megatron";
   const auto& w = job.weights;
-  const uint64_t bases[] = {w.q, w.k, w.v, w.o, w.gate, w.up, w.down};  // layer_weight order
   auto project = [&](int me, int r, layer_weight which, uint32_t a, uint32_t lda, uint32_t c) {
     const weight_block b = resident_block(model, partition, n, r, which);
-    const uint64_t base = bases[static_cast<int>(which)];
+    const uint64_t base = w.matrix(which);
     const auto k = static_cast<uint32_t>(b.rows), cols = static_cast<uint32_t>(b.cols);
     if (job.weights_resident) {
       local_gemm(ctx, me, a, lda, static_cast<uint32_t>(base), cols, c, cols, T, k, cols, false, wtype);
     } else if (job.weights_tiled) {
-      streamed_gemm(ctx, me, a, lda, base + tiled_block_offset(model, partition, n, r, which, wtype), 0, weights, wt,
-                    c, cols, T, k, cols, wtype, true);
+      streamed_gemm(ctx, me, a, lda, base + tiled_block_offset(model, partition, n, r, which, wtype), 0, weights, wt, c,
+                    cols, T, k, cols, wtype, true);
     } else {
       const uint64_t ld = weight_shape(model, which).second;
       streamed_gemm(ctx, me, a, lda, base + (b.row0 * ld + b.col0) * eb, ld * b.row_step, weights, wt, c, cols, T, k,
@@ -962,7 +970,8 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       label("down_proj");
       rotation_barrier();
       // fp32: A is g itself (rank r's rows); bf16: the rank's strip at x16.
-      mn_split_rotate(ctx, group, {T, I, h, narrow ? x16 : g, I, w.down, weights_at, mn_blocks, d, h, wtype, !narrow, true});
+      mn_split_rotate(ctx, group,
+                      {T, I, h, narrow ? x16 : g, I, w.down, weights_at, mn_blocks, d, h, wtype, !narrow, true});
       label("down_allgather");
       std::vector<chunk> rows;
       for (int r = 0; r < n; ++r) rows.push_back({uint64_t(rows_of(r).first) * h, uint64_t(rows_of(r).second) * h});

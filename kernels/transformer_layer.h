@@ -18,6 +18,11 @@
 
 namespace npuvp::kernels {
 
+// The projection and MLP weights of a dense decoder layer: q [h x H*hd], k and v [h x KV*hd],
+// o [H*hd x h], gate and up [h x I], down [I x h] (weight_shape: rows, columns).
+enum class layer_weight { q, k, v, o, gate, up, down };
+constexpr int layer_weight_count = 7;
+
 // HBM addresses of one layer's weights. Matrices are [in x out] row-major
 // (the transpose of torch's nn.Linear.weight) of layer_job::weight_type, or with
 // layer_job::weights_tiled q..down hold the ranks' blocks in the tiled layout
@@ -33,6 +38,14 @@ struct layer_weights {
   // MoE layers (instead of gate/up/down): router [h x E]; experts' gate and up
   // [E][h x moe_I], down [E][moe_I x h].
   uint64_t router = 0, experts_gate = 0, experts_up = 0, experts_down = 0;
+  // The field of a projection or MLP weight.
+  uint64_t& matrix(layer_weight w) {
+    static constexpr uint64_t layer_weights::*fields[] = {&layer_weights::q,   &layer_weights::k,    &layer_weights::v,
+                                                          &layer_weights::o,   &layer_weights::gate, &layer_weights::up,
+                                                          &layer_weights::down};
+    return this->*fields[static_cast<int>(w)];
+  }
+  uint64_t matrix(layer_weight w) const { return const_cast<layer_weights*>(this)->matrix(w); }
 };
 
 // The layer's KV cache in HBM: K and V each [sequence][kv head][max_positions][hd]
@@ -119,10 +132,6 @@ struct layer_job {
   std::string op_prefix;
 };
 
-// The projection and MLP weights of a dense decoder layer: q [h x H*hd], k and v [h x KV*hd],
-// o [H*hd x h], gate and up [h x I], down [I x h] (weight_shape: rows, columns).
-enum class layer_weight { q, k, v, o, gate, up, down };
-constexpr int layer_weight_count = 7;
 std::pair<uint64_t, uint64_t> weight_shape(const model_config& model, layer_weight w);
 
 // Rows row0, row0 + row_step, ... (`rows` of them) and columns [col0, col0 + cols) of a weight.
@@ -159,8 +168,7 @@ struct resident_slices {
   std::array<uint64_t, layer_weight_count> offset{};
   uint64_t bytes = 0;
 };
-resident_slices resident_layout(const model_config& model, const std::string& partition, int group_size,
-                                dtype weights);
+resident_slices resident_layout(const model_config& model, const std::string& partition, int group_size, dtype weights);
 
 // Appends the layer to the programs of `group` (rank order). Needs the group
 // size to divide num_key_value_heads (or, with split_k, to be a multiple of it
