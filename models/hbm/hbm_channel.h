@@ -36,10 +36,10 @@
 
 #include "models/common/backing_store.h"
 #include "models/common/fifo_buffer.h"
-#include "models/hbm/hbm_address_mapper.h"
 #include "platform/base/stats.h"
 #include "platform/base/trace.h"
 #include "platform/config/hbm_config.h"
+#include "platform/hbm_address_mapper.h"
 
 namespace npuvp {
 

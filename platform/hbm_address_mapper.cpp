@@ -1,4 +1,4 @@
-#include "models/hbm/hbm_address_mapper.h"
+#include "platform/hbm_address_mapper.h"
 
 #include "platform/base/error.h"
 
