@@ -54,7 +54,7 @@ int flow_network::start(const std::vector<usage>& path, double bytes, double cap
   for (size_t k = 0; k < f.path.size(); ++k)
     if (m_res[f.path[k].resource].stream_latency > 0) f.queueing.push_back(static_cast<int>(k));
   f.remaining = f.total = bytes;
-  f.cap = f.issue_cap = cap;
+  f.cap = f.issue_cap = f.weight = cap;
   f.window = window;
   f.rtt0 = rtt0;
   f.stream = stream;
@@ -155,18 +155,17 @@ void flow_network::detach(int id) {
 }
 
 // Weighted progressive filling: raise every unfrozen flow's rate in
-// proportion to its cap (rate = level x cap) until a resource saturates or the
-// flows reach their caps (level 1); freeze the flows that cross a saturated
-// resource and repeat with the rest. All flows share one level, so the
-// filling stays global (per connected component, the levels would round
-// differently); what is kept between calls is only what a full pass would
-// recompute to the same bits. A resource with at least twice the capacity
-// its flows can take at their caps (slack) can neither saturate nor bound a
-// step before level 1 (its rem / load stays above 2 - level > 1 - level): only
+// proportion to its weight (rate = level x weight) until a resource saturates
+// or flows reach their caps (level cap / weight); freeze those flows and repeat
+// with the rest. All flows share one level, so the filling stays global (per
+// connected component, the levels would round differently); what is kept
+// between calls is only what a full pass would recompute to the same bits. A
+// resource with at least twice the capacity its flows can take at their caps
+// (slack) can neither saturate nor bound a step before they reach them: only
 // the others (tight) take part, which leaves every rate and limit as they were.
 void flow_network::recompute() {
   ++m_recomputations;
-  // Caps of window-limited flows from their loaded round trip; a changed cap changes the loads on its path.
+  // Caps and weights of window-limited flows from their loaded round trip; a change changes the loads on its path.
   for (int id : m_active) {
     flow& f = m_flows[id];
     f.frozen = false;
@@ -178,8 +177,11 @@ void flow_network::recompute() {
       rtt += u.share * r.stream_latency * double(r.streams.size() - 1);
     }
     const double cap = std::min(f.issue_cap, f.window / rtt);
-    if (cap == f.cap) continue;
+    const double weight = std::min(f.issue_cap, f.window / (rtt + m_share_queue_ns));
+    if (cap == f.cap && weight == f.weight) continue;
     f.cap = cap;
+    f.weight = weight;
+    f.cap_level = cap / weight;
     for (const usage& u : f.path) mark_stale(u.resource);
   }
   // Free capacities and loads of the resources whose flows changed, the loads
@@ -198,9 +200,10 @@ void flow_network::recompute() {
       const int users = static_cast<int>(r.users.size());
       r.free_capacity = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (users - 1));
     }
-    double load = 0;
-    for (const user& x : r.users) load += x.coef * m_flows[x.flow].cap;
+    double load = 0, wload = 0;
+    for (const user& x : r.users) load += x.coef * m_flows[x.flow].cap, wload += x.coef * m_flows[x.flow].weight;
     r.load = load;
+    r.wload = wload;
     r.tight = !(r.free_capacity >= 2 * r.load && r.free_capacity > 1e-6 * r.capacity);
     if (r.tight && !r.listed) {
       r.listed = true;
@@ -221,7 +224,7 @@ void flow_network::recompute() {
       continue;
     }
     r.rem = r.free_capacity;
-    r.level_load = r.load;
+    r.level_load = r.wload;
     r.unfrozen = static_cast<int>(r.users.size());
     work.push_back(ri);
     if (r.level_load > 1e-9 * r.capacity) step = std::min(step, r.rem / r.level_load);  // above rounding residue
@@ -243,17 +246,19 @@ void flow_network::recompute() {
       }
       work.resize(keep);
     }
-    step = std::min(step, 1.0 - level);
+    double next_cap = std::numeric_limits<double>::infinity();
+    for (int id : m_active)
+      if (!m_flows[id].frozen) next_cap = std::min(next_cap, m_flows[id].cap_level);
+    step = std::min(step, next_cap - level);
     step = std::max(step, 0.0);
     level += step;
     // The flows that freeze at this level: those crossing a saturated
     // resource, each bound by the first one on its path (or all, at their caps).
     freezing.clear();
-    const bool capped = level >= 1 - 1e-12;
     for (int ri : work) {
       resource& r = m_res[ri];
       r.rem -= step * r.level_load;
-      if (capped || r.unfrozen == 0 || r.rem > 1e-12 * r.capacity) continue;
+      if (r.unfrozen == 0 || r.rem > 1e-12 * r.capacity) continue;
       for (const user& x : r.users) {
         if (!(x.coef > 0)) continue;
         flow& f = m_flows[x.flow];
@@ -267,20 +272,21 @@ void flow_network::recompute() {
         }
       }
     }
-    if (capped) {
-      for (int id : m_active)
-        if (!m_flows[id].frozen) {
-          m_flows[id].marked = true;
+    if (level >= next_cap * (1 - 1e-12))  // flows at their caps
+      for (int id : m_active) {
+        flow& f = m_flows[id];
+        if (!f.frozen && !f.marked && f.cap_level <= level * (1 + 1e-12)) {
+          f.marked = true;
+          f.first_saturated = -1;
           freezing.push_back(id);
         }
-    } else {
-      std::sort(freezing.begin(), freezing.end());  // id order: their loads leave the resources in that order
-    }
+      }
+    std::sort(freezing.begin(), freezing.end());  // id order: their loads leave the resources in that order
     for (int id : freezing) {
       flow& f = m_flows[id];
-      f.limit = capped ? bound::dma_issue : m_res[f.path[size_t(f.first_saturated)].resource].kind;
+      f.limit = f.first_saturated < 0 ? bound::dma_issue : m_res[f.path[size_t(f.first_saturated)].resource].kind;
       f.frozen = true;
-      f.rate = level * f.cap;
+      f.rate = std::min(level * f.weight, f.cap);
       --unfrozen;
     }
     // Their loads leave the tight resources in id order, if a next level follows.
@@ -291,7 +297,7 @@ void flow_network::recompute() {
       for (const usage& u : f.path) {
         resource& r = m_res[u.resource];
         if (!r.tight) continue;
-        r.level_load -= u.coef * f.cap;
+        r.level_load -= u.coef * f.weight;
         --r.unfrozen;
       }
     }
@@ -299,7 +305,7 @@ void flow_network::recompute() {
       for (int id : m_active)
         if (!m_flows[id].frozen) {
           m_flows[id].frozen = true;
-          m_flows[id].rate = level * m_flows[id].cap;
+          m_flows[id].rate = std::min(level * m_flows[id].weight, m_flows[id].cap);
           --unfrozen;
         }
   }

@@ -2,14 +2,17 @@
 // ports, HBM channels, SRAMs): each active flow moves its remaining bytes at a
 // rate given by weighted max-min fairness (progressive filling; Bertsekas &
 // Gallager, "Data Networks", 1992, sec. 6.5.2), recomputed whenever a flow
-// starts or ends. A flow's weight is its own cap: a DMA keeps a window of
-// bursts in flight, and window-limited flows sharing a queue get throughput in
-// proportion to window / round trip (Little's law), not equal shares. Equal
-// shares would keep identical cores reading the same HBM channel in lockstep
-// for ever; on the TLM chip the nearer core gets ahead, moves on to the next
-// channel, and the cores spread over the channels. A flow uses resource r at `coef` units of r's capacity per byte
-// moved (a DMA spread over 8 HBM channels uses each at 1/8 of its rate), and has its own rate cap (the DMA engine's
-// issue limit).
+// starts or ends. A DMA keeps a window of bursts in flight, and window-limited
+// flows sharing a queue get throughput in proportion to window / round trip
+// (Little's law): a flow's weight is window / (its loaded round trip + the
+// queueing delay of a saturated resource, set_share_queue_ns), its cap window /
+// loaded round trip. With a long queue the shares of a saturated HBM channel are
+// nearly equal, and identical cores that start together stay in lockstep on it
+// for a while; the nearer core still gains a little per tile, gets ahead, moves
+// on to the next channel alone and the cores spread, as on the TLM chip
+// (docs/perfmodel.md, "Sharing"). A flow uses resource r at `coef` units of r's
+// capacity per byte moved (a DMA spread over 8 HBM channels uses each at 1/8 of
+// its rate), and has its own rate cap (the DMA engine's issue limit).
 #pragma once
 
 #include <array>
@@ -45,6 +48,9 @@ class flow_network {
   // their share of bytes through it), which lowers window-limited caps.
   // Set before any flow starts (a flow notes its queueing resources at its start).
   void set_stream_latency(int r, double ns_per_stream) { m_res[r].stream_latency = ns_per_stream; }
+  // Queueing delay added to every window-limited flow's round trip for its
+  // weight, not its cap (0: weights equal the caps). Set before any flow starts.
+  void set_share_queue_ns(double ns) { m_share_queue_ns = ns; }
 
   // Starts a flow at `now` (after advancing every flow to `now`); returns its
   // id. Flows with the same `stream` key (e.g. reads of the same HBM range)
@@ -89,7 +95,7 @@ class flow_network {
     std::vector<user> users;  // active flows crossing it, by id (the order their loads are added in)
     std::vector<std::pair<uint64_t, int>> streams;  // distinct stream keys and their flows (penalised resources only)
     double free_capacity = 0;                       // capacity after the penalties of its streams and flows
-    double load = 0;                                // sum of coef x cap over `users`
+    double load = 0, wload = 0;                      // sum of coef x cap (weight) over `users`
     bool stale = false;                             // load (and, if members_changed, free_capacity) to be redone
     bool members_changed = false;                   // users or streams changed
     bool tight = false;                             // may saturate or bound a step (recompute())
@@ -104,6 +110,8 @@ class flow_network {
     std::vector<usage> carried;  // the usages with a share of its bytes
     double remaining = 0, total = 0, cap = 0, rate = 0;
     double issue_cap = 0, window = 0, rtt0 = 0;  // cap = min(issue_cap, window / loaded round trip)
+    double weight = 0;                           // min(issue_cap, window / (loaded round trip + share queue))
+    double cap_level = 1;                        // cap / weight: the filling level at which it reaches its cap
     uint64_t stream = 0;
     bound limit = bound::dma_issue;
     bound_times times{};
@@ -124,7 +132,7 @@ class flow_network {
   std::vector<int> m_work, m_freezing;            // scratch of recompute()
   std::vector<int> m_done;                        // returned by finish_drained()
   std::vector<std::vector<usage>> m_spare_paths;  // of drained flows, reused (no allocation per flow)
-  double m_now = 0;
+  double m_now = 0, m_share_queue_ns = 0;
   uint64_t m_recomputations = 0;
 };
 

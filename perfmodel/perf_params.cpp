@@ -38,6 +38,10 @@ perf_params first_principles_params(const hw_config& hw) {
   p.hbm_stream_penalty = 0.0;
   // Nor queueing delay; to be calibrated (streams_<n>, hbm_streams_<n>).
   p.hbm_stream_latency_ns = 0.0;
+  // A saturated channel holds a full controller queue (hbm.queue_depth
+  // requests of one DMA burst), drained at the channel's peak: every request
+  // waits that long (Little's law).
+  p.share_queue_ns = h.queue_depth * double(hw.core.dma.burst_bytes) / h.peak_gbps();
   // Row miss on an idle bank: ACT -> RD (tRCD), RD -> data (tCL), data burst (tBURST).
   p.hbm_read_latency_ns = (t.tRCD + t.tCL + t.tBURST) * t.tck_ns;
   // ACT -> WR (tRCD), WR -> data (tWL), data burst (tBURST); answered when written.

@@ -25,6 +25,11 @@ struct perf_params {
   // the bursts it serves (queueing behind the other streams' row misses): a
   // DMA's window-limited rate is window / loaded round trip (Little's law).
   double hbm_stream_latency_ns = 0.0;
+  // Queueing delay at a saturated shared resource (a full HBM controller
+  // queue), common to the flows through it: they share its bandwidth in
+  // proportion to window / (own round trip + this), so with a long queue the
+  // shares are nearly equal whatever the distances (flow_network.h).
+  double share_queue_ns = 0.0;
   double hbm_read_latency_ns = 0.0;
   double hbm_write_latency_ns = 0.0;
   // NoC: latency per router passed (router pipeline + the link after it) and
@@ -69,6 +74,9 @@ struct perf_params {
         "hbm_stream_latency_ns", hbm_stream_latency_ns, "ns",
         "round trip added per extra concurrent stream on an HBM channel (queueing; lowers window-limited DMA rates)",
         0.0, 1e4);
+    v.field("share_queue_ns", share_queue_ns, "ns",
+            "queueing delay at a saturated channel, added to each flow's round trip when weighting its fair share",
+            0.0, 1e6);
     v.field("hbm_read_latency_ns", hbm_read_latency_ns, "ns", "unloaded HBM read latency (controller to data)", 0.0,
             1e5);
     v.field("hbm_write_latency_ns", hbm_write_latency_ns, "ns", "unloaded HBM write latency (to the response)", 0.0,

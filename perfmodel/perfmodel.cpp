@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "models/npu_core/core_timing.h"
+#include "perfmodel/hbm_rows.h"
 #include "platform/base/error.h"
 #include "platform/memory_map.h"
 
@@ -167,7 +168,8 @@ class model {
         m_w(hw.mesh.width),
         m_h(hw.mesh.height),
         m_cores(hw.mesh.width * hw.mesh.height),
-        m_channels(hw.hbm.channels) {
+        m_channels(hw.hbm.channels),
+        m_rows(hw.hbm) {
     if (programs.size() > static_cast<size_t>(m_cores))
       throw error("perfmodel: " + std::to_string(programs.size()) + " programs for " + std::to_string(m_cores) +
                   " cores");
@@ -305,6 +307,7 @@ class model {
     for (int i = 0; i < 6 * m_cores + 2 * m_channels; ++i)
       m_net.add_resource(link_bw, bound::noc, 0.0, m_p.noc_stream_penalty);
     m_channel_peak = m_hw.hbm.peak_gbps();
+    m_net.set_share_queue_ns(m_p.share_queue_ns);
     for (int i = 0; i < m_channels; ++i)
       m_net.set_stream_latency(m_net.add_resource(m_channel_peak, bound::hbm, m_p.hbm_stream_penalty),
                                m_p.hbm_stream_latency_ns);
@@ -352,10 +355,13 @@ class model {
     }
   }
 
-  double hbm_efficiency(uint64_t run, uint64_t rows, uint64_t stride) const {
+  // The pattern's class efficiency (calibrated), scaled by its row locality
+  // (hbm_rows.h) for the rows that do not follow each other.
+  double hbm_efficiency(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride) const {
     if (rows == 1 || stride == run) return m_p.hbm_efficiency_sequential;
-    return run >= static_cast<uint64_t>(m_hw.hbm.interleave_bytes) ? m_p.hbm_efficiency_strided
-                                                                   : m_p.hbm_efficiency_random;
+    const double locality = m_rows.locality(addr, run, rows, stride, m_channels);
+    return locality * (run >= static_cast<uint64_t>(m_hw.hbm.interleave_bytes) ? m_p.hbm_efficiency_strided
+                                                                               : m_p.hbm_efficiency_random);
   }
 
   // Identity of an HBM access stream: start address, shape and direction
@@ -388,7 +394,7 @@ class model {
     bytes.assign(size_t(m_channels), 0.0);
     hbm_spread(addr, run, rows, stride, bytes);
     const double total = double(run) * double(rows);
-    const double eff = hbm_efficiency(run, rows, stride);
+    const double eff = hbm_efficiency(addr, run, rows, stride);
     const double k = control_coef();
     int max_routers = 0;
     for (int ch = 0; ch < m_channels; ++ch) {
@@ -950,6 +956,7 @@ class model {
   const perf_params m_p;
   const int m_w, m_h, m_cores, m_channels;
   std::vector<int> m_channel_router;
+  const hbm_rows m_rows;
   flow_network m_net;
   double m_channel_peak = 0, m_sram_bw = 0, m_link_bw = 0;
   std::vector<core_state> m_st;

@@ -1,0 +1,54 @@
+// Row locality of an HBM access pattern: how much of a channel's bandwidth a
+// DMA descriptor's accesses can use given the banks and rows they fall in.
+//
+// A strided descriptor whose rows land far apart in a channel opens a new
+// DRAM row for almost every access; when those rows share banks, the channel
+// waits for row cycles (tRAS + tRP) and activation windows (tRRD, tFAW)
+// instead of moving data, and a bf16 weight tile can get under half of the
+// channel's peak (`npuvp bench hbm --pattern stride --stride 4864
+// --request-bytes 256`: 45 %). The access-pattern efficiency classes of the
+// perfmodel (sequential, strided, random) cannot tell such strides apart, so
+// the model walks the descriptor's first bursts in one channel through the
+// bank timing of the TLM channel (models/hbm/hbm_channel.h: the same address
+// mapping, an open-page controller, the JEDEC constraints of hbm_config) and
+// compares the time with that of a sequential stream of as many bursts.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "platform/config/hbm_config.h"
+#include "platform/hbm_address_mapper.h"
+
+namespace npuvp::perf {
+
+class hbm_rows {
+ public:
+  explicit hbm_rows(const hbm_config& cfg);
+  // Efficiency of the descriptor (addr, run bytes per row, rows, stride; an
+  // offset in the global HBM space, interleaved over `channels` every
+  // cfg.interleave_bytes) relative to a sequential stream, in (0, 1]: its
+  // accesses in the channel of its first byte, at most `max_bursts` of them,
+  // served in order.
+  double locality(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, int channels) const;
+  // Time in tCK an open-page controller needs to serve these channel-local
+  // bursts in order, from the first column command to the end of the last
+  // burst's data: ACTs issue as early as their bank (tRP after its PRE, which
+  // waits tRAS after the ACT and tRTP after the last column) and the
+  // activation limits (tRRD_S/L, tFAW per pseudo-channel) allow, overlapping
+  // other banks' transfers; columns issue in order on each pseudo-channel,
+  // tRCD after their ACT, tCCD_S/L and tBURST apart.
+  double serve_cycles(const std::vector<uint64_t>& bursts) const;
+
+  static constexpr size_t max_bursts = 512;
+
+ private:
+  hbm_org m_org;
+  hbm_timing m_t;
+  uint64_t m_interleave;
+  hbm_address_mapper m_mapper;
+  double sequential_cycles(size_t n) const;  // serve_cycles of n sequential bursts
+  double m_sequential = 0;                  // of max_bursts (computed once)
+};
+
+}  // namespace npuvp::perf
