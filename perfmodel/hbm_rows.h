@@ -15,6 +15,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <tuple>
 #include <vector>
 
 #include "platform/config/hbm_config.h"
@@ -29,7 +31,9 @@ class hbm_rows {
   // offset in the global HBM space, interleaved over `channels` every
   // cfg.interleave_bytes) relative to a sequential stream, in (0, 1]: its
   // accesses in the channel of its first byte, at most `max_bursts` of them,
-  // served in order.
+  // served in order. Walked once per shape and start within the interleave
+  // period: the tiles of one weight matrix differ only in where their rows
+  // fall in the DRAM rows, which moves the result by a few per cent.
   double locality(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, int channels) const;
   // Time in tCK an open-page controller needs to serve these channel-local
   // bursts in order, from the first column command to the end of the last
@@ -41,14 +45,17 @@ class hbm_rows {
   double serve_cycles(const std::vector<uint64_t>& bursts) const;
 
   static constexpr size_t max_bursts = 512;
+  static constexpr size_t probe_bursts = 128;  // walked first: no loss there, none at all
 
  private:
   hbm_org m_org;
   hbm_timing m_t;
   uint64_t m_interleave;
   hbm_address_mapper m_mapper;
-  double sequential_cycles(size_t n) const;  // serve_cycles of n sequential bursts
-  double m_sequential = 0;                  // of max_bursts (computed once)
+  double sequential_cycles(size_t n) const;  // serve_cycles of n sequential bursts (cached by n)
+  mutable std::map<size_t, double> m_sequential;
+  // locality() by (addr mod the interleave period, run, rows, stride).
+  mutable std::map<std::tuple<uint64_t, uint64_t, uint64_t, uint64_t>, double> m_walked;
 };
 
 }  // namespace npuvp::perf
