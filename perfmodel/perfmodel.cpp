@@ -355,13 +355,13 @@ class model {
     }
   }
 
-  // The pattern's class efficiency (calibrated), scaled by its row locality
-  // (hbm_rows.h) for the rows that do not follow each other.
+  // The pattern's class efficiency (calibrated); strided rows scaled by their
+  // row locality (hbm_rows.h). Rows shorter than an interleave block already
+  // pay a row activation each in hbm_efficiency_random.
   double hbm_efficiency(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride) const {
     if (rows == 1 || stride == run) return m_p.hbm_efficiency_sequential;
-    const double locality = m_rows.locality(addr, run, rows, stride, m_channels);
-    return locality * (run >= static_cast<uint64_t>(m_hw.hbm.interleave_bytes) ? m_p.hbm_efficiency_strided
-                                                                               : m_p.hbm_efficiency_random);
+    if (run < static_cast<uint64_t>(m_hw.hbm.interleave_bytes)) return m_p.hbm_efficiency_random;
+    return m_p.hbm_efficiency_strided * m_rows.locality(addr, run, rows, stride, m_channels);
   }
 
   // Identity of an HBM access stream: start address, shape and direction

@@ -2,6 +2,7 @@
 // (perf::calibration_suite) on the TLM chip, one isolated simulation each,
 // fits the perfmodel parameters to the measured times and writes the
 // calibration file (docs/perfmodel.md).
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -21,7 +22,7 @@ int calibrate(const std::vector<std::string>& args) {
   int parallel = 2;
   desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
       "out,o", po::value(&out_file)->required(), "calibration YAML to write")(
-      "params", po::value(&params_list), "comma-separated perf_params keys to fit (default: every fitted parameter)")(
+      "params", po::value(&params_list), "comma-separated perf_params keys to fit (default: every parameter a micro-benchmark informs)")(
       "parallel", po::value(&parallel)->default_value(parallel), "simulations run at once");
   po::variables_map vm;
   if (!parse("npuvp calibrate --hw FILE -o|--out FILE [--params a,b,...] [--parallel N]", desc, args, vm)) return 0;
@@ -34,6 +35,12 @@ int calibrate(const std::vector<std::string>& args) {
     if (!key.empty()) free.push_back(key);
   }
   std::vector<perf::calibration_sample> suite = perf::calibration_suite(hw);
+  // By default the parameters the suite informs; the others (share_queue_ns,
+  // barrier_release_ns, ...) keep their first-principles values.
+  if (free.empty())
+    for (const auto& s : suite)
+      for (const auto& key : s.informs)
+        if (std::find(free.begin(), free.end(), key) == free.end()) free.push_back(key);
   std::vector<isolated_job> jobs;
   for (const auto& s : suite)
     jobs.push_back([&hw, &s] {
