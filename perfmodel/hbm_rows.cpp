@@ -53,7 +53,7 @@ double hbm_rows::serve_cycles(const std::vector<uint64_t>& bursts) const {
       k.col_ok = act + m_t.tRCD;
       k.pre_ok = act + m_t.tRAS;
     }
-    double col = std::max(k.col_ok, pc.last_col + std::max<double>(m_t.tBURST, pc.last_col_bg == a.bg ? m_t.tCCD_L
+    const double col = std::max(k.col_ok, pc.last_col + std::max<double>(m_t.tBURST, pc.last_col_bg == a.bg ? m_t.tCCD_L
                                                                                                      : m_t.tCCD_S));
     pc.last_col = col;
     pc.last_col_bg = a.bg;
