@@ -95,7 +95,7 @@ class flow_network {
     std::vector<user> users;  // active flows crossing it, by id (the order their loads are added in)
     std::vector<std::pair<uint64_t, int>> streams;  // distinct stream keys and their flows (penalised resources only)
     double free_capacity = 0;                       // capacity after the penalties of its streams and flows
-    double load = 0, wload = 0;                     // sum of coef x cap (x weight) over `users`
+    double load = 0, wload = 0;                     // sums of coef x cap, coef x weight over `users`
     bool stale = false;                             // load (and, if members_changed, free_capacity) to be redone
     bool members_changed = false;                   // users or streams changed
     bool tight = false;                             // may saturate or bound a step (recompute())
