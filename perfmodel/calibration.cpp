@@ -317,11 +317,15 @@ fit_report fit(const hw_config& hw, const std::vector<calibration_sample>& sampl
   std::vector<param_ref> all;
   param_collector collect(all);
   rep.params.visit(collect);
+  std::vector<std::string> names = free_params;
+  if (names.empty())
+    for (const auto& s : samples)
+      for (const auto& key : s.informs)
+        if (std::find(names.begin(), names.end(), key) == names.end()) names.push_back(key);
   std::vector<param_ref> free;
   for (const auto& p : all)
-    if (free_params.empty() || std::find(free_params.begin(), free_params.end(), p.key) != free_params.end())
-      free.push_back(p);
-  for (const auto& name : free_params)
+    if (std::find(names.begin(), names.end(), p.key) != names.end()) free.push_back(p);
+  for (const auto& name : names)
     if (std::none_of(all.begin(), all.end(), [&](const param_ref& p) { return p.key == name; }))
       throw error("perfmodel fit: no parameter '" + name + "'");
   // Search range of each parameter: its table bounds, open ones narrowed around the start value.

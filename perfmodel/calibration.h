@@ -94,7 +94,8 @@ struct fit_report {
   int evaluations = 0;  // perfmodel runs over the whole sample set
 };
 
-// Fits the (double) parameters named in `free_params` (all when empty) by
+// Fits the (double) parameters named in `free_params` (when empty, those the
+// samples inform: the others, such as share_queue_ns, no sample constrains) by
 // least squares of the relative errors, sum over samples of
 // ((model - measured) / measured)^2, within each parameter's range (open
 // ranges narrowed to [0, max(8 x start, 100)]): twice, a sweep over

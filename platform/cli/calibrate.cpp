@@ -2,7 +2,6 @@
 // (perf::calibration_suite) on the TLM chip, one isolated simulation each,
 // fits the perfmodel parameters to the measured times and writes the
 // calibration file (docs/perfmodel.md).
-#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -35,12 +34,6 @@ int calibrate(const std::vector<std::string>& args) {
     if (!key.empty()) free.push_back(key);
   }
   std::vector<perf::calibration_sample> suite = perf::calibration_suite(hw);
-  // By default the parameters the suite informs; the others (share_queue_ns,
-  // barrier_release_ns, ...) keep their first-principles values.
-  if (free.empty())
-    for (const auto& s : suite)
-      for (const auto& key : s.informs)
-        if (std::find(free.begin(), free.end(), key) == free.end()) free.push_back(key);
   std::vector<isolated_job> jobs;
   for (const auto& s : suite)
     jobs.push_back([&hw, &s] {
