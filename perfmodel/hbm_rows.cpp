@@ -8,7 +8,10 @@
 namespace npuvp::perf {
 
 hbm_rows::hbm_rows(const hbm_config& cfg)
-    : m_org(cfg.org), m_t(cfg.timing), m_interleave(static_cast<uint64_t>(cfg.interleave_bytes)), m_mapper(cfg) {}
+    : m_org(cfg.org),
+      m_t(cfg.timing),
+      m_il{static_cast<uint64_t>(cfg.interleave_bytes), static_cast<uint64_t>(cfg.channels)},
+      m_mapper(cfg) {}
 
 double hbm_rows::sequential_cycles(size_t n) const {
   const auto [known, fresh] = m_sequential.try_emplace(n, 0.0);
@@ -64,20 +67,20 @@ double hbm_rows::serve_cycles(const std::vector<uint64_t>& bursts) const {
   return bursts.empty() ? 0.0 : end - first;
 }
 
-double hbm_rows::locality(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, int channels) const {
-  const uint64_t I = m_interleave, C = static_cast<uint64_t>(channels), B = static_cast<uint64_t>(m_org.burst_bytes());
-  const uint64_t channel = (addr / I) % C;
-  const auto [known, fresh] = m_walked.try_emplace({addr % (I * C), run, rows, stride}, 1.0);
+double hbm_rows::locality(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride) const {
+  const uint64_t I = m_il.bytes, B = static_cast<uint64_t>(m_org.burst_bytes());
+  const int channel = m_il.channel(addr);
+  const auto [known, fresh] = m_walked.try_emplace({addr % (I * m_il.channels), run, rows, stride}, 1.0);
   if (!fresh) return known->second;
   std::vector<uint64_t> bursts;
   // Rows in address order, each cut at interleave blocks; the pieces in `channel`, cut into bursts.
   for (uint64_t r = 0; r < rows && bursts.size() < max_bursts; ++r) {
     const uint64_t row_start = addr + r * stride, row_end = row_start + run;
     for (uint64_t g = row_start; g < row_end && bursts.size() < max_bursts;) {
-      const uint64_t block = g / I, piece_end = std::min(row_end, (block + 1) * I);
-      if (block % C == channel) {
-        const uint64_t local = (block / C) * I;
-        for (uint64_t o = (g % I) / B * B; o < piece_end - block * I && bursts.size() < max_bursts; o += B)
+      const uint64_t block_start = g / I * I, piece_end = std::min(row_end, block_start + I);
+      if (m_il.channel(g) == channel) {
+        const uint64_t local = m_il.local(block_start);
+        for (uint64_t o = (g % I) / B * B; o < piece_end - block_start && bursts.size() < max_bursts; o += B)
           bursts.push_back(local + o);
       }
       g = piece_end;

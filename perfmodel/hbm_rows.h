@@ -21,6 +21,7 @@
 
 #include "platform/config/hbm_config.h"
 #include "platform/hbm_address_mapper.h"
+#include "platform/memory_map.h"
 
 namespace npuvp::perf {
 
@@ -28,13 +29,13 @@ class hbm_rows {
  public:
   explicit hbm_rows(const hbm_config& cfg);
   // Efficiency of the descriptor (addr, run bytes per row, rows, stride; an
-  // offset in the global HBM space, interleaved over `channels` every
+  // offset in the global HBM space, interleaved over cfg.channels every
   // cfg.interleave_bytes) relative to a sequential stream, in (0, 1]: its
   // accesses in the channel of its first byte, at most `max_bursts` of them,
   // served in order. Walked once per shape and start within the interleave
   // period: the tiles of one weight matrix differ only in where their rows
   // fall in the DRAM rows, which moves the result by a few per cent.
-  double locality(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, int channels) const;
+  double locality(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride) const;
   // Time in tCK an open-page controller needs to serve these channel-local
   // bursts in order, from the first column command to the end of the last
   // burst's data: ACTs issue as early as their bank (tRP after its PRE, which
@@ -50,7 +51,7 @@ class hbm_rows {
  private:
   hbm_org m_org;
   hbm_timing m_t;
-  uint64_t m_interleave;
+  hbm_interleave m_il;
   hbm_address_mapper m_mapper;
   double sequential_cycles(size_t n) const;  // serve_cycles of n sequential bursts (cached by n)
   mutable std::map<size_t, double> m_sequential;

@@ -320,11 +320,12 @@ class model {
   // Bytes per HBM channel of `rows` runs of `run` bytes at addr + i * stride
   // (channel of global block b = b mod channels, docs/memory_path.md).
   void hbm_spread(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, std::vector<double>& bytes) const {
-    const uint64_t I = static_cast<uint64_t>(m_hw.hbm.interleave_bytes), C = static_cast<uint64_t>(m_channels);
+    const hbm_interleave il{static_cast<uint64_t>(m_hw.hbm.interleave_bytes), static_cast<uint64_t>(m_channels)};
+    const uint64_t I = il.bytes, C = il.channels;
     auto one = [&](uint64_t a, uint64_t len, double weight) {
       while (len > 0 && a % I != 0) {  // leading partial block
         const uint64_t piece = std::min(len, I - a % I);
-        bytes[(a / I) % C] += piece * weight;
+        bytes[il.channel(a)] += piece * weight;
         a += piece;
         len -= piece;
       }
@@ -336,7 +337,7 @@ class model {
       len -= rounds * C * I;
       while (len > 0) {
         const uint64_t piece = std::min(len, I);
-        bytes[(a / I) % C] += piece * weight;
+        bytes[il.channel(a)] += piece * weight;
         a += piece;
         len -= piece;
       }
@@ -361,7 +362,7 @@ class model {
   double hbm_efficiency(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride) const {
     if (rows == 1 || stride == run) return m_p.hbm_efficiency_sequential;
     if (run < static_cast<uint64_t>(m_hw.hbm.interleave_bytes)) return m_p.hbm_efficiency_random;
-    return m_p.hbm_efficiency_strided * m_rows.locality(addr, run, rows, stride, m_channels);
+    return m_p.hbm_efficiency_strided * m_rows.locality(addr, run, rows, stride);
   }
 
   // Identity of an HBM access stream: start address, shape and direction

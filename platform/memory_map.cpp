@@ -60,10 +60,8 @@ mem_location memory_map::decode(uint64_t addr, uint64_t len) const {
     if (off % m_interleave + len > m_interleave)
       throw error("memory_map: access " + range(addr, len) + " straddles two HBM channels (interleave " +
                   std::to_string(m_interleave) + " B)");
-    const uint64_t block = off / m_interleave;
-    const uint64_t channels = static_cast<uint64_t>(m_channels);
-    return {mem_target::hbm, static_cast<int>(block % channels),
-            (block / channels) * m_interleave + off % m_interleave};
+    const hbm_interleave il{m_interleave, static_cast<uint64_t>(m_channels)};
+    return {mem_target::hbm, il.channel(off), il.local(off)};
   }
   if (addr >= m_sram_base) {
     const uint64_t off = addr - m_sram_base;

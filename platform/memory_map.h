@@ -21,6 +21,16 @@ namespace npuvp {
 
 enum class mem_target { hbm, sram };
 
+// HBM interleaving (the formula above) of an offset from hbm_base, without
+// range checks: the one place it is computed (memory_map::decode and the
+// perfmodel's channel spread and row walk use it).
+struct hbm_interleave {
+  uint64_t bytes = 1;     // hbm.interleave_bytes
+  uint64_t channels = 1;  // hbm.channels
+  int channel(uint64_t off) const { return static_cast<int>((off / bytes) % channels); }
+  uint64_t local(uint64_t off) const { return (off / bytes / channels) * bytes + off % bytes; }
+};
+
 struct mem_location {
   mem_target kind;
   int index;       // HBM channel or core index

@@ -848,7 +848,7 @@ TEST_CASE("perfmodel: row locality of HBM access patterns follows the channel's 
   // matrix (row stride 4 KiB: every row in one channel, 512 B apart there)
   // keeps its row locality; of a 9728-column one (19 KiB: rows alternate two
   // channels, 4864 B apart in each) it halves. Contiguous copies are sequential.
-  CHECK(rows.locality(0x2000, 256, 2048, 4096, 8) == Approx(1.0).margin(0.02));
-  CHECK(rows.locality(0x2000, 256, 2048, 19456, 8) == Approx(0.49).margin(0.03));
-  CHECK(rows.locality(0, 1 << 20, 1, 1 << 20, 8) == 1.0);
+  CHECK(rows.locality(0x2000, 256, 2048, 4096) == Approx(1.0).margin(0.02));
+  CHECK(rows.locality(0x2000, 256, 2048, 19456) == Approx(0.49).margin(0.03));
+  CHECK(rows.locality(0, 1 << 20, 1, 1 << 20) == 1.0);
 }
