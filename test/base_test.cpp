@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -56,6 +57,22 @@ TEST_CASE("atomic write leaves no partial file on failure", "[base]") {
   CHECK_THROWS_AS(write_file_atomically("/nonexistent-dir/out.json", "{}"), npuvp::error);
   std::ifstream in("/nonexistent-dir/out.json.tmp");
   CHECK_FALSE(in.good());
+}
+
+TEST_CASE("output folders are created with their parents, or named in the error", "[base]") {
+  const std::string root = "make_folder_test";
+  std::filesystem::remove_all(root);
+  make_folder(root + "/a/b");
+  CHECK(std::filesystem::is_directory(root + "/a/b"));
+  make_folder(root + "/a/b");  // already there: fine
+  write_file_atomically(root + "/file", "x");
+  try {
+    make_folder(root + "/file/c");
+    FAIL("no error for a folder under a file");
+  } catch (const npuvp::error& e) {
+    CHECK(std::string(e.what()).find("make_folder_test/file/c") != std::string::npos);
+  }
+  std::filesystem::remove_all(root);
 }
 
 TEST_CASE("isolated runs return results in order and report failures", "[base]") {

@@ -9,6 +9,10 @@ namespace npuvp {
 // rename, so a reader never sees a half-written file. Throws npuvp::error.
 void write_file_atomically(const std::string& path, const std::string& content);
 
+// Creates folder `dir` and its missing parents (an output folder);
+// throws npuvp::error naming it when it cannot.
+void make_folder(const std::string& dir);
+
 // Reads a whole file; throws npuvp::error naming the path when it cannot.
 std::string read_file(const std::string& path);
 

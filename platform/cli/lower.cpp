@@ -67,6 +67,7 @@ void report(const std::vector<kernels::program>& programs, const hw_config& hw, 
             << std::setprecision(2) << (s.noc_bytes ? double(s.noc_hop_bytes) / double(s.noc_bytes) : 0.0) << " hops)\n"
             << "  peak SRAM per core " << sram_peak / 1024 << " KiB of " << hw.core.sram.capacity_kib << " KiB\n";
   if (!out_dir.empty()) {
+    make_folder(out_dir);
     int written = 0;
     for (size_t c = 0; c < programs.size(); ++c) {
       if (programs[c].size() <= 1) continue;  // just `end`

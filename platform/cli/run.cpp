@@ -5,13 +5,13 @@
 // docs/run.md.
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 #include <unistd.h>
 
 #include "kernels/step_lowering.h"
+#include "platform/base/file_io.h"
 #include "platform/base/stopwatch.h"
 #include "platform/chip_run.h"
 #include "platform/cli/command.h"
@@ -127,7 +127,7 @@ int run(const std::vector<std::string>& args) {
             << ", SRAM " << hw.core.sram.mode << (hw.functional ? ", functional" : ", timing only") << "\n";
   for (const auto& n : step.notes) std::cout << "  note: " << n << "\n";
 
-  std::filesystem::create_directories(out_dir);
+  make_folder(out_dir);
   if (!vm.count("stats")) stats_path = out_dir + "/stats.json";
   if (vm.count("no-trace")) trace_path.clear();
   else if (!vm.count("trace")) trace_path = out_dir + "/trace.json";
