@@ -37,6 +37,54 @@ perf_params load_perf_params(const hw_config& hw, const std::string& path, std::
   return parse_perf_params(hw, read_file(path), path, warning);
 }
 
+std::vector<stride_probe> stride_probes(const hw_config& hw) {
+  const uint64_t I = static_cast<uint64_t>(hw.hbm.interleave_bytes), C = static_cast<uint64_t>(hw.hbm.channels);
+  const int W = hw.mesh.width, N = W * hw.mesh.height;
+  const auto routers = hbm_channel_routers(hw);
+  int nearest = 0;  // to channel 0's router
+  auto dist = [&](int c) { return std::abs(c % W - routers[0][0]) + std::abs(c / W - routers[0][1]); };
+  for (int c = 1; c < N; ++c)
+    if (dist(c) < dist(nearest)) nearest = c;
+  std::vector<uint64_t> blocks;
+  for (uint64_t k = 1; k <= 64; ++k) blocks.push_back(k);
+  for (uint64_t k : {96, 128, 192, 256}) blocks.push_back(k);
+  const uint64_t hbm_bytes = hw.hbm.org.capacity_bytes() * C;
+  std::vector<stride_probe> probes;
+  for (uint64_t k : blocks) {
+    const uint64_t stride = k * I * C;  // every row in channel 0, k blocks apart there
+    const uint64_t rows = std::min<uint64_t>({256, hw.core.sram.capacity_bytes() / 4 / I / 2, hbm_bytes / 2 / stride / 2});
+    if (rows < 8) break;
+    stride_probe p;
+    p.stride_bytes = k * I;
+    for (calibration_sample* s : {&p.rows, &p.twice}) {
+      const uint64_t n = s == &p.rows ? rows : 2 * rows;
+      s->name = "stride_" + std::to_string(k * I) + "_rows_" + std::to_string(n);
+      s->programs.assign(static_cast<size_t>(N), kernels::program{kernels::end_cmd{}});
+      kernels::dma_cmd d;
+      d.row_bytes = static_cast<uint32_t>(I);
+      d.rows = static_cast<uint32_t>(n);
+      d.src_stride = stride;
+      d.dst_stride = I;
+      s->programs[static_cast<size_t>(nearest)] = {d, kernels::end_cmd{}};
+    }
+    probes.push_back(std::move(p));
+  }
+  return probes;
+}
+
+std::vector<stride_locality> stride_localities(const std::vector<stride_probe>& measured) {
+  std::vector<stride_locality> table;
+  if (measured.empty()) return table;
+  auto streaming = [](const stride_probe& p) { return p.twice.measured_ns - p.rows.measured_ns; };
+  const double base = streaming(measured.front());
+  for (const stride_probe& p : measured) {
+    if (!(streaming(p) > 0) || !(base > 0))
+      throw error("perfmodel calibration: probe " + p.twice.name + " took no longer than " + p.rows.name);
+    table.push_back({p.stride_bytes, std::min(1.0, base / streaming(p))});
+  }
+  return table;
+}
+
 namespace {
 
 // Lists every double parameter with its range (visit() table).
@@ -53,12 +101,25 @@ class param_collector {
              double hi = config::no_limit) {
     if constexpr (std::is_same_v<T, double>) m_out.push_back({key, &value, lo, hi});
   }
+  template <class S>
+  void list(const char*, std::vector<S>&, const char*) {}  // measured, not fitted
   template <class F>
   void derive(F&&) {}
   void check(bool, const char*, const std::string&) const {}
 
  private:
   std::vector<param_ref>& m_out;
+};
+
+// "key: value, ..." of one list item (yaml_writer::list).
+struct item_writer {
+  std::ostringstream& out;
+  bool first = true;
+  template <class T>
+  void field(const char* key, T& value, const char*, const char*, double = 0, double = 0) {
+    out << (first ? "" : ", ") << key << ": " << config::to_text(value);
+    first = false;
+  }
 };
 
 // YAML lines "key: value  # unit, meaning" from the visit() table.
@@ -69,6 +130,17 @@ class yaml_writer {
   void field(const char* key, T& value, const char* unit, const char* doc, double = 0, double = 0) {
     m_out << "  " << key << ": " << config::to_text(value) << "  # " << (*unit ? std::string(unit) + ", " : "") << doc
           << "\n";
+  }
+  // A list of mappings, one flow mapping per line.
+  template <class S>
+  void list(const char* key, std::vector<S>& items, const char* doc) {
+    m_out << "  " << key << ":" << (items.empty() ? " []" : "") << "  # " << doc << "\n";
+    for (S& item : items) {
+      m_out << "    - {";
+      item_writer w{m_out};
+      item.visit(w);
+      m_out << "}\n";
+    }
   }
   template <class F>
   void derive(F&&) {}
@@ -187,6 +259,17 @@ std::vector<calibration_sample> calibration_suite(const hw_config& hw) {
                                 end_cmd{}};
     add("streams_4_wide", p, {"hbm_efficiency_strided", "hbm_stream_latency_ns"});
   }
+  // The four cores of a 2x2 block each read a tile of one interleave block
+  // per row from channel 0 at once, at channel-local strides that cost a
+  // single stream row cycles (the K slices of a wide matrix): how much the
+  // streams recover of each other's loss.
+  if (N >= 4 && W >= 2)
+    for (uint64_t k : {12, 19}) {
+      auto p = idle();
+      for (uint64_t i = 0; i < 4; ++i)
+        p[i % 2 + (i / 2) * W] = {load(i * channel0_rows * k * C * I, I, channel0_rows, k * C * I, 0), end_cmd{}};
+      add("streams_4_rows_" + std::to_string(k * I), p, {"hbm_row_overlap"});
+    }
   const int far = N - 1;
   for (int peer : {1, far}) {
     if (peer >= N || peer == 0) continue;

@@ -72,6 +72,12 @@ struct calibration_sample {
 //   hbm_{sequential,strided,random}_all     every core loads its own region
 //       (HBM efficiencies: the channels are the bottleneck);
 //   streams_<n>        n cores load from channel 0 at once (hbm_stream_penalty);
+//   streams_4_wide     the 4 cores of a 2x2 block read their weight tiles of
+//                      a wide matrix from channel 0 at once
+//                      (hbm_efficiency_strided, hbm_stream_latency_ns);
+//   streams_4_rows_<s> the 4 cores of a 2x2 block read tiles of one block per
+//                      row from channel 0 at channel-local stride s, where one
+//                      stream loses to row cycles (hbm_row_overlap);
 //   hbm_streams_<n>    n cores of a 2x2 block load their own contiguous
 //                      regions at once (hbm_stream_latency_ns);
 //   send_d<d>          core-to-core transfer (noc_payload_efficiency, noc_hop_ns);
@@ -86,6 +92,20 @@ struct calibration_sample {
 //   dma_chain          8 back-to-back one-block loads (dma_setup_ns, overlap);
 //   local_copy         an SRAM-to-SRAM copy on one core (sram_access_ns).
 std::vector<calibration_sample> calibration_suite(const hw_config& hw);
+
+// Row-locality probes (measured, not fitted: perf_params::hbm_stride_locality).
+// For each channel-local stride (multiples of one interleave block, from one
+// block to 256), the core nearest to channel 0 reads one block per row from
+// channel 0 at that stride, `rows` and 2 x `rows` rows: the difference of the
+// two times is the streaming time of `rows` rows without the fixed latency.
+struct stride_probe {
+  uint64_t stride_bytes = 0;
+  calibration_sample rows, twice;
+};
+std::vector<stride_probe> stride_probes(const hw_config& hw);
+// The table from the measured probes: each probe's streaming time relative
+// to the first probe's (consecutive blocks), at most 1.
+std::vector<stride_locality> stride_localities(const std::vector<stride_probe>& measured);
 
 struct fit_report {
   perf_params params;

@@ -34,6 +34,10 @@ perf_params first_principles_params(const hw_config& hw) {
   p.hbm_efficiency_strided = hbm_run_efficiency(h, double(h.interleave_bytes));
   // Shorter rows: in the worst case one activation per HBM burst.
   p.hbm_efficiency_random = hbm_run_efficiency(h, double(h.org.burst_bytes()));
+  // A stream waiting for one bank's row cycles leaves the other banks free
+  // (a channel has pseudo_channels x banks of them): all of its loss is
+  // recoverable by other streams; to be calibrated (streams_4_rows_<stride>).
+  p.hbm_row_overlap = 1.0;
   // First principles give no loss from interleaved streams under FR-FCFS; to be calibrated.
   p.hbm_stream_penalty = 0.0;
   // Nor queueing delay; to be calibrated (streams_<n>, hbm_streams_<n>).

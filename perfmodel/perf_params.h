@@ -5,12 +5,27 @@
 // in [0, 1].
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "platform/config/hw_config.h"
 #include "platform/config/schema.h"
 
 namespace npuvp::perf {
+
+// One point of the measured row locality of strided HBM reads (perf_params).
+struct stride_locality {
+  uint64_t stride_bytes = 0;
+  double locality = 1.0;
+  template <class V>
+  void visit(V& v) {
+    v.field("stride_bytes", stride_bytes, "B", "channel-local distance between consecutive interleave blocks read",
+            1, 1e12);
+    v.field("locality", locality, "", "channel throughput relative to reading consecutive blocks", 0.001, 1.0);
+  }
+};
 
 struct perf_params {
   // HBM: sustained fraction of a channel's peak bandwidth by access pattern of
@@ -18,6 +33,19 @@ struct perf_params {
   double hbm_efficiency_sequential = 1.0;
   double hbm_efficiency_strided = 1.0;
   double hbm_efficiency_random = 1.0;
+  // Measured, not fitted (`npuvp calibrate` runs one DMA descriptor per
+  // point on the TLM chip): a channel's throughput for a stream that reads
+  // one interleave block at a time, at a fixed channel-local stride, relative
+  // to consecutive blocks, sorted by stride. It scales hbm_efficiency_strided
+  // for such descriptors (the weight tiles of a matrix); empty, the model
+  // walks the pattern through the channel's bank timing instead (hbm_rows.h).
+  std::vector<stride_locality> hbm_stride_locality;
+  // How much of a strided stream's row-locality loss the other streams of its
+  // channel recover (banks it leaves idle while it waits for row cycles): the
+  // channel serves such streams at locality^(1 - overlap) of its strided rate,
+  // and a stream alone never beats its own locality. 0: the loss is the
+  // channel's; 1: only the stream's.
+  double hbm_row_overlap = 1.0;
   // Each extra concurrent stream on a channel divides its capacity by
   // (1 + penalty): streams break each other's row-buffer locality.
   double hbm_stream_penalty = 0.0;
@@ -68,6 +96,15 @@ struct perf_params {
             "fraction of peak for 2-D transfers whose rows are at least one interleave block", 0.01, 1.0);
     v.field("hbm_efficiency_random", hbm_efficiency_random, "",
             "fraction of peak for 2-D transfers with rows shorter than one interleave block", 0.01, 1.0);
+    v.list("hbm_stride_locality", hbm_stride_locality,
+           "measured row locality of one-block-per-row reads by channel-local stride (calibrate; empty: row walk)");
+    v.check(std::is_sorted(hbm_stride_locality.begin(), hbm_stride_locality.end(),
+                           [](const stride_locality& a, const stride_locality& b) {
+                             return a.stride_bytes <= b.stride_bytes;
+                           }),
+            "hbm_stride_locality", "strides must increase from one entry to the next");
+    v.field("hbm_row_overlap", hbm_row_overlap, "",
+            "share of a strided stream's row-locality loss that other streams of its channel recover", 0.0, 1.0);
     v.field("hbm_stream_penalty", hbm_stream_penalty, "",
             "channel capacity is divided by 1 + penalty x (concurrent streams - 1)", 0.0, 10.0);
     v.field(

@@ -149,6 +149,7 @@ struct route {
   std::vector<usage> path;
   double read_rtt = 0, write_rtt = 0;  // round trip of one burst to each side (ns)
   double hbm_read = 0, hbm_write = 0;
+  double row_cap = 0;  // transfer_plan::row_cap
 };
 
 struct transfer_plan {
@@ -157,6 +158,9 @@ struct transfer_plan {
   double window = 0;  // bytes in flight at most (max_outstanding bursts); the round trip is tail_ns unloaded
   double hbm_read = 0, hbm_write = 0;
   uint64_t stream = 0;  // HBM stream identity: transfers of the same HBM range share rows
+  // Rate (bytes/ns) at which the HBM rows it reads or writes let one stream
+  // go (row locality; infinity: no limit).
+  double row_cap = std::numeric_limits<double>::infinity();
 };
 
 class model {
@@ -356,13 +360,41 @@ class model {
     }
   }
 
-  // The pattern's class efficiency (calibrated); strided rows scaled by their
-  // row locality (hbm_rows.h). Rows shorter than an interleave block already
-  // pay a row activation each in hbm_efficiency_random.
-  double hbm_efficiency(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride) const {
+  // The pattern's class efficiency (calibrated). Rows shorter than an
+  // interleave block pay a row activation each in hbm_efficiency_random.
+  double hbm_efficiency(uint64_t run, uint64_t rows, uint64_t stride) const {
     if (rows == 1 || stride == run) return m_p.hbm_efficiency_sequential;
     if (run < static_cast<uint64_t>(m_hw.hbm.interleave_bytes)) return m_p.hbm_efficiency_random;
-    return m_p.hbm_efficiency_strided * m_rows.locality(addr, run, rows, stride);
+    return m_p.hbm_efficiency_strided;
+  }
+  // Row locality of a strided descriptor read as one stream (measured, else
+  // walked: hbm_rows.h); 1 for the other classes. It limits the stream, not
+  // the channel: a stream that waits for one bank's row cycles leaves the
+  // other banks to the streams sharing the channel, so several such streams
+  // fill it as the TLM channel shows (docs/perfmodel.md, "Row locality").
+  double row_locality(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride) const {
+    if (rows == 1 || stride == run || run < static_cast<uint64_t>(m_hw.hbm.interleave_bytes)) return 1.0;
+    const double measured = measured_locality(addr, run, stride);
+    return measured > 0 ? measured : m_rows.locality(addr, run, rows, stride);
+  }
+  // hbm_stride_locality at the channel-local stride of a descriptor whose
+  // rows are one aligned interleave block each (interpolated linearly, the
+  // end values beyond the table); 0 for other shapes or without a table. Row
+  // r + p lands in the channel of row r, p x stride bytes further, which is
+  // p x stride / channels bytes into the channel.
+  double measured_locality(uint64_t addr, uint64_t run, uint64_t stride) const {
+    const auto& table = m_p.hbm_stride_locality;
+    const uint64_t I = static_cast<uint64_t>(m_hw.hbm.interleave_bytes), C = static_cast<uint64_t>(m_channels);
+    if (table.empty() || run != I || addr % I != 0 || stride % I != 0) return 0;
+    const uint64_t wrap = I * C, p = stride % wrap == 0 ? 1 : wrap / std::gcd(stride % wrap, wrap);
+    const double local = double(p * stride / C);
+    const auto above = std::find_if(table.begin(), table.end(),
+                                    [&](const stride_locality& e) { return double(e.stride_bytes) >= local; });
+    if (above == table.begin()) return above->locality;
+    if (above == table.end()) return table.back().locality;
+    const stride_locality& below = *(above - 1);
+    const double f = (local - double(below.stride_bytes)) / double(above->stride_bytes - below.stride_bytes);
+    return below.locality + f * (above->locality - below.locality);
   }
 
   // Identity of an HBM access stream: start address, shape and direction
@@ -395,13 +427,14 @@ class model {
     bytes.assign(size_t(m_channels), 0.0);
     hbm_spread(addr, run, rows, stride, bytes);
     const double total = double(run) * double(rows);
-    const double eff = hbm_efficiency(addr, run, rows, stride);
+    const double eff = hbm_efficiency(run, rows, stride), locality = row_locality(addr, run, rows, stride);
     const double k = control_coef();
     int max_routers = 0;
     for (int ch = 0; ch < m_channels; ++ch) {
       if (bytes[ch] <= 0) continue;
       const double f = bytes[ch] / total;
-      add_usage(path, channel(ch), f / eff, f);
+      add_usage(path, channel(ch), f / (eff * std::pow(locality, 1 - m_p.hbm_row_overlap)), f);
+      if (locality < 1) plan.row_cap = std::min(plan.row_cap, m_channel_peak * eff * locality / f);
       add_usage(path, reading ? channel_inject(ch) : channel_eject(ch), f, f);
       const int r =
           reading ? route_into(m_channel_router[ch], rc, f, path) : route_into(rc, m_channel_router[ch], f, path);
@@ -497,9 +530,11 @@ class model {
       rt.path = path.uses;
       rt.hbm_read = plan.hbm_read;
       rt.hbm_write = plan.hbm_write;
+      rt.row_cap = plan.row_cap;
     } else {
       plan.hbm_read = rt.hbm_read;
       plan.hbm_write = rt.hbm_write;
+      plan.row_cap = rt.row_cap;
       if (ss == mem_space::hbm) plan.stream = hbm_stream(src, run, rows, src_stride, true);
       if (ds == mem_space::hbm) plan.stream = hbm_stream(dst, run, rows, dst_stride, false);
     }
@@ -518,7 +553,7 @@ class model {
     // bursts are in flight from the read request to the write response.
     const double req_rate = burst_bytes / (2.0 * m_p.dma_request_ns);
     const double out_rate = m_hw.core.dma.max_outstanding * burst_bytes / (read_rtt + write_rtt);
-    plan.cap = std::min(req_rate, out_rate);
+    plan.cap = std::min({req_rate, out_rate, plan.row_cap});
     plan.tail_ns = read_rtt + write_rtt;
     plan.window = m_hw.core.dma.max_outstanding * burst_bytes;
   }

@@ -50,8 +50,11 @@ TEST_CASE("npuvp calibrate runs the micro-benchmarks on the TLM chip and writes 
   REQUIRE(code == 0);
   CHECK(out.find("read_latency_d0") != std::string::npos);
   CHECK(out.find("fit: MAPE") != std::string::npos);
+  CHECK(out.find("row-locality probes") != std::string::npos);
   const std::string cal = npuvp::read_file(dir + "/cal.yaml");
   CHECK(cal.find("hw: tiny") != std::string::npos);
+  CHECK(cal.find("hbm_stride_locality:  #") != std::string::npos);  // a list follows
+  CHECK(cal.find("    - {stride_bytes: 256, locality: 1}") != std::string::npos);
   CHECK(cal.find("mape_percent") != std::string::npos);
   // The file is accepted by npuvp perf without the no-calibration warning.
   REQUIRE(shell(bin + " lower gemm --hw " + dir + "/hw.yaml --m 64 --k 64 --n 64 --out " + dir).first == 0);

@@ -203,6 +203,59 @@ TEST_CASE("perfmodel: an HBM load on an idle chip = setup + round trip + bytes /
   }
 }
 
+TEST_CASE("perfmodel: measured row locality holds a strided stream back, shared as hbm_row_overlap says",
+          "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  perf_params p = first_principles_params(hw);
+  // Low enough for the channel, not its NoC port (28.4 GB/s), to bound four streams.
+  p.hbm_efficiency_strided = 0.4;
+  // Locality 0.5 at a channel-local stride of 12 blocks (3072 B), interpolated
+  // linearly between the points around it.
+  p.hbm_stride_locality = {{256, 1.0}, {2048, 0.75}, {4096, 0.25}};
+  REQUIRE(hbm_channel_routers(hw)[0] == (std::array<int, 2>{0, 0}));
+  const uint64_t rows = 64, stride = 12 * 8 * 256;  // every row in channel 0, 3072 B apart there
+  auto tile = [&](uint64_t src) {
+    dma_cmd d;
+    d.src = src;
+    d.row_bytes = 256;
+    d.rows = static_cast<uint32_t>(rows);
+    d.src_stride = stride;
+    d.dst_stride = 256;
+    return d;
+  };
+  const double peak = hw.hbm.peak_gbps(), bytes = double(rows) * 256;
+  // Core 0 sits at channel 0's router: tail = request and response through one router.
+  const double tail = 2 * p.noc_hop_ns + p.hbm_read_latency_ns + p.sram_access_ns;
+  SECTION("one stream runs at its locality") {
+    auto programs = idle(hw);
+    programs[0] = {tile(0), end_cmd{}};
+    const perf_result r = evaluate(hw, programs, p);
+    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / (peak * 0.4 * 0.5)));
+  }
+  SECTION("four streams fill the channel up to locality^(1 - overlap)") {
+    auto programs = idle(hw);
+    for (int c : {0, 1, 4, 5}) programs[static_cast<size_t>(c)] = {tile(uint64_t(c) * rows * stride), end_cmd{}};
+    for (double overlap : {0.0, 0.5, 1.0}) {
+      p.hbm_row_overlap = overlap;
+      const double channel = peak * 0.4 * std::pow(0.5, 1 - overlap);  // the four share it
+      const perf_result r = evaluate(hw, programs, p);
+      INFO("overlap " << overlap);
+      CHECK(kind_row(r, "dma load").bounded_by() == bound::hbm);
+      // Bandwidth-bound: within the cores' different setup and round trips of 4 x bytes / channel.
+      CHECK(r.time_ns == Approx(4 * bytes / channel).epsilon(0.06));
+    }
+  }
+  SECTION("shapes the table does not cover fall back to the row walk") {
+    auto programs = idle(hw);
+    dma_cmd d = tile(0);
+    d.row_bytes = 512;  // two blocks per row
+    programs[0] = {d, end_cmd{}};
+    const perf_result with = evaluate(hw, programs, p);
+    p.hbm_stride_locality.clear();
+    CHECK(evaluate(hw, programs, p).time_ns == with.time_ns);
+  }
+}
+
 TEST_CASE("perfmodel: DMA descriptors in flight overlap the previous tail", "[perfmodel]") {
   const hw_config hw = hw4x4();
   perf_params p = first_principles_params(hw);
@@ -632,13 +685,65 @@ TEST_CASE("perfmodel: calibration file reading, warnings and errors", "[perfmode
     perf_params p = first_principles_params(hw);
     p.hbm_stream_penalty = 0.125;
     p.command_overhead_ns = 3.5;
+    CHECK(calibration_yaml(hw, p, {12, 2.5, 7.0}).find("hbm_stride_locality: []") != std::string::npos);
+    p.hbm_stride_locality = {{256, 1.0}, {3072, 0.538}};
     const std::string text = calibration_yaml(hw, p, {12, 2.5, 7.0});
     const perf_params q = parse_perf_params(hw, text, "written", warning);
     CHECK(q.hbm_stream_penalty == 0.125);
     CHECK(q.command_overhead_ns == 3.5);
     CHECK(q.hbm_read_latency_ns == Approx(p.hbm_read_latency_ns));
+    REQUIRE(q.hbm_stride_locality.size() == 2);
+    CHECK(q.hbm_stride_locality[1].stride_bytes == 3072);
+    CHECK(q.hbm_stride_locality[1].locality == 0.538);
     CHECK(warning.empty());
   }
+  SECTION("a locality table must be sorted by stride, each value in range") {
+    CHECK_THROWS_WITH(parse_perf_params(hw,
+                                        "hw: npu4x4\nparams:\n  hbm_stride_locality:\n"
+                                        "    - {stride_bytes: 512, locality: 1}\n    - {stride_bytes: 256, locality: 1}\n",
+                                        "cal.yaml", warning),
+                      Catch::Contains("cal.yaml") && Catch::Contains("hbm_stride_locality") &&
+                          Catch::Contains("increase"));
+    CHECK_THROWS_WITH(parse_perf_params(hw,
+                                        "hw: npu4x4\nparams:\n  hbm_stride_locality:\n"
+                                        "    - {stride_bytes: 512, locality: 2}\n",
+                                        "cal.yaml", warning),
+                      Catch::Contains("cal.yaml:4") && Catch::Contains("locality") && Catch::Contains("out of range"));
+  }
+}
+
+TEST_CASE("perfmodel: the row-locality probes cover one to 256 blocks, and give streaming time ratios",
+          "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  std::vector<stride_probe> probes = stride_probes(hw);
+  REQUIRE(probes.size() == 68);
+  CHECK(probes.front().stride_bytes == 256);
+  CHECK(probes.back().stride_bytes == 256 * 256);
+  for (size_t i = 0; i < probes.size(); ++i) {
+    stride_probe& p = probes[i];
+    // Each run is one descriptor reading channel 0 only, twice as many rows in the second.
+    uint32_t rows[2] = {0, 0};
+    for (int k = 0; k < 2; ++k)
+      for (const auto& prog : (k ? p.twice : p.rows).programs)
+        if (prog.size() > 1) {
+          const auto& d = std::get<dma_cmd>(prog.front());
+          CHECK(rows[k] == 0);  // one busy core
+          rows[k] = d.rows;
+          CHECK(d.src_stride == p.stride_bytes * 8);
+          CHECK(d.row_bytes == 256);
+        }
+    CHECK(rows[1] == 2 * rows[0]);
+    // Synthetic times: 100 ns fixed plus streaming at 1 ns per row x (1 + i / 10).
+    p.rows.measured_ns = 100 + rows[0] * (1 + double(i) / 10);
+    p.twice.measured_ns = 100 + rows[1] * (1 + double(i) / 10);
+  }
+  const std::vector<stride_locality> table = stride_localities(probes);
+  REQUIRE(table.size() == probes.size());
+  CHECK(table[0].locality == 1.0);
+  CHECK(table[10].locality == Approx(1.0 / 2.0));
+  CHECK(table[10].stride_bytes == 11 * 256);
+  probes[3].twice.measured_ns = probes[3].rows.measured_ns;  // no longer than half the rows: a broken probe
+  CHECK_THROWS_AS(stride_localities(probes), npuvp::error);
 }
 
 TEST_CASE("perfmodel: fit recovers parameters from synthetic measurements", "[perfmodel]") {

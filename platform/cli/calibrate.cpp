@@ -34,21 +34,32 @@ int calibrate(const std::vector<std::string>& args) {
     if (!key.empty()) free.push_back(key);
   }
   std::vector<perf::calibration_sample> suite = perf::calibration_suite(hw);
+  std::vector<perf::stride_probe> probes = perf::stride_probes(hw);
+  std::vector<perf::calibration_sample*> runs;  // the suite, then both runs of every probe
+  for (auto& s : suite) runs.push_back(&s);
+  for (auto& p : probes) runs.insert(runs.end(), {&p.rows, &p.twice});
   std::vector<isolated_job> jobs;
-  for (const auto& s : suite)
-    jobs.push_back([&hw, &s] {
-      const stats_writer st = run_chip(hw, s.programs, {});
+  for (const perf::calibration_sample* s : runs)
+    jobs.push_back([&hw, s] {
+      const stats_writer st = run_chip(hw, s->programs, {});
       return nlohmann::json{{"elapsed_ns", st.value(hw.name, "elapsed_ns")}};
     });
-  std::cout << "running " << suite.size() << " micro-benchmarks on the TLM chip (" << parallel << " at a time)\n";
+  std::cout << "running " << suite.size() << " micro-benchmarks and " << 2 * probes.size()
+            << " row-locality probes on the TLM chip (" << parallel << " at a time)\n";
   const auto results = run_isolated(jobs, parallel);
-  for (size_t i = 0; i < suite.size(); ++i) suite[i].measured_ns = results[i]["elapsed_ns"].get<double>();
-  const perf::perf_params start = perf::first_principles_params(hw);
+  for (size_t i = 0; i < runs.size(); ++i) runs[i]->measured_ns = results[i]["elapsed_ns"].get<double>();
+  perf::perf_params start = perf::first_principles_params(hw);
+  start.hbm_stride_locality = perf::stride_localities(probes);
+  std::cout << "row locality of one-block reads by channel-local stride (B: fraction of consecutive blocks):";
+  for (size_t i = 0; i < start.hbm_stride_locality.size(); ++i)
+    std::cout << (i % 8 ? "  " : "\n  ") << start.hbm_stride_locality[i].stride_bytes << ": " << std::fixed
+              << std::setprecision(3) << start.hbm_stride_locality[i].locality;
+  std::cout << "\n" << std::defaultfloat;
   const perf::fit_report rep = perf::fit(hw, suite, start, free);
   std::cout << std::left << std::setw(22) << "micro-benchmark" << std::right << std::setw(14) << "TLM ns"
             << std::setw(14) << "first-pr. ns" << std::setw(14) << "fitted ns" << std::setw(10) << "error %\n";
   for (size_t i = 0; i < suite.size(); ++i) {
-    const double fp = perf::evaluate(hw, suite[i].programs, start).time_ns;
+    const double fp = perf::evaluate(hw, suite[i].programs, perf::first_principles_params(hw)).time_ns;
     std::cout << std::left << std::setw(22) << suite[i].name << std::right << std::fixed << std::setprecision(1)
               << std::setw(14) << suite[i].measured_ns << std::setw(14) << fp << std::setw(14) << rep.model_ns[i]
               << std::setw(9) << 100 * (rep.model_ns[i] - suite[i].measured_ns) / suite[i].measured_ns << "\n";
