@@ -37,14 +37,33 @@ perf_params load_perf_params(const hw_config& hw, const std::string& path, std::
   return parse_perf_params(hw, read_file(path), path, warning);
 }
 
+namespace {
+
+// Mesh hops between a core's router and channel 0's.
+int hops_to_channel0(const hw_config& hw, int core) {
+  const auto router = hbm_channel_routers(hw)[0];
+  return std::abs(core % hw.mesh.width - router[0]) + std::abs(core / hw.mesh.width - router[1]);
+}
+
+// The first core (by index) at each distance from channel 0's router, nearest first, up to 4 distances.
+std::vector<int> cores_by_distance(const hw_config& hw) {
+  const int W = hw.mesh.width, H = hw.mesh.height;
+  std::vector<int> by_distance;
+  for (int d = 0; d < W + H && by_distance.size() < 4; ++d)
+    for (int c = 0; c < W * H; ++c)
+      if (hops_to_channel0(hw, c) == d) {
+        by_distance.push_back(c);
+        break;
+      }
+  return by_distance;
+}
+
+}  // namespace
+
 std::vector<stride_probe> stride_probes(const hw_config& hw) {
   const uint64_t I = static_cast<uint64_t>(hw.hbm.interleave_bytes), C = static_cast<uint64_t>(hw.hbm.channels);
-  const int W = hw.mesh.width, N = W * hw.mesh.height;
-  const auto routers = hbm_channel_routers(hw);
-  int nearest = 0;  // to channel 0's router
-  auto dist = [&](int c) { return std::abs(c % W - routers[0][0]) + std::abs(c / W - routers[0][1]); };
-  for (int c = 1; c < N; ++c)
-    if (dist(c) < dist(nearest)) nearest = c;
+  const int N = hw.mesh.width * hw.mesh.height;
+  const int nearest = cores_by_distance(hw).front();  // to channel 0's router
   std::vector<uint64_t> blocks;
   for (uint64_t k = 1; k <= 64; ++k) blocks.push_back(k);
   for (uint64_t k : {96, 128, 192, 256}) blocks.push_back(k);
@@ -176,17 +195,6 @@ std::vector<calibration_sample> calibration_suite(const hw_config& hw) {
   const uint64_t I = static_cast<uint64_t>(hw.hbm.interleave_bytes), C = static_cast<uint64_t>(hw.hbm.channels);
   const uint64_t sram = hw.core.sram.capacity_bytes();
   const uint64_t big = std::min<uint64_t>(256 * 1024, sram / 4) / I * I;  // bytes of a bandwidth sample
-  const auto routers = hbm_channel_routers(hw);
-  const int rx = routers[0][0], ry = routers[0][1];
-  auto dist = [&](int core) { return std::abs(core % W - rx) + std::abs(core / W - ry); };
-  // The nearest core for each distinct distance from channel 0's router, up to 4 distances.
-  std::vector<int> by_distance;
-  for (int d = 0; d < W + H && by_distance.size() < 4; ++d)
-    for (int c = 0; c < N; ++c)
-      if (dist(c) == d) {
-        by_distance.push_back(c);
-        break;
-      }
   auto idle = [&] { return std::vector<program>(static_cast<size_t>(N), program{end_cmd{}}); };
   auto load = [&](uint64_t hbm, uint64_t row, uint64_t rows, uint64_t stride, uint64_t dst) {
     dma_cmd d;
@@ -203,8 +211,8 @@ std::vector<calibration_sample> calibration_suite(const hw_config& hw) {
     suite.push_back({std::move(name), std::move(programs), 0, std::move(informs)});
   };
   const uint64_t channel0_rows = std::min<uint64_t>(64, sram / 4 / I);
-  for (int core : by_distance) {
-    const std::string d = std::to_string(dist(core));
+  for (int core : cores_by_distance(hw)) {
+    const std::string d = std::to_string(hops_to_channel0(hw, core));
     auto p = idle();
     p[core] = {load(0, I, 1, I, 0), end_cmd{}};
     add("read_latency_d" + d, p, {"hbm_read_latency_ns", "noc_hop_ns", "dma_setup_ns"});

@@ -36,9 +36,10 @@ struct perf_params {
   // Measured, not fitted (`npuvp calibrate` runs one DMA descriptor per
   // point on the TLM chip): a channel's throughput for a stream that reads
   // one interleave block at a time, at a fixed channel-local stride, relative
-  // to consecutive blocks, sorted by stride. It scales hbm_efficiency_strided
-  // for such descriptors (the weight tiles of a matrix); empty, the model
-  // walks the pattern through the channel's bank timing instead (hbm_rows.h).
+  // to consecutive blocks, by increasing stride. This row locality holds such
+  // a stream (the weight tiles of a matrix) to that fraction of
+  // hbm_efficiency_strided; empty, the model walks the pattern through the
+  // channel's bank timing instead (hbm_rows.h).
   std::vector<stride_locality> hbm_stride_locality;
   // How much of a strided stream's row-locality loss the other streams of its
   // channel recover (banks it leaves idle while it waits for row cycles): the
@@ -98,10 +99,10 @@ struct perf_params {
             "fraction of peak for 2-D transfers with rows shorter than one interleave block", 0.01, 1.0);
     v.list("hbm_stride_locality", hbm_stride_locality,
            "measured row locality of one-block-per-row reads by channel-local stride (calibrate; empty: row walk)");
-    v.check(std::is_sorted(hbm_stride_locality.begin(), hbm_stride_locality.end(),
-                           [](const stride_locality& a, const stride_locality& b) {
-                             return a.stride_bytes <= b.stride_bytes;
-                           }),
+    v.check(std::adjacent_find(hbm_stride_locality.begin(), hbm_stride_locality.end(),
+                               [](const stride_locality& a, const stride_locality& b) {
+                                 return a.stride_bytes >= b.stride_bytes;
+                               }) == hbm_stride_locality.end(),
             "hbm_stride_locality", "strides must increase from one entry to the next");
     v.field("hbm_row_overlap", hbm_row_overlap, "",
             "share of a strided stream's row-locality loss that other streams of its channel recover", 0.0, 1.0);
