@@ -97,7 +97,7 @@ std::vector<stride_locality> stride_localities(const std::vector<stride_probe>& 
   auto streaming = [](const stride_probe& p) { return p.twice.measured_ns - p.rows.measured_ns; };
   const double base = streaming(measured.front());
   for (const stride_probe& p : measured) {
-    if (!(streaming(p) > 0) || !(base > 0))
+    if (!(streaming(p) > 0))
       throw error("perfmodel calibration: probe " + p.twice.name + " took no longer than " + p.rows.name);
     table.push_back({p.stride_bytes, std::min(1.0, base / streaming(p))});
   }

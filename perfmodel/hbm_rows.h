@@ -7,7 +7,9 @@
 // instead of moving data, and a bf16 weight tile can get under half of the
 // channel's peak (`npuvp bench hbm --pattern stride --stride 4864
 // --request-bytes 256`: 45 %). The access-pattern efficiency classes of the
-// perfmodel (sequential, strided, random) cannot tell such strides apart, so
+// perfmodel (sequential, strided, random) cannot tell such strides apart.
+// A calibration measures it on the TLM chip for the common shape
+// (perf_params::hbm_stride_locality); for other shapes, or without one,
 // the model walks the descriptor's first bursts in one channel through the
 // bank timing of the TLM channel (models/hbm/hbm_channel.h: the same address
 // mapping, an open-page controller, the JEDEC constraints of hbm_config) and

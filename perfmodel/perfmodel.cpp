@@ -353,18 +353,32 @@ class model {
     } else {
       // Row r's channels depend on (addr + r x stride) mod (I x C): they repeat
       // every `period` rows, so one period is spread and weighted.
-      const uint64_t wrap = I * C, period = wrap / std::gcd(stride % wrap, wrap);
+      const uint64_t period = channel_period(stride);
       const uint64_t full = rows / period, rest = rows % period;
       for (uint64_t r = 0; r < std::min(rows, period); ++r)
         one(addr + r * stride, run, double(full) + (r < rest ? 1.0 : 0.0));
     }
   }
 
+  // Rows of `stride` bytes return to the channels of the first one every this many rows.
+  uint64_t channel_period(uint64_t stride) const {
+    const uint64_t wrap = uint64_t(m_hw.hbm.interleave_bytes) * uint64_t(m_channels);
+    return wrap / std::gcd(stride % wrap, wrap);
+  }
+  // A descriptor's access-pattern class ("Access patterns" in docs/perfmodel.md).
+  enum class pattern { sequential, strided, random };
+  pattern pattern_of(uint64_t run, uint64_t rows, uint64_t stride) const {
+    if (rows == 1 || stride == run) return pattern::sequential;
+    return run < static_cast<uint64_t>(m_hw.hbm.interleave_bytes) ? pattern::random : pattern::strided;
+  }
   // The pattern's class efficiency (calibrated). Rows shorter than an
   // interleave block pay a row activation each in hbm_efficiency_random.
   double hbm_efficiency(uint64_t run, uint64_t rows, uint64_t stride) const {
-    if (rows == 1 || stride == run) return m_p.hbm_efficiency_sequential;
-    if (run < static_cast<uint64_t>(m_hw.hbm.interleave_bytes)) return m_p.hbm_efficiency_random;
+    switch (pattern_of(run, rows, stride)) {
+      case pattern::sequential: return m_p.hbm_efficiency_sequential;
+      case pattern::random: return m_p.hbm_efficiency_random;
+      case pattern::strided: break;
+    }
     return m_p.hbm_efficiency_strided;
   }
   // Row locality of a strided descriptor read as one stream (measured, else
@@ -373,7 +387,7 @@ class model {
   // other banks to the streams sharing the channel, so several such streams
   // fill it as the TLM channel shows (docs/perfmodel.md, "Row locality").
   double row_locality(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride) const {
-    if (rows == 1 || stride == run || run < static_cast<uint64_t>(m_hw.hbm.interleave_bytes)) return 1.0;
+    if (pattern_of(run, rows, stride) != pattern::strided) return 1.0;
     const double measured = measured_locality(addr, run, stride);
     return measured > 0 ? measured : m_rows.locality(addr, run, rows, stride);
   }
@@ -386,8 +400,7 @@ class model {
     const auto& table = m_p.hbm_stride_locality;
     const uint64_t I = static_cast<uint64_t>(m_hw.hbm.interleave_bytes), C = static_cast<uint64_t>(m_channels);
     if (table.empty() || run != I || addr % I != 0 || stride % I != 0) return 0;
-    const uint64_t wrap = I * C, p = stride % wrap == 0 ? 1 : wrap / std::gcd(stride % wrap, wrap);
-    const double local = double(p * stride / C);
+    const double local = double(channel_period(stride) * stride / C);
     const auto above = std::find_if(table.begin(), table.end(),
                                     [&](const stride_locality& e) { return double(e.stride_bytes) >= local; });
     if (above == table.begin()) return above->locality;

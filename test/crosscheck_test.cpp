@@ -3,8 +3,8 @@
 // strategy, run on the TLM chip and evaluated by the perfmodel with the shipped
 // 4x4 calibration (scenarios/calibration/npu_4x4.yaml). Tolerance: the model's
 // step time within 15 % of the TLM time (the acceptance's worst-case bound).
-// Measured with the calibration of 2026-11-27: +1.6 to +3.4 %, mn_split
-// +13.4 % (its tiny weight tiles, 32-96 B rows, are window-limited and the
+// Measured with the calibration of b612f9d: +1.1 to +2.3 %, mn_split
+// +13.2 % (its tiny weight tiles, 32-96 B rows, are window-limited and the
 // per-stream HBM latency hbm_stream_latency_ns, independent of the channel's
 // load, makes them slow; docs/perfmodel.md). One TLM run per test case (fresh
 // SystemC kernel).
