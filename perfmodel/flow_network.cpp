@@ -34,6 +34,7 @@ int flow_network::add_resource(double capacity, bound kind, double penalty, doub
   r.penalty = penalty;
   r.flow_penalty = flow_penalty;
   m_res.push_back(r);
+  m_slack.push_back(true);
   return static_cast<int>(m_res.size()) - 1;
 }
 
@@ -128,6 +129,7 @@ void flow_network::attach(int id) {
   for (const usage& u : f.path) {
     resource& r = m_res[u.resource];
     r.users.push_back({id, static_cast<int>(&u - f.path.data()), u.coef});  // the largest id so far: stays in id order
+    r.upper_load += u.coef * f.issue_cap;
     if (r.penalty > 0 || r.stream_latency > 0) {
       auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
       if (it == r.streams.end())
@@ -135,8 +137,7 @@ void flow_network::attach(int id) {
       else
         ++it->second;
     }
-    r.members_changed = true;
-    mark_stale(u.resource);
+    changed(u.resource);
   }
 }
 
@@ -145,13 +146,37 @@ void flow_network::detach(int id) {
   for (const usage& u : f.path) {
     resource& r = m_res[u.resource];
     r.users.erase(std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; }));
+    r.upper_load -= u.coef * f.issue_cap;
     if (r.penalty > 0 || r.stream_latency > 0) {
       auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
       if (--it->second == 0) r.streams.erase(it);
     }
-    r.members_changed = true;
-    mark_stale(u.resource);
+    changed(u.resource);
   }
+}
+
+// The flows of resource ri changed: its free capacity is redone, and unless
+// its flows' issue caps leave it clearly slack it waits for recompute()'s exact sums.
+void flow_network::changed(int ri) {
+  resource& r = m_res[ri];
+  if (r.users.empty()) {
+    r.upper_load = 0;
+    r.tight = false;
+    m_slack[size_t(ri)] = true;
+    return;
+  }
+  const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
+  const int users = static_cast<int>(r.users.size());
+  r.free_capacity = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (users - 1));
+  // A flow's cap never exceeds its issue cap, so with twice their load (and a
+  // margin far above the running sum's rounding, a millionth of the capacity)
+  // it is slack whatever the caps.
+  const bool slack = r.free_capacity > 1e-6 * r.capacity && r.free_capacity >= 2 * r.upper_load + 1e-6 * r.capacity;
+  m_slack[size_t(ri)] = slack;
+  if (slack)
+    r.tight = false;
+  else
+    mark_stale(ri);
 }
 
 // Weighted progressive filling: raise every unfrozen flow's rate in
@@ -179,26 +204,20 @@ void flow_network::recompute() {
     const double cap = std::min(f.issue_cap, f.window / rtt);
     const double weight = std::min(f.issue_cap, f.window / (rtt + m_share_queue_ns));
     if (cap == f.cap && weight == f.weight) continue;
+    for (const usage& u : f.path)
+      if (!m_slack[size_t(u.resource)]) mark_stale(u.resource);
     f.cap = cap;
     f.weight = weight;
     f.cap_level = cap / weight;
-    for (const usage& u : f.path) mark_stale(u.resource);
   }
   // Free capacities and loads of the resources whose flows changed, the loads
   // summed in id order as a pass over the active flows adds them.
   for (int ri : m_stale) {
     resource& r = m_res[ri];
     r.stale = false;
-    if (r.users.empty()) {
+    if (m_slack[size_t(ri)]) {  // (it may have become so after it was marked)
       r.tight = false;
-      r.members_changed = false;
       continue;
-    }
-    if (r.members_changed) {
-      r.members_changed = false;
-      const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
-      const int users = static_cast<int>(r.users.size());
-      r.free_capacity = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (users - 1));
     }
     double load = 0, wload = 0;
     for (const user& x : r.users) load += x.coef * m_flows[x.flow].cap, wload += x.coef * m_flows[x.flow].weight;

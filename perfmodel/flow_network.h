@@ -81,7 +81,10 @@ class flow_network {
   // start and end (users, streams, per-resource flow lists), and the sums are
   // redone only for the resources whose flows or caps changed, in the same
   // order as a full recomputation adds them: the rates are bit-identical to
-  // recomputing everything at every event, at a fraction of the cost.
+  // recomputing everything at every event, at a fraction of the cost. A
+  // resource that its flows could not make tight even at their issue caps
+  // skips even that sum (only its tightness is needed), and so does a change
+  // of their caps.
   struct user {
     int flow;
     int pos;  // index in the flow's path
@@ -96,8 +99,8 @@ class flow_network {
     std::vector<std::pair<uint64_t, int>> streams;  // distinct stream keys and their flows (penalised resources only)
     double free_capacity = 0;                       // capacity after the penalties of its streams and flows
     double load = 0, wload = 0;                     // sums of coef x cap, coef x weight over `users`
-    bool stale = false;                             // load (and, if members_changed, free_capacity) to be redone
-    bool members_changed = false;                   // users or streams changed
+    double upper_load = 0;                          // coef x issue cap over `users`, a running sum (rounded)
+    bool stale = false;                             // load to be redone
     bool tight = false;                             // may saturate or bound a step (recompute())
     bool listed = false;                            // in m_tight
     // scratch of recompute(): capacity left, load of the unfrozen flows, unfrozen flows
@@ -122,12 +125,14 @@ class flow_network {
   void attach(int id);
   void detach(int id);
   void mark_stale(int r);
+  void changed(int r);
   void recompute();
 
   std::vector<resource> m_res;
+  std::vector<char> m_slack;                      // per resource: slack whatever its flows' caps (changed())
   std::vector<flow> m_flows;
   std::vector<int> m_active;                      // by id: flows start in id order and leave it in place
-  std::vector<int> m_stale;                       // resources whose free_capacity and load are to be redone
+  std::vector<int> m_stale;                       // resources whose loads are to be summed
   std::vector<int> m_tight;                       // the tight resources, and some that were (any order)
   std::vector<int> m_work, m_freezing;            // scratch of recompute()
   std::vector<int> m_done;                        // returned by finish_drained()
