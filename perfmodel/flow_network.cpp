@@ -34,7 +34,6 @@ int flow_network::add_resource(double capacity, bound kind, double penalty, doub
   r.penalty = penalty;
   r.flow_penalty = flow_penalty;
   m_res.push_back(r);
-  m_slack.push_back(true);
   return static_cast<int>(m_res.size()) - 1;
 }
 
@@ -156,27 +155,37 @@ void flow_network::detach(int id) {
 }
 
 // The flows of resource ri changed: its free capacity is redone, and unless
-// its flows' issue caps leave it clearly slack it waits for recompute()'s exact sums.
+// its flows' issue caps leave it clearly slack it waits for recompute()'s
+// exact sums (and joins the resources any cap change sends there).
 void flow_network::changed(int ri) {
   resource& r = m_res[ri];
+  bool slack = true;
   if (r.users.empty()) {
     r.upper_load = 0;
+  } else {
+    const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
+    const int users = static_cast<int>(r.users.size());
+    r.free_capacity = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (users - 1));
+    // A flow's cap never exceeds its issue cap, so with twice their load (and
+    // a margin far above the running sum's rounding, a millionth of the
+    // capacity) it is slack whatever the caps.
+    slack = r.free_capacity > 1e-6 * r.capacity && r.free_capacity >= 2 * r.upper_load + 1e-6 * r.capacity;
+  }
+  if (slack) {
     r.tight = false;
-    m_slack[size_t(ri)] = true;
+    if (r.unsafe_at >= 0) {  // leaves m_unsafe (swap with the last)
+      m_res[m_unsafe.back()].unsafe_at = r.unsafe_at;
+      m_unsafe[size_t(r.unsafe_at)] = m_unsafe.back();
+      m_unsafe.pop_back();
+      r.unsafe_at = -1;
+    }
     return;
   }
-  const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
-  const int users = static_cast<int>(r.users.size());
-  r.free_capacity = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (users - 1));
-  // A flow's cap never exceeds its issue cap, so with twice their load (and a
-  // margin far above the running sum's rounding, a millionth of the capacity)
-  // it is slack whatever the caps.
-  const bool slack = r.free_capacity > 1e-6 * r.capacity && r.free_capacity >= 2 * r.upper_load + 1e-6 * r.capacity;
-  m_slack[size_t(ri)] = slack;
-  if (slack)
-    r.tight = false;
-  else
-    mark_stale(ri);
+  if (r.unsafe_at < 0) {
+    r.unsafe_at = static_cast<int>(m_unsafe.size());
+    m_unsafe.push_back(ri);
+  }
+  mark_stale(ri);
 }
 
 // Weighted progressive filling: raise every unfrozen flow's rate in
@@ -190,7 +199,10 @@ void flow_network::changed(int ri) {
 // the others (tight) take part, which leaves every rate and limit as they were.
 void flow_network::recompute() {
   ++m_recomputations;
-  // Caps and weights of window-limited flows from their loaded round trip; a change changes the loads on its path.
+  // Caps and weights of window-limited flows from their loaded round trip; a
+  // change changes the loads on its path (of those not clearly slack, summed
+  // again whichever flow's cap changed: the same sums, fewer visits).
+  bool caps_changed = false;
   for (int id : m_active) {
     flow& f = m_flows[id];
     f.frozen = false;
@@ -204,18 +216,19 @@ void flow_network::recompute() {
     const double cap = std::min(f.issue_cap, f.window / rtt);
     const double weight = std::min(f.issue_cap, f.window / (rtt + m_share_queue_ns));
     if (cap == f.cap && weight == f.weight) continue;
-    for (const usage& u : f.path)
-      if (!m_slack[size_t(u.resource)]) mark_stale(u.resource);
+    caps_changed = true;
     f.cap = cap;
     f.weight = weight;
     f.cap_level = cap / weight;
   }
+  if (caps_changed)
+    for (int ri : m_unsafe) mark_stale(ri);
   // Free capacities and loads of the resources whose flows changed, the loads
   // summed in id order as a pass over the active flows adds them.
   for (int ri : m_stale) {
     resource& r = m_res[ri];
     r.stale = false;
-    if (m_slack[size_t(ri)]) {  // (it may have become so after it was marked)
+    if (r.unsafe_at < 0) {  // (it may have become slack after it was marked)
       r.tight = false;
       continue;
     }

@@ -83,8 +83,8 @@ class flow_network {
   // order as a full recomputation adds them: the rates are bit-identical to
   // recomputing everything at every event, at a fraction of the cost. A
   // resource that its flows could not make tight even at their issue caps
-  // skips even that sum (only its tightness is needed), and so does a change
-  // of their caps.
+  // skips even that sum (only its tightness is needed), whatever happens to
+  // their caps.
   struct user {
     int flow;
     int pos;  // index in the flow's path
@@ -100,6 +100,7 @@ class flow_network {
     double free_capacity = 0;                       // capacity after the penalties of its streams and flows
     double load = 0, wload = 0;                     // sums of coef x cap, coef x weight over `users`
     double upper_load = 0;                          // coef x issue cap over `users`, a running sum (rounded)
+    int unsafe_at = -1;                             // index in m_unsafe; -1: slack whatever the caps
     bool stale = false;                             // load to be redone
     bool tight = false;                             // may saturate or bound a step (recompute())
     bool listed = false;                            // in m_tight
@@ -129,7 +130,7 @@ class flow_network {
   void recompute();
 
   std::vector<resource> m_res;
-  std::vector<char> m_slack;                      // per resource: slack whatever its flows' caps (changed())
+  std::vector<int> m_unsafe;                      // the resources not slack whatever their flows' caps (changed())
   std::vector<flow> m_flows;
   std::vector<int> m_active;                      // by id: flows start in id order and leave it in place
   std::vector<int> m_stale;                       // resources whose loads are to be summed
