@@ -34,6 +34,7 @@ int flow_network::add_resource(double capacity, bound kind, double penalty, doub
   r.penalty = penalty;
   r.flow_penalty = flow_penalty;
   m_res.push_back(r);
+  m_bytes.push_back(0);
   return static_cast<int>(m_res.size()) - 1;
 }
 
@@ -84,7 +85,7 @@ void flow_network::advance(double now) {
     const double moved = std::min(f.remaining, f.rate * dt);
     f.remaining -= moved;
     f.times[static_cast<int>(f.limit)] += dt;
-    for (const usage& u : f.carried) m_res[u.resource].bytes += moved * u.share;
+    for (const usage& u : f.carried) m_bytes[size_t(u.resource)] += moved * u.share;
   }
   m_now = now;
 }
@@ -321,18 +322,20 @@ void flow_network::recompute() {
       f.rate = std::min(level * f.weight, f.cap);
       --unfrozen;
     }
-    // Their loads leave the tight resources in id order, if a next level follows.
-    for (int id : freezing) {
-      flow& f = m_flows[id];
-      f.marked = false;
-      if (unfrozen == 0) continue;
-      for (const usage& u : f.path) {
-        resource& r = m_res[u.resource];
-        if (!r.tight) continue;
-        r.level_load -= u.coef * f.weight;
-        --r.unfrozen;
+    // Their loads leave the tight resources (all in `work` but those without
+    // unfrozen flows) in id order, the order of `users`, if a next level follows.
+    if (unfrozen > 0)
+      for (int ri : work) {
+        resource& r = m_res[ri];
+        if (r.unfrozen == 0) continue;
+        for (const user& x : r.users) {
+          const flow& f = m_flows[x.flow];
+          if (!f.marked) continue;
+          r.level_load -= x.coef * f.weight;
+          --r.unfrozen;
+        }
       }
-    }
+    for (int id : freezing) m_flows[id].marked = false;
     if (freezing.empty() && step <= 0)  // only rounding left: keep the current level
       for (int id : m_active)
         if (!m_flows[id].frozen) {

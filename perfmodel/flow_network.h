@@ -71,7 +71,7 @@ class flow_network {
   // Per flow, after it drained: time spent at each bottleneck.
   const bound_times& flow_bound_times(int id) const { return m_flows[id].times; }
   // Bytes that crossed resource r (by share) so far.
-  double resource_bytes(int r) const { return m_res[r].bytes; }
+  double resource_bytes(int r) const { return m_bytes[r]; }
   double resource_capacity(int r) const { return m_res[r].capacity; }
   int resources() const { return static_cast<int>(m_res.size()); }
   uint64_t recomputations() const { return m_recomputations; }
@@ -94,7 +94,6 @@ class flow_network {
     double capacity = 0;
     bound kind = bound::noc;
     double penalty = 0, flow_penalty = 0, stream_latency = 0;
-    double bytes = 0;
     std::vector<user> users;  // active flows crossing it, by id (the order their loads are added in)
     std::vector<std::pair<uint64_t, int>> streams;  // distinct stream keys and their flows (penalised resources only)
     double free_capacity = 0;                       // capacity after the penalties of its streams and flows
@@ -130,6 +129,7 @@ class flow_network {
   void recompute();
 
   std::vector<resource> m_res;
+  std::vector<double> m_bytes;                    // per resource: bytes that crossed it (apart: advance() adds to many)
   std::vector<int> m_unsafe;                      // the resources not slack whatever their flows' caps (changed())
   std::vector<flow> m_flows;
   std::vector<int> m_active;                      // by id: flows start in id order and leave it in place
