@@ -38,22 +38,32 @@ int flow_network::add_resource(double capacity, bound kind, double penalty, doub
   return static_cast<int>(m_res.size()) - 1;
 }
 
-int flow_network::start(const std::vector<usage>& path, double bytes, double cap, double now, uint64_t stream,
-                        double window, double rtt0) {
+void flow_network::set_stream_latency(int r, double ns_per_stream) {
+  if (!m_paths.empty()) throw error("flow network: stream latencies are set before any path is added");
+  m_res[r].stream_latency = ns_per_stream;
+}
+
+int flow_network::add_path(std::vector<usage> path) {
+  path_info p;
+  for (size_t k = 0; k < path.size(); ++k) {
+    if (path[k].resource < 0 || path[k].resource >= resources())
+      throw error("flow network: a path names resource " + std::to_string(path[k].resource) + " of " +
+                  std::to_string(resources()));
+    if (m_res[path[k].resource].stream_latency > 0) p.queueing.push_back(static_cast<int>(k));
+  }
+  p.uses = std::move(path);
+  m_paths.push_back(std::move(p));
+  return static_cast<int>(m_paths.size()) - 1;
+}
+
+int flow_network::start(int path, double bytes, double cap, double now, uint64_t stream, double window,
+                        double rtt0) {
   if (!(cap > 0) || cap == std::numeric_limits<double>::infinity())
     throw error("flow network: a flow needs a finite positive rate cap");
+  if (path < 0 || path >= static_cast<int>(m_paths.size())) throw error("flow network: no path " + std::to_string(path));
   advance(now);
   flow f;
-  for (std::vector<usage>* v : {&f.path, &f.carried})
-    if (!m_spare_paths.empty()) {
-      *v = std::move(m_spare_paths.back());
-      m_spare_paths.pop_back();
-    }
-  f.path.assign(path.begin(), path.end());
-  for (const usage& u : path)
-    if (u.share != 0) f.carried.push_back(u);  // adding 0 to a byte count would leave it as it is
-  for (size_t k = 0; k < f.path.size(); ++k)
-    if (m_res[f.path[k].resource].stream_latency > 0) f.queueing.push_back(static_cast<int>(k));
+  f.path = path;
   f.remaining = f.total = bytes;
   f.cap = f.issue_cap = f.weight = cap;
   f.window = window;
@@ -85,7 +95,6 @@ void flow_network::advance(double now) {
     const double moved = std::min(f.remaining, f.rate * dt);
     f.remaining -= moved;
     f.times[static_cast<int>(f.limit)] += dt;
-    for (const usage& u : f.carried) m_bytes[size_t(u.resource)] += moved * u.share;
   }
   m_now = now;
 }
@@ -101,14 +110,11 @@ const std::vector<int>& flow_network::finish_drained(double now) {
   }
   if (done.empty()) return done;
   for (int id : done) {
+    flow& f = m_flows[id];
     detach(id);
-    m_flows[id].active = false;
-    for (std::vector<usage>* v : {&m_flows[id].path, &m_flows[id].carried}) {  // only the bound times are kept
-      v->clear();
-      m_spare_paths.push_back(std::move(*v));
-      *v = std::vector<usage>();
-    }
-    std::vector<int>().swap(m_flows[id].queueing);
+    f.active = false;
+    for (const usage& u : m_paths[size_t(f.path)].uses)
+      if (u.share != 0) m_bytes[size_t(u.resource)] += (f.total - f.remaining) * u.share;
   }
   m_active.erase(std::remove_if(m_active.begin(), m_active.end(), [&](int id) { return !m_flows[id].active; }),
                  m_active.end());
@@ -126,9 +132,10 @@ void flow_network::mark_stale(int ri) {
 // Flow `id` joins the users (and streams) of the resources on its path.
 void flow_network::attach(int id) {
   const flow& f = m_flows[id];
-  for (const usage& u : f.path) {
+  const std::vector<usage>& path = m_paths[size_t(f.path)].uses;
+  for (const usage& u : path) {
     resource& r = m_res[u.resource];
-    r.users.push_back({id, static_cast<int>(&u - f.path.data()), u.coef});  // the largest id so far: stays in id order
+    r.users.push_back({id, static_cast<int>(&u - path.data()), u.coef});  // the largest id so far: stays in id order
     r.upper_load += u.coef * f.issue_cap;
     if (r.penalty > 0 || r.stream_latency > 0) {
       auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
@@ -143,7 +150,7 @@ void flow_network::attach(int id) {
 
 void flow_network::detach(int id) {
   const flow& f = m_flows[id];
-  for (const usage& u : f.path) {
+  for (const usage& u : m_paths[size_t(f.path)].uses) {
     resource& r = m_res[u.resource];
     r.users.erase(std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; }));
     r.upper_load -= u.coef * f.issue_cap;
@@ -209,8 +216,9 @@ void flow_network::recompute() {
     f.frozen = false;
     if (!(f.window > 0)) continue;
     double rtt = f.rtt0;
-    for (int k : f.queueing) {
-      const usage& u = f.path[size_t(k)];
+    const path_info& p = m_paths[size_t(f.path)];
+    for (int k : p.queueing) {
+      const usage& u = p.uses[size_t(k)];
       const resource& r = m_res[u.resource];
       rtt += u.share * r.stream_latency * double(r.streams.size() - 1);
     }
@@ -317,7 +325,8 @@ void flow_network::recompute() {
     std::sort(freezing.begin(), freezing.end());  // id order: their loads leave the resources in that order
     for (int id : freezing) {
       flow& f = m_flows[id];
-      f.limit = f.first_saturated < 0 ? bound::dma_issue : m_res[f.path[size_t(f.first_saturated)].resource].kind;
+      f.limit = f.first_saturated < 0 ? bound::dma_issue
+                                      : m_res[m_paths[size_t(f.path)].uses[size_t(f.first_saturated)].resource].kind;
       f.frozen = true;
       f.rate = std::min(level * f.weight, f.cap);
       --unfrozen;

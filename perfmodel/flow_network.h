@@ -47,19 +47,24 @@ class flow_network {
   // `ns_per_stream` to the round trip of the flows crossing it (weighted by
   // their share of bytes through it), which lowers window-limited caps.
   // Set before any flow starts (a flow notes its queueing resources at its start).
-  void set_stream_latency(int r, double ns_per_stream) { m_res[r].stream_latency = ns_per_stream; }
+  // Set before any path is added (a path notes its queueing resources).
+  void set_stream_latency(int r, double ns_per_stream);
   // Queueing delay added to every window-limited flow's round trip for its
   // weight, not its cap (0: weights equal the caps). Set before any flow starts.
   void set_share_queue_ns(double ns) { m_share_queue_ns = ns; }
 
-  // Starts a flow at `now` (after advancing every flow to `now`); returns its
-  // id. Flows with the same `stream` key (e.g. reads of the same HBM range)
+  // Registers the resources a flow crosses (each once) for the flows that
+  // start on it; returns its id. Paths stay for the network's life: a
+  // transfer planned once starts its flows without copying its path.
+  int add_path(std::vector<usage> path);
+  // Starts a flow on path `path` at `now` (after advancing every flow to
+  // `now`); returns its id. Flows with the same `stream` key (e.g. reads of the same HBM range)
   // count as one stream for the penalty of the resources they share.
   // A window-limited flow (window > 0 bytes in flight, zero-load round trip
   // rtt0 ns) runs at most at min(cap, window / (rtt0 + queueing on its path)),
   // re-evaluated with its rate (Little's law); with window 0 the cap is fixed.
-  int start(const std::vector<usage>& path, double bytes, double cap, double now, uint64_t stream = 0,
-            double window = 0, double rtt0 = 0);
+  int start(int path, double bytes, double cap, double now, uint64_t stream = 0, double window = 0,
+            double rtt0 = 0);
   // Room for n flows in all (no reallocation while they start).
   void reserve_flows(std::size_t n) { m_flows.reserve(n); }
   // Time at which the next active flow drains; infinity when none.
@@ -70,7 +75,7 @@ class flow_network {
 
   // Per flow, after it drained: time spent at each bottleneck.
   const bound_times& flow_bound_times(int id) const { return m_flows[id].times; }
-  // Bytes that crossed resource r (by share) so far.
+  // Bytes that crossed resource r (by share), counted as their flows drain.
   double resource_bytes(int r) const { return m_bytes[r]; }
   double resource_capacity(int r) const { return m_res[r].capacity; }
   int resources() const { return static_cast<int>(m_res.size()); }
@@ -107,10 +112,12 @@ class flow_network {
     double rem = 0, level_load = 0;
     int unfrozen = 0;
   };
+  struct path_info {
+    std::vector<usage> uses;
+    std::vector<int> queueing;  // indices in `uses` of the resources with a stream latency
+  };
   struct flow {
-    std::vector<usage> path;
-    std::vector<int> queueing;   // indices in path of the resources with a stream latency
-    std::vector<usage> carried;  // the usages with a share of its bytes
+    int path = -1;  // in m_paths
     double remaining = 0, total = 0, cap = 0, rate = 0;
     double issue_cap = 0, window = 0, rtt0 = 0;  // cap = min(issue_cap, window / loaded round trip)
     double weight = 0;                           // min(issue_cap, window / (loaded round trip + share queue))
@@ -129,7 +136,8 @@ class flow_network {
   void recompute();
 
   std::vector<resource> m_res;
-  std::vector<double> m_bytes;                    // per resource: bytes that crossed it (apart: advance() adds to many)
+  std::vector<double> m_bytes;                    // per resource: bytes that crossed it
+  std::vector<path_info> m_paths;
   std::vector<int> m_unsafe;                      // the resources not slack whatever their flows' caps (changed())
   std::vector<flow> m_flows;
   std::vector<int> m_active;                      // by id: flows start in id order and leave it in place
@@ -137,7 +145,6 @@ class flow_network {
   std::vector<int> m_tight;                       // the tight resources, and some that were (any order)
   std::vector<int> m_work, m_freezing;            // scratch of recompute()
   std::vector<int> m_done;                        // returned by finish_drained()
-  std::vector<std::vector<usage>> m_spare_paths;  // of drained flows, reused (no allocation per flow)
   double m_now = 0, m_share_queue_ns = 0;
   uint64_t m_recomputations = 0;
 };

@@ -146,14 +146,14 @@ struct route_key_hash {
   }
 };
 struct route {
-  std::vector<usage> path;
+  int path = -1;  // in the flow network
   double read_rtt = 0, write_rtt = 0;  // round trip of one burst to each side (ns)
   double hbm_read = 0, hbm_write = 0;
   double row_cap = 0;  // transfer_plan::row_cap
 };
 
 struct transfer_plan {
-  std::vector<usage> path;
+  int path = -1;  // in the flow network
   double bytes = 0, cap = 0, tail_ns = 0;
   double window = 0;  // bytes in flight at most (max_outstanding bursts); the round trip is tail_ns unloaded
   double hbm_read = 0, hbm_write = 0;
@@ -510,7 +510,7 @@ class model {
   }
 
   // A 2-D copy run by the DMA engine of core rc (dma_cmd, or send as a 1-D copy).
-  // Fills `plan` (fresh but for the capacity of its path).
+  // Fills `plan` (fresh).
   void plan_copy(transfer_plan& plan, int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst,
                  uint64_t run, uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
     // The resources depend on an HBM address only modulo the interleave
@@ -540,7 +540,7 @@ class model {
       std::sort(path.uses.begin(), path.uses.end(),
                 [](const usage& a, const usage& b) { return a.resource < b.resource; });
       for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
-      rt.path = path.uses;
+      rt.path = m_net.add_path(path.uses);
       rt.hbm_read = plan.hbm_read;
       rt.hbm_write = plan.hbm_write;
       rt.row_cap = plan.row_cap;
@@ -552,7 +552,7 @@ class model {
       if (ds == mem_space::hbm) plan.stream = hbm_stream(dst, run, rows, dst_stride, false);
     }
     const double read_rtt = rt.read_rtt, write_rtt = rt.write_rtt;
-    plan.path.assign(rt.path.begin(), rt.path.end());
+    plan.path = rt.path;
     plan.bytes = double(run) * double(rows);
     // Bursts of at most burst_bytes, cut at every multiple of burst_bytes in
     // source and destination (models/dma/dma_engine.h), counted on the first row.
@@ -774,10 +774,7 @@ class model {
     if (s.in_flight[e] == 1) s.busy_since[e] = m_now;
     for (size_t k = 0; k < s.slots.size(); ++k)
       if (!s.slots[k].used) {
-        std::vector<usage> path = std::move(s.slots[k].plan.path);  // keeps its capacity
-        path.clear();
         s.slots[k] = running_cmd{};
-        s.slots[k].plan.path = std::move(path);
         s.slots[k].used = true;
         s.slots[k].engine = e;
         return static_cast<int>(k);
@@ -1164,8 +1161,11 @@ void model::finish_result() {
       if (b > 0) links.push_back({x, y, "EWSN"[dir], b, u});
     }
   if (link_count) r.noc_link_utilisation_mean /= link_count;
-  std::stable_sort(links.begin(), links.end(),
-                   [](const link_load& a, const link_load& b) { return a.bytes > b.bytes; });
+  // Busiest first; links equal to the byte (their sums round by the order
+  // flows drain in) keep the order above.
+  std::stable_sort(links.begin(), links.end(), [](const link_load& a, const link_load& b) {
+    return std::llround(a.bytes) > std::llround(b.bytes);
+  });
   if (links.size() > 8) links.resize(8);
   r.busiest_links = links;
 }

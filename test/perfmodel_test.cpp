@@ -336,8 +336,8 @@ TEST_CASE("perfmodel: max-min fairness gives a flow limited elsewhere its share 
   flow_network net;
   const int link = net.add_resource(10.0, bound::noc);
   const int slow = net.add_resource(2.0, bound::hbm);
-  const int a = net.start({{link, 1, 1}, {slow, 1, 1}}, 20.0, 1e9, 0.0);  // limited to 2 by `slow`
-  const int b = net.start({{link, 1, 1}}, 80.0, 1e9, 0.0);                // gets the remaining 8
+  const int a = net.start(net.add_path({{link, 1, 1}, {slow, 1, 1}}), 20.0, 1e9, 0.0);  // limited to 2 by `slow`
+  const int b = net.start(net.add_path({{link, 1, 1}}), 80.0, 1e9, 0.0);                // gets the remaining 8
   CHECK(net.next_finish() == Approx(10.0));
   auto done = net.finish_drained(10.0);
   REQUIRE(done == std::vector<int>{a, b});
@@ -352,15 +352,15 @@ TEST_CASE("perfmodel: flows share a saturated resource in proportion to their ca
   // would give 10 and 10).
   flow_network net;
   const int channel = net.add_resource(20.0, bound::hbm);
-  const int a = net.start({{channel, 1, 1}}, 50.0, 10.0, 0.0);
-  const int b = net.start({{channel, 1, 1}}, 150.0, 30.0, 0.0);
+  const int a = net.start(net.add_path({{channel, 1, 1}}), 50.0, 10.0, 0.0);
+  const int b = net.start(net.add_path({{channel, 1, 1}}), 150.0, 30.0, 0.0);
   CHECK(net.next_finish() == Approx(10.0));  // both drain together: 50 / 5 = 150 / 15
   REQUIRE(net.finish_drained(10.0) == std::vector<int>{a, b});
   // Below saturation every flow runs at its cap.
   flow_network idle_net;
   const int wide = idle_net.add_resource(100.0, bound::hbm);
-  idle_net.start({{wide, 1, 1}}, 50.0, 10.0, 0.0);
-  idle_net.start({{wide, 1, 1}}, 150.0, 30.0, 0.0);
+  idle_net.start(idle_net.add_path({{wide, 1, 1}}), 50.0, 10.0, 0.0);
+  idle_net.start(idle_net.add_path({{wide, 1, 1}}), 150.0, 30.0, 0.0);
   CHECK(idle_net.next_finish() == Approx(5.0));
 }
 
@@ -373,8 +373,8 @@ TEST_CASE("perfmodel: a share queue evens out the shares of window-limited flows
     flow_network net;
     net.set_share_queue_ns(queue);
     const int channel = net.add_resource(8.0, bound::hbm);
-    const int near = net.start({{channel, 1, 1}}, 1e6, 1e9, 0.0, 1, 1000.0, 50.0);
-    net.start({{channel, 1, 1}}, 1e6, 1e9, 0.0, 2, 1000.0, 150.0);
+    const int near = net.start(net.add_path({{channel, 1, 1}}), 1e6, 1e9, 0.0, 1, 1000.0, 50.0);
+    net.start(net.add_path({{channel, 1, 1}}), 1e6, 1e9, 0.0, 2, 1000.0, 150.0);
     const double near_rate = queue > 0 ? 8.0 * 5 / 9 : 8.0 * 3 / 4;
     CHECK(net.next_finish() == Approx(1e6 / near_rate));
     REQUIRE(net.finish_drained(1e6 / near_rate) == std::vector<int>{near});
@@ -386,8 +386,8 @@ TEST_CASE("perfmodel: a share queue evens out the shares of window-limited flows
   flow_network net;
   net.set_share_queue_ns(1e5);
   const int channel = net.add_resource(8.0, bound::hbm);
-  const int slow = net.start({{channel, 1, 1}}, 20.0, 1e9, 0.0, 1, 1000.0, 500.0);
-  const int fast = net.start({{channel, 1, 1}}, 60.0, 1e9, 0.0, 2, 1000.0, 100.0);
+  const int slow = net.start(net.add_path({{channel, 1, 1}}), 20.0, 1e9, 0.0, 1, 1000.0, 500.0);
+  const int fast = net.start(net.add_path({{channel, 1, 1}}), 60.0, 1e9, 0.0, 2, 1000.0, 100.0);
   CHECK(net.next_finish() == Approx(10.0));
   REQUIRE(net.finish_drained(10.0) == std::vector<int>{slow, fast});
   CHECK(net.flow_bound_times(slow)[static_cast<int>(bound::dma_issue)] == Approx(10.0));
@@ -398,14 +398,14 @@ TEST_CASE("perfmodel: the stream penalty counts distinct streams", "[perfmodel]"
   flow_network net;
   const int channel = net.add_resource(12.0, bound::hbm, 0.5);
   // Two flows of different streams: capacity 12 / (1 + 0.5) = 8, 4 each.
-  net.start({{channel, 1, 1}}, 40.0, 1e9, 0.0, 1);
-  net.start({{channel, 1, 1}}, 40.0, 1e9, 0.0, 2);
+  net.start(net.add_path({{channel, 1, 1}}), 40.0, 1e9, 0.0, 1);
+  net.start(net.add_path({{channel, 1, 1}}), 40.0, 1e9, 0.0, 2);
   CHECK(net.next_finish() == Approx(10.0));
   // Two flows of the same stream (same HBM range): no penalty, 6 each.
   flow_network same;
   const int ch = same.add_resource(12.0, bound::hbm, 0.5);
-  same.start({{ch, 1, 1}}, 60.0, 1e9, 0.0, 7);
-  same.start({{ch, 1, 1}}, 60.0, 1e9, 0.0, 7);
+  same.start(same.add_path({{ch, 1, 1}}), 60.0, 1e9, 0.0, 7);
+  same.start(same.add_path({{ch, 1, 1}}), 60.0, 1e9, 0.0, 7);
   CHECK(same.next_finish() == Approx(10.0));
 }
 
@@ -414,15 +414,26 @@ TEST_CASE("perfmodel: the flow penalty counts every flow, whatever its stream", 
   // of the same HBM stream): 12 / (1 + 0.5 x 2) = 6, 2 each.
   flow_network net;
   const int link = net.add_resource(12.0, bound::noc, 0.0, 0.5);
-  net.start({{link, 1, 1}}, 20.0, 1e9, 0.0, 7);
-  net.start({{link, 1, 1}}, 20.0, 1e9, 0.0, 7);
-  net.start({{link, 1, 1}}, 20.0, 1e9, 0.0, 8);
+  net.start(net.add_path({{link, 1, 1}}), 20.0, 1e9, 0.0, 7);
+  net.start(net.add_path({{link, 1, 1}}), 20.0, 1e9, 0.0, 7);
+  net.start(net.add_path({{link, 1, 1}}), 20.0, 1e9, 0.0, 8);
   CHECK(net.next_finish() == Approx(10.0));
   // Alone on it a flow gets the whole link.
   flow_network alone;
   const int l = alone.add_resource(12.0, bound::noc, 0.0, 0.5);
-  alone.start({{l, 1, 1}}, 120.0, 1e9, 0.0);
+  alone.start(alone.add_path({{l, 1, 1}}), 120.0, 1e9, 0.0);
   CHECK(alone.next_finish() == Approx(10.0));
+}
+
+TEST_CASE("perfmodel: a flow network refuses stream latencies after its paths, and unknown paths", "[perfmodel]") {
+  // A path notes its queueing resources when it is added: a later stream
+  // latency would be ignored by the flows on it, so it is an error.
+  flow_network net;
+  const int channel = net.add_resource(100.0, bound::hbm);
+  const int path = net.add_path({{channel, 1, 1}});
+  CHECK_THROWS_WITH(net.set_stream_latency(channel, 50.0), Catch::Contains("before any path"));
+  CHECK_THROWS_WITH(net.start(path + 1, 10.0, 1.0, 0.0), Catch::Contains("no path"));
+  CHECK_THROWS_WITH(net.add_path({{channel + 1, 1, 1}}), Catch::Contains("resource 1 of 1"));
 }
 
 TEST_CASE("perfmodel: flows that ended no longer count on the resources they crossed", "[perfmodel]") {
@@ -433,10 +444,10 @@ TEST_CASE("perfmodel: flows that ended no longer count on the resources they cro
   const int link = net.add_resource(12.0, bound::noc, 0.0, 0.5);
   const int channel = net.add_resource(100.0, bound::hbm);
   net.set_stream_latency(channel, 50.0);
-  const int a = net.start({{link, 1, 1}}, 20.0, 10.0, 0.0, 7);
-  const int b = net.start({{link, 1, 1}}, 20.0, 10.0, 0.0, 8);
-  net.start({{link, 1, 1}, {channel, 1, 1}}, 1e6, 1e9, 0.0, 9, 1000.0, 100.0);  // c
-  const int d = net.start({{channel, 1, 1}}, 20.0, 10.0, 0.0, 11);
+  const int a = net.start(net.add_path({{link, 1, 1}}), 20.0, 10.0, 0.0, 7);
+  const int b = net.start(net.add_path({{link, 1, 1}}), 20.0, 10.0, 0.0, 8);
+  net.start(net.add_path({{link, 1, 1}, {channel, 1, 1}}), 1e6, 1e9, 0.0, 9, 1000.0, 100.0);  // c
+  const int d = net.start(net.add_path({{channel, 1, 1}}), 20.0, 10.0, 0.0, 11);
   // Link: 12 / (1 + 0.5 x 2) = 6 shared by caps 10, 10 and 1000 / 150 (two
   // streams on the channel): level 0.225, rates 2.25, 2.25, 1.5. d runs at its cap 10.
   CHECK(net.next_finish() == Approx(2.0));
@@ -457,10 +468,10 @@ TEST_CASE("perfmodel: a window-limited flow slows down with the streams queued o
   flow_network net;
   const int channel = net.add_resource(100.0, bound::hbm);
   net.set_stream_latency(channel, 50.0);
-  const int a = net.start({{channel, 1, 1}}, 500.0, 1e9, 0.0, 1, 1000.0, 100.0);
+  const int a = net.start(net.add_path({{channel, 1, 1}}), 500.0, 1e9, 0.0, 1, 1000.0, 100.0);
   CHECK(net.next_finish() == Approx(50.0));  // alone: 500 B at 10 B/ns
-  net.start({{channel, 1, 1}}, 1e6, 1e9, 0.0, 2, 1000.0, 100.0);
-  net.start({{channel, 1, 1}}, 1e6, 1e9, 0.0, 3, 1000.0, 100.0);
+  net.start(net.add_path({{channel, 1, 1}}), 1e6, 1e9, 0.0, 2, 1000.0, 100.0);
+  net.start(net.add_path({{channel, 1, 1}}), 1e6, 1e9, 0.0, 3, 1000.0, 100.0);
   CHECK(net.next_finish() == Approx(100.0));  // 500 B at 5 B/ns
   REQUIRE(net.finish_drained(100.0) == std::vector<int>{a});
   // A flow spread half over that channel pays half the extra latency.
@@ -468,8 +479,8 @@ TEST_CASE("perfmodel: a window-limited flow slows down with the streams queued o
   const int ch = half.add_resource(100.0, bound::hbm);
   const int other = half.add_resource(100.0, bound::hbm);
   half.set_stream_latency(ch, 50.0);
-  half.start({{ch, 1, 1}}, 1e6, 1e9, 0.0, 2, 1000.0, 100.0);
-  half.start({{ch, 0.5, 0.5}, {other, 0.5, 0.5}}, 500.0, 1e9, 0.0, 1, 1000.0, 100.0);
+  half.start(half.add_path({{ch, 1, 1}}), 1e6, 1e9, 0.0, 2, 1000.0, 100.0);
+  half.start(half.add_path({{ch, 0.5, 0.5}, {other, 0.5, 0.5}}), 500.0, 1e9, 0.0, 1, 1000.0, 100.0);
   CHECK(half.next_finish() == Approx(500.0 / (1000.0 / 125.0)));
 }
 
