@@ -129,6 +129,36 @@ void flow_network::mark_stale(int ri) {
   m_stale.push_back(ri);
 }
 
+// The flows of resource ri changed: unless their issue caps leave it
+// clearly slack it waits for recompute()'s exact sums (and joins the
+// resources any cap change sends there). Called for every resource a flow
+// crosses as it starts and ends: the test is a multiplication, and the
+// free capacity is only divided out for those summed.
+inline void flow_network::changed(int ri) {
+  resource& r = m_res[ri];
+  // A flow's cap never exceeds its issue cap, so with twice their load below
+  // the free capacity (and a margin far above the running sum's rounding,
+  // two millionths of the capacity) it is slack whatever the caps.
+  const bool slack = r.users.empty() || r.capacity >= penalty_divisor(r) * (2 * r.upper_load + 2e-6 * r.capacity);
+  if (r.users.empty()) r.upper_load = 0;
+  if (slack) r.tight = false;
+  if (slack != (r.unsafe_at < 0)) set_unsafe(ri, !slack);
+  if (!slack) mark_stale(ri);
+}
+
+void flow_network::set_unsafe(int ri, bool unsafe) {
+  resource& r = m_res[ri];
+  if (unsafe) {
+    r.unsafe_at = static_cast<int>(m_unsafe.size());
+    m_unsafe.push_back(ri);
+    return;
+  }
+  m_res[m_unsafe.back()].unsafe_at = r.unsafe_at;  // swap with the last
+  m_unsafe[size_t(r.unsafe_at)] = m_unsafe.back();
+  m_unsafe.pop_back();
+  r.unsafe_at = -1;
+}
+
 // Flow `id` joins the users (and streams) of the resources on its path.
 void flow_network::attach(int id) {
   const flow& f = m_flows[id];
@@ -162,39 +192,6 @@ void flow_network::detach(int id) {
   }
 }
 
-// The flows of resource ri changed: its free capacity is redone, and unless
-// its flows' issue caps leave it clearly slack it waits for recompute()'s
-// exact sums (and joins the resources any cap change sends there).
-void flow_network::changed(int ri) {
-  resource& r = m_res[ri];
-  bool slack = true;
-  if (r.users.empty()) {
-    r.upper_load = 0;
-  } else {
-    const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
-    const int users = static_cast<int>(r.users.size());
-    r.free_capacity = r.capacity / (1.0 + r.penalty * (streams - 1) + r.flow_penalty * (users - 1));
-    // A flow's cap never exceeds its issue cap, so with twice their load (and
-    // a margin far above the running sum's rounding, a millionth of the
-    // capacity) it is slack whatever the caps.
-    slack = r.free_capacity > 1e-6 * r.capacity && r.free_capacity >= 2 * r.upper_load + 1e-6 * r.capacity;
-  }
-  if (slack) {
-    r.tight = false;
-    if (r.unsafe_at >= 0) {  // leaves m_unsafe (swap with the last)
-      m_res[m_unsafe.back()].unsafe_at = r.unsafe_at;
-      m_unsafe[size_t(r.unsafe_at)] = m_unsafe.back();
-      m_unsafe.pop_back();
-      r.unsafe_at = -1;
-    }
-    return;
-  }
-  if (r.unsafe_at < 0) {
-    r.unsafe_at = static_cast<int>(m_unsafe.size());
-    m_unsafe.push_back(ri);
-  }
-  mark_stale(ri);
-}
 
 // Weighted progressive filling: raise every unfrozen flow's rate in
 // proportion to its weight (rate = level x weight) until a resource saturates
@@ -241,6 +238,7 @@ void flow_network::recompute() {
       r.tight = false;
       continue;
     }
+    r.free_capacity = r.capacity / penalty_divisor(r);
     double load = 0, wload = 0;
     for (const user& x : r.users) load += x.coef * m_flows[x.flow].cap, wload += x.coef * m_flows[x.flow].weight;
     r.load = load;

@@ -133,6 +133,12 @@ class flow_network {
   void detach(int id);
   void mark_stale(int r);
   void changed(int r);
+  void set_unsafe(int r, bool unsafe);  // joins or leaves m_unsafe
+  // The capacity a resource keeps is its capacity / this (penalties of its streams and flows).
+  static double penalty_divisor(const resource& r) {
+    const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
+    return 1.0 + r.penalty * (streams - 1) + r.flow_penalty * (double(r.users.size()) - 1);
+  }
   void recompute();
 
   std::vector<resource> m_res;
