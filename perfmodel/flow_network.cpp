@@ -56,11 +56,11 @@ int flow_network::add_path(std::vector<usage> path) {
   return static_cast<int>(m_paths.size()) - 1;
 }
 
-int flow_network::start(int path, double bytes, double cap, double now, uint64_t stream, double window,
-                        double rtt0) {
+int flow_network::start(int path, double bytes, double cap, double now, uint64_t stream, double window, double rtt0) {
   if (!(cap > 0) || cap == std::numeric_limits<double>::infinity())
     throw error("flow network: a flow needs a finite positive rate cap");
-  if (path < 0 || path >= static_cast<int>(m_paths.size())) throw error("flow network: no path " + std::to_string(path));
+  if (path < 0 || path >= static_cast<int>(m_paths.size()))
+    throw error("flow network: no path " + std::to_string(path));
   advance(now);
   flow f;
   f.path = path;
@@ -191,7 +191,6 @@ void flow_network::detach(int id) {
     changed(u.resource);
   }
 }
-
 
 // Weighted progressive filling: raise every unfrozen flow's rate in
 // proportion to its weight (rate = level x weight) until a resource saturates

@@ -46,7 +46,6 @@ class flow_network {
   // Queueing on resource r: every stream on it beyond the first adds
   // `ns_per_stream` to the round trip of the flows crossing it (weighted by
   // their share of bytes through it), which lowers window-limited caps.
-  // Set before any flow starts (a flow notes its queueing resources at its start).
   // Set before any path is added (a path notes its queueing resources).
   void set_stream_latency(int r, double ns_per_stream);
   // Queueing delay added to every window-limited flow's round trip for its
@@ -58,13 +57,13 @@ class flow_network {
   // transfer planned once starts its flows without copying its path.
   int add_path(std::vector<usage> path);
   // Starts a flow on path `path` at `now` (after advancing every flow to
-  // `now`); returns its id. Flows with the same `stream` key (e.g. reads of the same HBM range)
-  // count as one stream for the penalty of the resources they share.
+  // `now`); returns its id. Flows with the same `stream` key (e.g. reads of
+  // the same HBM range) count as one stream for the penalty of the resources
+  // they share.
   // A window-limited flow (window > 0 bytes in flight, zero-load round trip
   // rtt0 ns) runs at most at min(cap, window / (rtt0 + queueing on its path)),
   // re-evaluated with its rate (Little's law); with window 0 the cap is fixed.
-  int start(int path, double bytes, double cap, double now, uint64_t stream = 0, double window = 0,
-            double rtt0 = 0);
+  int start(int path, double bytes, double cap, double now, uint64_t stream = 0, double window = 0, double rtt0 = 0);
   // Room for n flows in all (no reallocation while they start).
   void reserve_flows(std::size_t n) { m_flows.reserve(n); }
   // Time at which the next active flow drains; infinity when none.
@@ -142,15 +141,15 @@ class flow_network {
   void recompute();
 
   std::vector<resource> m_res;
-  std::vector<double> m_bytes;                    // per resource: bytes that crossed it
+  std::vector<double> m_bytes;  // per resource: bytes that crossed it
   std::vector<path_info> m_paths;
-  std::vector<int> m_unsafe;                      // the resources not slack whatever their flows' caps (changed())
+  std::vector<int> m_unsafe;  // the resources not slack whatever their flows' caps (changed())
   std::vector<flow> m_flows;
-  std::vector<int> m_active;                      // by id: flows start in id order and leave it in place
-  std::vector<int> m_stale;                       // resources whose loads are to be summed
-  std::vector<int> m_tight;                       // the tight resources, and some that were (any order)
-  std::vector<int> m_work, m_freezing;            // scratch of recompute()
-  std::vector<int> m_done;                        // returned by finish_drained()
+  std::vector<int> m_active;            // by id: flows start in id order and leave it in place
+  std::vector<int> m_stale;             // resources whose loads are to be summed
+  std::vector<int> m_tight;             // the tight resources, and some that were (any order)
+  std::vector<int> m_work, m_freezing;  // scratch of recompute()
+  std::vector<int> m_done;              // returned by finish_drained()
   double m_now = 0, m_share_queue_ns = 0;
   uint64_t m_recomputations = 0;
 };
