@@ -328,19 +328,38 @@ void flow_network::recompute() {
       f.rate = std::min(level * f.weight, f.cap);
       --unfrozen;
     }
-    // Their loads leave the tight resources (all in `work` but those without
-    // unfrozen flows) in id order, the order of `users`, if a next level follows.
-    if (unfrozen > 0)
-      for (int ri : work) {
-        resource& r = m_res[ri];
-        if (r.unfrozen == 0) continue;
-        for (const user& x : r.users) {
-          const flow& f = m_flows[x.flow];
-          if (!f.marked) continue;
-          r.level_load -= x.coef * f.weight;
-          --r.unfrozen;
+    // Their loads leave the tight resources in id order, if a next level
+    // follows: through the frozen flows' paths, or through the users of the
+    // tight resources (all in `work` but those without unfrozen flows, users
+    // in id order too), whichever visits fewer entries (few flows freezing on
+    // long paths, or many flows on each resource).
+    if (unfrozen > 0) {
+      size_t by_paths = 0, by_users = 0;
+      for (int id : freezing) by_paths += m_paths[size_t(m_flows[id].path)].uses.size();
+      for (int ri : work) by_users += m_res[ri].users.size();
+      if (by_paths <= by_users) {
+        for (int id : freezing) {
+          const flow& f = m_flows[id];
+          for (const usage& u : m_paths[size_t(f.path)].uses) {
+            resource& r = m_res[u.resource];
+            if (!r.tight) continue;
+            r.level_load -= u.coef * f.weight;
+            --r.unfrozen;
+          }
+        }
+      } else {
+        for (int ri : work) {
+          resource& r = m_res[ri];
+          if (r.unfrozen == 0) continue;
+          for (const user& x : r.users) {
+            const flow& f = m_flows[x.flow];
+            if (!f.marked) continue;
+            r.level_load -= x.coef * f.weight;
+            --r.unfrozen;
+          }
         }
       }
+    }
     for (int id : freezing) m_flows[id].marked = false;
     if (freezing.empty() && step <= 0)  // only rounding left: keep the current level
       for (int id : m_active)
