@@ -204,9 +204,10 @@ void flow_network::detach(int id) {
 void flow_network::recompute() {
   ++m_recomputations;
   // Caps and weights of window-limited flows from their loaded round trip; a
-  // change changes the loads on its path (of those not clearly slack, summed
-  // again whichever flow's cap changed: the same sums, fewer visits).
-  bool caps_changed = false;
+  // change changes the loads on its path (of those not clearly slack).
+  std::vector<int>& capped = m_capped;
+  capped.clear();
+  size_t capped_uses = 0;
   for (int id : m_active) {
     flow& f = m_flows[id];
     f.frozen = false;
@@ -221,13 +222,23 @@ void flow_network::recompute() {
     const double cap = std::min(f.issue_cap, f.window / rtt);
     const double weight = std::min(f.issue_cap, f.window / (rtt + m_share_queue_ns));
     if (cap == f.cap && weight == f.weight) continue;
-    caps_changed = true;
+    capped.push_back(id);
+    capped_uses += p.uses.size();
     f.cap = cap;
     f.weight = weight;
     f.cap_level = cap / weight;
   }
-  if (caps_changed)
+  // Those resources are summed again: found on the changed flows' paths, or
+  // all the resources not clearly slack, whichever is likely shorter (a few
+  // flows on long paths; many flows changing at once). The extra sums repeat
+  // the same additions.
+  if (capped_uses > 0 && capped_uses < m_unsafe.size() * std::max<size_t>(1, m_active.size() / 2)) {
+    for (int id : capped)
+      for (const usage& u : m_paths[size_t(m_flows[id].path)].uses)
+        if (m_res[u.resource].unsafe_at >= 0) mark_stale(u.resource);
+  } else if (capped_uses > 0) {
     for (int ri : m_unsafe) mark_stale(ri);
+  }
   // Free capacities and loads of the resources whose flows changed, the loads
   // summed in id order as a pass over the active flows adds them.
   for (int ri : m_stale) {

@@ -148,7 +148,7 @@ class flow_network {
   std::vector<int> m_active;            // by id: flows start in id order and leave it in place
   std::vector<int> m_stale;             // resources whose loads are to be summed
   std::vector<int> m_tight;             // the tight resources, and some that were (any order)
-  std::vector<int> m_work, m_freezing;  // scratch of recompute()
+  std::vector<int> m_work, m_freezing, m_capped;  // scratch of recompute()
   std::vector<int> m_done;              // returned by finish_drained()
   double m_now = 0, m_share_queue_ns = 0;
   uint64_t m_recomputations = 0;
