@@ -425,6 +425,27 @@ TEST_CASE("perfmodel: the flow penalty counts every flow, whatever its stream", 
   CHECK(alone.next_finish() == Approx(10.0));
 }
 
+TEST_CASE("perfmodel: rates follow flows coming and going on a slack, then shared resource", "[perfmodel]") {
+  // Link of 100 B/ns. A (cap 10) alone leaves it slack whatever the caps: A
+  // runs at its cap. B, C and D (cap 40 each) ask for 130: the link is shared
+  // by weight (the caps), level 100 / 130. Once D has drained, 90 fit: caps
+  // again, and the bytes counted on the link are every flow's.
+  flow_network net;
+  const int link = net.add_resource(100.0, bound::noc);
+  const int path = net.add_path({{link, 1, 1}});
+  const int a = net.start(path, 1000.0, 10.0, 0.0);
+  CHECK(net.next_finish() == Approx(100.0));
+  net.start(path, 1e6, 40.0, 0.0);  // b
+  net.start(path, 1e6, 40.0, 0.0);  // c
+  const int d = net.start(path, 40.0 * 100 / 130, 40.0, 0.0);
+  CHECK(net.next_finish() == Approx(1.0));  // d at 40 x 100 / 130
+  REQUIRE(net.finish_drained(1.0) == std::vector<int>{d});
+  // a has moved 10 x 100 / 130 and runs at 10 again.
+  CHECK(net.next_finish() == Approx(1.0 + (1000.0 - 1000.0 / 130) / 10.0));
+  REQUIRE(net.finish_drained(net.next_finish()) == std::vector<int>{a});
+  CHECK(net.resource_bytes(link) == Approx(1000.0 + 40.0 * 100 / 130));
+}
+
 TEST_CASE("perfmodel: a flow network refuses stream latencies after its paths, and unknown paths", "[perfmodel]") {
   // A path notes its queueing resources when it is added: a later stream
   // latency would be ignored by the flows on it, so it is an error.
