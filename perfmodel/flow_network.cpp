@@ -113,7 +113,7 @@ const std::vector<int>& flow_network::finish_drained(double now) {
     flow& f = m_flows[id];
     detach(id);
     f.active = false;
-    for (const usage& u : m_paths[size_t(f.path)].uses)
+    for (const usage& u : uses_of(f))
       if (u.share != 0) m_bytes[size_t(u.resource)] += (f.total - f.remaining) * u.share;
   }
   m_active.erase(std::remove_if(m_active.begin(), m_active.end(), [&](int id) { return !m_flows[id].active; }),
@@ -162,7 +162,7 @@ void flow_network::set_unsafe(int ri, bool unsafe) {
 // Flow `id` joins the users (and streams) of the resources on its path.
 void flow_network::attach(int id) {
   const flow& f = m_flows[id];
-  const std::vector<usage>& path = m_paths[size_t(f.path)].uses;
+  const std::vector<usage>& path = uses_of(f);
   for (const usage& u : path) {
     resource& r = m_res[u.resource];
     r.users.push_back({id, static_cast<int>(&u - path.data()), u.coef});  // the largest id so far: stays in id order
@@ -180,7 +180,7 @@ void flow_network::attach(int id) {
 
 void flow_network::detach(int id) {
   const flow& f = m_flows[id];
-  for (const usage& u : m_paths[size_t(f.path)].uses) {
+  for (const usage& u : uses_of(f)) {
     resource& r = m_res[u.resource];
     r.users.erase(std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; }));
     r.upper_load -= u.coef * f.issue_cap;
@@ -234,7 +234,7 @@ void flow_network::recompute() {
   // the same additions.
   if (capped_uses > 0 && capped_uses < m_unsafe.size() * std::max<size_t>(1, m_active.size() / 2)) {
     for (int id : capped)
-      for (const usage& u : m_paths[size_t(m_flows[id].path)].uses)
+      for (const usage& u : uses_of(m_flows[id]))
         if (m_res[u.resource].unsafe_at >= 0) mark_stale(u.resource);
   } else if (capped_uses > 0) {
     for (int ri : m_unsafe) mark_stale(ri);
@@ -251,9 +251,8 @@ void flow_network::recompute() {
     r.free_capacity = r.capacity / penalty_divisor(r);
     double load = 0, wload = 0;
     for (const user& x : r.users) load += x.coef * m_flows[x.flow].cap, wload += x.coef * m_flows[x.flow].weight;
-    r.load = load;
     r.wload = wload;
-    r.tight = !(r.free_capacity >= 2 * r.load && r.free_capacity > 1e-6 * r.capacity);
+    r.tight = !(r.free_capacity >= 2 * load && r.free_capacity > 1e-6 * r.capacity);
     if (r.tight && !r.listed) {
       r.listed = true;
       m_tight.push_back(ri);
@@ -333,8 +332,7 @@ void flow_network::recompute() {
     std::sort(freezing.begin(), freezing.end());  // id order: their loads leave the resources in that order
     for (int id : freezing) {
       flow& f = m_flows[id];
-      f.limit = f.first_saturated < 0 ? bound::dma_issue
-                                      : m_res[m_paths[size_t(f.path)].uses[size_t(f.first_saturated)].resource].kind;
+      f.limit = f.first_saturated < 0 ? bound::dma_issue : m_res[uses_of(f)[size_t(f.first_saturated)].resource].kind;
       f.frozen = true;
       f.rate = std::min(level * f.weight, f.cap);
       --unfrozen;
@@ -346,12 +344,12 @@ void flow_network::recompute() {
     // long paths, or many flows on each resource).
     if (unfrozen > 0) {
       size_t by_paths = 0, by_users = 0;
-      for (int id : freezing) by_paths += m_paths[size_t(m_flows[id].path)].uses.size();
+      for (int id : freezing) by_paths += uses_of(m_flows[id]).size();
       for (int ri : work) by_users += m_res[ri].users.size();
       if (by_paths <= by_users) {
         for (int id : freezing) {
           const flow& f = m_flows[id];
-          for (const usage& u : m_paths[size_t(f.path)].uses) {
+          for (const usage& u : uses_of(f)) {
             resource& r = m_res[u.resource];
             if (!r.tight) continue;
             r.level_load -= u.coef * f.weight;

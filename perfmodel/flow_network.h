@@ -101,7 +101,7 @@ class flow_network {
     std::vector<user> users;  // active flows crossing it, by id (the order their loads are added in)
     std::vector<std::pair<uint64_t, int>> streams;  // distinct stream keys and their flows (penalised resources only)
     double free_capacity = 0;                       // capacity after the penalties of its streams and flows
-    double load = 0, wload = 0;                     // sums of coef x cap, coef x weight over `users`
+    double wload = 0;                               // sum of coef x weight over `users` (exact, id order)
     double upper_load = 0;                          // coef x issue cap over `users`, a running sum (rounded)
     int unsafe_at = -1;                             // index in m_unsafe; -1: slack whatever the caps
     bool stale = false;                             // load to be redone
@@ -139,17 +139,18 @@ class flow_network {
     return 1.0 + r.penalty * (streams - 1) + r.flow_penalty * (double(r.users.size()) - 1);
   }
   void recompute();
+  const std::vector<usage>& uses_of(const flow& f) const { return m_paths[size_t(f.path)].uses; }
 
   std::vector<resource> m_res;
   std::vector<double> m_bytes;  // per resource: bytes that crossed it
   std::vector<path_info> m_paths;
   std::vector<int> m_unsafe;  // the resources not slack whatever their flows' caps (changed())
   std::vector<flow> m_flows;
-  std::vector<int> m_active;            // by id: flows start in id order and leave it in place
-  std::vector<int> m_stale;             // resources whose loads are to be summed
-  std::vector<int> m_tight;             // the tight resources, and some that were (any order)
+  std::vector<int> m_active;                      // by id: flows start in id order and leave it in place
+  std::vector<int> m_stale;                       // resources whose loads are to be summed
+  std::vector<int> m_tight;                       // the tight resources, and some that were (any order)
   std::vector<int> m_work, m_freezing, m_capped;  // scratch of recompute()
-  std::vector<int> m_done;              // returned by finish_drained()
+  std::vector<int> m_done;                        // returned by finish_drained()
   double m_now = 0, m_share_queue_ns = 0;
   uint64_t m_recomputations = 0;
 };
