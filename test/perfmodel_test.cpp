@@ -203,6 +203,34 @@ TEST_CASE("perfmodel: an HBM load on an idle chip = setup + round trip + bytes /
   }
 }
 
+TEST_CASE("perfmodel: the DMA request rate counts the bursts of every row, as the engine cuts them", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const perf_params p = first_principles_params(hw);
+  // A local copy of 640 B rows: the source rows start half a burst in (128
+  // mod 256), the destination rows alternately at 0 and 128 mod 256. The
+  // engine cuts a burst at every 256 B boundary of either side: 5 bursts for
+  // the even rows (128 | 128 | 128 | 128 | 128), 3 for the odd ones (128 |
+  // 256 | 256), i.e. 160 B per burst and two requests (read, write) of one
+  // core cycle each per burst. The first row alone would say 128 B per burst.
+  dma_cmd d;
+  d.src_space = mem_space::sram;
+  d.dst_space = mem_space::sram;
+  d.src = 128;
+  d.dst = 64 * 1024;
+  d.row_bytes = 640;
+  d.rows = 64;
+  d.src_stride = 20 * 256;
+  d.dst_stride = 640;
+  auto programs = idle(hw);
+  programs[5] = {d, end_cmd{}};
+  const double rate = 160 * hw.core.clock_ghz / 2;
+  const double tail = 2 * p.sram_access_ns;
+  REQUIRE(hw.core.dma.max_outstanding * 160 / tail > rate);
+  const perf_result r = evaluate(hw, programs, p);
+  CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + 64 * 640 / rate));
+  CHECK(kind_row(r, "dma copy").bounded_by() == bound::dma_issue);
+}
+
 TEST_CASE("perfmodel: measured row locality holds a strided stream back, shared as hbm_row_overlap says",
           "[perfmodel]") {
   const hw_config hw = hw4x4();
