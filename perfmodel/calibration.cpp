@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <type_traits>
 
@@ -89,6 +90,39 @@ std::vector<stride_probe> stride_probes(const hw_config& hw) {
     probes.push_back(std::move(p));
   }
   return probes;
+}
+
+std::optional<link_probe> noc_link_probe(const hw_config& hw) {
+  using namespace kernels;
+  const int W = hw.mesh.width, H = hw.mesh.height;
+  int at[4];
+  if (W >= 4)
+    for (int i = 0; i < 4; ++i) at[i] = i;
+  else if (H >= 4)
+    for (int i = 0; i < 4; ++i) at[i] = i * W;
+  else
+    return std::nullopt;
+  const uint32_t bytes = static_cast<uint32_t>(std::min<uint64_t>(256 * 1024, hw.core.sram.capacity_bytes() / 8));
+  link_probe probe;
+  probe.extra_bytes = 2 * uint64_t(bytes / 2);  // each flow moves bytes / 2 more in `twice`
+  for (calibration_sample* s : {&probe.once, &probe.twice}) {
+    const uint32_t n = s == &probe.once ? bytes / 2 : bytes;
+    s->name = "link_shared_" + std::to_string(n);
+    s->programs.assign(static_cast<size_t>(W * H), program{end_cmd{}});
+    for (const auto& [from, to] : {std::pair{at[0], at[2]}, std::pair{at[1], at[3]}}) {
+      s->programs[size_t(from)] = {send_cmd{engine::dma, static_cast<uint16_t>(to), 0, 0, n, 1}, end_cmd{}};
+      s->programs[size_t(to)] = {recv_cmd{engine::dma, static_cast<uint16_t>(from), 0, n, 1}, end_cmd{}};
+    }
+  }
+  return probe;
+}
+
+double link_payload_efficiency(const hw_config& hw, const link_probe& measured) {
+  const double streaming = measured.twice.measured_ns - measured.once.measured_ns;
+  if (!(streaming > 0))
+    throw error("perfmodel calibration: probe " + measured.twice.name + " took no longer than " + measured.once.name);
+  const double raw = double(hw.noc.flit_bytes) * hw.noc.link_flits_per_cycle * hw.noc.clock_ghz;  // bytes/ns
+  return std::min(1.0, double(measured.extra_bytes) / streaming / raw);
 }
 
 std::vector<stride_locality> stride_localities(const std::vector<stride_probe>& measured) {
@@ -223,16 +257,22 @@ std::vector<calibration_sample> calibration_suite(const hw_config& hw) {
     p[core] = {st, end_cmd{}};
     add("write_latency_d" + d, p, {"hbm_write_latency_ns", "noc_hop_ns"});
     p[core] = {load(0, I, channel0_rows, C * I, 0), end_cmd{}};
-    add("read_stream_d" + d, p, {"noc_payload_efficiency", "hbm_efficiency_strided"});
+    add("read_stream_d" + d, p, {"hbm_efficiency_strided"});
   }
   {
     auto seq = idle(), strided = idle(), random = idle();
     const uint64_t rows = big / I, run = std::max<uint64_t>(32, I / 4);
-    for (int c = 0; c < N; ++c) {
-      seq[c] = {load(c * big, big, 1, big, 0), end_cmd{}};
+    // At most one stream per bank of a channel, spread over the mesh: with
+    // more streams than banks every access of a channel conflicts (64 cores
+    // on the 8x8's 32-bank channels: 3 % row hits, half the bandwidth of 32),
+    // a regime the model does not represent.
+    const int streams = std::min(N, hw.hbm.org.pseudo_channels * hw.hbm.org.banks());
+    for (int i = 0; i < streams; ++i) {
+      const int c = i * N / streams;
+      seq[c] = {load(i * big, big, 1, big, 0), end_cmd{}};
       const uint64_t region = rows * (C + 1) * I;
-      strided[c] = {load(c * region, I, rows, (C + 1) * I, 0), end_cmd{}};
-      random[c] = {load(c * region, run, rows, (C + 1) * I, 0), end_cmd{}};
+      strided[c] = {load(i * region, I, rows, (C + 1) * I, 0), end_cmd{}};
+      random[c] = {load(i * region, run, rows, (C + 1) * I, 0), end_cmd{}};
     }
     add("hbm_sequential_all", seq, {"hbm_efficiency_sequential"});
     add("hbm_strided_all", strided, {"hbm_efficiency_strided"});
@@ -285,7 +325,7 @@ std::vector<calibration_sample> calibration_suite(const hw_config& hw) {
     auto p = idle();
     p[0] = {send_cmd{engine::dma, static_cast<uint16_t>(peer), 0, 0, bytes, 1}, end_cmd{}};
     p[peer] = {recv_cmd{engine::dma, 0, 0, bytes, 1}, end_cmd{}};
-    add("send_d" + std::to_string(peer % W + peer / W), p, {"noc_payload_efficiency", "noc_hop_ns"});
+    add("send_d" + std::to_string(peer % W + peer / W), p, {"noc_hop_ns"});
   }
   // n cores of row 0 send to the last core of the row at once: their packets
   // interleave on the links of the row and on its ejection port.
@@ -324,6 +364,19 @@ std::vector<calibration_sample> calibration_suite(const hw_config& hw) {
               recv_cmd{engine::dma, static_cast<uint16_t>(prev), static_cast<uint32_t>(big), bytes, 1}, end_cmd{}};
     }
     add("ring_mixed", p, {"noc_stream_penalty"});
+  }
+  // Four cores of row 0 in a ring, each sending to the next: every link
+  // carries one send's data and another's write responses, and the
+  // wrap-around send crosses three such links in series (noc_series_loss).
+  if (W >= 4) {
+    const uint32_t bytes = static_cast<uint32_t>(big / 4);
+    auto p = idle();
+    for (int c = 0; c < 4; ++c) {
+      const int next = (c + 1) % 4, prev = (c + 3) % 4;
+      p[c] = {send_cmd{engine::dma, static_cast<uint16_t>(next), 0, bytes, bytes, 1},
+              recv_cmd{engine::dma, static_cast<uint16_t>(prev), bytes, bytes, 1}, end_cmd{}};
+    }
+    add("ring_row", p, {"noc_series_loss"});
   }
   if (far > 0) {
     auto p = idle();

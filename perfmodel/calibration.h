@@ -6,6 +6,7 @@
 // TLM platform) is not here.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,20 @@ std::vector<stride_probe> stride_probes(const hw_config& hw);
 // The table from the measured probes: each probe's streaming time relative
 // to the first probe's (consecutive blocks), at most 1.
 std::vector<stride_locality> stride_localities(const std::vector<stride_probe>& measured);
+
+// NoC link probe (measured, not fitted: perf_params::noc_payload_efficiency).
+// Four routers in a row (row 0, or column 0 of a narrow mesh): a -> c and
+// b -> d share only the link b -> c and end at their own cores. Run at two
+// lengths, the difference of the two times is the time the link takes to
+// carry the extra bytes of both flows (latencies cancel).
+struct link_probe {
+  uint64_t extra_bytes = 0;  // carried by the shared link in `twice` beyond `once`
+  calibration_sample once, twice;
+};
+// None when the mesh has no row or column of 4 routers (the first-principles value stays).
+std::optional<link_probe> noc_link_probe(const hw_config& hw);
+// The measured payload as a fraction of the link's raw bandwidth, at most 1.
+double link_payload_efficiency(const hw_config& hw, const link_probe& measured);
 
 struct fit_report {
   perf_params params;

@@ -26,13 +26,14 @@ const char* bound_name(bound b) {
   return "?";
 }
 
-int flow_network::add_resource(double capacity, bound kind, double penalty, double flow_penalty) {
+int flow_network::add_resource(double capacity, bound kind, double penalty, double flow_penalty, bool link) {
   if (!(capacity > 0)) throw error("flow network: resource capacity must be positive");
   resource r;
   r.capacity = capacity;
   r.kind = kind;
   r.penalty = penalty;
   r.flow_penalty = flow_penalty;
+  r.link = link;
   m_res.push_back(r);
   m_bytes.push_back(0);
   return static_cast<int>(m_res.size()) - 1;
@@ -377,6 +378,33 @@ void flow_network::recompute() {
           m_flows[id].rate = std::min(level * m_flows[id].weight, m_flows[id].cap);
           --unfrozen;
         }
+  }
+  if (m_series_loss > 0) apply_series_loss();
+}
+
+void flow_network::apply_series_loss() {
+  // Saturated links on the flow's data path (share > 0; header-only usages
+  // have none), counted once per distinct set of users: consecutive links
+  // carrying the same flows are one bottleneck. Only links between routers
+  // count: a send whose data meets other traffic only at its injection and
+  // ejection ports keeps its fluid rate on the TLM chip.
+  for (int id : m_active) {
+    flow& f = m_flows[id];
+    if (f.limit != bound::noc) continue;
+    std::vector<int>& sat = m_series;
+    sat.clear();
+    for (const usage& u : uses_of(f)) {
+      const resource& r = m_res[u.resource];
+      if (!(u.share > 0) || !r.link || !r.tight || r.rem > 1e-9 * r.capacity) continue;
+      const bool seen = std::any_of(sat.begin(), sat.end(), [&](int other) {
+        const std::vector<user>& a = m_res[other].users;
+        return a.size() == r.users.size() &&
+               std::equal(a.begin(), a.end(), r.users.begin(), [](const user& x, const user& y) { return x.flow == y.flow; });
+      });
+      if (!seen) sat.push_back(u.resource);
+    }
+    const double k = double(sat.size());
+    if (k >= 2) f.rate /= 1.0 + m_series_loss * (1.0 - 1.0 / k);
   }
 }
 

@@ -41,8 +41,9 @@ class flow_network {
   // capacity in bytes/ns; `penalty`: with n streams (flows with distinct
   // stream keys) on it the capacity is divided by 1 + penalty * (n - 1);
   // `flow_penalty`: with f flows crossing it (whatever their keys), by
-  // 1 + flow_penalty * (f - 1) as well (both terms add).
-  int add_resource(double capacity, bound kind, double penalty = 0.0, double flow_penalty = 0.0);
+  // 1 + flow_penalty * (f - 1) as well (both terms add); `link`: a link
+  // between routers (set_series_loss).
+  int add_resource(double capacity, bound kind, double penalty = 0.0, double flow_penalty = 0.0, bool link = false);
   // Queueing on resource r: every stream on it beyond the first adds
   // `ns_per_stream` to the round trip of the flows crossing it (weighted by
   // their share of bytes through it), which lowers window-limited caps.
@@ -51,6 +52,13 @@ class flow_network {
   // Queueing delay added to every window-limited flow's round trip for its
   // weight, not its cap (0: weights equal the caps). Set before any flow starts.
   void set_share_queue_ns(double ns) { m_share_queue_ns = ns; }
+  // Links in series: a NoC-bound flow whose data crosses k >= 2 saturated
+  // links (resources added with `link`), each loaded by a different set of
+  // flows, moves at 1 / (1 + loss * (1 - 1/k)) of its filled rate; the
+  // capacity it leaves is lost, not given to other flows. On the TLM chip's
+  // 1-flit links such a send loses 10 % with 2 and 13 % with 3 links where
+  // each link alone costs only its fluid share (docs/perfmodel.md, "Links in series").
+  void set_series_loss(double loss) { m_series_loss = loss; }
 
   // Registers the resources a flow crosses (each once) for the flows that
   // start on it; returns its id. Paths stay for the network's life: a
@@ -98,6 +106,7 @@ class flow_network {
     double capacity = 0;
     bound kind = bound::noc;
     double penalty = 0, flow_penalty = 0, stream_latency = 0;
+    bool link = false;  // a link between routers (apply_series_loss)
     std::vector<user> users;  // active flows crossing it, by id (the order their loads are added in)
     std::vector<std::pair<uint64_t, int>> streams;  // distinct stream keys and their flows (penalised resources only)
     double free_capacity = 0;                       // capacity after the penalties of its streams and flows
@@ -138,6 +147,7 @@ class flow_network {
     const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
     return 1.0 + r.penalty * (streams - 1) + r.flow_penalty * (double(r.users.size()) - 1);
   }
+  void apply_series_loss();
   void recompute();
   const std::vector<usage>& uses_of(const flow& f) const { return m_paths[size_t(f.path)].uses; }
 
@@ -151,7 +161,8 @@ class flow_network {
   std::vector<int> m_tight;                       // the tight resources, and some that were (any order)
   std::vector<int> m_work, m_freezing, m_capped;  // scratch of recompute()
   std::vector<int> m_done;                        // returned by finish_drained()
-  double m_now = 0, m_share_queue_ns = 0;
+  double m_now = 0, m_share_queue_ns = 0, m_series_loss = 0;
+  std::vector<int> m_series;  // scratch of apply_series_loss()
   uint64_t m_recomputations = 0;
 };
 

@@ -56,7 +56,9 @@ perf_params first_principles_params(const hw_config& hw) {
   // (models/noc/noc_interface.h).
   const double data_flits = std::ceil(double(hw.core.dma.burst_bytes) / hw.noc.flit_bytes);
   p.noc_payload_efficiency = data_flits / (data_flits + 1.0);
-  // A fluid link loses nothing to interleaved flows; to be calibrated (noc_shared_<n>).
+  // Fluid links in series lose nothing; to be calibrated (ring_row).
+  p.noc_series_loss = 0.0;
+  // Nor do interleaved flows; to be calibrated (noc_shared_<n>, port_mixed, ring_mixed).
   p.noc_stream_penalty = 0.0;
   // A signal is one header flit: one NoC cycle of serialisation.
   p.signal_overhead_ns = 1.0 / hw.noc.clock_ghz;

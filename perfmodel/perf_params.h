@@ -62,12 +62,17 @@ struct perf_params {
   double hbm_read_latency_ns = 0.0;
   double hbm_write_latency_ns = 0.0;
   // NoC: latency per router passed (router pipeline + the link after it) and
-  // the payload fraction of link bandwidth (header flits are overhead).
+  // the payload fraction of link bandwidth (header flits and the allocator's
+  // idle slots are overhead; measured by `calibrate` on a link two sends share).
   double noc_hop_ns = 0.0;
   double noc_payload_efficiency = 1.0;
+  // A flow whose data crosses k >= 2 saturated links between routers, each
+  // shared with different traffic, keeps 1 / (1 + loss x (1 - 1/k)) of its
+  // fluid rate (critically loaded wormhole links in tandem; flow_network.h).
+  double noc_series_loss = 0.0;
   // Each extra flow crossing a NoC link or port divides its capacity by
-  // (1 + penalty): packets of several flows interleave under wormhole
-  // arbitration and block each other.
+  // (1 + penalty): what the samples show beyond the measured payload and the
+  // series loss (packets of several flows blocking each other).
   double noc_stream_penalty = 0.0;
   // A message between cores (remote signal, send's arrival notice): one flit,
   // routers x noc_hop_ns plus this.
@@ -122,6 +127,10 @@ struct perf_params {
     v.field("noc_hop_ns", noc_hop_ns, "ns", "latency per router passed (router pipeline + link)", 0.0, 1e4);
     v.field("noc_payload_efficiency", noc_payload_efficiency, "",
             "payload fraction of NoC link bandwidth (header flits are overhead)", 0.01, 1.0);
+    v.field("noc_series_loss", noc_series_loss, "",
+            "a flow crossing k >= 2 saturated links shared with different traffic keeps 1 / (1 + loss x (1 - 1/k)) of "
+            "its rate",
+            0.0, 10.0);
     v.field("noc_stream_penalty", noc_stream_penalty, "",
             "NoC link/port capacity is divided by 1 + penalty x (flows crossing it - 1)", 0.0, 10.0);
     v.field("signal_overhead_ns", signal_overhead_ns, "ns",

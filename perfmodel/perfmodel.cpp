@@ -305,11 +305,13 @@ class model {
     // A link moves link_flits_per_cycle flits of flit_bytes per NoC cycle; the payload is a fraction of it.
     const double link_bw =
         double(m_hw.noc.flit_bytes) * m_hw.noc.link_flits_per_cycle * m_hw.noc.clock_ghz * m_p.noc_payload_efficiency;
-    // Wormhole links and ports lose throughput as packets of several flows
-    // interleave on them (arbitration, head-of-line blocking: Dally & Towles
-    // 2004 ch. 23, saturation below the fluid bound): noc_stream_penalty.
+    // Links between routers (the first 4 x cores resources), then the cores'
+    // and channels' ports. Wormhole links and ports may lose throughput as
+    // packets of several flows interleave on them (Dally & Towles 2004 ch. 23):
+    // noc_stream_penalty; links in series: noc_series_loss.
     for (int i = 0; i < 6 * m_cores + 2 * m_channels; ++i)
-      m_net.add_resource(link_bw, bound::noc, 0.0, m_p.noc_stream_penalty);
+      m_net.add_resource(link_bw, bound::noc, 0.0, m_p.noc_stream_penalty, i < 4 * m_cores);
+    m_net.set_series_loss(m_p.noc_series_loss);
     m_channel_peak = m_hw.hbm.peak_gbps();
     m_net.set_share_queue_ns(m_p.share_queue_ns);
     for (int i = 0; i < m_channels; ++i)

@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <iostream>
+#include <optional>
+#include <tuple>
 
 #include "kernels/collectives.h"
 #include "kernels/partition/partition.h"
@@ -453,6 +455,60 @@ TEST_CASE("perfmodel: the flow penalty counts every flow, whatever its stream", 
   CHECK(alone.next_finish() == Approx(10.0));
 }
 
+TEST_CASE("perfmodel: a flow crossing saturated links in series loses its series share", "[perfmodel]") {
+  // Links L1 and L2 of 1 B/ns. A (id 0) crosses both, B (1) only L1, C (2)
+  // only L2: the filling gives everyone 0.5. A's data meets different
+  // traffic on each link (k = 2): with loss 0.4 it keeps 1 / (1 + 0.4 / 2) of
+  // 0.5; B and C cross one saturated link each and keep 0.5 (A's leftover is
+  // lost). Returns the first drain time and who drained then.
+  struct setup {
+    double loss = 0.4;
+    bool links = true;      // L1, L2 added as links between routers (else as ports)
+    double a_share = 1;     // 0: A's usages are header-only
+    bool b_on_both = false; // B crosses L2 too, instead of C: both links carry A and B
+  };
+  auto first_drain = [](const setup& s) {
+    flow_network net;
+    net.set_series_loss(s.loss);
+    const int l1 = net.add_resource(1.0, bound::noc, 0.0, 0.0, s.links);
+    const int l2 = net.add_resource(1.0, bound::noc, 0.0, 0.0, s.links);
+    net.start(net.add_path({{l1, 1, s.a_share}, {l2, 1, s.a_share}}), 100.0, 1e9, 0.0);
+    if (s.b_on_both) {
+      net.start(net.add_path({{l1, 1, 1}, {l2, 1, 1}}), 100.0, 1e9, 0.0);
+    } else {
+      net.start(net.add_path({{l1, 1, 1}}), 100.0, 1e9, 0.0);
+      net.start(net.add_path({{l2, 1, 1}}), 100.0, 1e9, 0.0);
+    }
+    const double t = net.next_finish();
+    return std::make_pair(t, net.finish_drained(t));
+  };
+  const auto lossy = first_drain({});
+  CHECK(lossy.first == Approx(200.0));
+  CHECK(lossy.second == std::vector<int>{1, 2});
+  // Without the loss all three drain together; ports (resources not added as
+  // links) do not count, nor do header-only usages (share 0), nor two links
+  // carrying the same flows (one bottleneck).
+  for (const setup& s : {setup{0.0}, setup{0.4, false}, setup{0.4, true, 0}}) {
+    const auto r = first_drain(s);
+    CHECK(r.first == Approx(200.0));
+    CHECK(r.second == std::vector<int>{0, 1, 2});
+  }
+  const auto same = first_drain(setup{0.4, true, 1, true});
+  CHECK(same.first == Approx(200.0));
+  CHECK(same.second == std::vector<int>{0, 1});
+  // A's rate with the loss, while B and C keep the links loaded: 0.5 / 1.2.
+  flow_network net;
+  net.set_series_loss(0.4);
+  const int l1 = net.add_resource(1.0, bound::noc, 0.0, 0.0, true);
+  const int l2 = net.add_resource(1.0, bound::noc, 0.0, 0.0, true);
+  const int a = net.start(net.add_path({{l1, 1, 1}, {l2, 1, 1}}), 100.0, 1e9, 0.0);
+  net.start(net.add_path({{l1, 1, 1}}), 1e6, 1e9, 0.0);
+  net.start(net.add_path({{l2, 1, 1}}), 1e6, 1e9, 0.0);
+  CHECK(net.next_finish() == Approx(100.0 / (0.5 / 1.2)));
+  REQUIRE(net.finish_drained(net.next_finish()) == std::vector<int>{a});
+  CHECK(net.flow_bound_times(a)[static_cast<int>(bound::noc)] == Approx(240.0));
+}
+
 TEST_CASE("perfmodel: rates follow flows coming and going on a slack, then shared resource", "[perfmodel]") {
   // Link of 100 B/ns. A (cap 10) alone leaves it slack whatever the caps: A
   // runs at its cap. B, C and D (cap 40 each) ask for 130: the link is shared
@@ -806,6 +862,53 @@ TEST_CASE("perfmodel: the row-locality probes cover one to 256 blocks, and give 
   CHECK_THROWS_AS(stride_localities(probes), npuvp::error);
 }
 
+TEST_CASE("perfmodel: the link probe shares one link between two sends and gives the payload fraction",
+          "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  std::optional<link_probe> probe = noc_link_probe(hw);
+  REQUIRE(probe);
+  // Cores 0 -> 2 and 1 -> 3 of row 0 (they share the link 1 -> 2), twice as many bytes in the second run.
+  uint32_t bytes[2] = {0, 0};
+  for (int k = 0; k < 2; ++k) {
+    const auto& programs = (k ? probe->twice : probe->once).programs;
+    for (const auto& [from, to] : {std::pair{0, 2}, std::pair{1, 3}}) {
+      const auto& send = std::get<send_cmd>(programs[size_t(from)].front());
+      CHECK(send.peer == to);
+      CHECK(std::get<recv_cmd>(programs[size_t(to)].front()).peer == from);
+      bytes[k] = send.bytes;
+    }
+  }
+  CHECK(bytes[1] == 2 * bytes[0]);
+  CHECK(probe->extra_bytes == 2 * uint64_t(bytes[0]));
+  // Synthetic times: 300 ns of latency, then the link at 48 of its raw 64 B/ns.
+  const double raw = double(hw.noc.flit_bytes) * hw.noc.link_flits_per_cycle * hw.noc.clock_ghz;
+  probe->once.measured_ns = 300 + 2.0 * bytes[0] / (0.75 * raw);
+  probe->twice.measured_ns = 300 + 2.0 * bytes[1] / (0.75 * raw);
+  CHECK(link_payload_efficiency(hw, *probe) == Approx(0.75));
+  probe->twice.measured_ns = probe->once.measured_ns;
+  CHECK_THROWS_WITH(link_payload_efficiency(hw, *probe), Catch::Contains("took no longer"));
+  // A 2x2 mesh has no four routers in a row: nothing to measure.
+  hw_config small = hw;
+  small.mesh.width = small.mesh.height = 2;
+  CHECK(!noc_link_probe(small));
+}
+
+TEST_CASE("perfmodel: the all-core HBM samples keep at most one stream per bank of a channel", "[perfmodel]") {
+  // 64 cores on channels of 2 x 16 banks: 32 streams, every second core; the
+  // 4x4's 16 cores all stream.
+  const hw_config big = load_hw_config(std::string(NPUVP_SOURCE_DIR) + "/scenarios/hw/npu_8x8.yaml");
+  for (const auto& [hw, streams, step] : {std::tuple{big, 32, 2}, std::tuple{hw4x4(), 16, 1}})
+    for (const auto& s : calibration_suite(hw)) {
+      if (s.name.size() < 4 || s.name.compare(s.name.size() - 4, 4, "_all") != 0) continue;
+      INFO(s.name);
+      std::vector<int> busy;
+      for (size_t c = 0; c < s.programs.size(); ++c)
+        if (s.programs[c].size() > 1) busy.push_back(static_cast<int>(c));
+      REQUIRE(busy.size() == size_t(streams));
+      for (size_t i = 0; i < busy.size(); ++i) CHECK(busy[i] == int(i) * step);
+    }
+}
+
 TEST_CASE("perfmodel: fit recovers parameters from synthetic measurements", "[perfmodel]") {
   // A chip whose HBM channel, not the NoC, limits a load: wide flits.
   hw_config hw = hw4x4();
@@ -876,6 +979,7 @@ TEST_CASE("perfmodel: the calibration suite runs and identifies the parameters",
   truth.signal_overhead_ns = 10;
   truth.command_overhead_ns = 5;
   truth.noc_stream_penalty = 0.3;
+  truth.noc_series_loss = 0.2;
   truth.hbm_stream_latency_ns = 30;  // as fitted on the TLM (hbm_streams_<n>, hbm_*_all)
   for (auto& s : suite) {
     INFO(s.name);
@@ -886,7 +990,7 @@ TEST_CASE("perfmodel: the calibration suite runs and identifies the parameters",
   const stopwatch clock;
   const fit_report rep = fit(hw, suite, start,
                              {"hbm_efficiency_sequential", "hbm_read_latency_ns", "noc_hop_ns", "signal_overhead_ns",
-                              "command_overhead_ns", "noc_stream_penalty", "hbm_stream_latency_ns"});
+                              "command_overhead_ns", "noc_stream_penalty", "noc_series_loss", "hbm_stream_latency_ns"});
   const double wall = clock.seconds();
   std::cout << "calibration fit: " << suite.size() << " samples, " << rep.evaluations << " suite evaluations, " << wall
             << " s, MAPE " << rep.quality.mape_percent << "%, max " << rep.quality.max_error_percent << "%\n";
@@ -896,6 +1000,7 @@ TEST_CASE("perfmodel: the calibration suite runs and identifies the parameters",
   CHECK(rep.params.signal_overhead_ns == Approx(10).epsilon(0.02));
   CHECK(rep.params.command_overhead_ns == Approx(5).epsilon(0.02));
   CHECK(rep.params.noc_stream_penalty == Approx(0.3).epsilon(0.02));
+  CHECK(rep.params.noc_series_loss == Approx(0.2).epsilon(0.02));
   CHECK(rep.params.hbm_stream_latency_ns == Approx(30).epsilon(0.02));
   CHECK(rep.quality.max_error_percent < 1.0);
   // The 8x8 preset's suite runs too.
