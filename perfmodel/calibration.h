@@ -70,8 +70,9 @@ struct calibration_sample {
 //   read_latency_d<d> / write_latency_d<d>  one interleave block from/to HBM
 //       channel 0 by a core d hops from it (HBM latencies, noc_hop_ns);
 //   read_stream_d<d>   64 blocks of channel 0 (its port / channel bandwidth);
-//   hbm_{sequential,strided,random}_all     every core loads its own region
-//       (HBM efficiencies: the channels are the bottleneck);
+//   hbm_{sequential,strided,random}_all     every core, or at most
+//       pseudo_channels x banks of them spread over the mesh, loads its own
+//       region (HBM efficiencies: the channels are the bottleneck);
 //   streams_<n>        n cores load from channel 0 at once (hbm_stream_penalty);
 //   streams_4_wide     the 4 cores of a 2x2 block read their weight tiles of
 //                      a wide matrix from channel 0 at once
@@ -81,13 +82,16 @@ struct calibration_sample {
 //                      stream loses to row cycles (hbm_row_overlap);
 //   hbm_streams_<n>    n cores of a 2x2 block load their own contiguous
 //                      regions at once (hbm_stream_latency_ns);
-//   send_d<d>          core-to-core transfer (noc_payload_efficiency, noc_hop_ns);
+//   send_d<d>          core-to-core transfer (noc_hop_ns);
 //   noc_shared_<n>     n cores of row 0 send to its last core at once
 //                      (noc_stream_penalty);
 //   port_mixed         core 0 loads from HBM while core 1 sends to it
 //                      (noc_stream_penalty);
 //   ring_mixed         each core of a 2x2 block loads from HBM and sends to
 //                      the next one of the block (noc_stream_penalty);
+//   ring_row           the 4 cores of row 0 in a ring, each sending to the
+//                      next: the wrap-around send crosses 3 saturated links
+//                      (noc_series_loss);
 //   signal_pingpong    8 semaphore round trips between distant cores;
 //   command_chain      64 tiny matmuls (command_overhead_ns);
 //   dma_chain          8 back-to-back one-block loads (dma_setup_ns, overlap);
@@ -112,7 +116,8 @@ std::vector<stride_locality> stride_localities(const std::vector<stride_probe>& 
 // Four routers in a row (row 0, or column 0 of a narrow mesh): a -> c and
 // b -> d share only the link b -> c and end at their own cores. Run at two
 // lengths, the difference of the two times is the time the link takes to
-// carry the extra bytes of both flows (latencies cancel).
+// carry the extra bytes of both flows (latencies cancel). Two DMA engines
+// must be able to fill a link (on both presets one send alone nearly does).
 struct link_probe {
   uint64_t extra_bytes = 0;  // carried by the shared link in `twice` beyond `once`
   calibration_sample once, twice;
