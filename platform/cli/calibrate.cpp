@@ -54,7 +54,8 @@ int calibrate(const std::vector<std::string>& args) {
   perf::perf_params start = perf::first_principles_params(hw);
   start.hbm_stride_locality = perf::stride_localities(probes);
   if (link) start.noc_payload_efficiency = perf::link_payload_efficiency(hw, *link);
-  std::cout << "NoC link payload (two sends sharing one link): " << start.noc_payload_efficiency << " of its raw bandwidth"
+  std::cout << "NoC link payload (two sends sharing one link): " << start.noc_payload_efficiency
+            << " of its raw bandwidth"
             << (link ? "" : " (first principles: no row or column of 4 routers to measure it on)") << "\n";
   std::cout << "row locality of one-block reads by channel-local stride (B: fraction of consecutive blocks):";
   for (size_t i = 0; i < start.hbm_stride_locality.size(); ++i)
