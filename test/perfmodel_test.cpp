@@ -880,7 +880,7 @@ TEST_CASE("perfmodel: the link probe shares one link between two sends and gives
   }
   CHECK(bytes[1] == 2 * bytes[0]);
   CHECK(probe->extra_bytes == 2 * uint64_t(bytes[0]));
-  // Synthetic times: 300 ns of latency, then the link at 48 of its raw 64 B/ns.
+  // Synthetic times: 300 ns of latency, then the link at 0.75 of its raw bandwidth.
   const double raw = double(hw.noc.flit_bytes) * hw.noc.link_flits_per_cycle * hw.noc.clock_ghz;
   probe->once.measured_ns = 300 + 2.0 * bytes[0] / (0.75 * raw);
   probe->twice.measured_ns = 300 + 2.0 * bytes[1] / (0.75 * raw);
