@@ -121,8 +121,7 @@ double link_payload_efficiency(const hw_config& hw, const link_probe& measured) 
   const double streaming = measured.twice.measured_ns - measured.once.measured_ns;
   if (!(streaming > 0))
     throw error("perfmodel calibration: probe " + measured.twice.name + " took no longer than " + measured.once.name);
-  const double raw = double(hw.noc.flit_bytes) * hw.noc.link_flits_per_cycle * hw.noc.clock_ghz;  // bytes/ns
-  return std::min(1.0, double(measured.extra_bytes) / streaming / raw);
+  return std::min(1.0, double(measured.extra_bytes) / streaming / hw.noc.link_bytes_per_ns());
 }
 
 std::vector<stride_locality> stride_localities(const std::vector<stride_probe>& measured) {

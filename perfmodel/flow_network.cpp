@@ -398,8 +398,8 @@ void flow_network::apply_series_loss() {
       if (!(u.share > 0) || !r.link || !r.tight || r.rem > 1e-9 * r.capacity) continue;
       const bool seen = std::any_of(sat.begin(), sat.end(), [&](int other) {
         const std::vector<user>& a = m_res[other].users;
-        return a.size() == r.users.size() && std::equal(a.begin(), a.end(), r.users.begin(),
-                                                        [](const user& x, const user& y) { return x.flow == y.flow; });
+        return std::equal(a.begin(), a.end(), r.users.begin(), r.users.end(),
+                          [](const user& x, const user& y) { return x.flow == y.flow; });
       });
       if (!seen) sat.push_back(u.resource);
     }

@@ -303,8 +303,7 @@ class model {
 
   void build_resources() {
     // A link moves link_flits_per_cycle flits of flit_bytes per NoC cycle; the payload is a fraction of it.
-    const double link_bw =
-        double(m_hw.noc.flit_bytes) * m_hw.noc.link_flits_per_cycle * m_hw.noc.clock_ghz * m_p.noc_payload_efficiency;
+    const double link_bw = m_hw.noc.link_bytes_per_ns() * m_p.noc_payload_efficiency;
     // Links between routers (the first 4 x cores resources), then the cores'
     // and channels' ports. Wormhole links and ports may lose throughput as
     // packets of several flows interleave on them (Dally & Towles 2004 ch. 23):

@@ -133,7 +133,7 @@ int run(const std::vector<std::string>& args) {
   else if (!vm.count("trace")) trace_path = out_dir + "/trace.json";
 
   const double hbm_peak = hw.hbm.channels * hw.hbm.peak_gbps();  // GB/s = B/ns
-  const double noc_link = double(hw.noc.flit_bytes) * hw.noc.link_flits_per_cycle * hw.noc.clock_ghz;  // B/ns
+  const double noc_link = hw.noc.link_bytes_per_ns();
   const double noc_peak = noc_link * std::max<size_t>(1, active.size());  // every active core injecting at once
   const bool progress = vm.count("progress") || isatty(STDERR_FILENO);
 

@@ -117,6 +117,8 @@ struct noc_config {
   int packet_flits = 8;
   std::string routing = "xy";
   double watchdog_ns = 1e6;
+  // Raw bandwidth of one link (header flits included), bytes per ns.
+  double link_bytes_per_ns() const { return double(flit_bytes) * link_flits_per_cycle * clock_ghz; }
   template <class V>
   void visit(V& v) {
     v.choice("mode", mode, {"at", "lt"},
