@@ -137,10 +137,11 @@ void flow_network::mark_stale(int ri) {
 // free capacity is only divided out for those summed.
 inline void flow_network::changed(int ri) {
   resource& r = m_res[ri];
-  // A flow's cap never exceeds its issue cap, so with twice their load below
-  // the free capacity (and a margin far above the running sum's rounding,
-  // two millionths of the capacity) it is slack whatever the caps.
-  const bool slack = r.users.empty() || r.capacity >= penalty_divisor(r) * (2 * r.upper_load + 2e-6 * r.capacity);
+  // A flow's cap never exceeds its issue cap, so with their load below the
+  // free capacity (with margins far above the running sum's rounding: two
+  // millionths of it and of the capacity) it is slack whatever the caps.
+  const bool slack =
+      r.users.empty() || r.capacity >= penalty_divisor(r) * ((1 + 2e-6) * r.upper_load + 2e-6 * r.capacity);
   if (r.users.empty()) r.upper_load = 0;
   if (slack) r.tight = false;
   if (slack != (r.unsafe_at < 0)) set_unsafe(ri, !slack);
@@ -199,9 +200,11 @@ void flow_network::detach(int id) {
 // with the rest. All flows share one level, so the filling stays global (per
 // connected component, the levels would round differently); what is kept
 // between calls is only what a full pass would recompute to the same bits. A
-// resource with at least twice the capacity its flows can take at their caps
-// (slack) can neither saturate nor bound a step before they reach them: only
-// the others (tight) take part, which leaves every rate and limit as they were.
+// resource with more capacity than its flows can take at their caps (slack,
+// by a millionth) can neither saturate nor bound a step before they reach
+// them: one of its flows reaches its cap first, or its rates would exceed
+// their caps when it saturates. Only the others (tight) take part, which
+// leaves every rate and limit as they were.
 void flow_network::recompute() {
   ++m_recomputations;
   // Caps and weights of window-limited flows from their loaded round trip; a
@@ -253,7 +256,7 @@ void flow_network::recompute() {
     double load = 0, wload = 0;
     for (const user& x : r.users) load += x.coef * m_flows[x.flow].cap, wload += x.coef * m_flows[x.flow].weight;
     r.wload = wload;
-    r.tight = !(r.free_capacity >= 2 * load && r.free_capacity > 1e-6 * r.capacity);
+    r.tight = !(r.free_capacity >= (1 + 1e-6) * load && r.free_capacity > 1e-6 * r.capacity);
     if (r.tight && !r.listed) {
       r.listed = true;
       m_tight.push_back(ri);
