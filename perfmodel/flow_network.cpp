@@ -57,7 +57,8 @@ int flow_network::add_path(std::vector<usage> path) {
   return static_cast<int>(m_paths.size()) - 1;
 }
 
-int flow_network::start(int path, double bytes, double cap, double now, uint64_t stream, double window, double rtt0) {
+int flow_network::start(int path, double bytes, double cap, double now, uint64_t stream, double window, double rtt0,
+                        uint64_t row_group) {
   if (!(cap > 0) || cap == std::numeric_limits<double>::infinity())
     throw error("flow network: a flow needs a finite positive rate cap");
   if (path < 0 || path >= static_cast<int>(m_paths.size()))
@@ -70,6 +71,7 @@ int flow_network::start(int path, double bytes, double cap, double now, uint64_t
   f.window = window;
   f.rtt0 = rtt0;
   f.stream = stream;
+  f.row_group = row_group;
   f.active = true;
   m_flows.push_back(std::move(f));
   const int id = static_cast<int>(m_flows.size()) - 1;
@@ -161,7 +163,7 @@ void flow_network::set_unsafe(int ri, bool unsafe) {
   r.unsafe_at = -1;
 }
 
-// Flow `id` joins the users (and streams) of the resources on its path.
+// Flow `id` joins the users (and streams, row groups) of the resources on its path.
 void flow_network::attach(int id) {
   const flow& f = m_flows[id];
   const std::vector<usage>& path = uses_of(f);
@@ -176,6 +178,15 @@ void flow_network::attach(int id) {
       else
         ++it->second;
     }
+    if (grouped(f, u)) {
+      auto it = std::find_if(r.groups.begin(), r.groups.end(), [&](const auto& g) { return g.first == f.row_group; });
+      if (it == r.groups.end()) {
+        r.groups.push_back({f.row_group, 1});
+      } else {
+        const int n = ++it->second;
+        regroup(u.resource, f.row_group, n);
+      }
+    }
     changed(u.resource);
   }
 }
@@ -184,13 +195,40 @@ void flow_network::detach(int id) {
   const flow& f = m_flows[id];
   for (const usage& u : uses_of(f)) {
     resource& r = m_res[u.resource];
-    r.users.erase(std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; }));
-    r.upper_load -= u.coef * f.issue_cap;
+    const auto me = std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; });
+    r.upper_load -= me->coef * f.issue_cap;
+    r.users.erase(me);
     if (r.penalty > 0 || r.stream_latency > 0) {
       auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
       if (--it->second == 0) r.streams.erase(it);
     }
+    if (grouped(f, u)) {
+      auto it = std::find_if(r.groups.begin(), r.groups.end(), [&](const auto& g) { return g.first == f.row_group; });
+      const int n = --it->second;
+      if (n == 0)
+        r.groups.erase(it);
+      else
+        regroup(u.resource, f.row_group, n);
+    }
     changed(u.resource);
+  }
+}
+
+int flow_network::group_count(const resource& r, uint64_t group) const {
+  for (const auto& g : r.groups)
+    if (g.first == group) return g.second;
+  return 1;
+}
+
+void flow_network::regroup(int ri, uint64_t group, int n) {
+  resource& r = m_res[ri];
+  for (user& x : r.users) {
+    const flow& g = m_flows[x.flow];
+    const usage& u = uses_of(g)[size_t(x.pos)];
+    if (g.row_group != group || !grouped(g, u)) continue;
+    const double coef = shared_coef(u, n);
+    r.upper_load += (coef - x.coef) * g.issue_cap;
+    x.coef = coef;
   }
 }
 
@@ -356,7 +394,7 @@ void flow_network::recompute() {
           for (const usage& u : uses_of(f)) {
             resource& r = m_res[u.resource];
             if (!r.tight) continue;
-            r.level_load -= u.coef * f.weight;
+            r.level_load -= (grouped(f, u) ? shared_coef(u, group_count(r, f.row_group)) : u.coef) * f.weight;
             --r.unfrozen;
           }
         }

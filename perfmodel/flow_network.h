@@ -16,6 +16,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -34,6 +35,10 @@ struct usage {
   int resource = 0;
   double coef = 1.0;   // capacity units per byte of the flow
   double share = 1.0;  // fraction of the flow's bytes crossing the resource (for byte counts)
+  // Below 1: the row locality of a lone stream of this flow on the resource (an
+  // HBM channel), already in `coef`; flows of the same row group on it share
+  // their DRAM rows (flow_network::set_row_sharing).
+  double locality = 1.0;
 };
 
 class flow_network {
@@ -59,6 +64,14 @@ class flow_network {
   // 1-flit links such a send loses 10 % with 2 and 13 % with 3 links where
   // each link alone costs only its fluid share (docs/perfmodel.md, "Links in series").
   void set_series_loss(double loss) { m_series_loss = loss; }
+  // Rows shared: n flows of the same row group (start's `row_group`, not 0)
+  // on a resource where their usage has a lone-stream locality l < 1 read the
+  // same DRAM rows, so an activation serves n of them: each has the locality
+  // l_n = n l / (n l + 1 - l) (l at n = 1, towards 1 with many). A usage's
+  // coef holds l^exponent (exponent 1 - hbm_row_overlap): it becomes
+  // coef x (l_1 / l_n)^exponent = coef x (l + (1 - l) / n)^exponent while n
+  // flows of its group are on the resource. Set before any flow starts.
+  void set_row_sharing(double exponent) { m_row_exponent = exponent; }
 
   // Registers the resources a flow crosses (each once) for the flows that
   // start on it; returns its id. Paths stay for the network's life: a
@@ -71,7 +84,8 @@ class flow_network {
   // A window-limited flow (window > 0 bytes in flight, zero-load round trip
   // rtt0 ns) runs at most at min(cap, window / (rtt0 + queueing on its path)),
   // re-evaluated with its rate (Little's law); with window 0 the cap is fixed.
-  int start(int path, double bytes, double cap, double now, uint64_t stream = 0, double window = 0, double rtt0 = 0);
+  int start(int path, double bytes, double cap, double now, uint64_t stream = 0, double window = 0, double rtt0 = 0,
+            uint64_t row_group = 0);
   // Room for n flows in all (no reallocation while they start).
   void reserve_flows(std::size_t n) { m_flows.reserve(n); }
   // Time at which the next active flow drains; infinity when none.
@@ -109,6 +123,7 @@ class flow_network {
     bool link = false;  // a link between routers (apply_series_loss)
     std::vector<user> users;  // active flows crossing it, by id (the order their loads are added in)
     std::vector<std::pair<uint64_t, int>> streams;  // distinct stream keys and their flows (penalised resources only)
+    std::vector<std::pair<uint64_t, int>> groups;   // row groups and their flows (usages with locality < 1)
     double free_capacity = 0;                       // capacity after the penalties of its streams and flows
     double wload = 0;                               // sum of coef x weight over `users` (exact, id order)
     double upper_load = 0;                          // coef x issue cap over `users`, a running sum (rounded)
@@ -130,7 +145,7 @@ class flow_network {
     double issue_cap = 0, window = 0, rtt0 = 0;  // cap = min(issue_cap, window / loaded round trip)
     double weight = 0;                           // min(issue_cap, window / (loaded round trip + share queue))
     double cap_level = 1;                        // cap / weight: the filling level at which it reaches its cap
-    uint64_t stream = 0;
+    uint64_t stream = 0, row_group = 0;
     bound limit = bound::dma_issue;
     bound_times times{};
     bool active = false, frozen = false, marked = false;
@@ -148,6 +163,14 @@ class flow_network {
     return 1.0 + r.penalty * (streams - 1) + r.flow_penalty * (double(r.users.size()) - 1);
   }
   void apply_series_loss();
+  // Rows shared (set_row_sharing): the usage's coef with n flows of its group on the resource.
+  double shared_coef(const usage& u, int n) const {
+    return n <= 1 ? u.coef : u.coef * std::pow(u.locality + (1 - u.locality) / n, m_row_exponent);
+  }
+  bool grouped(const flow& f, const usage& u) const { return f.row_group != 0 && u.locality < 1; }
+  int group_count(const resource& r, uint64_t group) const;
+  // The flows of `group` on resource ri, now n of them, take their coef for n.
+  void regroup(int ri, uint64_t group, int n);
   void recompute();
   const std::vector<usage>& uses_of(const flow& f) const { return m_paths[size_t(f.path)].uses; }
 
@@ -161,7 +184,7 @@ class flow_network {
   std::vector<int> m_tight;                       // the tight resources, and some that were (any order)
   std::vector<int> m_work, m_freezing, m_capped;  // scratch of recompute()
   std::vector<int> m_done;                        // returned by finish_drained()
-  double m_now = 0, m_share_queue_ns = 0, m_series_loss = 0;
+  double m_now = 0, m_share_queue_ns = 0, m_series_loss = 0, m_row_exponent = 1;
   std::vector<int> m_series;  // scratch of apply_series_loss()
   uint64_t m_recomputations = 0;
 };

@@ -157,7 +157,8 @@ struct transfer_plan {
   double bytes = 0, cap = 0, tail_ns = 0;
   double window = 0;  // bytes in flight at most (max_outstanding bursts); the round trip is tail_ns unloaded
   double hbm_read = 0, hbm_write = 0;
-  uint64_t stream = 0;  // HBM stream identity: transfers of the same HBM range share rows
+  uint64_t stream = 0;     // HBM stream identity: transfers of the same HBM range share rows
+  uint64_t row_group = 0;  // HBM row group (model::row_group): its strided reads share DRAM rows
   // Rate (bytes/ns) at which the HBM rows it reads or writes let one stream
   // go (row locality; infinity: no limit).
   double row_cap = std::numeric_limits<double>::infinity();
@@ -311,6 +312,7 @@ class model {
     for (int i = 0; i < 6 * m_cores + 2 * m_channels; ++i)
       m_net.add_resource(link_bw, bound::noc, 0.0, m_p.noc_stream_penalty, i < 4 * m_cores);
     m_net.set_series_loss(m_p.noc_series_loss);
+    m_net.set_row_sharing(1 - m_p.hbm_row_overlap);
     m_channel_peak = m_hw.hbm.peak_gbps();
     m_net.set_share_queue_ns(m_p.share_queue_ns);
     for (int i = 0; i < m_channels; ++i)
@@ -416,6 +418,19 @@ class model {
   static uint64_t hbm_stream(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, bool reading) {
     return fnv1a({addr, run, rows, stride, uint64_t(reading)}) | 1;
   }
+  // Row group of a strided HBM access: descriptors of the same shape (rows,
+  // stride, direction) starting in the same row window (the bytes of one DRAM
+  // row index in every bank of every channel: every mapping puts the row
+  // above the other fields) move through the same DRAM rows together, e.g.
+  // cores reading their columns of the same weight rows. 0: none (the other
+  // patterns lose no locality).
+  uint64_t row_group(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, bool reading) const {
+    if (pattern_of(run, rows, stride) != pattern::strided) return 0;
+    const hbm_org& o = m_hw.hbm.org;
+    const uint64_t window = uint64_t(m_channels) * uint64_t(o.pseudo_channels) * uint64_t(o.bank_groups) *
+                            uint64_t(o.banks_per_group) * uint64_t(o.row_bytes);
+    return fnv1a({addr / window, rows, stride, uint64_t(reading)}) | 1;
+  }
 
   // One side of a transfer. `reading`: data flows from the location to the DMA's core.
   // Returns the round trip of one burst to it (ns).
@@ -447,7 +462,7 @@ class model {
     for (int ch = 0; ch < m_channels; ++ch) {
       if (bytes[ch] <= 0) continue;
       const double f = bytes[ch] / total;
-      add_usage(path, channel(ch), f / (eff * std::pow(locality, 1 - m_p.hbm_row_overlap)), f);
+      add_usage(path, channel(ch), f / (eff * std::pow(locality, 1 - m_p.hbm_row_overlap)), f, locality);
       if (locality < 1) plan.row_cap = std::min(plan.row_cap, m_channel_peak * eff * locality / f);
       add_usage(path, reading ? channel_inject(ch) : channel_eject(ch), f, f);
       const int r =
@@ -464,6 +479,7 @@ class model {
     add_usage(path, reading ? core_inject(rc) : core_eject(rc), k, 0.0);
     (reading ? plan.hbm_read : plan.hbm_write) += total;
     plan.stream = hbm_stream(addr, run, rows, stride, reading);
+    plan.row_group = row_group(addr, run, rows, stride, reading);
     return 2 * max_routers * m_p.noc_hop_ns + (reading ? m_p.hbm_read_latency_ns : m_p.hbm_write_latency_ns);
   }
   // Capacity a transfer's header-only packets use per byte it moves: one flit
@@ -476,14 +492,18 @@ class model {
   double control_coef() const {
     return m_p.noc_payload_efficiency * double(m_hw.noc.flit_bytes) / double(m_hw.core.dma.burst_bytes);
   }
-  static void add_usage(path_builder& path, int res, double coef, double share) {
+  // `locality` < 1: a channel read or written with that lone-stream row
+  // locality, whose rows flows of the same row group share (two usages of one
+  // channel, an HBM-to-HBM copy, share none).
+  static void add_usage(path_builder& path, int res, double coef, double share, double locality = 1.0) {
     int& at = path.slot[size_t(res)];
     if (at < 0) {
       at = static_cast<int>(path.uses.size());
-      path.uses.push_back(usage{res, coef, share});
+      path.uses.push_back(usage{res, coef, share, locality});
     } else {
       path.uses[size_t(at)].coef += coef;
       path.uses[size_t(at)].share += share;
+      path.uses[size_t(at)].locality = 1.0;
     }
   }
   // Dimension-order route (hw.noc.routing) from router a to router b: adds the
@@ -549,8 +569,14 @@ class model {
       plan.hbm_read = rt.hbm_read;
       plan.hbm_write = rt.hbm_write;
       plan.row_cap = rt.row_cap;
-      if (ss == mem_space::hbm) plan.stream = hbm_stream(src, run, rows, src_stride, true);
-      if (ds == mem_space::hbm) plan.stream = hbm_stream(dst, run, rows, dst_stride, false);
+      if (ss == mem_space::hbm) {
+        plan.stream = hbm_stream(src, run, rows, src_stride, true);
+        plan.row_group = row_group(src, run, rows, src_stride, true);
+      }
+      if (ds == mem_space::hbm) {
+        plan.stream = hbm_stream(dst, run, rows, dst_stride, false);
+        plan.row_group = row_group(dst, run, rows, dst_stride, false);
+      }
     }
     const double read_rtt = rt.read_rtt, write_rtt = rt.write_rtt;
     plan.path = rt.path;
@@ -938,7 +964,8 @@ class model {
       case ev::setup_done: {
         running_cmd& r = m_st[ev.core].slots[ev.a];
         r.flow =
-            m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now, r.plan.stream, r.plan.window, r.plan.tail_ns);
+            m_net.start(r.plan.path, r.plan.bytes, r.plan.cap, m_now, r.plan.stream, r.plan.window, r.plan.tail_ns,
+                        r.plan.row_group);
         if (m_flow_owner.size() <= size_t(r.flow)) m_flow_owner.resize(size_t(r.flow) + 1);
         m_flow_owner[size_t(r.flow)] = {ev.core, static_cast<int>(ev.a)};
         m_result.hbm_read_bytes += r.plan.hbm_read;

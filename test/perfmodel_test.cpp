@@ -275,6 +275,21 @@ TEST_CASE("perfmodel: measured row locality holds a strided stream back, shared 
       CHECK(r.time_ns == Approx(4 * bytes / channel).epsilon(0.06));
     }
   }
+  SECTION("four streams reading their own blocks of the same rows share them") {
+    // Tiles 2 KiB apart in one row window (the same DRAM rows, as cores read
+    // their columns of the same weight rows): an activation serves all four,
+    // so each has the locality 4 l / (4 l + 1 - l) = 0.8, not 0.5.
+    auto programs = idle(hw);
+    for (int c : {0, 1, 4, 5}) programs[static_cast<size_t>(c)] = {tile(uint64_t(c) * 2048), end_cmd{}};
+    for (double overlap : {0.0, 0.5}) {
+      p.hbm_row_overlap = overlap;
+      const double channel = peak * 0.4 * std::pow(0.8, 1 - overlap);
+      const perf_result r = evaluate(hw, programs, p);
+      INFO("overlap " << overlap);
+      CHECK(kind_row(r, "dma load").bounded_by() == bound::hbm);
+      CHECK(r.time_ns == Approx(4 * bytes / channel).epsilon(0.06));
+    }
+  }
   SECTION("shapes the table does not cover fall back to the row walk") {
     auto programs = idle(hw);
     dma_cmd d = tile(0);
@@ -437,6 +452,38 @@ TEST_CASE("perfmodel: the stream penalty counts distinct streams", "[perfmodel]"
   same.start(same.add_path({{ch, 1, 1}}), 60.0, 1e9, 0.0, 7);
   same.start(same.add_path({{ch, 1, 1}}), 60.0, 1e9, 0.0, 7);
   CHECK(same.next_finish() == Approx(10.0));
+}
+
+TEST_CASE("perfmodel: flows of one row group share their DRAM rows while they run together", "[perfmodel]") {
+  // Lone-stream locality 0.25 (coef 4 per byte) on a channel of 10 B/ns.
+  // Two flows of one row group: l_2 = 2 x 0.25 / (2 x 0.25 + 0.75) = 0.4,
+  // coef 4 x (0.25 + 0.75 / 2) = 2.5 each, 2 B/ns each. Of two groups: coef 4,
+  // 1.25 B/ns each.
+  const usage strided{0, 4.0, 1.0, 0.25};
+  flow_network shared;
+  shared.add_resource(10.0, bound::hbm);
+  const int path = shared.add_path({strided});
+  const int first = shared.start(path, 50.0, 1e9, 0.0, 1, 0, 0, 7);
+  const int second = shared.start(path, 100.0, 1e9, 0.0, 2, 0, 0, 7);
+  CHECK(shared.next_finish() == Approx(25.0));
+  REQUIRE(shared.finish_drained(25.0) == std::vector<int>{first});
+  // Alone again, the second reads at its lone locality: 50 B left at 10 / 4.
+  CHECK(shared.next_finish() == Approx(45.0));
+  REQUIRE(shared.finish_drained(45.0) == std::vector<int>{second});
+  flow_network apart;
+  apart.add_resource(10.0, bound::hbm);
+  const int p2 = apart.add_path({strided});
+  apart.start(p2, 50.0, 1e9, 0.0, 1, 0, 0, 7);
+  apart.start(p2, 100.0, 1e9, 0.0, 2, 0, 0, 9);
+  CHECK(apart.next_finish() == Approx(40.0));
+  // The exponent (1 - hbm_row_overlap) applies to the shared locality as to the lone one.
+  flow_network half;
+  half.set_row_sharing(0.5);
+  half.add_resource(10.0, bound::hbm);
+  const int p3 = half.add_path({strided});
+  half.start(p3, 50.0, 1e9, 0.0, 1, 0, 0, 7);
+  half.start(p3, 50.0, 1e9, 0.0, 2, 0, 0, 7);
+  CHECK(half.next_finish() == Approx(50.0 / (10.0 / (2 * 4.0 * std::sqrt(0.625)))));
 }
 
 TEST_CASE("perfmodel: the flow penalty counts every flow, whatever its stream", "[perfmodel]") {
