@@ -68,9 +68,10 @@ class flow_network {
   // on a resource where their usage has a lone-stream locality l < 1 read the
   // same DRAM rows, so an activation serves n of them: each has the locality
   // l_n = n l / (n l + 1 - l) (l at n = 1, towards 1 with many). A usage's
-  // coef holds l^exponent (exponent 1 - hbm_row_overlap): it becomes
-  // coef x (l_1 / l_n)^exponent = coef x (l + (1 - l) / n)^exponent while n
-  // flows of its group are on the resource. Set before any flow starts.
+  // coef is that of a lone stream, divided by l^exponent (exponent
+  // 1 - hbm_row_overlap): it becomes coef x (l / l_n)^exponent =
+  // coef x (l + (1 - l) / n)^exponent while n flows of its group are on the
+  // resource. Set before any flow starts.
   void set_row_sharing(double exponent) { m_row_exponent = exponent; }
 
   // Registers the resources a flow crosses (each once) for the flows that
