@@ -427,9 +427,15 @@ class model {
   uint64_t row_group(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, bool reading) const {
     if (pattern_of(run, rows, stride) != pattern::strided) return 0;
     const hbm_org& o = m_hw.hbm.org;
-    const uint64_t window = uint64_t(m_channels) * uint64_t(o.pseudo_channels) * uint64_t(o.bank_groups) *
-                            uint64_t(o.banks_per_group) * uint64_t(o.row_bytes);
+    const uint64_t window =
+        uint64_t(m_channels) * uint64_t(o.pseudo_channels) * uint64_t(o.banks()) * uint64_t(o.row_bytes);
     return fnv1a({addr / window, rows, stride, uint64_t(reading)}) | 1;
+  }
+  // The HBM side's stream and row group, for every transfer (its planned route is shared).
+  void hbm_identity(transfer_plan& plan, uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride,
+                    bool reading) const {
+    plan.stream = hbm_stream(addr, run, rows, stride, reading);
+    plan.row_group = row_group(addr, run, rows, stride, reading);
   }
 
   // One side of a transfer. `reading`: data flows from the location to the DMA's core.
@@ -478,8 +484,7 @@ class model {
     add_usage(path, reading ? core_eject(rc) : core_inject(rc), 1.0, 1.0);
     add_usage(path, reading ? core_inject(rc) : core_eject(rc), k, 0.0);
     (reading ? plan.hbm_read : plan.hbm_write) += total;
-    plan.stream = hbm_stream(addr, run, rows, stride, reading);
-    plan.row_group = row_group(addr, run, rows, stride, reading);
+    hbm_identity(plan, addr, run, rows, stride, reading);
     return 2 * max_routers * m_p.noc_hop_ns + (reading ? m_p.hbm_read_latency_ns : m_p.hbm_write_latency_ns);
   }
   // Capacity a transfer's header-only packets use per byte it moves: one flit
@@ -569,14 +574,8 @@ class model {
       plan.hbm_read = rt.hbm_read;
       plan.hbm_write = rt.hbm_write;
       plan.row_cap = rt.row_cap;
-      if (ss == mem_space::hbm) {
-        plan.stream = hbm_stream(src, run, rows, src_stride, true);
-        plan.row_group = row_group(src, run, rows, src_stride, true);
-      }
-      if (ds == mem_space::hbm) {
-        plan.stream = hbm_stream(dst, run, rows, dst_stride, false);
-        plan.row_group = row_group(dst, run, rows, dst_stride, false);
-      }
+      if (ss == mem_space::hbm) hbm_identity(plan, src, run, rows, src_stride, true);
+      if (ds == mem_space::hbm) hbm_identity(plan, dst, run, rows, dst_stride, false);
     }
     const double read_rtt = rt.read_rtt, write_rtt = rt.write_rtt;
     plan.path = rt.path;
