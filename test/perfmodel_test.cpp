@@ -54,7 +54,7 @@ matmul_cmd dense_matmul(uint32_t m, uint32_t k, uint32_t n, uint32_t b = 0, uint
 
 // Payload bandwidth of one NoC link or port, bytes/ns.
 double link_bw(const hw_config& hw, const perf_params& p) {
-  return hw.noc.flit_bytes * hw.noc.link_flits_per_cycle * hw.noc.clock_ghz * p.noc_payload_efficiency;
+  return hw.noc.link_bytes_per_ns() * p.noc_payload_efficiency;
 }
 
 std::vector<program> lowered(const hw_config& hw, const std::string& strategy, const group_map& map,
@@ -928,7 +928,7 @@ TEST_CASE("perfmodel: the link probe shares one link between two sends and gives
   CHECK(bytes[1] == 2 * bytes[0]);
   CHECK(probe->extra_bytes == 2 * uint64_t(bytes[0]));
   // Synthetic times: 300 ns of latency, then the link at 0.75 of its raw bandwidth.
-  const double raw = double(hw.noc.flit_bytes) * hw.noc.link_flits_per_cycle * hw.noc.clock_ghz;
+  const double raw = hw.noc.link_bytes_per_ns();
   probe->once.measured_ns = 300 + 2.0 * bytes[0] / (0.75 * raw);
   probe->twice.measured_ns = 300 + 2.0 * bytes[1] / (0.75 * raw);
   CHECK(link_payload_efficiency(hw, *probe) == Approx(0.75));
