@@ -44,7 +44,8 @@ void flow_network::set_stream_latency(int r, double ns_per_stream) {
   m_res[r].stream_latency = ns_per_stream;
 }
 
-int flow_network::add_path(std::vector<usage> path) {
+int flow_network::add_path(std::vector<usage> path, int owner, double max_rate) {
+  if (m_sealed) throw error("flow network: a path added after seal()");
   path_info p;
   for (size_t k = 0; k < path.size(); ++k) {
     if (path[k].resource < 0 || path[k].resource >= resources())
@@ -53,8 +54,67 @@ int flow_network::add_path(std::vector<usage> path) {
     if (m_res[path[k].resource].stream_latency > 0) p.queueing.push_back(static_cast<int>(k));
   }
   p.uses = std::move(path);
+  p.live = p.uses.size();
+  p.owner = owner;
+  p.max_rate = max_rate;
   m_paths.push_back(std::move(p));
   return static_cast<int>(m_paths.size()) - 1;
+}
+
+void flow_network::seal() {
+  if (m_sealed) return;
+  if (!m_flows.empty()) throw error("flow network: seal() after a flow started");
+  m_sealed = true;
+  // Per resource: the sum over owners of the largest coef x max_rate of the
+  // owner's paths through it (a usage's coef only falls as its row group
+  // grows), and how many owners reach it (at most that many flows, so
+  // streams, cross it at once).
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> load(m_res.size(), 0.0), best(m_res.size(), -1.0);  // best < 0: not crossed yet
+  std::vector<int> owners(m_res.size(), 0), touched;
+  std::vector<int> order(m_paths.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return m_paths[size_t(a)].owner < m_paths[size_t(b)].owner; });
+  int max_owner = -1;
+  for (size_t i = 0; i < order.size();) {
+    const int owner = m_paths[size_t(order[i])].owner;
+    max_owner = std::max(max_owner, owner);
+    size_t j = i;
+    for (; j < order.size() && m_paths[size_t(order[j])].owner == owner; ++j)
+      for (const usage& u : m_paths[size_t(order[j])].uses) {
+        const double l = owner < 0 ? inf : u.coef * m_paths[size_t(order[j])].max_rate;
+        if (best[u.resource] < 0) touched.push_back(u.resource);
+        best[u.resource] = std::max(best[u.resource], l);
+      }
+    for (int r : touched) {
+      load[r] += best[r];
+      ++owners[r];
+      best[r] = -1;
+    }
+    touched.clear();
+    i = j;
+  }
+  m_owner_flow.assign(size_t(max_owner + 1), -1);
+  // Never tight: with n flows at most, its free capacity at the worst
+  // penalties exceeds that load by far more than the tight test's margin.
+  std::vector<char> out(m_res.size(), 0);
+  for (size_t ri = 0; ri < m_res.size(); ++ri) {
+    const resource& r = m_res[ri];
+    const double n = double(std::max(owners[ri], 1));
+    const double divisor = 1.0 + (r.penalty + r.flow_penalty) * (n - 1);
+    out[ri] = r.stream_latency == 0 && std::isfinite(load[ri]) &&
+              r.capacity >= divisor * ((1 + 1e-3) * load[ri] + 2e-6 * r.capacity);
+  }
+  for (path_info& p : m_paths) {
+    // The resources that stay first, each part in resource-id order as before.
+    std::stable_partition(p.uses.begin(), p.uses.end(), [&](const usage& u) { return !out[u.resource]; });
+    p.live = 0;
+    while (p.live < p.uses.size() && !out[p.uses[p.live].resource]) ++p.live;
+    p.queueing.clear();
+    for (size_t k = 0; k < p.live; ++k)
+      if (m_res[p.uses[k].resource].stream_latency > 0) p.queueing.push_back(static_cast<int>(k));
+  }
 }
 
 int flow_network::start(int path, double bytes, double cap, double now, uint64_t stream, double window, double rtt0,
@@ -63,6 +123,12 @@ int flow_network::start(int path, double bytes, double cap, double now, uint64_t
     throw error("flow network: a flow needs a finite positive rate cap");
   if (path < 0 || path >= static_cast<int>(m_paths.size()))
     throw error("flow network: no path " + std::to_string(path));
+  if (m_sealed) {
+    const path_info& p = m_paths[size_t(path)];
+    if (cap > p.max_rate * (1 + 1e-9)) throw error("flow network: a flow's cap is above its path's max_rate");
+    if (p.owner >= 0 && m_owner_flow[size_t(p.owner)] >= 0)
+      throw error("flow network: two flows of owner " + std::to_string(p.owner) + " at once");
+  }
   advance(now);
   flow f;
   f.path = path;
@@ -76,6 +142,7 @@ int flow_network::start(int path, double bytes, double cap, double now, uint64_t
   m_flows.push_back(std::move(f));
   const int id = static_cast<int>(m_flows.size()) - 1;
   m_active.push_back(id);
+  if (m_sealed && m_paths[size_t(path)].owner >= 0) m_owner_flow[size_t(m_paths[size_t(path)].owner)] = id;
   attach(id);
   recompute();
   return id;
@@ -116,7 +183,9 @@ const std::vector<int>& flow_network::finish_drained(double now) {
     flow& f = m_flows[id];
     detach(id);
     f.active = false;
-    for (const usage& u : uses_of(f))
+    const path_info& p = m_paths[size_t(f.path)];
+    if (m_sealed && p.owner >= 0) m_owner_flow[size_t(p.owner)] = -1;
+    for (const usage& u : p.uses)  // every resource crossed, taking part or not
       if (u.share != 0) m_bytes[size_t(u.resource)] += (f.total - f.remaining) * u.share;
   }
   m_active.erase(std::remove_if(m_active.begin(), m_active.end(), [&](int id) { return !m_flows[id].active; }),
@@ -166,10 +235,10 @@ void flow_network::set_unsafe(int ri, bool unsafe) {
 // Flow `id` joins the users (and streams, row groups) of the resources on its path.
 void flow_network::attach(int id) {
   const flow& f = m_flows[id];
-  const std::vector<usage>& path = uses_of(f);
+  const uses_view path = uses_of(f);
   for (const usage& u : path) {
     resource& r = m_res[u.resource];
-    r.users.push_back({id, static_cast<int>(&u - path.data()), u.coef});  // the largest id so far: stays in id order
+    r.users.push_back({id, static_cast<int>(&u - path.begin()), u.coef});  // the largest id so far: stays in id order
     r.upper_load += u.coef * f.issue_cap;
     if (r.penalty > 0 || r.stream_latency > 0) {
       auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
@@ -265,7 +334,7 @@ void flow_network::recompute() {
     const double weight = std::min(f.issue_cap, f.window / (rtt + m_share_queue_ns));
     if (cap == f.cap && weight == f.weight) continue;
     capped.push_back(id);
-    capped_uses += p.uses.size();
+    capped_uses += p.live;
     f.cap = cap;
     f.weight = weight;
     f.cap_level = cap / weight;

@@ -77,7 +77,21 @@ class flow_network {
   // Registers the resources a flow crosses (each once) for the flows that
   // start on it; returns its id. Paths stay for the network's life: a
   // transfer planned once starts its flows without copying its path.
-  int add_path(std::vector<usage> path);
+  // `owner` (>= 0): the flows of one owner never run at once (a core's DMA
+  // engine moves one transfer at a time), and none of them has a rate cap
+  // above `max_rate` (seal()).
+  int add_path(std::vector<usage> path, int owner = -1,
+               double max_rate = std::numeric_limits<double>::infinity());
+  // With every path added: a resource that the owners' flows could not make
+  // tight together, each at the largest max_rate of its paths through it and
+  // with every penalty at its worst, never takes part in a filling, so the
+  // flows leave it out (its bytes are still counted). Rates and limits stay
+  // bit-identical: such a resource's sums never changed anything but its own
+  // state. Resources crossed by a path without owner and queueing resources
+  // (set_stream_latency) stay. No path may be added afterwards, and a flow
+  // breaking its path's promise (a second flow of an owner, a cap above
+  // max_rate) is an error.
+  void seal();
   // Starts a flow on path `path` at `now` (after advancing every flow to
   // `now`); returns its id. Flows with the same `stream` key (e.g. reads of
   // the same HBM range) count as one stream for the penalty of the resources
@@ -101,6 +115,8 @@ class flow_network {
   double resource_bytes(int r) const { return m_bytes[r]; }
   double resource_capacity(int r) const { return m_res[r].capacity; }
   int resources() const { return static_cast<int>(m_res.size()); }
+  // How many of path p's resources its flows take part in (seal()).
+  std::size_t resources_in_play(int p) const { return m_paths[size_t(p)].live; }
   uint64_t recomputations() const { return m_recomputations; }
 
  private:
@@ -137,8 +153,20 @@ class flow_network {
     int unfrozen = 0;
   };
   struct path_info {
-    std::vector<usage> uses;
+    std::vector<usage> uses;  // by resource id; after seal() those that may be tight first
+    size_t live = 0;          // how many of `uses` the flows take part in (all until seal())
     std::vector<int> queueing;  // indices in `uses` of the resources with a stream latency
+    int owner = -1;
+    double max_rate = 0;
+  };
+  // The first `size` usages of a path.
+  struct uses_view {
+    const usage* first;
+    size_t n;
+    const usage* begin() const { return first; }
+    const usage* end() const { return first + n; }
+    size_t size() const { return n; }
+    const usage& operator[](size_t k) const { return first[k]; }
   };
   struct flow {
     int path = -1;  // in m_paths
@@ -173,13 +201,19 @@ class flow_network {
   // The flows of `group` on resource ri, now n of them, take their coef for n.
   void regroup(int ri, uint64_t group, int n);
   void recompute();
-  const std::vector<usage>& uses_of(const flow& f) const { return m_paths[size_t(f.path)].uses; }
+  // The usages a flow takes part in.
+  uses_view uses_of(const flow& f) const {
+    const path_info& p = m_paths[size_t(f.path)];
+    return {p.uses.data(), p.live};
+  }
 
   std::vector<resource> m_res;
   std::vector<double> m_bytes;  // per resource: bytes that crossed it
   std::vector<path_info> m_paths;
   std::vector<int> m_unsafe;  // the resources not slack whatever their flows' caps (changed())
   std::vector<flow> m_flows;
+  bool m_sealed = false;
+  std::vector<int> m_owner_flow;  // after seal(): by owner, its active flow (-1: none)
   std::vector<int> m_active;                      // by id: flows start in id order and leave it in place
   std::vector<int> m_stale;                       // resources whose loads are to be summed
   std::vector<int> m_tight;                       // the tight resources, and some that were (any order)

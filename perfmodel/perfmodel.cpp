@@ -566,7 +566,13 @@ class model {
       std::sort(path.uses.begin(), path.uses.end(),
                 [](const usage& a, const usage& b) { return a.resource < b.resource; });
       for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
-      rt.path = m_net.add_path(path.uses);
+      // No transfer on this route moves faster than bursts of burst_bytes
+      // allow (plan.cap below: a mean burst is at most that long).
+      const double burst = double(m_hw.core.dma.burst_bytes);
+      const double max_rate = std::min({burst / (2.0 * m_p.dma_request_ns),
+                                        m_hw.core.dma.max_outstanding * burst / (rt.read_rtt + rt.write_rtt),
+                                        plan.row_cap});
+      rt.path = m_net.add_path(path.uses, rc, max_rate);
       rt.hbm_read = plan.hbm_read;
       rt.hbm_write = plan.hbm_write;
       rt.row_cap = plan.row_cap;
@@ -912,21 +918,26 @@ class model {
       const uint64_t elems = uint64_t(v->rows) * v->cols;
       push(t0 + core_timing::vector_cycles(elems, core_timing::vector_kind_of(v->op), m_hw.core.vector) / clock,
            ev::compute_done, core, e, slot);
-    } else if (auto* d = std::get_if<dma_cmd>(&c)) {
-      const int sc = d->src_space == mem_space::sram ? target_core(core, d->src_core, i) : 0;
-      const int dc = d->dst_space == mem_space::sram ? target_core(core, d->dst_core, i) : 0;
-      plan_copy(r.plan, core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows, d->src_stride,
-                d->dst_stride);
-      s.issuing = true;
-      push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
-    } else if (auto* sd = std::get_if<send_cmd>(&c)) {
-      const int peer = target_core(core, sd->peer, i);
-      plan_copy(r.plan, core, mem_space::sram, core, sd->src, mem_space::sram, peer, sd->dst, sd->bytes, 1, sd->bytes,
-                sd->bytes);
+    } else if (is_transfer(core, i)) {
+      plan_transfer(r.plan, core, i);
       s.issuing = true;
       push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
     }
     return false;
+  }
+  // Plans transfer command i of `core` (a dma or a send: a 1-D copy).
+  void plan_transfer(transfer_plan& plan, int core, size_t i) {
+    const command& c = m_programs[core][i];
+    if (auto* d = std::get_if<dma_cmd>(&c)) {
+      const int sc = d->src_space == mem_space::sram ? target_core(core, d->src_core, i) : 0;
+      const int dc = d->dst_space == mem_space::sram ? target_core(core, d->dst_core, i) : 0;
+      plan_copy(plan, core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows, d->src_stride,
+                d->dst_stride);
+    } else if (auto* sd = std::get_if<send_cmd>(&c)) {
+      const int peer = target_core(core, sd->peer, i);
+      plan_copy(plan, core, mem_space::sram, core, sd->src, mem_space::sram, peer, sd->dst, sd->bytes, 1, sd->bytes,
+                sd->bytes);
+    }
   }
 
   void finish_command(int core, int slot, const bound_times& bounds) {
@@ -1107,6 +1118,16 @@ perf_result model::run() {
   for (int c = 0; c < n; ++c)
     for (size_t i = 0; i < m_programs[c].size(); ++i) transfers += is_transfer(c, i) ? 1 : 0;
   m_recs.reserve(total);
+  // Every route planned before the first transfer starts: the flow network
+  // then leaves out the resources no set of concurrent transfers can fill.
+  transfer_plan scratch;
+  for (int c = 0; c < n; ++c)
+    for (size_t i = 0; i < m_programs[c].size(); ++i)
+      if (is_transfer(c, i)) {
+        scratch = transfer_plan{};
+        plan_transfer(scratch, c, i);
+      }
+  m_net.seal();
   m_net.reserve_flows(transfers);
   for (int c = 0; c < n; ++c) poke(c);
   std::vector<int> wake;  // swapped with m_wake: both keep their capacity

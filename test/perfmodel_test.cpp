@@ -588,6 +588,46 @@ TEST_CASE("perfmodel: a flow network refuses stream latencies after its paths, a
   CHECK_THROWS_WITH(net.add_path({{channel + 1, 1, 1}}), Catch::Contains("resource 1 of 1"));
 }
 
+TEST_CASE("perfmodel: a sealed flow network leaves out what its owners cannot fill, with the same rates",
+          "[perfmodel]") {
+  // Two owners (cores), one flow each at a time, at most 40 B/ns: together
+  // they load `wide` (100 B/ns) to 80 at most, never tight, and `narrow`
+  // (50 B/ns) to 80, shared. A path without owner keeps what it crosses.
+  auto build = [](flow_network& net, bool seal, bool ownerless) {
+    const int wide = net.add_resource(100.0, bound::noc), narrow = net.add_resource(50.0, bound::hbm);
+    std::vector<int> paths = {net.add_path({{wide, 1, 1}, {narrow, 1, 1}}, 0, 40.0),
+                              net.add_path({{wide, 1, 1}, {narrow, 1, 1}}, 1, 40.0)};
+    if (ownerless) net.add_path({{wide, 1, 1}});
+    if (seal) net.seal();
+    return paths;
+  };
+  flow_network plain, sealed, shared;
+  const auto p = build(plain, false, false), q = build(sealed, true, false);
+  CHECK(plain.resources_in_play(p[0]) == 2);
+  CHECK(sealed.resources_in_play(q[0]) == 1);
+  CHECK(shared.resources_in_play(build(shared, true, true)[0]) == 2);
+  for (flow_network* net : {&plain, &sealed}) {
+    net->start(p[0], 300.0, 40.0, 0.0);
+    net->start(p[1], 100.0, 30.0, 0.0);
+  }
+  // narrow shared 50 by the caps 40 : 30; the second drains first.
+  CHECK(sealed.next_finish() == plain.next_finish());
+  CHECK(sealed.next_finish() == Approx(100.0 / (50.0 * 3 / 7)));
+  const double t = sealed.next_finish();
+  CHECK(sealed.finish_drained(t) == plain.finish_drained(t));
+  CHECK(sealed.next_finish() == plain.next_finish());
+  CHECK(sealed.flow_bound_times(1) == plain.flow_bound_times(1));
+  const double end = sealed.next_finish();
+  sealed.finish_drained(end);
+  plain.finish_drained(end);
+  for (int r = 0; r < 2; ++r) CHECK(sealed.resource_bytes(r) == plain.resource_bytes(r));  // bytes still counted
+  // The promises the pruning rests on are checked.
+  sealed.start(q[0], 10.0, 40.0, end);
+  CHECK_THROWS_WITH(sealed.start(q[0], 10.0, 1.0, end), Catch::Contains("two flows of owner 0"));
+  CHECK_THROWS_WITH(sealed.start(q[1], 10.0, 41.0, end), Catch::Contains("max_rate"));
+  CHECK_THROWS_WITH(sealed.add_path({{0, 1, 1}}), Catch::Contains("after seal"));
+}
+
 TEST_CASE("perfmodel: flows that ended no longer count on the resources they crossed", "[perfmodel]") {
   // The flow network keeps users, streams and loads between events: after a
   // flow ends, its flow penalty, its stream and its load must be gone.
