@@ -159,7 +159,7 @@ class flow_network {
     int owner = -1;
     double max_rate = 0;
   };
-  // The first `size` usages of a path.
+  // A path's first n usages.
   struct uses_view {
     const usage* first;
     size_t n;

@@ -1115,15 +1115,15 @@ perf_result model::run() {
 
   size_t total = 0, transfers = 0;
   for (const program& p : m_programs) total += p.size();
-  for (int c = 0; c < n; ++c)
-    for (size_t i = 0; i < m_programs[c].size(); ++i) transfers += is_transfer(c, i) ? 1 : 0;
   m_recs.reserve(total);
-  // Every route planned before the first transfer starts: the flow network
-  // then leaves out the resources no set of concurrent transfers can fill.
+  // Every route planned before the first transfer starts, core by core in
+  // program order: the flow network then leaves out the resources no set of
+  // concurrent transfers can fill.
   transfer_plan scratch;
   for (int c = 0; c < n; ++c)
     for (size_t i = 0; i < m_programs[c].size(); ++i)
       if (is_transfer(c, i)) {
+        ++transfers;
         scratch = transfer_plan{};
         plan_transfer(scratch, c, i);
       }
