@@ -113,7 +113,6 @@ class flow_network {
   const bound_times& flow_bound_times(int id) const { return m_flows[id].times; }
   // Bytes that crossed resource r (by share), counted as their flows drain.
   double resource_bytes(int r) const { return m_bytes[r]; }
-  double resource_capacity(int r) const { return m_res[r].capacity; }
   int resources() const { return static_cast<int>(m_res.size()); }
   // How many of path p's resources its flows take part in (seal()).
   std::size_t resources_in_play(int p) const { return m_paths[size_t(p)].live; }
