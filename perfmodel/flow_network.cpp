@@ -47,16 +47,15 @@ void flow_network::set_stream_latency(int r, double ns_per_stream) {
 int flow_network::add_path(std::vector<usage> path, int owner, double max_rate) {
   if (m_sealed) throw error("flow network: a path added after seal()");
   path_info p;
-  for (size_t k = 0; k < path.size(); ++k) {
-    if (path[k].resource < 0 || path[k].resource >= resources())
-      throw error("flow network: a path names resource " + std::to_string(path[k].resource) + " of " +
+  for (const usage& u : path)
+    if (u.resource < 0 || u.resource >= resources())
+      throw error("flow network: a path names resource " + std::to_string(u.resource) + " of " +
                   std::to_string(resources()));
-    if (m_res[path[k].resource].stream_latency > 0) p.queueing.push_back(static_cast<int>(k));
-  }
   p.uses = std::move(path);
   p.live = p.uses.size();
   p.owner = owner;
   p.max_rate = max_rate;
+  note_queueing(p);
   m_paths.push_back(std::move(p));
   return static_cast<int>(m_paths.size()) - 1;
 }
@@ -111,10 +110,14 @@ void flow_network::seal() {
     std::stable_partition(p.uses.begin(), p.uses.end(), [&](const usage& u) { return !out[u.resource]; });
     p.live = 0;
     while (p.live < p.uses.size() && !out[p.uses[p.live].resource]) ++p.live;
-    p.queueing.clear();
-    for (size_t k = 0; k < p.live; ++k)
-      if (m_res[p.uses[k].resource].stream_latency > 0) p.queueing.push_back(static_cast<int>(k));
+    note_queueing(p);
   }
+}
+
+void flow_network::note_queueing(path_info& p) const {
+  p.queueing.clear();
+  for (size_t k = 0; k < p.live; ++k)
+    if (m_res[p.uses[k].resource].stream_latency > 0) p.queueing.push_back(static_cast<int>(k));
 }
 
 int flow_network::start(int path, double bytes, double cap, double now, uint64_t stream, double window, double rtt0,

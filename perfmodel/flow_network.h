@@ -191,6 +191,8 @@ class flow_network {
     return 1.0 + r.penalty * (streams - 1) + r.flow_penalty * (double(r.users.size()) - 1);
   }
   void apply_series_loss();
+  // p.queueing from the first p.live usages.
+  void note_queueing(path_info& p) const;
   // Rows shared (set_row_sharing): the usage's coef with n flows of its group on the resource.
   double shared_coef(const usage& u, int n) const {
     return n <= 1 ? u.coef : u.coef * std::pow(u.locality + (1 - u.locality) / n, m_row_exponent);

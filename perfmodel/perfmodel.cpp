@@ -568,10 +568,8 @@ class model {
       for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
       // No transfer on this route moves faster than bursts of burst_bytes
       // allow (plan.cap below: a mean burst is at most that long).
-      const double burst = double(m_hw.core.dma.burst_bytes);
-      const double max_rate = std::min({burst / (2.0 * m_p.dma_request_ns),
-                                        m_hw.core.dma.max_outstanding * burst / (rt.read_rtt + rt.write_rtt),
-                                        plan.row_cap});
+      const double max_rate =
+          issue_limit(double(m_hw.core.dma.burst_bytes), rt.read_rtt + rt.write_rtt, plan.row_cap);
       rt.path = m_net.add_path(path.uses, rc, max_rate);
       rt.hbm_read = plan.hbm_read;
       rt.hbm_write = plan.hbm_write;
@@ -590,14 +588,19 @@ class model {
     const double burst_bytes =
         run && rows ? double(run) / mean_bursts_per_row(src, dst, run, rows, src_stride, dst_stride)
             : double(m_hw.core.dma.burst_bytes);
-    // The request channel sends one request per dma_request_ns (a core cycle
-    // unloaded), two per burst (read then write); at most max_outstanding
-    // bursts are in flight from the read request to the write response.
-    const double req_rate = burst_bytes / (2.0 * m_p.dma_request_ns);
-    const double out_rate = m_hw.core.dma.max_outstanding * burst_bytes / (read_rtt + write_rtt);
-    plan.cap = std::min({req_rate, out_rate, plan.row_cap});
+    plan.cap = issue_limit(burst_bytes, read_rtt + write_rtt, plan.row_cap);
     plan.tail_ns = read_rtt + write_rtt;
     plan.window = m_hw.core.dma.max_outstanding * burst_bytes;
+  }
+  // A DMA's rate limit with bursts of `burst_bytes` and a round trip of `rtt`
+  // ns: the request channel sends one request per dma_request_ns (a core
+  // cycle unloaded), two per burst (read then write); at most max_outstanding
+  // bursts are in flight from the read request to the write response; and
+  // the row cap of what it reads.
+  double issue_limit(double burst_bytes, double rtt, double row_cap) const {
+    const double req_rate = burst_bytes / (2.0 * m_p.dma_request_ns);
+    const double out_rate = m_hw.core.dma.max_outstanding * burst_bytes / rtt;
+    return std::min({req_rate, out_rate, row_cap});
   }
 
   // Bursts per row of a 2-D copy as the VP engine cuts it (models/dma/dma_engine.cpp):
