@@ -663,6 +663,10 @@ class model {
     box.push_back({tag, {}, {}});
     return box.back();
   }
+  bool is_compute(int core, size_t i) const {
+    const int k = m_kind[core][i];
+    return k == k_matmul || k >= k_vector0;
+  }
   bool is_transfer(int core, size_t i) const {
     const int k = m_kind[core][i];
     return k <= k_dma_hbm_copy || k == k_send;
@@ -898,35 +902,79 @@ class model {
     }
     s.q[e].pop_front();
     const int slot = new_slot(s, e);
-    running_cmd& r = s.slots[slot];
-    r.index = i;
-    r.ready = ready;
-    r.start = m_now;
-    r.rec = begin_rec(core, i, m_now, order.rec);
-    const double t0 = m_now + m_p.command_overhead_ns;
+    if (is_transfer(core, i)) {
+      running_cmd& r = s.slots[slot];
+      r.index = i;
+      r.ready = ready;
+      r.start = m_now;
+      r.rec = begin_rec(core, i, m_now, order.rec);
+      plan_transfer(r.plan, core, i);
+      s.issuing = true;
+      push(m_now + m_p.command_overhead_ns + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
+    } else {
+      run_compute(core, e, slot, i, ready, order);
+    }
+    return false;
+  }
+  // End of compute command i of `core` started at `start`.
+  double compute_end(int core, size_t i, double start) {
+    core_state& s = m_st[core];
+    const command& c = m_programs[core][i];
+    const double t0 = start + m_p.command_overhead_ns;
     const double clock = m_hw.core.clock_ghz;
     if (auto* m = std::get_if<matmul_cmd>(&c)) {
       // Folds back to back with double-buffered weights, overlapping the previous matmul when right
       // behind it (as models/npu_core/npu_core.cpp does).
       uint64_t cycles = core_timing::matmul_command_cycles(m->m, m->k, m->n, m_hw.core.matrix);
       if (cycles) {
-        if (s.last_matmul.m > 0 && m_now == s.last_matmul.end)
+        if (s.last_matmul.m > 0 && start == s.last_matmul.end)
           cycles = core_timing::matmul_follow_cycles(cycles, m->k, s.last_matmul.m, s.last_matmul.drain_cycles,
                                                      m_hw.core.matrix);
         s.last_matmul = {t0 + cycles / clock, m->m,
                          core_timing::matmul_drain_cycles(m->m, m->k, m->n, m_hw.core.matrix)};
       }
-      push(t0 + cycles / clock, ev::compute_done, core, e, slot);
-    } else if (auto* v = std::get_if<vector_cmd>(&c)) {
-      const uint64_t elems = uint64_t(v->rows) * v->cols;
-      push(t0 + core_timing::vector_cycles(elems, core_timing::vector_kind_of(v->op), m_hw.core.vector) / clock,
-           ev::compute_done, core, e, slot);
-    } else if (is_transfer(core, i)) {
-      plan_transfer(r.plan, core, i);
-      s.issuing = true;
-      push(t0 + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
+      return t0 + cycles / clock;
     }
-    return false;
+    const vector_cmd& v = std::get<vector_cmd>(c);
+    const uint64_t elems = uint64_t(v.rows) * v.cols;
+    return t0 + core_timing::vector_cycles(elems, core_timing::vector_kind_of(v.op), m_hw.core.vector) / clock;
+  }
+  // Runs compute command i on engine e (matrix or vector) from m_now, and
+  // the compute commands queued right behind it: each starts as the one
+  // before ends, and nothing else can start or delay them (the engine runs
+  // its queue in order; a signal or wait behind them ends the run). They
+  // are accounted at once, with the additions an event per command would
+  // make; the last takes `slot` and ends with an event.
+  void run_compute(int core, int e, int slot, size_t i, double ready, dep order) {
+    core_state& s = m_st[core];
+    double start = m_now;
+    for (;;) {
+      const double end = compute_end(core, i, start);
+      const int rec = begin_rec(core, i, start, order.rec);
+      const bool more = !s.q[e].empty() && is_compute(core, s.q[e].front().index);
+      if (!more) {
+        running_cmd& r = s.slots[slot];
+        r.index = i;
+        r.ready = ready;
+        r.start = start;
+        r.rec = rec;
+        push(end, ev::compute_done, core, e, slot);
+        return;
+      }
+      bound_times b{};
+      b[static_cast<int>(bound::compute)] = end - start;
+      s.busy_ns[e] += end - s.busy_since[e];
+      s.busy_since[e] = end;
+      s.idle_since[e] = end;
+      finish_rec(rec, ready, end, b, 0, e, end - start);
+      s.last_rec[e] = rec;
+      const queued head = s.q[e].front();
+      s.q[e].pop_front();
+      i = head.index;
+      ready = std::max(head.since, end);
+      order = latest({done_dep(rec), done_dep(head.dispatch_rec)});
+      start = end;
+    }
   }
   // Plans transfer command i of `core` (a dma or a send: a 1-D copy).
   void plan_transfer(transfer_plan& plan, int core, size_t i) {
