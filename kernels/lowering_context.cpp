@@ -46,8 +46,8 @@ uint32_t lowering_context::alloc(int core, uint64_t bytes, const std::string& wh
   return static_cast<uint32_t>(start);
 }
 
-lowering_context::sram_mark lowering_context::mark(const std::vector<int>& cores) const {
-  sram_mark m{cores, {}, {}};
+lowering_context::work_mark lowering_context::mark(const std::vector<int>& cores) const {
+  work_mark m{cores, {}, {}, m_next_sem, m_next_tag};
   for (int c : cores) {
     m.top.push_back(m_sram_top.at(c));
     m.regions.push_back(m_regions.at(c).size());
@@ -55,11 +55,13 @@ lowering_context::sram_mark lowering_context::mark(const std::vector<int>& cores
   return m;
 }
 
-void lowering_context::release(const sram_mark& m) {
+void lowering_context::release(const work_mark& m) {
   for (size_t i = 0; i < m.cores.size(); ++i) {
     m_sram_top.at(m.cores[i]) = m.top[i];
     m_regions.at(m.cores[i]).resize(m.regions[i]);
   }
+  m_next_sem = m.next_sem;
+  m_next_tag = m.next_tag;
 }
 
 uint16_t lowering_context::begin_op(const std::string& name) {

@@ -45,16 +45,21 @@ class lowering_context {
   uint64_t sram_used(int core) const { return m_sram_top.at(core); }
   // Highest SRAM use of `core` so far (release() lowers sram_used, not this).
   uint64_t sram_peak(int core) const { return m_sram_peak.at(core); }
-  // Frees every region of `cores` allocated after mark(): buffers reused by the
-  // next piece of work. The caller orders the old uses before the new ones
-  // (e.g. a barrier between layers).
-  struct sram_mark {
+  // Frees every region of `cores` allocated after mark(), and the semaphore
+  // ids and tags handed out since: buffers and ids reused by the next piece of
+  // work, which then runs the same commands (a decoder layer after the one
+  // before). The caller orders the old uses before the new ones (e.g. a
+  // barrier between layers, by which every signal has been waited for and
+  // every send received).
+  struct work_mark {
     std::vector<int> cores;
     std::vector<uint64_t> top;
     std::vector<size_t> regions;
+    uint16_t next_sem = 0;
+    uint32_t next_tag = 0;
   };
-  sram_mark mark(const std::vector<int>& cores) const;
-  void release(const sram_mark& m);
+  work_mark mark(const std::vector<int>& cores) const;
+  void release(const work_mark& m);
 
   // Semaphore ids 0..15 order a core's own engines (see order()); ids from 16 up
   // are handed out here, one per use between cores, the same on every core.

@@ -37,6 +37,8 @@ class hbm_layout {
     m_top = (at + bytes + 255) / 256 * 256;
     return at;
   }
+  // The next region starts at a multiple of `bytes`.
+  void align(uint64_t bytes) { m_top = (m_top + bytes - 1) / bytes * bytes; }
   uint64_t top() const { return m_top; }
 
  private:
@@ -176,10 +178,16 @@ lowered_step lower_step(const scenario& s) {
                     ", over by " + mib(w + kv - sram) + " (use residency.kv: hbm, more tp or pp)");
     }
 
-  // HBM: weights of the simulated layers, then per replica the KV caches and activations.
+  // HBM: weights of the simulated layers, then per replica the KV caches and
+  // activations. The weights and KV caches of each layer after the first start
+  // at a multiple of the DRAM row window, so every layer meets the same
+  // channels, banks and columns (and the perfmodel can repeat it:
+  // docs/perfmodel.md, "Repeated segments").
   hbm_layout hbm(out.hbm);
+  const uint64_t row_window = hw.hbm.row_window_bytes();
   for (int l : out.layers) {
     const std::string p = "layer" + std::to_string(l) + ".";
+    if (l != out.layers.front()) hbm.align(row_window);
     layer_weights w;
     w.input_norm = hbm.take(p + "input_norm", h * 4);
     w.q = hbm.take(p + "q_proj", h * H * hd * eb);
@@ -211,6 +219,7 @@ lowered_step lower_step(const scenario& s) {
     out.x_out.push_back(hbm.take(p + "x_out", T * h * 4));
     if (kv_in_sram) continue;
     for (int l : out.layers) {
+      if (l != out.layers.front()) hbm.align(row_window);
       kv_cache_layout c;
       c.max_positions = positions(out.batches[d]);
       const uint64_t bytes = out.batches[d].size() * KV * c.max_positions * hd * 4;

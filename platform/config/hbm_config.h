@@ -155,6 +155,11 @@ struct hbm_config {
             "org", "burst (pc_bus_bits * burst_length / 8) and row_bytes must be powers of two, row >= burst");
   }
 
+  // Bytes of one DRAM row index in every bank of every channel: every address
+  // mapping puts the row above the other fields.
+  uint64_t row_window_bytes() const {
+    return uint64_t(channels) * uint64_t(org.pseudo_channels) * uint64_t(org.banks()) * uint64_t(org.row_bytes);
+  }
   double peak_gbps() const {  // GB/s of one channel
     return org.pseudo_channels * org.burst_bytes() / (timing.tck_ns * timing.tBURST);
   }
