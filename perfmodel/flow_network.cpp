@@ -151,6 +151,10 @@ int flow_network::start(int path, double bytes, double cap, double now, uint64_t
   return id;
 }
 
+void flow_network::add_bytes(const std::vector<double>& bytes, double times) {
+  for (size_t r = 0; r < m_bytes.size(); ++r) m_bytes[r] += times * bytes[r];
+}
+
 double flow_network::next_finish() const {
   double t = std::numeric_limits<double>::infinity();
   for (int id : m_active) {

@@ -103,6 +103,12 @@ class flow_network {
             uint64_t row_group = 0);
   // Room for n flows in all (no reallocation while they start).
   void reserve_flows(std::size_t n) { m_flows.reserve(n); }
+  // No flow is active.
+  bool idle() const { return m_active.empty(); }
+  // Bytes that crossed each resource (resource_bytes), and adding to them
+  // (a segment accounted as a repeat of one measured before).
+  const std::vector<double>& bytes() const { return m_bytes; }
+  void add_bytes(const std::vector<double>& bytes, double times);
   // Time at which the next active flow drains; infinity when none.
   double next_finish() const;
   // Advances every flow to `now` and removes the drained ones, returning their

@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <queue>
 #include <set>
 #include <sstream>
@@ -166,10 +167,12 @@ struct transfer_plan {
 
 class model {
  public:
-  model(const hw_config& hw, const std::vector<program>& programs, const perf_params& p)
+  model(const hw_config& hw, const std::vector<program>& programs, const perf_params& p,
+        const evaluate_options& options)
       : m_hw(hw),
         m_programs(programs),
         m_p(p),
+        m_repeat(options.repeat_segments),
         m_w(hw.mesh.width),
         m_h(hw.mesh.height),
         m_cores(hw.mesh.width * hw.mesh.height),
@@ -426,10 +429,7 @@ class model {
   // patterns lose no locality).
   uint64_t row_group(uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride, bool reading) const {
     if (pattern_of(run, rows, stride) != pattern::strided) return 0;
-    const hbm_org& o = m_hw.hbm.org;
-    const uint64_t window =
-        uint64_t(m_channels) * uint64_t(o.pseudo_channels) * uint64_t(o.banks()) * uint64_t(o.row_bytes);
-    return fnv1a({addr / window, rows, stride, uint64_t(reading)}) | 1;
+    return fnv1a({addr / m_hw.hbm.row_window_bytes(), rows, stride, uint64_t(reading)}) | 1;
   }
   // The HBM side's stream and row group, for every transfer (its planned route is shared).
   void hbm_identity(transfer_plan& plan, uint64_t addr, uint64_t run, uint64_t rows, uint64_t stride,
@@ -699,9 +699,30 @@ class model {
                   int engine_index = -1, double engine_ns = 0) {
     exec_rec& x = m_recs[rec];
     x.end = end;
+    x.busy = keep_busy(busy_bounds, end - x.start);
+    if (m_repeat && size_t(rec) >= m_notes_base) {  // the segment since the last cut (repeated segments)
+      const size_t k = size_t(rec) - m_notes_base;
+      if (m_notes.size() <= k) m_notes.resize(k + 1);
+      m_notes[k] = {ready, bytes, engine_ns, engine_index};
+    }
+    account_rows(x, ready, busy_bounds, bytes, engine_index, engine_ns);
+  }
+  // Where a record keeps its busy times (exec_rec::busy).
+  int keep_busy(const bound_times& busy_bounds, double len) {
+    const int compute = static_cast<int>(bound::compute);
+    int n_limits = 0;
+    for (double t : busy_bounds) n_limits += t != 0;
+    if (n_limits == 0) return -1;
+    if (n_limits == 1 && busy_bounds[compute] != 0 && busy_bounds[compute] == len) return -2;
+    m_rec_busy.push_back(busy_bounds);
+    return static_cast<int>(m_rec_busy.size()) - 1;
+  }
+  // Adds a finished command to its kind, group and operator rows and to the totals.
+  void account_rows(const exec_rec& x, double ready, const bound_times& busy_bounds, double bytes, int engine_index,
+                    double engine_ns) {
     const int core = x.core;
     const size_t i = x.index;
-    const double start = x.start;
+    const double start = x.start, end = x.end;
     const command& c = m_programs[core][i];
     breakdown_row* rows[3] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]],
                               &m_op_rows[m_op[core][i]]};
@@ -711,13 +732,6 @@ class model {
     int limits[bound_count], n_limits = 0;  // the nonzero entries (adding 0 would leave a sum as it is)
     for (int b = 0; b < bound_count; ++b)
       if (busy_bounds[b] != 0) limits[n_limits++] = b;
-    const int compute = static_cast<int>(bound::compute);
-    if (n_limits == 1 && limits[0] == compute && busy_bounds[compute] == end - start) {
-      x.busy = -2;
-    } else if (n_limits > 0) {
-      x.busy = static_cast<int>(m_rec_busy.size());
-      m_rec_busy.push_back(busy_bounds);
-    }
     for (breakdown_row* r : rows) {
       ++r->commands;
       r->busy_ns += end - start;
@@ -1101,11 +1115,283 @@ class model {
     throw simulation_error(report);
   }
 
+  // ---- repeated segments (evaluate_options::repeat_segments)
+  //
+  // A cut: the only pending event releases a barrier and no transfer flows,
+  // so every core waits (at the barrier, or for a semaphore or a message the
+  // released cores will give). What happens until the next cut depends only
+  // on the state visited below and on the commands the cores run. When two
+  // cuts A and B find the same state (times relative to the release, records
+  // mapped), and the commands after B repeat those run between A and B, the
+  // segment from B runs as the one from A did: its records, sums and state
+  // changes are those of segment A-B, shifted by B - A in time, command
+  // indices and record ids. A decoder layer after the one before is such a
+  // segment (docs/perfmodel.md, "Repeated segments").
+  struct rec_note {  // what finish_rec() was given besides the record (segment since the last cut)
+    double ready = 0, bytes = 0, engine_ns = 0;
+    int engine_index = -1;
+  };
+  struct cut {
+    double t = 0;     // the release
+    size_t recs = 0;  // records before it
+    std::vector<size_t> pc, first;  // per core: dispatch position, first command still to run
+    std::vector<int64_t> exact;     // what a repeat must find equal (command indices relative to pc)
+    std::vector<double> times;
+    std::vector<int> recs_of;       // records the state refers to
+    std::vector<double> counters;   // sums a repeat adds to: busy time per core and engine, HBM bytes
+    std::vector<double> bytes;      // per flow-network resource
+  };
+  // Every field of the state the next segment depends on, in a fixed order:
+  // f.exact(v) values, f.index(i, core) queued command indices, f.time(t)
+  // times, f.rec(r) record ids (what the critical path links to).
+  template <class F>
+  void visit_state(F& f) {
+    for (int c = 0; c < static_cast<int>(m_st.size()); ++c) {
+      core_state& s = m_st[c];
+      f.exact(s.at_barrier);
+      f.exact(s.ended);
+      f.exact(s.finished);
+      f.exact(s.issuing);
+      f.exact(static_cast<int64_t>(s.end_index == SIZE_MAX ? -1 : static_cast<int64_t>(s.end_index)));
+      for (int e = 0; e < engines; ++e) {
+        f.exact(static_cast<int64_t>(s.q[e].size()));
+        for (queued& q : s.q[e]) {
+          f.index(q.index, c);
+          f.time(q.since);
+          f.rec(q.dispatch_rec);
+        }
+        f.exact(s.in_flight[e]);
+        f.time(s.idle_since[e]);
+        f.rec(s.last_rec[e]);
+      }
+      f.time(s.issue_free.t);
+      f.rec(s.issue_free.rec);
+      f.time(s.dma_done_at);
+      f.time(s.dma_retired_at);
+      f.exact(static_cast<int64_t>(s.sems.size()));
+      for (semaphore& x : s.sems) {
+        f.exact(x.value);
+        f.time(x.src.t);
+        f.rec(x.src.rec);
+      }
+      f.rec(s.last_sync);
+      f.time(s.sync_since);
+      f.time(s.last_matmul.end);
+      f.exact(static_cast<int64_t>(s.last_matmul.m));
+      f.exact(static_cast<int64_t>(s.last_matmul.drain_cycles));
+    }
+    const event& release = m_events.top();
+    dep& arrived = m_barrier_dep[{static_cast<uint16_t>(release.a), static_cast<uint64_t>(release.b)}];
+    f.time(arrived.t);
+    f.rec(arrived.rec);
+  }
+  bool at_cut() const {
+    if (!m_repeat || m_events.size() != 1 || m_events.top().kind != ev::barrier_open || !m_net.idle()) return false;
+    for (const auto& boxes : m_mail)
+      for (const mailbox& m : boxes)
+        if (!m.arrived.empty() || !m.pending.empty()) return false;
+    return true;
+  }
+  cut take_cut() {
+    cut k;
+    k.t = m_events.top().t;
+    k.recs = m_recs.size();
+    for (const core_state& s : m_st) {
+      k.pc.push_back(s.pc);
+      size_t first = s.pc;
+      for (const auto& q : s.q)
+        if (!q.empty()) first = std::min<size_t>(first, q.front().index);
+      k.first.push_back(first);
+      for (double b : s.busy_ns) k.counters.push_back(b);
+    }
+    k.counters.push_back(m_result.hbm_read_bytes);
+    k.counters.push_back(m_result.hbm_write_bytes);
+    k.bytes = m_net.bytes();
+    struct reader {
+      model& m;
+      cut& k;
+      void exact(int64_t v) { k.exact.push_back(v); }
+      void index(uint32_t& i, int core) { k.exact.push_back(int64_t(i) - int64_t(m.m_st[core].pc)); }
+      void time(double& t) { k.times.push_back(t); }
+      void rec(int& r) { k.recs_of.push_back(r); }
+    } r{*this, k};
+    visit_state(r);
+    return k;
+  }
+  // Whether cut b finds the state of cut a, one segment on; `roles` maps
+  // each record a's state refers to onto the one b's state has in its place.
+  static bool same_state(const cut& a, const cut& b, std::unordered_map<int, int>& roles) {
+    if (a.exact != b.exact || a.times.size() != b.times.size() || a.recs_of.size() != b.recs_of.size()) return false;
+    const double tol = 1e-12 * (1.0 + b.t);  // rounding of times about b.t
+    for (size_t i = 0; i < a.times.size(); ++i)
+      if (a.times[i] != b.times[i] && std::abs((b.times[i] - b.t) - (a.times[i] - a.t)) > tol) return false;
+    for (size_t i = 0; i < a.recs_of.size(); ++i) {
+      const int x = a.recs_of[i], y = b.recs_of[i];
+      if (x != y && y < static_cast<int>(a.recs)) return false;  // a change refers to the segment
+      const auto [it, fresh] = roles.try_emplace(x, y);
+      if (!fresh && it->second != y) it->second = -2;  // one record, two fates: not usable as a link
+    }
+    return true;
+  }
+  // Keys that must correspond one to one between a segment and its repeat.
+  struct key_match {
+    std::unordered_map<uint64_t, uint64_t> fwd, bwd;
+    bool operator()(uint64_t a, uint64_t b) {
+      return fwd.try_emplace(a, b).first->second == b && bwd.try_emplace(b, a).first->second == a;
+    }
+  };
+  // Whether command b of `core` runs as command a does: the same but for the
+  // operator label and HBM addresses at the same place in the interleave
+  // period, with HBM streams, row groups and mailboxes in one-to-one
+  // correspondence (`keys`).
+  bool same_timing(int core, size_t a, size_t b, key_match& keys) const {
+    command x = m_programs[core][a], y = m_programs[core][b];
+    if (x.index() != y.index()) return false;
+    set_op(x, 0);
+    set_op(y, 0);
+    const uint64_t period = uint64_t(m_hw.hbm.interleave_bytes) * uint64_t(m_channels);
+    auto peer = [&](uint16_t field) { return uint64_t(field == self_core ? core : field); };
+    if (auto* d = std::get_if<dma_cmd>(&x)) {
+      dma_cmd& e = std::get<dma_cmd>(y);
+      auto hbm_side = [&](mem_space space, uint64_t& p, uint64_t& q, uint64_t stride, bool reading) {
+        if (space != mem_space::hbm) return true;
+        const bool same = p % period == q % period &&
+                          keys(hbm_stream(p, d->row_bytes, d->rows, stride, reading),
+                               hbm_stream(q, d->row_bytes, d->rows, stride, reading)) &&
+                          keys(row_group(p, d->row_bytes, d->rows, stride, reading),
+                               row_group(q, d->row_bytes, d->rows, stride, reading));
+        p = q = 0;
+        return same;
+      };
+      if (d->src_space != e.src_space || d->dst_space != e.dst_space || d->row_bytes != e.row_bytes ||
+          d->rows != e.rows || d->src_stride != e.src_stride || d->dst_stride != e.dst_stride ||
+          !hbm_side(d->src_space, d->src, e.src, d->src_stride, true) ||
+          !hbm_side(d->dst_space, d->dst, e.dst, d->dst_stride, false))
+        return false;
+    } else if (auto* sd = std::get_if<send_cmd>(&x)) {
+      send_cmd& t = std::get<send_cmd>(y);
+      if (!keys(fnv1a({uint64_t(core), peer(sd->peer), sd->tag}), fnv1a({uint64_t(core), peer(t.peer), t.tag})))
+        return false;
+      sd->tag = t.tag = 0;
+    } else if (auto* rv = std::get_if<recv_cmd>(&x)) {
+      recv_cmd& t = std::get<recv_cmd>(y);
+      if (!keys(fnv1a({peer(rv->peer), uint64_t(core), rv->tag}), fnv1a({peer(t.peer), uint64_t(core), t.tag})))
+        return false;
+      rv->tag = t.tag = 0;
+    }
+    return x == y;
+  }
+  // How many times the segment from cut a to cut b repeats right after b:
+  // each core runs again what it ran (from a's first command to the one b
+  // waits at), shifted by its dispatch advance.
+  size_t repeats(const cut& a, const cut& b) const {
+    size_t n = 0;
+    for (bool more = true; more; ++n) {
+      key_match keys;
+      bool active = false;
+      for (size_t c = 0; c < m_st.size() && more; ++c) {
+        const size_t step = b.pc[c] - a.pc[c], shift = (n + 1) * step;
+        if (step == 0) continue;
+        active = true;
+        if (b.pc[c] + shift >= m_programs[c].size()) more = false;
+        for (size_t i = a.first[c]; i <= b.pc[c] && more; ++i) more = same_timing(static_cast<int>(c), i, i + shift, keys);
+      }
+      if (!active) more = false;
+      if (!more) break;
+    }
+    return n;
+  }
+  // At a cut: if the segment since the last cut repeats, accounts its repeats.
+  void on_cut() {
+    cut b = take_cut();
+    if (m_cut && b.recs > m_cut->recs) {
+      const cut& a = *m_cut;
+      std::unordered_map<int, int> roles;
+      bool ok = m_notes.size() == b.recs - a.recs && same_state(a, b, roles);
+      for (size_t i = 0; ok && i < m_st.size(); ++i) ok = b.pc[i] >= a.pc[i];
+      const int first = static_cast<int>(a.recs);
+      for (size_t r = a.recs; ok && r < b.recs; ++r) {  // links out of the segment must have a successor
+        const int p = m_recs[r].pred;
+        if (p >= 0 && p < first) ok = roles.count(p) && roles[p] >= 0;
+      }
+      const size_t n = ok ? repeats(a, b) : 0;
+      if (n > 0) {
+        repeat_segment(a, b, roles, n);
+        b = take_cut();
+      }
+    }
+    m_cut = std::move(b);
+    m_notes.clear();
+    m_notes_base = m_recs.size();
+  }
+  // Accounts n repeats of the segment from cut a to cut b (the state is b's).
+  void repeat_segment(const cut& a, const cut& b, const std::unordered_map<int, int>& roles, size_t n) {
+    const double dt = b.t - a.t;
+    const int first = static_cast<int>(a.recs), count = static_cast<int>(b.recs - a.recs);
+    m_recs.reserve(m_recs.size() + n * size_t(count));
+    for (size_t j = 1; j <= n; ++j)
+      for (int r = first; r < first + count; ++r) {
+        const exec_rec x = m_recs[size_t(r)];
+        const rec_note& note = m_notes[size_t(r - first)];
+        exec_rec y = x;
+        y.start += double(j) * dt;
+        y.end += double(j) * dt;
+        y.index += static_cast<uint32_t>(j * (b.pc[x.core] - a.pc[x.core]));
+        if (x.pred >= first) {
+          y.pred = x.pred + static_cast<int>(j) * count;
+        } else if (x.pred >= 0) {  // the record in its place in the state the repeat starts from
+          const int p = roles.at(x.pred);
+          y.pred = p >= first ? p + static_cast<int>(j - 1) * count : p;
+        }
+        if (x.busy >= 0) {
+          const bound_times busy = m_rec_busy[size_t(x.busy)];
+          m_rec_busy.push_back(busy);
+          y.busy = static_cast<int>(m_rec_busy.size()) - 1;
+        }
+        m_recs.push_back(y);
+        account_rows(y, note.ready + double(j) * dt, busy_of(y), note.bytes, note.engine_index, note.engine_ns);
+      }
+    const double times = double(n);
+    size_t k = 0;
+    for (core_state& s : m_st)
+      for (double& busy : s.busy_ns) busy += times * (b.counters[k] - a.counters[k]), ++k;
+    m_result.hbm_read_bytes += times * (b.counters[k] - a.counters[k]);
+    m_result.hbm_write_bytes += times * (b.counters[k + 1] - a.counters[k + 1]);
+    std::vector<double> bytes(b.bytes.size());
+    for (size_t r = 0; r < bytes.size(); ++r) bytes[r] = b.bytes[r] - a.bytes[r];
+    m_net.add_bytes(bytes, times);
+    struct shifter {
+      model& m;
+      const cut &a, &b;
+      size_t n;
+      double dt;
+      int count;
+      size_t ti = 0, ri = 0;
+      void exact(int64_t) {}
+      void index(uint32_t& i, int core) { i += static_cast<uint32_t>(n * (b.pc[core] - a.pc[core])); }
+      void time(double& t) {
+        if (a.times[ti] != b.times[ti]) t += double(n) * dt;
+        ++ti;
+      }
+      void rec(int& r) {
+        if (a.recs_of[ri] != b.recs_of[ri]) r += static_cast<int>(n) * count;
+        ++ri;
+      }
+    } shift{*this, a, b, n, dt, count};
+    visit_state(shift);
+    for (size_t c = 0; c < m_st.size(); ++c) m_st[c].pc += n * (b.pc[c] - a.pc[c]);
+    const event release = m_events.top();
+    m_events.pop();
+    push(release.t + times * dt, release.kind, release.core, release.engine, release.a, release.b, release.c);
+    m_result.repeated_segments += n;
+  }
+
   void finish_result();
 
   const hw_config& m_hw;
   const std::vector<program>& m_programs;
   const perf_params m_p;
+  const bool m_repeat;  // evaluate_options::repeat_segments
   const int m_w, m_h, m_cores, m_channels;
   std::vector<int> m_channel_router;
   const hbm_rows m_rows;
@@ -1133,6 +1419,9 @@ class model {
   std::map<std::pair<uint16_t, uint64_t>, uint32_t> m_barrier_arrivals;
   std::map<std::pair<uint16_t, uint64_t>, std::vector<int>> m_barrier_waiters;
   perf_result m_result;
+  std::optional<cut> m_cut;     // the last cut (repeated segments)
+  std::vector<rec_note> m_notes;  // by record since it
+  size_t m_notes_base = 0;
 };
 
 perf_result model::run() {
@@ -1191,6 +1480,7 @@ perf_result model::run() {
       for (int c : wake) poke(c);
     }
     if (m_events.empty()) break;
+    if (at_cut()) on_cut();
     const event e = m_events.top();
     m_events.pop();
     m_now = e.t;
@@ -1311,8 +1601,9 @@ nlohmann::json row_json(const breakdown_row& row) {
 
 }  // namespace
 
-perf_result evaluate(const hw_config& hw, const std::vector<program>& programs, const perf_params& params) {
-  model m(hw, programs, params);
+perf_result evaluate(const hw_config& hw, const std::vector<program>& programs, const perf_params& params,
+                     const evaluate_options& options) {
+  model m(hw, programs, params, options);
   return m.run();
 }
 
@@ -1322,6 +1613,7 @@ nlohmann::json to_json(const perf_result& r) {
   j["core_end_ns"] = r.core_end_ns;
   j["commands"] = r.commands;
   j["events"] = r.events;
+  j["repeated_segments"] = r.repeated_segments;
   j["flops"] = r.flops;
   j["vector_elements"] = r.vector_elements;
   j["hbm_read_bytes"] = r.hbm_read_bytes;

@@ -87,12 +87,22 @@ struct perf_result {
   bound_times critical_path_ns{};
   bound bounded_by = bound::compute;  // largest entry of critical_path_ns
   bound_times bound_ns{};             // busy time of all commands by limit
-  uint64_t events = 0;                // simulation events processed
+  uint64_t events = 0;                // simulation events processed (none for repeated segments)
+  uint64_t repeated_segments = 0;     // segments accounted as a repeat of the one before (evaluate_options)
+};
+
+struct evaluate_options {
+  // A segment between two barrier releases that leave the chip in the same
+  // state, followed by the same commands (a decoder layer after the one
+  // before), is accounted as a repeat of the previous segment instead of
+  // being simulated again (docs/perfmodel.md, "Repeated segments").
+  bool repeat_segments = true;
 };
 
 // Throws npuvp::error for a malformed command and npuvp::simulation_error
 // (listing every blocked command) on deadlock.
-perf_result evaluate(const hw_config& hw, const std::vector<kernels::program>& programs, const perf_params& params);
+perf_result evaluate(const hw_config& hw, const std::vector<kernels::program>& programs, const perf_params& params,
+                     const evaluate_options& options = {});
 
 nlohmann::json to_json(const perf_result& r);
 // A few lines for a terminal: total time, bound, utilisations, groups.

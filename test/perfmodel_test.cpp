@@ -1209,3 +1209,69 @@ TEST_CASE("perfmodel: row locality of HBM access patterns follows the channel's 
   CHECK(rows.locality(0x2000, 256, 2048, 19456) == Approx(0.49).margin(0.03));
   CHECK(rows.locality(0, 1 << 20, 1, 1 << 20) == 1.0);
 }
+
+// Repeated segments (evaluate_options::repeat_segments): a multi-layer step
+// evaluated with and without them gives the same result, up to the rounding
+// of times shifted by whole segments. Qwen3-0.6B decode b4 on the 4x4, 12
+// layers, with one stage of 4 cores and with two pipeline stages (each stage
+// simulates its first layers until two cuts find the same state; the last
+// layer of the last stage differs, it stores the output).
+TEST_CASE("perfmodel: a layer repeating the one before is accounted as its repeat", "[perfmodel][repeat]") {
+  const std::string root = NPUVP_SOURCE_DIR;
+  for (const std::string parallel : {"{partition: megatron, placement: ring_block, tp: 4, pp: 1}",
+                                     "{partition: k_split, placement: linear_sequential, tp: 4, pp: 2}"}) {
+    INFO(parallel);
+    const scenario s = parse_scenario("hw: ../hw/npu_4x4.yaml\nmodel: qwen3-0.6b\nparallelism: " + parallel +
+                                          "\nstep: {layers: 12, decode: {batch: 4, context: 256}}\n",
+                                      root + "/scenarios/run/test.yaml", root + "/scenarios/models");
+    const lowered_step step = lower_step(s);
+    // Every layer after the first starts at a multiple of the DRAM row window.
+    const uint64_t window = s.hw.hbm.row_window_bytes();
+    for (const hbm_region& r : step.hbm)
+      if (r.name.rfind("layer", 0) == 0 && r.name.find(".input_norm") != std::string::npos &&
+          r.name.rfind("layer0.", 0) != 0)
+        CHECK(r.address % window == 0);
+    const perf_params p = first_principles_params(s.hw);
+    evaluate_options every;
+    every.repeat_segments = false;
+    const perf_result full = evaluate(s.hw, step.programs, p, every);
+    const perf_result fast = evaluate(s.hw, step.programs, p);
+    CHECK(full.repeated_segments == 0);
+    CHECK(fast.repeated_segments >= 3);
+    CHECK(fast.events < full.events);
+    CHECK(fast.time_ns == Approx(full.time_ns).epsilon(1e-9));
+    CHECK(fast.commands == full.commands);
+    CHECK(fast.flops == full.flops);
+    CHECK(fast.hbm_read_bytes == Approx(full.hbm_read_bytes).epsilon(1e-12));
+    CHECK(fast.hbm_utilisation == Approx(full.hbm_utilisation).epsilon(1e-9));
+    CHECK(fast.noc_link_bytes == Approx(full.noc_link_bytes).epsilon(1e-9));
+    CHECK(fast.dma_busy == Approx(full.dma_busy).epsilon(1e-9));
+    for (int b = 0; b < bound_count; ++b) {
+      CHECK(fast.critical_path_ns[b] == Approx(full.critical_path_ns[b]).epsilon(1e-6).margin(1e-6));
+      CHECK(fast.bound_ns[b] == Approx(full.bound_ns[b]).epsilon(1e-9).margin(1e-6));
+    }
+    REQUIRE(fast.by_op.size() == full.by_op.size());
+    for (size_t o = 0; o < full.by_op.size(); ++o) {
+      CHECK(fast.by_op[o].commands == full.by_op[o].commands);
+      CHECK(fast.by_op[o].busy_ns == Approx(full.by_op[o].busy_ns).epsilon(1e-9).margin(1e-6));
+      CHECK(fast.by_op[o].blocked_ns == Approx(full.by_op[o].blocked_ns).epsilon(1e-9).margin(1e-6));
+      CHECK(fast.by_op[o].last_end_ns == Approx(full.by_op[o].last_end_ns).epsilon(1e-9));
+    }
+    // A layer that differs in one command (a longer matmul on core 0 in the
+    // fifth layer) is simulated, not repeated.
+    std::vector<program> changed = step.programs;
+    int barriers = 0;
+    bool done = false;
+    for (command& c : changed[0]) {
+      barriers += std::holds_alternative<barrier_cmd>(c);
+      if (auto* m = std::get_if<matmul_cmd>(&c); m && barriers == 4 && !done) m->m += 8, done = true;
+    }
+    REQUIRE(done);
+    const perf_result slow = evaluate(s.hw, changed, p, every);
+    const perf_result mixed = evaluate(s.hw, changed, p);
+    CHECK(mixed.repeated_segments < fast.repeated_segments);
+    CHECK(mixed.time_ns == Approx(slow.time_ns).epsilon(1e-9));
+    CHECK(slow.flops > full.flops);
+    CHECK(mixed.flops == slow.flops);
+  }
+}

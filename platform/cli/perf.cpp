@@ -19,11 +19,13 @@ int perf(const std::vector<std::string>& args) {
       "stream files (npuvp lower ... --out DIR: DIR/core_*.bin); each names its core, the others stay idle")(
       "calibration", po::value(&calibration),
       "perfmodel calibration YAML (docs/perfmodel.md); without it, first-principles parameters and a warning")(
-      "json", po::value(&json_file), "write the full result (breakdowns, utilisation, critical path) as JSON");
+      "json", po::value(&json_file), "write the full result (breakdowns, utilisation, critical path) as JSON")(
+      "no-repeat", po::bool_switch(),
+      "simulate every segment between barriers, also those that repeat the one before (docs/perfmodel.md)");
   po::positional_options_description pos;
   pos.add("streams", -1);
   po::variables_map vm;
-  if (!parse("npuvp perf --hw FILE [--calibration FILE] [--json FILE] STREAM_FILE...", desc, args, vm, &pos)) return 0;
+  if (!parse("npuvp perf --hw FILE [--calibration FILE] [--json FILE] [--no-repeat] STREAM_FILE...", desc, args, vm, &pos)) return 0;
   const hw_config hw = load_hw_config(hw_file);
   std::string warning;
   const perf::perf_params params = perf::load_perf_params(hw, calibration, warning);
@@ -42,10 +44,12 @@ int perf(const std::vector<std::string>& args) {
     programs[s.core_id] = std::move(s.commands);
   }
   const stopwatch clock;
-  const perf::perf_result r = perf::evaluate(hw, programs, params);
+  perf::evaluate_options options;
+  options.repeat_segments = !vm["no-repeat"].as<bool>();
+  const perf::perf_result r = perf::evaluate(hw, programs, params, options);
   const double wall = clock.seconds();
-  std::cout << streams.size() << " streams, " << r.commands << " commands, " << r.events << " events, evaluated in "
-            << wall * 1e3 << " ms\n"
+  std::cout << streams.size() << " streams, " << r.commands << " commands, " << r.events << " events, "
+            << r.repeated_segments << " repeated segments, evaluated in " << wall * 1e3 << " ms\n"
             << perf::summary(r);
   if (!json_file.empty()) {
     nlohmann::json j = perf::to_json(r);
