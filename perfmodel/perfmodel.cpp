@@ -700,7 +700,7 @@ class model {
     exec_rec& x = m_recs[rec];
     x.end = end;
     x.busy = keep_busy(busy_bounds, end - x.start);
-    if (m_repeat && size_t(rec) >= m_notes_base) {  // the segment since the last cut (repeated segments)
+    if (m_cut && size_t(rec) >= m_notes_base) {  // the segment since the last cut (repeated segments)
       const size_t k = size_t(rec) - m_notes_base;
       if (m_notes.size() <= k) m_notes.resize(k + 1);
       m_notes[k] = {ready, bytes, engine_ns, engine_index};
