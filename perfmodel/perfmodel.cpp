@@ -1132,14 +1132,14 @@ class model {
     int engine_index = -1;
   };
   struct cut {
-    double t = 0;     // the release
-    size_t recs = 0;  // records before it
+    double t = 0;                   // the release
+    size_t recs = 0;                // records before it
     std::vector<size_t> pc, first;  // per core: dispatch position, first command still to run
     std::vector<int64_t> exact;     // what a repeat must find equal (command indices relative to pc)
     std::vector<double> times;
-    std::vector<int> recs_of;       // records the state refers to
-    std::vector<double> counters;   // sums a repeat adds to: busy time per core and engine, HBM bytes
-    std::vector<double> bytes;      // per flow-network resource
+    std::vector<int> recs_of;      // records the state refers to
+    std::vector<double> counters;  // sums a repeat adds to: busy time per core and engine, HBM bytes
+    std::vector<double> bytes;     // per flow-network resource
   };
   // Every field of the state the next segment depends on, in a fixed order:
   // f.exact(v) values, f.index(i, core) queued command indices, f.time(t)
@@ -1294,7 +1294,8 @@ class model {
         if (step == 0) continue;
         active = true;
         if (b.pc[c] + shift >= m_programs[c].size()) more = false;
-        for (size_t i = a.first[c]; i <= b.pc[c] && more; ++i) more = same_timing(static_cast<int>(c), i, i + shift, keys);
+        for (size_t i = a.first[c]; i <= b.pc[c] && more; ++i)
+          more = same_timing(static_cast<int>(c), i, i + shift, keys);
       }
       if (!active) more = false;
       if (!more) break;

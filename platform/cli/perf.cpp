@@ -25,7 +25,9 @@ int perf(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("streams", -1);
   po::variables_map vm;
-  if (!parse("npuvp perf --hw FILE [--calibration FILE] [--json FILE] [--no-repeat] STREAM_FILE...", desc, args, vm, &pos)) return 0;
+  if (!parse("npuvp perf --hw FILE [--calibration FILE] [--json FILE] [--no-repeat] STREAM_FILE...", desc, args, vm,
+             &pos))
+    return 0;
   const hw_config hw = load_hw_config(hw_file);
   std::string warning;
   const perf::perf_params params = perf::load_perf_params(hw, calibration, warning);
