@@ -1412,15 +1412,15 @@ class model {
   std::vector<std::vector<mailbox>> m_mail;       // by sender x programs + receiver
   std::vector<exec_rec> m_recs;
   std::vector<bound_times> m_rec_busy;  // busy times of the records that need them (exec_rec::busy)
-  std::vector<double> m_channel_bytes;                         // scratch of endpoint()
-  path_builder m_path;                                         // scratch of plan_copy()
+  std::vector<double> m_channel_bytes;  // scratch of endpoint()
+  path_builder m_path;                  // scratch of plan_copy()
   std::unordered_map<route_key, route, route_key_hash> m_routes;  // planned transfers (plan_copy)
-  std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;  // latest arrival at (group, generation)
-  std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;      // released (group, generation)
+  std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;     // latest arrival at (group, generation)
+  std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;         // released (group, generation)
   std::map<std::pair<uint16_t, uint64_t>, uint32_t> m_barrier_arrivals;
   std::map<std::pair<uint16_t, uint64_t>, std::vector<int>> m_barrier_waiters;
   perf_result m_result;
-  std::optional<cut> m_cut;     // the last cut (repeated segments)
+  std::optional<cut> m_cut;       // the last cut (repeated segments)
   std::vector<rec_note> m_notes;  // by record since it
   size_t m_notes_base = 0;
 };
