@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <queue>
@@ -289,6 +290,7 @@ class model {
       double end = -1;
       uint64_t m = 0, drain_cycles = 0;
     } last_matmul;
+    uint64_t pokes = 0;  // poke() calls: its state changes only in one (repeated segments)
     bool done() const {
       for (int e = 0; e < engines; ++e)
         if (in_flight[e] || !q[e].empty()) return false;
@@ -752,6 +754,7 @@ class model {
   // Runs the dispatcher and starts idle engines until nothing more can happen at m_now.
   void poke(int core) {
     core_state& s = m_st[core];
+    ++s.pokes;
     const program& prog = m_programs[core];
     // Dispatch, then the engines, again after an engine ran a wait, signal
     // or recv (a semaphore or an emptied queue may let the dispatcher or
@@ -1131,55 +1134,65 @@ class model {
     double ready = 0, bytes = 0, engine_ns = 0;
     int engine_index = -1;
   };
+  struct state_part {  // the state of one core, or the barrier's arrival
+    std::vector<int64_t> exact;  // what a repeat must find equal (command indices relative to pc)
+    std::vector<double> times;
+    std::vector<int> recs_of;  // records the state refers to
+  };
   struct cut {
     double t = 0;                   // the release
     size_t recs = 0;                // records before it
     std::vector<size_t> pc, first;  // per core: dispatch position, first command still to run
-    std::vector<int64_t> exact;     // what a repeat must find equal (command indices relative to pc)
-    std::vector<double> times;
-    std::vector<int> recs_of;      // records the state refers to
+    std::vector<uint64_t> pokes;    // per core: core_state::pokes
+    // Per core; a core not poked since the last cut shares that cut's part
+    // (its queued commands, often a whole layer on a core waiting for its
+    // stage's input, are not copied).
+    std::vector<std::shared_ptr<const state_part>> cores;
+    state_part release;
     std::vector<double> counters;  // sums a repeat adds to: busy time per core and engine, HBM bytes
     std::vector<double> bytes;     // per flow-network resource
   };
-  // Every field of the state the next segment depends on, in a fixed order:
-  // f.exact(v) values, f.index(i, core) queued command indices, f.time(t)
-  // times, f.rec(r) record ids (what the critical path links to).
+  // Every field of the state of core c that the next segment depends on, in
+  // a fixed order: f.exact(v) values, f.index(i, core) queued command
+  // indices, f.time(t) times, f.rec(r) record ids (what the critical path
+  // links to); visit_release(): the barrier's arrival.
   template <class F>
-  void visit_state(F& f) {
-    for (int c = 0; c < static_cast<int>(m_st.size()); ++c) {
-      core_state& s = m_st[c];
-      f.exact(s.at_barrier);
-      f.exact(s.ended);
-      f.exact(s.finished);
-      f.exact(s.issuing);
-      f.exact(static_cast<int64_t>(s.end_index == SIZE_MAX ? -1 : static_cast<int64_t>(s.end_index)));
-      for (int e = 0; e < engines; ++e) {
-        f.exact(static_cast<int64_t>(s.q[e].size()));
-        for (queued& q : s.q[e]) {
-          f.index(q.index, c);
-          f.time(q.since);
-          f.rec(q.dispatch_rec);
-        }
-        f.exact(s.in_flight[e]);
-        f.time(s.idle_since[e]);
-        f.rec(s.last_rec[e]);
+  void visit_core(int c, F& f) {
+    core_state& s = m_st[c];
+    f.exact(s.at_barrier);
+    f.exact(s.ended);
+    f.exact(s.finished);
+    f.exact(s.issuing);
+    f.exact(static_cast<int64_t>(s.end_index == SIZE_MAX ? -1 : static_cast<int64_t>(s.end_index)));
+    for (int e = 0; e < engines; ++e) {
+      f.exact(static_cast<int64_t>(s.q[e].size()));
+      for (queued& q : s.q[e]) {
+        f.index(q.index, c);
+        f.time(q.since);
+        f.rec(q.dispatch_rec);
       }
-      f.time(s.issue_free.t);
-      f.rec(s.issue_free.rec);
-      f.time(s.dma_done_at);
-      f.time(s.dma_retired_at);
-      f.exact(static_cast<int64_t>(s.sems.size()));
-      for (semaphore& x : s.sems) {
-        f.exact(x.value);
-        f.time(x.src.t);
-        f.rec(x.src.rec);
-      }
-      f.rec(s.last_sync);
-      f.time(s.sync_since);
-      f.time(s.last_matmul.end);
-      f.exact(static_cast<int64_t>(s.last_matmul.m));
-      f.exact(static_cast<int64_t>(s.last_matmul.drain_cycles));
+      f.exact(s.in_flight[e]);
+      f.time(s.idle_since[e]);
+      f.rec(s.last_rec[e]);
     }
+    f.time(s.issue_free.t);
+    f.rec(s.issue_free.rec);
+    f.time(s.dma_done_at);
+    f.time(s.dma_retired_at);
+    f.exact(static_cast<int64_t>(s.sems.size()));
+    for (semaphore& x : s.sems) {
+      f.exact(x.value);
+      f.time(x.src.t);
+      f.rec(x.src.rec);
+    }
+    f.rec(s.last_sync);
+    f.time(s.sync_since);
+    f.time(s.last_matmul.end);
+    f.exact(static_cast<int64_t>(s.last_matmul.m));
+    f.exact(static_cast<int64_t>(s.last_matmul.drain_cycles));
+  }
+  template <class F>
+  void visit_release(F& f) {
     const event& release = m_events.top();
     dep& arrived = m_barrier_dep[{static_cast<uint16_t>(release.a), static_cast<uint64_t>(release.b)}];
     f.time(arrived.t);
@@ -1198,6 +1211,7 @@ class model {
     k.recs = m_recs.size();
     for (const core_state& s : m_st) {
       k.pc.push_back(s.pc);
+      k.pokes.push_back(s.pokes);
       size_t first = s.pc;
       for (const auto& q : s.q)
         if (!q.empty()) first = std::min<size_t>(first, q.front().index);
@@ -1209,27 +1223,45 @@ class model {
     k.bytes = m_net.bytes();
     struct reader {
       model& m;
-      cut& k;
+      state_part& k;
       void exact(int64_t v) { k.exact.push_back(v); }
       void index(uint32_t& i, int core) { k.exact.push_back(int64_t(i) - int64_t(m.m_st[core].pc)); }
       void time(double& t) { k.times.push_back(t); }
       void rec(int& r) { k.recs_of.push_back(r); }
-    } r{*this, k};
-    visit_state(r);
+    };
+    for (size_t c = 0; c < m_st.size(); ++c) {
+      if (m_cut && m_cut->pokes[c] == m_st[c].pokes) {  // its state only changes in poke()
+        k.cores.push_back(m_cut->cores[c]);
+        continue;
+      }
+      auto part = std::make_shared<state_part>();
+      reader r{*this, *part};
+      visit_core(static_cast<int>(c), r);
+      k.cores.push_back(std::move(part));
+    }
+    reader r{*this, k.release};
+    visit_release(r);
     return k;
   }
   // Whether cut b finds the state of cut a, one segment on; `roles` maps
-  // each record a's state refers to onto the one b's state has in its place.
+  // each record a's state refers to onto the one b's state has in its place
+  // (a core whose part is shared keeps its records).
   static bool same_state(const cut& a, const cut& b, std::unordered_map<int, int>& roles) {
-    if (a.exact != b.exact || a.times.size() != b.times.size() || a.recs_of.size() != b.recs_of.size()) return false;
+    for (size_t c = 0; c < a.cores.size(); ++c)
+      if (a.cores[c] != b.cores[c] && !same_part(a, b, *a.cores[c], *b.cores[c], roles)) return false;
+    return same_part(a, b, a.release, b.release, roles);
+  }
+  static bool same_part(const cut& a, const cut& b, const state_part& x, const state_part& y,
+                        std::unordered_map<int, int>& roles) {
+    if (x.exact != y.exact || x.times.size() != y.times.size() || x.recs_of.size() != y.recs_of.size()) return false;
     const double tol = 1e-12 * (1.0 + b.t);  // rounding of times about b.t
-    for (size_t i = 0; i < a.times.size(); ++i)
-      if (a.times[i] != b.times[i] && std::abs((b.times[i] - b.t) - (a.times[i] - a.t)) > tol) return false;
-    for (size_t i = 0; i < a.recs_of.size(); ++i) {
-      const int x = a.recs_of[i], y = b.recs_of[i];
-      if (x != y && y < static_cast<int>(a.recs)) return false;  // a change refers to the segment
-      const auto [it, fresh] = roles.try_emplace(x, y);
-      if (!fresh && it->second != y) it->second = -2;  // one record, two fates: not usable as a link
+    for (size_t i = 0; i < x.times.size(); ++i)
+      if (x.times[i] != y.times[i] && std::abs((y.times[i] - b.t) - (x.times[i] - a.t)) > tol) return false;
+    for (size_t i = 0; i < x.recs_of.size(); ++i) {
+      const int p = x.recs_of[i], q = y.recs_of[i];
+      if (p != q && q < static_cast<int>(a.recs)) return false;  // a change refers to the segment
+      const auto [it, fresh] = roles.try_emplace(p, q);
+      if (!fresh && it->second != q) it->second = -2;  // one record, two fates: not usable as a link
     }
     return true;
   }
@@ -1361,25 +1393,37 @@ class model {
     std::vector<double> bytes(b.bytes.size());
     for (size_t r = 0; r < bytes.size(); ++r) bytes[r] = b.bytes[r] - a.bytes[r];
     m_net.add_bytes(bytes, times);
+    // The fields that changed from a to b move on n segments.
     struct shifter {
-      model& m;
       const cut &a, &b;
       size_t n;
       double dt;
       int count;
+      const state_part *x = nullptr, *y = nullptr;  // the part at a and at b
       size_t ti = 0, ri = 0;
       void exact(int64_t) {}
       void index(uint32_t& i, int core) { i += static_cast<uint32_t>(n * (b.pc[core] - a.pc[core])); }
       void time(double& t) {
-        if (a.times[ti] != b.times[ti]) t += double(n) * dt;
+        if (x->times[ti] != y->times[ti]) t += double(n) * dt;
         ++ti;
       }
       void rec(int& r) {
-        if (a.recs_of[ri] != b.recs_of[ri]) r += static_cast<int>(n) * count;
+        if (x->recs_of[ri] != y->recs_of[ri]) r += static_cast<int>(n) * count;
         ++ri;
       }
-    } shift{*this, a, b, n, dt, count};
-    visit_state(shift);
+      void on(const state_part& p, const state_part& q) {
+        x = &p;
+        y = &q;
+        ti = ri = 0;
+      }
+    } shift{a, b, n, dt, count};
+    for (size_t c = 0; c < m_st.size(); ++c) {
+      if (a.cores[c] == b.cores[c]) continue;  // not poked in the segment
+      shift.on(*a.cores[c], *b.cores[c]);
+      visit_core(static_cast<int>(c), shift);
+    }
+    shift.on(a.release, b.release);
+    visit_release(shift);
     for (size_t c = 0; c < m_st.size(); ++c) m_st[c].pc += n * (b.pc[c] - a.pc[c]);
     const event release = m_events.top();
     m_events.pop();
