@@ -1134,7 +1134,8 @@ class model {
     double ready = 0, bytes = 0, engine_ns = 0;
     int engine_index = -1;
   };
-  struct state_part {  // the state of one core, or the barrier's arrival
+  // The state of one core, or the barrier's arrival.
+  struct state_part {
     std::vector<int64_t> exact;  // what a repeat must find equal (command indices relative to pc)
     std::vector<double> times;
     std::vector<int> recs_of;  // records the state refers to
