@@ -1377,12 +1377,7 @@ class model {
           const int p = roles.at(x.pred);
           y.pred = p >= first ? p + static_cast<int>(j - 1) * count : p;
         }
-        if (x.busy >= 0) {
-          const bound_times busy = m_rec_busy[size_t(x.busy)];
-          m_rec_busy.push_back(busy);
-          y.busy = static_cast<int>(m_rec_busy.size()) - 1;
-        }
-        m_recs.push_back(y);
+        m_recs.push_back(y);  // its busy times are the template's (m_rec_busy entries are never changed)
         account_rows(y, note.ready + double(j) * dt, busy_of(y), note.bytes, note.engine_index, note.engine_ns);
       }
     const double times = double(n);
