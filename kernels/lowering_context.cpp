@@ -163,7 +163,7 @@ void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint3
 
 void streamed_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint64_t hbm_b, uint64_t hbm_ld,
                    uint32_t bufs, uint32_t tile_n, uint32_t c, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n,
-                   dtype type, bool tile_major) {
+                   dtype type, bool tile_major, uint32_t first_tile) {
   if (n == 0) return;
   const auto eb = static_cast<uint32_t>(dtype_bytes(type));
   const uint32_t tiles = (n + tile_n - 1) / tile_n;
@@ -172,7 +172,7 @@ void streamed_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, ui
   const uint16_t consumed = lowering_context::pair_semaphore(engine::matrix, engine::dma);
   ctx.order(core, engine::matrix, engine::dma);
   for (uint32_t t = 0; t < tiles; ++t) {
-    const uint32_t n0 = t * tile_n, nt = std::min(tile_n, n - n0);
+    const uint32_t n0 = (t + first_tile) % tiles * tile_n, nt = std::min(tile_n, n - n0);
     // Tile t reuses the buffer of tile t-2: wait until the matrix unit is done with it.
     if (t >= 2) ctx.emit(core, wait_cmd{engine::dma, consumed, 1});
     if (tile_major)

@@ -113,11 +113,12 @@ void local_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint3
 // row stride hbm_ld elements, from hbm_b; or, tile_major, stored as its column tiles
 // one after another, tile t row-major [k x its tile_n columns] and hbm_ld unused)
 // through two SRAM buffers at `bufs` (each k x tile_n of `type`): the DMA loads column
-// tile t+1 while the matrix unit multiplies tile t. Starts by waiting for earlier
+// tile t+1 while the matrix unit multiplies tile t, from tile `first_tile` round to tile
+// first_tile - 1 (staggered_first_tile in transformer_layer.h). Starts by waiting for earlier
 // matrix work (the buffers may still be in use); the caller orders A's producer
 // before the matrix unit. C is complete on the matrix engine.
 void streamed_gemm(lowering_context& ctx, int core, uint32_t a, uint32_t lda, uint64_t hbm_b, uint64_t hbm_ld,
                    uint32_t bufs, uint32_t tile_n, uint32_t c, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n,
-                   dtype type = dtype::fp32, bool tile_major = false);
+                   dtype type = dtype::fp32, bool tile_major = false, uint32_t first_tile = 0);
 
 }  // namespace npuvp::kernels

@@ -40,6 +40,7 @@ struct residency_config {
   std::string weights = "hbm";
   std::string kv = "hbm";
   std::string weight_layout = "row_major";
+  std::string tile_order = "staggered";
   template <class V>
   void visit(V& v) {
     v.choice("weights", weights, {"sram", "hbm"},
@@ -51,6 +52,11 @@ struct residency_config {
              "checkpoint's [in x out] matrices, so a streamed column tile reads one short segment per row; "
              "tiled: each rank's block stored tile by tile, as NPU toolchains lay weights out ahead of time, so "
              "a streamed tile is one contiguous range over every HBM channel (docs/lowering.md, Residency)");
+    v.choice("tile_order", tile_order, {"staggered", "in_order"},
+             "order in which the ranks stream their column tiles with weight_layout row_major. staggered: each "
+             "rank starts at a tile in other HBM channels than the other ranks' (diagonal order, no two ranks on "
+             "one channel); in_order: every rank from tile 0, so ranks whose rows share channels (k_split, "
+             "mnk_2d) read one channel together (docs/lowering.md, Residency)");
   }
 };
 

@@ -298,6 +298,7 @@ lowered_step lower_step(const scenario& s) {
           job.weights_resident = true;
         }
         job.weights_tiled = !resident && s.residency.weight_layout == "tiled";
+        job.stagger_tiles = s.residency.tile_order == "staggered";
         job.cache = out.kv[d][l];
         job.batch = batch;
         job.x_out = out.x_out[d];

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "kernels/collectives.h"
 #include "kernels/partition/partition.h"
 #include "platform/base/error.h"
+#include "platform/memory_map.h"
 
 namespace npuvp::kernels {
 
@@ -124,6 +126,18 @@ uint64_t tiled_block_offset(const model_config& model, const std::string& partit
     elems += b.rows * b.cols;
   }
   return elems * dtype_bytes(weights);
+}
+
+uint32_t staggered_first_tile(const hw_config& hw, uint64_t rank0_start, uint64_t start, uint64_t row_stride, int r,
+                              int n, uint64_t tile_bytes, uint32_t tiles) {
+  const hbm_interleave map{static_cast<uint64_t>(hw.hbm.interleave_bytes), static_cast<uint64_t>(hw.hbm.channels)};
+  if (row_stride % map.bytes != 0) return 0;  // the rows of a tile spread over the channels unevenly
+  // A tile's rows lie in the channels of one residue class mod g (g classes; g = C when every row
+  // lies in the first row's channel); rank r takes class r g / n.
+  const uint64_t c = map.channels, g = std::gcd(row_stride / map.bytes % c, c);
+  const uint64_t target = uint64_t(map.channel(rank0_start)) + uint64_t(r) * g / uint64_t(n);
+  const uint64_t ahead = (target + c - uint64_t(map.channel(start))) % g;  // channels to skip
+  return static_cast<uint32_t>((ahead * map.bytes + tile_bytes - 1) / tile_bytes % tiles);
 }
 
 resident_slices resident_layout(const model_config& model, const std::string& partition, int group_size,
@@ -265,8 +279,13 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
                     cols, T, k, cols, wtype, true);
     } else {
       const uint64_t ld = weight_shape(model, which).second;
-      streamed_gemm(ctx, me, a, lda, base + (b.row0 * ld + b.col0) * eb, ld * b.row_step, weights, wt, c, cols, T, k,
-                    cols, wtype);
+      auto start = [&](const weight_block& x) { return base + (x.row0 * ld + x.col0) * eb; };
+      // Wide k_split's ranks read neighbouring rows on purpose (one DRAM row serves them all): no stagger.
+      const uint32_t first =
+          wide || !job.stagger_tiles ? 0
+               : staggered_first_tile(ctx.hw(), start(resident_block(model, partition, n, 0, which)), start(b),
+                                      ld * b.row_step * eb, r, n, wt * eb, (cols + wt - 1) / wt);
+      streamed_gemm(ctx, me, a, lda, start(b), ld * b.row_step, weights, wt, c, cols, T, k, cols, wtype, false, first);
     }
   };
   // bf16 copies of the activation operands (bf16 weights only).

@@ -99,6 +99,8 @@ struct layer_job {
   // Weights in HBM in the "tiled" layout (tiled_index): each streamed tile is one contiguous range
   // (over all HBM channels) instead of one row segment per weight row. Not for MoE experts.
   bool weights_tiled = false;
+  // Row-major streamed weights: each rank starts at its staggered_first_tile (false: at tile 0).
+  bool stagger_tiles = true;
   // Tensor partition of the column-parallel GEMMs (QKV, gate/up). false: Megatron
   // (each rank multiplies all of x by its heads' / I_r columns). true: k_split (each
   // rank multiplies x[:, h_r] by rows h_r of the whole weight, the partial Q, K, V,
@@ -160,6 +162,18 @@ uint64_t tiled_width(const std::string& partition, layer_weight w, const weight_
 uint64_t tiled_index(const weight_block& b, uint64_t i, uint64_t j, uint64_t tile);
 uint64_t tiled_block_offset(const model_config& model, const std::string& partition, int n, int r, layer_weight w,
                             dtype weights);
+
+// Diagonal tile order (the remedy for "partition camping": Ruetsch & Micikevicius, "Optimizing
+// Matrix Transpose in CUDA", NVIDIA 2009): the n ranks of a group stream the column tiles of their
+// weight blocks (row-major layout, rows `row_stride` bytes apart) at the same pace, and ranks whose
+// blocks start in the same HBM channel read the same channels together, tile after tile. All K
+// slices of k_split and mnk_2d do: their rows lie whole interleave periods apart. A tile's rows
+// lie in one residue class of channels mod g = gcd(row_stride / interleave_bytes, C) (C channels);
+// rank r (block from `start`; rank 0's from `rank0_start`) starts at the first tile of class
+// ch(rank0_start) + r g / n (`tile_bytes` per tile row) and wraps around, so the ranks read
+// different channels. Tile 0 when the row stride is not a multiple of interleave_bytes.
+uint32_t staggered_first_tile(const hw_config& hw, uint64_t rank0_start, uint64_t start, uint64_t row_stride, int r,
+                              int n, uint64_t tile_bytes, uint32_t tiles);
 
 // Offsets from a base of a rank's resident weight blocks of one layer, in layer_weight
 // order, each 64-byte aligned and sized for the largest rank's block (the same offsets

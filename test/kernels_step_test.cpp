@@ -487,6 +487,43 @@ TEST_CASE("step lowering: tiled HBM weights (every streamed tile one contiguous 
   }
 }
 
+TEST_CASE("step lowering: the ranks stream their weight tiles from different HBM channels (tile_order)",
+          "[kernels][step]") {
+  // Qwen3-8B k_split on the 4x4 (8 channels x 256 B): every row of a rank's 256 B q tile lies in one
+  // channel (rows 8 KiB apart), and the four ranks' blocks start in the same channel.
+  scenario s = from_text(
+      "hw: ../hw/npu_4x4.yaml\nmodel: qwen3-8b\nweights_dtype: bf16\n"
+      "parallelism: {partition: k_split, placement: linear_sequential, tp: 4}\n"
+      "step: {layers: 1, decode: {batch: 1, context: 512}}\n");
+  auto first_tile_channels = [&] {
+    const lowered_step step = lower_step(s);
+    std::vector<int> channels;
+    for (const program& p : step.programs)
+      for (const command& c : p)
+        if (const auto* d = std::get_if<dma_cmd>(&c); d && d->src_space == mem_space::hbm && d->rows > 1) {
+          CHECK(d->row_bytes == 256);
+          CHECK(d->src_stride % (8 * 256) == 0);
+          channels.push_back(static_cast<int>(d->src / 256 % 8));
+          break;
+        }
+    CHECK(channels.size() == 4);
+    return channels;
+  };
+  CHECK(first_tile_channels() == std::vector<int>{0, 2, 4, 6});  // staggered (the default): r C / n apart
+  s.residency.tile_order = "in_order";
+  CHECK(first_tile_channels() == std::vector<int>{0, 0, 0, 0});
+  // The rule itself: rows 19 KiB apart (76 blocks: a tile's rows alternate between channels c and c + 4,
+  // four classes mod 4) put 4 ranks in classes 0..3; rows off the interleave grid are left alone.
+  const hw_config& hw = s.hw;
+  for (int r = 0; r < 4; ++r) {
+    const uint64_t start = uint64_t(r) * 640 * 19456;  // rank r's first row, channel 0
+    CHECK(staggered_first_tile(hw, 0, start, 19456, r, 4, 256, 76) == uint32_t(r));
+    CHECK(staggered_first_tile(hw, 0, start, 19456 + 64, r, 4, 256, 76) == 0);
+  }
+  // Tiles of two blocks move two channels each: rank 1 of 2 skips 4 channels, 2 tiles.
+  CHECK(staggered_first_tile(hw, 0, 8 * 256 * 7, 8 * 256, 1, 2, 512, 10) == 2);
+}
+
 TEST_CASE("resident_block: each partition's blocks cover every weight once over the group", "[kernels][step]") {
   const model_config tiny = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo).model_cfg;
   model_config gqa4 = tiny;  // 8 query heads over 4 KV heads: 4 ranks own a GQA group each
