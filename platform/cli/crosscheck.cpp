@@ -28,6 +28,17 @@ namespace npuvp::cli {
 
 namespace {
 
+// Progress of the TLM runs on stderr (a grid takes hours): one line per finished case.
+template <class Cases>
+isolated_done tlm_progress(const Cases& cases) {
+  return [&cases](size_t job, const nlohmann::json& r, size_t finished) {
+    std::ostringstream line;
+    line << "TLM " << finished << "/" << cases.size() << " (" << std::fixed << std::setprecision(1)
+         << r["wall_s"].get<double>() << " s): " << cases[job].name << "\n";
+    std::cerr << line.str() << std::flush;
+  };
+}
+
 // The perfmodel on one case, and its wall-clock: the best of three
 // evaluations (a few milliseconds each; one context switch or a burst of
 // first-touch page faults would otherwise count as the model's cost).
@@ -97,7 +108,7 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
       return nlohmann::json{{"elapsed_ns", st.value(hw.name, "elapsed_ns")}, {"wall_s", wall}};
     });
   std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
-  const auto tlm = run_isolated(jobs, parallel);
+  const auto tlm = run_isolated(jobs, parallel, tlm_progress(cases));
   std::cout << std::left << std::setw(34) << "strategy / placement" << std::right << std::setw(13) << "TLM us"
             << std::setw(13) << "model us" << std::setw(9) << "error %" << std::setw(11) << "TLM s" << std::setw(11)
             << "model ms" << std::setw(10) << "speed-up"
@@ -297,7 +308,7 @@ int crosscheck(const std::vector<std::string>& args) {
       return nlohmann::json{{"elapsed_ns", st.value(c.hw.name, "elapsed_ns")}, {"wall_s", wall}, {"ops", tlm_ops}};
     });
   std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
-  const auto tlm = run_isolated(jobs, parallel);
+  const auto tlm = run_isolated(jobs, parallel, tlm_progress(cases));
 
   nlohmann::json out = {{"calibration", calibration}, {"cases", nlohmann::json::array()}};
   std::ostringstream rows;

@@ -48,8 +48,10 @@ void write_all(int fd, const std::string& s) {
 
 }  // namespace
 
-std::vector<nlohmann::json> run_isolated(const std::vector<isolated_job>& jobs, int parallel) {
+std::vector<nlohmann::json> run_isolated(const std::vector<isolated_job>& jobs, int parallel,
+                                         const isolated_done& done) {
   std::vector<nlohmann::json> results(jobs.size());
+  size_t finished = 0;
   std::map<pid_t, child> running;
   size_t next = 0;
   if (parallel < 1) parallel = 1;
@@ -78,21 +80,22 @@ std::vector<nlohmann::json> run_isolated(const std::vector<isolated_job>& jobs, 
       ::close(c.fd);
       int status = 0;
       ::waitpid(pids[i], &status, 0);
-      const child done = std::move(c);
+      const child ended = std::move(c);
       running.erase(pids[i]);
       const std::string where =
-          "simulation " + std::to_string(done.job + 1) + " of " + std::to_string(jobs.size());
+          "simulation " + std::to_string(ended.job + 1) + " of " + std::to_string(jobs.size());
       // A child that died (crash, abort, kill) may have written part of a reply: trust none of it.
       if (WIFSIGNALED(status))
         throw error(where + " (process " + std::to_string(pids[i]) + ") died with signal " +
                     std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) +
                     ") before reporting a result");
-      const auto reply = nlohmann::json::parse(done.out, nullptr, false);
+      const auto reply = nlohmann::json::parse(ended.out, nullptr, false);
       if (reply.is_discarded() || !reply.is_object() || !reply.contains("ok"))
         throw error(where + " (process " + std::to_string(pids[i]) + ") exited with status " +
                     std::to_string(WEXITSTATUS(status)) + " without a readable result");
       if (!reply.at("ok").get<bool>()) throw error(where + ": " + reply.at("error").get<std::string>());
-      results[done.job] = reply.at("result");
+      results[ended.job] = reply.at("result");
+      if (done) done(ended.job, results[ended.job], ++finished);
     }
   };
   // On an error, the other children's results are of no use: stop them and

@@ -17,7 +17,10 @@ using isolated_job = std::function<nlohmann::json()>;
 // child that dies, makes this throw npuvp::error with the job index and the
 // reason ("simulation 2 of 4: <what>", or the child's process id and the signal
 // that killed it, or its exit status); the other children are then killed and
-// reaped.
-std::vector<nlohmann::json> run_isolated(const std::vector<isolated_job>& jobs, int parallel);
+// reaped. `done` (optional) is called in the parent as each job's result
+// arrives, with the job's index, its result and how many jobs have finished.
+using isolated_done = std::function<void(size_t job, const nlohmann::json& result, size_t finished)>;
+std::vector<nlohmann::json> run_isolated(const std::vector<isolated_job>& jobs, int parallel,
+                                         const isolated_done& done = {});
 
 }  // namespace npuvp
