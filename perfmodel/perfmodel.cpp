@@ -162,7 +162,9 @@ struct transfer_plan {
   uint64_t stream = 0;     // HBM stream identity: transfers of the same HBM range share rows
   uint64_t row_group = 0;  // HBM row group (model::row_group): its strided reads share DRAM rows
   // Rate (bytes/ns) at which the HBM rows it reads or writes let one stream
-  // go (row locality; infinity: no limit).
+  // go: the channel peak x its row locality (relative to consecutive blocks,
+  // which reach the peak; the class efficiency is the channel's, not the
+  // lone stream's); infinity: no limit.
   double row_cap = std::numeric_limits<double>::infinity();
 };
 
@@ -471,7 +473,7 @@ class model {
       if (bytes[ch] <= 0) continue;
       const double f = bytes[ch] / total;
       add_usage(path, channel(ch), f / (eff * std::pow(locality, 1 - m_p.hbm_row_overlap)), f, locality);
-      if (locality < 1) plan.row_cap = std::min(plan.row_cap, m_channel_peak * eff * locality / f);
+      if (locality < 1) plan.row_cap = std::min(plan.row_cap, m_channel_peak * locality / f);
       add_usage(path, reading ? channel_inject(ch) : channel_eject(ch), f, f);
       const int r =
           reading ? route_into(m_channel_router[ch], rc, f, path) : route_into(rc, m_channel_router[ch], f, path);

@@ -257,10 +257,18 @@ TEST_CASE("perfmodel: measured row locality holds a strided stream back, shared 
   // Core 0 sits at channel 0's router: tail = request and response through one router.
   const double tail = 2 * p.noc_hop_ns + p.hbm_read_latency_ns + p.sram_access_ns;
   SECTION("one stream runs at its locality") {
+    // At most peak x l (the locality is measured against consecutive blocks, at the peak), or what
+    // the channel leaves it: peak x efficiency x l^(1 - overlap).
     auto programs = idle(hw);
     programs[0] = {tile(0), end_cmd{}};
-    const perf_result r = evaluate(hw, programs, p);
-    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / (peak * 0.4 * 0.5)));
+    p.hbm_row_overlap = 0.5;
+    for (double efficiency : {0.9, 0.4}) {
+      p.hbm_efficiency_strided = efficiency;
+      const perf_result r = evaluate(hw, programs, p);
+      const double rate = std::min(peak * 0.5, peak * efficiency * std::sqrt(0.5));
+      INFO("efficiency " << efficiency);
+      CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / rate));
+    }
   }
   SECTION("four streams fill the channel up to locality^(1 - overlap)") {
     auto programs = idle(hw);
