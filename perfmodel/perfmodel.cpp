@@ -370,9 +370,11 @@ class model {
     }
   }
 
+  // Bytes after which HBM addresses map to the same channels again.
+  uint64_t interleave_period() const { return uint64_t(m_hw.hbm.interleave_bytes) * uint64_t(m_channels); }
   // Rows of `stride` bytes return to the channels of the first one every this many rows.
   uint64_t channel_period(uint64_t stride) const {
-    const uint64_t wrap = uint64_t(m_hw.hbm.interleave_bytes) * uint64_t(m_channels);
+    const uint64_t wrap = interleave_period();
     return wrap / std::gcd(stride % wrap, wrap);
   }
   // A descriptor's access-pattern class ("Access patterns" in docs/perfmodel.md).
@@ -546,7 +548,7 @@ class model {
     // The resources depend on an HBM address only modulo the interleave
     // period (the channels it maps to), not on an SRAM address: transfers
     // alike in all else share them (planned once).
-    const uint64_t period = uint64_t(m_hw.hbm.interleave_bytes) * uint64_t(m_channels);
+    const uint64_t period = interleave_period();
     const route_key key{rc,
                         sc,
                         dc,
@@ -1284,7 +1286,7 @@ class model {
     if (x.index() != y.index()) return false;
     set_op(x, 0);
     set_op(y, 0);
-    const uint64_t period = uint64_t(m_hw.hbm.interleave_bytes) * uint64_t(m_channels);
+    const uint64_t period = interleave_period();
     auto peer = [&](uint16_t field) { return uint64_t(field == self_core ? core : field); };
     if (auto* d = std::get_if<dma_cmd>(&x)) {
       dma_cmd& e = std::get<dma_cmd>(y);
