@@ -41,6 +41,12 @@ struct perf_params {
   // hbm_efficiency_strided; empty, the model walks the pattern through the
   // channel's bank timing instead (hbm_rows.h).
   std::vector<stride_locality> hbm_stride_locality;
+  // Measured with it: the rate of its reference, one DMA reading consecutive
+  // interleave blocks one per row from one channel, as a fraction of the
+  // channel's peak (refresh and the controller's gaps; 0.89 on HBM3). A
+  // stream reading one block per row goes at most this x its row locality
+  // x the channel's peak on each channel (docs/perfmodel.md, "Row locality").
+  double hbm_stride_base_fraction = 1.0;
   // How much of a strided stream's row-locality loss the other streams of its
   // channel recover (banks it leaves idle while it waits for row cycles): the
   // channel serves such streams at locality^(1 - overlap) of its strided rate,
@@ -109,6 +115,10 @@ struct perf_params {
                                  return a.stride_bytes >= b.stride_bytes;
                                }) == hbm_stride_locality.end(),
             "hbm_stride_locality", "strides must increase from one entry to the next");
+    v.field("hbm_stride_base_fraction", hbm_stride_base_fraction, "",
+            "rate of one stream of consecutive blocks, one per row, from one channel, over the channel peak "
+            "(calibrate; the reference of hbm_stride_locality)",
+            0.01, 1.0);
     v.field("hbm_row_overlap", hbm_row_overlap, "",
             "share of a strided stream's row-locality loss that other streams of its channel recover", 0.0, 1.0);
     v.field("hbm_stream_penalty", hbm_stream_penalty, "",

@@ -161,10 +161,11 @@ struct transfer_plan {
   double hbm_read = 0, hbm_write = 0;
   uint64_t stream = 0;     // HBM stream identity: transfers of the same HBM range share rows
   uint64_t row_group = 0;  // HBM row group (model::row_group): its strided reads share DRAM rows
-  // Rate (bytes/ns) at which the HBM rows it reads or writes let one stream
-  // go: the channel peak x its row locality (relative to consecutive blocks,
-  // which reach the peak; the class efficiency is the channel's, not the
-  // lone stream's); infinity: no limit.
+  // Rate (bytes/ns) at which the HBM rows it reads or writes one block per
+  // row let one stream go, over the channel's share of its bytes: the rate
+  // of consecutive blocks (hbm_stride_base_fraction x peak, measured) x its
+  // row locality (relative to them; the class efficiency is the channel's,
+  // not the lone stream's); infinity: no limit (other patterns).
   double row_cap = std::numeric_limits<double>::infinity();
 };
 
@@ -469,13 +470,15 @@ class model {
     hbm_spread(addr, run, rows, stride, bytes);
     const double total = double(run) * double(rows);
     const double eff = hbm_efficiency(run, rows, stride), locality = row_locality(addr, run, rows, stride);
+    const bool strided = pattern_of(run, rows, stride) == pattern::strided;
     const double k = control_coef();
     int max_routers = 0;
     for (int ch = 0; ch < m_channels; ++ch) {
       if (bytes[ch] <= 0) continue;
       const double f = bytes[ch] / total;
       add_usage(path, channel(ch), f / (eff * std::pow(locality, 1 - m_p.hbm_row_overlap)), f, locality);
-      if (locality < 1) plan.row_cap = std::min(plan.row_cap, m_channel_peak * locality / f);
+      if (strided)
+        plan.row_cap = std::min(plan.row_cap, m_channel_peak * m_p.hbm_stride_base_fraction * locality / f);
       add_usage(path, reading ? channel_inject(ch) : channel_eject(ch), f, f);
       const int r =
           reading ? route_into(m_channel_router[ch], rc, f, path) : route_into(rc, m_channel_router[ch], f, path);

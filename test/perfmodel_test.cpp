@@ -269,6 +269,21 @@ TEST_CASE("perfmodel: measured row locality holds a strided stream back, shared 
       INFO("efficiency " << efficiency);
       CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / rate));
     }
+    // The table's reference, consecutive blocks, measured at 0.7 of the peak: 0.7 x peak x l.
+    p.hbm_stride_base_fraction = 0.7;
+    p.hbm_efficiency_strided = 0.9;
+    CHECK(evaluate(hw, programs, p).time_ns == Approx(p.dma_setup_ns + tail + bytes / (peak * 0.7 * 0.5)));
+  }
+  SECTION("the reference rate caps a lone stream of one block per row even at locality 1") {
+    auto programs = idle(hw);
+    dma_cmd d = tile(0);
+    d.src_stride = 8 * 256;  // consecutive blocks of channel 0
+    programs[0] = {d, end_cmd{}};
+    p.hbm_efficiency_strided = 0.9;
+    p.hbm_stride_base_fraction = 0.5;  // below the channel's 0.9 and the NoC port's 28.4 GB/s
+    CHECK(evaluate(hw, programs, p).time_ns == Approx(p.dma_setup_ns + tail + bytes / (peak * 0.5)));
+    p.hbm_stride_base_fraction = 1.0;  // the port or the channel bounds it instead
+    CHECK(evaluate(hw, programs, p).time_ns < p.dma_setup_ns + tail + bytes / (peak * 0.5) - 1);
   }
   SECTION("four streams fill the channel up to locality^(1 - overlap)") {
     auto programs = idle(hw);
@@ -955,6 +970,30 @@ TEST_CASE("perfmodel: the row-locality probes cover one to 256 blocks, and give 
   CHECK(table[10].stride_bytes == 11 * 256);
   probes[3].twice.measured_ns = probes[3].rows.measured_ns;  // no longer than half the rows: a broken probe
   CHECK_THROWS_AS(stride_localities(probes), npuvp::error);
+}
+
+TEST_CASE("perfmodel: the base probe streams consecutive blocks long enough to see refresh, and gives their rate",
+          "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  stride_probe b = stride_base_probe(hw);
+  CHECK(b.row_count == 4096);  // 1 MiB: about 20 us at a channel's rate, several refresh intervals
+  for (int k = 0; k < 2; ++k) {
+    int busy = 0;
+    for (const auto& prog : (k ? b.twice : b.rows).programs)
+      if (prog.size() > 1) {
+        const auto& d = std::get<dma_cmd>(prog.front());
+        CHECK(d.rows == (k ? 8192u : 4096u));
+        CHECK(d.src_stride == 8 * 256);  // consecutive blocks of channel 0
+        ++busy;
+      }
+    CHECK(busy == 1);
+  }
+  // 4096 rows of 256 B streamed in 40 us: 26.2 GB/s of the channel's 51.2.
+  b.rows.measured_ns = 1000 + 40000;
+  b.twice.measured_ns = 1000 + 80000;
+  CHECK(stride_base_fraction(hw, b) == Approx(4096.0 * 256 / 40000 / hw.hbm.peak_gbps()));
+  b.twice.measured_ns = 1000 + 40000 + 1;  // faster than the peak: at most 1
+  CHECK(stride_base_fraction(hw, b) == 1.0);
 }
 
 TEST_CASE("perfmodel: the link probe shares one link between two sends and gives the payload fraction",
