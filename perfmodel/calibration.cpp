@@ -61,51 +61,38 @@ std::vector<int> cores_by_distance(const hw_config& hw) {
 
 }  // namespace
 
-namespace {
-// The core nearest to channel 0 reads one block per row from channel 0, k
-// blocks apart there, `rows` and twice as many rows.
-stride_probe channel0_probe(const hw_config& hw, uint64_t k, uint64_t rows, const std::string& name) {
-  const uint64_t I = static_cast<uint64_t>(hw.hbm.interleave_bytes), C = static_cast<uint64_t>(hw.hbm.channels);
-  stride_probe p;
-  p.stride_bytes = k * I;
-  p.row_count = rows;
-  for (calibration_sample* s : {&p.rows, &p.twice}) {
-    const uint64_t n = s == &p.rows ? rows : 2 * rows;
-    s->name = name + "_rows_" + std::to_string(n);
-    s->programs.assign(static_cast<size_t>(hw.mesh.width * hw.mesh.height), kernels::program{kernels::end_cmd{}});
-    kernels::dma_cmd d;
-    d.row_bytes = static_cast<uint32_t>(I);
-    d.rows = static_cast<uint32_t>(n);
-    d.src_stride = k * I * C;  // every row in channel 0
-    d.dst_stride = I;
-    s->programs[static_cast<size_t>(cores_by_distance(hw).front())] = {d, kernels::end_cmd{}};
-  }
-  return p;
-}
-// Rows of a probe at most: its `twice` run fits in a quarter of the SRAM, and in half of the HBM.
-uint64_t probe_rows(const hw_config& hw, uint64_t k, uint64_t wanted) {
-  const uint64_t I = static_cast<uint64_t>(hw.hbm.interleave_bytes), C = static_cast<uint64_t>(hw.hbm.channels);
-  return std::min<uint64_t>({wanted, hw.core.sram.capacity_bytes() / 4 / I / 2, hw.hbm.org.capacity_bytes() * C / 2 / (k * I * C) / 2});
-}
-}  // namespace
-
 std::vector<stride_probe> stride_probes(const hw_config& hw) {
-  const uint64_t I = static_cast<uint64_t>(hw.hbm.interleave_bytes);
+  const uint64_t I = static_cast<uint64_t>(hw.hbm.interleave_bytes), C = static_cast<uint64_t>(hw.hbm.channels);
+  const int N = hw.mesh.width * hw.mesh.height;
+  const int nearest = cores_by_distance(hw).front();  // to channel 0's router
   std::vector<uint64_t> blocks;
   for (uint64_t k = 1; k <= 64; ++k) blocks.push_back(k);
   for (uint64_t k : {96, 128, 192, 256}) blocks.push_back(k);
+  const uint64_t hbm_bytes = hw.hbm.org.capacity_bytes() * C;
   std::vector<stride_probe> probes;
   for (uint64_t k : blocks) {
-    const uint64_t rows = probe_rows(hw, k, 256);
+    const uint64_t stride = k * I * C;  // every row in channel 0, k blocks apart there
+    // The `twice` run fits in a quarter of the SRAM and in half of the HBM.
+    const uint64_t rows =
+        std::min<uint64_t>({4096, hw.core.sram.capacity_bytes() / 4 / I / 2, hbm_bytes / 2 / stride / 2});
     if (rows < 8) break;
-    probes.push_back(channel0_probe(hw, k, rows, "stride_" + std::to_string(k * I)));
+    stride_probe p;
+    p.stride_bytes = k * I;
+    p.row_count = rows;
+    for (calibration_sample* s : {&p.rows, &p.twice}) {
+      const uint64_t n = s == &p.rows ? rows : 2 * rows;
+      s->name = "stride_" + std::to_string(k * I) + "_rows_" + std::to_string(n);
+      s->programs.assign(static_cast<size_t>(N), kernels::program{kernels::end_cmd{}});
+      kernels::dma_cmd d;
+      d.row_bytes = static_cast<uint32_t>(I);
+      d.rows = static_cast<uint32_t>(n);
+      d.src_stride = stride;
+      d.dst_stride = I;
+      s->programs[static_cast<size_t>(nearest)] = {d, kernels::end_cmd{}};
+    }
+    probes.push_back(std::move(p));
   }
   return probes;
-}
-
-stride_probe stride_base_probe(const hw_config& hw) {
-  // 4096 rows of 256 B take about 20 us on an HBM3 channel: several refresh intervals.
-  return channel0_probe(hw, 1, std::max<uint64_t>(1, probe_rows(hw, 1, 4096)), "stream_base");
 }
 
 std::optional<link_probe> noc_link_probe(const hw_config& hw) {
@@ -141,24 +128,25 @@ double link_payload_efficiency(const hw_config& hw, const link_probe& measured) 
 }
 
 namespace {
-// A probe's streaming time (the fixed latency cancels out).
-double streaming_ns(const stride_probe& p) {
+// A probe's streaming time per row (the fixed latency cancels out).
+double ns_per_row(const stride_probe& p) {
   const double t = p.twice.measured_ns - p.rows.measured_ns;
   if (!(t > 0)) throw error("perfmodel calibration: probe " + p.twice.name + " took no longer than " + p.rows.name);
-  return t;
+  return t / double(p.row_count);
 }
 }  // namespace
 
 std::vector<stride_locality> stride_localities(const std::vector<stride_probe>& measured) {
   std::vector<stride_locality> table;
   if (measured.empty()) return table;
-  const double base = streaming_ns(measured.front());
-  for (const stride_probe& p : measured) table.push_back({p.stride_bytes, std::min(1.0, base / streaming_ns(p))});
+  const double base = ns_per_row(measured.front());
+  for (const stride_probe& p : measured) table.push_back({p.stride_bytes, std::min(1.0, base / ns_per_row(p))});
   return table;
 }
 
-double stride_base_fraction(const hw_config& hw, const stride_probe& p) {
-  const double bytes_per_ns = double(p.row_count) * double(hw.hbm.interleave_bytes) / streaming_ns(p);
+double stride_base_fraction(const hw_config& hw, const std::vector<stride_probe>& measured) {
+  if (measured.empty()) return 1.0;
+  const double bytes_per_ns = double(hw.hbm.interleave_bytes) / ns_per_row(measured.front());
   return std::min(1.0, bytes_per_ns / hw.hbm.peak_gbps());
 }
 

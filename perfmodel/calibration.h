@@ -101,24 +101,21 @@ std::vector<calibration_sample> calibration_suite(const hw_config& hw);
 // Row-locality probes (measured, not fitted: perf_params::hbm_stride_locality
 // and hbm_stride_base_fraction). For each channel-local stride (multiples of
 // one interleave block, from one block to 256), the core nearest to channel 0
-// reads one block per row from channel 0 at that stride, row_count and twice
-// as many rows (the samples `rows` and `twice`): the difference of the two
-// times is the streaming time of row_count rows without the fixed latency.
+// reads one block per row from channel 0 at that stride, row_count (4096, or
+// fewer if the SRAM or HBM is small) and twice as many rows (the samples
+// `rows` and `twice`): the difference of the two times is the streaming time
+// of row_count rows without the fixed latency, over several refresh intervals
+// (4096 rows of 256 B take at least 20 us on an HBM3 channel).
 struct stride_probe {
   uint64_t stride_bytes = 0, row_count = 0;
   calibration_sample rows, twice;
 };
 std::vector<stride_probe> stride_probes(const hw_config& hw);
-// The table from the measured probes: each probe's streaming time relative
-// to the first probe's (consecutive blocks), at most 1.
+// The table from the measured probes: each probe's streaming time per row
+// relative to the first probe's (consecutive blocks), at most 1.
 std::vector<stride_locality> stride_localities(const std::vector<stride_probe>& measured);
-// The probe of hbm_stride_base_fraction: consecutive blocks (one per row) as
-// the first probe above, but 4096 and 8192 rows (fewer if the SRAM is small),
-// long enough to include the channel's refresh; the short probes above hold
-// about one interval, whose refresh may or may not fall in their difference.
-stride_probe stride_base_probe(const hw_config& hw);
-// Its streaming rate over the channel's peak, at most 1.
-double stride_base_fraction(const hw_config& hw, const stride_probe& measured);
+// The first probe's streaming rate over the channel's peak, at most 1.
+double stride_base_fraction(const hw_config& hw, const std::vector<stride_probe>& measured);
 
 // NoC link probe (measured, not fitted: perf_params::noc_payload_efficiency).
 // Four routers in a row (row 0, or column 0 of a narrow mesh): a -> c and

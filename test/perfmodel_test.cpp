@@ -938,13 +938,15 @@ TEST_CASE("perfmodel: calibration file reading, warnings and errors", "[perfmode
   }
 }
 
-TEST_CASE("perfmodel: the row-locality probes cover one to 256 blocks, and give streaming time ratios",
+TEST_CASE("perfmodel: the row-locality probes cover one to 256 blocks, and give streaming time ratios and rates",
           "[perfmodel]") {
   const hw_config hw = hw4x4();
   std::vector<stride_probe> probes = stride_probes(hw);
   REQUIRE(probes.size() == 68);
   CHECK(probes.front().stride_bytes == 256);
   CHECK(probes.back().stride_bytes == 256 * 256);
+  // 4096 rows of 256 B: at least 20 us at a channel's rate, several refresh intervals.
+  CHECK(probes.front().row_count == 4096);
   for (size_t i = 0; i < probes.size(); ++i) {
     stride_probe& p = probes[i];
     // Each run is one descriptor reading channel 0 only, twice as many rows in the second.
@@ -958,42 +960,28 @@ TEST_CASE("perfmodel: the row-locality probes cover one to 256 blocks, and give 
           CHECK(d.src_stride == p.stride_bytes * 8);
           CHECK(d.row_bytes == 256);
         }
+    CHECK(rows[0] == p.row_count);
     CHECK(rows[1] == 2 * rows[0]);
-    // Synthetic times: 100 ns fixed plus streaming at 1 ns per row x (1 + i / 10).
-    p.rows.measured_ns = 100 + rows[0] * (1 + double(i) / 10);
-    p.twice.measured_ns = 100 + rows[1] * (1 + double(i) / 10);
+    // Synthetic times: 100 ns fixed plus streaming at 10 ns per row x (1 + i / 10).
+    p.rows.measured_ns = 100 + 10 * rows[0] * (1 + double(i) / 10);
+    p.twice.measured_ns = 100 + 10 * rows[1] * (1 + double(i) / 10);
   }
   const std::vector<stride_locality> table = stride_localities(probes);
   REQUIRE(table.size() == probes.size());
   CHECK(table[0].locality == 1.0);
   CHECK(table[10].locality == Approx(1.0 / 2.0));
   CHECK(table[10].stride_bytes == 11 * 256);
+  // The reference's rate: 256 B per 10 ns of the channel's 51.2 GB/s.
+  CHECK(stride_base_fraction(hw, probes) == Approx(25.6 / hw.hbm.peak_gbps()));
+  // Per row: a probe with half the rows (a small SRAM or HBM) and the same rate gives the same locality.
+  probes[10].row_count /= 2;
+  probes[10].twice.measured_ns = probes[10].rows.measured_ns;
+  probes[10].rows.measured_ns -= 10 * double(probes[10].row_count) * 2.0;
+  CHECK(stride_localities(probes)[10].locality == Approx(1.0 / 2.0));
+  probes[0].twice.measured_ns = probes[0].rows.measured_ns + 1;  // faster than the peak: at most 1
+  CHECK(stride_base_fraction(hw, probes) == 1.0);
   probes[3].twice.measured_ns = probes[3].rows.measured_ns;  // no longer than half the rows: a broken probe
   CHECK_THROWS_AS(stride_localities(probes), npuvp::error);
-}
-
-TEST_CASE("perfmodel: the base probe streams consecutive blocks long enough to see refresh, and gives their rate",
-          "[perfmodel]") {
-  const hw_config hw = hw4x4();
-  stride_probe b = stride_base_probe(hw);
-  CHECK(b.row_count == 4096);  // 1 MiB: about 20 us at a channel's rate, several refresh intervals
-  for (int k = 0; k < 2; ++k) {
-    int busy = 0;
-    for (const auto& prog : (k ? b.twice : b.rows).programs)
-      if (prog.size() > 1) {
-        const auto& d = std::get<dma_cmd>(prog.front());
-        CHECK(d.rows == (k ? 8192u : 4096u));
-        CHECK(d.src_stride == 8 * 256);  // consecutive blocks of channel 0
-        ++busy;
-      }
-    CHECK(busy == 1);
-  }
-  // 4096 rows of 256 B streamed in 40 us: 26.2 GB/s of the channel's 51.2.
-  b.rows.measured_ns = 1000 + 40000;
-  b.twice.measured_ns = 1000 + 80000;
-  CHECK(stride_base_fraction(hw, b) == Approx(4096.0 * 256 / 40000 / hw.hbm.peak_gbps()));
-  b.twice.measured_ns = 1000 + 40000 + 1;  // faster than the peak: at most 1
-  CHECK(stride_base_fraction(hw, b) == 1.0);
 }
 
 TEST_CASE("perfmodel: the link probe shares one link between two sends and gives the payload fraction",

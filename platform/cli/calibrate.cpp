@@ -36,11 +36,9 @@ int calibrate(const std::vector<std::string>& args) {
   }
   std::vector<perf::calibration_sample> suite = perf::calibration_suite(hw);
   std::vector<perf::stride_probe> probes = perf::stride_probes(hw);
-  perf::stride_probe base = perf::stride_base_probe(hw);
   std::vector<perf::calibration_sample*> runs;  // the suite, then both runs of every probe (row locality, link)
   for (auto& s : suite) runs.push_back(&s);
   for (auto& p : probes) runs.insert(runs.end(), {&p.rows, &p.twice});
-  runs.insert(runs.end(), {&base.rows, &base.twice});
   std::optional<perf::link_probe> link = perf::noc_link_probe(hw);
   if (link) runs.insert(runs.end(), {&link->once, &link->twice});
   std::vector<isolated_job> jobs;
@@ -49,13 +47,13 @@ int calibrate(const std::vector<std::string>& args) {
       const stats_writer st = run_chip(hw, s->programs, {});
       return nlohmann::json{{"elapsed_ns", st.value(hw.name, "elapsed_ns")}};
     });
-  std::cout << "running " << suite.size() << " micro-benchmarks, " << 2 * probes.size() + 2 << " row-locality probes and "
+  std::cout << "running " << suite.size() << " micro-benchmarks, " << 2 * probes.size() << " row-locality probes and "
             << (link ? 2 : 0) << " link probes on the TLM chip (" << parallel << " at a time)\n";
   const auto results = run_isolated(jobs, parallel);
   for (size_t i = 0; i < runs.size(); ++i) runs[i]->measured_ns = results[i]["elapsed_ns"].get<double>();
   perf::perf_params start = perf::first_principles_params(hw);
   start.hbm_stride_locality = perf::stride_localities(probes);
-  start.hbm_stride_base_fraction = perf::stride_base_fraction(hw, base);
+  start.hbm_stride_base_fraction = perf::stride_base_fraction(hw, probes);
   if (link) start.noc_payload_efficiency = perf::link_payload_efficiency(hw, *link);
   std::cout << "NoC link payload (two sends sharing one link): " << start.noc_payload_efficiency
             << " of its raw bandwidth"
