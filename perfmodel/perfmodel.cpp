@@ -8,7 +8,6 @@
 #include <map>
 #include <memory>
 #include <numeric>
-#include <optional>
 #include <queue>
 #include <set>
 #include <sstream>
@@ -709,7 +708,7 @@ class model {
     exec_rec& x = m_recs[rec];
     x.end = end;
     x.busy = keep_busy(busy_bounds, end - x.start);
-    if (m_cut && size_t(rec) >= m_notes_base) {  // the segment since the last cut (repeated segments)
+    if (!m_cuts.empty() && size_t(rec) >= m_notes_base) {  // since the oldest kept cut (repeated segments)
       const size_t k = size_t(rec) - m_notes_base;
       if (m_notes.size() <= k) m_notes.resize(k + 1);
       m_notes[k] = {ready, bytes, engine_ns, engine_index};
@@ -1149,6 +1148,7 @@ class model {
   };
   struct cut {
     double t = 0;                   // the release
+    int64_t barrier = 0;            // the group it releases
     size_t recs = 0;                // records before it
     std::vector<size_t> pc, first;  // per core: dispatch position, first command still to run
     std::vector<uint64_t> pokes;    // per core: core_state::pokes
@@ -1216,6 +1216,7 @@ class model {
   cut take_cut() {
     cut k;
     k.t = m_events.top().t;
+    k.barrier = m_events.top().a;
     k.recs = m_recs.size();
     for (const core_state& s : m_st) {
       k.pc.push_back(s.pc);
@@ -1238,8 +1239,8 @@ class model {
       void rec(int& r) { k.recs_of.push_back(r); }
     };
     for (size_t c = 0; c < m_st.size(); ++c) {
-      if (m_cut && m_cut->pokes[c] == m_st[c].pokes) {  // its state only changes in poke()
-        k.cores.push_back(m_cut->cores[c]);
+      if (!m_cuts.empty() && m_cuts.back().pokes[c] == m_st[c].pokes) {  // its state only changes in poke()
+        k.cores.push_back(m_cuts.back().cores[c]);
         continue;
       }
       auto part = std::make_shared<state_part>();
@@ -1282,8 +1283,8 @@ class model {
   };
   // Whether command b of `core` runs as command a does: the same but for the
   // operator label and HBM addresses at the same place in the interleave
-  // period, with HBM streams, row groups and mailboxes in one-to-one
-  // correspondence (`keys`).
+  // period, with HBM streams, row groups, mailboxes and barrier groups in
+  // one-to-one correspondence (`keys`).
   bool same_timing(int core, size_t a, size_t b, key_match& keys) const {
     command x = m_programs[core][a], y = m_programs[core][b];
     if (x.index() != y.index()) return false;
@@ -1318,6 +1319,11 @@ class model {
       if (!keys(fnv1a({peer(rv->peer), uint64_t(core), rv->tag}), fnv1a({peer(t.peer), uint64_t(core), t.tag})))
         return false;
       rv->tag = t.tag = 0;
+    } else if (auto* br = std::get_if<barrier_cmd>(&x)) {
+      // A barrier group is an identity (each layer of a stage may take new ones).
+      barrier_cmd& t = std::get<barrier_cmd>(y);
+      if (!keys(fnv1a({~uint64_t(0), br->group}), fnv1a({~uint64_t(0), t.group}))) return false;
+      br->group = t.group = 0;
     }
     return x == y;
   }
@@ -1342,13 +1348,20 @@ class model {
     }
     return n;
   }
-  // At a cut: if the segment since the last cut repeats, accounts its repeats.
+  // At a cut: if the segment since one of the kept cuts repeats, accounts
+  // its repeats. The latest cut is tried first; an earlier one matches when
+  // a layer holds cuts of its own (barriers of its collectives), so that
+  // consecutive cuts end different parts of it.
   void on_cut() {
     cut b = take_cut();
-    if (m_cut && b.recs > m_cut->recs) {
-      const cut& a = *m_cut;
+    for (size_t k = m_cuts.size(); k-- > 0;) {
+      const cut& a = m_cuts[k];
+      if (b.recs <= a.recs) break;  // nothing ran since
+      // Barrier groups are matched as identities, but the one the cores wait
+      // at must be the same group again (its generations go on after the repeats).
+      if (a.barrier != b.barrier) continue;
       std::unordered_map<int, int> roles;
-      bool ok = m_notes.size() == b.recs - a.recs && same_state(a, b, roles);
+      bool ok = m_notes.size() == b.recs - m_notes_base && same_state(a, b, roles);
       for (size_t i = 0; ok && i < m_st.size(); ++i) ok = b.pc[i] >= a.pc[i];
       const int first = static_cast<int>(a.recs);
       for (size_t r = a.recs; ok && r < b.recs; ++r) {  // links out of the segment must have a successor
@@ -1358,12 +1371,16 @@ class model {
       const size_t n = ok ? repeats(a, b) : 0;
       if (n > 0) {
         repeat_segment(a, b, roles, n);
+        m_cuts.clear();  // their parts are not the shifted state's
         b = take_cut();
+        break;
       }
     }
-    m_cut = std::move(b);
-    m_notes.clear();
-    m_notes_base = m_recs.size();
+    m_cuts.push_back(std::move(b));
+    if (m_cuts.size() > max_cuts) m_cuts.pop_front();
+    const size_t base = m_cuts.front().recs;
+    m_notes.erase(m_notes.begin(), m_notes.begin() + std::ptrdiff_t(std::min(m_notes.size(), base - m_notes_base)));
+    m_notes_base = base;
   }
   // Accounts n repeats of the segment from cut a to cut b (the state is b's).
   void repeat_segment(const cut& a, const cut& b, const std::unordered_map<int, int>& roles, size_t n) {
@@ -1373,7 +1390,7 @@ class model {
     for (size_t j = 1; j <= n; ++j)
       for (int r = first; r < first + count; ++r) {
         const exec_rec x = m_recs[size_t(r)];
-        const rec_note& note = m_notes[size_t(r - first)];
+        const rec_note& note = m_notes[size_t(r) - m_notes_base];
         exec_rec y = x;
         y.start += double(j) * dt;
         y.end += double(j) * dt;
@@ -1467,8 +1484,11 @@ class model {
   std::map<std::pair<uint16_t, uint64_t>, uint32_t> m_barrier_arrivals;
   std::map<std::pair<uint16_t, uint64_t>, std::vector<int>> m_barrier_waiters;
   perf_result m_result;
-  std::optional<cut> m_cut;       // the last cut (repeated segments)
-  std::vector<rec_note> m_notes;  // by record since it
+  // The last cuts (repeated segments), oldest first, and the notes of the
+  // records since the oldest (by record id - m_notes_base).
+  static constexpr size_t max_cuts = 8;
+  std::deque<cut> m_cuts;
+  std::vector<rec_note> m_notes;
   size_t m_notes_base = 0;
 };
 

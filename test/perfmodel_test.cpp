@@ -1253,8 +1253,11 @@ TEST_CASE("perfmodel: row locality of HBM access patterns follows the channel's 
 // layer of the last stage differs, it stores the output).
 TEST_CASE("perfmodel: a layer repeating the one before is accounted as its repeat", "[perfmodel][repeat]") {
   const std::string root = NPUVP_SOURCE_DIR;
+  // mn_split: each layer's collectives wait at barriers of their own groups,
+  // so a layer holds several cuts and repeats the one three cuts before.
   for (const std::string parallel : {"{partition: megatron, placement: ring_block, tp: 4, pp: 1}",
-                                     "{partition: k_split, placement: linear_sequential, tp: 4, pp: 2}"}) {
+                                     "{partition: k_split, placement: linear_sequential, tp: 4, pp: 2}",
+                                     "{partition: mn_split, placement: linear_sequential, tp: 4, pp: 1}"}) {
     INFO(parallel);
     const scenario s = parse_scenario("hw: ../hw/npu_4x4.yaml\nmodel: qwen3-0.6b\nparallelism: " + parallel +
                                           "\nstep: {layers: 12, decode: {batch: 4, context: 256}}\n",
@@ -1295,10 +1298,13 @@ TEST_CASE("perfmodel: a layer repeating the one before is accounted as its repea
     // A layer that differs in one command (a longer matmul on core 0 in the
     // fifth layer) is simulated, not repeated.
     std::vector<program> changed = step.programs;
+    uint16_t layer_group = 0;  // the barrier at the end of every layer: the last one
+    for (const command& c : changed[0])
+      if (auto* b = std::get_if<barrier_cmd>(&c)) layer_group = b->group;
     int barriers = 0;
     bool done = false;
     for (command& c : changed[0]) {
-      barriers += std::holds_alternative<barrier_cmd>(c);
+      if (auto* b = std::get_if<barrier_cmd>(&c)) barriers += b->group == layer_group;
       if (auto* m = std::get_if<matmul_cmd>(&c); m && barriers == 4 && !done) m->m += 8, done = true;
     }
     REQUIRE(done);
