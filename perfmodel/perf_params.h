@@ -37,15 +37,17 @@ struct perf_params {
   // point on the TLM chip): a channel's throughput for a stream that reads
   // one interleave block at a time, at a fixed channel-local stride, relative
   // to consecutive blocks, by increasing stride. This row locality holds such
-  // a stream (the weight tiles of a matrix) to that fraction of
-  // hbm_efficiency_strided; empty, the model walks the pattern through the
-  // channel's bank timing instead (hbm_rows.h).
+  // a stream (the weight tiles of a matrix) to that fraction of the rate of
+  // consecutive blocks (hbm_stride_base_fraction), and the channel to
+  // locality^(1 - hbm_row_overlap) of its strided rate; empty, the model
+  // walks the pattern through the channel's bank timing instead (hbm_rows.h).
   std::vector<stride_locality> hbm_stride_locality;
   // Measured with it: the rate of its reference, one DMA reading consecutive
   // interleave blocks one per row from one channel, as a fraction of the
-  // channel's peak (refresh and the controller's gaps; 0.89 on HBM3). A
-  // stream reading one block per row goes at most this x its row locality
-  // x the channel's peak on each channel (docs/perfmodel.md, "Row locality").
+  // channel's peak (refreshes and the controller's gaps; 0.85 on the 8x8
+  // preset's HBM3). A stream reading one block per row goes at most this x
+  // its row locality x the channel's peak on each channel
+  // (docs/perfmodel.md, "Row locality").
   double hbm_stride_base_fraction = 1.0;
   // How much of a strided stream's row-locality loss the other streams of its
   // channel recover (banks it leaves idle while it waits for row cycles): the
