@@ -55,8 +55,9 @@ struct residency_config {
     v.choice("tile_order", tile_order, {"staggered", "in_order"},
              "order in which the ranks stream their column tiles with weight_layout row_major. staggered: each "
              "rank starts at a tile in other HBM channels than the other ranks' (diagonal order; ranks share "
-             "channels only when there are more ranks than channel classes); in_order: every rank from tile 0, so ranks whose rows share channels (k_split, "
-             "mnk_2d) read one channel together (docs/lowering.md, Residency)");
+             "channels only when there are more ranks than channel classes); in_order: every rank from tile 0, so "
+             "ranks whose rows share channels (k_split, mnk_2d) read one channel together (docs/lowering.md, "
+             "Residency)");
   }
 };
 

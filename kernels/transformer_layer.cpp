@@ -282,9 +282,10 @@ void lower_transformer_layer(lowering_context& ctx, const model_config& model, c
       auto start = [&](const weight_block& x) { return base + (x.row0 * ld + x.col0) * eb; };
       // Wide k_split's ranks read neighbouring rows on purpose (one DRAM row serves them all): no stagger.
       const uint32_t first =
-          wide || !job.stagger_tiles ? 0
-               : staggered_first_tile(ctx.hw(), start(resident_block(model, partition, n, 0, which)), start(b),
-                                      ld * b.row_step * eb, r, n, wt * eb, (cols + wt - 1) / wt);
+          wide || !job.stagger_tiles
+              ? 0
+              : staggered_first_tile(ctx.hw(), start(resident_block(model, partition, n, 0, which)), start(b),
+                                     ld * b.row_step * eb, r, n, wt * eb, (cols + wt - 1) / wt);
       streamed_gemm(ctx, me, a, lda, start(b), ld * b.row_step, weights, wt, c, cols, T, k, cols, wtype, false, first);
     }
   };

@@ -82,8 +82,7 @@ std::vector<nlohmann::json> run_isolated(const std::vector<isolated_job>& jobs, 
       ::waitpid(pids[i], &status, 0);
       const child ended = std::move(c);
       running.erase(pids[i]);
-      const std::string where =
-          "simulation " + std::to_string(ended.job + 1) + " of " + std::to_string(jobs.size());
+      const std::string where = "simulation " + std::to_string(ended.job + 1) + " of " + std::to_string(jobs.size());
       // A child that died (crash, abort, kill) may have written part of a reply: trust none of it.
       if (WIFSIGNALED(status))
         throw error(where + " (process " + std::to_string(pids[i]) + ") died with signal " +
