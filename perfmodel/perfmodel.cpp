@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -1274,66 +1275,79 @@ class model {
     }
     return true;
   }
-  // Keys that must correspond one to one between a segment and its repeat.
-  struct key_match {
-    std::unordered_map<uint64_t, uint64_t> fwd, bwd;
-    bool operator()(uint64_t a, uint64_t b) {
-      return fwd.try_emplace(a, b).first->second == b && bwd.try_emplace(b, a).first->second == a;
+  // Keys that must correspond one to one between a segment and its repeat:
+  // the pairs met while comparing the commands, checked once at the end (a
+  // sort of the pairs instead of two map insertions per key).
+  struct key_pairs {
+    std::vector<std::pair<uint64_t, uint64_t>> pairs;
+    void operator()(uint64_t a, uint64_t b) { pairs.emplace_back(a, b); }
+    // Every key of the segment maps to one key of the repeat, and back.
+    bool one_to_one() {
+      auto unique_firsts = [this] {
+        std::sort(pairs.begin(), pairs.end());
+        pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+        for (size_t i = 1; i < pairs.size(); ++i)
+          if (pairs[i].first == pairs[i - 1].first) return false;
+        return true;
+      };
+      if (!unique_firsts()) return false;
+      for (auto& [a, b] : pairs) std::swap(a, b);
+      return unique_firsts();
     }
   };
   // Whether command b of `core` runs as command a does: the same but for the
   // operator label and HBM addresses at the same place in the interleave
   // period, with HBM streams, row groups, mailboxes and barrier groups in
-  // one-to-one correspondence (`keys`).
-  bool same_timing(int core, size_t a, size_t b, key_match& keys) const {
-    command x = m_programs[core][a], y = m_programs[core][b];
-    if (x.index() != y.index()) return false;
-    set_op(x, 0);
-    set_op(y, 0);
-    const uint64_t period = interleave_period();
+  // one-to-one correspondence (the pairs go to `keys`, checked by the caller).
+  bool same_timing(int core, size_t a, size_t b, key_pairs& keys) const {
+    const command& cx = m_programs[core][a];
+    const command& cy = m_programs[core][b];
+    if (cx.index() != cy.index()) return false;
     auto peer = [&](uint16_t field) { return uint64_t(field == self_core ? core : field); };
-    if (auto* d = std::get_if<dma_cmd>(&x)) {
-      dma_cmd& e = std::get<dma_cmd>(y);
-      auto hbm_side = [&](mem_space space, uint64_t& p, uint64_t& q, uint64_t stride, bool reading) {
-        if (space != mem_space::hbm) return true;
-        const bool same = p % period == q % period &&
-                          keys(hbm_stream(p, d->row_bytes, d->rows, stride, reading),
-                               hbm_stream(q, d->row_bytes, d->rows, stride, reading)) &&
-                          keys(row_group(p, d->row_bytes, d->rows, stride, reading),
-                               row_group(q, d->row_bytes, d->rows, stride, reading));
-        p = q = 0;
-        return same;
-      };
-      if (d->src_space != e.src_space || d->dst_space != e.dst_space || d->row_bytes != e.row_bytes ||
-          d->rows != e.rows || d->src_stride != e.src_stride || d->dst_stride != e.dst_stride ||
-          !hbm_side(d->src_space, d->src, e.src, d->src_stride, true) ||
-          !hbm_side(d->dst_space, d->dst, e.dst, d->dst_stride, false))
-        return false;
-    } else if (auto* sd = std::get_if<send_cmd>(&x)) {
-      send_cmd& t = std::get<send_cmd>(y);
-      if (!keys(fnv1a({uint64_t(core), peer(sd->peer), sd->tag}), fnv1a({uint64_t(core), peer(t.peer), t.tag})))
-        return false;
-      sd->tag = t.tag = 0;
-    } else if (auto* rv = std::get_if<recv_cmd>(&x)) {
-      recv_cmd& t = std::get<recv_cmd>(y);
-      if (!keys(fnv1a({peer(rv->peer), uint64_t(core), rv->tag}), fnv1a({peer(t.peer), uint64_t(core), t.tag})))
-        return false;
-      rv->tag = t.tag = 0;
-    } else if (auto* br = std::get_if<barrier_cmd>(&x)) {
-      // A barrier group is an identity (each layer of a stage may take new ones).
-      barrier_cmd& t = std::get<barrier_cmd>(y);
-      if (!keys(fnv1a({~uint64_t(0), br->group}), fnv1a({~uint64_t(0), t.group}))) return false;
-      br->group = t.group = 0;
-    }
-    return x == y;
+    return std::visit(
+        [&](const auto& xr) {
+          using T = std::decay_t<decltype(xr)>;
+          T x = xr, y = std::get<T>(cy);
+          x.op_id = y.op_id = 0;
+          if constexpr (std::is_same_v<T, dma_cmd>) {
+            const uint64_t period = interleave_period();
+            auto hbm_side = [&](mem_space space, uint64_t& p, uint64_t& q, uint64_t stride, bool reading) {
+              if (space != mem_space::hbm) return true;
+              if (p % period != q % period) return false;
+              keys(hbm_stream(p, x.row_bytes, x.rows, stride, reading),
+                   hbm_stream(q, x.row_bytes, x.rows, stride, reading));
+              keys(row_group(p, x.row_bytes, x.rows, stride, reading), row_group(q, x.row_bytes, x.rows, stride, reading));
+              p = q = 0;
+              return true;
+            };
+            if (x.src_space != y.src_space || x.dst_space != y.dst_space || x.row_bytes != y.row_bytes ||
+                x.rows != y.rows || x.src_stride != y.src_stride || x.dst_stride != y.dst_stride ||
+                !hbm_side(x.src_space, x.src, y.src, x.src_stride, true) ||
+                !hbm_side(x.dst_space, x.dst, y.dst, x.dst_stride, false))
+              return false;
+          } else if constexpr (std::is_same_v<T, send_cmd>) {
+            keys(fnv1a({uint64_t(core), peer(x.peer), x.tag}), fnv1a({uint64_t(core), peer(y.peer), y.tag}));
+            x.tag = y.tag = 0;
+          } else if constexpr (std::is_same_v<T, recv_cmd>) {
+            keys(fnv1a({peer(x.peer), uint64_t(core), x.tag}), fnv1a({peer(y.peer), uint64_t(core), y.tag}));
+            x.tag = y.tag = 0;
+          } else if constexpr (std::is_same_v<T, barrier_cmd>) {
+            // A barrier group is an identity (each layer of a stage may take new ones).
+            keys(fnv1a({~uint64_t(0), x.group}), fnv1a({~uint64_t(0), y.group}));
+            x.group = y.group = 0;
+          }
+          return x == y;
+        },
+        cx);
   }
   // How many times the segment from cut a to cut b repeats right after b:
   // each core runs again what it ran (from a's first command to the one b
   // waits at), shifted by its dispatch advance.
   size_t repeats(const cut& a, const cut& b) const {
     size_t n = 0;
+    key_pairs keys;
     for (bool more = true; more; ++n) {
-      key_match keys;
+      keys.pairs.clear();
       bool active = false;
       for (size_t c = 0; c < m_st.size() && more; ++c) {
         const size_t step = b.pc[c] - a.pc[c], shift = (n + 1) * step;
@@ -1343,7 +1357,7 @@ class model {
         for (size_t i = a.first[c]; i <= b.pc[c] && more; ++i)
           more = same_timing(static_cast<int>(c), i, i + shift, keys);
       }
-      if (!active) more = false;
+      if (!active || (more && !keys.one_to_one())) more = false;
       if (!more) break;
     }
     return n;
