@@ -238,10 +238,25 @@ class model {
     int core, pred;
     int busy;  // -1: none; -2: compute, end - start; else its entry in m_rec_busy
   };
+  // A record's nonzero busy times, by limit: none, the whole command as
+  // compute (most records), or the entries kept aside; returns how many.
+  int busy_entries(const exec_rec& x, int (&limits)[bound_count], double (&times)[bound_count]) const {
+    if (x.busy == -2) {
+      limits[0] = static_cast<int>(bound::compute);
+      times[0] = x.end - x.start;
+      return 1;
+    }
+    int n = 0;
+    if (x.busy >= 0)
+      for (int b = 0; b < bound_count; ++b)
+        if (m_rec_busy[size_t(x.busy)][b] != 0) limits[n] = b, times[n++] = m_rec_busy[size_t(x.busy)][b];
+    return n;
+  }
   bound_times busy_of(const exec_rec& x) const {
     bound_times b{};
-    if (x.busy == -2) b[static_cast<int>(bound::compute)] = x.end - x.start;
-    if (x.busy >= 0) b = m_rec_busy[size_t(x.busy)];
+    int limits[bound_count];
+    double times[bound_count];
+    for (int k = 0, n = busy_entries(x, limits, times); k < n; ++k) b[limits[k]] = times[k];
     return b;
   }
   struct arrival {
@@ -714,7 +729,7 @@ class model {
       if (m_notes.size() <= k) m_notes.resize(k + 1);
       m_notes[k] = {ready, bytes, engine_ns, engine_index};
     }
-    account_rows(x, ready, busy_bounds, bytes, engine_index, engine_ns);
+    account_rows(x, ready, bytes, engine_index, engine_ns);
   }
   // Where a record keeps its busy times (exec_rec::busy).
   int keep_busy(const bound_times& busy_bounds, double len) {
@@ -726,9 +741,9 @@ class model {
     m_rec_busy.push_back(busy_bounds);
     return static_cast<int>(m_rec_busy.size()) - 1;
   }
-  // Adds a finished command to its kind, group and operator rows and to the totals.
-  void account_rows(const exec_rec& x, double ready, const bound_times& busy_bounds, double bytes, int engine_index,
-                    double engine_ns) {
+  // Adds a finished command to its kind, group and operator rows and to the
+  // totals, with the busy times its record keeps.
+  void account_rows(const exec_rec& x, double ready, double bytes, int engine_index, double engine_ns) {
     const int core = x.core;
     const size_t i = x.index;
     const double start = x.start, end = x.end;
@@ -738,9 +753,9 @@ class model {
     double flops = 0, elems = 0;
     if (auto* m = std::get_if<matmul_cmd>(&c)) flops = 2.0 * m->m * m->k * m->n;
     if (auto* v = std::get_if<vector_cmd>(&c)) elems = double(v->rows) * v->cols;
-    int limits[bound_count], n_limits = 0;  // the nonzero entries (adding 0 would leave a sum as it is)
-    for (int b = 0; b < bound_count; ++b)
-      if (busy_bounds[b] != 0) limits[n_limits++] = b;
+    int limits[bound_count];  // the nonzero busy times (adding 0 would leave a sum as it is)
+    double times[bound_count];
+    const int n_limits = busy_entries(x, limits, times);
     for (breakdown_row* r : rows) {
       ++r->commands;
       r->busy_ns += end - start;
@@ -750,7 +765,7 @@ class model {
       r->bytes += bytes;
       r->flops += flops;
       r->vector_elements += elems;
-      for (int k = 0; k < n_limits; ++k) r->bound_ns[limits[k]] += busy_bounds[limits[k]];
+      for (int k = 0; k < n_limits; ++k) r->bound_ns[limits[k]] += times[k];
       if (engine_index >= 0) r->engine_busy_ns[engine_index] += engine_ns;
     }
     m_result.flops += flops;
@@ -1416,7 +1431,7 @@ class model {
           y.pred = p >= first ? p + static_cast<int>(j - 1) * count : p;
         }
         m_recs.push_back(y);  // its busy times are the template's (m_rec_busy entries are never changed)
-        account_rows(y, note.ready + double(j) * dt, busy_of(y), note.bytes, note.engine_index, note.engine_ns);
+        account_rows(y, note.ready + double(j) * dt, note.bytes, note.engine_index, note.engine_ns);
       }
     const double times = double(n);
     size_t k = 0;
