@@ -246,10 +246,11 @@ class model {
       times[0] = x.end - x.start;
       return 1;
     }
+    if (x.busy < 0) return 0;
+    const bound_times& kept = m_rec_busy[size_t(x.busy)];
     int n = 0;
-    if (x.busy >= 0)
-      for (int b = 0; b < bound_count; ++b)
-        if (m_rec_busy[size_t(x.busy)][b] != 0) limits[n] = b, times[n++] = m_rec_busy[size_t(x.busy)][b];
+    for (int b = 0; b < bound_count; ++b)
+      if (kept[b] != 0) limits[n] = b, times[n++] = kept[b];
     return n;
   }
   bound_times busy_of(const exec_rec& x) const {
