@@ -1292,24 +1292,59 @@ class model {
     return true;
   }
   // Keys that must correspond one to one between a segment and its repeat:
-  // the pairs met while comparing the commands, checked once at the end (a
-  // sort of the pairs instead of two map insertions per key).
-  struct key_pairs {
-    std::vector<std::pair<uint64_t, uint64_t>> pairs;
-    void operator()(uint64_t a, uint64_t b) { pairs.emplace_back(a, b); }
-    // Every key of the segment maps to one key of the repeat, and back.
-    bool one_to_one() {
-      auto unique_firsts = [this] {
-        std::sort(pairs.begin(), pairs.end());
-        pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
-        for (size_t i = 1; i < pairs.size(); ++i)
-          if (pairs[i].first == pairs[i - 1].first) return false;
-        return true;
-      };
-      if (!unique_firsts()) return false;
-      for (auto& [a, b] : pairs) std::swap(a, b);
-      return unique_firsts();
+  // the pairs met while comparing the commands of one pass, checked as they
+  // come in two open-addressing tables (segment key -> repeat key and back)
+  // that are kept from pass to pass; a slot is empty unless stamped with the
+  // current pass, so a new pass clears nothing.
+  class key_pairs {
+   public:
+    void next_pass() {
+      ++m_pass;
+      m_count = 0;
+      m_ok = true;
     }
+    void operator()(uint64_t a, uint64_t b) {
+      if (m_ok) m_ok = map(m_forward, a, b) && map(m_backward, b, a);
+    }
+    // Every key of the segment maps to one key of the repeat, and back.
+    bool one_to_one() const { return m_ok; }
+
+   private:
+    struct slot {
+      uint64_t key = 0, value = 0;
+      uint32_t pass = 0;
+    };
+    // Maps k to v unless k maps to another value already.
+    bool map(std::vector<slot>& t, uint64_t k, uint64_t v) {
+      if (2 * (m_count + 1) > t.size()) grow();
+      const size_t mask = t.size() - 1;
+      for (size_t i = (k * 0x9e3779b97f4a7c15ull) >> 32 & mask;; i = (i + 1) & mask) {
+        slot& s = t[i];
+        if (s.pass != m_pass) {
+          s = {k, v, m_pass};
+          if (&t == &m_backward) ++m_count;
+          return true;
+        }
+        if (s.key == k) return s.value == v;
+      }
+    }
+    // Doubles both tables, keeping this pass's entries.
+    void grow() {
+      const size_t n = std::max<size_t>(64, 2 * m_forward.size());
+      const size_t count = m_count;
+      for (std::vector<slot>* t : {&m_forward, &m_backward}) {
+        std::vector<slot> old(n);
+        std::swap(old, *t);
+        m_count = 0;  // map() may not grow again: n > 2 x count
+        for (const slot& s : old)
+          if (s.pass == m_pass) map(*t, s.key, s.value);
+      }
+      m_count = count;
+    }
+    std::vector<slot> m_forward, m_backward;
+    uint32_t m_pass = 1;  // slots start at pass 0: empty
+    size_t m_count = 0;   // pairs of this pass (distinct keys)
+    bool m_ok = true;
   };
   // Whether command b of `core` runs as command a does: the same but for the
   // operator label and HBM addresses at the same place in the interleave
@@ -1363,7 +1398,7 @@ class model {
     size_t n = 0;
     key_pairs keys;
     for (bool more = true; more; ++n) {
-      keys.pairs.clear();
+      keys.next_pass();
       bool active = false;
       for (size_t c = 0; c < m_st.size() && more; ++c) {
         const size_t step = b.pc[c] - a.pc[c], shift = (n + 1) * step;
