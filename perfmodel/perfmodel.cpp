@@ -1,6 +1,7 @@
 #include "perfmodel/perfmodel.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <deque>
 #include <initializer_list>
@@ -742,36 +743,82 @@ class model {
     m_rec_busy.push_back(busy_bounds);
     return static_cast<int>(m_rec_busy.size()) - 1;
   }
-  // Adds a finished command to its kind, group and operator rows and to the
-  // totals, with the busy times its record keeps.
+  // What accounting adds to a row: one finished command (account_rows), or
+  // the records of a repeated segment that go to the same rows (repeat_segment).
+  struct row_add {
+    uint64_t commands = 0;
+    double busy = 0, blocked = 0, bytes = 0, flops = 0, elements = 0;
+    double first_start = std::numeric_limits<double>::infinity(), last_end = -first_start;
+    int n_limits = 0;  // the nonzero busy times (adding 0 would leave a sum as it is)
+    int limits[bound_count];
+    double times[bound_count];
+    int engine_index = -1;
+    double engine_ns = 0;
+    // Adds the figures of another command of the same rows and engine.
+    void merge(const row_add& o) {
+      commands += o.commands;
+      busy += o.busy;
+      blocked += o.blocked;
+      bytes += o.bytes;
+      flops += o.flops;
+      elements += o.elements;
+      first_start = std::min(first_start, o.first_start);
+      last_end = std::max(last_end, o.last_end);
+      engine_ns += o.engine_ns;
+      for (int k = 0; k < o.n_limits; ++k) {
+        int at = 0;
+        while (at < n_limits && limits[at] != o.limits[k]) ++at;
+        if (at == n_limits) limits[n_limits++] = o.limits[k], times[at] = 0;
+        times[at] += o.times[k];
+      }
+    }
+  };
+  // A command's arithmetic: flops (2 m k n per matmul) and vector elements.
+  static std::pair<double, double> work_of(const command& c) {
+    if (auto* m = std::get_if<matmul_cmd>(&c)) return {2.0 * m->m * m->k * m->n, 0.0};
+    if (auto* v = std::get_if<vector_cmd>(&c)) return {0.0, double(v->rows) * v->cols};
+    return {0.0, 0.0};
+  }
+  // What a finished command adds to its rows, with the busy times its record keeps.
+  row_add record_add(const exec_rec& x, double ready, double bytes, int engine_index, double engine_ns) const {
+    row_add a;
+    a.commands = 1;
+    a.busy = x.end - x.start;
+    a.blocked = x.start - ready;
+    a.first_start = x.start;
+    a.last_end = x.end;
+    a.bytes = bytes;
+    std::tie(a.flops, a.elements) = work_of(m_programs[x.core][x.index]);
+    a.n_limits = busy_entries(x, a.limits, a.times);
+    a.engine_index = engine_index;
+    a.engine_ns = engine_ns;
+    return a;
+  }
+  // Adds a finished command to its kind, group and operator rows and to the totals.
   void account_rows(const exec_rec& x, double ready, double bytes, int engine_index, double engine_ns) {
-    const int core = x.core;
-    const size_t i = x.index;
-    const double start = x.start, end = x.end;
-    const command& c = m_programs[core][i];
+    add_rows(x.core, x.index, record_add(x, ready, bytes, engine_index, engine_ns), 0.0);
+  }
+  // Adds `a` to the rows of command i of `core` and to the totals; its
+  // interval moved on by `shift`.
+  void add_rows(int core, size_t i, const row_add& a, double shift) {
     breakdown_row* rows[3] = {&m_kind_rows[m_kind[core][i]], &m_group_rows[m_group[core][i]],
                               &m_op_rows[m_op[core][i]]};
-    double flops = 0, elems = 0;
-    if (auto* m = std::get_if<matmul_cmd>(&c)) flops = 2.0 * m->m * m->k * m->n;
-    if (auto* v = std::get_if<vector_cmd>(&c)) elems = double(v->rows) * v->cols;
-    int limits[bound_count];  // the nonzero busy times (adding 0 would leave a sum as it is)
-    double times[bound_count];
-    const int n_limits = busy_entries(x, limits, times);
+    const double start = a.first_start + shift, end = a.last_end + shift;
     for (breakdown_row* r : rows) {
-      ++r->commands;
-      r->busy_ns += end - start;
-      r->blocked_ns += start - ready;
+      r->commands += a.commands;
+      r->busy_ns += a.busy;
+      r->blocked_ns += a.blocked;
       r->first_start_ns = r->first_start_ns < 0 ? start : std::min(r->first_start_ns, start);
       r->last_end_ns = std::max(r->last_end_ns, end);
-      r->bytes += bytes;
-      r->flops += flops;
-      r->vector_elements += elems;
-      for (int k = 0; k < n_limits; ++k) r->bound_ns[limits[k]] += times[k];
-      if (engine_index >= 0) r->engine_busy_ns[engine_index] += engine_ns;
+      r->bytes += a.bytes;
+      r->flops += a.flops;
+      r->vector_elements += a.elements;
+      for (int k = 0; k < a.n_limits; ++k) r->bound_ns[a.limits[k]] += a.times[k];
+      if (a.engine_index >= 0) r->engine_busy_ns[a.engine_index] += a.engine_ns;
     }
-    m_result.flops += flops;
-    m_result.vector_elements += elems;
-    ++m_result.commands;
+    m_result.flops += a.flops;
+    m_result.vector_elements += a.elements;
+    m_result.commands += a.commands;
   }
 
   // Runs the dispatcher and starts idle engines until nothing more can happen at m_now.
@@ -1452,13 +1499,37 @@ class model {
     const double dt = b.t - a.t;
     const int first = static_cast<int>(a.recs), count = static_cast<int>(b.recs - a.recs);
     m_recs.reserve(m_recs.size() + n * size_t(count));
-    for (size_t j = 1; j <= n; ++j)
+    // The rows: the segment's records summed by the rows they went to (and
+    // their engine), each sum added once per repeat to the rows the repeat's
+    // records go to (those of the next layer's operator) when every record of
+    // the sum goes to the same ones (the usual case), else record by record.
+    std::vector<row_add> sums;
+    std::vector<int> sum_of(static_cast<size_t>(count));
+    std::map<std::array<int, 4>, int> index;
+    for (int r = first; r < first + count; ++r) {
+      const exec_rec& x = m_recs[size_t(r)];
+      const rec_note& note = m_notes[size_t(r) - m_notes_base];
+      const std::array<int, 4> key{m_kind[x.core][x.index], m_group[x.core][x.index], m_op[x.core][x.index],
+                                   note.engine_index};
+      const int k = index.emplace(key, static_cast<int>(sums.size())).first->second;
+      const row_add one = record_add(x, note.ready, note.bytes, note.engine_index, note.engine_ns);
+      if (size_t(k) == sums.size())
+        sums.push_back(one);
+      else
+        sums[size_t(k)].merge(one);
+      sum_of[size_t(r - first)] = k;
+    }
+    std::vector<int> goes_to(sums.size());  // per sum: the repeat's record of its first record
+    for (size_t j = 1; j <= n; ++j) {
+      const double shift = double(j) * dt;
+      std::fill(goes_to.begin(), goes_to.end(), -1);
+      const size_t base = m_recs.size();  // this repeat's first record
+      bool matched = true;
       for (int r = first; r < first + count; ++r) {
         const exec_rec x = m_recs[size_t(r)];
-        const rec_note& note = m_notes[size_t(r) - m_notes_base];
         exec_rec y = x;
-        y.start += double(j) * dt;
-        y.end += double(j) * dt;
+        y.start += shift;
+        y.end += shift;
         y.index += static_cast<uint32_t>(j * (b.pc[x.core] - a.pc[x.core]));
         if (x.pred >= first) {
           y.pred = x.pred + static_cast<int>(j) * count;
@@ -1466,9 +1537,30 @@ class model {
           const int p = roles.at(x.pred);
           y.pred = p >= first ? p + static_cast<int>(j - 1) * count : p;
         }
+        int& to = goes_to[size_t(sum_of[size_t(r - first)])];
+        if (to < 0) {
+          to = static_cast<int>(m_recs.size());
+        } else if (matched) {
+          const exec_rec& z = m_recs[size_t(to)];
+          matched = m_kind[y.core][y.index] == m_kind[z.core][z.index] &&
+                    m_group[y.core][y.index] == m_group[z.core][z.index] &&
+                    m_op[y.core][y.index] == m_op[z.core][z.index];
+        }
         m_recs.push_back(y);  // its busy times are the template's (m_rec_busy entries are never changed)
-        account_rows(y, note.ready + double(j) * dt, note.bytes, note.engine_index, note.engine_ns);
       }
+      if (matched) {
+        for (size_t k = 0; k < sums.size(); ++k) {
+          const exec_rec& z = m_recs[size_t(goes_to[k])];
+          add_rows(z.core, z.index, sums[k], shift);
+        }
+        continue;
+      }
+      for (int r = first; r < first + count; ++r) {
+        const rec_note& note = m_notes[size_t(r) - m_notes_base];
+        account_rows(m_recs[base + size_t(r - first)], note.ready + shift, note.bytes, note.engine_index,
+                     note.engine_ns);
+      }
+    }
     const double times = double(n);
     size_t k = 0;
     for (core_state& s : m_st)

@@ -1295,6 +1295,37 @@ TEST_CASE("perfmodel: a layer repeating the one before is accounted as its repea
       CHECK(fast.by_op[o].blocked_ns == Approx(full.by_op[o].blocked_ns).epsilon(1e-9).margin(1e-6));
       CHECK(fast.by_op[o].last_end_ns == Approx(full.by_op[o].last_end_ns).epsilon(1e-9));
     }
+    // A repeated layer whose commands carry other operator labels (one matmul
+    // of core 0 in the sixth layer labelled as the layer's first command):
+    // still repeated (labels do not change timing), and its records go to
+    // their own rows.
+    std::vector<program> relabelled = step.programs;
+    {
+      uint16_t layer_group = 0;  // the barrier at the end of every layer: the last one
+      for (const command& c : relabelled[0])
+        if (auto* b = std::get_if<barrier_cmd>(&c)) layer_group = b->group;
+      int barriers = 0;
+      int first_op = -1;
+      for (command& c : relabelled[0]) {
+        if (auto* b = std::get_if<barrier_cmd>(&c)) barriers += b->group == layer_group;
+        if (barriers != 5) continue;
+        if (first_op < 0) first_op = kernels::op_of(c);
+        if (auto* m = std::get_if<matmul_cmd>(&c); m && m->op_id != first_op) {
+          m->op_id = static_cast<uint16_t>(first_op);
+          break;
+        }
+      }
+      REQUIRE(first_op >= 0);
+    }
+    const perf_result relabelled_full = evaluate(s.hw, relabelled, p, every);
+    const perf_result relabelled_fast = evaluate(s.hw, relabelled, p);
+    CHECK(relabelled_fast.repeated_segments == fast.repeated_segments);
+    REQUIRE(relabelled_fast.by_op.size() == relabelled_full.by_op.size());
+    for (size_t o = 0; o < relabelled_full.by_op.size(); ++o) {
+      CHECK(relabelled_fast.by_op[o].commands == relabelled_full.by_op[o].commands);
+      CHECK(relabelled_fast.by_op[o].flops == relabelled_full.by_op[o].flops);
+      CHECK(relabelled_fast.by_op[o].busy_ns == Approx(relabelled_full.by_op[o].busy_ns).epsilon(1e-9).margin(1e-6));
+    }
     // A layer that differs in one command (a longer matmul on core 0 in the
     // fifth layer) is simulated, not repeated.
     std::vector<program> changed = step.programs;
