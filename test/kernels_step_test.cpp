@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -84,9 +85,11 @@ TEST_CASE("scenario: keys parse, hw as a path or inline, errors name file and li
 
 namespace {
 
-// Lowers every scenarios/run/*.yaml whose name starts with `prefix` (or does not, with `exclude`).
-void check_shipped(const std::string& prefix, bool exclude, size_t at_least) {
-  const std::string dir = root + "/scenarios/run";
+// Lowers every DIR/*.yaml (DIR in the source tree) whose name starts with
+// `prefix` (or does not, with `exclude`), and runs `more` on each.
+void check_shipped(const std::string& in, const std::string& prefix, bool exclude, size_t at_least,
+                   const std::function<void(const scenario&, const lowered_step&)>& more = {}) {
+  const std::string dir = root + "/" + in;
   DIR* d = opendir(dir.c_str());
   REQUIRE(d != nullptr);
   std::vector<std::string> files;
@@ -109,6 +112,7 @@ void check_shipped(const std::string& prefix, bool exclude, size_t at_least) {
     uint64_t macs = 0;
     for (const auto& op : step.ops) macs += op.macs;
     CHECK(macs == step.summary.matmul_macs);
+    if (more) more(s, step);
   }
 }
 
@@ -116,16 +120,24 @@ void check_shipped(const std::string& prefix, bool exclude, size_t at_least) {
 
 TEST_CASE("step lowering: the 12 Qwen3-4B prefill strategy x placement scenarios lower, labelled per operator",
           "[kernels][step]") {
-  check_shipped("qwen3-4b_prefill", false, 12);
+  check_shipped("scenarios/run", "qwen3-4b_prefill", false, 12);
 }
 
 TEST_CASE("step lowering: the 12 Qwen3-4B decode strategy x placement scenarios lower, labelled per operator",
           "[kernels][step]") {
-  check_shipped("qwen3-4b_decode", false, 12);
+  check_shipped("scenarios/run", "qwen3-4b_decode", false, 12);
 }
 
 TEST_CASE("step lowering: the other shipped scenarios lower, labelled per operator", "[kernels][step]") {
-  check_shipped("qwen3-4b_", true, 6);
+  check_shipped("scenarios/run", "qwen3-4b_", true, 6);
+}
+
+TEST_CASE("step lowering: the shipped whole-step cross-check cases lower every layer", "[kernels][step]") {
+  check_shipped("scenarios/crosscheck/steps", "", false, 6, [](const scenario& s, const lowered_step& step) {
+    CHECK(s.step.layers == 0);
+    REQUIRE_FALSE(step.stage_layers.empty());
+    CHECK(step.stage_layers.back().second == s.model_cfg.num_hidden_layers);
+  });
 }
 
 TEST_CASE("step lowering: figures of the Qwen3-8B 512-token layer prefill", "[kernels][step]") {
