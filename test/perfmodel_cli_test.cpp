@@ -68,12 +68,17 @@ TEST_CASE("npuvp calibrate runs the micro-benchmarks on the TLM chip and writes 
 TEST_CASE("npuvp crosscheck runs both engines on a scenario and writes the table as JSON", "[perfmodel][cli]") {
   const std::string dir = "crosscheck_cli_test";
   REQUIRE(shell("mkdir -p " + dir).first == 0);
-  const auto [code, out] = shell(std::string(NPUVP_BINARY) + " crosscheck " + NPUVP_SOURCE_DIR +
-                                 "/scenarios/run/tiny_functional_4x4.yaml --parallel 1 --json " + dir + "/x.json");
+  // Of several calibrations, each case takes the one fitted on its chip (npu4x4 here).
+  const std::string src = NPUVP_SOURCE_DIR, cal = src + "/scenarios/calibration/";
+  const auto [code, out] = shell(
+      std::string(NPUVP_BINARY) + " crosscheck " + src + "/scenarios/run/tiny_functional_4x4.yaml --calibration " +
+      cal + "npu_8x8.yaml --calibration " + cal + "npu_4x4.yaml --parallel 1 --json " + dir + "/x.json");
   INFO(out);
   REQUIRE(code == 0);
   CHECK(out.find("MAPE") != std::string::npos);
+  CHECK(out.find("warning") == std::string::npos);
   const auto j = nlohmann::json::parse(npuvp::read_file(dir + "/x.json"));
+  CHECK(j["calibration"]["npu4x4"] == cal + "npu_4x4.yaml");
   REQUIRE(j["cases"].size() == 1);
   const auto& c = j["cases"][0];
   CHECK(c["tlm_ns"].get<double>() > 0);
@@ -91,5 +96,12 @@ TEST_CASE("npuvp crosscheck runs both engines on a scenario and writes the table
   }
   CHECK(both);
   CHECK(j["summary"]["cases"] == 1);
+  // None fitted on the case's chip: an error naming it, before any TLM run.
+  const auto [bad, message] = shell(std::string(NPUVP_BINARY) + " crosscheck " + src +
+                                    "/scenarios/run/tiny_functional_4x4.yaml --calibration " + cal +
+                                    "npu_8x8.yaml --calibration " + cal + "npu_8x8.yaml");
+  CHECK(bad != 0);
+  CHECK(message.find("was fitted on 'npu4x4'") != std::string::npos);
+  CHECK(message.find("running") == std::string::npos);
   shell("rm -rf " + dir);
 }

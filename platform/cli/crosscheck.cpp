@@ -247,12 +247,14 @@ std::string csv_field(const std::string& s) {
 int crosscheck(const std::vector<std::string>& args) {
   po::options_description desc("crosscheck options");
   std::vector<std::string> files, grids;
-  std::string calibration, csv, json_file, zoo = shipped("models");
+  std::vector<std::string> calibrations;
+  std::string csv, json_file, zoo = shipped("models");
   int parallel = 2;
   desc.add_options()("scenario", po::value(&files), "scenario YAML files (each one case)")(
       "grid", po::value(&grids), "grid YAML files (base scenario x cartesian product of keys; repeatable)")(
-      "calibration", po::value(&calibration), "perfmodel calibration YAML (default: first-principles parameters)")(
-      "csv", po::value(&csv), "write per-step and per-operator rows as CSV")(
+      "calibration", po::value(&calibrations),
+      "perfmodel calibration YAML (default: first-principles parameters); repeatable: each case takes the one "
+      "fitted on its chip")("csv", po::value(&csv), "write per-step and per-operator rows as CSV")(
       "json", po::value(&json_file), "write every case, operator and the summary as JSON")(
       "zoo", po::value(&zoo)->default_value(zoo), "folder of the model zoo")(
       "no-ops", "do not print the per-operator rows (engine time summed over cores: TLM us, model us, error %)")(
@@ -260,7 +262,7 @@ int crosscheck(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("scenario", -1);
   po::variables_map vm;
-  if (!parse("npuvp crosscheck [SCENARIO...] [--grid GRID.yaml]... [--calibration FILE] [--csv F] [--json F] "
+  if (!parse("npuvp crosscheck [SCENARIO...] [--grid GRID.yaml]... [--calibration FILE]... [--csv F] [--json F] "
              "[--parallel N]",
              desc, args, vm, &pos))
     return 0;
@@ -280,13 +282,32 @@ int crosscheck(const std::vector<std::string>& args) {
       std::cout << "skipped " << name << ": " << e.what() << "\n";
     }
   }
-  std::map<std::string, perf::perf_params> params;  // per hw name
-  for (const auto& c : cases)
-    if (!params.count(c.hw.name)) {
-      std::string warning;
-      params[c.hw.name] = perf::load_perf_params(c.hw, calibration, warning);
-      if (!warning.empty()) std::cerr << "npuvp: warning: " << c.hw.name << ": " << warning << "\n";
+  // Per chip (hw name): the calibration given, or of several the one fitted on it.
+  std::map<std::string, perf::perf_params> params;
+  std::map<std::string, std::string> calibration_of;
+  for (const auto& c : cases) {
+    if (params.count(c.hw.name)) continue;
+    std::string warning;
+    if (calibrations.size() <= 1) {
+      calibration_of[c.hw.name] = calibrations.empty() ? "" : calibrations[0];
+      params[c.hw.name] = perf::load_perf_params(c.hw, calibration_of[c.hw.name], warning);
+    } else {
+      for (const auto& file : calibrations) {
+        const perf::perf_params p = perf::load_perf_params(c.hw, file, warning);
+        if (!warning.empty()) continue;  // fitted on another chip
+        params[c.hw.name] = p;
+        calibration_of[c.hw.name] = file;
+        break;
+      }
+      if (!params.count(c.hw.name)) {
+        std::string given;
+        for (const auto& file : calibrations) given += (given.empty() ? "" : ", ") + file;
+        throw error("crosscheck: none of the calibration files (" + given + ") was fitted on '" + c.hw.name +
+                    "' (case " + c.name + ")");
+      }
     }
+    if (!warning.empty()) std::cerr << "npuvp: warning: " << c.hw.name << ": " << warning << "\n";
+  }
   std::vector<isolated_job> jobs;
   for (const auto& c : cases)
     jobs.push_back([&c] {
@@ -310,7 +331,7 @@ int crosscheck(const std::vector<std::string>& args) {
   std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
   const auto tlm = run_isolated(jobs, parallel, tlm_progress(cases));
 
-  nlohmann::json out = {{"calibration", calibration}, {"cases", nlohmann::json::array()}};
+  nlohmann::json out = {{"calibration", calibration_of}, {"cases", nlohmann::json::array()}};
   std::ostringstream rows;
   rows << "kind,case,op_id,op,tlm_ns,model_ns,error_percent,tlm_wall_s,model_wall_s,speedup,bound,class\n";
   std::cout << std::left << std::setw(60) << "case" << std::right << std::setw(12) << "TLM us" << std::setw(12)
