@@ -1296,9 +1296,9 @@ TEST_CASE("perfmodel: a layer repeating the one before is accounted as its repea
       CHECK(fast.by_op[o].last_end_ns == Approx(full.by_op[o].last_end_ns).epsilon(1e-9));
     }
     // A repeated layer whose commands carry other operator labels (one matmul
-    // of core 0 in the sixth layer labelled as the layer's first command):
-    // still repeated (labels do not change timing), and its records go to
-    // their own rows.
+    // of core 0 in the sixth layer given the label of the barrier before the
+    // layer): still repeated (labels do not change timing), and its records go
+    // to their own rows.
     std::vector<program> relabelled = step.programs;
     {
       uint16_t layer_group = 0;  // the barrier at the end of every layer: the last one
