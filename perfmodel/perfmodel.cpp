@@ -1338,65 +1338,57 @@ class model {
     }
     return true;
   }
-  // Keys that must correspond one to one between a segment and its repeat:
-  // the pairs met while comparing the commands of one pass, checked as they
-  // come in two open-addressing tables (segment key -> repeat key and back)
-  // that are kept from pass to pass; a slot is empty unless stamped with the
-  // current pass, so a new pass clears nothing.
+  // Keys that must correspond one to one between a segment and its repeat,
+  // checked as the comparison meets them: two open-addressing tables (segment
+  // key -> repeat key and back) kept from pass to pass; a slot is empty unless
+  // stamped with the current pass, so a new pass clears nothing.
   class key_pairs {
    public:
     void next_pass() {
       ++m_pass;
-      m_count = 0;
-      m_ok = true;
+      m_forward.count = m_backward.count = 0;
     }
-    void operator()(uint64_t a, uint64_t b) {
-      if (m_ok) m_ok = map(m_forward, a, b) && map(m_backward, b, a);
-    }
-    // Every key of the segment maps to one key of the repeat, and back.
-    bool one_to_one() const { return m_ok; }
+    // Whether a and b still correspond one to one (pairs them if new).
+    bool operator()(uint64_t a, uint64_t b) { return m_forward.map(a, b, m_pass) && m_backward.map(b, a, m_pass); }
 
    private:
     struct slot {
       uint64_t key = 0, value = 0;
       uint32_t pass = 0;
     };
-    // Maps k to v unless k maps to another value already.
-    bool map(std::vector<slot>& t, uint64_t k, uint64_t v) {
-      if (2 * (m_count + 1) > t.size()) grow();
-      const size_t mask = t.size() - 1;
-      for (size_t i = (k * 0x9e3779b97f4a7c15ull) >> 32 & mask;; i = (i + 1) & mask) {
-        slot& s = t[i];
-        if (s.pass != m_pass) {
-          s = {k, v, m_pass};
-          if (&t == &m_backward) ++m_count;
-          return true;
+    struct table {
+      std::vector<slot> slots;
+      size_t count = 0;  // keys of this pass
+      // Maps k to v unless k maps to another value already.
+      bool map(uint64_t k, uint64_t v, uint32_t pass) {
+        if (2 * (count + 1) > slots.size()) grow(pass);
+        const size_t mask = slots.size() - 1;
+        for (size_t i = (k * 0x9e3779b97f4a7c15ull) >> 32 & mask;; i = (i + 1) & mask) {
+          slot& s = slots[i];
+          if (s.pass != pass) {
+            s = {k, v, pass};
+            ++count;
+            return true;
+          }
+          if (s.key == k) return s.value == v;
         }
-        if (s.key == k) return s.value == v;
       }
-    }
-    // Doubles both tables, keeping this pass's entries.
-    void grow() {
-      const size_t n = std::max<size_t>(64, 2 * m_forward.size());
-      const size_t count = m_count;
-      for (std::vector<slot>* t : {&m_forward, &m_backward}) {
-        std::vector<slot> old(n);
-        std::swap(old, *t);
-        m_count = 0;  // map() may not grow again: n > 2 x count
+      // Doubles the slots, keeping this pass's keys (no second growth: at most half of the old size).
+      void grow(uint32_t pass) {
+        std::vector<slot> old(std::max<size_t>(64, 2 * slots.size()));
+        std::swap(old, slots);
+        count = 0;
         for (const slot& s : old)
-          if (s.pass == m_pass) map(*t, s.key, s.value);
+          if (s.pass == pass) map(s.key, s.value, pass);
       }
-      m_count = count;
-    }
-    std::vector<slot> m_forward, m_backward;
+    };
+    table m_forward, m_backward;
     uint32_t m_pass = 1;  // slots start at pass 0: empty
-    size_t m_count = 0;   // pairs of this pass (distinct keys)
-    bool m_ok = true;
   };
   // Whether command b of `core` runs as command a does: the same but for the
   // operator label and HBM addresses at the same place in the interleave
   // period, with HBM streams, row groups, mailboxes and barrier groups in
-  // one-to-one correspondence (the pairs go to `keys`, checked by the caller).
+  // one-to-one correspondence (`keys`).
   bool same_timing(int core, size_t a, size_t b, key_pairs& keys) const {
     const command& cx = m_programs[core][a];
     const command& cy = m_programs[core][b];
@@ -1411,12 +1403,13 @@ class model {
             const uint64_t period = interleave_period();
             auto hbm_side = [&](mem_space space, uint64_t& p, uint64_t& q, uint64_t stride, bool reading) {
               if (space != mem_space::hbm) return true;
-              if (p % period != q % period) return false;
-              keys(hbm_stream(p, x.row_bytes, x.rows, stride, reading),
-                   hbm_stream(q, x.row_bytes, x.rows, stride, reading));
-              keys(row_group(p, x.row_bytes, x.rows, stride, reading), row_group(q, x.row_bytes, x.rows, stride, reading));
+              const bool same = p % period == q % period &&
+                                keys(hbm_stream(p, x.row_bytes, x.rows, stride, reading),
+                                     hbm_stream(q, x.row_bytes, x.rows, stride, reading)) &&
+                                keys(row_group(p, x.row_bytes, x.rows, stride, reading),
+                                     row_group(q, x.row_bytes, x.rows, stride, reading));
               p = q = 0;
-              return true;
+              return same;
             };
             if (x.src_space != y.src_space || x.dst_space != y.dst_space || x.row_bytes != y.row_bytes ||
                 x.rows != y.rows || x.src_stride != y.src_stride || x.dst_stride != y.dst_stride ||
@@ -1424,14 +1417,16 @@ class model {
                 !hbm_side(x.dst_space, x.dst, y.dst, x.dst_stride, false))
               return false;
           } else if constexpr (std::is_same_v<T, send_cmd>) {
-            keys(fnv1a({uint64_t(core), peer(x.peer), x.tag}), fnv1a({uint64_t(core), peer(y.peer), y.tag}));
+            if (!keys(fnv1a({uint64_t(core), peer(x.peer), x.tag}), fnv1a({uint64_t(core), peer(y.peer), y.tag})))
+              return false;
             x.tag = y.tag = 0;
           } else if constexpr (std::is_same_v<T, recv_cmd>) {
-            keys(fnv1a({peer(x.peer), uint64_t(core), x.tag}), fnv1a({peer(y.peer), uint64_t(core), y.tag}));
+            if (!keys(fnv1a({peer(x.peer), uint64_t(core), x.tag}), fnv1a({peer(y.peer), uint64_t(core), y.tag})))
+              return false;
             x.tag = y.tag = 0;
           } else if constexpr (std::is_same_v<T, barrier_cmd>) {
             // A barrier group is an identity (each layer of a stage may take new ones).
-            keys(fnv1a({~uint64_t(0), x.group}), fnv1a({~uint64_t(0), y.group}));
+            if (!keys(fnv1a({~uint64_t(0), x.group}), fnv1a({~uint64_t(0), y.group}))) return false;
             x.group = y.group = 0;
           }
           return x == y;
@@ -1455,7 +1450,7 @@ class model {
         for (size_t i = a.first[c]; i <= b.pc[c] && more; ++i)
           more = same_timing(static_cast<int>(c), i, i + shift, keys);
       }
-      if (!active || (more && !keys.one_to_one())) more = false;
+      if (!active) more = false;
       if (!more) break;
     }
     return n;
@@ -1540,11 +1535,10 @@ class model {
         int& to = goes_to[size_t(sum_of[size_t(r - first)])];
         if (to < 0) {
           to = static_cast<int>(m_recs.size());
-        } else if (matched) {
+        } else if (matched) {  // the kind is the template's (the commands are the same)
           const exec_rec& z = m_recs[size_t(to)];
-          matched = m_kind[y.core][y.index] == m_kind[z.core][z.index] &&
-                    m_group[y.core][y.index] == m_group[z.core][z.index] &&
-                    m_op[y.core][y.index] == m_op[z.core][z.index];
+          matched =
+              m_group[y.core][y.index] == m_group[z.core][z.index] && m_op[y.core][y.index] == m_op[z.core][z.index];
         }
         m_recs.push_back(y);  // its busy times are the template's (m_rec_busy entries are never changed)
       }
