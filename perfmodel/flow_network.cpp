@@ -44,17 +44,19 @@ void flow_network::set_stream_latency(int r, double ns_per_stream) {
   m_res[r].stream_latency = ns_per_stream;
 }
 
-int flow_network::add_path(std::vector<usage> path, int owner, double max_rate) {
+int flow_network::add_path(std::vector<usage> path, int owner, double max_rate, double row_cap) {
   if (m_sealed) throw error("flow network: a path added after seal()");
   path_info p;
   for (const usage& u : path)
     if (u.resource < 0 || u.resource >= resources())
       throw error("flow network: a path names resource " + std::to_string(u.resource) + " of " +
                   std::to_string(resources()));
+  p.hbm = std::any_of(path.begin(), path.end(), [&](const usage& u) { return m_res[u.resource].kind == bound::hbm; });
   p.uses = std::move(path);
   p.live = p.uses.size();
   p.owner = owner;
   p.max_rate = max_rate;
+  p.row_cap = row_cap;
   note_queueing(p);
   m_paths.push_back(std::move(p));
   return static_cast<int>(m_paths.size()) - 1;
@@ -329,16 +331,20 @@ void flow_network::recompute() {
   for (int id : m_active) {
     flow& f = m_flows[id];
     f.frozen = false;
-    if (!(f.window > 0)) continue;
-    double rtt = f.rtt0;
+    if (!(f.window > 0) && !f.refresh_capped) continue;
+    f.refresh_capped = false;
+    double cap = f.issue_cap, weight = f.issue_cap;
     const path_info& p = m_paths[size_t(f.path)];
-    for (int k : p.queueing) {
-      const usage& u = p.uses[size_t(k)];
-      const resource& r = m_res[u.resource];
-      rtt += u.share * r.stream_latency * double(r.streams.size() - 1);
+    if (f.window > 0) {
+      double rtt = f.rtt0;
+      for (int k : p.queueing) {
+        const usage& u = p.uses[size_t(k)];
+        const resource& r = m_res[u.resource];
+        rtt += u.share * r.stream_latency * double(r.streams.size() - 1);
+      }
+      cap = std::min(f.issue_cap, f.window / rtt);
+      weight = std::min(f.issue_cap, f.window / (rtt + m_share_queue_ns));
     }
-    const double cap = std::min(f.issue_cap, f.window / rtt);
-    const double weight = std::min(f.issue_cap, f.window / (rtt + m_share_queue_ns));
     if (cap == f.cap && weight == f.weight) continue;
     capped.push_back(id);
     capped_uses += p.live;
@@ -357,6 +363,42 @@ void flow_network::recompute() {
   } else if (capped_uses > 0) {
     for (int ri : m_unsafe) mark_stale(ri);
   }
+  fill();
+  if (m_refresh_interval > 0 && cap_refreshed()) {
+    for (int id : m_active) m_flows[id].frozen = false;
+    fill();
+    for (int id : m_active) {  // a flow at its refresh cap keeps the bound it had
+      flow& f = m_flows[id];
+      if (f.refresh_capped && f.limit == bound::dma_issue) f.limit = f.refresh_limit;
+    }
+  }
+}
+
+// The flows an HBM refresh stalls (set_refresh) keep their share of the time
+// between refreshes as a cap, and what they leave goes to the flows sharing
+// their bottleneck in a second filling; returns whether any was capped.
+bool flow_network::cap_refreshed() {
+  bool any = false;
+  for (int id : m_active) {
+    flow& f = m_flows[id];
+    const path_info& p = m_paths[size_t(f.path)];
+    if (f.limit == bound::hbm || !p.hbm || f.rate >= p.row_cap * (1 - 1e-9)) continue;
+    const double stall = m_refresh_blocked - f.window / f.rate;
+    if (!(stall > 0)) continue;
+    f.cap = f.rate * (1.0 - stall / m_refresh_interval);
+    f.cap_level = f.cap / f.weight;
+    f.refresh_capped = true;
+    f.refresh_limit = f.limit;
+    for (const usage& u : uses_of(f))
+      if (m_res[u.resource].unsafe_at >= 0) mark_stale(u.resource);
+    any = true;
+  }
+  return any;
+}
+
+// Weighted progressive filling over the active flows at their current caps
+// and weights (recompute()).
+void flow_network::fill() {
   // Free capacities and loads of the resources whose flows changed, the loads
   // summed in id order as a pass over the active flows adds them.
   for (int ri : m_stale) {

@@ -73,6 +73,18 @@ class flow_network {
   // coef x (l + (1 - l) / n)^exponent while n flows of its group are on the
   // resource. Set before any flow starts.
   void set_row_sharing(double exponent) { m_row_exponent = exponent; }
+  // HBM refresh: every `interval_ns` every channel is blocked for `blocked_ns`
+  // (all-bank refresh, all channels in step). A flow crossing a channel
+  // (resource of kind hbm) that neither the channel nor its rows (its path's
+  // row_cap) bound stalls with it; the data its window holds keeps its
+  // bottleneck busy for window / rate of the stall, so it keeps
+  // 1 - max(0, blocked - window / rate) / interval of its filled rate, and a
+  // second filling gives what it leaves to the flows sharing its bottleneck.
+  // Flows bound by a channel pay refresh in its efficiencies. interval 0: off.
+  void set_refresh(double interval_ns, double blocked_ns) {
+    m_refresh_interval = interval_ns;
+    m_refresh_blocked = blocked_ns;
+  }
 
   // Registers the resources a flow crosses (each once) for the flows that
   // start on it; returns its id. Paths stay for the network's life: a
@@ -80,8 +92,10 @@ class flow_network {
   // `owner` (>= 0): the flows of one owner never run at once (a core's DMA
   // engine moves one transfer at a time), and none of them has a rate cap
   // above `max_rate` (seal()).
-  int add_path(std::vector<usage> path, int owner = -1,
-               double max_rate = std::numeric_limits<double>::infinity());
+  // `row_cap`: a flow at this rate is bound by the rows of the HBM channels
+  // it reads (a lone stream's row cap, refresh included: set_refresh).
+  int add_path(std::vector<usage> path, int owner = -1, double max_rate = std::numeric_limits<double>::infinity(),
+               double row_cap = std::numeric_limits<double>::infinity());
   // With every path added: a resource that the owners' flows could not make
   // tight together, each at the largest max_rate of its paths through it and
   // with every penalty at its worst, never takes part in a filling, so the
@@ -163,6 +177,8 @@ class flow_network {
     std::vector<int> queueing;  // indices in `uses` of the resources with a stream latency
     int owner = -1;
     double max_rate = 0;
+    bool hbm = false;  // crosses an HBM channel
+    double row_cap = 0;
   };
   // A path's first n usages.
   struct uses_view {
@@ -183,6 +199,8 @@ class flow_network {
     bound limit = bound::dma_issue;
     bound_times times{};
     bool active = false, frozen = false, marked = false;
+    bool refresh_capped = false;           // cap lowered by a refresh stall (cap_refreshed())
+    bound refresh_limit = bound::dma_issue;  // what bounded it before
     int first_saturated = 0;  // scratch of recompute(): index in path of the first saturated resource
   };
   void advance(double now);
@@ -197,6 +215,8 @@ class flow_network {
     return 1.0 + r.penalty * (streams - 1) + r.flow_penalty * (double(r.users.size()) - 1);
   }
   void apply_series_loss();
+  void fill();
+  bool cap_refreshed();
   // p.queueing from the first p.live usages.
   void note_queueing(path_info& p) const;
   // Rows shared (set_row_sharing): the usage's coef with n flows of its group on the resource.
@@ -227,6 +247,7 @@ class flow_network {
   std::vector<int> m_work, m_freezing, m_capped;  // scratch of recompute()
   std::vector<int> m_done;                        // returned by finish_drained()
   double m_now = 0, m_share_queue_ns = 0, m_series_loss = 0, m_row_exponent = 1;
+  double m_refresh_interval = 0, m_refresh_blocked = 0;
   std::vector<int> m_series;  // scratch of apply_series_loss()
   uint64_t m_recomputations = 0;
 };

@@ -50,6 +50,12 @@ perf_params first_principles_params(const hw_config& hw) {
   p.hbm_read_latency_ns = (t.tRCD + t.tCL + t.tBURST) * t.tck_ns;
   // ACT -> WR (tRCD), WR -> data (tWL), data burst (tBURST); answered when written.
   p.hbm_write_latency_ns = (t.tRCD + t.tWL + t.tBURST) * t.tck_ns;
+  // All-bank refresh (JESD235): precharge all (tRP), then tRFC, every tREFI;
+  // the VP's channels refresh in step (models/hbm/hbm_channel.h).
+  if (h.refresh) {
+    p.hbm_refresh_interval_ns = t.tREFI * t.tck_ns;
+    p.hbm_refresh_blocked_ns = (t.tRP + t.tRFC) * t.tck_ns;
+  }
   // Dally & Towles 2004 ch. 16: per hop a router pipeline plus a link traversal.
   p.noc_hop_ns = (hw.noc.router_cycles + hw.noc.link_cycles) / hw.noc.clock_ghz;
   // One packet per DMA burst: a header flit plus ceil(burst / flit) data flits

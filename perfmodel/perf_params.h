@@ -69,6 +69,12 @@ struct perf_params {
   double share_queue_ns = 0.0;
   double hbm_read_latency_ns = 0.0;
   double hbm_write_latency_ns = 0.0;
+  // All-bank refresh blocks every channel for hbm_refresh_blocked_ns every
+  // hbm_refresh_interval_ns (0: off). A DMA not bound by a channel stalls with
+  // it, less the time the data its window holds keeps its bottleneck busy;
+  // channel-bound transfers pay refresh in the channel efficiencies.
+  double hbm_refresh_interval_ns = 0.0;
+  double hbm_refresh_blocked_ns = 0.0;
   // NoC: latency per router passed (router pipeline + the link after it) and
   // the payload fraction of link bandwidth (header flits and the allocator's
   // idle slots are overhead; measured by `calibrate` on a link two sends share).
@@ -136,6 +142,14 @@ struct perf_params {
             1e5);
     v.field("hbm_write_latency_ns", hbm_write_latency_ns, "ns", "unloaded HBM write latency (to the response)", 0.0,
             1e5);
+    v.field("hbm_refresh_interval_ns", hbm_refresh_interval_ns, "ns",
+            "HBM channels are blocked by an all-bank refresh this often (tREFI; 0: no refresh stalls)", 0.0, 1e9);
+    v.field("hbm_refresh_blocked_ns", hbm_refresh_blocked_ns, "ns",
+            "how long a refresh blocks the channels (tRP + tRFC): a DMA not bound by a channel stalls for it, less "
+            "the time its window's data keeps its bottleneck busy",
+            0.0, 1e6);
+    v.check(hbm_refresh_interval_ns == 0 || hbm_refresh_blocked_ns < hbm_refresh_interval_ns,
+            "hbm_refresh_blocked_ns", "must be shorter than hbm_refresh_interval_ns");
     v.field("noc_hop_ns", noc_hop_ns, "ns", "latency per router passed (router pipeline + link)", 0.0, 1e4);
     v.field("noc_payload_efficiency", noc_payload_efficiency, "",
             "payload fraction of NoC link bandwidth (header flits are overhead)", 0.01, 1.0);

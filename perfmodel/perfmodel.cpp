@@ -337,6 +337,7 @@ class model {
     for (int i = 0; i < 6 * m_cores + 2 * m_channels; ++i)
       m_net.add_resource(link_bw, bound::noc, 0.0, m_p.noc_stream_penalty, i < 4 * m_cores);
     m_net.set_series_loss(m_p.noc_series_loss);
+    m_net.set_refresh(m_p.hbm_refresh_interval_ns, m_p.hbm_refresh_blocked_ns);
     m_net.set_row_sharing(1 - m_p.hbm_row_overlap);
     m_channel_peak = m_hw.hbm.peak_gbps();
     m_net.set_share_queue_ns(m_p.share_queue_ns);
@@ -596,7 +597,7 @@ class model {
       // allow (plan.cap below: a mean burst is at most that long).
       const double max_rate =
           issue_limit(double(m_hw.core.dma.burst_bytes), rt.read_rtt + rt.write_rtt, plan.row_cap);
-      rt.path = m_net.add_path(path.uses, rc, max_rate);
+      rt.path = m_net.add_path(path.uses, rc, max_rate, plan.row_cap);
       rt.hbm_read = plan.hbm_read;
       rt.hbm_write = plan.hbm_write;
       rt.row_cap = plan.row_cap;

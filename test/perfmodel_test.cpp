@@ -64,6 +64,12 @@ std::vector<program> lowered(const hw_config& hw, const std::string& strategy, c
   return ctx.finish();
 }
 
+// The share of its rate a DMA that no HBM channel bounds keeps through the
+// refreshes (flow_network::set_refresh): `window` bytes in flight at `rate`.
+double refresh_kept(const perf_params& p, double window, double rate) {
+  return 1.0 - std::max(0.0, p.hbm_refresh_blocked_ns - window / rate) / p.hbm_refresh_interval_ns;
+}
+
 const breakdown_row& kind_row(const perf_result& r, const std::string& name) {
   for (const auto& row : r.by_kind)
     if (row.name == name) return row;
@@ -79,6 +85,8 @@ TEST_CASE("perfmodel: first-principles parameters come from the hardware config"
   const hbm_timing& t = hw.hbm.timing;
   CHECK(p.hbm_read_latency_ns == Approx((t.tRCD + t.tCL + t.tBURST) * t.tck_ns));
   CHECK(p.hbm_efficiency_sequential == Approx(1.0 - double(t.tRFC) / t.tREFI));
+  CHECK(p.hbm_refresh_interval_ns == Approx(t.tREFI * t.tck_ns));
+  CHECK(p.hbm_refresh_blocked_ns == Approx((t.tRP + t.tRFC) * t.tck_ns));
   CHECK(p.hbm_efficiency_random < p.hbm_efficiency_strided + 1e-12);
   // Router 2 + link 1 NoC cycles at 1 GHz; a 256 B burst is a header plus 8 data flits of 32 B.
   CHECK(p.noc_hop_ns == Approx(3.0));
@@ -163,11 +171,15 @@ TEST_CASE("perfmodel: an HBM load on an idle chip = setup + round trip + bytes /
   const double tail = 2 * 3 * p.noc_hop_ns + p.hbm_read_latency_ns + p.sram_access_ns;
   const double dma_cap = std::min(256 * hw.core.clock_ghz / 2, hw.core.dma.max_outstanding * 256 / tail);
 
+  const double window = hw.core.dma.max_outstanding * 256;
+
   SECTION("NoC bound") {
     const double bw = std::min({link_bw(hw, p), hw.hbm.peak_gbps() * p.hbm_efficiency_strided, dma_cap});
     REQUIRE(bw == Approx(link_bw(hw, p)));
+    // The refreshes stall it: its window holds less than a refresh's worth of data.
+    REQUIRE(refresh_kept(p, window, bw) < 1);
     const perf_result r = evaluate(hw, programs, p);
-    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / bw));
+    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / (bw * refresh_kept(p, window, bw))));
     CHECK(r.hbm_read_bytes == bytes);
     CHECK(r.noc_link_bytes == Approx(2 * bytes));
     CHECK(kind_row(r, "dma load").bounded_by() == bound::noc);
@@ -200,7 +212,7 @@ TEST_CASE("perfmodel: an HBM load on an idle chip = setup + round trip + bytes /
     const double cap = 2 * 256 / tail;
     REQUIRE(cap < link_bw(hw, p));
     const perf_result r = evaluate(slow, programs, p);
-    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / cap));
+    CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / (cap * refresh_kept(p, 2 * 256, cap))));
     CHECK(kind_row(r, "dma load").bounded_by() == bound::dma_issue);
   }
 }
@@ -338,7 +350,8 @@ TEST_CASE("perfmodel: DMA descriptors in flight overlap the previous tail", "[pe
   auto programs = idle(hw);
   programs[0] = {d, d2, signal_cmd{engine::dma, 2}, wait_cmd{engine::sync, 2}, end_cmd{}};
   const double tail = 2 * p.noc_hop_ns + p.hbm_read_latency_ns + p.sram_access_ns;  // channel 0 at core 0's router
-  const double flow = bytes / link_bw(hw, p);
+  const double bw = link_bw(hw, p);
+  const double flow = bytes / (bw * refresh_kept(p, hw.core.dma.max_outstanding * 256, bw));
   CHECK(p.dma_descriptors_in_flight == hw.core.dma.descriptors_in_flight);  // follows the hw key
   p.dma_descriptors_in_flight = 1;
   const perf_result serial = evaluate(hw, programs, p);
@@ -365,7 +378,8 @@ TEST_CASE("perfmodel: a contiguous load spreads over the interleaved channels", 
   // The core's ejection port carries everything: it is the bottleneck. The
   // farthest channel (router (3,3)) is 7 routers away.
   const double tail = 2 * 7 * p.noc_hop_ns + p.hbm_read_latency_ns + p.sram_access_ns;
-  CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + d.row_bytes / link_bw(hw, p)));
+  const double bw = link_bw(hw, p) * refresh_kept(p, hw.core.dma.max_outstanding * 256, link_bw(hw, p));
+  CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + d.row_bytes / bw));
 }
 
 TEST_CASE("perfmodel: two transfers sharing one NoC link get half of it each", "[perfmodel]") {
@@ -577,6 +591,52 @@ TEST_CASE("perfmodel: a flow crossing saturated links in series loses its series
   CHECK(net.next_finish() == Approx(100.0 / (0.5 / 1.2)));
   REQUIRE(net.finish_drained(net.next_finish()) == std::vector<int>{a});
   CHECK(net.flow_bound_times(a)[static_cast<int>(bound::noc)] == Approx(240.0));
+}
+
+TEST_CASE("perfmodel: an HBM refresh stalls a flow its channel does not bound; a flow sharing its bottleneck gains",
+          "[perfmodel]") {
+  // A port of 10 B/ns; a channel of 40 B/ns. Every 1000 ns a refresh blocks
+  // the channel for 300 ns. The load reads the channel through the port with
+  // 1000 B in flight (a cap of 100 B/ns at its 10 ns round trip); a send of
+  // the same weight crosses the port only.
+  struct setup {
+    bool refresh = true, send = false;
+    double row_cap = std::numeric_limits<double>::infinity();  // the load's path
+    double channel = 40.0;
+  };
+  // Alone: filled at the port's 10 B/ns, its window keeps the port busy for
+  // 1000 / 10 = 100 ns of the 300: it keeps 1 - 200 / 1000 = 0.8 of its rate.
+  auto drain_time = [](const setup& s) {
+    flow_network net;
+    if (s.refresh) net.set_refresh(1000.0, 300.0);
+    const int port = net.add_resource(10.0, bound::noc);
+    const int ch = net.add_resource(s.channel, bound::hbm);
+    net.start(net.add_path({{port, 1, 1}, {ch, 1, 1}}, -1, 1e9, s.row_cap), 8000.0, 1e9, 0.0, 1, 1000.0, 10.0);
+    if (s.send) net.start(net.add_path({{port, 1, 1}}), 1e6, 100.0, 0.0, 2);
+    const double t = net.next_finish();
+    REQUIRE(net.finish_drained(t) == std::vector<int>{0});
+    return std::make_pair(t, net.flow_bound_times(0));
+  };
+  const auto alone = drain_time({});
+  CHECK(alone.first == Approx(8000.0 / (10.0 * 0.8)));
+  CHECK(alone.second[static_cast<int>(bound::noc)] == Approx(alone.first));  // still bounded by the port
+  CHECK(drain_time({false}).first == Approx(800.0));
+  // Bound by the channel (refresh is in its efficiency) or by its rows: no stall.
+  CHECK(drain_time({true, false, std::numeric_limits<double>::infinity(), 8.0}).first == Approx(1000.0));
+  CHECK(drain_time({true, false, 10.0}).first == Approx(800.0));
+  // Sharing the port with a send: filled at 5 B/ns each, the window covers
+  // 1000 / 5 = 200 ns of the 300: the load keeps 0.9 of 5, and the send takes
+  // the 0.5 B/ns it leaves.
+  const auto shared = drain_time({true, true});
+  CHECK(shared.first == Approx(8000.0 / 4.5));
+  flow_network net;
+  net.set_refresh(1000.0, 300.0);
+  const int port = net.add_resource(10.0, bound::noc);
+  const int ch = net.add_resource(40.0, bound::hbm);
+  net.start(net.add_path({{port, 1, 1}, {ch, 1, 1}}), 1e6, 1e9, 0.0, 1, 1000.0, 10.0);
+  const int send = net.start(net.add_path({{port, 1, 1}}), 550.0, 100.0, 0.0, 2);
+  CHECK(net.next_finish() == Approx(100.0));
+  REQUIRE(net.finish_drained(100.0) == std::vector<int>{send});
 }
 
 TEST_CASE("perfmodel: rates follow flows coming and going on a slack, then shared resource", "[perfmodel]") {
