@@ -128,26 +128,38 @@ double link_payload_efficiency(const hw_config& hw, const link_probe& measured) 
 }
 
 namespace {
-// A probe's streaming time per row (the fixed latency cancels out).
-double ns_per_row(const stride_probe& p) {
+// A probe's streaming rate (bytes/ns; the fixed latency cancels out).
+double probe_rate(const hw_config& hw, const stride_probe& p) {
   const double t = p.twice.measured_ns - p.rows.measured_ns;
   if (!(t > 0)) throw error("perfmodel calibration: probe " + p.twice.name + " took no longer than " + p.rows.name);
-  return t / double(p.row_count);
+  return double(hw.hbm.interleave_bytes) * double(p.row_count) / t;
+}
+
+// The rate a probe's lone stream has between refreshes. The model stalls a
+// DMA bound by its row cap for max(0, blocked - window / rate) of every
+// refresh interval (flow_network::set_refresh), so a measured rate m comes
+// from the rate r with r (1 - max(0, blocked - window / r) / interval) = m.
+double unstalled_rate(const hw_config& hw, double measured) {
+  const perf_params p = first_principles_params(hw);
+  const double interval = p.hbm_refresh_interval_ns, blocked = p.hbm_refresh_blocked_ns;
+  const double window = double(hw.core.dma.max_outstanding) * double(hw.hbm.interleave_bytes);
+  if (!(interval > 0) || blocked * measured <= window) return measured;
+  return (measured - window / interval) / (1 - blocked / interval);
 }
 }  // namespace
 
-std::vector<stride_locality> stride_localities(const std::vector<stride_probe>& measured) {
+std::vector<stride_locality> stride_localities(const hw_config& hw, const std::vector<stride_probe>& measured) {
   std::vector<stride_locality> table;
   if (measured.empty()) return table;
-  const double base = ns_per_row(measured.front());
-  for (const stride_probe& p : measured) table.push_back({p.stride_bytes, std::min(1.0, base / ns_per_row(p))});
+  const double base = unstalled_rate(hw, probe_rate(hw, measured.front()));
+  for (const stride_probe& p : measured)
+    table.push_back({p.stride_bytes, std::min(1.0, unstalled_rate(hw, probe_rate(hw, p)) / base)});
   return table;
 }
 
 double stride_base_fraction(const hw_config& hw, const std::vector<stride_probe>& measured) {
   if (measured.empty()) return 1.0;
-  const double bytes_per_ns = double(hw.hbm.interleave_bytes) / ns_per_row(measured.front());
-  return std::min(1.0, bytes_per_ns / hw.hbm.peak_gbps());
+  return std::min(1.0, unstalled_rate(hw, probe_rate(hw, measured.front())) / hw.hbm.peak_gbps());
 }
 
 namespace {

@@ -111,10 +111,12 @@ struct stride_probe {
   calibration_sample rows, twice;
 };
 std::vector<stride_probe> stride_probes(const hw_config& hw);
-// The table from the measured probes: each probe's streaming time per row
-// relative to the first probe's (consecutive blocks), at most 1.
-std::vector<stride_locality> stride_localities(const std::vector<stride_probe>& measured);
-// The first probe's streaming rate over the channel's peak, at most 1.
+// The table from the measured probes: each probe's streaming rate relative
+// to the first probe's (consecutive blocks), at most 1. Rates are taken
+// between refreshes: what the model's refresh stall (perf_params::
+// hbm_refresh_blocked_ns) takes from a lone stream is added back.
+std::vector<stride_locality> stride_localities(const hw_config& hw, const std::vector<stride_probe>& measured);
+// The first probe's streaming rate between refreshes over the channel's peak, at most 1.
 double stride_base_fraction(const hw_config& hw, const std::vector<stride_probe>& measured);
 
 // NoC link probe (measured, not fitted: perf_params::noc_payload_efficiency).

@@ -44,7 +44,7 @@ void flow_network::set_stream_latency(int r, double ns_per_stream) {
   m_res[r].stream_latency = ns_per_stream;
 }
 
-int flow_network::add_path(std::vector<usage> path, int owner, double max_rate, double row_cap) {
+int flow_network::add_path(std::vector<usage> path, int owner, double max_rate) {
   if (m_sealed) throw error("flow network: a path added after seal()");
   path_info p;
   for (const usage& u : path)
@@ -56,7 +56,6 @@ int flow_network::add_path(std::vector<usage> path, int owner, double max_rate, 
   p.live = p.uses.size();
   p.owner = owner;
   p.max_rate = max_rate;
-  p.row_cap = row_cap;
   note_queueing(p);
   m_paths.push_back(std::move(p));
   return static_cast<int>(m_paths.size()) - 1;
@@ -381,8 +380,7 @@ bool flow_network::cap_refreshed() {
   bool any = false;
   for (int id : m_active) {
     flow& f = m_flows[id];
-    const path_info& p = m_paths[size_t(f.path)];
-    if (f.limit == bound::hbm || !p.hbm || f.rate >= p.row_cap * (1 - 1e-9)) continue;
+    if (f.limit == bound::hbm || !m_paths[size_t(f.path)].hbm) continue;
     const double stall = m_refresh_blocked - f.window / f.rate;
     if (!(stall > 0)) continue;
     f.cap = f.rate * (1.0 - stall / m_refresh_interval);

@@ -75,12 +75,12 @@ class flow_network {
   void set_row_sharing(double exponent) { m_row_exponent = exponent; }
   // HBM refresh: every `interval_ns` every channel is blocked for `blocked_ns`
   // (all-bank refresh, all channels in step). A flow crossing a channel
-  // (resource of kind hbm) that neither the channel nor its rows (its path's
-  // row_cap) bound stalls with it; the data its window holds keeps its
-  // bottleneck busy for window / rate of the stall, so it keeps
-  // 1 - max(0, blocked - window / rate) / interval of its filled rate, and a
-  // second filling gives what it leaves to the flows sharing its bottleneck.
-  // Flows bound by a channel pay refresh in its efficiencies. interval 0: off.
+  // (resource of kind hbm) that no channel bounds stalls with it; the data
+  // its window holds keeps its bottleneck busy for window / rate of the
+  // stall, so it keeps 1 - max(0, blocked - window / rate) / interval of its
+  // filled rate, and a second filling gives what it leaves to the flows
+  // sharing its bottleneck. Flows bound by a channel pay refresh in its
+  // efficiencies. interval 0: off.
   void set_refresh(double interval_ns, double blocked_ns) {
     m_refresh_interval = interval_ns;
     m_refresh_blocked = blocked_ns;
@@ -92,10 +92,7 @@ class flow_network {
   // `owner` (>= 0): the flows of one owner never run at once (a core's DMA
   // engine moves one transfer at a time), and none of them has a rate cap
   // above `max_rate` (seal()).
-  // `row_cap`: a flow at this rate is bound by the rows of the HBM channels
-  // it reads (a lone stream's row cap, refresh included: set_refresh).
-  int add_path(std::vector<usage> path, int owner = -1, double max_rate = std::numeric_limits<double>::infinity(),
-               double row_cap = std::numeric_limits<double>::infinity());
+  int add_path(std::vector<usage> path, int owner = -1, double max_rate = std::numeric_limits<double>::infinity());
   // With every path added: a resource that the owners' flows could not make
   // tight together, each at the largest max_rate of its paths through it and
   // with every penalty at its worst, never takes part in a filling, so the
@@ -178,7 +175,6 @@ class flow_network {
     int owner = -1;
     double max_rate = 0;
     bool hbm = false;  // crosses an HBM channel
-    double row_cap = 0;
   };
   // A path's first n usages.
   struct uses_view {
@@ -199,7 +195,7 @@ class flow_network {
     bound limit = bound::dma_issue;
     bound_times times{};
     bool active = false, frozen = false, marked = false;
-    bool refresh_capped = false;           // cap lowered by a refresh stall (cap_refreshed())
+    bool refresh_capped = false;             // cap lowered by a refresh stall (cap_refreshed())
     bound refresh_limit = bound::dma_issue;  // what bounded it before
     int first_saturated = 0;  // scratch of recompute(): index in path of the first saturated resource
   };

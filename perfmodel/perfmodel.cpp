@@ -597,7 +597,7 @@ class model {
       // allow (plan.cap below: a mean burst is at most that long).
       const double max_rate =
           issue_limit(double(m_hw.core.dma.burst_bytes), rt.read_rtt + rt.write_rtt, plan.row_cap);
-      rt.path = m_net.add_path(path.uses, rc, max_rate, plan.row_cap);
+      rt.path = m_net.add_path(path.uses, rc, max_rate);
       rt.hbm_read = plan.hbm_read;
       rt.hbm_write = plan.hbm_write;
       rt.row_cap = plan.row_cap;

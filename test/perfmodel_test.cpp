@@ -266,6 +266,7 @@ TEST_CASE("perfmodel: measured row locality holds a strided stream back, shared 
     return d;
   };
   const double peak = hw.hbm.peak_gbps(), bytes = double(rows) * 256;
+  const double window = hw.core.dma.max_outstanding * 256.0;
   // Core 0 sits at channel 0's router: tail = request and response through one router.
   const double tail = 2 * p.noc_hop_ns + p.hbm_read_latency_ns + p.sram_access_ns;
   SECTION("one stream runs at its locality") {
@@ -274,17 +275,21 @@ TEST_CASE("perfmodel: measured row locality holds a strided stream back, shared 
     auto programs = idle(hw);
     programs[0] = {tile(0), end_cmd{}};
     p.hbm_row_overlap = 0.5;
+    // Bound by its rows (not by the channel), it stalls for the refreshes (refresh_kept).
     for (double efficiency : {0.9, 0.4}) {
       p.hbm_efficiency_strided = efficiency;
       const perf_result r = evaluate(hw, programs, p);
-      const double rate = std::min(peak * 0.5, peak * efficiency * std::sqrt(0.5));
+      const double row_rate = peak * 0.5, channel_rate = peak * efficiency * std::sqrt(0.5);
+      const double rate = row_rate < channel_rate ? row_rate * refresh_kept(p, window, row_rate) : channel_rate;
       INFO("efficiency " << efficiency);
       CHECK(r.time_ns == Approx(p.dma_setup_ns + tail + bytes / rate));
     }
     // The table's reference, consecutive blocks, measured at 0.7 of the peak: 0.7 x peak x l.
     p.hbm_stride_base_fraction = 0.7;
     p.hbm_efficiency_strided = 0.9;
-    CHECK(evaluate(hw, programs, p).time_ns == Approx(p.dma_setup_ns + tail + bytes / (peak * 0.7 * 0.5)));
+    const double rate = peak * 0.7 * 0.5;
+    CHECK(evaluate(hw, programs, p).time_ns ==
+          Approx(p.dma_setup_ns + tail + bytes / (rate * refresh_kept(p, window, rate))));
   }
   SECTION("the reference rate caps a lone stream of one block per row even at locality 1") {
     auto programs = idle(hw);
@@ -293,7 +298,8 @@ TEST_CASE("perfmodel: measured row locality holds a strided stream back, shared 
     programs[0] = {d, end_cmd{}};
     p.hbm_efficiency_strided = 0.9;
     p.hbm_stride_base_fraction = 0.5;  // below the channel's 0.9 and the NoC port's 28.4 GB/s
-    CHECK(evaluate(hw, programs, p).time_ns == Approx(p.dma_setup_ns + tail + bytes / (peak * 0.5)));
+    const double rate = peak * 0.5 * refresh_kept(p, window, peak * 0.5);
+    CHECK(evaluate(hw, programs, p).time_ns == Approx(p.dma_setup_ns + tail + bytes / rate));
     p.hbm_stride_base_fraction = 1.0;  // the port or the channel bounds it instead
     CHECK(evaluate(hw, programs, p).time_ns < p.dma_setup_ns + tail + bytes / (peak * 0.5) - 1);
   }
@@ -601,7 +607,6 @@ TEST_CASE("perfmodel: an HBM refresh stalls a flow its channel does not bound; a
   // the same weight crosses the port only.
   struct setup {
     bool refresh = true, send = false;
-    double row_cap = std::numeric_limits<double>::infinity();  // the load's path
     double channel = 40.0;
   };
   // Alone: filled at the port's 10 B/ns, its window keeps the port busy for
@@ -611,7 +616,7 @@ TEST_CASE("perfmodel: an HBM refresh stalls a flow its channel does not bound; a
     if (s.refresh) net.set_refresh(1000.0, 300.0);
     const int port = net.add_resource(10.0, bound::noc);
     const int ch = net.add_resource(s.channel, bound::hbm);
-    net.start(net.add_path({{port, 1, 1}, {ch, 1, 1}}, -1, 1e9, s.row_cap), 8000.0, 1e9, 0.0, 1, 1000.0, 10.0);
+    net.start(net.add_path({{port, 1, 1}, {ch, 1, 1}}), 8000.0, 1e9, 0.0, 1, 1000.0, 10.0);
     if (s.send) net.start(net.add_path({{port, 1, 1}}), 1e6, 100.0, 0.0, 2);
     const double t = net.next_finish();
     REQUIRE(net.finish_drained(t) == std::vector<int>{0});
@@ -621,9 +626,8 @@ TEST_CASE("perfmodel: an HBM refresh stalls a flow its channel does not bound; a
   CHECK(alone.first == Approx(8000.0 / (10.0 * 0.8)));
   CHECK(alone.second[static_cast<int>(bound::noc)] == Approx(alone.first));  // still bounded by the port
   CHECK(drain_time({false}).first == Approx(800.0));
-  // Bound by the channel (refresh is in its efficiency) or by its rows: no stall.
-  CHECK(drain_time({true, false, std::numeric_limits<double>::infinity(), 8.0}).first == Approx(1000.0));
-  CHECK(drain_time({true, false, 10.0}).first == Approx(800.0));
+  // Bound by the channel (refresh is in its efficiency): no stall.
+  CHECK(drain_time({true, false, 8.0}).first == Approx(1000.0));
   // Sharing the port with a send: filled at 5 B/ns each, the window covers
   // 1000 / 5 = 200 ns of the 300: the load keeps 0.9 of 5, and the send takes
   // the 0.5 B/ns it leaves.
@@ -1022,26 +1026,39 @@ TEST_CASE("perfmodel: the row-locality probes cover one to 256 blocks, and give 
         }
     CHECK(rows[0] == p.row_count);
     CHECK(rows[1] == 2 * rows[0]);
-    // Synthetic times: 100 ns fixed plus streaming at 10 ns per row x (1 + i / 10).
-    p.rows.measured_ns = 100 + 10 * rows[0] * (1 + double(i) / 10);
-    p.twice.measured_ns = 100 + 10 * rows[1] * (1 + double(i) / 10);
+    // Synthetic times: 100 ns fixed plus streaming at 40 ns per row x (1 + i / 10)
+    // (too slow for the refreshes to stall: the window covers them).
+    p.rows.measured_ns = 100 + 40 * rows[0] * (1 + double(i) / 10);
+    p.twice.measured_ns = 100 + 40 * rows[1] * (1 + double(i) / 10);
   }
-  const std::vector<stride_locality> table = stride_localities(probes);
+  const std::vector<stride_locality> table = stride_localities(hw, probes);
   REQUIRE(table.size() == probes.size());
   CHECK(table[0].locality == 1.0);
   CHECK(table[10].locality == Approx(1.0 / 2.0));
   CHECK(table[10].stride_bytes == 11 * 256);
-  // The reference's rate: 256 B per 10 ns of the channel's 51.2 GB/s.
-  CHECK(stride_base_fraction(hw, probes) == Approx(25.6 / hw.hbm.peak_gbps()));
+  // The reference's rate: 256 B per 40 ns of the channel's 51.2 GB/s.
+  CHECK(stride_base_fraction(hw, probes) == Approx(6.4 / hw.hbm.peak_gbps()));
   // Per row: a probe with half the rows (a small SRAM or HBM) and the same rate gives the same locality.
   probes[10].row_count /= 2;
   probes[10].twice.measured_ns = probes[10].rows.measured_ns;
-  probes[10].rows.measured_ns -= 10 * double(probes[10].row_count) * 2.0;
-  CHECK(stride_localities(probes)[10].locality == Approx(1.0 / 2.0));
+  probes[10].rows.measured_ns -= 40 * double(probes[10].row_count) * 2.0;
+  CHECK(stride_localities(hw, probes)[10].locality == Approx(1.0 / 2.0));
+  // A reference fast enough for the refreshes to stall it (its window holds
+  // less than a refresh's blocked time) is taken between them: the rate r
+  // whose stalled rate r (1 - (blocked - window / r) / interval) was measured.
+  const perf_params fp = first_principles_params(hw);
+  const double window = hw.core.dma.max_outstanding * double(hw.hbm.interleave_bytes);
+  const double r = 1.2 * window / fp.hbm_refresh_blocked_ns;
+  REQUIRE(r < hw.hbm.peak_gbps());
+  const double m = r * (1 - (fp.hbm_refresh_blocked_ns - window / r) / fp.hbm_refresh_interval_ns);
+  probes[0].twice.measured_ns = probes[0].rows.measured_ns + 256.0 * double(probes[0].row_count) / m;
+  CHECK(stride_base_fraction(hw, probes) == Approx(r / hw.hbm.peak_gbps()));
+  // The table is relative to that rate, and a slow stride (its window covers a refresh) is taken as measured.
+  CHECK(stride_localities(hw, probes)[10].locality == Approx(6.4 / 2 / r));
   probes[0].twice.measured_ns = probes[0].rows.measured_ns + 1;  // faster than the peak: at most 1
   CHECK(stride_base_fraction(hw, probes) == 1.0);
   probes[3].twice.measured_ns = probes[3].rows.measured_ns;  // no longer than half the rows: a broken probe
-  CHECK_THROWS_AS(stride_localities(probes), npuvp::error);
+  CHECK_THROWS_AS(stride_localities(hw, probes), npuvp::error);
 }
 
 TEST_CASE("perfmodel: the link probe shares one link between two sends and gives the payload fraction",

@@ -52,7 +52,7 @@ int calibrate(const std::vector<std::string>& args) {
   const auto results = run_isolated(jobs, parallel);
   for (size_t i = 0; i < runs.size(); ++i) runs[i]->measured_ns = results[i]["elapsed_ns"].get<double>();
   perf::perf_params start = perf::first_principles_params(hw);
-  start.hbm_stride_locality = perf::stride_localities(probes);
+  start.hbm_stride_locality = perf::stride_localities(hw, probes);
   start.hbm_stride_base_fraction = perf::stride_base_fraction(hw, probes);
   if (link) start.noc_payload_efficiency = perf::link_payload_efficiency(hw, *link);
   std::cout << "NoC link payload (two sends sharing one link): " << start.noc_payload_efficiency
