@@ -363,7 +363,7 @@ void flow_network::recompute() {
     for (int ri : m_unsafe) mark_stale(ri);
   }
   fill();
-  if (m_refresh_interval > 0 && cap_refreshed()) {
+  if (m_refresh_interval > 0 && stall_refreshed()) {
     for (int id : m_active) m_flows[id].frozen = false;
     fill();
     for (int id : m_active) {  // a flow at its refresh cap keeps the bound it had
@@ -374,24 +374,44 @@ void flow_network::recompute() {
 }
 
 // The flows an HBM refresh stalls (set_refresh) keep their share of the time
-// between refreshes as a cap, and what they leave goes to the flows sharing
-// their bottleneck in a second filling; returns whether any was capped.
-bool flow_network::cap_refreshed() {
-  bool any = false;
+// between refreshes. Where one of them shares a tight resource with a flow
+// it does not stall, that flow may take what it leaves: the stalled flows
+// then get their share as a cap, and a second filling follows (returns
+// true); otherwise their rates just fall.
+bool flow_network::stall_refreshed() {
+  std::vector<std::pair<int, double>>& stalled = m_stalled;
+  stalled.clear();
   for (int id : m_active) {
     flow& f = m_flows[id];
     if (f.limit == bound::hbm || !m_paths[size_t(f.path)].hbm) continue;
     const double stall = m_refresh_blocked - f.window / f.rate;
     if (!(stall > 0)) continue;
-    f.cap = f.rate * (1.0 - stall / m_refresh_interval);
+    stalled.push_back({id, f.rate * (1.0 - stall / m_refresh_interval)});
+    f.marked = true;
+  }
+  bool shared = false;
+  if (!stalled.empty())
+    for (int ri : m_tight) {
+      const std::vector<user>& users = m_res[ri].users;
+      const auto stalls = [&](const user& x) { return m_flows[x.flow].marked; };
+      shared = std::any_of(users.begin(), users.end(), stalls) && !std::all_of(users.begin(), users.end(), stalls);
+      if (shared) break;
+    }
+  for (const auto& [id, rate] : stalled) {
+    flow& f = m_flows[id];
+    f.marked = false;
+    if (!shared) {
+      f.rate = rate;
+      continue;
+    }
+    f.cap = rate;
     f.cap_level = f.cap / f.weight;
     f.refresh_capped = true;
     f.refresh_limit = f.limit;
     for (const usage& u : uses_of(f))
       if (m_res[u.resource].unsafe_at >= 0) mark_stale(u.resource);
-    any = true;
   }
-  return any;
+  return shared;
 }
 
 // Weighted progressive filling over the active flows at their current caps

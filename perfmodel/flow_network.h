@@ -195,7 +195,7 @@ class flow_network {
     bound limit = bound::dma_issue;
     bound_times times{};
     bool active = false, frozen = false, marked = false;
-    bool refresh_capped = false;             // cap lowered by a refresh stall (cap_refreshed())
+    bool refresh_capped = false;             // cap lowered by a refresh stall (stall_refreshed())
     bound refresh_limit = bound::dma_issue;  // what bounded it before
     int first_saturated = 0;  // scratch of recompute(): index in path of the first saturated resource
   };
@@ -212,7 +212,7 @@ class flow_network {
   }
   void apply_series_loss();
   void fill();
-  bool cap_refreshed();
+  bool stall_refreshed();
   // p.queueing from the first p.live usages.
   void note_queueing(path_info& p) const;
   // Rows shared (set_row_sharing): the usage's coef with n flows of its group on the resource.
@@ -245,6 +245,7 @@ class flow_network {
   double m_now = 0, m_share_queue_ns = 0, m_series_loss = 0, m_row_exponent = 1;
   double m_refresh_interval = 0, m_refresh_blocked = 0;
   std::vector<int> m_series;  // scratch of apply_series_loss()
+  std::vector<std::pair<int, double>> m_stalled;  // scratch of stall_refreshed(): flow, rate through the refreshes
   uint64_t m_recomputations = 0;
 };
 
