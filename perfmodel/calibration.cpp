@@ -142,7 +142,9 @@ double probe_rate(const hw_config& hw, const stride_probe& p) {
 double unstalled_rate(const hw_config& hw, double measured) {
   const perf_params p = first_principles_params(hw);
   const double interval = p.hbm_refresh_interval_ns, blocked = p.hbm_refresh_blocked_ns;
-  const double window = double(hw.core.dma.max_outstanding) * double(hw.hbm.interleave_bytes);
+  // A probe row is one interleave block, cut into DMA bursts (at most max_outstanding in flight).
+  const double block = double(hw.hbm.interleave_bytes);
+  const double window = double(hw.core.dma.max_outstanding) * block / std::ceil(block / hw.core.dma.burst_bytes);
   if (!(interval > 0) || blocked * measured <= window) return measured;
   return (measured - window / interval) / (1 - blocked / interval);
 }
