@@ -366,9 +366,9 @@ void flow_network::recompute() {
   if (m_refresh_interval > 0 && stall_refreshed()) {
     for (int id : m_active) m_flows[id].frozen = false;
     fill();
-    for (int id : m_active) {  // a flow at its refresh cap keeps the bound it had
-      flow& f = m_flows[id];
-      if (f.refresh_capped && f.limit == bound::dma_issue) f.limit = f.refresh_limit;
+    for (const auto& stalled : m_stalled) {  // a flow at its refresh cap keeps the bound it had
+      flow& f = m_flows[stalled.first];
+      if (f.limit == bound::dma_issue) f.limit = f.refresh_limit;
     }
   }
 }
