@@ -106,11 +106,18 @@ void flow_network::seal() {
     out[ri] = r.stream_latency == 0 && std::isfinite(load[ri]) &&
               r.capacity >= divisor * ((1 + 1e-3) * load[ri] + 2e-6 * r.capacity);
   }
+  // Lazy: no stream penalty, no queueing and no usage with shared rows.
+  for (resource& r : m_res) r.lazy = r.penalty == 0 && r.stream_latency == 0, r.listing = !r.lazy;
+  for (const path_info& p : m_paths)
+    for (const usage& u : p.uses)
+      if (u.locality < 1) m_res[u.resource].lazy = false, m_res[u.resource].listing = true;
   for (path_info& p : m_paths) {
     // The resources that stay first, each part in resource-id order as before.
     std::stable_partition(p.uses.begin(), p.uses.end(), [&](const usage& u) { return !out[u.resource]; });
     p.live = 0;
     while (p.live < p.uses.size() && !out[p.uses[p.live].resource]) ++p.live;
+    p.sorted = std::is_sorted(p.uses.begin(), p.uses.begin() + std::ptrdiff_t(p.live),
+                              [](const usage& a, const usage& b) { return a.resource < b.resource; });
     note_queueing(p);
   }
 }
@@ -219,9 +226,8 @@ inline void flow_network::changed(int ri) {
   // A flow's cap never exceeds its issue cap, so with their load below the
   // free capacity (with margins far above the running sum's rounding: two
   // millionths of it and of the capacity) it is slack whatever the caps.
-  const bool slack =
-      r.users.empty() || r.capacity >= penalty_divisor(r) * ((1 + 2e-6) * r.upper_load + 2e-6 * r.capacity);
-  if (r.users.empty()) r.upper_load = 0;
+  const bool slack = r.flows == 0 || r.capacity >= penalty_divisor(r) * ((1 + 2e-6) * r.upper_load + 2e-6 * r.capacity);
+  if (r.flows == 0) r.upper_load = 0;
   if (slack) r.tight = false;
   if (slack != (r.unsafe_at < 0)) set_unsafe(ri, !slack);
   if (!slack) mark_stale(ri);
@@ -232,6 +238,13 @@ void flow_network::set_unsafe(int ri, bool unsafe) {
   if (unsafe) {
     r.unsafe_at = static_cast<int>(m_unsafe.size());
     m_unsafe.push_back(ri);
+    if (!r.listing) {  // its users, from the active flows (all attached, in id order)
+      r.listing = true;
+      for (int id : m_active) {
+        const int k = position(m_flows[id], ri);
+        if (k >= 0) r.users.push_back({id, k, uses_of(m_flows[id])[size_t(k)].coef});
+      }
+    }
     return;
   }
   m_res[m_unsafe.back()].unsafe_at = r.unsafe_at;  // swap with the last
@@ -240,14 +253,32 @@ void flow_network::set_unsafe(int ri, bool unsafe) {
   r.unsafe_at = -1;
 }
 
+int flow_network::position(const flow& f, int ri) const {
+  const uses_view path = uses_of(f);
+  if (m_paths[size_t(f.path)].sorted) {
+    const usage* u =
+        std::lower_bound(path.begin(), path.end(), ri, [](const usage& x, int r) { return x.resource < r; });
+    return u != path.end() && u->resource == ri ? static_cast<int>(u - path.begin()) : -1;
+  }
+  for (size_t k = 0; k < path.size(); ++k)
+    if (path[k].resource == ri) return static_cast<int>(k);
+  return -1;
+}
+
 // Flow `id` joins the users (and streams, row groups) of the resources on its path.
 void flow_network::attach(int id) {
   const flow& f = m_flows[id];
   const uses_view path = uses_of(f);
   for (const usage& u : path) {
     resource& r = m_res[u.resource];
-    r.users.push_back({id, static_cast<int>(&u - path.begin()), u.coef});  // the largest id so far: stays in id order
+    ++r.flows;
     r.upper_load += u.coef * f.issue_cap;
+    if (r.lazy) {
+      if (r.listing) r.users.push_back({id, static_cast<int>(&u - path.begin()), u.coef});  // stays in id order
+      changed(u.resource);
+      continue;
+    }
+    r.users.push_back({id, static_cast<int>(&u - path.begin()), u.coef});  // the largest id so far: stays in id order
     if (r.penalty > 0 || r.stream_latency > 0) {
       auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
       if (it == r.streams.end())
@@ -272,6 +303,15 @@ void flow_network::detach(int id) {
   const flow& f = m_flows[id];
   for (const usage& u : uses_of(f)) {
     resource& r = m_res[u.resource];
+    --r.flows;
+    if (r.lazy) {
+      r.upper_load -= u.coef * f.issue_cap;
+      if (r.listing)
+        r.users.erase(std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; }));
+      r.listing = r.listing && r.flows > 0;
+      changed(u.resource);
+      continue;
+    }
     const auto me = std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; });
     r.upper_load -= me->coef * f.issue_cap;
     r.users.erase(me);
@@ -299,11 +339,13 @@ int flow_network::group_count(const resource& r, uint64_t group) const {
 
 void flow_network::regroup(int ri, uint64_t group, int n) {
   resource& r = m_res[ri];
+  double locality = -1, factor = 1;  // the factor of the last locality met (a group's usages have one, as a rule)
   for (user& x : r.users) {
     const flow& g = m_flows[x.flow];
     const usage& u = uses_of(g)[size_t(x.pos)];
     if (g.row_group != group || !grouped(g, u)) continue;
-    const double coef = shared_coef(u, n);
+    if (n > 1 && u.locality != locality) locality = u.locality, factor = row_factor(locality, n);
+    const double coef = n <= 1 ? u.coef : u.coef * factor;  // shared_coef(u, n), one pow per locality
     r.upper_load += (coef - x.coef) * g.issue_cap;
     x.coef = coef;
   }

@@ -143,7 +143,11 @@ class flow_network {
   // recomputing everything at every event, at a fraction of the cost. A
   // resource that its flows could not make tight even at their issue caps
   // skips even that sum (only its tightness is needed), whatever happens to
-  // their caps.
+  // their caps. Such a resource without stream penalty, queueing or shared
+  // rows (`lazy`, after seal(): most NoC links) keeps only a count of its
+  // flows and their load at the issue caps; when it stops being clearly
+  // slack it lists its users, from the active flows, and keeps the list up
+  // to date until it has none.
   struct user {
     int flow;
     int pos;  // index in the flow's path
@@ -154,12 +158,15 @@ class flow_network {
     bound kind = bound::noc;
     double penalty = 0, flow_penalty = 0, stream_latency = 0;
     bool link = false;  // a link between routers (apply_series_loss)
+    bool lazy = false;  // lists its users only from the time it stops being clearly slack until it has none
+    bool listing = true;      // `users` kept
+    int flows = 0;            // active flows crossing it
     std::vector<user> users;  // active flows crossing it, by id (the order their loads are added in)
     std::vector<std::pair<uint64_t, int>> streams;  // distinct stream keys and their flows (penalised resources only)
     std::vector<std::pair<uint64_t, int>> groups;   // row groups and their flows (usages with locality < 1)
     double free_capacity = 0;                       // capacity after the penalties of its streams and flows
     double wload = 0;                               // sum of coef x weight over `users` (exact, id order)
-    double upper_load = 0;                          // coef x issue cap over `users`, a running sum (rounded)
+    double upper_load = 0;                          // coef x issue cap over its flows, a running sum (rounded)
     int unsafe_at = -1;                             // index in m_unsafe; -1: slack whatever the caps
     bool stale = false;                             // load to be redone
     bool tight = false;                             // may saturate or bound a step (recompute())
@@ -174,7 +181,8 @@ class flow_network {
     std::vector<int> queueing;  // indices in `uses` of the resources with a stream latency
     int owner = -1;
     double max_rate = 0;
-    bool hbm = false;  // crosses an HBM channel
+    bool hbm = false;     // crosses an HBM channel
+    bool sorted = false;  // its first `live` usages in resource-id order (seal())
   };
   // A path's first n usages.
   struct uses_view {
@@ -199,26 +207,28 @@ class flow_network {
     bound refresh_limit = bound::dma_issue;  // what bounded it before
     int first_saturated = 0;  // scratch of recompute(): index in path of the first saturated resource
   };
+  // Index of resource ri among the usages flow f takes part in; -1: none.
+  int position(const flow& f, int ri) const;
   void advance(double now);
   void attach(int id);
   void detach(int id);
   void mark_stale(int r);
   void changed(int r);
-  void set_unsafe(int r, bool unsafe);  // joins or leaves m_unsafe
+  void set_unsafe(int r, bool unsafe);  // joins or leaves m_unsafe (a lazy resource joining lists its users)
   // The capacity a resource keeps is its capacity / this (penalties of its streams and flows).
   static double penalty_divisor(const resource& r) {
     const double streams = r.streams.empty() ? 1.0 : double(r.streams.size());
-    return 1.0 + r.penalty * (streams - 1) + r.flow_penalty * (double(r.users.size()) - 1);
+    return 1.0 + r.penalty * (streams - 1) + r.flow_penalty * (double(r.flows) - 1);
   }
   void apply_series_loss();
   void fill();
   bool stall_refreshed();
   // p.queueing from the first p.live usages.
   void note_queueing(path_info& p) const;
-  // Rows shared (set_row_sharing): the usage's coef with n flows of its group on the resource.
-  double shared_coef(const usage& u, int n) const {
-    return n <= 1 ? u.coef : u.coef * std::pow(u.locality + (1 - u.locality) / n, m_row_exponent);
-  }
+  // Rows shared (set_row_sharing): the usage's coef with n flows of its group
+  // on the resource, the coef of a lone stream times row_factor(locality, n).
+  double row_factor(double locality, int n) const { return std::pow(locality + (1 - locality) / n, m_row_exponent); }
+  double shared_coef(const usage& u, int n) const { return n <= 1 ? u.coef : u.coef * row_factor(u.locality, n); }
   bool grouped(const flow& f, const usage& u) const { return f.row_group != 0 && u.locality < 1; }
   int group_count(const resource& r, uint64_t group) const;
   // The flows of `group` on resource ri, now n of them, take their coef for n.
