@@ -125,7 +125,8 @@ void flow_network::seal() {
 void flow_network::note_queueing(path_info& p) const {
   p.queueing.clear();
   for (size_t k = 0; k < p.live; ++k)
-    if (m_res[p.uses[k].resource].stream_latency > 0) p.queueing.push_back(static_cast<int>(k));
+    if (const double ns = m_res[p.uses[k].resource].stream_latency; ns > 0)
+      p.queueing.push_back({p.uses[k].resource, p.uses[k].share * ns});
 }
 
 int flow_network::start(int path, double bytes, double cap, double now, uint64_t stream, double window, double rtt0,
@@ -378,11 +379,7 @@ void flow_network::recompute() {
     const path_info& p = m_paths[size_t(f.path)];
     if (f.window > 0) {
       double rtt = f.rtt0;
-      for (int k : p.queueing) {
-        const usage& u = p.uses[size_t(k)];
-        const resource& r = m_res[u.resource];
-        rtt += u.share * r.stream_latency * double(r.streams.size() - 1);
-      }
+      for (const auto& [ri, ns] : p.queueing) rtt += ns * double(m_res[size_t(ri)].streams.size() - 1);
       cap = std::min(f.issue_cap, f.window / rtt);
       weight = std::min(f.issue_cap, f.window / (rtt + m_share_queue_ns));
     }
@@ -565,7 +562,7 @@ void flow_network::fill() {
     if (unfrozen > 0) {
       size_t by_paths = 0, by_users = 0;
       for (int id : freezing) by_paths += uses_of(m_flows[id]).size();
-      for (int ri : work) by_users += m_res[ri].users.size();
+      for (size_t k = 0; k < work.size() && by_users < by_paths; ++k) by_users += m_res[work[k]].users.size();
       if (by_paths <= by_users) {
         for (int id : freezing) {
           const flow& f = m_flows[id];

@@ -178,7 +178,9 @@ class flow_network {
   struct path_info {
     std::vector<usage> uses;  // by resource id; after seal() those that may be tight first
     size_t live = 0;          // how many of `uses` the flows take part in (all until seal())
-    std::vector<int> queueing;  // indices in `uses` of the resources with a stream latency
+    // The resources with a stream latency, each with share x stream latency
+    // (the queueing a stream beyond the first adds to the round trip).
+    std::vector<std::pair<int, double>> queueing;
     int owner = -1;
     double max_rate = 0;
     bool hbm = false;     // crosses an HBM channel
