@@ -715,6 +715,56 @@ TEST_CASE("perfmodel: a sealed flow network leaves out what its owners cannot fi
   CHECK_THROWS_WITH(sealed.add_path({{0, 1, 1}}), Catch::Contains("after seal"));
 }
 
+TEST_CASE("perfmodel: a sealed link lists its flows only once they may fill it, with the same rates",
+          "[perfmodel]") {
+  // Three owners, each through its own port into one shared link (100 B/ns,
+  // flow penalty 0.1), at most 60 B/ns each: the link stays in play. Sealed,
+  // it keeps only a count and a load while its flows' caps leave it slack
+  // (50 + 40 B/ns: 99 of the 100 its penalty leaves), lists them when a third
+  // flow may fill it, and again after it emptied. The rates are those of the
+  // unsealed twin, which lists every flow all along.
+  auto build = [](flow_network& net, bool seal) {
+    const int link = net.add_resource(100.0, bound::noc, 0.0, 0.1);
+    std::vector<int> paths;
+    for (int owner = 0; owner < 3; ++owner) {
+      const int port = net.add_resource(80.0, bound::noc);
+      paths.push_back(net.add_path({{port, 1, 1}, {link, 1, 1}}, owner, 60.0));
+    }
+    if (seal) net.seal();
+    return paths;
+  };
+  flow_network plain, sealed;
+  const auto p = build(plain, false);
+  build(sealed, true);
+  CHECK(sealed.resources_in_play(p[0]) == 1);  // the link (each port alone never fills)
+  auto both = [&](auto&& step) {
+    const auto a = step(plain), b = step(sealed);
+    CHECK(a == b);
+    CHECK(plain.next_finish() == sealed.next_finish());
+    return a;
+  };
+  both([&](flow_network& n) { return n.start(p[0], 1000.0, 50.0, 0.0); });
+  both([&](flow_network& n) { return n.start(p[1], 400.0, 40.0, 0.0); });
+  CHECK(sealed.next_finish() == Approx(10.0));  // 400 B at 40: slack, both at their caps
+  both([&](flow_network& n) { return n.start(p[2], 300.0, 30.0, 1.0); });
+  // 100 / 1.2 shared by the caps 50 : 40 : 30; the second (360 B left) drains first.
+  const double level = 100.0 / 1.2 / 120.0;
+  CHECK(sealed.next_finish() == Approx(1.0 + 360.0 / (40.0 * level)));
+  double t = sealed.next_finish();
+  both([&](flow_network& n) { return n.finish_drained(t); });
+  while (!sealed.idle()) {
+    t = sealed.next_finish();
+    both([&](flow_network& n) { return n.finish_drained(t); });
+  }
+  // Empty, then filled again by three flows at once.
+  for (int k = 0; k < 3; ++k) both([&](flow_network& n) { return n.start(p[size_t(k)], 500.0, 60.0, t); });
+  while (!sealed.idle()) {
+    t = sealed.next_finish();
+    both([&](flow_network& n) { return n.finish_drained(t); });
+  }
+  for (int id = 0; id < 6; ++id) CHECK(plain.flow_bound_times(id) == sealed.flow_bound_times(id));
+}
+
 TEST_CASE("perfmodel: flows that ended no longer count on the resources they crossed", "[perfmodel]") {
   // The flow network keeps users, streams and loads between events: after a
   // flow ends, its flow penalty, its stream and its load must be gone.
