@@ -715,8 +715,7 @@ TEST_CASE("perfmodel: a sealed flow network leaves out what its owners cannot fi
   CHECK_THROWS_WITH(sealed.add_path({{0, 1, 1}}), Catch::Contains("after seal"));
 }
 
-TEST_CASE("perfmodel: a sealed link lists its flows only once they may fill it, with the same rates",
-          "[perfmodel]") {
+TEST_CASE("perfmodel: a sealed link lists its flows only once they may fill it, with the same rates", "[perfmodel]") {
   // Three owners, each through its own port into one shared link (100 B/ns,
   // flow penalty 0.1), at most 60 B/ns each: the link stays in play. Sealed,
   // it keeps only a count and a load while its flows' caps leave it slack
@@ -736,7 +735,7 @@ TEST_CASE("perfmodel: a sealed link lists its flows only once they may fill it, 
   flow_network plain, sealed;
   const auto p = build(plain, false);
   build(sealed, true);
-  CHECK(sealed.resources_in_play(p[0]) == 1);  // the link (each port alone never fills)
+  CHECK(sealed.resources_in_play(p[0]) == 1);  // the link (a port, 80 B/ns, never fills)
   auto both = [&](auto&& step) {
     const auto a = step(plain), b = step(sealed);
     CHECK(a == b);
