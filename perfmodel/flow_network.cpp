@@ -274,12 +274,12 @@ void flow_network::attach(int id) {
     resource& r = m_res[u.resource];
     ++r.flows;
     r.upper_load += u.coef * f.issue_cap;
-    if (r.lazy) {
-      if (r.listing) r.users.push_back({id, static_cast<int>(&u - path.begin()), u.coef});  // stays in id order
+    // The largest id so far: the list stays in id order.
+    if (r.listing) r.users.push_back({id, static_cast<int>(&u - path.begin()), u.coef});
+    if (r.lazy) {  // no streams, no row groups
       changed(u.resource);
       continue;
     }
-    r.users.push_back({id, static_cast<int>(&u - path.begin()), u.coef});  // the largest id so far: stays in id order
     if (r.penalty > 0 || r.stream_latency > 0) {
       auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
       if (it == r.streams.end())
@@ -305,17 +305,18 @@ void flow_network::detach(int id) {
   for (const usage& u : uses_of(f)) {
     resource& r = m_res[u.resource];
     --r.flows;
-    if (r.lazy) {
+    if (r.listing) {  // (a lazy resource's coef is the usage's: no shared rows)
+      const auto me = std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; });
+      r.upper_load -= me->coef * f.issue_cap;
+      r.users.erase(me);
+    } else {
       r.upper_load -= u.coef * f.issue_cap;
-      if (r.listing)
-        r.users.erase(std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; }));
+    }
+    if (r.lazy) {  // no streams, no row groups
       r.listing = r.listing && r.flows > 0;
       changed(u.resource);
       continue;
     }
-    const auto me = std::find_if(r.users.begin(), r.users.end(), [&](const user& x) { return x.flow == id; });
-    r.upper_load -= me->coef * f.issue_cap;
-    r.users.erase(me);
     if (r.penalty > 0 || r.stream_latency > 0) {
       auto it = std::find_if(r.streams.begin(), r.streams.end(), [&](const auto& s) { return s.first == f.stream; });
       if (--it->second == 0) r.streams.erase(it);
