@@ -1654,6 +1654,9 @@ perf_result model::run() {
   m_group.resize(n);
   std::vector<int> group_kind;
   for (int c = 0; c < n; ++c) {
+    m_kind[c].reserve(m_programs[c].size());
+    m_engine[c].reserve(m_programs[c].size());
+    m_op[c].reserve(m_programs[c].size());
     for (const command& cmd : m_programs[c]) {
       m_kind[c].push_back(static_cast<uint16_t>(kind_of_command(cmd)));
       m_engine[c].push_back(static_cast<uint8_t>(engine_of(cmd)));
