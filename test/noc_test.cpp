@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <systemc>
 #include <tlm>
@@ -18,6 +19,7 @@
 #include "models/noc/noc_mesh.h"
 #include "models/noc/noc_synthetic_traffic.h"
 #include "platform/base/error.h"
+#include "test/shell.h"
 #include "test/tlm_stubs.h"
 
 using namespace npuvp;
@@ -445,4 +447,24 @@ TEST_CASE("a target NI in AT mode waits for END_REQ before the next BEGIN_REQ", 
   CHECK(b.mem.violations == 0);
   for (const auto& r : b.cpu.results) CHECK(r.status == tlm::TLM_OK_RESPONSE);
   for (size_t i = 1; i < 4; ++i) CHECK(b.mem.arrivals[i] == b.mem.arrivals[i - 1] + sc_time(5, SC_NS));
+}
+
+TEST_CASE("bench noc times its run several times with the same results and prints the fastest", "[noc][cli]") {
+  const std::string bench = std::string(NPUVP_BINARY) + " bench noc --mesh 4x4 --rate 0.2 --measure-cycles 500";
+  const auto [rc, out] = shell(bench + " --repeat 3 --json");
+  INFO(out);
+  REQUIRE(rc == 0);
+  const auto r = nlohmann::json::parse(out)["result"];
+  const auto runs = r["runs_flits_per_second"];
+  REQUIRE(runs.size() == 3);
+  double fastest = 0;
+  for (const auto& v : runs) fastest = std::max(fastest, v.get<double>());
+  CHECK(r["flits_per_second"].get<double>() == fastest);
+  CHECK(r["flits"].get<double>() > 0);
+  const auto [rc1, text] = shell(bench + " --repeat 2");
+  CHECK(rc1 == 0);
+  CHECK_THAT(text, Catch::Contains("Mflit/s wall-clock, the best of 2 runs ("));
+  const auto [rc0, bad] = shell(bench + " --repeat 0");
+  CHECK(rc0 == 2);
+  CHECK_THAT(bad, Catch::Contains("--repeat expects 1 to 100 runs, got 0"));
 }
