@@ -100,11 +100,12 @@ nlohmann::json timed_point(const bench_setup& s, int repeat, const std::string& 
     for (const char* f : speed_fields) p.erase(f);
     return p;
   };
+  const nlohmann::json first = results(runs.front());
   nlohmann::json best = runs.front(), speeds = nlohmann::json::array();
   for (const nlohmann::json& r : runs) {
-    if (results(r) != results(runs.front()))
-      throw error("bench noc: two runs of the same point gave different results:\n" + results(runs.front()).dump() +
-                  "\n" + results(r).dump());
+    if (results(r) != first)
+      throw error("bench noc: two runs of the same point gave different results:\n" + first.dump() + "\n" +
+                  results(r).dump());
     speeds.push_back(r["flits_per_second"]);
     if (r["wall_seconds"].get<double>() < best["wall_seconds"].get<double>())
       for (const char* f : speed_fields) best[f] = r[f];
