@@ -88,6 +88,7 @@ struct step_config {
   decode_batch decode;
   int64_t kv_tile = 128;
   int64_t weight_tile = 128;
+  int64_t chunk_tokens = 0;
   template <class V>
   void visit(V& v) {
     v.field("layers", layers, "layers", "how many of the model's first layers to simulate (0: all)", 0, 1 << 16);
@@ -95,6 +96,11 @@ struct step_config {
     v.section("decode", decode, "decode sequences of the step");
     v.field("kv_tile", kv_tile, "keys", "keys per attention tile (online softmax over KV blocks)", 1, 1 << 16);
     v.field("weight_tile", weight_tile, "columns", "weight columns per streamed tile (two tiles in SRAM)", 1, 1 << 20);
+    v.field("chunk_tokens", chunk_tokens, "tokens",
+            "at most this many token rows per pass through the layers (0: all in one pass); a longer step runs in "
+            "passes of consecutive rows, a sequence split over passes attending to its earlier pieces in the KV "
+            "cache (chunked prefill: activations of a long prompt that do not fit SRAM); parallelism.pp 1",
+            0, 1 << 24);
   }
 };
 

@@ -89,6 +89,32 @@ std::vector<std::vector<uint32_t>> route_tokens(const moe_config& moe, const mod
   return out;
 }
 
+// A pass through the layers (step.chunk_tokens): consecutive token rows of a
+// replica's batch, as pieces of consecutive sequences; a sequence split over
+// passes continues after its earlier pieces, which are in the KV cache by then
+// (chunked prefill: Agrawal et al., "Taming Throughput-Latency Tradeoff in LLM
+// Inference with Sarathi-Serve", OSDI 2024).
+struct pass {
+  std::vector<sequence> pieces;
+  uint32_t first_sequence = 0;  // index in the batch of pieces[0]'s sequence
+  uint32_t row0 = 0, rows = 0;  // the batch's token rows [row0, row0 + rows)
+};
+
+// The batch in passes of at most `chunk` rows (0: one pass).
+std::vector<pass> split_passes(const std::vector<sequence>& batch, uint32_t chunk) {
+  std::vector<pass> out(1);
+  uint32_t row = 0;
+  for (size_t i = 0; i < batch.size(); ++i)
+    for (uint32_t past = batch[i].past, left = batch[i].new_tokens; left > 0;) {
+      if (chunk && out.back().rows == chunk) out.push_back({{}, static_cast<uint32_t>(i), row, 0});
+      pass& p = out.back();
+      const uint32_t n = chunk ? std::min(left, chunk - p.rows) : left;
+      p.pieces.push_back({past, n});
+      p.rows += n, row += n, past += n, left -= n;
+    }
+  return out;
+}
+
 }  // namespace
 
 lowered_step lower_step(const scenario& s) {
@@ -103,6 +129,9 @@ lowered_step lower_step(const scenario& s) {
     throw error(where + ": parallelism.tp (" + std::to_string(tp) + ") must divide " + model.name +
                 "'s num_key_value_heads (" + std::to_string(model.num_key_value_heads) +
                 "), or with partition k_split and the KV cache in HBM be a multiple of it");
+
+  if (s.step.chunk_tokens > 0 && pp > 1)
+    throw error(where + ": step.chunk_tokens needs parallelism.pp 1 (the stages do not pipeline passes)");
 
   lowered_step out;
   if (par.partition == "mnk_2d")
@@ -252,6 +281,13 @@ lowered_step lower_step(const scenario& s) {
     const auto& batch = out.batches[d];
     if (batch.empty()) continue;
     const uint32_t T = tokens(batch);
+    const std::vector<pass> passes = split_passes(batch, static_cast<uint32_t>(s.step.chunk_tokens));
+    uint32_t pass_rows = 0;
+    for (const pass& p : passes) pass_rows = std::max(pass_rows, p.rows);
+    if (passes.size() > 1 && d == 0)
+      out.notes.push_back("step.chunk_tokens: " + std::to_string(T) + " token rows of replica 0 in " +
+                          std::to_string(passes.size()) + " passes of at most " + std::to_string(s.step.chunk_tokens) +
+                          " through the layers (chunked prefill: weights read once per pass)");
     std::vector<int> replica_cores;
     for (int st = 0; st < pp; ++st)
       for (int c : out.groups[d * pp + st]) replica_cores.push_back(c);
@@ -260,7 +296,8 @@ lowered_step lower_step(const scenario& s) {
     // A step of one layer on one stage: the layer reads x from HBM itself (its rows only when it
     // stores only the rows it reduced: transformer_layer.cpp's sequence-parallel input).
     const bool x_from_hbm = pp == 1 && out.stage_layers[0].second - out.stage_layers[0].first == 1;
-    const uint32_t x = x_from_hbm ? 0 : ctx.alloc_symmetric(replica_cores, uint64_t(T) * h * 4, "activations x");
+    const uint32_t x =
+        x_from_hbm ? 0 : ctx.alloc_symmetric(replica_cores, uint64_t(pass_rows) * h * 4, "activations x");
     if (kv_in_sram) {
       const uint64_t bytes = batch.size() * (KV / tp) * positions(batch) * hd * 4;
       for (int st = 0; st < pp; ++st)
@@ -278,49 +315,61 @@ lowered_step lower_step(const scenario& s) {
       const std::vector<int>& group = out.groups[d * pp + st];
       const uint16_t barrier = ctx.new_barrier_group();
       const auto [first, last] = out.stage_layers[st];
-      for (int r = 0; r < tp && !x_from_hbm; ++r) {
-        if (st == 0) {
-          ctx.begin_op("input");
-          load_2d(ctx, group[r], out.x_in[d], h, x, h, T, h);
-        } else {
-          ctx.begin_op("pipeline_send");
-          ctx.emit(group[r], recv_cmd{engine::dma, static_cast<uint16_t>(out.groups[d * pp + st - 1][r]), x,
-                                      static_cast<uint32_t>(T * h * 4), static_cast<uint32_t>(d * pp + st)});
+      for (const pass& ps : passes) {  // one pass unless pp is 1
+        const uint64_t rows_at = uint64_t(ps.row0) * h * 4;
+        for (int r = 0; r < tp && !x_from_hbm; ++r) {
+          if (st == 0) {
+            ctx.begin_op("input");
+            load_2d(ctx, group[r], out.x_in[d] + rows_at, h, x, h, ps.rows, h);
+          } else {
+            ctx.begin_op("pipeline_send");
+            ctx.emit(group[r], recv_cmd{engine::dma, static_cast<uint16_t>(out.groups[d * pp + st - 1][r]), x,
+                                        static_cast<uint32_t>(T * h * 4), static_cast<uint32_t>(d * pp + st)});
+          }
         }
-      }
-      for (int l = first; l < last; ++l) {
-        const auto mark = ctx.mark(group);
-        layer_job job;
-        job.weights = out.weights[l];
-        if (resident) {
-          const uint64_t base = out.resident_weights[l];
-          for (int w = 0; w < layer_weight_count; ++w) job.weights.matrix(layer_weight(w)) = base + slices.offset[w];
-          job.weights_resident = true;
+        for (int l = first; l < last; ++l) {
+          const auto mark = ctx.mark(group);
+          layer_job job;
+          job.weights = out.weights[l];
+          if (resident) {
+            const uint64_t base = out.resident_weights[l];
+            for (int w = 0; w < layer_weight_count; ++w) job.weights.matrix(layer_weight(w)) = base + slices.offset[w];
+            job.weights_resident = true;
+          }
+          job.weights_tiled = !resident && s.residency.weight_layout == "tiled";
+          job.stagger_tiles = s.residency.tile_order == "staggered";
+          // The pass's sequences from its first one on: the cache is [sequence][kv head][position][hd]
+          // (in SRAM, a rank's kv heads only).
+          job.cache = out.kv[d][l];
+          const uint64_t cache_heads = job.cache.space == mem_space::sram ? KV / tp : KV;
+          const uint64_t skipped = uint64_t(ps.first_sequence) * cache_heads * job.cache.max_positions * hd * 4;
+          job.cache.k += skipped;
+          job.cache.v += skipped;
+          job.batch = ps.pieces;
+          job.x_out = out.x_out[d] + rows_at;
+          job.x_sram = x_from_hbm ? int64_t(-1) : int64_t(x);
+          job.x_in = out.x_in[d] + rows_at;
+          job.store_out = st == pp - 1 && l == last - 1;
+          job.out_rows_only = job.store_out;  // nothing reads x in SRAM after the step's last layer
+          job.kv_tile = static_cast<uint32_t>(s.step.kv_tile);
+          job.weight_tile = static_cast<uint32_t>(s.step.weight_tile);
+          job.weight_type = s.weights;
+          job.op_prefix = "layer" + std::to_string(l);
+          job.split_k = par.partition == "k_split";
+          job.split_mn = par.partition == "mn_split";
+          job.split_2d = par.partition == "mnk_2d";
+          if (model.layer_is_moe(l)) {  // the step's routing, the pass's rows of it
+            auto& routing = out.routing[d][l];
+            if (routing.empty()) routing = route_tokens(s.moe, model, T, l, d);
+            job.experts.assign(routing.begin() + ps.row0, routing.begin() + ps.row0 + ps.rows);
+          }
+          lower_transformer_layer(ctx, model, job, group);
+          ctx.release(mark);
+          // The next layer (or pass) reuses this one's SRAM buffers and reads the KV cache it wrote:
+          // everything of this layer on the group happens before (a barrier waits for every engine of the core).
+          ctx.begin_op("layer_barrier");
+          for (int c : group) ctx.emit(c, barrier_cmd{engine::sync, barrier, static_cast<uint32_t>(tp)});
         }
-        job.weights_tiled = !resident && s.residency.weight_layout == "tiled";
-        job.stagger_tiles = s.residency.tile_order == "staggered";
-        job.cache = out.kv[d][l];
-        job.batch = batch;
-        job.x_out = out.x_out[d];
-        job.x_sram = x_from_hbm ? int64_t(-1) : int64_t(x);
-        job.x_in = out.x_in[d];
-        job.store_out = st == pp - 1 && l == last - 1;
-        job.out_rows_only = job.store_out;  // nothing reads x in SRAM after the step's last layer
-        job.kv_tile = static_cast<uint32_t>(s.step.kv_tile);
-        job.weight_tile = static_cast<uint32_t>(s.step.weight_tile);
-        job.weight_type = s.weights;
-        job.op_prefix = "layer" + std::to_string(l);
-        job.split_k = par.partition == "k_split";
-        job.split_mn = par.partition == "mn_split";
-        job.split_2d = par.partition == "mnk_2d";
-        if (model.layer_is_moe(l)) job.experts = route_tokens(s.moe, model, T, l, d);
-        out.routing[d][l] = job.experts;
-        lower_transformer_layer(ctx, model, job, group);
-        ctx.release(mark);
-        // The next layer reuses this one's SRAM buffers: everything of this layer on
-        // the group happens before (a barrier waits for every engine of the core).
-        ctx.begin_op("layer_barrier");
-        for (int c : group) ctx.emit(c, barrier_cmd{engine::sync, barrier, static_cast<uint32_t>(tp)});
       }
       if (st == pp - 1) continue;
       ctx.begin_op("pipeline_send");

@@ -220,11 +220,12 @@ void make_tiny_moe(scenario& s) {
 // Runs the tiny scenario's step on the reference executor and compares every
 // replica's output and KV caches with the host layer applied layer by layer.
 // weights: sram, hbm, or "tiled" (in HBM, residency.weight_layout tiled).
+// chunk_tokens > 0: one stage (pp 1), the step in passes of that many token rows.
 void check_tiny_step(const std::string& weights, const std::string& kv, executor_options::order order,
                      const std::string& partition = "megatron", dtype weight_type = dtype::fp32, int group_size = 2,
-                     bool moe = false, bool wide = false) {
+                     bool moe = false, bool wide = false, int64_t chunk_tokens = 0) {
   INFO("weights " << weights << ", kv " << kv << ", " << partition << ", " << dtype_name(weight_type) << ", tp "
-                  << group_size);
+                  << group_size << ", chunk_tokens " << chunk_tokens);
   const bool narrow = weight_type != dtype::fp32;  // bf16 activation operands
   scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
   s.parallelism.partition = partition;
@@ -237,6 +238,10 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
     s.parallelism.tp = 4;
   }
   if (moe) make_tiny_moe(s);
+  if (chunk_tokens > 0) {
+    s.parallelism.pp = 1;
+    s.step.chunk_tokens = chunk_tokens;
+  }
   // Narrow weights: one layer. The device rounds its fp32 sums to bf16 operands where the host's sums
   // (differing in the last bits) may round the other way; over several layers one such flip grows past any
   // useful bound.
@@ -280,6 +285,36 @@ void check_tiny_step(const std::string& weights, const std::string& kv, executor
 TEST_CASE("step lowering: a tiny model's step matches the host layers (dp 2 x pp 2 x tp 2)", "[kernels][step]") {
   check_tiny_step("hbm", "hbm", executor_options::order::round_robin);
   check_tiny_step("hbm", "hbm", executor_options::order::random);
+}
+
+TEST_CASE("step lowering: a step in passes of chunk_tokens rows (chunked prefill) matches the host layers",
+          "[kernels][step]") {
+  // Replica 0 holds prefills of 5 (context 0) and 3 (context 4) tokens: passes of 3 rows cut the first
+  // sequence after 3 tokens, then take its last 2 with the second's first, then the second's last 2,
+  // each piece attending to the earlier ones in the KV cache. Replica 1's 2 decode tokens are one pass.
+  check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", dtype::fp32, 2, false, false, 3);
+  check_tiny_step("hbm", "sram", executor_options::order::round_robin, "k_split", dtype::fp32, 2, false, false, 3);
+  check_tiny_step("sram", "hbm", executor_options::order::random, "mn_split", dtype::fp32, 2, false, false, 3);
+  check_tiny_step("hbm", "hbm", executor_options::order::random, "megatron", dtype::fp32, 2, true, false, 3);
+  check_tiny_step("hbm", "hbm", executor_options::order::round_robin, "megatron", dtype::fp32, 2, false, false, 1);
+  scenario s = load_scenario(root + "/scenarios/run/tiny_functional_4x4.yaml", zoo);
+  s.step.chunk_tokens = 3;
+  CHECK(contains(error_of([&] { lower_step(s); }), "step.chunk_tokens needs parallelism.pp 1"));
+  s.parallelism.pp = 1;
+  const lowered_step chunked = lower_step(s);
+  CHECK(std::any_of(chunked.notes.begin(), chunked.notes.end(), [](const std::string& n) {
+    return contains(n, "8 token rows of replica 0 in 3 passes of at most 3");
+  }));
+  // A 2048-token prefill of Qwen3-8B on 8 cores does not fit 48 MiB of SRAM per core in one pass; in passes
+  // of 512 tokens it does, and reads each layer's weights once per pass.
+  scenario big = from_text(
+      "hw: ../hw/npu_8x8.yaml\nmodel: qwen3-8b\nparallelism: {tp: 8}\n"
+      "step: {layers: 1, prefill: [{tokens: 2048}], chunk_tokens: 512}\n");
+  const lowered_step four = lower_step(big);
+  big.step.prefill[0].tokens = 512;
+  const lowered_step one = lower_step(big);
+  CHECK(four.summary.hbm_read_bytes > 4 * one.summary.hbm_read_bytes);
+  CHECK(four.summary.matmul_macs > 4 * one.summary.matmul_macs);  // later passes attend to more keys
 }
 
 TEST_CASE("step lowering: mn_split layers (MN-split MLP, rotated weight blocks, all-gather) match the host layers",
