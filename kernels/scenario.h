@@ -99,7 +99,7 @@ struct step_config {
     v.field("chunk_tokens", chunk_tokens, "tokens",
             "at most this many token rows per pass through the layers (0: all in one pass); a longer step runs in "
             "passes of consecutive rows, a sequence split over passes attending to its earlier pieces in the KV "
-            "cache (chunked prefill: activations of a long prompt that do not fit SRAM); parallelism.pp 1",
+            "cache (chunked prefill: activations of a long prompt that do not fit SRAM)",
             0, 1 << 24);
   }
 };

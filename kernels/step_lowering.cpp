@@ -130,9 +130,6 @@ lowered_step lower_step(const scenario& s) {
                 "'s num_key_value_heads (" + std::to_string(model.num_key_value_heads) +
                 "), or with partition k_split and the KV cache in HBM be a multiple of it");
 
-  if (s.step.chunk_tokens > 0 && pp > 1)
-    throw error(where + ": step.chunk_tokens needs parallelism.pp 1 (the stages do not pipeline passes)");
-
   lowered_step out;
   if (par.partition == "mnk_2d")
     out.notes.push_back(
@@ -311,20 +308,25 @@ lowered_step lower_step(const scenario& s) {
           out.kv[d].push_back(c);
         }
     }
+    // Several passes over several stages: a stage sends a pass into the next stage's x only once that
+    // stage has finished the pass before (a credit on this semaphore), as the stages pipeline the passes.
+    const uint16_t x_free = passes.size() > 1 && pp > 1 ? ctx.new_semaphore() : 0;
     for (int st = 0; st < pp; ++st) {
       const std::vector<int>& group = out.groups[d * pp + st];
       const uint16_t barrier = ctx.new_barrier_group();
       const auto [first, last] = out.stage_layers[st];
-      for (const pass& ps : passes) {  // one pass unless pp is 1
+      for (size_t k = 0; k < passes.size(); ++k) {
+        const pass& ps = passes[k];
         const uint64_t rows_at = uint64_t(ps.row0) * h * 4;
+        const auto bytes = static_cast<uint32_t>(ps.rows * h * 4);
         for (int r = 0; r < tp && !x_from_hbm; ++r) {
           if (st == 0) {
             ctx.begin_op("input");
             load_2d(ctx, group[r], out.x_in[d] + rows_at, h, x, h, ps.rows, h);
           } else {
             ctx.begin_op("pipeline_send");
-            ctx.emit(group[r], recv_cmd{engine::dma, static_cast<uint16_t>(out.groups[d * pp + st - 1][r]), x,
-                                        static_cast<uint32_t>(T * h * 4), static_cast<uint32_t>(d * pp + st)});
+            ctx.emit(group[r], recv_cmd{engine::dma, static_cast<uint16_t>(out.groups[d * pp + st - 1][r]), x, bytes,
+                                        static_cast<uint32_t>(d * pp + st)});
           }
         }
         for (int l = first; l < last; ++l) {
@@ -370,12 +372,19 @@ lowered_step lower_step(const scenario& s) {
           ctx.begin_op("layer_barrier");
           for (int c : group) ctx.emit(c, barrier_cmd{engine::sync, barrier, static_cast<uint32_t>(tp)});
         }
+        if (st < pp - 1) {
+          ctx.begin_op("pipeline_send");
+          for (int r = 0; r < tp; ++r) {
+            if (k > 0) ctx.emit(group[r], wait_cmd{engine::dma, x_free, 1});
+            ctx.emit(group[r], send_cmd{engine::dma, static_cast<uint16_t>(out.groups[d * pp + st + 1][r]), x, x, bytes,
+                                        static_cast<uint32_t>(d * pp + st + 1)});
+          }
+        }
+        if (st > 0 && k + 1 < passes.size())  // x is free (after this stage's send): the next pass may come
+          for (int r = 0; r < tp; ++r)
+            ctx.emit(group[r],
+                     signal_cmd{engine::dma, x_free, static_cast<uint16_t>(out.groups[d * pp + st - 1][r]), 1});
       }
-      if (st == pp - 1) continue;
-      ctx.begin_op("pipeline_send");
-      for (int r = 0; r < tp; ++r)
-        ctx.emit(group[r], send_cmd{engine::dma, static_cast<uint16_t>(out.groups[d * pp + st + 1][r]), x, x,
-                                    static_cast<uint32_t>(T * h * 4), static_cast<uint32_t>(d * pp + st + 1)});
     }
   }
   for (int c = 0; c < ctx.cores(); ++c) out.sram_peak = std::max(out.sram_peak, ctx.sram_peak(c));
