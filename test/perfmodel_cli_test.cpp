@@ -105,3 +105,43 @@ TEST_CASE("npuvp crosscheck runs both engines on a scenario and writes the table
   CHECK(message.find("running") == std::string::npos);
   shell("rm -rf " + dir);
 }
+
+TEST_CASE("npuvp crosscheck: an invalid grid case stops it, one that does not fit is skipped, none fitting is an error",
+          "[perfmodel][cli]") {
+  const std::string dir = "crosscheck_grid_errors_test";
+  REQUIRE(shell("mkdir -p " + dir).first == 0);
+  const std::string base = std::string(NPUVP_SOURCE_DIR) + "/scenarios/crosscheck/base_4x4.yaml";
+  const auto run = [&](const std::string& name, const std::string& grid) {
+    npuvp::write_file_atomically(dir + "/" + name, "base: " + base + "\n" + grid);
+    return shell(std::string(NPUVP_BINARY) + " crosscheck --grid " + dir + "/" + name);
+  };
+  // A misspelt key: the grid file and the line of the key, and the case.
+  const auto [typo, typo_out] = run("typo.yaml", "vary:\n  model: [qwen3-1.7b]\n  residency.weigths: [hbm]\n");
+  INFO(typo_out);
+  CHECK(typo != 0);
+  CHECK(typo_out.find("typo.yaml:4: residency.weigths: unknown key (case typo.yaml") != std::string::npos);
+  CHECK(typo_out.find("running") == std::string::npos);
+  // A value the scenario rejects, from a key of the grid.
+  const auto [cores, cores_out] = run("cores.yaml", "vary:\n  parallelism.tp: [4, 32]\n");
+  INFO(cores_out);
+  CHECK(cores != 0);
+  CHECK(cores_out.find("cores.yaml:3: parallelism: tp x pp x dp = 32 cores, the mesh has 16") != std::string::npos);
+  // Every case too large for its chip: each skipped, then an error (no empty table).
+  const auto [big, big_out] = run("big.yaml", "vary:\n  model: [qwen3-8b]\n  residency.weights: [sram]\n");
+  INFO(big_out);
+  CHECK(big != 0);
+  CHECK(big_out.find("skipped big.yaml model=qwen3-8b weights=sram:") != std::string::npos);
+  CHECK(big_out.find("SRAM has") != std::string::npos);
+  CHECK(big_out.find("none of the 1 cases fits its chip") != std::string::npos);
+  // Malformed YAML in the grid: its file and line.
+  npuvp::write_file_atomically(dir + "/broken.yaml", "base: " + base + "\nvary: [\n");
+  const auto [broken, broken_out] = shell(std::string(NPUVP_BINARY) + " crosscheck --grid " + dir + "/broken.yaml");
+  CHECK(broken == 1);
+  CHECK(broken_out.find("broken.yaml:3: malformed YAML") != std::string::npos);
+  // crosscheck gemm with a GEMM no partition fits: an error, not an empty table.
+  const auto [gemm, gemm_out] = shell(std::string(NPUVP_BINARY) + " crosscheck gemm --hw " + NPUVP_SOURCE_DIR +
+                                      "/scenarios/hw/npu_4x4.yaml --m 60000 --k 60000 --n 60000");
+  CHECK(gemm == 1);
+  CHECK(gemm_out.find("fits no partition and placement") != std::string::npos);
+  shell("rm -rf " + dir);
+}

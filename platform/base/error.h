@@ -16,10 +16,12 @@ class error : public std::runtime_error {
 class config_error : public error {
  public:
   config_error(const std::string& file, int line, const std::string& path, const std::string& what)
-      : error(format(file, line, path, what)), m_file(file), m_line(line), m_path(path) {}
+      : error(format(file, line, path, what)), m_file(file), m_line(line), m_path(path), m_reason(what) {}
   const std::string& file() const { return m_file; }
   int line() const { return m_line; }
   const std::string& path() const { return m_path; }
+  // What is wrong, without the location.
+  const std::string& reason() const { return m_reason; }
 
  private:
   static std::string format(const std::string& file, int line, const std::string& path,
@@ -33,6 +35,7 @@ class config_error : public error {
   std::string m_file;
   int m_line;
   std::string m_path;
+  std::string m_reason;
 };
 
 // A simulation that cannot go on (deadlock, watchdog, protocol violation).

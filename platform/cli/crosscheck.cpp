@@ -22,6 +22,7 @@
 #include "platform/chip_run.h"
 #include "platform/cli/command.h"
 #include "platform/config/hw_config.h"
+#include "platform/config/schema.h"
 #include "platform/sim/isolated_run.h"
 
 namespace npuvp::cli {
@@ -99,6 +100,7 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
         std::cout << "skipped " << name << ": " << e.what() << "\n";
       }
     }
+  if (cases.empty()) throw error("crosscheck gemm: the GEMM fits no partition and placement (skipped above)");
   std::vector<isolated_job> jobs;
   for (const auto& c : cases)
     jobs.push_back([&hw, &c] {
@@ -169,6 +171,14 @@ std::string dir_of(const std::string& path) {
   return slash == std::string::npos ? "" : path.substr(0, slash + 1);
 }
 
+// One case of the cross-check: a scenario's text, from a scenario file or a grid.
+struct case_text {
+  std::string name, yaml;
+  std::string origin;                                  // the file its paths are relative to (a grid's base scenario)
+  std::string grid;                                    // the grid file it comes from ("": a scenario file)
+  std::vector<std::pair<std::string, int>> grid_keys;  // the grid's set and vary keys and their lines
+};
+
 // Scenario texts of a grid file:
 //   base: scenario.yaml              # relative to the grid file
 //   set: {step.layers: 1}            # dotted keys applied to every case (optional)
@@ -176,13 +186,8 @@ std::string dir_of(const std::string& path) {
 //     parallelism.partition: [mn_split, k_split]
 //     step: [{layers: 1, decode: {batch: 1, context: 512}}, ...]
 // Values are YAML nodes replacing the key; paths inside them are relative to the base scenario.
-std::vector<std::pair<std::string, std::pair<std::string, std::string>>> expand_grid(const std::string& grid_file) {
-  YAML::Node grid;
-  try {
-    grid = YAML::Load(read_file(grid_file));
-  } catch (const YAML::Exception& e) {
-    throw config_error(grid_file, e.mark.line + 1, "", e.msg);
-  }
+std::vector<case_text> expand_grid(const std::string& grid_file) {
+  const YAML::Node grid = config::parse_yaml(read_file(grid_file), grid_file);
   if (!grid.IsMap() || !grid["base"]) throw config_error(grid_file, 0, "base", "missing: the base scenario");
   for (const auto& kv : grid) {
     const std::string k = kv.first.as<std::string>();
@@ -191,9 +196,13 @@ std::vector<std::pair<std::string, std::pair<std::string, std::string>>> expand_
   }
   const std::string base_key = grid["base"].as<std::string>();
   const std::string base = base_key[0] == '/' ? base_key : dir_of(grid_file) + base_key;
-  const YAML::Node root = YAML::Load(read_file(base));
+  const YAML::Node root = config::parse_yaml(read_file(base), base);
+  std::vector<std::pair<std::string, int>> keys;
   if (grid["set"])
-    for (const auto& kv : grid["set"]) set_dotted(root, kv.first.as<std::string>(), kv.second);
+    for (const auto& kv : grid["set"]) {
+      set_dotted(root, kv.first.as<std::string>(), kv.second);
+      keys.emplace_back(kv.first.as<std::string>(), kv.first.Mark().line + 1);
+    }
   std::vector<std::pair<std::string, YAML::Node>> axes;
   if (grid["vary"])
     for (const auto& kv : grid["vary"]) {
@@ -201,8 +210,9 @@ std::vector<std::pair<std::string, std::pair<std::string, std::string>>> expand_
         throw config_error(grid_file, kv.second.Mark().line + 1, "vary." + kv.first.as<std::string>(),
                            "expected a non-empty list of values");
       axes.emplace_back(kv.first.as<std::string>(), kv.second);
+      keys.emplace_back(kv.first.as<std::string>(), kv.first.Mark().line + 1);
     }
-  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> out;
+  std::vector<case_text> out;
   std::vector<size_t> idx(axes.size(), 0);
   const std::string stem = grid_file.substr(grid_file.find_last_of('/') + 1);
   for (;;) {
@@ -215,12 +225,25 @@ std::vector<std::pair<std::string, std::pair<std::string, std::string>>> expand_
     }
     YAML::Emitter e;
     e << doc;
-    out.push_back({name, {e.c_str(), base}});
+    out.push_back({name, e.c_str(), base, grid_file, keys});
     size_t a = axes.size();
     while (a > 0 && ++idx[a - 1] == axes[a - 1].second.size()) idx[--a] = 0;
     if (a == 0) break;
   }
   return out;
+}
+
+// A grid case that is not a valid scenario. The lines of its merged text
+// point nowhere: the error names the grid key whose value holds the fault
+// (its line in the grid file), or else the base scenario, and the case.
+config_error grid_case_error(const case_text& c, const config_error& e) {
+  const auto within = [](const std::string& a, const std::string& b) {  // a is b or under it
+    return a == b || (a.size() > b.size() && a.compare(0, b.size(), b) == 0 && a[b.size()] == '.');
+  };
+  for (auto k = c.grid_keys.rbegin(); k != c.grid_keys.rend(); ++k)  // vary after set: the value that applies
+    if (within(e.path(), k->first) || within(k->first, e.path()))
+      return config_error(c.grid, k->second, e.path(), e.reason() + " (case " + c.name + ")");
+  return config_error(c.origin, 0, e.path(), e.reason() + " (grid " + c.grid + ", case " + c.name + ")");
 }
 
 // Bound classes of the acceptance split: what the perfmodel's critical path
@@ -269,19 +292,29 @@ int crosscheck(const std::vector<std::string>& args) {
   if (parallel < 1) throw usage_error("--parallel must be >= 1");
   if (files.empty() && grids.empty()) throw usage_error("give scenario files or --grid files");
 
-  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> texts;  // name, (yaml, origin)
-  for (const auto& f : files) texts.push_back({f, {read_file(f), f}});
+  std::vector<case_text> texts;
+  for (const auto& f : files) texts.push_back({f, read_file(f), f, "", {}});
   for (const auto& g : grids)
     for (auto& t : expand_grid(g)) texts.push_back(std::move(t));
+  // A case that is not a valid scenario stops the command; one whose step
+  // cannot be lowered on its chip (SRAM or HBM too small) is skipped.
   std::vector<step_case> cases;
-  for (const auto& [name, text] : texts) {
+  for (const case_text& t : texts) {
+    kernels::scenario s;
     try {
-      const kernels::scenario s = kernels::parse_scenario(text.first, text.second, zoo);
-      cases.push_back({name, kernels::lower_step(s), s.hw});
+      s = kernels::parse_scenario(t.yaml, t.origin, zoo);
+    } catch (const config_error& e) {
+      if (t.grid.empty()) throw;
+      throw grid_case_error(t, e);
+    }
+    try {
+      cases.push_back({t.name, kernels::lower_step(s), s.hw});
     } catch (const error& e) {
-      std::cout << "skipped " << name << ": " << e.what() << "\n";
+      std::cout << "skipped " << t.name << ": " << e.what() << "\n";
     }
   }
+  if (cases.empty())
+    throw error("crosscheck: none of the " + std::to_string(texts.size()) + " cases fits its chip (skipped above)");
   // Per chip (hw name): the calibration given, or of several the one fitted on it.
   std::map<std::string, perf::perf_params> params;
   std::map<std::string, std::string> calibration_of;
