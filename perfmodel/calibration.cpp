@@ -477,6 +477,16 @@ std::vector<double> solve(std::vector<double> A, std::vector<double> b) {
 
 }  // namespace
 
+void check_fit_params(const std::vector<std::string>& names) {
+  perf_params p;
+  std::vector<param_ref> all;
+  param_collector collect(all);
+  p.visit(collect);
+  for (const auto& name : names)
+    if (std::none_of(all.begin(), all.end(), [&](const param_ref& r) { return r.key == name; }))
+      throw error("perfmodel fit: no parameter '" + name + "'");
+}
+
 fit_report fit(const hw_config& hw, const std::vector<calibration_sample>& samples, const perf_params& start,
                const std::vector<std::string>& free_params) {
   if (samples.empty()) throw error("perfmodel fit: no samples");
@@ -492,12 +502,10 @@ fit_report fit(const hw_config& hw, const std::vector<calibration_sample>& sampl
     for (const auto& s : samples)
       for (const auto& key : s.informs)
         if (std::find(names.begin(), names.end(), key) == names.end()) names.push_back(key);
+  check_fit_params(names);
   std::vector<param_ref> free;
   for (const auto& p : all)
     if (std::find(names.begin(), names.end(), p.key) != names.end()) free.push_back(p);
-  for (const auto& name : names)
-    if (std::none_of(all.begin(), all.end(), [&](const param_ref& p) { return p.key == name; }))
-      throw error("perfmodel fit: no parameter '" + name + "'");
   // Search range of each parameter: its table bounds, open ones narrowed around the start value.
   std::vector<std::pair<double, double>> range;
   for (const auto& p : free) {

@@ -152,5 +152,8 @@ struct fit_report {
 // from `start`.
 fit_report fit(const hw_config& hw, const std::vector<calibration_sample>& samples, const perf_params& start,
                const std::vector<std::string>& free_params = {});
+// Throws npuvp::error naming the first of `names` that is no parameter fit()
+// can fit (before the micro-benchmarks run).
+void check_fit_params(const std::vector<std::string>& names);
 
 }  // namespace npuvp::perf

@@ -145,3 +145,21 @@ TEST_CASE("npuvp crosscheck: an invalid grid case stops it, one that does not fi
   CHECK(gemm_out.find("fits no partition and placement") != std::string::npos);
   shell("rm -rf " + dir);
 }
+
+TEST_CASE("npuvp calibrate and crosscheck reject an unwritable output or an unknown parameter before running",
+          "[perfmodel][cli]") {
+  const std::string src = NPUVP_SOURCE_DIR, bin = NPUVP_BINARY, hw = src + "/scenarios/hw/npu_4x4.yaml";
+  const auto check = [](const std::pair<int, std::string>& r, const std::string& message) {
+    INFO(r.second);
+    CHECK(r.first == 1);
+    CHECK(r.second.find(message) != std::string::npos);
+    CHECK(r.second.find("running") == std::string::npos);  // no TLM run started
+  };
+  check(shell(bin + " calibrate --hw " + hw + " -o no_such_folder/c.yaml"),
+        "cannot write 'no_such_folder/c.yaml': no folder 'no_such_folder'");
+  check(shell(bin + " calibrate --hw " + hw + " -o c.yaml --params noc_hop_ns,no_such_param"),
+        "no parameter 'no_such_param'");
+  check(shell(bin + " calibrate --hw " + hw + " -o ."), "cannot write '.': it is a folder");
+  check(shell(bin + " crosscheck " + src + "/scenarios/run/tiny_functional_4x4.yaml --json no_such_folder/x.json"),
+        "cannot write 'no_such_folder/x.json'");
+}

@@ -1,5 +1,7 @@
 #include "platform/base/file_io.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +30,17 @@ void write_file_atomically(const std::string& path, const std::string& content) 
     std::remove(tmp.c_str());
     throw error("cannot write '" + path + "': " + why);
   }
+}
+
+void check_writable(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw error("cannot write '" + path + "': it is a folder");
+  const fs::path parent = fs::path(path).parent_path();
+  const std::string folder = parent.empty() ? "." : parent.string();
+  if (!fs::is_directory(folder, ec)) throw error("cannot write '" + path + "': no folder '" + folder + "'");
+  if (access(folder.c_str(), W_OK) != 0)
+    throw error("cannot write '" + path + "': folder '" + folder + "' is not writable: " + std::strerror(errno));
 }
 
 void make_folder(const std::string& dir) {

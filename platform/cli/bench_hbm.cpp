@@ -176,6 +176,8 @@ int bench_hbm(const std::vector<std::string>& args) {
   const bool json = vm.count("json") > 0;
 
   if (!vm.count("sweep")) {
+    for (const std::string& f : {o.stats_path, o.trace_path})
+      if (!f.empty()) check_writable(f);
     const auto r = run_one(o);
     if (json)
       std::cout << r.dump(2) << "\n";
@@ -186,6 +188,7 @@ int bench_hbm(const std::vector<std::string>& args) {
   if (vm.count("load")) throw usage_error("--sweep chooses the offered loads itself; drop --load");
   if (!o.stats_path.empty() || !o.trace_path.empty())
     throw usage_error("--stats and --trace describe one run; drop them with --sweep");
+  check_writable(csv);
   const std::vector<double> loads = {0.01, 0.05, 0.1,  0.2, 0.3,  0.4, 0.5, 0.6,
                                      0.7,  0.8,  0.85, 0.9, 0.95, 1.0, 1.1, 1.2};
   std::vector<isolated_job> jobs;

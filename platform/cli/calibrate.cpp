@@ -9,6 +9,7 @@
 
 #include "perfmodel/calibration.h"
 #include "perfmodel/perfmodel.h"
+#include "platform/base/file_io.h"
 #include "platform/chip_run.h"
 #include "platform/cli/command.h"
 #include "platform/config/hw_config.h"
@@ -28,12 +29,14 @@ int calibrate(const std::vector<std::string>& args) {
   if (!parse("npuvp calibrate --hw FILE -o|--out FILE [--params a,b,...] [--parallel N]", desc, args, vm)) return 0;
   if (parallel < 1) throw usage_error("--parallel must be >= 1");
   const hw_config hw = load_hw_config(hw_file);
+  check_writable(out_file);
   std::vector<std::string> free;
   for (std::stringstream ss(params_list); ss.good();) {
     std::string key;
     std::getline(ss, key, ',');
     if (!key.empty()) free.push_back(key);
   }
+  perf::check_fit_params(free);
   std::vector<perf::calibration_sample> suite = perf::calibration_suite(hw);
   std::vector<perf::stride_probe> probes = perf::stride_probes(hw);
   std::vector<perf::calibration_sample*> runs;  // the suite, then both runs of every probe (row locality, link)
