@@ -10,6 +10,7 @@
 #include "perfmodel/calibration.h"
 #include "perfmodel/perfmodel.h"
 #include "platform/base/file_io.h"
+#include "platform/base/stopwatch.h"
 #include "platform/chip_run.h"
 #include "platform/cli/command.h"
 #include "platform/config/hw_config.h"
@@ -45,14 +46,18 @@ int calibrate(const std::vector<std::string>& args) {
   std::optional<perf::link_probe> link = perf::noc_link_probe(hw);
   if (link) runs.insert(runs.end(), {&link->once, &link->twice});
   std::vector<isolated_job> jobs;
-  for (const perf::calibration_sample* s : runs)
+  std::vector<std::string> names;
+  for (const perf::calibration_sample* s : runs) {
     jobs.push_back([&hw, s] {
+      const stopwatch clock;
       const stats_writer st = run_chip(hw, s->programs, {});
-      return nlohmann::json{{"elapsed_ns", st.value(hw.name, "elapsed_ns")}};
+      return nlohmann::json{{"elapsed_ns", st.value(hw.name, "elapsed_ns")}, {"wall_s", clock.seconds()}};
     });
+    names.push_back(s->name);
+  }
   std::cout << "running " << suite.size() << " micro-benchmarks, " << 2 * probes.size() << " row-locality probes and "
             << (link ? 2 : 0) << " link probes on the TLM chip (" << parallel << " at a time)\n";
-  const auto results = run_isolated(jobs, parallel);
+  const auto results = run_isolated(jobs, parallel, progress_lines(std::move(names)));
   for (size_t i = 0; i < runs.size(); ++i) runs[i]->measured_ns = results[i]["elapsed_ns"].get<double>();
   perf::perf_params start = perf::first_principles_params(hw);
   start.hbm_stride_locality = perf::stride_localities(hw, probes);

@@ -29,15 +29,12 @@ namespace npuvp::cli {
 
 namespace {
 
-// Progress of the TLM runs on stderr (a grid takes hours): one line per finished case.
+// The names of cases, for progress_lines().
 template <class Cases>
-isolated_done tlm_progress(const Cases& cases) {
-  return [&cases](size_t job, const nlohmann::json& r, size_t finished) {
-    std::ostringstream line;
-    line << "TLM " << finished << "/" << cases.size() << " (" << std::fixed << std::setprecision(1)
-         << r["wall_s"].get<double>() << " s): " << cases[job].name << "\n";
-    std::cerr << line.str() << std::flush;
-  };
+std::vector<std::string> names_of(const Cases& cases) {
+  std::vector<std::string> names;
+  for (const auto& c : cases) names.push_back(c.name);
+  return names;
 }
 
 // The perfmodel on one case, and its wall-clock: the best of three
@@ -110,7 +107,7 @@ int crosscheck_gemm(const std::vector<std::string>& args) {
       return nlohmann::json{{"elapsed_ns", st.value(hw.name, "elapsed_ns")}, {"wall_s", wall}};
     });
   std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
-  const auto tlm = run_isolated(jobs, parallel, tlm_progress(cases));
+  const auto tlm = run_isolated(jobs, parallel, progress_lines(names_of(cases)));
   std::cout << std::left << std::setw(34) << "strategy / placement" << std::right << std::setw(13) << "TLM us"
             << std::setw(13) << "model us" << std::setw(9) << "error %" << std::setw(11) << "TLM s" << std::setw(11)
             << "model ms" << std::setw(10) << "speed-up"
@@ -364,7 +361,7 @@ int crosscheck(const std::vector<std::string>& args) {
       return nlohmann::json{{"elapsed_ns", st.value(c.hw.name, "elapsed_ns")}, {"wall_s", wall}, {"ops", tlm_ops}};
     });
   std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
-  const auto tlm = run_isolated(jobs, parallel, tlm_progress(cases));
+  const auto tlm = run_isolated(jobs, parallel, progress_lines(names_of(cases)));
 
   nlohmann::json out = {{"calibration", calibration_of}, {"cases", nlohmann::json::array()}};
   std::ostringstream rows;

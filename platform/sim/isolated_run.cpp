@@ -7,7 +7,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iomanip>
+#include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "platform/base/error.h"
@@ -132,6 +135,15 @@ std::vector<nlohmann::json> run_isolated(const std::vector<isolated_job>& jobs, 
     throw;
   }
   return results;
+}
+
+isolated_done progress_lines(std::vector<std::string> names) {
+  return [names = std::move(names)](size_t job, const nlohmann::json& r, size_t finished) {
+    std::ostringstream line;
+    line << "TLM " << finished << "/" << names.size() << " (" << std::fixed << std::setprecision(1)
+         << r.value("wall_s", 0.0) << " s): " << names[job] << "\n";
+    std::cerr << line.str() << std::flush;
+  };
 }
 
 }  // namespace npuvp

@@ -4,9 +4,9 @@
 #pragma once
 
 #include <functional>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 namespace npuvp {
 
@@ -22,5 +22,9 @@ using isolated_job = std::function<nlohmann::json()>;
 using isolated_done = std::function<void(size_t job, const nlohmann::json& result, size_t finished)>;
 std::vector<nlohmann::json> run_isolated(const std::vector<isolated_job>& jobs, int parallel,
                                          const isolated_done& done = {});
+
+// A `done` for runs that take minutes or hours: one line per finished job on
+// stderr, "TLM 3/40 (12.3 s): <its name>" (the seconds: the result's "wall_s").
+isolated_done progress_lines(std::vector<std::string> names);
 
 }  // namespace npuvp
