@@ -17,19 +17,20 @@
 // not when dumping, so dumped values are the effective ones.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <iomanip>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include "platform/base/error.h"
 
@@ -204,7 +205,7 @@ class yaml_reader {
   void check_range(const YAML::Node& n, const std::string& path, double d, double lo, double hi) const {
     if (d < lo || d > hi) {
       std::ostringstream s;
-      s << "value " << n.Scalar() << " is out of range [" << lo << ", " << hi << "]";
+      s << std::setprecision(15) << "value " << n.Scalar() << " is out of range [" << lo << ", " << hi << "]";
       fail(n, path, s.str());
     }
   }
