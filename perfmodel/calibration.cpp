@@ -143,8 +143,10 @@ double unstalled_rate(const hw_config& hw, double measured) {
   const perf_params p = first_principles_params(hw);
   const double interval = p.hbm_refresh_interval_ns, blocked = p.hbm_refresh_blocked_ns;
   // A probe row is one interleave block, cut into DMA bursts (at most max_outstanding in flight).
-  const double block = double(hw.hbm.interleave_bytes);
-  const double window = double(hw.core.dma.max_outstanding) * block / std::ceil(block / hw.core.dma.burst_bytes);
+  const uint64_t block = hw.hbm.interleave_bytes;
+  const double burst =
+      double(block) / mean_bursts_per_row(uint64_t(hw.core.dma.burst_bytes), 0, 0, block, 1, block, block);
+  const double window = double(hw.core.dma.max_outstanding) * burst;
   if (!(interval > 0) || blocked * measured <= window) return measured;
   return (measured - window / interval) / (1 - blocked / interval);
 }

@@ -33,6 +33,20 @@ bound breakdown_row::bounded_by() const {
   return bound::sync;
 }
 
+double mean_bursts_per_row(uint64_t burst_bytes, uint64_t src, uint64_t dst, uint64_t run, uint64_t rows,
+                           uint64_t src_stride, uint64_t dst_stride) {
+  const uint64_t B = burst_bytes;
+  auto cuts = [&](uint64_t a) { return (a % B + run - 1) / B; };
+  const uint64_t period = B / std::gcd(B, std::gcd(src_stride % B, dst_stride % B));
+  const uint64_t n = std::min(rows, period), full = rows / n, rest = rows % n;
+  double bursts = 0;
+  for (uint64_t r = 0; r < n; ++r) {
+    const uint64_t s = src + r * src_stride, d = dst + r * dst_stride;
+    bursts += double(1 + cuts(s) + (s % B == d % B ? 0 : cuts(d))) * double(full + (r < rest ? 1 : 0));
+  }
+  return bursts / double(rows);
+}
+
 namespace {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
@@ -612,9 +626,9 @@ class model {
     plan.path = rt.path;
     plan.bytes = double(run) * double(rows);
     // An empty transfer (a lowering's zero-length copy) still gets a finite rate: it drains at once.
-    const double burst_bytes =
-        run && rows ? double(run) / mean_bursts_per_row(src, dst, run, rows, src_stride, dst_stride)
-            : double(m_hw.core.dma.burst_bytes);
+    const double burst_bytes = run && rows ? double(run) / mean_bursts_per_row(uint64_t(m_hw.core.dma.burst_bytes), src,
+                                                                               dst, run, rows, src_stride, dst_stride)
+                                           : double(m_hw.core.dma.burst_bytes);
     plan.cap = issue_limit(burst_bytes, read_rtt + write_rtt, plan.row_cap);
     plan.tail_ns = read_rtt + write_rtt;
     plan.window = m_hw.core.dma.max_outstanding * burst_bytes;
@@ -628,26 +642,6 @@ class model {
     const double req_rate = burst_bytes / (2.0 * m_p.dma_request_ns);
     const double out_rate = m_hw.core.dma.max_outstanding * burst_bytes / rtt;
     return std::min({req_rate, out_rate, row_cap});
-  }
-
-  // Bursts per row of a 2-D copy as the VP engine cuts it (models/dma/dma_engine.cpp):
-  // a burst ends at the row's end and at every multiple of burst_bytes in the
-  // source and in the destination. Where a row starts within a burst moves
-  // with the strides, so rows differ (a 640-byte row half a burst off in its
-  // source and aligned in its destination is cut into 5 bursts, the next row
-  // into 3); the pattern repeats every `period` rows, which are counted.
-  double mean_bursts_per_row(uint64_t src, uint64_t dst, uint64_t run, uint64_t rows, uint64_t src_stride,
-                             uint64_t dst_stride) const {
-    const uint64_t B = static_cast<uint64_t>(m_hw.core.dma.burst_bytes);
-    auto cuts = [&](uint64_t a) { return (a % B + run - 1) / B; };
-    const uint64_t period = B / std::gcd(B, std::gcd(src_stride % B, dst_stride % B));
-    const uint64_t n = std::min(rows, period), full = rows / n, rest = rows % n;
-    double bursts = 0;
-    for (uint64_t r = 0; r < n; ++r) {
-      const uint64_t s = src + r * src_stride, d = dst + r * dst_stride;
-      bursts += double(1 + cuts(s) + (s % B == d % B ? 0 : cuts(d))) * double(full + (r < rest ? 1 : 0));
-    }
-    return bursts / double(rows);
   }
 
   void push(double t, ev kind, int core, int engine, int64_t a = 0, int64_t b = 0, int64_t c = -1) {

@@ -105,6 +105,17 @@ perf_result evaluate(const hw_config& hw, const std::vector<kernels::program>& p
                      const evaluate_options& options = {});
 
 nlohmann::json to_json(const perf_result& r);
+// Bursts per row (mean) of a 2-D copy of `rows` rows of `run` bytes (run,
+// rows > 0) as the VP's DMA engine cuts it into bursts of at most
+// `burst_bytes` (models/dma/dma_engine.cpp): a burst ends at the row's end and
+// at every multiple of burst_bytes in the source and in the destination.
+// Where a row starts within a burst moves with the strides, so rows differ (a
+// 640-byte row half a burst off in its source and aligned in its destination
+// is cut into 5 bursts, the next row into 3); the pattern repeats every
+// burst_bytes / gcd(...) rows, which are counted.
+double mean_bursts_per_row(uint64_t burst_bytes, uint64_t src, uint64_t dst, uint64_t run, uint64_t rows,
+                           uint64_t src_stride, uint64_t dst_stride);
+
 // A few lines for a terminal: total time, bound, utilisations, groups.
 std::string summary(const perf_result& r);
 
