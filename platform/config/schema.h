@@ -17,20 +17,20 @@
 // not when dumping, so dumped values are the effective ones.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <iomanip>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "platform/base/error.h"
 
