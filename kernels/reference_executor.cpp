@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "kernels/compute.h"
+#include "kernels/mem_access.h"
 #include "kernels/race_detector.h"
 #include "platform/base/error.h"
 
@@ -90,15 +91,17 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
   std::map<std::pair<uint16_t, uint64_t>, uint32_t> barrier_arrivals;      // (group, generation)
   execution_stats stats;
 
-  for (int c = 0; c < n; ++c)
-    for (size_t i = 0; i < programs[c].size(); ++i) {
-      check_command(programs[c][i], "core " + std::to_string(c) + " command " + std::to_string(i));
-      ++st[c].remaining[static_cast<int>(engine_of(programs[c][i]))];
-    }
-
   auto where = [&](int core, size_t i) {
     return "core " + std::to_string(core) + " command " + std::to_string(i) + " (" + to_text(programs[core][i]) + ")";
   };
+  for (int c = 0; c < n; ++c)
+    for (size_t i = 0; i < programs[c].size(); ++i) {
+      const std::string at = "core " + std::to_string(c) + " command " + std::to_string(i);
+      check_command(programs[c][i], at);
+      if (!in_memory(programs[c][i], m_sram.front().size(), m_hbm.size()))
+        throw error(where(c, i) + ": " + range_error(programs[c][i], m_sram.front().size(), m_hbm.size()));
+      ++st[c].remaining[static_cast<int>(engine_of(programs[c][i]))];
+    }
 
   // Happens-before tracking: engine clocks, dispatcher snapshots, semaphore
   // and barrier clocks. The dispatcher (sync engine) touches no memory.
@@ -133,16 +136,16 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
     core_state& s = st[core];
     const command& cmd = programs[core][i];
     const int agent = race_detector::agent(core, engine_of(cmd));
-    if (races) races->tick(agent);
-    auto touch = [&](mem_space space, int mem_core, uint64_t addr, uint32_t rows, uint64_t row_bytes, uint64_t stride,
-                     bool write) {
-      if (races) races->access_2d(agent, core, i, space, mem_core, addr, rows, row_bytes, stride, write);
-    };
+    if (races) {
+      races->tick(agent);
+      for_each_access(cmd, [&](const mem_access& a) {
+        races->access_2d(agent, core, i, a.space, a.space == mem_space::hbm ? 0 : core_id(core, a.core, i), a.addr,
+                         a.rows, a.row_bytes, a.stride, a.write);
+      });
+    }
     if (auto* d = std::get_if<dma_cmd>(&cmd)) {
       const int sc = d->src_space == mem_space::sram ? core_id(core, d->src_core, i) : 0;
       const int dc = d->dst_space == mem_space::sram ? core_id(core, d->dst_core, i) : 0;
-      touch(d->src_space, sc, d->src, d->rows, d->row_bytes, d->src_stride, false);
-      touch(d->dst_space, dc, d->dst, d->rows, d->row_bytes, d->dst_stride, true);
       for (uint32_t r = 0; r < d->rows; ++r) {
         const uint8_t* from = span(d->src_space, sc, d->src + r * d->src_stride, d->row_bytes, where(core, i));
         uint8_t* to = span(d->dst_space, dc, d->dst + r * d->dst_stride, d->row_bytes, where(core, i));
@@ -150,11 +153,6 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       }
       stats.dma_bytes += uint64_t(d->rows) * d->row_bytes;
     } else if (auto* m = std::get_if<matmul_cmd>(&cmd)) {
-      const uint64_t eb = dtype_bytes(m->type), ab = dtype_bytes(activation_type(m->type));
-      const uint64_t b_rows = m->transpose_b ? m->n : m->k, b_cols = m->transpose_b ? m->k : m->n;
-      touch(mem_space::sram, core, m->a, m->m, m->k * ab, m->lda * ab, false);
-      touch(mem_space::sram, core, m->b, uint32_t(b_rows), b_cols * eb, m->ldb * eb, false);
-      touch(mem_space::sram, core, m->c, m->m, m->n * 4ull, m->ldc * 4ull, true);
       if (m->m == 0 || m->n == 0) {
         ++stats.commands;
         return true;
@@ -165,16 +163,11 @@ execution_stats reference_executor::run(const std::vector<program>& programs, co
       stats.matmul_macs += uint64_t(m->m) * m->k * m->n;
     } else if (auto* v = std::get_if<vector_cmd>(&cmd)) {
       const vector_extent x = extent_of(*v);
-      touch(mem_space::sram, core, v->src0, 1, x.src0 * 4, 0, false);
-      touch(mem_space::sram, core, v->src1, 1, x.src1 * 4, 0, false);
-      touch(mem_space::sram, core, v->dst, 1, x.dst_bytes, 0, true);
       compute_vector(*v, f32(core, v->src0, x.src0, i), x.src1 ? f32(core, v->src1, x.src1, i) : nullptr,
                      span(mem_space::sram, core, v->dst, x.dst_bytes, where(core, i)));
       stats.vector_elems += x.dst_elements;
     } else if (auto* sd = std::get_if<send_cmd>(&cmd)) {
       const int peer = core_id(core, sd->peer, i);
-      touch(mem_space::sram, core, sd->src, 1, sd->bytes, 0, false);
-      touch(mem_space::sram, peer, sd->dst, 1, sd->bytes, 0, true);
       const uint8_t* from = span(mem_space::sram, core, sd->src, sd->bytes, where(core, i));
       uint8_t* to = span(mem_space::sram, peer, sd->dst, sd->bytes, where(core, i));
       std::memmove(to, from, sd->bytes);

@@ -255,7 +255,7 @@ lowered_step lower_step(const scenario& s) {
     }
   }
   out.hbm_bytes = hbm.top();
-  out.hbm_capacity = uint64_t(hw.hbm.channels) * hw.hbm.org.capacity_bytes();
+  out.hbm_capacity = hw.hbm.capacity_bytes();
   if (out.hbm_bytes > out.hbm_capacity)
     throw error(where + ": HBM does not fit: the step needs " + gib(out.hbm_bytes) + " (weights of " +
                 std::to_string(layers) + " layers, KV caches and activations), the chip has " + gib(out.hbm_capacity) +

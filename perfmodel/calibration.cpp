@@ -68,7 +68,7 @@ std::vector<stride_probe> stride_probes(const hw_config& hw) {
   std::vector<uint64_t> blocks;
   for (uint64_t k = 1; k <= 64; ++k) blocks.push_back(k);
   for (uint64_t k : {96, 128, 192, 256}) blocks.push_back(k);
-  const uint64_t hbm_bytes = hw.hbm.org.capacity_bytes() * C;
+  const uint64_t hbm_bytes = hw.hbm.capacity_bytes();
   std::vector<stride_probe> probes;
   for (uint64_t k : blocks) {
     const uint64_t stride = k * I * C;  // every row in channel 0, k blocks apart there

@@ -258,6 +258,34 @@ TEST_CASE("chip: a DMA outside the memory map stops the run naming the command",
                                    Catch::Contains("error response"));
 }
 
+TEST_CASE("chip: a compute operand beyond the SRAM stops the run, also in timing-only mode", "[chip]") {
+  // 256 bytes written, the last one past the end of core 1's SRAM.
+  auto beyond = [](bool functional) -> isolated_job {
+    return [functional] {
+      chip npu(test_hw(functional));
+      vector_cmd v;
+      v.op = vector_op::copy;
+      v.cols = 64;
+      v.dst = uint32_t(npu.map().sram_bytes() - 255);
+      npu.load_programs({{end_cmd{}}, {v, end_cmd{}}});
+      try {
+        npu.run();
+      } catch (const std::exception& e) {
+        return nlohmann::json{{"error", e.what()}, {"sram", npu.map().sram_bytes()}};
+      }
+      return nlohmann::json{{"error", ""}};
+    };
+  };
+  for (const nlohmann::json& r : run_isolated({beyond(false), beyond(true)}, 2)) {
+    INFO(r.dump());
+    const uint64_t sram = r.value("sram", uint64_t(0));
+    CHECK_THAT(r["error"].get<std::string>(),
+               Catch::Contains("npu4x4.core_1_0 (core 1) command 0 (vector") &&
+                   Catch::Contains("writes SRAM range [" + std::to_string(sram - 255) + ", " +
+                                   std::to_string(sram + 1) + "), beyond its " + std::to_string(sram) + " bytes"));
+  }
+}
+
 namespace {
 // Every core of the shipped 4x4 preset streams 256 KiB of HBM into its SRAM
 // in dma commands of 8 KiB, tiles interleaved over the cores (tile j of core

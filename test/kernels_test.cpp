@@ -5,6 +5,7 @@
 #include "kernels/collectives.h"
 #include "kernels/encoding.h"
 #include "kernels/lowering_context.h"
+#include "kernels/mem_access.h"
 #include "kernels/reference_executor.h"
 #include "kernels/stream_summary.h"
 #include "platform/base/error.h"
@@ -325,10 +326,54 @@ TEST_CASE("executor: deadlock and bad programs are reported with the blocked com
   vector_cmd big;
   big.op = vector_op::copy;
   big.cols = 1000;
-  CHECK_THROWS_WITH(ex.run({{big}}), Catch::Contains("core 0 command 0") && Catch::Contains("exceeds its 1024 bytes"));
+  CHECK_THROWS_WITH(ex.run({{big}}), Catch::Contains("core 0 command 0 (vector") &&
+                                         Catch::Contains("reads SRAM range [0, 4000), beyond its 1024 bytes"));
   // A send whose receiver expects a different size.
   CHECK_THROWS_WITH(ex.run({{send_cmd{engine::dma, 1, 0, 0, 8, 1}}, {recv_cmd{engine::dma, 0, 0, 4, 1}}}),
                     Catch::Contains("matching send wrote 8 bytes"));
+}
+
+TEST_CASE("a command's memory ranges, and what lies beyond its memories", "[kernels]") {
+  auto accesses = [](const command& c) {
+    std::vector<mem_access> out;
+    for_each_access(c, [&](const mem_access& a) { out.push_back(a); });
+    return out;
+  };
+  // A 2-D HBM load of 4 rows of 256 B, 1 KiB apart: the last row ends at 4096 + 3 KiB + 256.
+  dma_cmd d;
+  d.src = 4096;
+  d.rows = 4;
+  d.row_bytes = 256;
+  d.src_stride = 1024;
+  d.dst = 64;
+  d.dst_stride = 256;
+  const std::vector<mem_access> a = accesses(d);
+  REQUIRE(a.size() == 2);
+  CHECK((a[0].space == mem_space::hbm && a[0].addr == 4096 && a[0].stride == 1024 && !a[0].write));
+  CHECK((a[1].space == mem_space::sram && a[1].core == self_core && a[1].write));
+  const uint64_t hbm_end = 4096 + 3 * 1024 + 256, sram_end = 64 + 4 * 256;
+  CHECK(in_memory(d, sram_end, hbm_end));
+  CHECK(range_error(d, sram_end, hbm_end).empty());
+  CHECK(!in_memory(d, sram_end, hbm_end - 1));
+  CHECK(range_error(d, sram_end, hbm_end - 1) == "reads HBM range [4096, 7424), beyond its 7423 bytes");
+  CHECK(range_error(d, sram_end - 1, hbm_end) == "writes SRAM range [64, 1088), beyond its 1087 bytes");
+  // A stride no memory holds does not wrap around into range.
+  d.src_stride = uint64_t(1) << 63;
+  CHECK(!in_memory(d, sram_end, UINT64_MAX));
+  CHECK_THAT(range_error(d, sram_end, UINT64_MAX), Catch::Contains("[4096, 2^64 or more)"));
+  // A matmul: A (m rows of k at lda), B and C (fp32, ldc); a send writes the peer's SRAM.
+  matmul_cmd m;
+  m.m = 2;
+  m.k = m.n = 4;
+  m.lda = 8;
+  m.ldb = m.ldc = 4;
+  m.c = 1000;
+  CHECK(in_memory(m, 1000 + 2 * 4 * 4, 0));
+  CHECK(range_error(m, 1000 + 2 * 4 * 4 - 1, 0) == "writes SRAM range [1000, 1032), beyond its 1031 bytes");
+  const std::vector<mem_access> s = accesses(send_cmd{engine::dma, 3, 0, 512, 64, 1});
+  REQUIRE(s.size() == 2);
+  CHECK((s[1].core == 3 && s[1].addr == 512 && s[1].row_bytes == 64 && s[1].write));
+  CHECK(accesses(wait_cmd{}).empty());
 }
 
 TEST_CASE("ring all-reduce sums every rank's buffer on every rank", "[kernels][collectives]") {

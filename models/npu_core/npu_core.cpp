@@ -4,6 +4,7 @@
 
 #include "kernels/compute.h"
 #include "kernels/encoding.h"
+#include "kernels/mem_access.h"
 #include "models/npu_core/core_timing.h"
 #include "platform/base/error.h"
 
@@ -310,29 +311,25 @@ void npu_core::drain_dma() {
   while (!m_dma_ops.empty()) wait(m_dma_retired);
 }
 
-void npu_core::check_range(uint32_t addr, uint64_t bytes, size_t i) {
-  if (uint64_t(addr) + bytes > m_map.sram_bytes())
-    fail(where(i) + ": SRAM range [" + std::to_string(addr) + ", " + std::to_string(addr + bytes) + ") exceeds its " +
-         std::to_string(m_map.sram_bytes()) + " bytes");
+void npu_core::check_operands(size_t i) {
+  if (!kernels::in_memory(m_program[i], m_map.sram_bytes(), m_map.hbm_bytes()))
+    fail(where(i) + ": " + kernels::range_error(m_program[i], m_map.sram_bytes(), m_map.hbm_bytes()));
 }
 
-std::vector<uint8_t> npu_core::read_bytes(uint32_t addr, uint64_t bytes, size_t i) {
+std::vector<uint8_t> npu_core::read_bytes(uint32_t addr, uint64_t bytes) {
   std::vector<uint8_t> out(bytes);
-  if (bytes == 0) return out;
-  check_range(addr, bytes, i);
-  read_sram(addr, out.data(), bytes);
+  if (bytes) read_sram(addr, out.data(), bytes);
   return out;
 }
 
-std::vector<float> npu_core::read_floats(uint32_t addr, uint64_t count, size_t i) {
+std::vector<float> npu_core::read_floats(uint32_t addr, uint64_t count) {
   std::vector<float> out(count);
-  if (count == 0) return out;
-  check_range(addr, count * 4, i);
-  read_sram(addr, out.data(), count * 4);
+  if (count) read_sram(addr, out.data(), count * 4);
   return out;
 }
 
 void npu_core::run_matmul(const kernels::matmul_cmd& m, size_t i) {
+  check_operands(i);
   // Folds of a weight tile larger than the array run back to back with
   // double-buffered weights (core_timing::matmul_command_cycles); a command
   // right behind the previous matmul overlaps it (matmul_follow_cycles).
@@ -349,8 +346,8 @@ void npu_core::run_matmul(const kernels::matmul_cmd& m, size_t i) {
   if (m_functional) {
     const kernels::matmul_extent x = kernels::extent_of(m);
     if (x.c) {
-      const std::vector<uint8_t> a = read_bytes(m.a, x.a_bytes, i), b = read_bytes(m.b, x.b_bytes, i);
-      std::vector<float> c = read_floats(m.c, x.c, i);
+      const std::vector<uint8_t> a = read_bytes(m.a, x.a_bytes), b = read_bytes(m.b, x.b_bytes);
+      std::vector<float> c = read_floats(m.c, x.c);
       kernels::compute_matmul(m, a.data(), b.data(), c.data());
       write_sram(m.c, c.data(), x.c * 4);
     }
@@ -359,14 +356,14 @@ void npu_core::run_matmul(const kernels::matmul_cmd& m, size_t i) {
 }
 
 void npu_core::run_vector(const kernels::vector_cmd& v, size_t i) {
+  check_operands(i);
   const uint64_t elements = uint64_t(v.rows) * v.cols;
   wait(m_period *
        static_cast<double>(core_timing::vector_cycles(elements, core_timing::vector_kind_of(v.op), m_cfg.vector)));
   if (m_functional) {
     const kernels::vector_extent x = kernels::extent_of(v);
-    const std::vector<float> src0 = read_floats(v.src0, x.src0, i), src1 = read_floats(v.src1, x.src1, i);
+    const std::vector<float> src0 = read_floats(v.src0, x.src0), src1 = read_floats(v.src1, x.src1);
     std::vector<uint8_t> dst(x.dst_bytes);
-    check_range(v.dst, x.dst_bytes, i);
     kernels::compute_vector(v, src0.data(), x.src1 ? src1.data() : nullptr, dst.data());
     write_sram(v.dst, dst.data(), x.dst_bytes);
   }

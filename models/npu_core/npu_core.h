@@ -148,9 +148,10 @@ class npu_core : public sc_core::sc_module, public stats_source {
   int core_of(uint16_t field, size_t i);
   std::string where(size_t i) const;
   void fail(const std::string& what);
-  void check_range(uint32_t addr, uint64_t bytes, size_t i);
-  std::vector<uint8_t> read_bytes(uint32_t addr, uint64_t bytes, size_t i);
-  std::vector<float> read_floats(uint32_t addr, uint64_t count, size_t i);
+  // An operand of compute command i beyond the SRAM stops the run (timing-only mode too).
+  void check_operands(size_t i);
+  std::vector<uint8_t> read_bytes(uint32_t addr, uint64_t bytes);
+  std::vector<float> read_floats(uint32_t addr, uint64_t count);
   void trace(kernels::engine e, uint32_t name, const sc_core::sc_time& start);
 
   void cmdq_b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);

@@ -155,6 +155,8 @@ struct hbm_config {
             "org", "burst (pc_bus_bits * burst_length / 8) and row_bytes must be powers of two, row >= burst");
   }
 
+  // Bytes of the global HBM space (every channel).
+  uint64_t capacity_bytes() const { return uint64_t(channels) * org.capacity_bytes(); }
   // Bytes of one DRAM row index in every bank of every channel: every address
   // mapping puts the row above the other fields.
   uint64_t row_window_bytes() const {
