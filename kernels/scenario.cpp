@@ -41,6 +41,11 @@ scenario parse_scenario(const std::string& yaml_text, const std::string& origin,
       {"fp32", dtype::fp32}, {"bf16", dtype::bf16}, {"fp8", dtype::fp8}, {"int8", dtype::int8}};
   for (const auto& [name, t] : types)
     if (s.weights_dtype == name) s.weights = t;
+  check_scenario(s, origin);
+  return s;
+}
+
+void check_scenario(const scenario& s, const std::string& origin) {
   const auto& p = s.parallelism;
   const int64_t cores = int64_t(s.hw.mesh.width) * s.hw.mesh.height;
   if (p.tp * p.pp * p.dp > cores)
@@ -57,7 +62,6 @@ scenario parse_scenario(const std::string& yaml_text, const std::string& origin,
                        std::to_string(p.pp) + " stages for " + std::to_string(layers) + " layers");
   if (s.step.prefill.empty() && s.step.decode.batch == 0)
     throw config_error(origin, 0, "step", "no work: give prefill sequences or a decode batch");
-  return s;
 }
 
 scenario load_scenario(const std::string& path, const std::string& zoo_dir) {

@@ -165,5 +165,10 @@ struct scenario {
 // model name is looked up in `zoo_dir`). Throws config_error / npuvp::error.
 scenario load_scenario(const std::string& path, const std::string& zoo_dir = "scenarios/models");
 scenario parse_scenario(const std::string& yaml_text, const std::string& origin, const std::string& zoo_dir);
+// What the keys' ranges cannot say: tp x pp x dp fits the mesh, step.layers
+// the model, pp the layers, the step has work. parse_scenario runs it; a
+// command overriding a key (npuvp run --layers) runs it again, with an
+// `origin` that names the override. Throws config_error.
+void check_scenario(const scenario& s, const std::string& origin);
 
 }  // namespace npuvp::kernels

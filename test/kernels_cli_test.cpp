@@ -27,6 +27,10 @@ TEST_CASE("npuvp disasm prints a stream file and rejects a corrupt one", "[kerne
   CHECK(code == 1);
   CHECK(out == "npuvp: error: disasm_test.bin: record at byte offset 80: bad opcode 77\n");
   std::remove(file.c_str());
+  // A folder is not read as an empty file (before: "truncated header (0 of 16 bytes)").
+  std::tie(code, out) = shell(std::string(NPUVP_BINARY) + " disasm .");
+  CHECK(code == 1);
+  CHECK(out == "npuvp: error: .: is a folder, not a file\n");
 }
 
 TEST_CASE("npuvp lower gemm writes streams that disassemble and pass the reference check", "[kernels][cli]") {
@@ -51,6 +55,10 @@ TEST_CASE("npuvp lower gemm writes streams that disassemble and pass the referen
                             " --m 64 --k 64 --n 64 --groups 3 --group-size 6 --placement mesh_block");
   CHECK(code == 1);
   CHECK(out.find("cannot tile 3 blocks of 6 cores on a 4x4 mesh") != std::string::npos);
+  // A GEMM with nothing to compute (before: lowered, exit 0).
+  std::tie(code, out) = shell(std::string(NPUVP_BINARY) + " lower gemm --hw " + hw + " --m 0 --k 64 --n 64");
+  CHECK(code == 1);
+  CHECK(out.find("0 x 64 x 64 GEMM (m x k x n) has nothing to compute") != std::string::npos);
   shell("rm -rf " + dir);
 }
 

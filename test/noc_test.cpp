@@ -271,6 +271,17 @@ TEST_CASE("every flit is delivered exactly once under every pattern past saturat
   }
 }
 
+TEST_CASE("synthetic traffic rejects a rate above one packet per node per cycle, not caps it", "[noc]") {
+  noc_mesh m("npu", test_noc(), 4, 4);
+  noc_synthetic_config s;
+  s.packet_flits = 4;
+  s.rate = 4.5;
+  CHECK_THROWS_WITH(noc_synthetic_traffic(m, s), Catch::Contains("injection rate 4.5 flits") &&
+                                                     Catch::Contains("more than one 4-flit packet per node per cycle"));
+  s.rate = 0;
+  CHECK_THROWS_WITH(noc_synthetic_traffic(m, s), Catch::Contains("must be positive"));
+}
+
 TEST_CASE("the watchdog stops a wedged mesh with a report of the blocked routers", "[noc]") {
   noc_config cfg = test_noc();
   cfg.watchdog_ns = 500;

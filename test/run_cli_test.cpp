@@ -121,6 +121,32 @@ TEST_CASE("npuvp run rejects a bad scenario and one that does not fit, writing n
   CHECK(!std::filesystem::exists(dir + "/trace.json"));
 }
 
+TEST_CASE("npuvp run and bench roofline check their overrides as a scenario key would be", "[run][cli]") {
+  const std::string dir = "run_cli_override";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string tiny = std::string(NPUVP_SOURCE_DIR) + "/scenarios/run/tiny_functional_4x4.yaml --out " + dir;
+  struct bad {
+    std::string command, message;
+    int rc;
+  };
+  // Before: --layers -3 was an internal error (exit 3), --layers 40 on
+  // a 4-layer model and bench roofline --mode xx were not checked.
+  for (const bad& b : {
+           bad{npuvp + tiny + " --layers -3", "--layers must be 0 (all) or more, not -3", 2},
+           bad{npuvp + tiny + " --layers 40", "with --layers 40: step.layers: 40 layers, tiny has 4", 1},
+           bad{npuvp + tiny + " --mode xx", "--mode must be at or lt, not xx", 2},
+           bad{std::string(NPUVP_BINARY) + " bench roofline --mode xx", "--mode must be at or lt, not xx", 2},
+           bad{std::string(NPUVP_BINARY) + " bench roofline --layers 0", "--layers must be 1 or more, not 0", 2},
+       }) {
+    const auto [rc, out] = shell(b.command);
+    INFO(b.command << "\n" << out);
+    CHECK(rc == b.rc);
+    CHECK_THAT(out, Catch::StartsWith("npuvp: error: ") && Catch::Contains(b.message));
+  }
+  CHECK(!std::filesystem::exists(dir + "/stats.json"));
+}
+
 // npuvp run and bench dma share run_chip; the scenario lowering rejects an
 // HBM that is too small, bench dma does not, so it reaches the simulation.
 TEST_CASE("a simulation error while the cores stream exits 1 with the error, no crash and no stats file",

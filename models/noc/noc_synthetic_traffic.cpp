@@ -1,6 +1,7 @@
 #include "models/noc/noc_synthetic_traffic.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include "platform/base/error.h"
 
@@ -30,7 +31,13 @@ noc_synthetic_traffic::noc_synthetic_traffic(noc_mesh& mesh, const noc_synthetic
   if (!(cfg.rate > 0)) throw error("injection rate must be positive");
   // Bernoulli packet injection: probability rate / packet_flits per node per
   // cycle; the gaps between injections are geometric (same process, fewer draws).
-  m_p = std::min(1.0, cfg.rate / cfg.packet_flits);
+  if (cfg.rate > cfg.packet_flits) {
+    std::ostringstream what;
+    what << "injection rate " << cfg.rate << " flits per node per cycle is more than one " << cfg.packet_flits
+         << "-flit packet per node per cycle";
+    throw error(what.str());
+  }
+  m_p = cfg.rate / cfg.packet_flits;
   m_gap = std::geometric_distribution<uint64_t>(std::min(m_p, 1.0 - 1e-12));
   const size_t nodes = static_cast<size_t>(mesh.width() * mesh.height());
   m_nodes = nodes;

@@ -52,6 +52,8 @@ void make_folder(const std::string& dir) {
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw error(path + ": cannot open file: " + std::strerror(errno));
+  // A folder opens on Linux and reads as empty or fails midway: say what it is.
+  if (std::filesystem::is_directory(path)) throw error(path + ": is a folder, not a file");
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();

@@ -64,13 +64,15 @@ int bench_roofline(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse("npuvp bench roofline [--decode FILE] [--prefill FILE] [--layers N] [--mode at|lt]", desc, args, vm))
     return 0;
+  if (layers < 1) throw usage_error("--layers must be 1 or more, not " + std::to_string(layers));
   std::vector<roofline_case> cases;
   for (const std::string& f : {decode_file, prefill_file}) {
     roofline_case c;
     c.s = kernels::load_scenario(f, zoo);
     c.s.step.layers = layers;
     c.s.parallelism.pp = 1;
-    if (!mode.empty()) c.s.hw.noc.mode = c.s.hw.hbm.mode = c.s.hw.core.sram.mode = mode;
+    kernels::check_scenario(c.s, f + " with --layers " + std::to_string(layers) + ", pp 1");
+    override_mode(c.s.hw, mode);
     c.step = kernels::lower_step(c.s);
     cases.push_back(std::move(c));
   }

@@ -8,6 +8,7 @@
 #include <boost/program_options.hpp>
 
 #include "platform/base/error.h"
+#include "platform/config/hw_config.h"
 
 namespace npuvp::cli {
 
@@ -32,6 +33,11 @@ const std::vector<command>& commands();
 // printed and the command should return 0. Throws usage_error on bad flags.
 bool parse(const std::string& usage, po::options_description& desc, const std::vector<std::string>& args,
            po::variables_map& vm, const po::positional_options_description* positional = nullptr);
+
+// --mode of `run` and `bench roofline`: "at" or "lt" puts the NoC, HBM and
+// SRAM models of `hw` in that mode, "" leaves them as configured; anything
+// else is a usage_error.
+void override_mode(hw_config& hw, const std::string& mode);
 
 // Path of a file shipped in the source tree's scenarios/ folder (model zoo,
 // default scenarios), so defaults work from any working directory.

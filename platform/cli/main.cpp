@@ -28,6 +28,12 @@ bool parse(const std::string& usage, po::options_description& desc, const std::v
   return true;
 }
 
+void override_mode(hw_config& hw, const std::string& mode) {
+  if (mode.empty()) return;
+  if (mode != "at" && mode != "lt") throw usage_error("--mode must be at or lt, not " + mode);
+  hw.noc.mode = hw.hbm.mode = hw.core.sram.mode = mode;
+}
+
 static void print_help(const std::string& prefix) {
   std::cout << "npuvp: virtual platform and performance model of multi-core NPUs serving LLMs\n\n"
             << "usage: npuvp <command> [options]     (npuvp <command> --help for its options)\n\ncommands:\n";

@@ -89,7 +89,7 @@ int run(const std::vector<std::string>& args) {
       "trace", po::value(&trace_path), "Perfetto trace file (default: OUT/trace.json)")(
       "no-trace", "do not trace (faster)")("mode", po::value(&mode), "at|lt: override NoC, HBM and SRAM modes")(
       "functional", "carry real bytes (HBM holds zeros unless the scenario loads data)")(
-      "layers", po::value(&layers), "override step.layers (simulate the model's first N layers)")(
+      "layers", po::value(&layers), "override step.layers (simulate the model's first N layers; 0: all)")(
       "progress", "print progress to stderr every ~2 s (default: when stderr is a terminal)");
   po::positional_options_description pos;
   pos.add("scenario", 1);
@@ -98,11 +98,13 @@ int run(const std::vector<std::string>& args) {
              "[--functional] [--layers N] [--progress]",
              desc, args, vm, &pos))
     return 0;
-  if (vm.count("mode") && mode != "at" && mode != "lt") throw usage_error("--mode must be at or lt, not " + mode);
-
   kernels::scenario s = kernels::load_scenario(file, zoo);
-  if (vm.count("layers")) s.step.layers = layers;
-  if (!mode.empty()) s.hw.noc.mode = s.hw.hbm.mode = s.hw.core.sram.mode = mode;
+  if (vm.count("layers")) {
+    if (layers < 0) throw usage_error("--layers must be 0 (all) or more, not " + std::to_string(layers));
+    s.step.layers = layers;
+    kernels::check_scenario(s, file + " with --layers " + std::to_string(layers));
+  }
+  override_mode(s.hw, mode);
   if (vm.count("functional")) s.hw.functional = true;
   hw_config& hw = s.hw;
   const stopwatch clock;
