@@ -110,4 +110,12 @@ TEST_CASE("npuvp scenario check/describe and lower step", "[kernels][cli]") {
   CHECK(code != 0);
   CHECK(out.find("bad_scenario.yaml:2: step.decode.batch: expected an integer") != std::string::npos);
   std::remove("bad_scenario.yaml");
+  // Keys valid one by one, an address map that cannot be built: not "ok" (before: ok, exit 0).
+  write_file_atomically("bad_map.yaml", "name: x\nmesh: {width: 4, height: 4}\nmemory_map: {sram_stride: 1024}\n");
+  std::tie(code, out) = shell(bin + " config check bad_map.yaml");
+  CHECK(code == 1);
+  CHECK(out ==
+        "npuvp: error: bad_map.yaml: memory_map: SRAM capacity 33554432 B exceeds memory_map.sram_stride 1024 B, "
+        "so core windows overlap\n");
+  std::remove("bad_map.yaml");
 }

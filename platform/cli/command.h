@@ -39,6 +39,11 @@ bool parse(const std::string& usage, po::options_description& desc, const std::v
 // else is a usage_error.
 void override_mode(hw_config& hw, const std::string& mode);
 
+// `config check` and `scenario check`: the keys are valid one by one; this
+// also builds the global address map (memory_map), which every engine needs,
+// so "ok" means the chip can be built. Throws npuvp::error naming `file`.
+void check_address_map(const hw_config& hw, const std::string& file);
+
 // Path of a file shipped in the source tree's scenarios/ folder (model zoo,
 // default scenarios), so defaults work from any working directory.
 inline std::string shipped(const std::string& relative) { return std::string(NPUVP_SCENARIOS_DIR "/") + relative; }

@@ -16,6 +16,7 @@ int config_check(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse("npuvp config check FILE [--dump]", desc, args, vm, &pos)) return 0;
   const hw_config hw = load_hw_config(file);
+  check_address_map(hw, file);
   if (vm.count("dump")) {
     std::cout << config::to_json(hw).dump(2) << "\n";
     return 0;

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "platform/cli/command.h"
+#include "platform/memory_map.h"
 
 namespace npuvp::cli {
 
@@ -32,6 +33,14 @@ void override_mode(hw_config& hw, const std::string& mode) {
   if (mode.empty()) return;
   if (mode != "at" && mode != "lt") throw usage_error("--mode must be at or lt, not " + mode);
   hw.noc.mode = hw.hbm.mode = hw.core.sram.mode = mode;
+}
+
+void check_address_map(const hw_config& hw, const std::string& file) {
+  try {
+    const memory_map map(hw);
+  } catch (const error& e) {
+    throw error(file + ": " + e.what());
+  }
 }
 
 static void print_help(const std::string& prefix) {

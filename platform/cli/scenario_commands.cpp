@@ -17,6 +17,7 @@ int scenario_check(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse("npuvp scenario check FILE [--dump]", desc, args, vm, &pos)) return 0;
   const kernels::scenario s = kernels::load_scenario(file, zoo);
+  check_address_map(s.hw, file);
   if (vm.count("dump")) {
     auto j = config::to_json(s);
     j["hw"] = config::to_json(s.hw);
