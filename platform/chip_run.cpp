@@ -1,10 +1,46 @@
 #include "platform/chip_run.h"
 
+#include <cstdio>
 #include <memory>
 
+#include "platform/base/stopwatch.h"
 #include "platform/base/trace.h"
 
 namespace npuvp {
+
+namespace {
+
+// chip_run_options::progress: a thread waking every `step` of simulated time.
+// It ends when nothing else is pending, so a deadlock is still detected.
+void spawn_progress(chip& npu, sc_core::sc_time step) {
+  sc_core::sc_spawn([&npu, step] {
+    stopwatch since_print;
+    int with_program = 0;
+    for (int c = 0; c < npu.cores(); ++c) with_program += npu.core(c).has_program() ? 1 : 0;
+    for (;;) {
+      sc_core::wait(step);
+      if (since_print.seconds() >= 2) {
+        since_print = stopwatch{};
+        int done = 0;
+        for (int c = 0; c < npu.cores(); ++c) done += npu.core(c).done() ? 1 : 0;
+        std::fprintf(stderr, "\r  simulated %.3f us, %d/%d cores finished   ",
+                     sc_core::sc_time_stamp().to_seconds() * 1e6, done, with_program);
+        std::fflush(stderr);
+      }
+      if (!sc_core::sc_pending_activity()) return;
+    }
+  });
+}
+
+// Clears the progress line when the run ends, also with an error (its message then starts a clean line).
+struct progress_line {
+  bool on;
+  ~progress_line() {
+    if (on) std::fprintf(stderr, "\r%60s\r", "");
+  }
+};
+
+}  // namespace
 
 stats_writer run_chip(const hw_config& hw, const std::vector<kernels::program>& programs,
                       const chip_run_options& options) {
@@ -13,6 +49,8 @@ stats_writer run_chip(const hw_config& hw, const std::vector<kernels::program>& 
   chip npu(hw, trace.get());
   npu.load_programs(programs);
   if (options.before) options.before(npu);
+  const progress_line line{options.progress};
+  if (options.progress) spawn_progress(npu, sc_core::sc_time(10, sc_core::SC_US));
   npu.run();
   stats_writer stats;
   stats.meta("chip", hw.name);

@@ -5,6 +5,8 @@
 // (core c reads its own contiguous region [c B, (c + 1) B)) or interleaved
 // (one contiguous region, tile j of core c at (j x cores + c) x tile: a
 // weight matrix streamed tile by tile over all cores).
+#include <unistd.h>
+
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
@@ -24,13 +26,16 @@ int bench_dma(const std::vector<std::string>& args) {
   int cores = 0;
   desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
       "bytes-per-core", po::value(&bytes_per_core)->default_value(bytes_per_core),
-      "bytes each core loads from its own HBM region")(
-      "tile", po::value(&tile)->default_value(tile), "bytes per dma command (the last one may be shorter)")(
+      "bytes each core loads from its own HBM region")("tile", po::value(&tile)->default_value(tile),
+                                                       "bytes per dma command (the last one may be shorter)")(
       "cores", po::value(&cores)->default_value(cores), "cores that stream (0: all)")(
       "layout", po::value(&layout)->default_value(layout), "blocked or interleaved (see above)")(
-      "stats", po::value(&stats_path), "write statistics JSON here");
+      "stats", po::value(&stats_path), "write statistics JSON here")(
+      "progress", "print progress to stderr every ~2 s (default: when stderr is a terminal)");
   po::variables_map vm;
-  if (!parse("npuvp bench dma --hw FILE [--bytes-per-core B] [--tile T] [--cores N] [--layout L] [--stats FILE]", desc, args, vm))
+  if (!parse("npuvp bench dma --hw FILE [--bytes-per-core B] [--tile T] [--cores N] [--layout L] [--stats FILE] "
+             "[--progress]",
+             desc, args, vm))
     return 0;
   hw_config hw = load_hw_config(hw_file);
   const int all = hw.mesh.width * hw.mesh.height;
@@ -60,6 +65,7 @@ int bench_dma(const std::vector<std::string>& args) {
   const auto programs = ctx.finish();
   chip_run_options options;
   options.stats_path = stats_path;
+  options.progress = vm.count("progress") || isatty(STDERR_FILENO);
   const stopwatch clock;
   const stats_writer st = run_chip(hw, programs, options);
   const double wall = clock.seconds();

@@ -4,7 +4,6 @@
 // and a Perfetto trace.json (a track per core engine, router and HBM channel).
 // docs/run.md.
 #include <algorithm>
-#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -31,29 +30,6 @@ std::string core_name(const hw_config& hw, int id) {
 struct op_row {
   double busy[engines] = {}, stalled[engines] = {};
 };
-
-// Prints the simulated time and the fraction of finished cores to stderr
-// every ~2 s of wall time: a thread waking every `step` of simulated time.
-// It ends when nothing else is pending, so a deadlock is still detected.
-void spawn_progress(chip& npu, sc_core::sc_time step) {
-  sc_core::sc_spawn([&npu, step] {
-    stopwatch since_print;
-    int with_program = 0;
-    for (int c = 0; c < npu.cores(); ++c) with_program += npu.core(c).has_program() ? 1 : 0;
-    for (;;) {
-      sc_core::wait(step);
-      if (since_print.seconds() >= 2) {
-        since_print = stopwatch{};
-        int done = 0;
-        for (int c = 0; c < npu.cores(); ++c) done += npu.core(c).done() ? 1 : 0;
-        std::fprintf(stderr, "\r  simulated %.3f us, %d/%d cores finished   ",
-                     sc_core::sc_time_stamp().to_seconds() * 1e6, done, with_program);
-        std::fflush(stderr);
-      }
-      if (!sc_core::sc_pending_activity()) return;
-    }
-  });
-}
 
 // The resource that bounds an operator: sync when its engines spent longer
 // blocked (wait, recv, barrier) than busy, else the busiest engine; DMA time is attributed to HBM or the NoC when their bytes at
@@ -137,15 +113,12 @@ int run(const std::vector<std::string>& args) {
   const double hbm_peak = hw.hbm.channels * hw.hbm.peak_gbps();  // GB/s = B/ns
   const double noc_link = hw.noc.link_bytes_per_ns();
   const double noc_peak = noc_link * std::max<size_t>(1, active.size());  // every active core injecting at once
-  const bool progress = vm.count("progress") || isatty(STDERR_FILENO);
 
   std::vector<op_row> ops(step.op_names.size());
   chip_run_options options;
   options.stats_path = stats_path;
   options.trace_path = trace_path;
-  options.before = [&](chip& npu) {
-    if (progress) spawn_progress(npu, sc_core::sc_time(10, sc_core::SC_US));
-  };
+  options.progress = vm.count("progress") || isatty(STDERR_FILENO);
   options.after = [&](chip& npu, stats_writer& st) {
     for (int c = 0; c < npu.cores(); ++c) {
       const auto& t = npu.core(c).op_times();
@@ -180,7 +153,6 @@ int run(const std::vector<std::string>& args) {
   };
   stats_writer st = run_chip(hw, step.programs, options);
   const double wall_s = clock.seconds();
-  if (progress) std::fprintf(stderr, "\r%60s\r", "");
 
   const double ns = st.value(hw.name, "elapsed_ns");
   const int n_active = static_cast<int>(std::max<size_t>(1, active.size()));
