@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "platform/base/file_io.h"
 #include "platform/base/stopwatch.h"
 #include "platform/base/trace.h"
 
@@ -44,6 +45,9 @@ struct progress_line {
 
 stats_writer run_chip(const hw_config& hw, const std::vector<kernels::program>& programs,
                       const chip_run_options& options) {
+  // A file that cannot be written fails now, not after a run of minutes.
+  for (const std::string& f : {options.stats_path, options.trace_path})
+    if (!f.empty()) check_writable(f);
   std::unique_ptr<trace_writer> trace;
   if (!options.trace_path.empty()) trace = std::make_unique<trace_writer>();
   chip npu(hw, trace.get());

@@ -121,7 +121,7 @@ TEST_CASE("npuvp run rejects a bad scenario and one that does not fit, writing n
   CHECK(!std::filesystem::exists(dir + "/trace.json"));
 }
 
-TEST_CASE("npuvp run and bench roofline check their overrides as a scenario key would be", "[run][cli]") {
+TEST_CASE("npuvp run and bench roofline check their overrides and outputs before running", "[run][cli]") {
   const std::string dir = "run_cli_override";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -138,11 +138,14 @@ TEST_CASE("npuvp run and bench roofline check their overrides as a scenario key 
            bad{npuvp + tiny + " --mode xx", "--mode must be at or lt, not xx", 2},
            bad{std::string(NPUVP_BINARY) + " bench roofline --mode xx", "--mode must be at or lt, not xx", 2},
            bad{std::string(NPUVP_BINARY) + " bench roofline --layers 0", "--layers must be 1 or more, not 0", 2},
+           // Checked before the simulation (before: written after it, failing at the end of the run).
+           bad{npuvp + tiny + " --stats no_such_folder/stats.json",
+               "cannot write 'no_such_folder/stats.json': no folder 'no_such_folder'", 1},
        }) {
     const auto [rc, out] = shell(b.command);
     INFO(b.command << "\n" << out);
     CHECK(rc == b.rc);
-    CHECK_THAT(out, Catch::StartsWith("npuvp: error: ") && Catch::Contains(b.message));
+    CHECK_THAT(out, Catch::Contains("npuvp: error: ") && Catch::Contains(b.message));
   }
   CHECK(!std::filesystem::exists(dir + "/stats.json"));
 }
