@@ -84,8 +84,15 @@ TEST_CASE("npuvp scenario check/describe and lower step", "[kernels][cli]") {
   auto [code, out] = shell(bin + " scenario check " + src + "/scenarios/run/tiny_functional_4x4.yaml" + zoo);
   INFO(out);
   CHECK(code == 0);
-  CHECK(out.find("ok: tiny on npu4x4 4x4, tp 2 pp 2 dp 2, megatron, ring_block, 2 prefill sequences, decode batch 2") !=
-        std::string::npos);
+  CHECK(out.find("ok: tiny on npu4x4 4x4, tp 2 pp 2 dp 2, megatron, ring_block, 2 prefill sequences, decode batch 2; "
+                 "lowers to 4624 commands") != std::string::npos);
+  // Valid keys, but tp 3 does not divide the model's 8 KV heads: not "ok" (before: ok, exit 0).
+  write_file_atomically("tp3.yaml", "hw: " + src + "/scenarios/hw/npu_4x4.yaml\nmodel: qwen3-0.6b\n" +
+                                        "parallelism: {tp: 3}\nstep: {decode: {batch: 1, context: 16}}\n");
+  std::tie(code, out) = shell(bin + " scenario check tp3.yaml" + zoo);
+  CHECK(code == 1);
+  CHECK(out.find("tp3.yaml: parallelism.tp (3) must divide qwen3-0.6b's num_key_value_heads (8)") != std::string::npos);
+  std::remove("tp3.yaml");
   std::tie(code, out) = shell(bin + " scenario describe");
   CHECK(code == 0);
   CHECK(out.find("step.prefill[].context") != std::string::npos);

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "kernels/scenario.h"
+#include "kernels/step_lowering.h"
 #include "platform/cli/command.h"
 
 namespace npuvp::cli {
@@ -18,17 +19,22 @@ int scenario_check(const std::vector<std::string>& args) {
   if (!parse("npuvp scenario check FILE [--dump]", desc, args, vm, &pos)) return 0;
   const kernels::scenario s = kernels::load_scenario(file, zoo);
   check_address_map(s.hw, file);
+  // What the keys cannot say alone (tp and the model's heads, SRAM and HBM
+  // that hold the step): "ok" means the step lowers and runs.
+  const kernels::lowered_step step = kernels::lower_step(s);
   if (vm.count("dump")) {
     auto j = config::to_json(s);
     j["hw"] = config::to_json(s.hw);
     std::cout << j.dump(2) << "\n";
     return 0;
   }
+  size_t commands = 0;
+  for (const auto& program : step.programs) commands += program.size();
   const auto& p = s.parallelism;
   std::cout << file << ": ok: " << s.model_cfg.name << " on " << s.hw.name << " " << s.hw.mesh.width << "x"
             << s.hw.mesh.height << ", tp " << p.tp << " pp " << p.pp << " dp " << p.dp << ", " << p.partition << ", "
             << p.placement << ", " << s.step.prefill.size() << " prefill sequences, decode batch "
-            << s.step.decode.batch << "\n";
+            << s.step.decode.batch << "; lowers to " << commands << " commands\n";
   return 0;
 }
 
