@@ -100,7 +100,10 @@ struct evaluate_options {
 };
 
 // Throws npuvp::error for a malformed command and npuvp::simulation_error
-// (listing every blocked command) on deadlock.
+// (listing every blocked command) on deadlock. The programs must lie within
+// the chip's memories (kernels::in_memory): lowered streams do by
+// construction, `npuvp perf` checks stream files as it loads them (checking
+// here would cost ~10 % of a whole step's evaluation).
 perf_result evaluate(const hw_config& hw, const std::vector<kernels::program>& programs, const perf_params& params,
                      const evaluate_options& options = {});
 

@@ -33,6 +33,15 @@ TEST_CASE("npuvp perf evaluates lowered streams, warns without calibration, writ
   CHECK(code == 1);
   CHECK(out.find("cal.yaml:3") != std::string::npos);
   CHECK(out.find("unknown key") != std::string::npos);
+  // Streams that do not fit the chip's SRAM are an error naming file, command and range (before: a result, exit 0).
+  npuvp::write_file_atomically(dir + "/small.yaml",
+                               "name: npu4x4\nmesh: {width: 4, height: 4}\ncore: {sram: {capacity_kib: 4}}\n");
+  std::tie(code, out) = shell(bin + " perf --hw " + dir + "/small.yaml " + dir + "/core_*.bin");
+  INFO(out);
+  CHECK(code == 1);
+  CHECK_THAT(out, Catch::Contains("npuvp: error: " + dir + "/core_") && Catch::Contains(".bin: command ") &&
+                      Catch::Contains("SRAM range [") &&
+                      Catch::Contains("), beyond its 4096 bytes (" + dir + "/small.yaml)"));
   shell("rm -rf " + dir);
 }
 

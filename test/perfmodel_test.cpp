@@ -879,31 +879,6 @@ TEST_CASE("perfmodel: recv waits for the matching send", "[perfmodel]") {
   }
 }
 
-TEST_CASE("perfmodel: a command beyond the chip's SRAM or HBM is an error, as on the TLM chip", "[perfmodel]") {
-  const hw_config hw = hw4x4();
-  const perf_params p = first_principles_params(hw);
-  const uint64_t sram = hw.core.sram.capacity_bytes();
-  auto programs = idle(hw);
-  // C of a 16 x 16 fp32 matmul ending one byte past the SRAM (a stream lowered for a larger chip).
-  programs[3] = {dense_matmul(16, 16, 16, 0, uint32_t(sram - 16 * 16 * 4 + 1)), end_cmd{}};
-  CHECK_THROWS_WITH(evaluate(hw, programs, p),
-                    Catch::Contains("core 3 command 0 (matmul") &&
-                        Catch::Contains("writes SRAM range [" + std::to_string(sram - 1023) + ", " +
-                                        std::to_string(sram + 1) + "), beyond its " + std::to_string(sram) + " bytes"));
-  programs[3][0] = dense_matmul(16, 16, 16, 0, uint32_t(sram - 16 * 16 * 4));
-  CHECK(evaluate(hw, programs, p).time_ns > 0);
-  // The last row of a strided HBM load past the end of the HBM space.
-  dma_cmd d;
-  d.rows = 2;
-  d.row_bytes = 256;
-  d.src_stride = hw.hbm.capacity_bytes() - 256;
-  d.src = 1;
-  programs[3][0] = d;
-  CHECK_THROWS_WITH(evaluate(hw, programs, p),
-                    Catch::Contains("core 3 command 0 (dma") && Catch::Contains("reads HBM range [1, ") &&
-                        Catch::Contains("beyond its " + std::to_string(hw.hbm.capacity_bytes())));
-}
-
 TEST_CASE("perfmodel: barriers release together", "[perfmodel]") {
   const hw_config hw = hw4x4();
   const perf_params p = first_principles_params(hw);
