@@ -1,6 +1,7 @@
 // The memory a command touches, and whether it lies within the chip's
 // memories: the one list that race detection (reference executor) and the
-// range checks of the TLM core, the perfmodel and the reference executor read.
+// range checks of the TLM core, the reference executor and `npuvp perf`'s
+// stream loading read.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +28,7 @@ struct mem_access {
 // Calls f(mem_access) for each range c touches: a dma its source and
 // destination, a matmul A, B and C, a vector op src0, src1 and dst (extent_of),
 // a send its source and the peer's destination (some possibly empty); recv and
-// the sync commands none. Inline: the perfmodel checks every command.
+// the sync commands none. Inline: the checks run it for every command.
 template <class F>
 void for_each_access(const command& c, F&& f) {
   if (auto* d = std::get_if<dma_cmd>(&c)) {
