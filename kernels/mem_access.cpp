@@ -15,4 +15,11 @@ std::string range_error(const command& c, uint64_t sram_bytes, uint64_t hbm_byte
   return out;
 }
 
+std::string range_error(const program& p, uint64_t sram_bytes, uint64_t hbm_bytes) {
+  for (size_t i = 0; i < p.size(); ++i)
+    if (!in_memory(p[i], sram_bytes, hbm_bytes))
+      return "command " + std::to_string(i) + " (" + to_text(p[i]) + "): " + range_error(p[i], sram_bytes, hbm_bytes);
+  return {};
+}
+
 }  // namespace npuvp::kernels

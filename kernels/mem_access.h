@@ -76,5 +76,8 @@ inline bool in_memory(const command& c, uint64_t sram_bytes, uint64_t hbm_bytes)
 // [33554432, 33556992), beyond its 33554432 bytes": a stream lowered for a
 // larger chip, a hand-written address. Empty when all fits.
 std::string range_error(const command& c, uint64_t sram_bytes, uint64_t hbm_bytes);
+// The same for a program: its first command beyond the memories, as
+// "command 7 (<its text>): reads SRAM range ...". Empty when all fit.
+std::string range_error(const program& p, uint64_t sram_bytes, uint64_t hbm_bytes);
 
 }  // namespace npuvp::kernels

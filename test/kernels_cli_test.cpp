@@ -4,6 +4,7 @@
 #include <array>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <filesystem>
 
 #include "kernels/encoding.h"
 #include "platform/base/file_io.h"
@@ -59,6 +60,14 @@ TEST_CASE("npuvp lower gemm writes streams that disassemble and pass the referen
   std::tie(code, out) = shell(std::string(NPUVP_BINARY) + " lower gemm --hw " + hw + " --m 0 --k 64 --n 64");
   CHECK(code == 1);
   CHECK(out.find("0 x 64 x 64 GEMM (m x k x n) has nothing to compute") != std::string::npos);
+  // Streams beyond the chip's HBM (256 KiB here) are not written (before: written, exit 0).
+  write_file_atomically(dir + "/tiny_hbm.yaml", "name: t\nmesh: {width: 4, height: 4}\nhbm: {org: {rows: 1}}\n");
+  std::tie(code, out) = shell(std::string(NPUVP_BINARY) + " lower gemm --hw " + dir +
+                              "/tiny_hbm.yaml --m 128 --k 256 --n 128 --out " + dir + "/beyond");
+  CHECK(code == 1);
+  CHECK(out.find("writes HBM range [262144, ") != std::string::npos);
+  CHECK(out.find("beyond its 262144 bytes: the lowering does not fit t") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir + "/beyond"));
   shell("rm -rf " + dir);
 }
 
@@ -76,6 +85,16 @@ TEST_CASE("npuvp lower layer lowers a zoo model's layer and reports its work", "
       shell(std::string(NPUVP_BINARY) + " lower layer --hw " + hw + " --zoo " + zoo + " --model qwen3-30b-a3b --cores 4");
   CHECK(code == 1);
   CHECK(out.find("MoE layers need a static token->expert assignment") != std::string::npos);
+  // No tokens, or a KV cache larger than the HBM (before: lowered, exit 0).
+  const std::string layer =
+      std::string(NPUVP_BINARY) + " lower layer --hw " + hw + " --zoo " + zoo + " --model qwen3-0.6b --cores 8";
+  std::tie(code, out) = shell(layer + " --sequences 0");
+  CHECK(code == 2);
+  CHECK(out.find("--sequences and --new must be >= 1") != std::string::npos);
+  std::tie(code, out) = shell(layer + " --past 100000000");
+  CHECK(code == 1);
+  CHECK(out.find("qwen3-0.6b layer: its HBM footprint (weights, KV cache of 100000001 positions, activations)") !=
+        std::string::npos);
 }
 
 TEST_CASE("npuvp scenario check/describe and lower step", "[kernels][cli]") {

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "kernels/encoding.h"
+#include "kernels/mem_access.h"
 #include "kernels/partition/partition.h"
 #include "kernels/reference_executor.h"
 #include "kernels/step_lowering.h"
@@ -56,6 +57,13 @@ double check_on_reference(const std::vector<kernels::program>& programs, const s
 // Prints the static figures of a lowering and writes the optional outputs.
 void report(const std::vector<kernels::program>& programs, const hw_config& hw, uint64_t sram_peak,
             const std::string& out_dir, stats_writer& stats) {
+  // Streams that address memory the chip does not have are not written (npuvp perf would reject them).
+  for (size_t c = 0; c < programs.size(); ++c) {
+    const std::string beyond =
+        kernels::range_error(programs[c], hw.core.sram.capacity_bytes(), hw.hbm.capacity_bytes());
+    if (!beyond.empty())
+      throw error("core " + std::to_string(c) + " " + beyond + ": the lowering does not fit " + hw.name);
+  }
   const kernels::stream_summary s = kernels::summarize(programs, hw.mesh.width);
   std::cout << "  commands " << s.commands << " (dma " << s.per_engine[0] << ", matrix " << s.per_engine[1]
             << ", vector " << s.per_engine[2] << ", sync " << s.per_engine[3] << "), sync commands " << s.sync_commands
@@ -190,6 +198,7 @@ int lower_layer(const std::vector<std::string>& args) {
   const kernels::model_config model = kernels::load_model_config(model_name, zoo);
   if (!vm.count("cores")) cores = hw.mesh.width * hw.mesh.height;
   if (cores < 1) throw usage_error("--cores must be >= 1");
+  if (sequences < 1 || fresh < 1) throw usage_error("--sequences and --new must be >= 1 (a step with tokens)");
   const auto map = kernels::make_placement(placement_name, map_file)->place(1, cores, hw.mesh.width, hw.mesh.height);
   // HBM: the layer's fp32 weights, then the KV cache, then the activations.
   const uint64_t h = model.hidden_size, hd = model.head_dim, H = model.num_attention_heads,
@@ -223,6 +232,10 @@ int lower_layer(const std::vector<std::string>& args) {
   job.x_out = place(uint64_t(sequences) * fresh * h, 4);
   job.kv_tile = kv_tile;
   job.weight_tile = weight_tile;
+  if (top > hw.hbm.capacity_bytes())
+    throw error(model.name + " layer: its HBM footprint (weights, KV cache of " + std::to_string(past + fresh) +
+                " positions, activations) of " + std::to_string(top) + " B exceeds the " +
+                std::to_string(hw.hbm.capacity_bytes()) + " B of " + hw_file);
   kernels::lowering_context ctx(hw);
   kernels::lower_transformer_layer(ctx, model, job, kernels::core_ids(map[0], hw.mesh.width));
   const uint64_t peak = sram_peak(ctx);

@@ -45,11 +45,8 @@ int perf(const std::vector<std::string>& args) {
                   "-core mesh of " + hw_file);
     if (seen[s.core_id]) throw error(file + ": a second stream for core " + std::to_string(s.core_id));
     // A stream lowered for a larger chip, or an address written by hand: the TLM chip would stop at it.
-    const uint64_t sram = hw.core.sram.capacity_bytes(), hbm = hw.hbm.capacity_bytes();
-    for (size_t i = 0; i < s.commands.size(); ++i)
-      if (!kernels::in_memory(s.commands[i], sram, hbm))
-        throw error(file + ": command " + std::to_string(i) + " (" + kernels::to_text(s.commands[i]) +
-                    "): " + kernels::range_error(s.commands[i], sram, hbm) + " (" + hw_file + ")");
+    const std::string beyond = kernels::range_error(s.commands, hw.core.sram.capacity_bytes(), hw.hbm.capacity_bytes());
+    if (!beyond.empty()) throw error(file + ": " + beyond + " (" + hw_file + ")");
     seen[s.core_id] = true;
     programs[s.core_id] = std::move(s.commands);
   }
