@@ -46,8 +46,8 @@ struct progress_line {
 stats_writer run_chip(const hw_config& hw, const std::vector<kernels::program>& programs,
                       const chip_run_options& options) {
   // A file that cannot be written fails now, not after a run of minutes.
-  for (const std::string& f : {options.stats_path, options.trace_path})
-    if (!f.empty()) check_writable(f);
+  check_writable(options.stats_path);
+  check_writable(options.trace_path);
   std::unique_ptr<trace_writer> trace;
   if (!options.trace_path.empty()) trace = std::make_unique<trace_writer>();
   chip npu(hw, trace.get());

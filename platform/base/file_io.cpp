@@ -33,6 +33,7 @@ void write_file_atomically(const std::string& path, const std::string& content) 
 }
 
 void check_writable(const std::string& path) {
+  if (path.empty()) return;
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw error("cannot write '" + path + "': it is a folder");

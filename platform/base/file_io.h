@@ -11,7 +11,8 @@ void write_file_atomically(const std::string& path, const std::string& content);
 
 // Throws npuvp::error naming `path` when a file cannot be written there (no
 // such folder, not writable, a folder of that name): called before a long run
-// whose output it is, so the error comes before the run, not after it.
+// whose output it is, so the error comes before the run, not after it. An
+// empty path (an output not asked for) passes.
 void check_writable(const std::string& path);
 
 // Creates folder `dir` and its missing parents (an output folder);

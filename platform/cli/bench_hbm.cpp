@@ -176,8 +176,8 @@ int bench_hbm(const std::vector<std::string>& args) {
   const bool json = vm.count("json") > 0;
 
   if (!vm.count("sweep")) {
-    for (const std::string& f : {o.stats_path, o.trace_path})
-      if (!f.empty()) check_writable(f);
+    check_writable(o.stats_path);
+    check_writable(o.trace_path);
     const auto r = run_one(o);
     if (json)
       std::cout << r.dump(2) << "\n";

@@ -181,8 +181,8 @@ int bench_noc(const std::vector<std::string>& args) {
   if (!csv.empty() && !sweep) throw usage_error("--csv needs --sweep");
   if (!stats_file.empty() && sweep) throw usage_error("--stats is for a single run, not --sweep");
   if (repeat < 1 || repeat > 100) throw usage_error("--repeat expects 1 to 100 runs, got " + std::to_string(repeat));
-  for (const std::string& f : {csv, stats_file})
-    if (!f.empty()) check_writable(f);
+  check_writable(csv);
+  check_writable(stats_file);
 
   bench_setup s;
   if (!hw_file.empty()) s.hw = load_hw_config(hw_file);

@@ -288,8 +288,8 @@ int crosscheck(const std::vector<std::string>& args) {
     return 0;
   if (parallel < 1) throw usage_error("--parallel must be >= 1");
   if (files.empty() && grids.empty()) throw usage_error("give scenario files or --grid files");
-  for (const std::string& f : {csv, json_file})
-    if (!f.empty()) check_writable(f);
+  check_writable(csv);
+  check_writable(json_file);
 
   std::vector<case_text> texts;
   for (const auto& f : files) texts.push_back({f, read_file(f), f, "", {}});

@@ -30,7 +30,7 @@ int perf(const std::vector<std::string>& args) {
              &pos))
     return 0;
   const hw_config hw = load_hw_config(hw_file);
-  if (!json_file.empty()) check_writable(json_file);
+  check_writable(json_file);
   std::string warning;
   const perf::perf_params params = perf::load_perf_params(hw, calibration, warning);
   if (!warning.empty()) std::cerr << "npuvp: warning: " << warning << "\n";
