@@ -5,8 +5,6 @@
 // (core c reads its own contiguous region [c B, (c + 1) B)) or interleaved
 // (one contiguous region, tile j of core c at (j x cores + c) x tile: a
 // weight matrix streamed tile by tile over all cores).
-#include <unistd.h>
-
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
@@ -30,8 +28,8 @@ int bench_dma(const std::vector<std::string>& args) {
                                                        "bytes per dma command (the last one may be shorter)")(
       "cores", po::value(&cores)->default_value(cores), "cores that stream (0: all)")(
       "layout", po::value(&layout)->default_value(layout), "blocked or interleaved (see above)")(
-      "stats", po::value(&stats_path), "write statistics JSON here")(
-      "progress", "print progress to stderr every ~2 s (default: when stderr is a terminal)");
+      "stats", po::value(&stats_path), "write statistics JSON here");
+  add_progress_option(desc);
   po::variables_map vm;
   if (!parse("npuvp bench dma --hw FILE [--bytes-per-core B] [--tile T] [--cores N] [--layout L] [--stats FILE] "
              "[--progress]",
@@ -65,7 +63,7 @@ int bench_dma(const std::vector<std::string>& args) {
   const auto programs = ctx.finish();
   chip_run_options options;
   options.stats_path = stats_path;
-  options.progress = vm.count("progress") || isatty(STDERR_FILENO);
+  options.progress = progress_wanted(vm);
   const stopwatch clock;
   const stats_writer st = run_chip(hw, programs, options);
   const double wall = clock.seconds();

@@ -39,6 +39,11 @@ bool parse(const std::string& usage, po::options_description& desc, const std::v
 // else is a usage_error.
 void override_mode(hw_config& hw, const std::string& mode);
 
+// --progress of the commands that run the TLM chip (chip_run_options::progress):
+// the option, and whether it is on (asked for, or stderr is a terminal).
+void add_progress_option(po::options_description& desc);
+bool progress_wanted(const po::variables_map& vm);
+
 // `config check` and `scenario check`: the keys are valid one by one; this
 // also builds the global address map (memory_map), which every engine needs,
 // so "ok" means the chip can be built. Throws npuvp::error naming `file`.

@@ -2,6 +2,8 @@
 // codes (1: error in input or simulation, 2: bad command line).
 #include <systemc>
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include <iostream>
@@ -34,6 +36,12 @@ void override_mode(hw_config& hw, const std::string& mode) {
   if (mode != "at" && mode != "lt") throw usage_error("--mode must be at or lt, not " + mode);
   hw.noc.mode = hw.hbm.mode = hw.core.sram.mode = mode;
 }
+
+void add_progress_option(po::options_description& desc) {
+  desc.add_options()("progress", "print progress to stderr every ~2 s (default: when stderr is a terminal)");
+}
+
+bool progress_wanted(const po::variables_map& vm) { return vm.count("progress") || isatty(STDERR_FILENO); }
 
 void check_address_map(const hw_config& hw, const std::string& file) {
   try {

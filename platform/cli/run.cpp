@@ -7,7 +7,6 @@
 #include <iomanip>
 #include <iostream>
 #include <sstream>
-#include <unistd.h>
 
 #include "kernels/step_lowering.h"
 #include "platform/base/file_io.h"
@@ -65,8 +64,8 @@ int run(const std::vector<std::string>& args) {
       "trace", po::value(&trace_path), "Perfetto trace file (default: OUT/trace.json)")(
       "no-trace", "do not trace (faster)")("mode", po::value(&mode), "at|lt: override NoC, HBM and SRAM modes")(
       "functional", "carry real bytes (HBM holds zeros unless the scenario loads data)")(
-      "layers", po::value(&layers), "override step.layers (simulate the model's first N layers; 0: all)")(
-      "progress", "print progress to stderr every ~2 s (default: when stderr is a terminal)");
+      "layers", po::value(&layers), "override step.layers (simulate the model's first N layers; 0: all)");
+  add_progress_option(desc);
   po::positional_options_description pos;
   pos.add("scenario", 1);
   po::variables_map vm;
@@ -118,7 +117,7 @@ int run(const std::vector<std::string>& args) {
   chip_run_options options;
   options.stats_path = stats_path;
   options.trace_path = trace_path;
-  options.progress = vm.count("progress") || isatty(STDERR_FILENO);
+  options.progress = progress_wanted(vm);
   options.after = [&](chip& npu, stats_writer& st) {
     for (int c = 0; c < npu.cores(); ++c) {
       const auto& t = npu.core(c).op_times();

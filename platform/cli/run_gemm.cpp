@@ -2,8 +2,6 @@
 // policy (kernels/), runs them on the chip and prints time, throughput and
 // engine utilisation; writes stats JSON and a Perfetto trace on request.
 // With --functional, checks C against a plain fp32 matmul.
-#include <unistd.h>
-
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -33,8 +31,8 @@ int run_gemm(const std::vector<std::string>& args) {
                                                                        "columns of B and C")(
       "functional", "carry real data and check C against an fp32 reference (overrides the YAML)")(
       "stats", po::value(&stats_path), "write statistics JSON here")(
-      "trace", po::value(&trace_path), "write a Perfetto trace here (one event per command)")(
-      "progress", "print progress to stderr every ~2 s (default: when stderr is a terminal)");
+      "trace", po::value(&trace_path), "write a Perfetto trace here (one event per command)");
+  add_progress_option(desc);
   po::variables_map vm;
   if (!parse("npuvp run gemm --hw FILE [--strategy S] [--placement P] [--groups G] [--m M --k K --n N] "
              "[--functional] [--stats FILE] [--trace FILE] [--progress]",
@@ -60,7 +58,7 @@ int run_gemm(const std::vector<std::string>& args) {
   chip_run_options options;
   options.stats_path = stats_path;
   options.trace_path = trace_path;
-  options.progress = vm.count("progress") || isatty(STDERR_FILENO);
+  options.progress = progress_wanted(vm);
   double worst = 0;
   if (hw.functional) {
     options.before = [&](chip& npu) {
