@@ -111,11 +111,17 @@ void flow_network::seal() {
   for (const path_info& p : m_paths)
     for (const usage& u : p.uses)
       if (u.locality < 1) m_res[u.resource].lazy = false, m_res[u.resource].listing = true;
+  std::vector<usage> left_out;
   for (path_info& p : m_paths) {
     // The resources that stay first, each part in resource-id order as before.
-    std::stable_partition(p.uses.begin(), p.uses.end(), [&](const usage& u) { return !out[u.resource]; });
+    left_out.clear();
     p.live = 0;
-    while (p.live < p.uses.size() && !out[p.uses[p.live].resource]) ++p.live;
+    for (const usage& u : p.uses)
+      if (out[u.resource])
+        left_out.push_back(u);
+      else
+        p.uses[p.live++] = u;
+    std::copy(left_out.begin(), left_out.end(), p.uses.begin() + std::ptrdiff_t(p.live));
     p.sorted = std::is_sorted(p.uses.begin(), p.uses.begin() + std::ptrdiff_t(p.live),
                               [](const usage& a, const usage& b) { return a.resource < b.resource; });
     note_queueing(p);
@@ -124,6 +130,7 @@ void flow_network::seal() {
 
 void flow_network::note_queueing(path_info& p) const {
   p.queueing.clear();
+  p.queueing.reserve(p.live);
   for (size_t k = 0; k < p.live; ++k)
     if (const double ns = m_res[p.uses[k].resource].stream_latency; ns > 0)
       p.queueing.push_back({p.uses[k].resource, p.uses[k].share * ns});

@@ -138,6 +138,21 @@ std::vector<int> group_of_commands(const program& p, std::vector<int>& group_kin
 struct path_builder {
   std::vector<usage> uses;
   std::vector<int> slot;
+  std::vector<int> ids;  // scratch of take_sorted()
+  // The usages by resource id (as the flow network's sums add them); empties the builder.
+  std::vector<usage> take_sorted() {
+    ids.clear();
+    for (const usage& u : uses) ids.push_back(u.resource);
+    std::sort(ids.begin(), ids.end());  // ints: cheaper to sort than the usages
+    std::vector<usage> sorted;
+    sorted.reserve(uses.size());
+    for (int r : ids) {
+      sorted.push_back(uses[size_t(slot[size_t(r)])]);
+      slot[size_t(r)] = -1;
+    }
+    uses.clear();
+    return sorted;
+  }
 };
 
 // FNV-1a over 64-bit words.
@@ -196,6 +211,7 @@ class model {
         m_h(hw.mesh.height),
         m_cores(hw.mesh.width * hw.mesh.height),
         m_channels(hw.hbm.channels),
+        m_xy(hw.noc.routing == "xy"),
         m_rows(hw.hbm) {
     if (programs.size() > static_cast<size_t>(m_cores))
       throw error("perfmodel: " + std::to_string(programs.size()) + " programs for " + std::to_string(m_cores) +
@@ -502,13 +518,14 @@ class model {
     hbm_spread(addr, run, rows, stride, bytes);
     const double total = double(run) * double(rows);
     const double eff = hbm_efficiency(run, rows, stride), locality = row_locality(addr, run, rows, stride);
+    const double channel_div = eff * std::pow(locality, 1 - m_p.hbm_row_overlap);
     const bool strided = pattern_of(run, rows, stride) == pattern::strided;
     const double k = control_coef();
     int max_routers = 0;
     for (int ch = 0; ch < m_channels; ++ch) {
       if (bytes[ch] <= 0) continue;
       const double f = bytes[ch] / total;
-      add_usage(path, channel(ch), f / (eff * std::pow(locality, 1 - m_p.hbm_row_overlap)), f, locality);
+      add_usage(path, channel(ch), f / channel_div, f, locality);
       if (strided)
         plan.row_cap = std::min(plan.row_cap, m_channel_peak * m_p.hbm_stride_base_fraction * locality / f);
       add_usage(path, reading ? channel_inject(ch) : channel_eject(ch), f, f);
@@ -566,7 +583,7 @@ class model {
     auto step_y = [&] {
       for (; y != ty; y += ty > y ? 1 : -1) add_usage(path, link(y * m_w + x, ty > y ? 2 : 3), coef, share);
     };
-    if (m_hw.noc.routing == "xy") {
+    if (m_xy) {
       step_x();
       step_y();
     } else {
@@ -599,19 +616,15 @@ class model {
     route& rt = it->second;
     if (fresh) {
       path_builder& path = m_path;
-      path.uses.clear();
       rt.read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, path, plan);
       rt.write_rtt = endpoint(rc, ds, dc, dst, run, rows, dst_stride, false, path, plan);
-      // By resource id, as an ordered map gave them (the flow network's sums
-      // then add in the same order: results do not depend on the route order).
-      std::sort(path.uses.begin(), path.uses.end(),
-                [](const usage& a, const usage& b) { return a.resource < b.resource; });
-      for (const usage& u : path.uses) path.slot[size_t(u.resource)] = -1;
       // No transfer on this route moves faster than bursts of burst_bytes
       // allow (plan.cap below: a mean burst is at most that long).
       const double max_rate =
           issue_limit(double(m_hw.core.dma.burst_bytes), rt.read_rtt + rt.write_rtt, plan.row_cap);
-      rt.path = m_net.add_path(path.uses, rc, max_rate);
+      // By resource id, as an ordered map gave them (the flow network's sums
+      // then add in the same order: results do not depend on the route order).
+      rt.path = m_net.add_path(path.take_sorted(), rc, max_rate);
       rt.hbm_read = plan.hbm_read;
       rt.hbm_write = plan.hbm_write;
       rt.row_cap = plan.row_cap;
@@ -1604,6 +1617,7 @@ class model {
   const perf_params m_p;
   const bool m_repeat;  // evaluate_options::repeat_segments
   const int m_w, m_h, m_cores, m_channels;
+  const bool m_xy;  // hw.noc.routing: x first
   std::vector<int> m_channel_router;
   const hbm_rows m_rows;
   flow_network m_net;
