@@ -152,6 +152,12 @@ TEST_CASE("npuvp crosscheck: an invalid grid case stops it, one that does not fi
                                       "/scenarios/hw/npu_4x4.yaml --m 60000 --k 60000 --n 60000");
   CHECK(gemm == 1);
   CHECK(gemm_out.find("fits no partition and placement") != std::string::npos);
+  // A GEMM with nothing to compute: one error, not a "skipped" line per case first.
+  const auto [zero, zero_out] = shell(std::string(NPUVP_BINARY) + " crosscheck gemm --hw " + NPUVP_SOURCE_DIR +
+                                      "/scenarios/hw/npu_4x4.yaml --m 0");
+  CHECK(zero == 1);
+  CHECK(zero_out.find("0 x 512 x 512 GEMM (m x k x n) has nothing to compute") != std::string::npos);
+  CHECK(zero_out.find("skipped") == std::string::npos);
   shell("rm -rf " + dir);
 }
 

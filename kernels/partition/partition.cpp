@@ -20,14 +20,17 @@ std::unique_ptr<partition_strategy> make_partition(const std::string& name) {
   throw error("unknown partition strategy '" + name + "' (known:" + known + ")");
 }
 
+void check_gemm_job(const gemm_job& j) {
+  if (j.m == 0 || j.k == 0 || j.n == 0)
+    throw error("lower_gemm: a " + std::to_string(j.m) + " x " + std::to_string(j.k) + " x " + std::to_string(j.n) +
+                " GEMM (m x k x n) has nothing to compute: every dimension must be 1 or more");
+}
+
 void lower_gemm(lowering_context& ctx, const partition_strategy& strategy, const group_map& map,
                 const std::vector<gemm_job>& jobs) {
   if (map.size() != jobs.size())
     throw error("lower_gemm: " + std::to_string(jobs.size()) + " jobs for " + std::to_string(map.size()) + " groups");
-  for (const gemm_job& j : jobs)
-    if (j.m == 0 || j.k == 0 || j.n == 0)
-      throw error("lower_gemm: a " + std::to_string(j.m) + " x " + std::to_string(j.k) + " x " + std::to_string(j.n) +
-                  " GEMM (m x k x n) has nothing to compute: every dimension must be 1 or more");
+  for (const gemm_job& j : jobs) check_gemm_job(j);
   for (size_t g = 0; g < map.size(); ++g) strategy.lower(ctx, jobs[g], core_ids(map[g], ctx.hw().mesh.width));
 }
 

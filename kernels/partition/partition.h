@@ -33,8 +33,12 @@ class partition_strategy {
 std::unique_ptr<partition_strategy> make_partition(const std::string& name);
 const std::vector<std::string>& partition_names();
 
+// Throws npuvp::error for a GEMM with a zero dimension (nothing to compute).
+void check_gemm_job(const gemm_job& job);
+
 // Lowers jobs[g] onto the cores of map[g] for every group (ctx.finish() then
-// gives one program per core of the mesh; idle cores get just `end`).
+// gives one program per core of the mesh; idle cores get just `end`); checks
+// every job first (check_gemm_job).
 void lower_gemm(lowering_context& ctx, const partition_strategy& strategy, const group_map& map,
                 const std::vector<gemm_job>& jobs);
 
