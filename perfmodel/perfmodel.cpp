@@ -593,10 +593,10 @@ class model {
     return routers;
   }
 
-  // A 2-D copy run by the DMA engine of core rc (dma_cmd, or send as a 1-D copy).
-  // Fills `plan` (fresh).
-  void plan_copy(transfer_plan& plan, int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst,
-                 uint64_t run, uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
+  // A 2-D copy run by the DMA engine of core rc (dma_cmd, or send as a 1-D
+  // copy; as_copy): its route, planned on first use.
+  const route& route_of(int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst, uint64_t run,
+                        uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
     // The resources depend on an HBM address only modulo the interleave
     // period (the channels it maps to), not on an SRAM address: transfers
     // alike in all else share them (planned once).
@@ -614,27 +614,30 @@ class model {
                         dst_stride};
     auto [it, fresh] = m_routes.try_emplace(key);
     route& rt = it->second;
-    if (fresh) {
-      path_builder& path = m_path;
-      rt.read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, path, plan);
-      rt.write_rtt = endpoint(rc, ds, dc, dst, run, rows, dst_stride, false, path, plan);
-      // No transfer on this route moves faster than bursts of burst_bytes
-      // allow (plan.cap below: a mean burst is at most that long).
-      const double max_rate =
-          issue_limit(double(m_hw.core.dma.burst_bytes), rt.read_rtt + rt.write_rtt, plan.row_cap);
-      // By resource id, as an ordered map gave them (the flow network's sums
-      // then add in the same order: results do not depend on the route order).
-      rt.path = m_net.add_path(path.take_sorted(), rc, max_rate);
-      rt.hbm_read = plan.hbm_read;
-      rt.hbm_write = plan.hbm_write;
-      rt.row_cap = plan.row_cap;
-    } else {
-      plan.hbm_read = rt.hbm_read;
-      plan.hbm_write = rt.hbm_write;
-      plan.row_cap = rt.row_cap;
-      if (ss == mem_space::hbm) hbm_identity(plan, src, run, rows, src_stride, true);
-      if (ds == mem_space::hbm) hbm_identity(plan, dst, run, rows, dst_stride, false);
-    }
+    if (!fresh) return rt;
+    transfer_plan made;  // what the endpoints find
+    rt.read_rtt = endpoint(rc, ss, sc, src, run, rows, src_stride, true, m_path, made);
+    rt.write_rtt = endpoint(rc, ds, dc, dst, run, rows, dst_stride, false, m_path, made);
+    // No transfer on this route moves faster than bursts of burst_bytes
+    // allow (plan_copy's cap: a mean burst is at most that long).
+    const double max_rate = issue_limit(double(m_hw.core.dma.burst_bytes), rt.read_rtt + rt.write_rtt, made.row_cap);
+    // By resource id, as an ordered map gave them (the flow network's sums
+    // then add in the same order: results do not depend on the route order).
+    rt.path = m_net.add_path(m_path.take_sorted(), rc, max_rate);
+    rt.hbm_read = made.hbm_read;
+    rt.hbm_write = made.hbm_write;
+    rt.row_cap = made.row_cap;
+    return rt;
+  }
+  // Fills `plan` (fresh) for the copy.
+  void plan_copy(transfer_plan& plan, int rc, mem_space ss, int sc, uint64_t src, mem_space ds, int dc, uint64_t dst,
+                 uint64_t run, uint64_t rows, uint64_t src_stride, uint64_t dst_stride) {
+    const route& rt = route_of(rc, ss, sc, src, ds, dc, dst, run, rows, src_stride, dst_stride);
+    plan.hbm_read = rt.hbm_read;
+    plan.hbm_write = rt.hbm_write;
+    plan.row_cap = rt.row_cap;
+    if (ss == mem_space::hbm) hbm_identity(plan, src, run, rows, src_stride, true);
+    if (ds == mem_space::hbm) hbm_identity(plan, dst, run, rows, dst_stride, false);
     const double read_rtt = rt.read_rtt, write_rtt = rt.write_rtt;
     plan.path = rt.path;
     plan.bytes = double(run) * double(rows);
@@ -1003,7 +1006,7 @@ class model {
       r.ready = ready;
       r.start = m_now;
       r.rec = begin_rec(core, i, m_now, order.rec);
-      plan_transfer(r.plan, core, i);
+      as_copy(core, i, [&](auto... copy) { plan_copy(r.plan, copy...); });
       s.issuing = true;
       push(m_now + m_p.command_overhead_ns + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
     } else {
@@ -1071,18 +1074,19 @@ class model {
       start = end;
     }
   }
-  // Plans transfer command i of `core` (a dma or a send: a 1-D copy).
-  void plan_transfer(transfer_plan& plan, int core, size_t i) {
+  // Calls f with transfer command i of `core` as the arguments of a 2-D copy
+  // (route_of, plan_copy): a dma, or a send as a 1-D copy.
+  template <class F>
+  void as_copy(int core, size_t i, F&& f) const {
     const command& c = m_programs[core][i];
     if (auto* d = std::get_if<dma_cmd>(&c)) {
       const int sc = d->src_space == mem_space::sram ? target_core(core, d->src_core, i) : 0;
       const int dc = d->dst_space == mem_space::sram ? target_core(core, d->dst_core, i) : 0;
-      plan_copy(plan, core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows, d->src_stride,
-                d->dst_stride);
+      f(core, d->src_space, sc, d->src, d->dst_space, dc, d->dst, d->row_bytes, d->rows, d->src_stride, d->dst_stride);
     } else if (auto* sd = std::get_if<send_cmd>(&c)) {
       const int peer = target_core(core, sd->peer, i);
-      plan_copy(plan, core, mem_space::sram, core, sd->src, mem_space::sram, peer, sd->dst, sd->bytes, 1, sd->bytes,
-                sd->bytes);
+      f(core, mem_space::sram, core, sd->src, mem_space::sram, peer, sd->dst, uint64_t(sd->bytes), uint64_t(1),
+        uint64_t(sd->bytes), uint64_t(sd->bytes));
     }
   }
 
@@ -1690,13 +1694,11 @@ perf_result model::run() {
   // Every route planned before the first transfer starts, core by core in
   // program order: the flow network then leaves out the resources no set of
   // concurrent transfers can fill.
-  transfer_plan scratch;
   for (int c = 0; c < n; ++c)
     for (size_t i = 0; i < m_programs[c].size(); ++i)
       if (is_transfer(c, i)) {
         ++transfers;
-        scratch = transfer_plan{};
-        plan_transfer(scratch, c, i);
+        as_copy(c, i, [&](auto... copy) { route_of(copy...); });
       }
   m_net.seal();
   m_net.reserve_flows(transfers);
