@@ -134,21 +134,28 @@ std::vector<int> group_of_commands(const program& p, std::vector<int>& group_kin
 }
 
 // Resources of one transfer being planned, each once (usage summed):
-// slot[r] is r's index in `uses`, -1 when absent. Reused for every transfer.
+// slot[r] is r's index in `uses`, -1 when absent, and bit r of `present` is
+// set when present. Reused for every transfer.
 struct path_builder {
   std::vector<usage> uses;
   std::vector<int> slot;
-  std::vector<int> ids;  // scratch of take_sorted()
-  // The usages by resource id (as the flow network's sums add them); empties the builder.
+  std::vector<uint64_t> present;
+  void resize(size_t resources) {
+    slot.assign(resources, -1);
+    present.assign((resources + 63) / 64, 0);
+  }
+  // The usages by resource id (as the flow network's sums add them), in
+  // the order of the set bits (no sort); empties the builder.
   std::vector<usage> take_sorted() {
-    ids.clear();
-    for (const usage& u : uses) ids.push_back(u.resource);
-    std::sort(ids.begin(), ids.end());  // ints: cheaper to sort than the usages
     std::vector<usage> sorted;
     sorted.reserve(uses.size());
-    for (int r : ids) {
-      sorted.push_back(uses[size_t(slot[size_t(r)])]);
-      slot[size_t(r)] = -1;
+    for (size_t w = 0; w < present.size(); ++w) {
+      for (uint64_t bits = present[w]; bits != 0; bits &= bits - 1) {
+        const size_t r = w * 64 + size_t(__builtin_ctzll(bits));  // the lowest set bit (C++17 has no <bit>)
+        sorted.push_back(uses[size_t(slot[r])]);
+        slot[r] = -1;
+      }
+      present[w] = 0;
     }
     uses.clear();
     return sorted;
@@ -377,7 +384,7 @@ class model {
     m_sram_bw = double(m_hw.core.sram.banks) * m_hw.core.sram.bank_bytes_per_cycle * m_hw.core.clock_ghz;
     for (int i = 0; i < m_cores; ++i) m_net.add_resource(m_sram_bw, bound::sram);
     m_link_bw = link_bw;
-    m_path.slot.assign(size_t(m_net.resources()), -1);
+    m_path.resize(size_t(m_net.resources()));
   }
 
   // Bytes per HBM channel of `rows` runs of `run` bytes at addr + i * stride
@@ -563,6 +570,7 @@ class model {
     if (at < 0) {
       at = static_cast<int>(path.uses.size());
       path.uses.push_back(usage{res, coef, share, locality});
+      path.present[size_t(res) / 64] |= uint64_t(1) << (res % 64);
     } else {
       path.uses[size_t(at)].coef += coef;
       path.uses[size_t(at)].share += share;
