@@ -124,7 +124,8 @@ void flow_network::seal() {
     std::copy(left_out.begin(), left_out.end(), p.uses.begin() + std::ptrdiff_t(p.live));
     p.sorted = std::is_sorted(p.uses.begin(), p.uses.begin() + std::ptrdiff_t(p.live),
                               [](const usage& a, const usage& b) { return a.resource < b.resource; });
-    note_queueing(p);
+    // p.queueing stays as add_path() noted it: a queueing resource is never
+    // left out, and the usages that stay keep their order.
   }
 }
 
