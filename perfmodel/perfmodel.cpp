@@ -169,7 +169,7 @@ uint64_t fnv1a(std::initializer_list<uint64_t> words) {
   return h;
 }
 
-// What a transfer's resources depend on (plan_copy) and what they are.
+// What a transfer's resources depend on (route_of) and what they are.
 struct route_key {
   int rc, sc, dc, ss, ds;
   uint64_t src, dst, run, rows, src_stride, dst_stride;
@@ -1649,8 +1649,8 @@ class model {
   std::vector<exec_rec> m_recs;
   std::vector<bound_times> m_rec_busy;  // busy times of the records that need them (exec_rec::busy)
   std::vector<double> m_channel_bytes;  // scratch of endpoint()
-  path_builder m_path;                  // scratch of plan_copy()
-  std::unordered_map<route_key, route, route_key_hash> m_routes;  // planned transfers (plan_copy)
+  path_builder m_path;                  // scratch of route_of()
+  std::unordered_map<route_key, route, route_key_hash> m_routes;  // planned routes (route_of)
   std::map<std::pair<uint16_t, uint64_t>, dep> m_barrier_dep;     // latest arrival at (group, generation)
   std::set<std::pair<uint16_t, uint64_t>> m_barrier_open;         // released (group, generation)
   std::map<std::pair<uint16_t, uint64_t>, uint32_t> m_barrier_arrivals;
