@@ -6,7 +6,6 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
-#include <tuple>
 
 #include "platform/base/error.h"
 
@@ -306,40 +305,5 @@ uint16_t op_of(const command& c) {
 void set_op(command& c, uint16_t op) {
   std::visit([op](auto& x) { x.op_id = op; }, c);
 }
-
-bool operator==(const dma_cmd& a, const dma_cmd& b) {
-  return std::tie(a.op_id, a.unit, a.src_space, a.dst_space, a.src_core, a.dst_core, a.src, a.dst, a.row_bytes, a.rows,
-                  a.src_stride, a.dst_stride) == std::tie(b.op_id, b.unit, b.src_space, b.dst_space, b.src_core,
-                                                          b.dst_core, b.src, b.dst, b.row_bytes, b.rows, b.src_stride,
-                                                          b.dst_stride);
-}
-bool operator==(const matmul_cmd& a, const matmul_cmd& b) {
-  return std::tie(a.op_id, a.unit, a.type, a.accumulate, a.transpose_b, a.m, a.k, a.n, a.a, a.b, a.c, a.lda, a.ldb,
-                  a.ldc) == std::tie(b.op_id, b.unit, b.type, b.accumulate, b.transpose_b, b.m, b.k, b.n, b.a, b.b, b.c,
-                                     b.lda, b.ldb, b.ldc);
-}
-bool operator==(const vector_cmd& a, const vector_cmd& b) {
-  return std::tie(a.op_id, a.unit, a.op, a.normalize, a.rows, a.cols, a.src0, a.src1, a.dst, a.scalar, a.param0,
-                  a.param1) == std::tie(b.op_id, b.unit, b.op, b.normalize, b.rows, b.cols, b.src0, b.src1, b.dst,
-                                        b.scalar, b.param0, b.param1);
-}
-bool operator==(const send_cmd& a, const send_cmd& b) {
-  return std::tie(a.op_id, a.unit, a.peer, a.src, a.dst, a.bytes, a.tag) ==
-         std::tie(b.op_id, b.unit, b.peer, b.src, b.dst, b.bytes, b.tag);
-}
-bool operator==(const recv_cmd& a, const recv_cmd& b) {
-  return std::tie(a.op_id, a.unit, a.peer, a.dst, a.bytes, a.tag) ==
-         std::tie(b.op_id, b.unit, b.peer, b.dst, b.bytes, b.tag);
-}
-bool operator==(const wait_cmd& a, const wait_cmd& b) {
-  return std::tie(a.op_id, a.unit, a.sem, a.count) == std::tie(b.op_id, b.unit, b.sem, b.count);
-}
-bool operator==(const signal_cmd& a, const signal_cmd& b) {
-  return std::tie(a.op_id, a.unit, a.sem, a.core, a.count) == std::tie(b.op_id, b.unit, b.sem, b.core, b.count);
-}
-bool operator==(const barrier_cmd& a, const barrier_cmd& b) {
-  return std::tie(a.op_id, a.unit, a.group, a.participants) == std::tie(b.op_id, b.unit, b.group, b.participants);
-}
-bool operator==(const end_cmd& a, const end_cmd& b) { return a.unit == b.unit && a.op_id == b.op_id; }
 
 }  // namespace npuvp::kernels
