@@ -11,16 +11,17 @@ namespace npuvp {
 
 namespace {
 
-// chip_run_options::progress: a thread waking every `step` of simulated time.
-// It ends when nothing else is pending, so a deadlock is still detected.
-void spawn_progress(chip& npu, sc_core::sc_time step) {
-  sc_core::sc_spawn([&npu, step] {
+// chip_run_options::progress: a thread waking every `step` of simulated time,
+// printing when `every_s` of wall time have passed since its last line. It
+// ends when nothing else is pending, so a deadlock is still detected.
+void spawn_progress(chip& npu, sc_core::sc_time step, double every_s) {
+  sc_core::sc_spawn([&npu, step, every_s] {
     stopwatch since_print;
     int with_program = 0;
     for (int c = 0; c < npu.cores(); ++c) with_program += npu.core(c).has_program() ? 1 : 0;
     for (;;) {
       sc_core::wait(step);
-      if (since_print.seconds() >= 2) {
+      if (since_print.seconds() >= every_s) {
         since_print = stopwatch{};
         int done = 0;
         for (int c = 0; c < npu.cores(); ++c) done += npu.core(c).done() ? 1 : 0;
@@ -54,7 +55,7 @@ stats_writer run_chip(const hw_config& hw, const std::vector<kernels::program>& 
   npu.load_programs(programs);
   if (options.before) options.before(npu);
   const progress_line line{options.progress};
-  if (options.progress) spawn_progress(npu, sc_core::sc_time(10, sc_core::SC_US));
+  if (options.progress) spawn_progress(npu, sc_core::sc_time(10, sc_core::SC_US), options.progress_every_s);
   npu.run();
   stats_writer stats;
   stats.meta("chip", hw.name);

@@ -18,9 +18,10 @@ namespace npuvp {
 struct chip_run_options {
   std::string stats_path;  // empty: no file
   std::string trace_path;  // empty: tracing off
-  // Print the simulated time and the finished cores to stderr every ~2 s of
-  // wall time (one line, rewritten; cleared at the end).
+  // Print the simulated time and the finished cores to stderr every
+  // progress_every_s of wall time (one line, rewritten; cleared at the end).
   bool progress = false;
+  double progress_every_s = 2;
   // Called after loading, before the simulation (e.g. write HBM inputs) and
   // after it with the collected statistics (e.g. check outputs, add meta).
   std::function<void(chip&)> before;

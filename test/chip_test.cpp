@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -12,7 +13,9 @@
 #include "kernels/collectives.h"
 #include "kernels/partition/partition.h"
 #include "platform/base/error.h"
+#include "platform/base/file_io.h"
 #include "platform/base/trace.h"
+#include "platform/chip_run.h"
 #include "platform/sim/isolated_run.h"
 
 using namespace npuvp;
@@ -404,4 +407,35 @@ TEST_CASE("chip: a simulation error with traffic in flight is reported, not a cr
                                  }},
                                  1),
                     Catch::StartsWith("simulation 1 of 1: npu4x4.core_1_1 (core 5) command 2 (dma"));
+}
+
+TEST_CASE("run_chip: the progress line shows the simulated time and the finished cores, then is cleared", "[chip]") {
+  const std::string path = "chip_test_progress.txt";
+  const auto r = run_isolated(
+      {[&] {
+        const hw_config hw = test_hw(false);
+        const group_map map = make_placement("mesh_block")->place(1, 16, 4, 4);
+        chip_run_options options;
+        options.progress = true;
+        options.progress_every_s = 0;  // a line at every 10 us of simulated time
+        // stderr into a file for the run (the child's own descriptor 2)
+        std::fflush(stderr);
+        REQUIRE(std::freopen(path.c_str(), "w", stderr));
+        const double ns = run_chip(hw, lowered(hw, "mn_split", map, stacked_gemm_jobs(1, 256, 512, 256)), options)
+                              .value(hw.name, "elapsed_ns");
+        std::fflush(stderr);
+        return nlohmann::json{{"ns", ns}, {"stderr", read_file(path)}};
+      }},
+      1);
+  std::remove(path.c_str());
+  const std::string err = r[0]["stderr"];
+  INFO(err);
+  CHECK(r[0]["ns"].get<double>() > 20e3);  // long enough for two lines
+  CHECK_THAT(err, Catch::Contains("\r  simulated 10.000 us, 0/16 cores finished") &&
+                      Catch::Contains("\r  simulated 20.000 us, 0/16 cores finished"));
+  // Cleared at the end: the last thing written is a blank line and a return.
+  const size_t last = err.find_last_of('\r', err.size() - 2);
+  REQUIRE(last != std::string::npos);
+  CHECK(err.back() == '\r');
+  CHECK(err.find_first_not_of(' ', last + 1) == err.size() - 1);
 }
