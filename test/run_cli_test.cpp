@@ -166,7 +166,10 @@ TEST_CASE("a simulation error while the cores stream exits 1 with the error, no 
                                "/hw.yaml --bytes-per-core 65536 " + "--tile 8192 --stats " + dir + "/stats.json");
   INFO(out);
   CHECK(rc == 1);
-  CHECK_THAT(out, Catch::StartsWith("npuvp: error: npu4x4.core_") && Catch::Contains(") command 0 (dma") &&
+  // The setup and the run's size come first, before the simulation.
+  CHECK_THAT(out, Catch::StartsWith("bench dma on npu4x4: 16 cores x 65536 B (blocked) in 8 dma commands of 8192 B "
+                                    "per core") &&
+                      Catch::Contains("\nnpuvp: error: npu4x4.core_") && Catch::Contains(") command 0 (dma") &&
                       Catch::Contains("error response"));
   CHECK_THAT(out, !Catch::Contains("Warning"));  // one sc_stop, no SystemC W545 noise
   CHECK(!std::filesystem::exists(dir + "/stats.json"));

@@ -61,6 +61,11 @@ int bench_dma(const std::vector<std::string>& args) {
     }
   }
   const auto programs = ctx.finish();
+  // The setup first, with the run's size (a small --tile makes millions of commands).
+  std::cout << "bench dma on " << hw.name << ": " << cores << " cores x " << bytes_per_core << " B (" << layout
+            << ") in " << (bytes_per_core + tile - 1) / tile << " dma commands of " << tile
+            << " B per core (descriptors_in_flight " << hw.core.dma.descriptors_in_flight << ", max_outstanding "
+            << hw.core.dma.max_outstanding << ", burst_bytes " << hw.core.dma.burst_bytes << ")" << std::endl;
   chip_run_options options;
   options.stats_path = stats_path;
   options.progress = progress_wanted(vm);
@@ -82,11 +87,7 @@ int bench_dma(const std::vector<std::string>& args) {
           link = group + "." + key;
         }
   const double gbps = double(bytes_per_core) * cores / ns;
-  std::cout << std::fixed << std::setprecision(1) << "bench dma on " << hw.name << ": " << cores << " cores x "
-            << bytes_per_core << " B (" << layout << ") in dma commands of " << tile << " B (descriptors_in_flight "
-            << hw.core.dma.descriptors_in_flight << ", max_outstanding " << hw.core.dma.max_outstanding
-            << ", burst_bytes " << hw.core.dma.burst_bytes << ")\n"
-            << "  simulated time   " << ns / 1000 << " us\n"
+  std::cout << std::fixed << std::setprecision(1) << "  simulated time   " << ns / 1000 << " us\n"
             << "  aggregate        " << gbps << " GB/s of " << peak << " GB/s HBM peak (" << 100 * gbps / peak
             << " %)\n"
             << "  busiest NoC link " << link << " " << std::setprecision(3) << link_util << "\n"
