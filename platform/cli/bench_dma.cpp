@@ -22,13 +22,14 @@ int bench_dma(const std::vector<std::string>& args) {
   std::string hw_file, stats_path, layout = "blocked";
   uint64_t bytes_per_core = 4 << 20, tile = 64 << 10;
   int cores = 0;
-  desc.add_options()("hw", po::value(&hw_file)->required(), "hardware YAML file")(
-      "bytes-per-core", po::value(&bytes_per_core)->default_value(bytes_per_core),
-      "bytes each core loads from its own HBM region")("tile", po::value(&tile)->default_value(tile),
-                                                       "bytes per dma command (the last one may be shorter)")(
-      "cores", po::value(&cores)->default_value(cores), "cores that stream (0: all)")(
-      "layout", po::value(&layout)->default_value(layout), "blocked or interleaved (see above)")(
-      "stats", po::value(&stats_path), "write statistics JSON here");
+  auto option = desc.add_options();
+  option("hw", po::value(&hw_file)->required(), "hardware YAML file");
+  option("bytes-per-core", po::value(&bytes_per_core)->default_value(bytes_per_core),
+         "bytes each core loads from its own HBM region");
+  option("tile", po::value(&tile)->default_value(tile), "bytes per dma command (the last one may be shorter)");
+  option("cores", po::value(&cores)->default_value(cores), "cores that stream (0: all)");
+  option("layout", po::value(&layout)->default_value(layout), "blocked or interleaved (see above)");
+  option("stats", po::value(&stats_path), "write statistics JSON here");
   add_progress_option(desc);
   po::variables_map vm;
   if (!parse("npuvp bench dma --hw FILE [--bytes-per-core B] [--tile T] [--cores N] [--layout L] [--stats FILE] "
