@@ -649,10 +649,9 @@ class model {
     const double read_rtt = rt.read_rtt, write_rtt = rt.write_rtt;
     plan.path = rt.path;
     plan.bytes = double(run) * double(rows);
-    // An empty transfer (a lowering's zero-length copy) still gets a finite rate: it drains at once.
-    const double burst_bytes = run && rows ? double(run) / mean_bursts_per_row(uint64_t(m_hw.core.dma.burst_bytes), src,
-                                                                               dst, run, rows, src_stride, dst_stride)
-                                           : double(m_hw.core.dma.burst_bytes);
+    // The mean burst (moves_nothing() transfers are never planned: run > 0).
+    const double burst_bytes = double(run) / mean_bursts_per_row(uint64_t(m_hw.core.dma.burst_bytes), src, dst, run,
+                                                                 rows, src_stride, dst_stride);
     plan.cap = issue_limit(burst_bytes, read_rtt + write_rtt, plan.row_cap);
     plan.tail_ns = read_rtt + write_rtt;
     plan.window = m_hw.core.dma.max_outstanding * burst_bytes;
@@ -715,6 +714,16 @@ class model {
   bool is_transfer(int core, size_t i) const {
     const int k = m_kind[core][i];
     return k <= k_dma_hbm_copy || k == k_send;
+  }
+  // A transfer of no bytes (a lowering's empty chunk): the VP never hands it
+  // to the DMA engine. An empty dma completes as the engine reaches it; an
+  // empty send takes a descriptor slot and retires in order, when its arrival
+  // notice goes out (models/npu_core/npu_core.cpp, run_dma and issue_dma).
+  bool moves_nothing(int core, size_t i) const {
+    const command& c = m_programs[core][i];
+    if (auto* d = std::get_if<dma_cmd>(&c)) return d->row_bytes == 0;  // rows >= 1 (check_command)
+    if (auto* sd = std::get_if<send_cmd>(&c)) return sd->bytes == 0;
+    return false;
   }
 
   // `rec`: the executed signal command.
@@ -959,7 +968,9 @@ class model {
     // the head of the queue, while the transfers before it are in flight
     // (models/npu_core/npu_core.cpp, issue_dma).
     if (e != 0 && s.in_flight[e] >= depth(e)) return false;
-    if (is_transfer(core, i) && (s.issuing || s.in_flight[e] >= depth(e))) return false;
+    if (is_transfer(core, i) && !(kind != k_send && moves_nothing(core, i)) &&
+        (s.issuing || s.in_flight[e] >= depth(e)))
+      return false;
     // A signal counts every earlier command of its engine as done.
     if (kind == k_signal) return s.in_flight[e] == 0;
     if (kind == k_wait) {
@@ -981,7 +992,8 @@ class model {
     const size_t i = head.index;
     const command& c = m_programs[core][i];
     const int kind = m_kind[core][i];
-    const bool transfer = is_transfer(core, i);
+    const bool transfer = is_transfer(core, i), empty = transfer && moves_nothing(core, i);
+    const bool at_once = kind == k_wait || kind == k_recv || kind == k_signal || (empty && kind != k_send);
     // Waits, signals and recvs run at once; `why`: what they waited for.
     dep why;
     if (kind == k_wait) {
@@ -998,8 +1010,9 @@ class model {
       arrived.pop_front();
     }
     const double ready = std::max(head.since, s.idle_since[e]);
-    const dep order = latest({done_dep(s.last_rec[e]), done_dep(head.dispatch_rec), transfer ? s.issue_free : dep{}});
-    if (kind == k_wait || kind == k_recv || kind == k_signal) {
+    const dep order =
+        latest({done_dep(s.last_rec[e]), done_dep(head.dispatch_rec), transfer && !at_once ? s.issue_free : dep{}});
+    if (at_once) {
       s.q[e].pop_front();
       s.idle_since[e] = m_now;
       const int rec = s.last_rec[e] = account(core, i, ready, m_now, m_now, {}, 0, latest({why, order}).rec);
@@ -1008,12 +1021,17 @@ class model {
     }
     s.q[e].pop_front();
     const int slot = new_slot(s, e);
-    if (is_transfer(core, i)) {
+    if (transfer) {
       running_cmd& r = s.slots[slot];
       r.index = i;
       r.ready = ready;
       r.start = m_now;
       r.rec = begin_rec(core, i, m_now, order.rec);
+      if (empty) {  // a send of nothing, behind the transfers before it
+        s.dma_done_at = std::max(m_now, s.dma_done_at);
+        push(s.dma_done_at, ev::transfer_done, core, e, slot);
+        return false;
+      }
       as_copy(core, i, [&](auto... copy) { plan_copy(r.plan, copy...); });
       s.issuing = true;
       push(m_now + m_p.command_overhead_ns + m_p.dma_setup_ns, ev::setup_done, core, e, slot);
@@ -1704,7 +1722,7 @@ perf_result model::run() {
   // concurrent transfers can fill.
   for (int c = 0; c < n; ++c)
     for (size_t i = 0; i < m_programs[c].size(); ++i)
-      if (is_transfer(c, i)) {
+      if (is_transfer(c, i) && !moves_nothing(c, i)) {
         ++transfers;
         as_copy(c, i, [&](auto... copy) { route_of(copy...); });
       }

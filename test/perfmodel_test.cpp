@@ -879,6 +879,31 @@ TEST_CASE("perfmodel: recv waits for the matching send", "[perfmodel]") {
   }
 }
 
+TEST_CASE("perfmodel: a transfer of nothing is never issued", "[perfmodel]") {
+  const hw_config hw = hw4x4();
+  const perf_params p = first_principles_params(hw);
+  const uint32_t bytes = 4096 * 4;
+  auto programs = idle(hw);
+  // Core 4 sends 16 KiB to core 6, then an empty chunk: the empty send
+  // retires right behind the first, without setup or round trip, and its
+  // notice leaves with the first one's.
+  programs[4] = {send_cmd{engine::dma, 6, 0, 0, bytes, 1}, send_cmd{engine::dma, 6, 0, 0, 0, 2}, end_cmd{}};
+  programs[6] = {recv_cmd{engine::dma, 4, 0, bytes, 1}, recv_cmd{engine::dma, 4, 0, 0, 2}, end_cmd{}};
+  // Core 0: an empty load completes as the engine reaches it.
+  dma_cmd empty;
+  programs[0] = {empty, end_cmd{}};
+  const perf_result r = evaluate(hw, programs, p);
+  const double send = p.dma_setup_ns + 2 * p.sram_access_ns + 2 * 3 * p.noc_hop_ns + bytes / link_bw(hw, p);
+  const double notice = 3 * p.noc_hop_ns + p.signal_overhead_ns;
+  CHECK(r.core_end_ns[4] == Approx(send));
+  CHECK(r.core_end_ns[6] == Approx(send + notice));
+  CHECK(r.core_end_ns[0] == 0);
+  CHECK(kind_row(r, "send").commands == 2);
+  CHECK(kind_row(r, "send").bytes == bytes);
+  CHECK(kind_row(r, "dma load").commands == 1);
+  CHECK(kind_row(r, "dma load").busy_ns == 0);
+}
+
 TEST_CASE("perfmodel: barriers release together", "[perfmodel]") {
   const hw_config hw = hw4x4();
   const perf_params p = first_principles_params(hw);
