@@ -373,7 +373,6 @@ void flow_network::regroup(int ri, uint64_t group, int n) {
 // their caps when it saturates. Only the others (tight) take part, which
 // leaves every rate and limit as they were.
 void flow_network::recompute() {
-  ++m_recomputations;
   // Caps and weights of window-limited flows from their loaded round trip; a
   // change changes the loads on its path (of those not clearly slack).
   std::vector<int>& capped = m_capped;

@@ -133,7 +133,6 @@ class flow_network {
   int resources() const { return static_cast<int>(m_res.size()); }
   // How many of path p's resources its flows take part in (seal()).
   std::size_t resources_in_play(int p) const { return m_paths[size_t(p)].live; }
-  uint64_t recomputations() const { return m_recomputations; }
 
  private:
   // What recompute() needs of the active flows is kept up to date as flows
@@ -258,7 +257,6 @@ class flow_network {
   double m_refresh_interval = 0, m_refresh_blocked = 0;
   std::vector<int> m_series;  // scratch of apply_series_loss()
   std::vector<std::pair<int, double>> m_stalled;  // scratch of stall_refreshed(): flow, rate through the refreshes
-  uint64_t m_recomputations = 0;
 };
 
 }  // namespace npuvp::perf
