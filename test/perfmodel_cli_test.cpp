@@ -105,6 +105,34 @@ TEST_CASE("npuvp crosscheck runs both engines on a scenario and writes the table
   }
   CHECK(both);
   CHECK(j["summary"]["cases"] == 1);
+  CHECK(c["tlm"]["elapsed_ns"] == c["tlm_ns"]);
+  // Again, with the TLM results of that run, on a grid over the partition: the
+  // megatron case has the scenario's chip and streams (its TLM result is
+  // taken, under another name), the k_split case runs.
+  npuvp::write_file_atomically(dir + "/g.yaml", "base: " + src +
+                                                    "/scenarios/run/tiny_functional_4x4.yaml\n"
+                                                    "vary:\n  parallelism.partition: [megatron, k_split]\n");
+  const auto [again, again_out] =
+      shell(std::string(NPUVP_BINARY) + " crosscheck --grid " + dir + "/g.yaml --calibration " + cal +
+            "npu_4x4.yaml --parallel 1 --tlm-from " + dir + "/x.json --json " + dir + "/y.json");
+  INFO(again_out);
+  REQUIRE(again == 0);
+  CHECK(again_out.find("TLM results of 1 of 2 cases from " + dir + "/x.json") != std::string::npos);
+  CHECK(again_out.find("running 1 cases on the TLM chip") != std::string::npos);
+  const auto y = nlohmann::json::parse(npuvp::read_file(dir + "/y.json"));
+  REQUIRE(y["cases"].size() == 2);
+  CHECK(y["cases"][0]["tlm_key"] == c["tlm_key"]);
+  CHECK(y["cases"][0]["tlm_ns"] == c["tlm_ns"]);
+  CHECK(y["cases"][0]["tlm_wall_s"] == c["tlm_wall_s"]);
+  CHECK(y["cases"][1]["tlm_key"] != c["tlm_key"]);
+  CHECK(y["cases"][1]["tlm_ns"].get<double>() > 0);
+  // A file with no TLM result to take: an error naming it, before any TLM run.
+  npuvp::write_file_atomically(dir + "/old.json", R"({"cases": [{"name": "a", "tlm_ns": 1}]})");
+  const auto [old, old_out] =
+      shell(std::string(NPUVP_BINARY) + " crosscheck --grid " + dir + "/g.yaml --tlm-from " + dir + "/old.json");
+  CHECK(old != 0);
+  CHECK(old_out.find("old.json: no case with a TLM result to reuse") != std::string::npos);
+  CHECK(old_out.find("running") == std::string::npos);
   // None fitted on the case's chip: an error naming it, before any TLM run.
   const auto [bad, message] = shell(std::string(NPUVP_BINARY) + " crosscheck " + src +
                                     "/scenarios/run/tiny_functional_4x4.yaml --calibration " + cal +

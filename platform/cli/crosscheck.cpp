@@ -13,6 +13,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "kernels/encoding.h"
 #include "kernels/partition/partition.h"
 #include "kernels/step_lowering.h"
 #include "perfmodel/calibration.h"
@@ -143,6 +144,48 @@ struct step_case {
   hw_config hw;
 };
 
+// What a case's TLM result depends on besides the TLM platform's code: its
+// chip and its command streams (FNV-1a, 64 bits, over the hardware config as
+// JSON and every stream's records), as 16 hex digits.
+std::string tlm_key(const hw_config& hw, const std::vector<kernels::program>& programs) {
+  uint64_t h = 1469598103934665603ull;
+  auto add = [&h](const auto& bytes) {
+    for (const auto b : bytes) h = (h ^ uint8_t(b)) * 1099511628211ull;
+  };
+  add(config::to_json(hw).dump());
+  for (const kernels::program& p : programs) {
+    add(std::to_string(p.size()) + " commands:");  // where one stream ends
+    add(kernels::encode(p));
+  }
+  std::ostringstream hex;
+  hex << std::hex << std::setw(16) << std::setfill('0') << h;
+  return hex.str();
+}
+
+// The TLM results an earlier `crosscheck --json` wrote, by tlm_key.
+std::map<std::string, nlohmann::json> earlier_tlm_results(const std::string& file) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(file));
+  } catch (const nlohmann::json::exception& e) {
+    throw error(file + ": not a crosscheck --json file (" + e.what() + ")");
+  }
+  std::map<std::string, nlohmann::json> by_key;
+  if (j.is_object() && j.contains("cases") && j["cases"].is_array())
+    for (const auto& c : j["cases"]) {
+      if (!c.is_object() || !c.contains("tlm_key") || !c.contains("tlm")) continue;
+      const nlohmann::json& t = c["tlm"];
+      const bool whole = c["tlm_key"].is_string() && t.is_object() && t.contains("elapsed_ns") &&
+                         t["elapsed_ns"].is_number() && t.contains("wall_s") && t["wall_s"].is_number() &&
+                         t.contains("ops") && t["ops"].is_array();
+      if (!whole) throw error(file + ": case " + c.value("name", std::string("?")) + " has an incomplete TLM result");
+      by_key[c["tlm_key"].get<std::string>()] = t;
+    }
+  if (by_key.empty())
+    throw error(file + ": no case with a TLM result to reuse (tlm_key and tlm; written by crosscheck --json)");
+  return by_key;
+}
+
 // Sets `value` at the dotted `key` of `root` (creating maps on the way).
 void set_dotted(YAML::Node root, const std::string& key, const YAML::Node& value) {
   YAML::Node at = root;
@@ -269,7 +312,7 @@ int crosscheck(const std::vector<std::string>& args) {
   po::options_description desc("crosscheck options");
   std::vector<std::string> files, grids;
   std::vector<std::string> calibrations;
-  std::string csv, json_file, zoo = shipped("models");
+  std::string csv, json_file, tlm_from, zoo = shipped("models");
   int parallel = 2;
   desc.add_options()("scenario", po::value(&files), "scenario YAML files (each one case)")(
       "grid", po::value(&grids), "grid YAML files (base scenario x cartesian product of keys; repeatable)")(
@@ -277,6 +320,9 @@ int crosscheck(const std::vector<std::string>& args) {
       "perfmodel calibration YAML (default: first-principles parameters); repeatable: each case takes the one "
       "fitted on its chip")("csv", po::value(&csv), "write per-step and per-operator rows as CSV")(
       "json", po::value(&json_file), "write every case, operator and the summary as JSON")(
+      "tlm-from", po::value(&tlm_from),
+      "JSON of an earlier --json run: a case whose chip and command streams are unchanged takes its TLM result "
+      "from there instead of running again (valid while the TLM platform's code is the same)")(
       "zoo", po::value(&zoo)->default_value(zoo), "folder of the model zoo")(
       "no-ops", "do not print the per-operator rows (engine time summed over cores: TLM us, model us, error %)")(
       "parallel", po::value(&parallel)->default_value(parallel), "TLM simulations run at once");
@@ -284,13 +330,15 @@ int crosscheck(const std::vector<std::string>& args) {
   pos.add("scenario", -1);
   po::variables_map vm;
   if (!parse("npuvp crosscheck [SCENARIO...] [--grid GRID.yaml]... [--calibration FILE]... [--csv F] [--json F] "
-             "[--parallel N]",
+             "[--tlm-from F] [--parallel N]",
              desc, args, vm, &pos))
     return 0;
   if (parallel < 1) throw usage_error("--parallel must be >= 1");
   if (files.empty() && grids.empty()) throw usage_error("give scenario files or --grid files");
   check_writable(csv);
   check_writable(json_file);
+  const std::map<std::string, nlohmann::json> earlier =
+      tlm_from.empty() ? std::map<std::string, nlohmann::json>{} : earlier_tlm_results(tlm_from);
 
   std::vector<case_text> texts;
   for (const auto& f : files) texts.push_back({f, read_file(f), f, "", {}});
@@ -341,8 +389,24 @@ int crosscheck(const std::vector<std::string>& args) {
     }
     if (!warning.empty()) std::cerr << "npuvp: warning: " << c.hw.name << ": " << warning << "\n";
   }
+  std::vector<std::string> keys;
+  std::vector<nlohmann::json> tlm(cases.size());
+  std::vector<size_t> to_run;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    keys.push_back(tlm_key(cases[i].hw, cases[i].step.programs));
+    if (const auto it = earlier.find(keys.back()); it != earlier.end())
+      tlm[i] = it->second;
+    else
+      to_run.push_back(i);
+  }
+  if (!tlm_from.empty())
+    std::cout << "TLM results of " << cases.size() - to_run.size() << " of " << cases.size() << " cases from "
+              << tlm_from << " (chip and command streams unchanged)\n";
   std::vector<isolated_job> jobs;
-  for (const auto& c : cases)
+  std::vector<std::string> names;
+  for (size_t i : to_run) {
+    const step_case& c = cases[i];
+    names.push_back(c.name);
     jobs.push_back([&c] {
       // Per operator: engine time (dma, matrix, vector) summed over the cores,
       // counted as the TLM core counts it (npu_core::op_times).
@@ -361,8 +425,12 @@ int crosscheck(const std::vector<std::string>& args) {
       const double wall = clock.seconds();
       return nlohmann::json{{"elapsed_ns", st.value(c.hw.name, "elapsed_ns")}, {"wall_s", wall}, {"ops", tlm_ops}};
     });
-  std::cout << "running " << cases.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
-  const auto tlm = run_isolated(jobs, parallel, progress_lines(names_of(cases)));
+  }
+  if (!jobs.empty()) {
+    std::cout << "running " << jobs.size() << " cases on the TLM chip (" << parallel << " at a time)" << std::endl;
+    const auto ran = run_isolated(jobs, parallel, progress_lines(names));
+    for (size_t k = 0; k < to_run.size(); ++k) tlm[to_run[k]] = ran[k];
+  }
 
   nlohmann::json out = {{"calibration", calibration_of}, {"cases", nlohmann::json::array()}};
   std::ostringstream rows;
@@ -420,10 +488,11 @@ int crosscheck(const std::vector<std::string>& args) {
     rows << "step," << csv_field(c.name) << ",,," << t << "," << model_ns << "," << err << "," << w << "," << wall
          << "," << w / wall << "," << bnd << "," << cls << "\n";
     nlohmann::json jc = {{"name", c.name},       {"tlm_ns", t},
-                         {"model_ns", model_ns},  {"error_percent", err},
-                         {"tlm_wall_s", w},       {"model_wall_s", wall},
-                         {"speedup", w / wall},   {"bound", bnd},
-                         {"class", cls},          {"ops", nlohmann::json::array()}};
+                         {"model_ns", model_ns}, {"error_percent", err},
+                         {"tlm_wall_s", w},      {"model_wall_s", wall},
+                         {"speedup", w / wall},  {"bound", bnd},
+                         {"class", cls},         {"ops", nlohmann::json::array()},
+                         {"tlm_key", keys[i]},   {"tlm", tlm[i]}};
     // Per operator: engine time summed over cores and engines (the DMA part in
     // brackets), TLM against perfmodel.
     double case_engine = 0;
