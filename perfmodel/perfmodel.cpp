@@ -966,11 +966,12 @@ class model {
     // descriptor slot and for the engine's issue stage (one transfer in setup
     // or flowing at a time); a wait or recv behind it runs as soon as it is
     // the head of the queue, while the transfers before it are in flight
-    // (models/npu_core/npu_core.cpp, issue_dma).
+    // (models/npu_core/npu_core.cpp, issue_dma). An empty dma waits for
+    // nothing; an empty send waits like a transfer, so that every transfer
+    // before it has its completion time (start_command).
     if (e != 0 && s.in_flight[e] >= depth(e)) return false;
-    if (is_transfer(core, i) && !(kind != k_send && moves_nothing(core, i)) &&
-        (s.issuing || s.in_flight[e] >= depth(e)))
-      return false;
+    const bool empty_dma = kind != k_send && moves_nothing(core, i);
+    if (is_transfer(core, i) && !empty_dma && (s.issuing || s.in_flight[e] >= depth(e))) return false;
     // A signal counts every earlier command of its engine as done.
     if (kind == k_signal) return s.in_flight[e] == 0;
     if (kind == k_wait) {
