@@ -64,7 +64,7 @@ TEST_CASE("crosscheck: tiny step, mnk_2d, perfmodel within 15% of TLM", "[crossc
 // empty load; both engines take as long as with the 16 KiB send alone, to
 // within a NoC cycle per notice. (The perfmodel used to charge each empty
 // transfer a setup and a round trip: the reduce-scatters of the 8x8 k_split
-// decode were +110 % in DMA time.)
+// decode were +154 % in DMA time.)
 TEST_CASE("crosscheck: empty transfers add no time on either engine", "[crosscheck]") {
   using namespace npuvp::kernels;
   const std::string root = NPUVP_SOURCE_DIR;
