@@ -970,8 +970,9 @@ class model {
     // nothing; an empty send waits like a transfer, so that every transfer
     // before it has its completion time (start_command).
     if (e != 0 && s.in_flight[e] >= depth(e)) return false;
-    const bool empty_dma = kind != k_send && moves_nothing(core, i);
-    if (is_transfer(core, i) && !empty_dma && (s.issuing || s.in_flight[e] >= depth(e))) return false;
+    if (is_transfer(core, i) && (s.issuing || s.in_flight[e] >= depth(e)) &&
+        !(kind != k_send && moves_nothing(core, i)))
+      return false;
     // A signal counts every earlier command of its engine as done.
     if (kind == k_signal) return s.in_flight[e] == 0;
     if (kind == k_wait) {
